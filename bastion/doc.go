@@ -1,0 +1,8 @@
+// Package bastion is the keyturn gate: an SSH server that authenticates
+// admins by public key and proxies their commands to target hosts over its
+// own SSH connections, holding privileged commands for approval.
+//
+// The server is a chain of middleware over github.com/gliderlabs/ssh:
+// recover, log, authenticate, authorize, then route to the gate's own
+// command namespace, the approvers' console, or a target.
+package bastion
