@@ -1,0 +1,39 @@
+// Command keyturn is the keyturn gate and its tools.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `keyturn: an SSH bastion that enforces the two-person rule on privileged commands
+
+Usage:
+  keyturn serve  --config keyturn.yaml   run the gate
+  keyturn demo                           run a gate, a demo target and demo users on loopback
+  keyturn pubkey --config keyturn.yaml   print the gate's client key for targets' authorized_keys
+  keyturn policy check [FILE]            validate a policies.yaml
+  keyturn policy test [flags] -- 'CMD'   show the decision for a command line
+
+Run 'keyturn COMMAND --help' for a command's flags.
+`
+
+// run is main without the process: tests drive it through testscript.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "keyturn: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
