@@ -1,0 +1,130 @@
+package config
+
+import (
+	"path"
+	"time"
+)
+
+// Role names what a user may do at the gate.
+type Role string
+
+const (
+	// RoleAdmin may run commands on the targets their globs allow.
+	RoleAdmin Role = "admin"
+	// RoleApprover may register a TOTP secret and approve held requests.
+	RoleApprover Role = "approver"
+)
+
+// Config is the gate's configuration as read from keyturn.yaml.
+// Relative paths in it are resolved against the file's directory.
+type Config struct {
+	// Listen is the address the gate's SSH server binds.
+	Listen string `yaml:"listen"`
+	// DataDir holds the store and the gate's own keys.
+	DataDir string `yaml:"data_dir"`
+	// Policies is the policies.yaml the gate enforces.
+	Policies string `yaml:"policies"`
+	// ShutdownGrace is how long running sessions may go on after SIGTERM.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	Users         []User   `yaml:"users"`
+	Targets       []Target `yaml:"targets"`
+	Store         Store    `yaml:"store"`
+	TOTP          TOTP     `yaml:"totp"`
+
+	// path is the file this config came from, for messages.
+	path string
+}
+
+// User is someone who may log in to the gate.
+type User struct {
+	Name  string `yaml:"name"`
+	Roles []Role `yaml:"roles"`
+	// Keys are authorized_keys lines.
+	Keys []string `yaml:"keys"`
+	// AuthorizedKeys is a path to an authorized_keys file, read at load.
+	AuthorizedKeys string `yaml:"authorized_keys"`
+	// Targets are path.Match globs of the targets this user may reach.
+	Targets []string `yaml:"targets"`
+
+	keys []parsedKey
+}
+
+// Target is a host the gate logs in to on its users' behalf.
+type Target struct {
+	Name    string `yaml:"name"`
+	Address string `yaml:"address"`
+	// User is the login name on the target.
+	User string `yaml:"user"`
+	// HostKeys are the target's accepted host keys, as "type base64" lines.
+	HostKeys []string `yaml:"host_keys"`
+	// KnownHosts is a path to a known_hosts file holding the target's keys.
+	KnownHosts string `yaml:"known_hosts"`
+}
+
+// Store configures the embedded store.
+type Store struct {
+	// EncryptionKeyFile holds a 16, 24 or 32 byte AES key; when set, the
+	// store is encrypted at rest.
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
+}
+
+// TOTP configures approvers' one-time codes.
+type TOTP struct {
+	// LockoutThreshold is how many failed codes in a row lock an approver out.
+	LockoutThreshold int `yaml:"lockout_threshold"`
+	// LockoutDuration is how long a lockout lasts.
+	LockoutDuration Duration `yaml:"lockout_duration"`
+}
+
+// Defaults fill what a config leaves out.
+const (
+	DefaultListen        = "127.0.0.1:2222"
+	DefaultDataDir       = "./keyturn-data"
+	DefaultPolicies      = "./policies.yaml"
+	DefaultShutdownGrace = 30 * time.Second
+	DefaultLockout       = 5
+	DefaultLockoutFor    = 5 * time.Minute
+)
+
+// Path is the file the config was loaded from.
+func (c *Config) Path() string { return c.path }
+
+// User returns the named user.
+func (c *Config) User(name string) (*User, bool) {
+	for i := range c.Users {
+		if c.Users[i].Name == name {
+			return &c.Users[i], true
+		}
+	}
+	return nil, false
+}
+
+// Target returns the named target.
+func (c *Config) Target(name string) (*Target, bool) {
+	for i := range c.Targets {
+		if c.Targets[i].Name == name {
+			return &c.Targets[i], true
+		}
+	}
+	return nil, false
+}
+
+// HasRole reports whether the user holds role.
+func (u *User) HasRole(role Role) bool {
+	for _, r := range u.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// CanReach reports whether one of the user's target globs matches target.
+func (u *User) CanReach(target string) bool {
+	for _, g := range u.Targets {
+		if ok, _ := path.Match(g, target); ok {
+			return true
+		}
+	}
+	return false
+}

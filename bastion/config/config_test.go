@@ -1,0 +1,100 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load("testdata/good.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got, want := c.DataDir, filepath.Join("testdata", "data"); got != want {
+		t.Errorf("DataDir = %q; want %q (relative to the config file)", got, want)
+	}
+	if got := c.ShutdownGrace.Std(); got != DefaultShutdownGrace {
+		t.Errorf("ShutdownGrace = %v; want default %v", got, DefaultShutdownGrace)
+	}
+	if got := c.TOTP.LockoutDuration.Std(); got != 5*time.Minute {
+		t.Errorf("LockoutDuration = %v; want 5m", got)
+	}
+	alice, ok := c.User("alice")
+	if !ok || !alice.HasRole(RoleAdmin) || alice.HasRole(RoleApprover) {
+		t.Fatalf("alice = %+v; want an admin who is not an approver", alice)
+	}
+	if !alice.CanReach("web-1") || alice.CanReach("db-1") {
+		t.Errorf("alice's globs %v: want web-1 reachable and db-1 not", alice.Targets)
+	}
+	bob, _ := c.User("bob")
+	if len(bob.keys) != 1 || !strings.HasPrefix(bob.keys[0].source, filepath.Join("testdata", "bob.keys")+":2") {
+		t.Errorf("bob's keys = %+v; want one from bob.keys line 2", bob.keys)
+	}
+	if !bob.HasKey(alice.keys[0].key) {
+		t.Errorf("bob.HasKey(same key material) = false; want true")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string // every line of the error, in order
+	}{
+		{"unknown_field.yaml", []string{
+			`testdata/unknown_field.yaml:5:5: users[0]: unknown field "kyes"`,
+		}},
+		{"bad_key.yaml", []string{
+			`testdata/bad_key.yaml:6:9: users[0].keys[1]: not an authorized_keys line: ssh: no key found; last parsing error for ignored line: illegal base64 data at input byte 3`,
+		}},
+		{"wrong_type.yaml", []string{
+			`testdata/wrong_type.yaml:3:12: users[0].roles: want a list, got "admin"`,
+			`testdata/wrong_type.yaml:6:22: totp.lockout_threshold: want a int, got "many"`,
+		}},
+		{"bad_values.yaml", []string{
+			`testdata/bad_values.yaml:16:17: shutdown_grace: want a duration such as 30s or 168h, got "soon"`,
+		}},
+		{"syntax.yaml", []string{
+			`testdata/syntax.yaml:1:1: did not find expected '-' indicator`,
+		}},
+		{"missing.yaml", []string{
+			`read config: open testdata/missing.yaml: no such file or directory`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", tt.file))
+			if err == nil {
+				t.Fatalf("Load(%s) = nil error; want %q", tt.file, tt.want)
+			}
+			if diff := cmp.Diff(tt.want, strings.Split(err.Error(), "\n")); diff != "" {
+				t.Errorf("Load(%s) error mismatch (-want +got):\n%s", tt.file, diff)
+			}
+		})
+	}
+}
+
+// Semantic checks run only once the file decodes; each names its value.
+func TestLoadSemanticErrors(t *testing.T) {
+	data := strings.Replace(mustRead(t, "testdata/bad_values.yaml"), "shutdown_grace: soon\n", "", 1)
+	_, err := Parse("bad.yaml", []byte(data))
+	want := []string{
+		`bad.yaml:1:9: listen: want host:port, got "2222"`,
+		`bad.yaml:3:11: users[0].name: want letters, digits, '.', '_' or '-', got "alice+web"`,
+		`bad.yaml:4:20: users[0].roles[1]: unknown role "root" (want admin or approver)`,
+		`bad.yaml:6:15: users[0].targets[0]: bad glob "web-[1"`,
+		`bad.yaml:7:5: users[1]: user "bob" has no keys (set keys or authorized_keys)`,
+		`bad.yaml:10:14: targets[0].address: want host:port, got "nowhere"`,
+		`bad.yaml:9:5: targets[0]: target "web-1" has no host keys (set host_keys or known_hosts)`,
+		`bad.yaml:12:11: targets[1].name: target "web-1" defined twice`,
+	}
+	if err == nil {
+		t.Fatal("Parse(bad_values) = nil error")
+	}
+	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
+		t.Errorf("error mismatch (-want +got):\n%s", diff)
+	}
+}

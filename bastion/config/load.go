@@ -1,0 +1,212 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	gossh "golang.org/x/crypto/ssh"
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads and checks the config file at path. Every problem found is
+// reported, each as "file:line:col: message".
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse checks config data; name is used in messages and relative paths in
+// the config are resolved against its directory.
+func Parse(name string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, syntaxError(name, err)
+	}
+	d := &decoder{file: name, nodes: make(map[string]*yaml.Node)}
+	c := &Config{path: name}
+	d.decode(&root, reflect.ValueOf(c).Elem(), "")
+	if len(d.errs) > 0 {
+		return nil, errors.Join(d.errs...)
+	}
+	c.applyDefaults(filepath.Dir(name))
+	v := &validator{decoder: d, dir: filepath.Dir(name)}
+	v.check(c)
+	if len(d.errs) > 0 {
+		return nil, errors.Join(d.errs...)
+	}
+	return c, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError gives yaml.v3's parse errors the file:line:col form; the
+// parser reports no column, so column 1 stands for "this line".
+func syntaxError(name string, err error) error {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &PosError{File: name, Line: line, Col: 1, Msg: m[2]}
+	}
+	return &PosError{File: name, Msg: cleanYAMLError(err)}
+}
+
+func (c *Config) applyDefaults(dir string) {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.Policies == "" {
+		c.Policies = DefaultPolicies
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = Duration(DefaultShutdownGrace)
+	}
+	if c.TOTP.LockoutThreshold == 0 {
+		c.TOTP.LockoutThreshold = DefaultLockout
+	}
+	if c.TOTP.LockoutDuration == 0 {
+		c.TOTP.LockoutDuration = Duration(DefaultLockoutFor)
+	}
+	c.DataDir = resolve(dir, c.DataDir)
+	c.Policies = resolve(dir, c.Policies)
+	c.Store.EncryptionKeyFile = resolve(dir, c.Store.EncryptionKeyFile)
+	for i := range c.Users {
+		c.Users[i].AuthorizedKeys = resolve(dir, c.Users[i].AuthorizedKeys)
+	}
+	for i := range c.Targets {
+		c.Targets[i].KnownHosts = resolve(dir, c.Targets[i].KnownHosts)
+	}
+}
+
+func resolve(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// validator checks what the types alone cannot, pointing at the value.
+type validator struct {
+	*decoder
+	dir string
+}
+
+func (v *validator) at(path string) *yaml.Node {
+	if n, ok := v.nodes[path]; ok {
+		return n
+	}
+	// A field the file left out: point at what contains it.
+	for p := path; p != ""; {
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+		if n, ok := v.nodes[p]; ok {
+			return n
+		}
+	}
+	if n, ok := v.nodes[""]; ok {
+		return n
+	}
+	return &yaml.Node{}
+}
+
+func (v *validator) check(c *Config) {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		v.errorf(v.at("listen"), "listen: want host:port, got %q", c.Listen)
+	}
+	users := make(map[string]bool)
+	for i := range c.Users {
+		v.checkUser(&c.Users[i], fmt.Sprintf("users[%d]", i), users)
+	}
+	targets := make(map[string]bool)
+	for i := range c.Targets {
+		v.checkTarget(&c.Targets[i], fmt.Sprintf("targets[%d]", i), targets)
+	}
+}
+
+// validName keeps names usable in a login name, where "+" separates the user
+// from the target.
+var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
+
+func (v *validator) checkUser(u *User, p string, seen map[string]bool) {
+	switch {
+	case !validName.MatchString(u.Name):
+		v.errorf(v.at(p+".name"), "%s.name: want letters, digits, '.', '_' or '-', got %q", p, u.Name)
+	case seen[u.Name]:
+		v.errorf(v.at(p+".name"), "%s.name: user %q defined twice", p, u.Name)
+	}
+	seen[u.Name] = true
+	for j, r := range u.Roles {
+		if r != RoleAdmin && r != RoleApprover {
+			v.errorf(v.at(fmt.Sprintf("%s.roles[%d]", p, j)), "%s.roles[%d]: unknown role %q (want admin or approver)", p, j, r)
+		}
+	}
+	for j, line := range u.Keys {
+		kp := fmt.Sprintf("%s.keys[%d]", p, j)
+		key, _, _, _, err := gossh.ParseAuthorizedKey([]byte(line))
+		if err != nil {
+			v.errorf(v.at(kp), "%s: not an authorized_keys line: %v", kp, err)
+			continue
+		}
+		u.keys = append(u.keys, parsedKey{key: key, source: kp})
+	}
+	if u.AuthorizedKeys != "" {
+		keys, err := readAuthorizedKeys(u.AuthorizedKeys)
+		if err != nil {
+			v.errorf(v.at(p+".authorized_keys"), "%s.authorized_keys: %v", p, err)
+		}
+		u.keys = append(u.keys, keys...)
+	}
+	if len(u.keys) == 0 && len(u.Keys) == 0 && u.AuthorizedKeys == "" {
+		v.errorf(v.at(p), "%s: user %q has no keys (set keys or authorized_keys)", p, u.Name)
+	}
+	for j, g := range u.Targets {
+		if _, err := path.Match(g, ""); err != nil {
+			v.errorf(v.at(fmt.Sprintf("%s.targets[%d]", p, j)), "%s.targets[%d]: bad glob %q", p, j, g)
+		}
+	}
+}
+
+func (v *validator) checkTarget(t *Target, p string, seen map[string]bool) {
+	switch {
+	case !validName.MatchString(t.Name):
+		v.errorf(v.at(p+".name"), "%s.name: want letters, digits, '.', '_' or '-', got %q", p, t.Name)
+	case seen[t.Name]:
+		v.errorf(v.at(p+".name"), "%s.name: target %q defined twice", p, t.Name)
+	}
+	seen[t.Name] = true
+	if _, _, err := net.SplitHostPort(t.Address); err != nil {
+		v.errorf(v.at(p+".address"), "%s.address: want host:port, got %q", p, t.Address)
+	}
+	if t.User == "" {
+		v.errorf(v.at(p+".user"), "%s.user: the login name on the target is required", p)
+	}
+	for j, line := range t.HostKeys {
+		kp := fmt.Sprintf("%s.host_keys[%d]", p, j)
+		if _, _, _, _, err := gossh.ParseAuthorizedKey([]byte(line)); err != nil {
+			v.errorf(v.at(kp), "%s: not a public key line: %v", kp, err)
+		}
+	}
+	if t.KnownHosts != "" {
+		if _, err := os.Stat(t.KnownHosts); err != nil {
+			v.errorf(v.at(p+".known_hosts"), "%s.known_hosts: %v", p, err)
+		}
+	}
+	if len(t.HostKeys) == 0 && t.KnownHosts == "" {
+		v.errorf(v.at(p), "%s: target %q has no host keys (set host_keys or known_hosts)", p, t.Name)
+	}
+}
