@@ -1,0 +1,64 @@
+package mpa
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// registerPayload is the Payload of a register_approver request.
+type registerPayload struct {
+	Approver string `json:"approver"`
+}
+
+// applyTx carries out an approved request on keyturn itself and completes
+// it, in the transaction that approved it, so there is no moment where a
+// request is approved but not yet in effect.
+func (s *Service) applyTx(tx Tx, r *Request, actor string) error {
+	switch r.Kind {
+	case KindRegisterApprover:
+		var p registerPayload
+		if err := json.Unmarshal(r.Payload, &p); err != nil || p.Approver == "" {
+			return fmt.Errorf("apply %s: bad register_approver payload: %w", r.ID, ErrInvalid)
+		}
+		if err := s.registerTx(tx, p.Approver, r.ID); err != nil {
+			return fmt.Errorf("apply %s: %w", r.ID, err)
+		}
+	case KindDisableMPA:
+		if err := s.putSettingsTx(tx, Settings{Enabled: false}, actor, r); err != nil {
+			return fmt.Errorf("apply %s: %w", r.ID, err)
+		}
+	case KindUpdatePolicy:
+		// The gate holds the policy: it sees this request Completed in the
+		// store's change stream and switches to Payload.
+	default:
+		return fmt.Errorf("apply %s: kind %q is not applied by the service: %w", r.ID, r.Kind, ErrInvalid)
+	}
+	return s.transition(tx, r, StatusCompleted, actor, map[string]any{"applied": string(r.Kind)})
+}
+
+// registerTx puts approver name's pending secret in force.
+func (s *Service) registerTx(tx Tx, name, reqID string) error {
+	a, err := tx.GetApprover(name)
+	if err != nil {
+		return fmt.Errorf("approver %s: %w", name, err)
+	}
+	if a.PendingSecret == "" {
+		return fmt.Errorf("approver %s has no pending secret: %w", name, ErrNoRegistration)
+	}
+	now := s.clock()
+	a.Secret, a.PendingSecret = a.PendingSecret, ""
+	a.Status = Registered
+	a.RegisteredAt = now
+	a.Request = ""
+	a.Failures = 0
+	a.LockedUntil = time.Time{} // a fresh secret starts with a clean slate
+	if err := tx.PutApprover(a); err != nil {
+		return err
+	}
+	var req *Request
+	if reqID != "" {
+		req = &Request{ID: reqID}
+	}
+	return s.audit(tx, "approver.registered", name, req, nil)
+}

@@ -1,0 +1,26 @@
+// Package mpa is keyturn's multi-party approval: the two-person rule.
+//
+// A privileged command line becomes a pending [Request]. Registered
+// approvers, never the requester and each at most once, approve it with a
+// TOTP code; when enough have approved (the quorum) it is Approved, and its
+// requester releases it exactly once with [Service.BeginExecution], which
+// commits Approved -> Executing before the command is sent. Requests that
+// change keyturn itself (registering an approver, disabling MPA, replacing
+// the policy) are held the same way and applied by the [Service] in the
+// transaction that reaches quorum.
+//
+// The vocabulary follows vendor multi-party authorization (OneFS MPA,
+// NetApp multi-admin verification): approvers register with a TOTP secret,
+// requests have a lifecycle with fixed retention, and MPA can only be
+// enabled once two approvers are registered.
+//
+// Persistence goes through the [Store] interface defined here. It has
+// transactions and change events as first-class operations because several
+// gates may share one replicated store: quorum is counted inside a store
+// transaction, and watchers hear of changes from the store, never from an
+// in-process channel. The Badger implementation is
+// github.com/keyturn/keyturn/bastion/store/badgerstore.
+//
+// Every state change is recorded as an audit event in the same store
+// transaction (see package github.com/keyturn/keyturn/bastion/audit).
+package mpa

@@ -1,0 +1,141 @@
+package mpa
+
+import (
+	"context"
+	"fmt"
+)
+
+// BeginExecution releases an approved command request: it commits
+// Approved -> Executing before the caller sends the command, so a request
+// is released at most once however many sessions, goroutines or gates try.
+// Only the requester may release it. If the approval lapsed, the request
+// becomes Expired and ErrExpired is returned.
+func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request, error) {
+	var out Request
+	var committed error
+	err := s.store.Update(ctx, func(tx Tx) error {
+		committed = nil
+		r, err := tx.GetRequest(id)
+		if err != nil {
+			return err
+		}
+		if r.Requester != user {
+			return ErrNotRequester
+		}
+		if r.due(s.clock()) {
+			committed = ErrExpired
+			return s.expireTx(tx, &r)
+		}
+		switch r.Status {
+		case StatusApproved:
+		case StatusExecuting, StatusCompleted, StatusInterrupted:
+			return fmt.Errorf("%w: it is %s", ErrAlreadyReleased, r.Status)
+		case StatusExpired:
+			return ErrExpired
+		default:
+			return fmt.Errorf("%w: it is %s", ErrNotApproved, r.Status)
+		}
+		if r.Kind != KindCommand {
+			return fmt.Errorf("%s request is applied by keyturn, not run: %w", r.Kind, ErrInvalid)
+		}
+		r.Execution = &Execution{Node: s.node, Start: s.clock()}
+		if err := s.transition(tx, &r, StatusExecuting, user, map[string]any{"node": s.node}); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err == nil {
+		err = committed
+	}
+	if err != nil {
+		return Request{}, fmt.Errorf("begin execution of %s by %s: %w", id, user, err)
+	}
+	s.log.Info("mpa request released", "request", id, "user", user, "target", out.Target)
+	return out, nil
+}
+
+// FinishExecution records how a released command ended and completes the
+// request.
+func (s *Service) FinishExecution(ctx context.Context, id string, res ExecResult) (Request, error) {
+	var out Request
+	err := s.store.Update(ctx, func(tx Tx) error {
+		r, err := tx.GetRequest(id)
+		if err != nil {
+			return err
+		}
+		if r.Status != StatusExecuting || r.Execution == nil {
+			return fmt.Errorf("%w: it is %s", ErrNotExecuting, r.Status)
+		}
+		x := r.Execution
+		x.End = res.End.UTC()
+		if res.End.IsZero() {
+			x.End = s.clock()
+		}
+		x.ExitStatus, x.OutputBytes, x.OutputSHA256, x.Error = res.ExitStatus, res.OutputBytes, res.OutputSHA256, res.Error
+		data := map[string]any{
+			"start": x.Start, "end": x.End, "exit_status": x.ExitStatus,
+			"output_bytes": x.OutputBytes, "output_sha256": x.OutputSHA256,
+		}
+		if x.Error != "" {
+			data["error"] = x.Error
+		}
+		if err := s.transition(tx, &r, StatusCompleted, r.Requester, data); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return Request{}, fmt.Errorf("finish execution of %s: %w", id, err)
+	}
+	s.log.Info("mpa request completed", "request", id, "user", out.Requester,
+		"target", out.Target, "exit_status", res.ExitStatus)
+	return out, nil
+}
+
+// RecoverInterrupted marks Interrupted every request this gate (Options.Node)
+// left Executing: it crashed or stopped while the command ran, so whether
+// it finished is unknown, and it is never run again by itself. Call it at
+// startup before serving. It returns the requests it marked.
+func (s *Service) RecoverInterrupted(ctx context.Context) ([]Request, error) {
+	var ids []string
+	err := s.store.View(ctx, func(tx Tx) error {
+		for r, err := range tx.Requests() {
+			if err != nil {
+				return err
+			}
+			if r.Status == StatusExecuting && r.Execution != nil && r.Execution.Node == s.node {
+				ids = append(ids, r.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recover interrupted: %w", err)
+	}
+	var out []Request
+	for _, id := range ids {
+		var r Request
+		var changed bool
+		err := s.store.Update(ctx, func(tx Tx) error {
+			var err error
+			changed = false
+			r, err = tx.GetRequest(id)
+			if err != nil || r.Status != StatusExecuting {
+				return err
+			}
+			r.Execution.Error = "gate stopped while the command ran"
+			changed = true
+			return s.transition(tx, &r, StatusInterrupted, SystemActor, map[string]any{"node": s.node})
+		})
+		if err != nil && !isNotFound(err) {
+			return out, fmt.Errorf("recover interrupted %s: %w", id, err)
+		}
+		if changed {
+			s.log.Warn("mpa request interrupted", "request", id, "user", r.Requester, "target", r.Target)
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

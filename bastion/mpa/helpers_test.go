@@ -1,0 +1,164 @@
+package mpa_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+)
+
+// fakeClock is the injected clock; tests move it by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// start is a fixed instant at the beginning of a TOTP step.
+var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+type env struct {
+	t       testing.TB
+	ctx     context.Context
+	clock   *fakeClock
+	store   *badgerstore.Store
+	svc     *mpa.Service
+	secrets map[string]string
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if _, ok := t.(*testing.B); ok {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// newEnv opens a real in-memory Badger store and a Service on it.
+func newEnv(t testing.TB, opts mpa.Options) *env {
+	t.Helper()
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, st, &fakeClock{t: start}, opts)
+}
+
+func newEnvOn(t testing.TB, st *badgerstore.Store, clock *fakeClock, opts mpa.Options) *env {
+	if opts.Now == nil {
+		opts.Now = clock.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
+	if opts.Node == "" {
+		opts.Node = "gate-1"
+	}
+	return &env{t: t, ctx: context.Background(), clock: clock, store: st,
+		svc: mpa.New(st, opts), secrets: map[string]string{}}
+}
+
+// oathtool returns the TOTP code for secret at time at, from the real
+// oathtool binary, so the codes are what an approver's tool would give.
+func oathtool(t testing.TB, secret string, at time.Time) string {
+	t.Helper()
+	path, err := exec.LookPath("oathtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("oathtool is required in CI: %v", err)
+		}
+		t.Skipf("oathtool not installed: %v", err)
+	}
+	out, err := exec.Command(path, "--totp", "-b", secret,
+		"--now", at.UTC().Format("2006-01-02 15:04:05 UTC")).Output()
+	if err != nil {
+		t.Fatalf("oathtool: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// code is user's current code by the service's clock.
+func (e *env) code(user string) string {
+	e.t.Helper()
+	return oathtool(e.t, e.secrets[user], e.clock.Now())
+}
+
+// step moves the clock to the next TOTP step, so an approver may use a
+// fresh code.
+func (e *env) step() { e.clock.Advance(30 * time.Second) }
+
+// register makes users approvers (MPA disabled: immediate).
+func (e *env) register(users ...string) {
+	e.t.Helper()
+	for _, u := range users {
+		reg, err := e.svc.InitiateRegistration(e.ctx, u, false)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.secrets[u] = reg.Secret
+		a, held, err := e.svc.CompleteRegistration(e.ctx, u, e.code(u))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if held != nil || a.Status != mpa.Registered {
+			e.t.Fatalf("register %s: held=%v status=%s", u, held, a.Status)
+		}
+	}
+	e.step()
+}
+
+func (e *env) create(requester string, quorum int) mpa.Request {
+	e.t.Helper()
+	r, err := e.svc.Create(e.ctx, mpa.NewRequest{
+		Actions:           []mpa.ActionRef{{Name: "kill_process", Service: "process"}},
+		Target:            "web-1",
+		Command:           "kill -9 4242",
+		Why:               []byte(`{"rule":"kill"}`),
+		Requester:         requester,
+		Reason:            "stuck worker",
+		RequiredApprovals: quorum,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+func (e *env) approve(id, user string) (mpa.Request, error) {
+	e.t.Helper()
+	return e.svc.Approve(e.ctx, id, user, mpa.VoteInput{Code: e.code(user)})
+}
+
+func (e *env) mustApprove(id, user string) mpa.Request {
+	e.t.Helper()
+	r, err := e.approve(id, user)
+	if err != nil {
+		e.t.Fatalf("approve %s by %s: %v", id, user, err)
+	}
+	return r
+}
+
+func (e *env) verifyAudit() {
+	e.t.Helper()
+	if err := e.svc.VerifyAudit(e.ctx); err != nil {
+		e.t.Fatalf("audit chain: %v", err)
+	}
+}

@@ -1,0 +1,339 @@
+package mpa
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/audit"
+)
+
+// Options configures a [Service]. Zero fields take the documented defaults.
+type Options struct {
+	// Now is the clock; time.Now by default. Tests inject a fake one.
+	Now    func() time.Time
+	Logger *slog.Logger // slog.Default() by default
+
+	Lifecycle Lifecycle // zero durations from DefaultLifecycle
+
+	// LockoutThreshold bad codes in a row lock an approver out for
+	// LockoutDuration (defaults 5 and 5 minutes).
+	LockoutThreshold int
+	LockoutDuration  time.Duration
+
+	// CanApprove reports whether the gate's roles let user approve
+	// requests for actions. Nil allows every registered approver.
+	CanApprove func(user string, actions []ActionRef) bool
+
+	// DefaultQuorum is the number of approvals for requests created
+	// without one and for the requests the service creates itself
+	// (register_approver, disable_mpa); 2 by default.
+	DefaultQuorum int
+
+	// Node names this gate in Execution records, so that with several
+	// gates on one store each recovers only its own interrupted runs.
+	// The host name by default.
+	Node string
+}
+
+// Service is the multi-party approval service. It is safe for concurrent
+// use, and several Services (in one process or several gates) may share
+// one Store.
+type Service struct {
+	store      Store
+	now        func() time.Time
+	log        *slog.Logger
+	life       Lifecycle
+	threshold  int
+	lockFor    time.Duration
+	canApprove func(string, []ActionRef) bool
+	quorum     int
+	node       string
+}
+
+// New returns a Service over store.
+func New(store Store, opts Options) *Service {
+	s := &Service{
+		store:      store,
+		now:        opts.Now,
+		log:        opts.Logger,
+		life:       opts.Lifecycle.withDefaults(),
+		threshold:  opts.LockoutThreshold,
+		lockFor:    opts.LockoutDuration,
+		canApprove: opts.CanApprove,
+		quorum:     opts.DefaultQuorum,
+		node:       opts.Node,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.threshold <= 0 {
+		s.threshold = 5
+	}
+	if s.lockFor <= 0 {
+		s.lockFor = 5 * time.Minute
+	}
+	if s.canApprove == nil {
+		s.canApprove = func(string, []ActionRef) bool { return true }
+	}
+	if s.quorum <= 0 {
+		s.quorum = 2
+	}
+	if s.node == "" {
+		if h, err := os.Hostname(); err == nil {
+			s.node = h
+		} else {
+			s.node = "keyturn"
+		}
+	}
+	return s
+}
+
+// Lifecycle returns the lifecycle in force.
+func (s *Service) Lifecycle() Lifecycle { return s.life }
+
+// clock returns the current time, truncated to the microsecond so that
+// times survive a JSON round trip through the store unchanged.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// newID returns "req-" and ten hex digits from crypto/rand: short enough to
+// type, too many to guess.
+func newID() (string, error) {
+	var b [5]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("new request id: %w", err)
+	}
+	return "req-" + hex.EncodeToString(b[:]), nil
+}
+
+// Create stores a new Pending request and returns it.
+//
+// Only command and update_policy requests are created this way: the
+// service creates register_approver and disable_mpa requests itself, after
+// checking a TOTP code or the settings, so nobody can hand it a
+// registration for an identity that never proved it holds a secret.
+func (s *Service) Create(ctx context.Context, nr NewRequest) (Request, error) {
+	if nr.Kind == "" {
+		nr.Kind = KindCommand
+	}
+	switch {
+	case nr.Kind != KindCommand && nr.Kind != KindUpdatePolicy:
+		return Request{}, fmt.Errorf("create request: kind %q: %w", nr.Kind, ErrInvalid)
+	case nr.Requester == "":
+		return Request{}, fmt.Errorf("create request: no requester: %w", ErrInvalid)
+	case nr.Kind == KindCommand && nr.Command == "":
+		return Request{}, fmt.Errorf("create request: no command: %w", ErrInvalid)
+	case nr.RequiredApprovals < 0:
+		return Request{}, fmt.Errorf("create request: quorum %d: %w", nr.RequiredApprovals, ErrInvalid)
+	}
+	var out Request
+	err := s.store.Update(ctx, func(tx Tx) error {
+		r, err := s.createTx(tx, nr)
+		out = r
+		return err
+	})
+	if err != nil {
+		return Request{}, fmt.Errorf("create request for %s: %w", nr.Requester, err)
+	}
+	s.log.Info("mpa request created", "request", out.ID, "user", out.Requester,
+		"target", out.Target, "kind", string(out.Kind), "required", out.RequiredApprovals)
+	return out, nil
+}
+
+// createTx writes a new Pending request and its audit event in tx.
+func (s *Service) createTx(tx Tx, nr NewRequest) (Request, error) {
+	id, err := newID()
+	if err != nil {
+		return Request{}, err
+	}
+	now := s.clock()
+	q := nr.RequiredApprovals
+	if q == 0 {
+		q = s.quorum
+	}
+	r := Request{
+		ID:                id,
+		Kind:              nr.Kind,
+		Actions:           slices.Clone(nr.Actions),
+		Target:            nr.Target,
+		Command:           nr.Command,
+		Why:               slices.Clone(nr.Why),
+		Requester:         nr.Requester,
+		Reason:            nr.Reason,
+		Created:           now,
+		Updated:           now,
+		Status:            StatusPending,
+		RequiredApprovals: q,
+		ExpiresAt:         now.Add(s.life.PendingTTL),
+		Payload:           slices.Clone(nr.Payload),
+	}
+	if err := tx.PutRequest(r, 0); err != nil {
+		return Request{}, err
+	}
+	data := map[string]any{
+		"kind": r.Kind, "actions": r.Actions, "command": r.Command, "reason": r.Reason,
+		"required_approvals": r.RequiredApprovals, "expires_at": r.ExpiresAt,
+	}
+	if len(r.Why) > 0 {
+		data["why"] = r.Why
+	}
+	if err := s.audit(tx, "request.created", r.Requester, &r, data); err != nil {
+		return Request{}, err
+	}
+	return r, nil
+}
+
+// audit appends an event about r (nil for none) in tx.
+func (s *Service) audit(tx Tx, kind, actor string, r *Request, data map[string]any) error {
+	e := audit.Event{Time: s.clock(), Kind: kind, Actor: actor}
+	if r != nil {
+		e.Request = r.ID
+		e.Target = r.Target
+	}
+	if data != nil {
+		e.Data = audit.Data(data)
+	}
+	if _, err := tx.AppendAudit(e); err != nil {
+		return fmt.Errorf("audit %s: %w", kind, err)
+	}
+	return nil
+}
+
+// transition moves r to status to, writes it with its retention TTL and
+// audits the change, all in tx.
+func (s *Service) transition(tx Tx, r *Request, to Status, actor string, data map[string]any) error {
+	from := r.Status
+	r.Status = to
+	r.Updated = s.clock()
+	if to.Final() {
+		r.ExpiresAt = time.Time{}
+	}
+	if err := tx.PutRequest(*r, s.life.Retention(to)); err != nil {
+		return err
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["from"] = from.String()
+	data["to"] = to.String()
+	return s.audit(tx, "request."+to.String(), actor, r, data)
+}
+
+// Get returns a request. A live request past its expiry is shown Expired
+// even before the sweeper (see [Service.Run]) has recorded it.
+func (s *Service) Get(ctx context.Context, id string) (Request, error) {
+	var r Request
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.GetRequest(id)
+		return err
+	})
+	if err != nil {
+		return Request{}, fmt.Errorf("get %s: %w", id, err)
+	}
+	s.effective(&r)
+	return r, nil
+}
+
+// effective shows a past-due live request as Expired.
+func (s *Service) effective(r *Request) {
+	if r.due(s.clock()) {
+		r.Status = StatusExpired
+	}
+}
+
+// ListFilter selects requests for [Service.List]. Zero fields match all.
+type ListFilter struct {
+	Statuses  []Status
+	Requester string
+	Kind      Kind
+}
+
+// List returns the requests that match f, oldest first.
+func (s *Service) List(ctx context.Context, f ListFilter) ([]Request, error) {
+	var out []Request
+	err := s.store.View(ctx, func(tx Tx) error {
+		for r, err := range tx.Requests() {
+			if err != nil {
+				return err
+			}
+			s.effective(&r)
+			if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, r.Status) ||
+				f.Requester != "" && r.Requester != f.Requester ||
+				f.Kind != "" && r.Kind != f.Kind {
+				continue
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	slices.SortFunc(out, func(a, b Request) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return cmpString(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Cancel withdraws a Pending or Approved request; only its requester may.
+func (s *Service) Cancel(ctx context.Context, id, user string) (Request, error) {
+	var out Request
+	var expired bool
+	err := s.store.Update(ctx, func(tx Tx) error {
+		expired = false
+		r, err := tx.GetRequest(id)
+		if err != nil {
+			return err
+		}
+		if r.Requester != user {
+			return ErrNotRequester
+		}
+		if r.due(s.clock()) {
+			expired = true
+			out = r
+			return s.expireTx(tx, &r)
+		}
+		if r.Status != StatusPending && r.Status != StatusApproved {
+			return fmt.Errorf("%w: it is %s", ErrNotPending, r.Status)
+		}
+		if err := s.transition(tx, &r, StatusCancelled, user, nil); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err == nil && expired {
+		err = ErrExpired
+	}
+	if err != nil {
+		return Request{}, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	s.log.Info("mpa request cancelled", "request", id, "user", user)
+	return out, nil
+}
+
+// isNotFound reports whether err is (or wraps) ErrNotFound.
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -1,0 +1,178 @@
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// ErrInUse means another keyturn process (or another Open in this one)
+// has the data dir open.
+var ErrInUse = errors.New("badgerstore: already in use by another keyturn process")
+
+// Options configures [Open].
+type Options struct {
+	// Dir is the data dir; created if missing. Ignored when InMemory.
+	Dir string
+	// InMemory keeps everything in memory (tests, demos).
+	InMemory bool
+	// EncryptionKey, if set, encrypts everything Badger writes with
+	// AES (16, 24 or 32 bytes for AES-128/192/256). A dir written with a
+	// key can only be opened with the same key.
+	EncryptionKey []byte
+	Logger        *slog.Logger
+}
+
+// maxAttempts bounds conflict retries in Update. Each retry means another
+// writer committed first, so progress is guaranteed system-wide; the bound
+// only stops a pathological livelock from hanging a session.
+const maxAttempts = 200
+
+// Store is an [mpa.Store] on Badger. It is safe for concurrent use.
+type Store struct {
+	db      *badger.DB
+	log     *slog.Logger
+	release func()
+	name    string
+
+	stopSub context.CancelFunc
+	subDone chan struct{}
+	closed  chan struct{}
+
+	mu        sync.Mutex
+	listeners map[*listener]struct{}
+	readyNonce string
+	ready     chan struct{}
+	closeOnce sync.Once
+}
+
+var _ mpa.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store.
+func Open(opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	name := opts.Dir
+	if opts.InMemory {
+		name = "(in memory)"
+	}
+	var bo badger.Options
+	release := func() {}
+	if opts.InMemory {
+		bo = badger.DefaultOptions("").WithInMemory(true).WithMemTableSize(16 << 20)
+	} else {
+		if opts.Dir == "" {
+			return nil, fmt.Errorf("open store: no data dir")
+		}
+		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+		}
+		var err error
+		release, err = lockDir(opts.Dir)
+		if errors.Is(err, ErrInUse) {
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, ErrInUse)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+		}
+		bo = badger.DefaultOptions(opts.Dir)
+	}
+	bo = bo.WithSyncWrites(true).WithLogger(badgerLogger{log})
+	if len(opts.EncryptionKey) > 0 {
+		switch len(opts.EncryptionKey) {
+		case 16, 24, 32:
+		default:
+			release()
+			return nil, fmt.Errorf("open store %s: encryption key is %d bytes, want 16, 24 or 32", name, len(opts.EncryptionKey))
+		}
+		// Badger requires an index cache with encryption, or it would keep
+		// decrypted indexes of every table in memory.
+		bo = bo.WithEncryptionKey(opts.EncryptionKey).WithIndexCacheSize(64 << 20)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
+	s := &Store{
+		db:        db,
+		log:       log,
+		release:   release,
+		name:      name,
+		closed:    make(chan struct{}),
+		subDone:   make(chan struct{}),
+		listeners: map[*listener]struct{}{},
+	}
+	if err := s.subscribe(); err != nil {
+		db.Close()
+		release()
+		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// Close stops change delivery and closes the database, releasing the dir.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.stopSub()
+		<-s.subDone
+		err = s.db.Close()
+		s.release()
+	})
+	if err != nil {
+		return fmt.Errorf("close store %s: %w", s.name, err)
+	}
+	return nil
+}
+
+// DB returns the underlying Badger database, for offline tools that
+// inspect raw keys. Writing through it bypasses the audit chain.
+func (s *Store) DB() *badger.DB { return s.db }
+
+// Update implements [mpa.Store]: it runs fn in a read-write transaction
+// and retries it on badger.ErrConflict, up to a bound.
+func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := s.db.Update(func(txn *badger.Txn) error { return fn(&tx{txn: txn}) })
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("%w: gave up after %d attempts", mpa.ErrConflict, attempt)
+		}
+		// Jittered backoff, growing with the attempts, so a crowd of
+		// racing approvers spreads out instead of colliding in lockstep.
+		d := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(50*time.Microsecond)))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// View implements [mpa.Store].
+func (s *Store) View(ctx context.Context, fn func(mpa.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(txn *badger.Txn) error { return fn(&tx{txn: txn}) })
+}

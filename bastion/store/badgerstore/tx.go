@@ -1,0 +1,147 @@
+package badgerstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// tx is an [mpa.Tx] over one Badger transaction.
+type tx struct{ txn *badger.Txn }
+
+// get decodes the value at key into v; what names the record in errors.
+func (t *tx) get(key []byte, what string, v any) error {
+	item, err := t.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("%s: %w", what, mpa.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("get %s: %w", what, err)
+	}
+	if err := item.Value(func(b []byte) error { return json.Unmarshal(b, v) }); err != nil {
+		return fmt.Errorf("decode %s: %w", what, err)
+	}
+	return nil
+}
+
+func (t *tx) put(key []byte, what string, v any, ttl time.Duration) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", what, err)
+	}
+	e := badger.NewEntry(key, b)
+	if ttl > 0 {
+		e = e.WithTTL(ttl)
+	}
+	if err := t.txn.SetEntry(e); err != nil {
+		return fmt.Errorf("put %s: %w", what, err)
+	}
+	return nil
+}
+
+// scan yields each value under prefix (from start) decoded as T.
+func scan[T any](t *tx, prefix, start []byte) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		it := t.txn.NewIterator(opts)
+		defer it.Close()
+		if start == nil {
+			start = prefix
+		}
+		for it.Seek(start); it.Valid(); it.Next() {
+			var v T
+			item := it.Item()
+			err := item.Value(func(b []byte) error { return json.Unmarshal(b, &v) })
+			if err != nil {
+				err = fmt.Errorf("decode %q: %w", item.Key(), err)
+			}
+			if !yield(v, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (t *tx) GetRequest(id string) (mpa.Request, error) {
+	var r mpa.Request
+	err := t.get(requestKey(id), "request "+id, &r)
+	return r, err
+}
+
+func (t *tx) PutRequest(r mpa.Request, ttl time.Duration) error {
+	return t.put(requestKey(r.ID), "request "+r.ID, r, ttl)
+}
+
+func (t *tx) Requests() iter.Seq2[mpa.Request, error] {
+	return scan[mpa.Request](t, prefixRequest, nil)
+}
+
+func (t *tx) GetApprover(name string) (mpa.Approver, error) {
+	var a mpa.Approver
+	err := t.get(approverKey(name), "approver "+name, &a)
+	return a, err
+}
+
+func (t *tx) PutApprover(a mpa.Approver) error {
+	return t.put(approverKey(a.Name), "approver "+a.Name, a, 0)
+}
+
+func (t *tx) Approvers() iter.Seq2[mpa.Approver, error] {
+	return scan[mpa.Approver](t, prefixApprover, nil)
+}
+
+func (t *tx) GetSettings() (mpa.Settings, error) {
+	var st mpa.Settings
+	err := t.get(keySettings, "settings", &st)
+	if errors.Is(err, mpa.ErrNotFound) {
+		return mpa.Settings{}, nil
+	}
+	return st, err
+}
+
+func (t *tx) PutSettings(st mpa.Settings) error {
+	return t.put(keySettings, "settings", st, 0)
+}
+
+// AuditHead reads the head record. Reading it in every appending
+// transaction is what serialises appends: two transactions that append
+// conflict on this key, and the loser is retried on the new head.
+func (t *tx) AuditHead() (audit.Head, error) {
+	var h audit.Head
+	err := t.get(keyAuditHead, "audit head", &h)
+	if errors.Is(err, mpa.ErrNotFound) {
+		return audit.Head{}, nil
+	}
+	return h, err
+}
+
+func (t *tx) AppendAudit(e audit.Event) (audit.Event, error) {
+	head, err := t.AuditHead()
+	if err != nil {
+		return audit.Event{}, err
+	}
+	sealed, err := audit.Seal(head, e)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	what := fmt.Sprintf("audit event %d", sealed.Seq)
+	if err := t.put(auditKey(sealed.Seq), what, sealed, 0); err != nil {
+		return audit.Event{}, err
+	}
+	if err := t.put(keyAuditHead, "audit head", audit.Head{Seq: sealed.Seq, Hash: sealed.Hash}, 0); err != nil {
+		return audit.Event{}, err
+	}
+	return sealed, nil
+}
+
+func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
+	return scan[audit.Event](t, prefixAudit, auditKey(from))
+}

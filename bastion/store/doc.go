@@ -1,0 +1,4 @@
+// Package store is where keyturn's storage backends live. The interfaces
+// they implement are defined by their users (see mpa.Store); each backend
+// is a subpackage: badgerstore is the embedded one, for a single gate.
+package store
