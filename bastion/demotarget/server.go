@@ -1,0 +1,151 @@
+package demotarget
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"github.com/creack/pty"
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Server is a running demo target.
+type Server struct {
+	srv *ssh.Server
+	log *slog.Logger
+}
+
+// New returns a demo target with the given host key that accepts only
+// clientKey.
+func New(hostKey gossh.Signer, clientKey gossh.PublicKey, log *slog.Logger) *Server {
+	s := &Server{log: log}
+	want := clientKey.Marshal()
+	s.srv = &ssh.Server{
+		Handler:     s.handle,
+		HostSigners: []ssh.Signer{hostKey},
+		PublicKeyHandler: func(_ ssh.Context, key ssh.PublicKey) bool {
+			return bytes.Equal(key.Marshal(), want)
+		},
+		Version: "keyturn-demo-target",
+	}
+	return s
+}
+
+// Serve accepts connections on l until Close.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.srv.Serve(l)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops the server and its sessions.
+func (s *Server) Close() error { return s.srv.Close() }
+
+func (s *Server) handle(sess ssh.Session) {
+	args := []string{"-l"}
+	if cmd := sess.RawCommand(); cmd != "" {
+		args = []string{"-c", cmd}
+	}
+	cmd := exec.Command("/bin/sh", args...)
+	cmd.Env = append(os.Environ(), sess.Environ()...)
+	if home, err := os.UserHomeDir(); err == nil {
+		cmd.Dir = home
+	}
+	ptyReq, winCh, isPty := sess.Pty()
+	var err error
+	if isPty {
+		cmd.Env = append(cmd.Env, "TERM="+ptyReq.Term)
+		err = runWithPTY(sess, cmd, ptyReq.Window, winCh)
+	} else {
+		err = runPiped(sess, cmd)
+	}
+	sess.Exit(exitCode(err))
+}
+
+func runPiped(sess ssh.Session, cmd *exec.Cmd) error {
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = sess, sess.Stderr()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() {
+		io.Copy(stdin, sess)
+		stdin.Close()
+	}()
+	defer forwardSignals(sess, cmd)()
+	return cmd.Wait()
+}
+
+func runWithPTY(sess ssh.Session, cmd *exec.Cmd, win ssh.Window, winCh <-chan ssh.Window) error {
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: uint16(win.Height), Cols: uint16(win.Width)})
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	go func() {
+		for w := range winCh {
+			pty.Setsize(f, &pty.Winsize{Rows: uint16(w.Height), Cols: uint16(w.Width)})
+		}
+	}()
+	go io.Copy(f, sess)
+	done := make(chan struct{})
+	go func() {
+		io.Copy(sess, f)
+		close(done)
+	}()
+	defer forwardSignals(sess, cmd)()
+	err = cmd.Wait()
+	f.Close()
+	<-done
+	return err
+}
+
+// forwardSignals passes the client's signals to the command until the
+// returned stop is called.
+func forwardSignals(sess ssh.Session, cmd *exec.Cmd) (stop func()) {
+	sigs := make(chan ssh.Signal, 4)
+	sess.Signals(sigs)
+	stop = func() {
+		sess.Signals(nil) // gliderlabs sends under the lock Signals takes
+		close(sigs)
+	}
+	go func() {
+		for sig := range sigs {
+			if s, ok := signals[sig]; ok && cmd.Process != nil {
+				cmd.Process.Signal(s)
+			}
+		}
+	}()
+	return stop
+}
+
+var signals = map[ssh.Signal]syscall.Signal{
+	ssh.SIGINT: syscall.SIGINT, ssh.SIGTERM: syscall.SIGTERM, ssh.SIGKILL: syscall.SIGKILL,
+	ssh.SIGHUP: syscall.SIGHUP, ssh.SIGQUIT: syscall.SIGQUIT, ssh.SIGUSR1: syscall.SIGUSR1,
+	ssh.SIGUSR2: syscall.SIGUSR2,
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return exit.ExitCode()
+	}
+	return 127
+}
