@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
@@ -162,3 +163,5 @@ func (e *env) verifyAudit() {
 		e.t.Fatalf("audit chain: %v", err)
 	}
 }
+
+func auditFilterRequest(id string) audit.Filter { return audit.Filter{Request: id} }

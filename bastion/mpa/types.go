@@ -60,11 +60,11 @@ type Execution struct {
 
 // Request is a held privileged action.
 type Request struct {
-	ID        string      `json:"id"`
-	Kind      Kind        `json:"kind"`
-	Actions   []ActionRef `json:"actions"`
-	Target    string      `json:"target,omitempty"`
-	Command   string      `json:"command,omitempty"` // the exact command line
+	ID      string      `json:"id"`
+	Kind    Kind        `json:"kind"`
+	Actions []ActionRef `json:"actions"`
+	Target  string      `json:"target,omitempty"`
+	Command string      `json:"command,omitempty"` // the exact command line
 	// Why is the policy decision's explanation, kept verbatim for the
 	// approvers and the audit trail; mpa does not interpret it.
 	Why       json.RawMessage `json:"why,omitempty"`

@@ -48,11 +48,11 @@ type Store struct {
 	subDone chan struct{}
 	closed  chan struct{}
 
-	mu        sync.Mutex
-	listeners map[*listener]struct{}
+	mu         sync.Mutex
+	listeners  map[*listener]struct{}
 	readyNonce string
-	ready     chan struct{}
-	closeOnce sync.Once
+	ready      chan struct{}
+	closeOnce  sync.Once
 }
 
 var _ mpa.Store = (*Store)(nil)
