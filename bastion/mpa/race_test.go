@@ -1,0 +1,109 @@
+package mpa_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// Twenty approvers approve one request needing twenty, all at once: every
+// vote counts exactly once and the request becomes Approved once.
+func TestConcurrentApprovals(t *testing.T) {
+	const n = 20
+	e := newEnv(t, mpa.Options{})
+	users := make([]string, n)
+	for i := range users {
+		users[i] = fmt.Sprintf("approver%02d", i)
+	}
+	e.register(users...)
+	r := e.create("alice", n)
+	codes := make([]string, n)
+	for i, u := range users {
+		codes[i] = e.code(u) // oathtool runs outside the race
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, u := range users {
+		wg.Go(func() {
+			_, errs[i] = e.svc.Approve(e.ctx, r.ID, u, mpa.VoteInput{Code: codes[i]})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("%s: %v", users[i], err)
+		}
+	}
+	got, err := e.svc.Get(e.ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != mpa.StatusApproved || len(got.Approvals) != n {
+		t.Fatalf("status %s with %d approvals; want approved with %d", got.Status, len(got.Approvals), n)
+	}
+	seen := map[string]bool{}
+	for _, v := range got.Approvals {
+		if seen[v.Approver] {
+			t.Fatalf("%s counted twice", v.Approver)
+		}
+		seen[v.Approver] = true
+	}
+	approved := 0
+	for ev, err := range e.svc.AuditEvents(e.ctx, audit.Filter{Request: r.ID}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == "request.approved" {
+			approved++
+		}
+	}
+	if approved != 1 {
+		t.Fatalf("%d request.approved events; want 1", approved)
+	}
+	e.verifyAudit()
+}
+
+// Many sessions (or gates) try to release one approved request at once:
+// exactly one wins.
+func TestConcurrentBeginExecution(t *testing.T) {
+	const n = 32
+	e := newEnv(t, mpa.Options{})
+	e.register("bob")
+	r := e.create("alice", 1)
+	e.mustApprove(r.ID, "bob")
+
+	// Two Services on one store stand in for two gates.
+	other := mpa.New(e.store, mpa.Options{Now: e.clock.Now, Logger: testLogger(t), Node: "gate-2"})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, released := 0, 0
+	for i := range n {
+		svc := e.svc
+		if i%2 == 1 {
+			svc = other
+		}
+		wg.Go(func() {
+			_, err := svc.BeginExecution(e.ctx, r.ID, "alice")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, mpa.ErrAlreadyReleased):
+				released++
+			default:
+				t.Errorf("BeginExecution: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 || released != n-1 {
+		t.Fatalf("%d releases succeeded, %d refused as already released; want 1 and %d", wins, released, n-1)
+	}
+	e.verifyAudit()
+}
