@@ -1,0 +1,91 @@
+package policy
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is a problem in a policy file, with the position of the YAML node
+// that caused it, so an editor can jump to it.
+type Error struct {
+	File string
+	Line int
+	Col  int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+}
+
+// decoder turns yaml.Node trees into policy values. It exists so that every
+// error names the file and the node it came from.
+type decoder struct {
+	file string
+}
+
+func (d *decoder) errf(n *yaml.Node, format string, args ...any) error {
+	line, col := 1, 1
+	if n != nil && n.Line > 0 {
+		line, col = n.Line, n.Column
+	}
+	return &Error{File: d.file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// field is one key of a mapping with its value.
+type field struct {
+	key, val *yaml.Node
+}
+
+// fields checks that n is a mapping with only known, unique keys and returns
+// them by name. ctx prefixes messages ("action \"kill\"").
+func (d *decoder) fields(n *yaml.Node, ctx string, known ...string) (map[string]field, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, d.errf(n, "%swant a mapping, got %s", prefix(ctx), kindName(n))
+	}
+	out := make(map[string]field, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := k.Value
+		if _, dup := out[name]; dup {
+			return nil, d.errf(k, "%sduplicate field %q", prefix(ctx), name)
+		}
+		ok := false
+		for _, kn := range known {
+			if kn == name {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return nil, d.errf(k, "%sunknown field %q", prefix(ctx), name)
+		}
+		out[name] = field{k, v}
+	}
+	return out, nil
+}
+
+func prefix(ctx string) string {
+	if ctx == "" {
+		return ""
+	}
+	return ctx + ": "
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "a document"
+}

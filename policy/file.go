@@ -1,0 +1,607 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Policy is a parsed policies.yaml. It is immutable after [Parse] and safe for
+// concurrent use.
+type Policy struct {
+	defaults      Defaults
+	unresolved    Verdict
+	shell         Verdict
+	terminalAllow []Rule
+	trusted       map[string]bool
+	actions       []Action
+	deny          []denyRule
+	wrappers      *wrapperSet
+	vars          variables
+
+	// index finds the rules that may match a command name without scanning
+	// every rule; globRules holds the ones whose command is a pattern.
+	index     map[string][]ruleRef
+	globRules []ruleRef
+	termIndex map[string]bool
+	termGlobs []string
+}
+
+// Defaults apply to actions that do not set their own values.
+type Defaults struct {
+	RequiredApprovals int           `json:"required_approvals"`
+	PendingTTL        time.Duration `json:"pending_ttl"`
+	ApprovalTTL       time.Duration `json:"approval_ttl"`
+	ReasonRequired    bool          `json:"reason_required"`
+}
+
+// Action is a privileged action: commands that need approval before they run.
+type Action struct {
+	Name              string        `json:"name"`
+	Service           string        `json:"service"`
+	Description       string        `json:"description,omitempty"`
+	RequiredApprovals int           `json:"required_approvals"`
+	PendingTTL        time.Duration `json:"pending_ttl"`
+	ApprovalTTL       time.Duration `json:"approval_ttl"`
+	ReasonRequired    bool          `json:"reason_required"`
+	Targets           []string      `json:"targets,omitempty"`
+	Match             []Rule        `json:"match"`
+}
+
+// Rule is one entry of a match list. A command matches when its name matches
+// one of Commands and Args match its leading arguments in order (see
+// [Policy.Decide] for how options are skipped). Both may be path.Match globs.
+type Rule struct {
+	Commands []string `json:"command"`
+	Args     []string `json:"args,omitempty"`
+	// ID is where the rule stands in the file, e.g. "actions[0].match[1]".
+	ID string `json:"id"`
+}
+
+func (r Rule) String() string {
+	s := strings.Join(r.Commands, "|")
+	if len(r.Args) > 0 {
+		s += " " + strings.Join(r.Args, " ")
+	}
+	return s
+}
+
+type denyRule struct {
+	name    string
+	targets []string
+	match   []Rule
+}
+
+type ruleKind int
+
+const (
+	kindAction ruleKind = iota
+	kindDeny
+)
+
+type ruleRef struct {
+	kind ruleKind
+	idx  int // into actions or deny
+	rule *Rule
+}
+
+// Actions returns the privileged actions in force, in file order.
+func (p *Policy) Actions() []Action {
+	out := make([]Action, len(p.actions))
+	copy(out, p.actions)
+	return out
+}
+
+// Defaults returns the policy's defaults.
+func (p *Policy) Defaults() Defaults { return p.defaults }
+
+// Load reads and parses the policy file at path. Errors name the file, line
+// and column.
+func Load(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	return Parse(path, data)
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseYAML returns the document's root node, or a positioned error.
+func parseYAML(name string, data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: name, Line: 1, Col: 1, Msg: "empty policy file"}
+		}
+		msg := err.Error()
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &Error{File: name, Line: line, Col: 1, Msg: m[2]}
+		}
+		return nil, &Error{File: name, Line: 1, Col: 1, Msg: strings.TrimPrefix(msg, "yaml: ")}
+	}
+	if len(doc.Content) == 0 {
+		return nil, &Error{File: name, Line: 1, Col: 1, Msg: "empty policy file"}
+	}
+	return doc.Content[0], nil
+}
+
+var topFields = []string{
+	"version", "defaults", "unresolved", "shell", "terminal_allow", "trusted_paths",
+	"actions", "deny", "wrappers", "unresolved_variables", "command_variables",
+}
+
+// Parse parses a policy. name is used in error positions.
+func Parse(name string, data []byte) (*Policy, error) {
+	root, err := parseYAML(name, data)
+	if err != nil {
+		return nil, err
+	}
+	d := &decoder{file: name}
+	f, err := d.fields(root, "", topFields...)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := f["version"]
+	if !ok {
+		return nil, d.errf(root, "missing field \"version\" (want version: 1)")
+	}
+	if n, err := d.integer(v.val, "version"); err != nil {
+		return nil, err
+	} else if n != 1 {
+		return nil, d.errf(v.val, "version: unsupported version %d (want 1)", n)
+	}
+
+	builtin, err := builtinWrappers()
+	if err != nil {
+		return nil, fmt.Errorf("policy: built-in wrappers: %w", err)
+	}
+	p := &Policy{
+		defaults: Defaults{
+			RequiredApprovals: 2,
+			PendingTTL:        168 * time.Hour,
+			ApprovalTTL:       168 * time.Hour,
+		},
+		unresolved: Hold,
+		shell:      Deny,
+		trusted:    map[string]bool{},
+		vars:       builtin.vars.clone(),
+	}
+	if x, ok := f["defaults"]; ok {
+		if err := d.defaults(x.val, &p.defaults); err != nil {
+			return nil, err
+		}
+	}
+	if x, ok := f["unresolved"]; ok {
+		if p.unresolved, err = d.holdOrDeny(x.val, "unresolved"); err != nil {
+			return nil, err
+		}
+	}
+	if x, ok := f["shell"]; ok {
+		if p.shell, err = d.holdOrDeny(x.val, "shell"); err != nil {
+			return nil, err
+		}
+	}
+	trusted := []string{"/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin"}
+	if x, ok := f["trusted_paths"]; ok {
+		if trusted, err = d.stringList(x.val, "trusted_paths", false); err != nil {
+			return nil, err
+		}
+		for i, t := range trusted {
+			if !path.IsAbs(t) {
+				return nil, d.errf(x.val.Content[i], "trusted_paths: %q is not an absolute path", t)
+			}
+		}
+	}
+	for _, t := range trusted {
+		p.trusted[path.Clean(t)] = true
+	}
+	if x, ok := f["terminal_allow"]; ok {
+		if p.terminalAllow, err = d.matchList(x.val, "terminal_allow", true); err != nil {
+			return nil, err
+		}
+	}
+	if x, ok := f["actions"]; ok {
+		if err := d.actions(x.val, p); err != nil {
+			return nil, err
+		}
+	}
+	if x, ok := f["deny"]; ok {
+		if err := d.denyList(x.val, p); err != nil {
+			return nil, err
+		}
+	}
+	var site []*wrapper
+	if x, ok := f["wrappers"]; ok {
+		if site, err = d.wrapperList(x.val, "wrappers"); err != nil {
+			return nil, err
+		}
+	}
+	p.wrappers = builtin.wrappers.with(site)
+	if x, ok := f["unresolved_variables"]; ok {
+		l, err := d.globList(x.val, "unresolved_variables")
+		if err != nil {
+			return nil, err
+		}
+		p.vars.unresolved = append(p.vars.unresolved, l...)
+	}
+	if x, ok := f["command_variables"]; ok {
+		l, err := d.globList(x.val, "command_variables")
+		if err != nil {
+			return nil, err
+		}
+		p.vars.command = append(p.vars.command, l...)
+	}
+	p.buildIndex()
+	return p, nil
+}
+
+func (d *decoder) defaults(n *yaml.Node, out *Defaults) error {
+	f, err := d.fields(n, "defaults", "required_approvals", "pending_ttl", "approval_ttl", "reason")
+	if err != nil {
+		return err
+	}
+	if x, ok := f["required_approvals"]; ok {
+		if out.RequiredApprovals, err = d.quorum(x.val, "defaults: required_approvals"); err != nil {
+			return err
+		}
+	}
+	if x, ok := f["pending_ttl"]; ok {
+		if out.PendingTTL, err = d.duration(x.val, "defaults: pending_ttl"); err != nil {
+			return err
+		}
+	}
+	if x, ok := f["approval_ttl"]; ok {
+		if out.ApprovalTTL, err = d.duration(x.val, "defaults: approval_ttl"); err != nil {
+			return err
+		}
+	}
+	if x, ok := f["reason"]; ok {
+		if out.ReasonRequired, err = d.reason(x.val, "defaults: reason"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *decoder) actions(n *yaml.Node, p *Policy) error {
+	if n.Kind != yaml.SequenceNode {
+		return d.errf(n, "actions: want a list, got %s", kindName(n))
+	}
+	seen := map[string]bool{}
+	for i, an := range n.Content {
+		ctx := fmt.Sprintf("actions[%d]", i)
+		f, err := d.fields(an, ctx, "name", "service", "description", "match",
+			"required_approvals", "pending_ttl", "approval_ttl", "reason", "targets")
+		if err != nil {
+			return err
+		}
+		a := Action{
+			RequiredApprovals: p.defaults.RequiredApprovals,
+			PendingTTL:        p.defaults.PendingTTL,
+			ApprovalTTL:       p.defaults.ApprovalTTL,
+			ReasonRequired:    p.defaults.ReasonRequired,
+		}
+		x, ok := f["name"]
+		if !ok {
+			return d.errf(an, "%s: missing field \"name\"", ctx)
+		}
+		if a.Name, err = d.str(x.val, ctx+": name"); err != nil {
+			return err
+		}
+		if !validName(a.Name) {
+			return d.errf(x.val, "%s: name %q: want lower case letters, digits and _", ctx, a.Name)
+		}
+		if seen[a.Name] {
+			return d.errf(x.val, "%s: duplicate action name %q", ctx, a.Name)
+		}
+		seen[a.Name] = true
+		ctx = fmt.Sprintf("action %q", a.Name)
+		x, ok = f["service"]
+		if !ok {
+			return d.errf(an, "%s: missing field \"service\"", ctx)
+		}
+		if a.Service, err = d.str(x.val, ctx+": service"); err != nil {
+			return err
+		}
+		if x, ok := f["description"]; ok {
+			if a.Description, err = d.str(x.val, ctx+": description"); err != nil {
+				return err
+			}
+		}
+		x, ok = f["match"]
+		if !ok {
+			return d.errf(an, "%s: missing field \"match\"", ctx)
+		}
+		if a.Match, err = d.matchList(x.val, ctx+": match", false); err != nil {
+			return err
+		}
+		for j := range a.Match {
+			a.Match[j].ID = fmt.Sprintf("actions[%d].match[%d]", i, j)
+		}
+		if x, ok := f["required_approvals"]; ok {
+			if a.RequiredApprovals, err = d.quorum(x.val, ctx+": required_approvals"); err != nil {
+				return err
+			}
+		}
+		if x, ok := f["pending_ttl"]; ok {
+			if a.PendingTTL, err = d.duration(x.val, ctx+": pending_ttl"); err != nil {
+				return err
+			}
+		}
+		if x, ok := f["approval_ttl"]; ok {
+			if a.ApprovalTTL, err = d.duration(x.val, ctx+": approval_ttl"); err != nil {
+				return err
+			}
+		}
+		if x, ok := f["reason"]; ok {
+			if a.ReasonRequired, err = d.reason(x.val, ctx+": reason"); err != nil {
+				return err
+			}
+		}
+		if x, ok := f["targets"]; ok {
+			if a.Targets, err = d.globList(x.val, ctx+": targets"); err != nil {
+				return err
+			}
+		}
+		p.actions = append(p.actions, a)
+	}
+	return nil
+}
+
+func (d *decoder) denyList(n *yaml.Node, p *Policy) error {
+	if n.Kind != yaml.SequenceNode {
+		return d.errf(n, "deny: want a list, got %s", kindName(n))
+	}
+	for i, dn := range n.Content {
+		ctx := fmt.Sprintf("deny[%d]", i)
+		f, err := d.fields(dn, ctx, "name", "match", "targets")
+		if err != nil {
+			return err
+		}
+		r := denyRule{name: ctx}
+		if x, ok := f["name"]; ok {
+			if r.name, err = d.str(x.val, ctx+": name"); err != nil {
+				return err
+			}
+		}
+		x, ok := f["match"]
+		if !ok {
+			return d.errf(dn, "%s: missing field \"match\"", ctx)
+		}
+		if r.match, err = d.matchList(x.val, ctx+": match", false); err != nil {
+			return err
+		}
+		for j := range r.match {
+			r.match[j].ID = fmt.Sprintf("deny[%d].match[%d]", i, j)
+		}
+		if x, ok := f["targets"]; ok {
+			if r.targets, err = d.globList(x.val, ctx+": targets"); err != nil {
+				return err
+			}
+		}
+		p.deny = append(p.deny, r)
+	}
+	return nil
+}
+
+// matchList reads a list of {command, args}. An empty list is an error unless
+// emptyOK, because an action that matches nothing is almost always a typo.
+func (d *decoder) matchList(n *yaml.Node, ctx string, emptyOK bool) ([]Rule, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, d.errf(n, "%s: want a list, got %s", ctx, kindName(n))
+	}
+	if len(n.Content) == 0 && !emptyOK {
+		return nil, d.errf(n, "%s: empty match list", ctx)
+	}
+	out := make([]Rule, 0, len(n.Content))
+	for i, mn := range n.Content {
+		mctx := fmt.Sprintf("%s[%d]", ctx, i)
+		f, err := d.fields(mn, mctx, "command", "args")
+		if err != nil {
+			return nil, err
+		}
+		var r Rule
+		x, ok := f["command"]
+		if !ok {
+			return nil, d.errf(mn, "%s: missing field \"command\"", mctx)
+		}
+		if r.Commands, err = d.stringList(x.val, mctx+": command", true); err != nil {
+			return nil, err
+		}
+		if len(r.Commands) == 0 {
+			return nil, d.errf(x.val, "%s: command: empty list", mctx)
+		}
+		if err := d.checkGlobs(x.val, r.Commands, mctx+": command"); err != nil {
+			return nil, err
+		}
+		for j, c := range r.Commands {
+			if c == "" || strings.Contains(c, "/") {
+				return nil, d.errf(elem(x.val, j), "%s: command %q: want a command name without a directory", mctx, c)
+			}
+		}
+		if x, ok := f["args"]; ok {
+			if r.Args, err = d.stringList(x.val, mctx+": args", false); err != nil {
+				return nil, err
+			}
+			if err := d.checkGlobs(x.val, r.Args, mctx+": args"); err != nil {
+				return nil, err
+			}
+		}
+		r.ID = mctx
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func elem(n *yaml.Node, i int) *yaml.Node {
+	if n.Kind == yaml.SequenceNode && i < len(n.Content) {
+		return n.Content[i]
+	}
+	return n
+}
+
+func (d *decoder) checkGlobs(n *yaml.Node, pats []string, ctx string) error {
+	for i, p := range pats {
+		if _, err := path.Match(p, ""); err != nil {
+			return d.errf(elem(n, i), "%s: bad glob %q", ctx, p)
+		}
+	}
+	return nil
+}
+
+func (d *decoder) globList(n *yaml.Node, ctx string) ([]string, error) {
+	l, err := d.stringList(n, ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	return l, d.checkGlobs(n, l, ctx)
+}
+
+func (d *decoder) str(n *yaml.Node, ctx string) (string, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return "", d.errf(n, "%s: want a string, got %s", ctx, kindName(n))
+	}
+	return n.Value, nil
+}
+
+// stringList reads a list of strings, or one string when single is true
+// (command: kill and command: [kill, pkill] both read well).
+func (d *decoder) stringList(n *yaml.Node, ctx string, single bool) ([]string, error) {
+	if n.Kind == yaml.ScalarNode && single && n.Tag != "!!null" {
+		return []string{n.Value}, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		want := "a list of strings"
+		if single {
+			want = "a string or a list of strings"
+		}
+		return nil, d.errf(n, "%s: want %s, got %s", ctx, want, kindName(n))
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, e := range n.Content {
+		s, err := d.str(e, ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (d *decoder) integer(n *yaml.Node, ctx string) (int, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		return 0, d.errf(n, "%s: want an integer, got %s", ctx, kindName(n))
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil {
+		return 0, d.errf(n, "%s: want an integer, got %q", ctx, n.Value)
+	}
+	return v, nil
+}
+
+func (d *decoder) boolean(n *yaml.Node, ctx string) (bool, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		return false, d.errf(n, "%s: want true or false, got %s", ctx, kindName(n))
+	}
+	return n.Value == "true", nil
+}
+
+func (d *decoder) quorum(n *yaml.Node, ctx string) (int, error) {
+	v, err := d.integer(n, ctx)
+	if err != nil {
+		return 0, err
+	}
+	if v < 1 {
+		return 0, d.errf(n, "%s: %d is less than 1 (the requester never counts, so at least one other person must approve)", ctx, v)
+	}
+	return v, nil
+}
+
+func (d *decoder) duration(n *yaml.Node, ctx string) (time.Duration, error) {
+	s, err := d.str(n, ctx)
+	if err != nil {
+		return 0, err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return 0, d.errf(n, "%s: bad duration %q (want e.g. 30m, 24h, 168h)", ctx, s)
+	}
+	return v, nil
+}
+
+func (d *decoder) reason(n *yaml.Node, ctx string) (bool, error) {
+	s, err := d.str(n, ctx)
+	if err != nil {
+		return false, err
+	}
+	switch s {
+	case "optional":
+		return false, nil
+	case "required":
+		return true, nil
+	}
+	return false, d.errf(n, "%s: unknown value %q (want optional or required)", ctx, s)
+}
+
+func (d *decoder) holdOrDeny(n *yaml.Node, ctx string) (Verdict, error) {
+	s, err := d.str(n, ctx)
+	if err != nil {
+		return 0, err
+	}
+	switch s {
+	case "hold":
+		return Hold, nil
+	case "deny":
+		return Deny, nil
+	}
+	return 0, d.errf(n, "%s: unknown verdict %q (want hold or deny)", ctx, s)
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Policy) buildIndex() {
+	p.index = map[string][]ruleRef{}
+	add := func(ref ruleRef) {
+		for _, c := range ref.rule.Commands {
+			if isGlob(c) {
+				p.globRules = append(p.globRules, ref)
+				continue
+			}
+			p.index[c] = append(p.index[c], ref)
+		}
+	}
+	for i := range p.deny {
+		for j := range p.deny[i].match {
+			add(ruleRef{kind: kindDeny, idx: i, rule: &p.deny[i].match[j]})
+		}
+	}
+	for i := range p.actions {
+		for j := range p.actions[i].Match {
+			add(ruleRef{kind: kindAction, idx: i, rule: &p.actions[i].Match[j]})
+		}
+	}
+}
+
+func isGlob(s string) bool { return strings.ContainsAny(s, `*?[\`) }

@@ -1,0 +1,507 @@
+package policy
+
+import (
+	"strings"
+)
+
+type optKind int
+
+const (
+	optUnknown optKind = iota
+	optFlag
+	optValue
+	optStringFlag
+	optString
+	optExec
+	optArgv0
+	optReplace
+	optNoexec
+	optUnresolved
+)
+
+func (w *wrapper) kind(o string) optKind {
+	switch {
+	case w.unresolved[o]:
+		return optUnresolved
+	case w.noexec[o]:
+		return optNoexec
+	case w.stringOptions[o]:
+		return optString
+	case w.argv0Options[o]:
+		return optArgv0
+	case w.replace[o]:
+		return optReplace
+	case w.execOptions[o]:
+		return optExec
+	case w.stringFlags[o]:
+		return optStringFlag
+	case w.withValue[o]:
+		return optValue
+	case w.flags[o]:
+		return optFlag
+	}
+	return optUnknown
+}
+
+// takesValue reports whether an option of this kind reads a value.
+func (w *wrapper) takesValue(k optKind, o string) bool {
+	switch k {
+	case optValue, optString, optArgv0:
+		return true
+	case optReplace:
+		return w.withValue[o]
+	}
+	return false
+}
+
+func (w *wrapper) isOption(t string) bool {
+	if len(t) < 2 {
+		return false
+	}
+	return t[0] == '-' || (w.plus && t[0] == '+')
+}
+
+// reading is one way to read a wrapper's words: where the command starts and
+// what the options said.
+type reading struct {
+	start       int // index of the command in args, -1 if none
+	stringFlag  bool
+	strings     []word
+	argv0       []word
+	noexec      bool
+	placeholder string
+	unresolved  string
+	unresWord   word
+}
+
+// maxReadings bounds the readings of one wrapper's options; an option the
+// wrapper entry does not know may or may not take the next word as its value,
+// and both readings are checked.
+const maxReadings = 16
+
+type scanner struct {
+	w      *wrapper
+	args   []word
+	out    []reading
+	budget int
+}
+
+// valueWord is the value of an option, attached (-uroot, --user=root) or the
+// next word.
+func valueWord(a word, val string) word {
+	v := a
+	v.text = val
+	v.sw = nil
+	v.braced = true // no exact mapping for part of a word
+	return v
+}
+
+func (sc *scanner) scan(i, operands int, r reading) {
+	w, args := sc.w, sc.args
+	fail := func(a word, why string) {
+		r.unresolved, r.unresWord = why, a
+		sc.out = append(sc.out, r)
+	}
+	for i < len(args) {
+		a := args[i]
+		if !a.ok || !a.single {
+			fail(a, "a wrapper argument is not a literal, so where the command starts is unknown")
+			return
+		}
+		t := a.text
+		if t == "--" {
+			i++
+			for operands < w.operands && i < len(args) {
+				if !args[i].ok {
+					fail(args[i], "a wrapper argument is not a literal")
+					return
+				}
+				operands++
+				i++
+			}
+			break
+		}
+		if !w.isOption(t) {
+			if operands < w.operands {
+				operands++
+				i++
+				continue
+			}
+			r.start = i
+			sc.out = append(sc.out, r)
+			return
+		}
+		name, val, attached := t, "", false
+		k := w.kind(t)
+		if k == optUnknown && strings.HasPrefix(t, "--") {
+			if j := strings.IndexByte(t, '='); j > 0 {
+				name, val, attached = t[:j], t[j+1:], true
+				k = w.kind(name)
+			}
+		}
+		if k == optUnknown && !strings.HasPrefix(t, "--") && len(t) > 2 {
+			// A cluster of short options: -ec, -uroot, -n5.
+			var next bool
+			var stop bool
+			for j := 1; j < len(t) && !stop; j++ {
+				o := t[:1] + t[j:j+1]
+				ko := w.kind(o)
+				switch ko {
+				case optUnresolved:
+					fail(a, "option "+o+" of "+w.commands[0])
+					return
+				case optNoexec:
+					r.noexec = true
+				case optStringFlag:
+					r.stringFlag = true
+				case optUnknown:
+					if j == len(t)-1 {
+						next = true
+					}
+				}
+				if w.takesValue(ko, o) || ko == optReplace {
+					rest := t[j+1:]
+					stop = true
+					if rest == "" && w.takesValue(ko, o) {
+						if i+1 >= len(args) {
+							i = len(args)
+							break
+						}
+						i++
+						rest = args[i].text
+						if !args[i].ok && ko != optValue {
+							fail(args[i], "the value of "+o+" is not a literal")
+							return
+						}
+						if !args[i].single {
+							fail(args[i], "the value of "+o+" is not a literal")
+							return
+						}
+						sc.apply(&r, ko, valueWord(args[i], rest))
+					} else {
+						sc.apply(&r, ko, valueWord(a, rest))
+					}
+				}
+			}
+			i++
+			if next && i < len(args) && !w.isOption(args[i].text) {
+				sc.branch(i+1, operands, r)
+			}
+			continue
+		}
+		switch k {
+		case optUnresolved:
+			fail(a, "option "+name+" of "+w.commands[0])
+			return
+		case optNoexec:
+			r.noexec = true
+		case optStringFlag:
+			r.stringFlag = true
+		case optUnknown:
+			i++
+			if i < len(args) && !attached && !w.isOption(args[i].text) {
+				sc.branch(i+1, operands, r)
+			}
+			continue
+		}
+		if w.takesValue(k, name) {
+			if attached {
+				sc.apply(&r, k, valueWord(a, val))
+			} else {
+				if i+1 >= len(args) {
+					i = len(args)
+					break
+				}
+				i++
+				v := args[i]
+				if !v.single || (!v.ok && k != optValue) {
+					fail(v, "the value of "+name+" is not a literal")
+					return
+				}
+				sc.apply(&r, k, v)
+			}
+		} else if k == optReplace {
+			r.placeholder = w.placeholder
+			if attached {
+				r.placeholder = val
+			}
+		}
+		i++
+	}
+	if i < len(args) {
+		r.start = i
+	} else {
+		r.start = -1
+	}
+	sc.out = append(sc.out, r)
+}
+
+// branch reads the words again from i, as if the unknown option before them
+// took a value.
+func (sc *scanner) branch(i, operands int, r reading) {
+	sc.budget--
+	if sc.budget <= 0 {
+		if sc.budget == 0 {
+			r.unresolved, r.unresWord = "too many ways to read the wrapper's options", sc.args[0]
+			sc.out = append(sc.out, r)
+		}
+		return
+	}
+	r.strings = append([]word(nil), r.strings...)
+	r.argv0 = append([]word(nil), r.argv0...)
+	sc.scan(i, operands, r)
+}
+
+func (sc *scanner) apply(r *reading, k optKind, v word) {
+	switch k {
+	case optString:
+		r.strings = append(r.strings, v)
+	case optArgv0:
+		r.argv0 = append(r.argv0, v)
+	case optReplace:
+		r.placeholder = v.text
+	}
+}
+
+// unwrap finds the commands a wrapper runs.
+func (s *state) unwrap(w *wrapper, name string, words []word, c call) {
+	args := words[1:]
+	via := append(append([]string(nil), c.via...), name)
+	if len(w.containsUnres) > 0 {
+		for _, a := range args {
+			if !a.ok {
+				s.unres(a, via, "an argument of %s is not a literal", name)
+				return
+			}
+			lower := strings.ToLower(a.text)
+			for _, sub := range w.containsUnres {
+				if strings.Contains(lower, sub) {
+					s.unres(a, via, "%s with %q may run commands", name, sub)
+					return
+				}
+			}
+		}
+	}
+	if w.permute {
+		s.unwrapPermuted(w, name, words, c, via)
+		return
+	}
+	sc := &scanner{w: w, args: args, budget: maxReadings}
+	sc.scan(0, 0, reading{start: -1})
+	for _, r := range sc.out {
+		s.runReading(w, name, words, r, c, via)
+	}
+}
+
+func (s *state) runReading(w *wrapper, name string, words []word, r reading, c call, via []string) {
+	args := words[1:]
+	if r.unresolved != "" {
+		s.unres(r.unresWord, via, "%s", r.unresolved)
+		return
+	}
+	if r.noexec {
+		return
+	}
+	for _, sw := range r.strings {
+		s.parseString(sw, c, via, name)
+	}
+	if r.start >= 0 {
+		for _, a0 := range r.argv0 {
+			// exec -a NAME PROG: a multi-call program such as busybox acts
+			// on NAME, so NAME is looked at as a command too.
+			inner := append([]word{a0}, args[r.start+1:]...)
+			s.analyze(call{words: inner, lv: c.lv, via: via, open: true})
+		}
+	}
+	if r.stringFlag {
+		if r.start < 0 {
+			s.unres(words[0], via, "%s -c without a command string", name)
+			return
+		}
+		s.parseString(args[r.start], c, via, name+" -c")
+		return
+	}
+	if len(r.strings) > 0 && w.run != runArgv {
+		return
+	}
+	if r.start < 0 {
+		if w.bareUnresolved || w.run == runUnresolved {
+			s.unres(words[0], via, "%s", orDefault(w.note, name+" runs commands the gate cannot read"))
+		}
+		return
+	}
+	switch w.run {
+	case runArgv:
+		inner := args[r.start:]
+		if w.assignments {
+			inner = s.envAssignments(inner, c, via)
+			if inner == nil {
+				return
+			}
+			if len(inner) == 0 {
+				if w.bareUnresolved {
+					s.unres(words[0], via, "%s", orDefault(w.note, name+" without a command"))
+				}
+				return
+			}
+		}
+		ph := c.placeholder
+		if r.placeholder != "" {
+			ph = r.placeholder
+		}
+		s.analyze(call{words: inner, lv: c.lv, via: via, open: c.open || w.appendsArgs, placeholder: ph})
+	case runString:
+		inner := args[r.start:]
+		for _, a := range inner {
+			if !a.ok || !a.single {
+				s.unres(a, via, "the command %s runs is not a literal", name)
+				return
+			}
+		}
+		s.parse(subLevel(c.lv, inner, name))
+	case runFirstString:
+		s.parseString(args[r.start], c, via, name)
+	case runUnresolved:
+		s.unres(words[0], via, "%s", orDefault(w.note, name+" runs code the gate cannot read"))
+	}
+}
+
+func orDefault(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}
+
+// parseString reads one word as a shell line.
+func (s *state) parseString(w word, c call, via []string, how string) {
+	if !w.ok || !w.single {
+		s.unres(w, via, "the string %s runs is not a literal", how)
+		return
+	}
+	lv := subLevel(c.lv, []word{w}, how)
+	lv.via = via
+	s.parse(lv)
+}
+
+// envAssignments skips env's NAME=VALUE words, checking the names. It returns
+// nil when the line is unresolved.
+func (s *state) envAssignments(ws []word, c call, via []string) []word {
+	for len(ws) > 0 {
+		a := ws[0]
+		i := strings.IndexByte(a.text, '=')
+		if i <= 0 || !validEnvName(a.text[:i]) {
+			return ws
+		}
+		if !a.ok {
+			s.unres(a, via, "env assignment is not a literal")
+			return nil
+		}
+		name := a.text[:i]
+		if matchAny(s.p.vars.unresolved, name) {
+			s.unres(a, via, "env sets %s, which changes what runs", name)
+			return nil
+		}
+		if matchAny(s.p.vars.command, name) {
+			s.parse(sliceLevel(c.lv, a, i+1, name))
+		}
+		ws = ws[1:]
+	}
+	return ws
+}
+
+func validEnvName(s string) bool {
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// unwrapPermuted handles programs whose options may stand anywhere (find's
+// -exec, su's -c).
+func (s *state) unwrapPermuted(w *wrapper, name string, words []word, c call, via []string) {
+	args := words[1:]
+	found := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !a.ok || !a.single {
+			s.unres(a, via, "an argument of %s is not a literal and may be an option that runs a command", name)
+			return
+		}
+		t := a.text
+		if t == "--" {
+			break
+		}
+		if !w.isOption(t) {
+			continue
+		}
+		k := w.kind(t)
+		val, attached := "", false
+		if k == optUnknown && strings.HasPrefix(t, "--") {
+			if j := strings.IndexByte(t, '='); j > 0 {
+				k, val, attached = w.kind(t[:j]), t[j+1:], true
+			}
+		}
+		if k == optUnknown && !strings.HasPrefix(t, "--") && len(t) > 2 {
+			for j := 1; j < len(t); j++ {
+				o := t[:1] + t[j:j+1]
+				ko := w.kind(o)
+				if ko == optUnresolved {
+					s.unres(a, via, "option %s of %s", o, name)
+					return
+				}
+				if ko == optString {
+					found = true
+					if rest := t[j+1:]; rest != "" {
+						s.parseString(valueWord(a, rest), c, via, name+" "+o)
+					} else if i+1 < len(args) {
+						i++
+						s.parseString(args[i], c, via, name+" "+o)
+					}
+					break
+				}
+				if w.takesValue(ko, o) {
+					if t[j+1:] == "" {
+						i++
+					}
+					break
+				}
+			}
+			continue
+		}
+		switch k {
+		case optUnresolved:
+			s.unres(a, via, "option %s of %s", t, name)
+			return
+		case optNoexec:
+			return
+		case optString:
+			found = true
+			if attached {
+				s.parseString(valueWord(a, val), c, via, name+" "+t)
+			} else if i+1 < len(args) {
+				i++
+				s.parseString(args[i], c, via, name+" "+t)
+			} else {
+				s.unres(a, via, "%s %s without a command string", name, t)
+			}
+		case optExec:
+			found = true
+			j := i + 1
+			for j < len(args) && !(args[j].ok && (args[j].text == ";" || args[j].text == "+")) {
+				j++
+			}
+			s.analyze(call{words: args[i+1 : j], lv: c.lv, via: append(via, t), open: c.open, placeholder: w.placeholder})
+			i = j
+		case optValue, optArgv0:
+			if !attached {
+				i++
+			}
+		}
+	}
+	if !found && w.run == runUnresolved {
+		s.unres(words[0], via, "%s", orDefault(w.note, name+" runs code the gate cannot read"))
+	}
+}

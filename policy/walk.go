@@ -1,0 +1,266 @@
+package policy
+
+import (
+	"path"
+	"strings"
+	"sync"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// Parsers are reused: building one per decision costs more than the parse.
+var parsers = sync.Pool{New: func() any {
+	return syntax.NewParser(syntax.Variant(syntax.LangBash))
+}}
+
+// parse reads a level as bash and looks at every command in it. Anything the
+// parser rejects is unresolved: bash may read it differently.
+func (s *state) parse(lv *level) {
+	whole := word{text: lv.src}
+	whole.off, whole.end = lv.span(0, len(lv.src))
+	if lv.depth > maxDepth {
+		s.unres(whole, lv.via, "strings nested too deep")
+		return
+	}
+	pr := parsers.Get().(*syntax.Parser)
+	f, err := pr.Parse(strings.NewReader(lv.src), "")
+	parsers.Put(pr)
+	if err != nil {
+		s.unres(whole, lv.via, "the shell parser rejects the line: %v", err)
+		return
+	}
+	s.walk(f, lv)
+}
+
+func (s *state) walk(root syntax.Node, lv *level) {
+	syntax.Walk(root, func(n syntax.Node) bool {
+		switch n := n.(type) {
+		case *syntax.CallExpr:
+			if len(n.Args) == 0 {
+				return true
+			}
+			var ws []word
+			for _, a := range n.Args {
+				ws = resolve(a, lv, ws)
+			}
+			s.analyze(call{words: ws, lv: lv, via: lv.via})
+		case *syntax.Assign:
+			s.assign(n, lv)
+		case *syntax.DeclClause:
+			s.decl(n, lv)
+		case *syntax.Redirect:
+			s.redirect(n, lv)
+		case *syntax.ForClause:
+			if it, ok := n.Loop.(*syntax.WordIter); ok && it.Name != nil && matchAny(s.p.vars.unresolved, it.Name.Value) {
+				s.unres(litWord(it.Name, lv), lv.via, "the loop assigns %s", it.Name.Value)
+			}
+		case *syntax.LetClause, *syntax.TestClause, *syntax.ArithmCmd, *syntax.ArithmExp:
+			s.arithStrings(n, lv)
+		}
+		return true
+	})
+}
+
+func litWord(l *syntax.Lit, lv *level) word {
+	w := word{text: l.Value, ok: true, single: true}
+	w.off, w.end = lv.span(int(l.Pos().Offset()), int(l.End().Offset()))
+	return w
+}
+
+// arithStrings reads quoted strings in arithmetic and tests as shell code:
+// bash evaluates array subscripts in them, and a subscript may hold $(...).
+func (s *state) arithStrings(n syntax.Node, lv *level) {
+	syntax.Walk(n, func(m syntax.Node) bool {
+		if w, ok := m.(*syntax.Word); ok {
+			for _, rw := range resolve(w, lv, nil) {
+				s.codeInLiteral(rw, lv)
+			}
+			return false
+		}
+		return true
+	})
+}
+
+// codeInLiteral reads a literal that bash may evaluate later (a variable's
+// value used in arithmetic, a subscript) as shell code if it holds a command
+// substitution.
+func (s *state) codeInLiteral(w word, lv *level) {
+	if w.ok && (strings.Contains(w.text, "$(") || strings.Contains(w.text, "`")) {
+		s.parse(sliceLevel(lv, w, 0, "a string bash may evaluate"))
+	}
+}
+
+func (s *state) assign(a *syntax.Assign, lv *level) {
+	if a.Naked || a.Name == nil {
+		return
+	}
+	name := a.Name.Value
+	nw := litWord(a.Name, lv)
+	if matchAny(s.p.vars.unresolved, name) {
+		s.unres(nw, lv.via, "assigns %s, which changes what runs", name)
+		return
+	}
+	if a.Value == nil {
+		return
+	}
+	for _, v := range resolve(a.Value, lv, nil) {
+		if matchAny(s.p.vars.command, name) {
+			if !v.ok {
+				s.unres(v, lv.via, "%s holds a command that is not a literal", name)
+				continue
+			}
+			s.parse(sliceLevel(lv, v, 0, name))
+			continue
+		}
+		s.codeInLiteral(v, lv)
+	}
+}
+
+func (s *state) decl(d *syntax.DeclClause, lv *level) {
+	for _, a := range d.Args {
+		if !a.Naked || a.Value == nil {
+			continue
+		}
+		for _, w := range resolve(a.Value, lv, nil) {
+			if !w.ok {
+				s.unres(w, lv.via, "%s argument is not a literal", d.Variant.Value)
+				continue
+			}
+			if len(w.text) > 1 && (w.text[0] == '-' || w.text[0] == '+') && strings.Contains(w.text, "n") {
+				s.unres(w, lv.via, "%s -n makes a name refer to another variable", d.Variant.Value)
+			}
+			s.codeInLiteral(w, lv)
+		}
+	}
+}
+
+// redirect notes files the line writes, so running them later in the line is
+// unresolved.
+func (s *state) redirect(r *syntax.Redirect, lv *level) {
+	switch r.Op {
+	case syntax.RdrOut, syntax.AppOut, syntax.RdrInOut, syntax.RdrAll, syntax.AppAll, syntax.RdrClob, syntax.DplOut:
+	default:
+		return
+	}
+	if r.Word == nil {
+		return
+	}
+	for _, w := range resolve(r.Word, lv, nil) {
+		if w.ok {
+			s.wrote(w, w.text)
+		}
+	}
+}
+
+func (s *state) wrote(w word, file string) {
+	if file == "" || file == "-" {
+		return
+	}
+	if s.written == nil {
+		s.written = map[string]word{}
+	}
+	s.written[path.Base(file)] = w
+}
+
+// noteWrites records the files that common file-writing commands create.
+func (s *state) noteWrites(base string, args []word) {
+	switch base {
+	case "cp", "mv", "ln", "install", "rsync", "scp", "tee", "link", "rename":
+		for _, a := range args {
+			if a.ok && !strings.HasPrefix(a.text, "-") {
+				s.wrote(a, a.text)
+			}
+		}
+	case "dd":
+		for _, a := range args {
+			if f, ok := strings.CutPrefix(a.text, "of="); ok && a.ok {
+				s.wrote(a, f)
+			}
+		}
+	case "curl", "wget":
+		for i, a := range args {
+			switch a.text {
+			case "-o", "--output", "-O", "--output-document":
+				if i+1 < len(args) && args[i+1].ok {
+					s.wrote(args[i+1], args[i+1].text)
+				}
+			}
+		}
+	}
+}
+
+// checkWritten makes running a file the same line writes unresolved: cp
+// /bin/kill /usr/local/bin/k; k 1 runs kill under another name.
+func (s *state) checkWritten() {
+	if len(s.written) == 0 {
+		return
+	}
+	for _, c := range s.calls {
+		if _, ok := s.written[c.name]; ok {
+			s.unres(c.word, nil, "runs %s, a file written earlier in the line", c.name)
+		}
+	}
+}
+
+// builtin handles the shell builtins that run code. It reports whether the
+// command was one of them.
+func (s *state) builtin(base string, words []word, c call) bool {
+	args := words[1:]
+	switch base {
+	case "eval":
+		for _, a := range args {
+			if !a.ok || !a.single {
+				s.unres(a, c.via, "eval of a string that is not a literal")
+				return true
+			}
+		}
+		if len(args) > 0 {
+			s.parse(subLevel(c.lv, args, "eval"))
+		}
+		return true
+	case "source", ".":
+		s.unres(words[0], c.via, "%s runs a script file", base)
+		return true
+	case "alias":
+		for _, a := range args {
+			if !a.ok {
+				s.unres(a, c.via, "alias with a body that is not a literal")
+				continue
+			}
+			if i := strings.IndexByte(a.text, '='); i > 0 {
+				s.parse(sliceLevel(c.lv, a, i+1, "alias "+a.text[:i]))
+			}
+		}
+		return true
+	case "hash":
+		for i, a := range args {
+			if !a.ok {
+				s.unres(a, c.via, "hash argument is not a literal")
+				return true
+			}
+			if a.text == "-p" && i+1 < len(args) {
+				// The name will run this path: look at the path as the
+				// command, with arguments not known here.
+				s.analyze(call{words: []word{args[i+1]}, lv: c.lv, via: append(c.via, "hash -p"), open: true})
+			}
+		}
+		return true
+	case "let", "declare", "typeset", "local", "export", "readonly", "printf", "read",
+		"mapfile", "readarray", "getopts", "unset", "test", "[", "wait", "printf -v":
+		for _, a := range args {
+			if !a.ok {
+				continue
+			}
+			s.codeInLiteral(a, c.lv)
+			name := a.text
+			if i := strings.IndexAny(name, "=["); i > 0 {
+				name = name[:i]
+			}
+			if base != "test" && base != "[" && base != "unset" && syntax.ValidName(name) && matchAny(s.p.vars.unresolved, name) {
+				s.unres(a, c.via, "%s sets %s, which changes what runs", base, name)
+			}
+		}
+		return false
+	}
+	return false
+}

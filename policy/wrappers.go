@@ -1,0 +1,286 @@
+package policy
+
+import (
+	_ "embed"
+	"fmt"
+	"path"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// builtinYAML is the wrapper list every policy starts from. It is data in the
+// same shape as a policy's wrappers: section so that a policy author can read
+// how sudo or find -exec are handled and describe a site's own wrappers the
+// same way.
+//
+//go:embed wrappers.yaml
+var builtinYAML []byte
+
+type runMode int
+
+const (
+	runArgv        runMode = iota // the words after the options are a command
+	runString                     // the words after the options, joined, are a shell line
+	runFirstString                // the first word after the options is a shell line
+	runNone                       // runs nothing by itself
+	runUnresolved                 // runs something the gate cannot read
+)
+
+var runModes = map[string]runMode{
+	"argv": runArgv, "string": runString, "first_string": runFirstString,
+	"none": runNone, "unresolved": runUnresolved,
+}
+
+// wrapper describes a program that runs another command: how its options are
+// laid out and where the command it runs starts.
+type wrapper struct {
+	commands  []string
+	flags     set // options without a value
+	withValue set // options whose value is the next word (or -uVALUE, --opt=VALUE)
+	operands  int // words before the command that are not options (timeout's DURATION)
+	run       runMode
+	permute   bool // options may follow operands anywhere (find, su)
+	plus      bool // +o style options (sh)
+
+	stringFlags   set // sh -c: the first operand is a shell line
+	stringOptions set // su -c LINE: the option's value is a shell line
+	execOptions   set // find -exec CMD ... ; : a command follows, up to ; or +
+	argv0Options  set // exec -a NAME: NAME is what the program sees as its name
+	unresolved    set // options that make the line unresolved (sudo -s)
+	noexec        set // options with which nothing runs (command -v)
+	replace       set // xargs -I R: words containing R are filled in at run time
+
+	assignments    bool // NAME=VALUE words before the command (env)
+	appendsArgs    bool // more arguments are added at run time (xargs)
+	placeholder    string
+	containsUnres  []string // words containing these make the line unresolved (awk's system)
+	bareUnresolved bool     // with nothing to run, it reads commands from stdin
+	note           string
+}
+
+type set map[string]bool
+
+type wrapperSet struct {
+	byName map[string]*wrapper
+	globs  []*wrapper
+}
+
+func (s *wrapperSet) lookup(name string) *wrapper {
+	if w, ok := s.byName[name]; ok {
+		return w
+	}
+	for _, w := range s.globs {
+		for _, c := range w.commands {
+			if ok, _ := path.Match(c, name); ok {
+				return w
+			}
+		}
+	}
+	return nil
+}
+
+// with returns a set where the site's wrappers replace built-in ones of the
+// same name.
+func (s *wrapperSet) with(site []*wrapper) *wrapperSet {
+	out := &wrapperSet{byName: make(map[string]*wrapper, len(s.byName)+len(site))}
+	for k, v := range s.byName {
+		out.byName[k] = v
+	}
+	out.globs = append(out.globs, s.globs...)
+	for _, w := range site {
+		for _, c := range w.commands {
+			if isGlob(c) {
+				out.globs = append([]*wrapper{w}, out.globs...)
+			} else {
+				out.byName[c] = w
+			}
+		}
+	}
+	return out
+}
+
+// variables lists environment variables that change what a command line
+// runs.
+type variables struct {
+	unresolved []string // PATH, LD_PRELOAD: what runs depends on them
+	command    []string // PAGER, EDITOR: the value is itself a command
+}
+
+func (v variables) clone() variables {
+	return variables{
+		unresolved: append([]string(nil), v.unresolved...),
+		command:    append([]string(nil), v.command...),
+	}
+}
+
+func matchAny(globs []string, s string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, s); ok {
+			return true
+		}
+	}
+	return false
+}
+
+type builtin struct {
+	wrappers *wrapperSet
+	vars     variables
+}
+
+var builtinWrappers = sync.OnceValues(func() (*builtin, error) {
+	const name = "policy/wrappers.yaml"
+	root, err := parseYAML(name, builtinYAML)
+	if err != nil {
+		return nil, err
+	}
+	d := &decoder{file: name}
+	f, err := d.fields(root, "", "wrappers", "unresolved_variables", "command_variables")
+	if err != nil {
+		return nil, err
+	}
+	b := &builtin{}
+	ws, err := d.wrapperList(f["wrappers"].val, "wrappers")
+	if err != nil {
+		return nil, err
+	}
+	b.wrappers = (&wrapperSet{byName: map[string]*wrapper{}}).with(ws)
+	if b.vars.unresolved, err = d.globList(f["unresolved_variables"].val, "unresolved_variables"); err != nil {
+		return nil, err
+	}
+	if b.vars.command, err = d.globList(f["command_variables"].val, "command_variables"); err != nil {
+		return nil, err
+	}
+	return b, nil
+})
+
+var wrapperFields = []string{
+	"command", "flags", "options_with_value", "operands", "run", "permute", "plus_options",
+	"string_flags", "string_options", "exec_options", "argv0_options", "unresolved_options",
+	"noexec_options", "replace_options", "assignments", "appends_args", "placeholder",
+	"unresolved_if_contains", "bare", "note",
+}
+
+func (d *decoder) wrapperList(n *yaml.Node, ctx string) ([]*wrapper, error) {
+	if n == nil {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, d.errf(n, "%s: want a list, got %s", ctx, kindName(n))
+	}
+	var out []*wrapper
+	for i, wn := range n.Content {
+		w, err := d.wrapper(wn, fmt.Sprintf("%s[%d]", ctx, i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
+	f, err := d.fields(n, ctx, wrapperFields...)
+	if err != nil {
+		return nil, err
+	}
+	w := &wrapper{placeholder: "{}"}
+	x, ok := f["command"]
+	if !ok {
+		return nil, d.errf(n, "%s: missing field \"command\"", ctx)
+	}
+	if w.commands, err = d.stringList(x.val, ctx+": command", true); err != nil {
+		return nil, err
+	}
+	if len(w.commands) == 0 {
+		return nil, d.errf(x.val, "%s: command: empty list", ctx)
+	}
+	if err := d.checkGlobs(x.val, w.commands, ctx+": command"); err != nil {
+		return nil, err
+	}
+	sets := []struct {
+		key string
+		dst *set
+	}{
+		{"flags", &w.flags}, {"options_with_value", &w.withValue}, {"string_flags", &w.stringFlags},
+		{"string_options", &w.stringOptions}, {"exec_options", &w.execOptions},
+		{"argv0_options", &w.argv0Options}, {"unresolved_options", &w.unresolved},
+		{"noexec_options", &w.noexec}, {"replace_options", &w.replace},
+	}
+	for _, s := range sets {
+		*s.dst = set{}
+		x, ok := f[s.key]
+		if !ok {
+			continue
+		}
+		l, err := d.stringList(x.val, ctx+": "+s.key, false)
+		if err != nil {
+			return nil, err
+		}
+		for j, o := range l {
+			if len(o) < 2 || (o[0] != '-' && o[0] != '+') {
+				return nil, d.errf(elem(x.val, j), "%s: %s: %q is not an option (want -x or --name)", ctx, s.key, o)
+			}
+			(*s.dst)[o] = true
+		}
+	}
+	if x, ok := f["operands"]; ok {
+		if w.operands, err = d.integer(x.val, ctx+": operands"); err != nil {
+			return nil, err
+		}
+		if w.operands < 0 {
+			return nil, d.errf(x.val, "%s: operands: %d is negative", ctx, w.operands)
+		}
+	}
+	if x, ok := f["run"]; ok {
+		s, err := d.str(x.val, ctx+": run")
+		if err != nil {
+			return nil, err
+		}
+		m, known := runModes[s]
+		if !known {
+			return nil, d.errf(x.val, "%s: run: unknown value %q (want argv, string, first_string, none or unresolved)", ctx, s)
+		}
+		w.run = m
+	}
+	bools := []struct {
+		key string
+		dst *bool
+	}{{"permute", &w.permute}, {"plus_options", &w.plus}, {"assignments", &w.assignments}, {"appends_args", &w.appendsArgs}}
+	for _, b := range bools {
+		if x, ok := f[b.key]; ok {
+			if *b.dst, err = d.boolean(x.val, ctx+": "+b.key); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if x, ok := f["placeholder"]; ok {
+		if w.placeholder, err = d.str(x.val, ctx+": placeholder"); err != nil {
+			return nil, err
+		}
+	}
+	if x, ok := f["unresolved_if_contains"]; ok {
+		if w.containsUnres, err = d.stringList(x.val, ctx+": unresolved_if_contains", false); err != nil {
+			return nil, err
+		}
+	}
+	if x, ok := f["bare"]; ok {
+		s, err := d.str(x.val, ctx+": bare")
+		if err != nil {
+			return nil, err
+		}
+		switch s {
+		case "allow":
+		case "unresolved":
+			w.bareUnresolved = true
+		default:
+			return nil, d.errf(x.val, "%s: bare: unknown value %q (want allow or unresolved)", ctx, s)
+		}
+	}
+	if x, ok := f["note"]; ok {
+		if w.note, err = d.str(x.val, ctx+": note"); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
