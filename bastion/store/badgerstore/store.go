@@ -16,8 +16,15 @@ import (
 )
 
 // ErrInUse means another keyturn process (or another Open in this one)
-// has the data dir open.
-var ErrInUse = errors.New("badgerstore: already in use by another keyturn process")
+// has the data dir open. Open's error matches it with errors.Is and reads
+// "open store DIR: already in use by another keyturn process".
+var ErrInUse = errors.New("badgerstore: data dir in use")
+
+// inUseError is the message Open gives for [ErrInUse].
+type inUseError struct{}
+
+func (inUseError) Error() string        { return "already in use by another keyturn process" }
+func (inUseError) Is(target error) bool { return target == ErrInUse }
 
 // Options configures [Open].
 type Options struct {
@@ -81,7 +88,7 @@ func Open(opts Options) (*Store, error) {
 		var err error
 		release, err = lockDir(opts.Dir)
 		if errors.Is(err, ErrInUse) {
-			return nil, fmt.Errorf("open store %s: %w", opts.Dir, ErrInUse)
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, inUseError{})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)

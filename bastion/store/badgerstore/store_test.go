@@ -33,7 +33,7 @@ func TestSecondOpenInUse(t *testing.T) {
 	if !errors.Is(err, badgerstore.ErrInUse) {
 		t.Fatalf("second open: %v; want ErrInUse", err)
 	}
-	want := "open store " + dir + ": badgerstore: already in use by another keyturn process"
+	want := "open store " + dir + ": already in use by another keyturn process"
 	if err.Error() != want {
 		t.Fatalf("second open error %q; want %q", err, want)
 	}
