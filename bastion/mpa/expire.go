@@ -91,11 +91,11 @@ func (s *Service) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		if _, err := s.ExpireDue(ctx); err != nil {
+		if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("mpa expiry sweep failed", "err", err)
 		}
 		next, err := s.nextDue(ctx)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			s.log.Error("mpa expiry plan failed", "err", err)
 		}
 		wait := time.Hour // re-check now and then even if nothing is due
@@ -123,6 +123,9 @@ func waitForWork(ctx context.Context, timer <-chan time.Time, changes <-chan Cha
 			return nil
 		case c, ok := <-changes:
 			if !ok {
+				if ctx.Err() != nil {
+					return nil // the stream closes because we are stopping
+				}
 				return fmt.Errorf("mpa expiry: store change stream closed")
 			}
 			if c.Kind == ChangeRequest {

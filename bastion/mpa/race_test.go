@@ -107,3 +107,34 @@ func TestConcurrentBeginExecution(t *testing.T) {
 	}
 	e.verifyAudit()
 }
+
+// One approver sends the same code for two requests at once: the step is
+// consumed in the same transaction as the vote, so only one counts.
+func TestConcurrentSameCode(t *testing.T) {
+	e := newEnv(t, mpa.Options{})
+	e.register("bob")
+	const n = 8
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = e.create("alice", 1).ID
+	}
+	code := e.code("bob")
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, id := range ids {
+		wg.Go(func() { _, errs[i] = e.svc.Approve(e.ctx, id, "bob", mpa.VoteInput{Code: code}) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, mpa.ErrReplayedCode) && !errors.Is(err, mpa.ErrLockedOut):
+			t.Errorf("Approve: %v; want ErrReplayedCode", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d approvals with one code; want 1", ok)
+	}
+}
