@@ -86,7 +86,15 @@ func (s *state) arithStrings(n syntax.Node, lv *level) {
 // substitution.
 func (s *state) codeInLiteral(w word, lv *level) {
 	if w.ok && (strings.Contains(w.text, "$(") || strings.Contains(w.text, "`")) {
-		s.parse(sliceLevel(lv, w, 0, "a string bash may evaluate"))
+		// Read as an argument of ":" so a[...] parses as a word, not as a
+		// half-written assignment; the two bytes map to the word's start.
+		sub := sliceLevel(lv, w, 0, "a string bash may evaluate")
+		for i := range sub.pieces {
+			sub.pieces[i].at += 2
+		}
+		sub.pieces = append([]piece{{at: 0, n: 2, off: w.off, end: w.off}}, sub.pieces...)
+		sub.src = ": " + sub.src
+		s.parse(sub)
 	}
 }
 

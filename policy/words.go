@@ -97,9 +97,11 @@ func (lv *level) srcOf(n syntax.Node) string {
 // them to out.
 func resolve(w *syntax.Word, lv *level, out []word) []word {
 	off, end := lv.span(int(w.Pos().Offset()), int(w.End().Offset()))
-	if hasBraceCandidate(w) && syntax.SplitBraces(w) {
+	// SplitBraces rewrites the word it is given; the tree is walked again
+	// afterwards and syntax.Walk does not know BraceExp, so split a copy.
+	if cw := *w; hasBraceCandidate(w) && syntax.SplitBraces(&cw) {
 		budget := maxBraceFields
-		alts := expandBraces(w.Parts, &budget)
+		alts := expandBraces(cw.Parts, &budget)
 		if alts == nil {
 			return append(out, word{text: lv.srcOf(w), off: off, end: end, sw: w, lv: lv, braced: true})
 		}
