@@ -48,8 +48,8 @@ func deny(name, line string, actions ...string) decideCase {
 	return decideCase{name: name, line: line, want: Deny, actions: actions}
 }
 func (c decideCase) at(words ...Word) decideCase { c.words = words; return c }
-func w(text string, off int) Word           { return Word{Text: text, Offset: off, End: off + len(text)} }
-func wr2(text string, off, end int) Word    { return Word{Text: text, Offset: off, End: end} }
+func w(text string, off int) Word                { return Word{Text: text, Offset: off, End: off + len(text)} }
+func wr2(text string, off, end int) Word         { return Word{Text: text, Offset: off, End: end} }
 
 var decideCases = []decideCase{
 	// The tricks from the first paragraph.

@@ -1,0 +1,90 @@
+package policy
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		file string
+		want string
+	}{
+		{"unknown_field.yaml", `testdata/unknown_field.yaml:5:5: actions[0]: unknown field "quorom"`},
+		{"wrong_type.yaml", `testdata/wrong_type.yaml:3:23: defaults: required_approvals: want an integer, got "two"`},
+		{"duplicate_action.yaml", `testdata/duplicate_action.yaml:6:11: actions[1]: duplicate action name "kill_process"`},
+		{"empty_match.yaml", `testdata/empty_match.yaml:5:12: action "kill_process": match: empty match list`},
+		{"bad_glob.yaml", `testdata/bad_glob.yaml:6:15: action "snap": targets: bad glob "nas-[1"`},
+		{"quorum_zero.yaml", `testdata/quorum_zero.yaml:5:25: action "kill_process": required_approvals: 0 is less than 1 (the requester never counts, so at least one other person must approve)`},
+		{"bad_duration.yaml", `testdata/bad_duration.yaml:3:16: defaults: pending_ttl: bad duration "7 days" (want e.g. 30m, 24h, 168h)`},
+		{"unknown_verdict.yaml", `testdata/unknown_verdict.yaml:2:13: unresolved: unknown verdict "allow" (want hold or deny)`},
+		{"bad_yaml.yaml", `testdata/bad_yaml.yaml:2:1: did not find expected '-' indicator`},
+		{"missing_version.yaml", `testdata/missing_version.yaml:1:1: missing field "version" (want version: 1)`},
+		{"bad_wrapper_run.yaml", `testdata/bad_wrapper_run.yaml:4:10: wrappers[0]: run: unknown value "sometimes" (want argv, string, first_string, none or unresolved)`},
+		{"command_path.yaml", `testdata/command_path.yaml:5:23: action "kill_process": match[0]: command "/bin/kill": want a command name without a directory`},
+		{"args_not_list.yaml", `testdata/args_not_list.yaml:7:15: action "kill_process": match[0]: args: want a list of strings, got "kill"`},
+		{"unknown_top.yaml", `testdata/unknown_top.yaml:2:1: unknown field "reason"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", tt.file))
+			if err == nil {
+				t.Fatalf("Load(%s) = nil error; want %q", tt.file, tt.want)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("Load(%s) error:\n got %s\nwant %s", tt.file, err, tt.want)
+			}
+			var pe *Error
+			if !errors.As(err, &pe) {
+				t.Errorf("Load(%s) error is %T; want *Error", tt.file, err)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v; want os.ErrNotExist", err)
+	}
+}
+
+func TestShippedPolicy(t *testing.T) {
+	p := shippedPolicy(t)
+	want := Defaults{RequiredApprovals: 2, PendingTTL: 168 * time.Hour, ApprovalTTL: 168 * time.Hour}
+	if diff := cmp.Diff(want, p.Defaults()); diff != "" {
+		t.Errorf("Defaults() (-want +got):\n%s", diff)
+	}
+	var names []string
+	for _, a := range p.Actions() {
+		names = append(names, a.Name)
+	}
+	if diff := cmp.Diff([]string{kp, ds, ah, dh}, names); diff != "" {
+		t.Errorf("Actions() names (-want +got):\n%s", diff)
+	}
+	if got := p.Actions()[3].RequiredApprovals; got != 3 {
+		t.Errorf("disable_hardening RequiredApprovals = %d; want 3", got)
+	}
+}
+
+func TestVerdictText(t *testing.T) {
+	for _, v := range []Verdict{Allow, Hold, Deny} {
+		b, err := v.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Verdict
+		if err := back.UnmarshalText(b); err != nil || back != v {
+			t.Errorf("round trip of %v = %v, %v", v, back, err)
+		}
+	}
+	var v Verdict
+	if err := v.UnmarshalText([]byte("maybe")); err == nil {
+		t.Error(`UnmarshalText("maybe") = nil error`)
+	}
+}
