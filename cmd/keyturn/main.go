@@ -33,6 +33,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "serve":
+		return serveMain(args[1:], stderr)
+	case "demo":
+		return demoMain(args[1:], stdout, stderr)
+	case "pubkey":
+		return pubkeyMain(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "keyturn: unknown command %q\n\n%s", args[0], usage)
 	return 2

@@ -1,15 +1,372 @@
 package main
 
 import (
+	"bufio"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/config"
 )
 
 // scriptParams is the shared setup for every testscript in this package.
+// Scripts get HOME in their work dir, and these commands:
+//
+//	keygen NAME             ed25519 key in keys/NAME; $NAME_PUB is its authorized_keys line
+//	sshd NAME               a real OpenSSH sshd on loopback; $NAME_ADDR, $NAME_HOSTKEY,
+//	                        and sshd/NAME/authorized_keys for the keys it accepts
+//	render SRC DST          copy SRC to DST expanding $VARS from the script's environment
+//	gate start [CONFIG]     run 'keyturn serve' in the background (default keyturn.yaml);
+//	                        writes ssh_config with a Host "gate" and the gate's host key
+//	gate stop|kill|hup      SIGTERM and wait, SIGKILL, or SIGHUP the running gate
+//	freeport VAR            set $VAR to a loopback port that was free a moment ago
 func scriptParams(t *testing.T, dir string) testscript.Params {
 	t.Helper()
 	return testscript.Params{
 		Dir: dir,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("HOME", env.WorkDir)
+			me, err := user.Current()
+			if err != nil {
+				return err
+			}
+			env.Setenv("USER", me.Username)
+			env.Values[gateKey{}] = &gateSlot{}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"keygen": cmdKeygen,
+			"sshd":   cmdSSHD,
+			"render": cmdRender,
+			"gate":   cmdGate,
+			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: freeport VAR")
+				}
+				port, err := freePort()
+				ts.Check(err)
+				ts.Setenv(args[0], fmt.Sprint(port))
+			},
+		},
 	}
+}
+
+func envName(name, suffix string) string {
+	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name)) + "_" + suffix
+}
+
+func writeKey(path string) (gossh.PublicKey, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	block, err := gossh.MarshalPrivateKey(priv, filepath.Base(path))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, err
+	}
+	sshPub, err := gossh.NewPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	line := bastion.AuthorizedKey(sshPub, filepath.Base(path))
+	return sshPub, os.WriteFile(path+".pub", []byte(line+"\n"), 0o644)
+}
+
+func cmdKeygen(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: keygen NAME")
+	}
+	pub, err := writeKey(ts.MkAbs(filepath.Join("keys", args[0])))
+	ts.Check(err)
+	ts.Setenv(envName(args[0], "PUB"), bastion.AuthorizedKey(pub, args[0]))
+}
+
+func cmdRender(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: render SRC DST")
+	}
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	out := os.Expand(string(data), ts.Getenv)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(out), 0o644))
+}
+
+// cmdSSHD starts a real sshd as a target. The port is chosen by binding
+// port 0 and releasing it; if sshd loses the port to another process in
+// between it fails to start and a new port is tried.
+func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sshd NAME")
+	}
+	name := args[0]
+	dir := ts.MkAbs(filepath.Join("sshd", name))
+	hostPub, err := writeKey(filepath.Join(dir, "host_ed25519"))
+	ts.Check(err)
+	authKeys := filepath.Join(dir, "authorized_keys")
+	ts.Check(os.WriteFile(authKeys, nil, 0o600))
+	if os.Geteuid() == 0 {
+		// sshd started as root insists on its privilege separation dir.
+		ts.Check(os.MkdirAll("/run/sshd", 0o755))
+	}
+	sshd, err := sshdPath()
+	ts.Check(err)
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freePort()
+		ts.Check(err)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		cfg := fmt.Sprintf(`ListenAddress %s
+HostKey %s
+PidFile %s
+AuthorizedKeysFile %s
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+LogLevel VERBOSE
+MaxSessions 1000
+MaxStartups 1000
+`, addr, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "sshd.pid"), authKeys)
+		cfgPath := filepath.Join(dir, "sshd_config")
+		ts.Check(os.WriteFile(cfgPath, []byte(cfg), 0o644))
+		logf, err := os.Create(filepath.Join(dir, "log"))
+		ts.Check(err)
+		cmd := exec.Command(sshd, "-D", "-e", "-f", cfgPath)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		ts.Check(cmd.Start())
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait(); logf.Close() }()
+		if waitListening(addr, exited) {
+			ts.Defer(func() {
+				cmd.Process.Kill()
+				<-exited
+			})
+			ts.Setenv(envName(name, "ADDR"), addr)
+			ts.Setenv(envName(name, "HOSTKEY"), bastion.AuthorizedKey(hostPub, ""))
+			return
+		}
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		ts.Logf("sshd %s did not start on %s (attempt %d):\n%s", name, addr, attempt+1, log)
+	}
+	ts.Fatalf("sshd %s did not start", name)
+}
+
+func sshdPath() (string, error) {
+	if p, err := exec.LookPath("sshd"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/sshd", "/usr/local/sbin/sshd"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("sshd not found (install openssh-server)")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitListening reports whether addr answers with an SSH banner before the
+// process behind it exits.
+func waitListening(addr string, exited <-chan error) bool {
+	for {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if strings.HasPrefix(line, "SSH-") {
+				return true
+			}
+		}
+		select {
+		case <-exited:
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// gateProc is the background gate of one script.
+type gateProc struct {
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+func cmdGate(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: gate start [CONFIG] | stop | kill | hup")
+	}
+	slot := ts.Value(gateKey{}).(*gateSlot)
+	v := slot.proc
+	switch args[0] {
+	case "start":
+		cfgPath := "keyturn.yaml"
+		if len(args) > 1 {
+			cfgPath = args[1]
+		}
+		g, err := startGate(ts, ts.MkAbs(cfgPath))
+		if neg {
+			if err == nil {
+				ts.Fatalf("gate started; want failure")
+			}
+			ts.Logf("gate failed as expected: %v", err)
+			return
+		}
+		ts.Check(err)
+		slot.proc = g
+	case "stop", "kill", "hup":
+		if v == nil {
+			ts.Fatalf("no gate running")
+		}
+		sig := map[string]os.Signal{"stop": syscall.SIGTERM, "kill": syscall.SIGKILL, "hup": syscall.SIGHUP}[args[0]]
+		ts.Check(v.cmd.Process.Signal(sig))
+		if args[0] == "hup" {
+			return
+		}
+		err := <-v.exited
+		v.exited <- err // later waits see it too
+		if args[0] == "stop" && err != nil && !neg {
+			ts.Fatalf("gate exited with %v", err)
+		}
+	default:
+		ts.Fatalf("unknown gate command %q", args[0])
+	}
+}
+
+type gateKey struct{}
+
+// gateSlot holds a script's running gate between commands.
+type gateSlot struct{ proc *gateProc }
+
+func startGate(ts *testscript.TestScript, cfgPath string) (*gateProc, error) {
+	bin, err := lookPathIn("keyturn", ts.Getenv("PATH"))
+	if err != nil {
+		return nil, err
+	}
+	addrFile := ts.MkAbs("gate.addr")
+	os.Remove(addrFile)
+	logf, err := os.OpenFile(ts.MkAbs("gate.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--addr-file", addrFile)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = append(os.Environ(), "HOME="+ts.Getenv("HOME"))
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = logf, pw
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	g := &gateProc{cmd: cmd, exited: make(chan error, 1)}
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		seen := false
+		for sc.Scan() {
+			fmt.Fprintln(logf, sc.Text())
+			if !seen && strings.Contains(sc.Text(), "gate listening") {
+				seen = true
+				close(listening)
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	go func() {
+		err := cmd.Wait()
+		pw.Close()
+		g.exited <- err
+	}()
+	ts.Defer(func() {
+		cmd.Process.Kill()
+		err := <-g.exited
+		g.exited <- err
+	})
+	select {
+	case <-listening:
+	case err := <-g.exited:
+		g.exited <- err
+		log, _ := os.ReadFile(ts.MkAbs("gate.log"))
+		return nil, fmt.Errorf("gate exited before listening (%v):\n%s", err, log)
+	}
+	addr, err := os.ReadFile(addrFile)
+	if err != nil {
+		return nil, err
+	}
+	return g, writeSSHConfig(ts, cfgPath, strings.TrimSpace(string(addr)))
+}
+
+// writeSSHConfig makes "ssh -F ssh_config USER@gate" reach the gate, trusting
+// exactly the gate's host key.
+func writeSSHConfig(ts *testscript.TestScript, cfgPath, addr string) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
+	if err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	known := fmt.Sprintf("[%s]:%s %s\n", host, port, bastion.AuthorizedKey(hostKey.PublicKey(), ""))
+	if err := os.WriteFile(ts.MkAbs("known_hosts"), []byte(known), 0o644); err != nil {
+		return err
+	}
+	sshConfig := fmt.Sprintf(`Host gate
+  HostName %s
+  Port %s
+  UserKnownHostsFile %s
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  IdentitiesOnly yes
+  BatchMode yes
+  LogLevel ERROR
+  ControlPath none
+`, host, port, ts.MkAbs("known_hosts"))
+	ts.Setenv("GATE_ADDR", addr)
+	ts.Setenv("GATE_PORT", port)
+	return os.WriteFile(ts.MkAbs("ssh_config"), []byte(sshConfig), 0o644)
+}
+
+func lookPathIn(name, path string) (string, error) {
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not in the script's PATH", name)
 }

@@ -1,0 +1,26 @@
+package bastion
+
+// Exit statuses the gate itself returns to the ssh client. A command that
+// ran on a target returns the target's own status instead. They follow
+// sysexits.h where one fits, so scripts can tell a refusal from a failure of
+// the command they ran.
+const (
+	// ExitRefused: the gate refused the session (not allowed to reach the
+	// target, forbidden feature, interactive shell).
+	ExitRefused = 1
+	// ExitUsage: a gate command was called wrongly.
+	ExitUsage = 64
+	// ExitUnavailable: the target could not be reached or showed a host key
+	// the gate does not trust.
+	ExitUnavailable = 69
+	// ExitInternal: the gate failed; the log has the cause.
+	ExitInternal = 70
+	// ExitPending: the command was held for approval and has not run: the
+	// requester detached, or approval is not possible yet.
+	ExitPending = 75
+	// ExitExpired: the request expired or was cancelled before it ran.
+	ExitExpired = 76
+	// ExitDenied: policy denies the command outright, or an approver
+	// rejected the request.
+	ExitDenied = 77
+)

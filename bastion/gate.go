@@ -1,0 +1,172 @@
+package bastion
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/targets"
+	"github.com/keyturn/keyturn/policy"
+)
+
+// Decider decides what the gate does with a command line; *PolicyHolder is
+// the one the gate runs with.
+type Decider interface {
+	Decide(policy.Input) policy.Decision
+}
+
+// Options are what a Gate is built from.
+type Options struct {
+	Config  *config.Config
+	HostKey gossh.Signer
+	Targets *targets.Pool
+	Policy  Decider
+	Logger  *slog.Logger
+}
+
+// Gate is the keyturn SSH server.
+type Gate struct {
+	cfg     *config.Config
+	targets *targets.Pool
+	policy  Decider
+	log     *slog.Logger
+	srv     *ssh.Server
+}
+
+// New builds a gate; Serve starts it.
+func New(o Options) (*Gate, error) {
+	if o.Config == nil || o.HostKey == nil || o.Targets == nil || o.Policy == nil {
+		return nil, errors.New("bastion: New needs a config, a host key, a target pool and a policy")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, log: log}
+	handler := Chain(g.route,
+		recoverPanics(log),
+		logSessions(log),
+		authenticate(log),
+	)
+	g.srv = &ssh.Server{
+		Handler:                    handler,
+		HostSigners:                []ssh.Signer{o.HostKey},
+		PublicKeyHandler:           publicKeyHandler(o.Config, log),
+		KeyboardInteractiveHandler: explainRefusal(log),
+		ServerConfigCallback: func(ssh.Context) *gossh.ServerConfig {
+			return &gossh.ServerConfig{VerifiedPublicKeyCallback: verifiedPermissions}
+		},
+		ChannelHandlers: map[string]ssh.ChannelHandler{
+			"session": sessionChannel(log),
+			"default": refuseChannel(log),
+		},
+		RequestHandlers: map[string]ssh.RequestHandler{
+			"default": refuseGlobalRequest(log),
+		},
+		Version: "keyturn",
+	}
+	return g, nil
+}
+
+// Serve accepts connections on l until Shutdown or Close.
+func (g *Gate) Serve(l net.Listener) error {
+	g.log.Info("gate listening", "address", l.Addr().String())
+	err := g.srv.Serve(l)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for open ones to end until
+// ctx is done; then it closes what is left.
+func (g *Gate) Shutdown(ctx context.Context) error {
+	err := g.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		g.log.Warn("grace period over; closing open sessions")
+		return g.srv.Close()
+	}
+	return err
+}
+
+// route sends an authenticated session where its login name points: the
+// gate's own commands, or a target.
+func (g *Gate) route(s ssh.Session) {
+	id, _ := identityOf(s) // authenticate has checked it
+	if id.Target == "" {
+		s.Exit(g.gateCommand(s, id))
+		return
+	}
+	s.Exit(g.targetSession(s, id))
+}
+
+// targetSession authorizes a session for a target, decides its command, and
+// runs it if policy allows.
+func (g *Gate) targetSession(s ssh.Session, id Identity) int {
+	u, _ := g.cfg.User(id.User)
+	if _, ok := g.cfg.Target(id.Target); !ok || !u.CanReach(id.Target) || !u.HasRole(config.RoleAdmin) {
+		g.log.Warn("target refused", "user", id.User, "target", id.Target, "key", id.Fingerprint)
+		say(s, "keyturn: %s may not reach target %q (see 'ssh %s@gate targets')", id.User, id.Target, id.User)
+		return ExitRefused
+	}
+	_, _, pty := s.Pty()
+	in := policy.Input{Command: s.RawCommand(), Shell: s.RawCommand() == "", PTY: pty, Target: id.Target}
+	d := g.policy.Decide(in)
+	g.log.Info("decision", "user", id.User, "target", id.Target, "verdict", d.Verdict.String(), "actions", actionNames(d.Actions), "command", in.Command)
+	switch d.Verdict {
+	case policy.Allow:
+		return g.passthrough(s, id)
+	case policy.Deny:
+		say(s, "keyturn: %s", indentCR(d.Message(), pty))
+		return ExitDenied
+	default:
+		return g.hold(s, id, d)
+	}
+}
+
+// hold is where a held command waits for approval. Until approval is wired
+// in, a held command is refused with the decision, and never run.
+func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
+	_, _, pty := s.Pty()
+	say(s, "keyturn: %s", indentCR(d.Message(), pty))
+	say(s, "keyturn: not run")
+	return ExitPending
+}
+
+func actionNames(refs []policy.ActionRef) []string {
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// indentCR turns the newlines of a multi-line message into CRLF for a raw
+// terminal.
+func indentCR(msg string, pty bool) string {
+	if !pty {
+		return msg
+	}
+	out := make([]byte, 0, len(msg)+8)
+	for i := 0; i < len(msg); i++ {
+		if msg[i] == '\n' {
+			out = append(out, '\r')
+		}
+		out = append(out, msg[i])
+	}
+	return string(out)
+}
+
+// GraceFrom returns the shutdown grace period from the config.
+func GraceFrom(cfg *config.Config) time.Duration {
+	if d := cfg.ShutdownGrace.Std(); d > 0 {
+		return d
+	}
+	return config.DefaultShutdownGrace
+}

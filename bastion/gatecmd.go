@@ -1,0 +1,53 @@
+package bastion
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gliderlabs/ssh"
+)
+
+// gateCommand runs a command in the gate's own namespace (login name without
+// a target).
+func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
+	args := s.Command()
+	if len(args) == 0 {
+		say(s, "keyturn: interactive sessions at the gate are not available yet; try 'ssh %s@gate help'", id.User)
+		return ExitRefused
+	}
+	switch args[0] {
+	case "help", "--help", "-h":
+		fmt.Fprint(s, gateHelp)
+		return 0
+	case "whoami":
+		u, _ := g.cfg.User(id.User)
+		roles := make([]string, len(u.Roles))
+		for i, r := range u.Roles {
+			roles[i] = string(r)
+		}
+		fmt.Fprintf(s, "user: %s\nroles: %s\nkey: %s\nfrom: %s\n", id.User, strings.Join(roles, ","), id.Fingerprint, id.Remote)
+		return 0
+	case "targets":
+		u, _ := g.cfg.User(id.User)
+		var names []string
+		for _, t := range g.cfg.Targets {
+			if u.CanReach(t.Name) {
+				names = append(names, t.Name)
+			}
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			fmt.Fprintln(s, n)
+		}
+		return 0
+	}
+	say(s, "keyturn: unknown gate command %q; try 'help'", args[0])
+	return ExitUsage
+}
+
+const gateHelp = `keyturn gate commands (ssh USER@gate COMMAND):
+  whoami     who the gate thinks you are, and with which key
+  targets    the targets you may reach (ssh USER+TARGET@gate 'CMD')
+  help       this text
+`

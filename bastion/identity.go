@@ -1,0 +1,63 @@
+package bastion
+
+import (
+	"strings"
+
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Identity is who a session belongs to, as proven by the key that
+// authenticated the connection.
+type Identity struct {
+	// User is the gate user, the part of the login name before "+".
+	User string
+	// Target is the target named after "+", or "" for the gate's own
+	// command namespace.
+	Target string
+	// Fingerprint is the SHA-256 fingerprint of the key that signed the
+	// authentication, not merely one the client offered.
+	Fingerprint string
+	// Remote is the client's address.
+	Remote string
+}
+
+// Permission extensions the gate records for the verified key.
+const (
+	extLogin       = "keyturn-login"
+	extFingerprint = "keyturn-key-fp"
+)
+
+// splitLogin splits "alice+web-1" into ("alice", "web-1").
+func splitLogin(login string) (user, target string) {
+	user, target, _ = strings.Cut(login, "+")
+	return user, target
+}
+
+// verifiedPermissions is the ServerConfig.VerifiedPublicKeyCallback. It runs
+// once the client has proven it holds the key, and only then, so the
+// permissions it returns describe the key that authenticated. gliderlabs
+// shares one Permissions value across every key a client offers (including
+// keys it only asked about), which is why identity is not taken from there.
+func verifiedPermissions(conn gossh.ConnMetadata, key gossh.PublicKey, _ *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+	return &gossh.Permissions{Extensions: map[string]string{
+		extLogin:       conn.User(),
+		extFingerprint: gossh.FingerprintSHA256(key),
+	}}, nil
+}
+
+// identityOf reads the session's identity from the connection's verified
+// permissions. It fails if they are missing or disagree with the login name
+// the connection ended up with.
+func identityOf(s ssh.Session) (Identity, bool) {
+	sc, ok := s.Context().Value(ssh.ContextKeyConn).(*gossh.ServerConn)
+	if !ok || sc.Permissions == nil {
+		return Identity{}, false
+	}
+	login, fp := sc.Permissions.Extensions[extLogin], sc.Permissions.Extensions[extFingerprint]
+	if login == "" || fp == "" || login != sc.User() {
+		return Identity{}, false
+	}
+	user, target := splitLogin(login)
+	return Identity{User: user, Target: target, Fingerprint: fp, Remote: s.RemoteAddr().String()}, true
+}

@@ -1,0 +1,61 @@
+package bastion
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+)
+
+// Middleware wraps a session handler.
+type Middleware func(ssh.Handler) ssh.Handler
+
+// Chain wraps h so that the first middleware listed runs first (outermost).
+func Chain(h ssh.Handler, mws ...Middleware) ssh.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// recoverPanics turns a panic in a session into a logged internal error for
+// that session alone.
+func recoverPanics(log *slog.Logger) Middleware {
+	return func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) {
+			defer func() {
+				if r := recover(); r != nil {
+					log.Error("session panicked", "user", s.User(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					say(s, "keyturn: internal error")
+					s.Exit(ExitInternal)
+				}
+			}()
+			next(s)
+		}
+	}
+}
+
+// logSessions logs each session's start and end.
+func logSessions(log *slog.Logger) Middleware {
+	return func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) {
+			start := time.Now()
+			_, _, pty := s.Pty()
+			log.Info("session start", "login", s.User(), "remote", s.RemoteAddr().String(), "command", s.RawCommand(), "pty", pty)
+			next(s)
+			log.Info("session end", "login", s.User(), "remote", s.RemoteAddr().String(), "took", time.Since(start))
+		}
+	}
+}
+
+// say writes a line for the person at the other end on the session's stderr.
+// With a PTY the line ends in CRLF, as a raw terminal needs.
+func say(s ssh.Session, format string, args ...any) {
+	end := "\n"
+	if _, _, pty := s.Pty(); pty {
+		end = "\r\n"
+	}
+	fmt.Fprintf(s.Stderr(), format+end, args...)
+}

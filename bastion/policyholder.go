@@ -1,0 +1,109 @@
+package bastion
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/keyturn/keyturn/policy"
+)
+
+// PolicyHolder is the policy in force. It reloads the file on SIGHUP and when
+// the file changes; a file that does not load is reported and the last good
+// policy stays in force.
+type PolicyHolder struct {
+	path string
+	log  *slog.Logger
+	cur  atomic.Pointer[policy.Policy]
+	// reloaded, if set, is told the outcome of every reload attempt.
+	reloaded func(error)
+}
+
+// LoadPolicy loads path and returns a holder for it. A broken file at start
+// is an error: the gate does not start without a policy.
+func LoadPolicy(path string, log *slog.Logger) (*PolicyHolder, error) {
+	p, err := policy.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	h := &PolicyHolder{path: path, log: log}
+	h.cur.Store(p)
+	return h, nil
+}
+
+// Decide decides with the policy in force.
+func (h *PolicyHolder) Decide(in policy.Input) policy.Decision {
+	return h.cur.Load().Decide(in)
+}
+
+// Current returns the policy in force.
+func (h *PolicyHolder) Current() *policy.Policy { return h.cur.Load() }
+
+// Reload loads the file again and puts it in force if it is good.
+func (h *PolicyHolder) Reload() error {
+	p, err := policy.Load(h.path)
+	if err != nil {
+		h.log.Error("policy reload failed; keeping the last good policy", "file", h.path, "err", err)
+	} else {
+		h.cur.Store(p)
+		h.log.Info("policy reloaded", "file", h.path, "actions", len(p.Actions()))
+	}
+	if h.reloaded != nil {
+		h.reloaded(err)
+	}
+	return err
+}
+
+// Watch reloads on SIGHUP and on changes to the file until ctx is done.
+// Editors often replace a file rather than write it, so the directory is
+// watched and events are filtered by name; a burst of events (write,
+// chmod, rename) settles for a moment before one reload.
+func (h *PolicyHolder) Watch(ctx context.Context) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	if err := w.Add(filepath.Dir(h.path)); err != nil {
+		return err
+	}
+	name := filepath.Clean(h.path)
+
+	const settle = 100 * time.Millisecond
+	timer := time.NewTimer(settle)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			h.log.Info("SIGHUP: reloading policy", "file", h.path)
+			h.Reload()
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if filepath.Clean(ev.Name) == name && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
+				timer.Reset(settle)
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			h.log.Warn("policy watch error", "file", h.path, "err", err)
+		case <-timer.C:
+			h.Reload()
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/demotarget"
+)
+
+// demoUsers are the people of the demo: alice runs commands, bob and carol
+// approve them.
+var demoUsers = []struct {
+	name  string
+	roles []config.Role
+}{
+	{"alice", []config.Role{config.RoleAdmin}},
+	{"bob", []config.Role{config.RoleAdmin, config.RoleApprover}},
+	{"carol", []config.Role{config.RoleApprover}},
+}
+
+func demoMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keyturn demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "keyturn-demo", "`folder` for the demo's keys, config and data")
+	listen := fs.String("listen", config.DefaultListen, "`address` the demo gate listens on")
+	policies := fs.String("policies", "policies.yaml", "the policy `file` the demo gate enforces")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: keyturn demo [--dir DIR] [--listen ADDR] [--policies FILE]\n\n"+
+			"Runs a gate on loopback with a demo target in the same process and demo\n"+
+			"users alice (admin), bob (admin, approver) and carol (approver), and prints\n"+
+			"ssh lines to try. Ctrl-C stops it.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitForFlagErr(err)
+	}
+	log, err := newLogger(stderr, *logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn demo: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runDemo(ctx, *dir, *listen, *policies, stdout, log); err != nil {
+		fmt.Fprintf(stderr, "keyturn demo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runDemo(ctx context.Context, dir, listen, policies string, stdout io.Writer, log *slog.Logger) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if policies, err = filepath.Abs(policies); err != nil {
+		return err
+	}
+	if _, err := os.Stat(policies); err != nil {
+		return fmt.Errorf("policy file: %w (run the demo from the repository root, or pass --policies)", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+
+	// The demo target: in this process, trusting only the gate's client key.
+	clientKey, err := bastion.LoadOrCreateKey(filepath.Join(dir, "data", bastion.ClientKeyFile))
+	if err != nil {
+		return err
+	}
+	targetHostKey, err := bastion.LoadOrCreateKey(filepath.Join(dir, "demo-target_host_ed25519"))
+	if err != nil {
+		return err
+	}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo target: %w", err)
+	}
+	target := demotarget.New(targetHostKey, clientKey.PublicKey(), log.With("component", "demo-target"))
+	go target.Serve(tl)
+	defer target.Close()
+
+	me, err := user.Current()
+	if err != nil {
+		return err
+	}
+	cfg, err := writeDemoConfig(dir, listen, policies, tl.Addr().String(), me.Username, targetHostKey.PublicKey())
+	if err != nil {
+		return err
+	}
+
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another gate running? try --listen 127.0.0.1:2223)", cfg.Listen, err)
+	}
+	srv, err := bastion.Open(cfg, log)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	if err := writeDemoSSHConfig(dir, l.Addr().String(), cfg); err != nil {
+		l.Close()
+		return err
+	}
+	printDemoLines(stdout, dir)
+	return srv.Run(ctx, l)
+}
+
+// writeDemoConfig writes the demo's keyturn.yaml, so that the demo runs
+// from a real config file an operator can read and copy.
+func writeDemoConfig(dir, listen, policies, targetAddr, login string, targetHostKey gossh.PublicKey) (*config.Config, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by 'keyturn demo'; rewritten at every start.\nlisten: %s\ndata_dir: ./data\npolicies: %s\nusers:\n", listen, policies)
+	for _, u := range demoUsers {
+		pub, err := demoUserKey(filepath.Join(dir, "keys", u.name))
+		if err != nil {
+			return nil, err
+		}
+		roles := make([]string, len(u.roles))
+		for i, r := range u.roles {
+			roles[i] = string(r)
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    roles: [%s]\n    keys: [%q]\n    targets: [\"demo\"]\n", u.name, strings.Join(roles, ", "), pub)
+	}
+	fmt.Fprintf(&b, "targets:\n  - name: demo\n    address: %s\n    user: %s\n    host_keys: [%q]\n",
+		targetAddr, login, bastion.AuthorizedKey(targetHostKey, ""))
+	path := filepath.Join(dir, "keyturn.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	return config.Load(path)
+}
+
+// demoUserKey returns the authorized_keys line of the demo user's key at
+// path, creating the key on the first run.
+func demoUserKey(path string) (string, error) {
+	if data, err := os.ReadFile(path + ".pub"); err == nil {
+		return strings.TrimSpace(string(data)), nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	block, err := gossh.MarshalPrivateKey(priv, filepath.Base(path))
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		return "", err
+	}
+	sshPub, err := gossh.NewPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	line := bastion.AuthorizedKey(sshPub, filepath.Base(path)+"@keyturn-demo")
+	return line, os.WriteFile(path+".pub", []byte(line+"\n"), 0o644)
+}
+
+func writeDemoSSHConfig(dir, addr string, cfg *config.Config) error {
+	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
+	if err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	known := fmt.Sprintf("[%s]:%s %s\n", host, port, bastion.AuthorizedKey(hostKey.PublicKey(), ""))
+	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(known), 0o644); err != nil {
+		return err
+	}
+	sshConfig := fmt.Sprintf("# Written by 'keyturn demo'.\nHost gate\n  HostName %s\n  Port %s\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n",
+		host, port, filepath.Join(dir, "known_hosts"))
+	return os.WriteFile(filepath.Join(dir, "ssh_config"), []byte(sshConfig), 0o644)
+}
+
+func printDemoLines(w io.Writer, dir string) {
+	rel := dir
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, dir); err == nil && !strings.HasPrefix(r, "..") {
+			rel = r
+		}
+	}
+	ssh := func(user string) string {
+		return fmt.Sprintf("ssh -F %s/ssh_config -i %s/keys/%s", rel, rel, user)
+	}
+	fmt.Fprintf(w, `
+keyturn demo is running. In another terminal, try:
+
+  # alice runs a harmless command on the demo target through the gate
+  %[1]s alice+demo@gate 'uptime; id -un'
+
+  # a privileged command is held by policy and does not run
+  %[1]s alice+demo@gate 'kill -0 1'
+
+  # the gate's own commands
+  %[1]s alice@gate whoami
+  %[1]s alice@gate targets
+
+Keys, config and data are in %[2]s/. Ctrl-C stops the demo.
+`, ssh("alice"), rel)
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/config"
+)
+
+func serveMain(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keyturn serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "keyturn.yaml", "the gate's config `file`")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	addrFile := fs.String("addr-file", "", "write the address the gate listens on to `file` once it listens (useful with port 0)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: keyturn serve [--config FILE] [--log-format text|json] [--addr-file FILE]\n\nRuns the gate until SIGINT or SIGTERM. SIGHUP reloads the policy.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitForFlagErr(err)
+	}
+	log, err := newLogger(stderr, *logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn serve: %v\n", err)
+		return 2
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn serve: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, log, *addrFile); err != nil {
+		fmt.Fprintf(stderr, "keyturn serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs a gate for cfg until ctx is done.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, addrFile string) error {
+	srv, err := bastion.Open(cfg, log)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if addrFile != "" {
+		if err := writeFileAtomic(addrFile, []byte(l.Addr().String()+"\n")); err != nil {
+			l.Close()
+			return fmt.Errorf("write addr file: %w", err)
+		}
+	}
+	return srv.Run(ctx, l)
+}
+
+func newLogger(w io.Writer, format string) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+}
+
+func exitForFlagErr(err error) int {
+	if err == flag.ErrHelp {
+		return 0
+	}
+	return 2
+}
+
+// writeFileAtomic writes data so that a reader sees the whole file or none.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
