@@ -165,4 +165,3 @@ func TestPoolUnknownTarget(t *testing.T) {
 		t.Fatalf("NewSession(ghost) = %v; want ErrUnknownTarget", err)
 	}
 }
-
