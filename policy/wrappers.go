@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"path"
+	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
@@ -63,18 +64,33 @@ type set map[string]bool
 
 type wrapperSet struct {
 	byName map[string]*wrapper
-	globs  []*wrapper
+	globs  []globWrapper
+}
+
+// globWrapper keeps the literal prefix of a pattern: most names fail on it,
+// and path.Match is the costliest part of a decision otherwise.
+type globWrapper struct {
+	prefix, pat string
+	w           *wrapper
+}
+
+func globPrefix(pat string) string {
+	if i := strings.IndexAny(pat, `*?[\`); i >= 0 {
+		return pat[:i]
+	}
+	return pat
 }
 
 func (s *wrapperSet) lookup(name string) *wrapper {
 	if w, ok := s.byName[name]; ok {
 		return w
 	}
-	for _, w := range s.globs {
-		for _, c := range w.commands {
-			if ok, _ := path.Match(c, name); ok {
-				return w
-			}
+	for _, g := range s.globs {
+		if !strings.HasPrefix(name, g.prefix) {
+			continue
+		}
+		if ok, _ := path.Match(g.pat, name); ok {
+			return g.w
 		}
 	}
 	return nil
@@ -91,7 +107,7 @@ func (s *wrapperSet) with(site []*wrapper) *wrapperSet {
 	for _, w := range site {
 		for _, c := range w.commands {
 			if isGlob(c) {
-				out.globs = append([]*wrapper{w}, out.globs...)
+				out.globs = append([]globWrapper{{globPrefix(c), c, w}}, out.globs...)
 			} else {
 				out.byName[c] = w
 			}
