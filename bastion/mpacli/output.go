@@ -1,0 +1,142 @@
+package mpacli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// writeJSON prints v indented, with a final newline. HTML escaping is off
+// so command lines with < > & read as typed.
+func (c *call) writeJSON(v any) int {
+	enc := json.NewEncoder(c.env.Stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		c.errorf("encode json: %v", err)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// table returns a tabwriter for aligned columns; the caller flushes it.
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+// fmtTime prints t in UTC, or "-" when unset.
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// fmtDeadline prints t and how far it is from now, which is what a person
+// deciding whether to approve wants to know.
+func fmtDeadline(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := t.Sub(now).Round(time.Second)
+	if d < 0 {
+		return fmt.Sprintf("%s (%s ago)", fmtTime(t), -d)
+	}
+	return fmt.Sprintf("%s (in %s)", fmtTime(t), d)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// describe is the one-line "what" of a request: its command, or what a
+// request on keyturn itself does.
+func describe(r mpa.Request) string {
+	if r.Kind == mpa.KindCommand || r.Kind == "" {
+		return r.Command
+	}
+	s := string(r.Kind)
+	var p struct {
+		Approver string `json:"approver"`
+	}
+	if r.Kind == mpa.KindRegisterApprover && json.Unmarshal(r.Payload, &p) == nil && p.Approver != "" {
+		s += " " + p.Approver
+	}
+	return s
+}
+
+func actionNames(as []mpa.ActionRef) string {
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = a.Service + "/" + a.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// writeRequest prints one request, field per line, as `isi mpa requests
+// view` does.
+func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
+	tw := table(w)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("id", r.ID)
+	row("status", r.Status.String())
+	row("kind", string(r.Kind))
+	row("actions", dash(actionNames(r.Actions)))
+	if r.Target != "" {
+		row("target", r.Target)
+	}
+	row("command", dash(describe(r)))
+	row("requester", r.Requester)
+	row("reason", dash(r.Reason))
+	row("created", fmtTime(r.Created))
+	row("updated", fmtTime(r.Updated))
+	row("approvals", fmt.Sprintf("%d of %d", len(r.Approvals), r.RequiredApprovals))
+	if !r.Status.Final() {
+		row("expires", fmtDeadline(r.ExpiresAt, now))
+	}
+	if len(r.Why) > 0 {
+		row("why", string(r.Why))
+	}
+	for _, v := range r.Approvals {
+		row("approved by", vote(v))
+	}
+	for _, v := range r.Rejections {
+		row("rejected by", vote(v))
+	}
+	if x := r.Execution; x != nil {
+		row("started", fmtTime(x.Start))
+		row("ended", fmtTime(x.End))
+		row("exit status", fmt.Sprint(x.ExitStatus))
+		row("output", fmt.Sprintf("%d bytes, sha256 %s", x.OutputBytes, dash(x.OutputSHA256)))
+		if x.Error != "" {
+			row("error", x.Error)
+		}
+	}
+	tw.Flush()
+}
+
+func vote(v mpa.Vote) string {
+	s := v.Approver + " at " + fmtTime(v.At)
+	if !v.ValidBefore.IsZero() {
+		s += ", valid before " + fmtTime(v.ValidBefore)
+	}
+	if v.Comment != "" {
+		s += fmt.Sprintf(": %q", v.Comment)
+	}
+	return s
+}
+
+// statusNames lists the valid --status values for help text.
+func statusNames() string {
+	var names []string
+	for _, s := range mpa.Statuses() {
+		names = append(names, s.String())
+	}
+	return strings.Join(names, ", ")
+}

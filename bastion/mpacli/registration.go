@@ -1,0 +1,96 @@
+package mpacli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+
+	"github.com/mdp/qrterminal/v3"
+)
+
+func runInitiateRegistration(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	force := fs.Bool("force", false, "replace the secret of an already registered approver (re-registration)")
+	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
+		return st
+	}
+	// The role is checked here, not only by the service, because the
+	// service lets any name register: it is the gate that knows who may
+	// be an approver.
+	if st := c.require(RoleApprover); st != ExitOK {
+		return st
+	}
+	reg, err := c.env.Service.InitiateRegistration(c.ctx, c.env.User, *force)
+	if err != nil {
+		return c.fail(err)
+	}
+	w := c.stdout()
+	fmt.Fprintf(w, "Initiated registration for %s. Load the secret into an authenticator app\n"+
+		"(scan the QR code below, or enter the secret or the URL), then run:\n\n"+
+		"    mpa complete-registration --totp-code <code>\n\n", reg.User)
+	algorithm, digits, period := "SHA1", "6", "30"
+	if u, err := url.Parse(reg.URL); err == nil {
+		q := u.Query()
+		algorithm, digits, period = or(q.Get("algorithm"), algorithm), or(q.Get("digits"), digits), or(q.Get("period"), period)
+	}
+	tw := table(w)
+	for _, kv := range [][2]string{
+		{"account", reg.User}, {"issuer", reg.Issuer}, {"algorithm", algorithm},
+		{"digits", digits}, {"period", period}, {"secret", reg.Secret}, {"url", reg.URL},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	// Half blocks keep the code small enough for an 80x24 terminal; the
+	// quiet zone of 1 is enough for phone cameras in practice.
+	qrterminal.GenerateWithConfig(reg.URL, qrterminal.Config{
+		Level:          qrterminal.L,
+		Writer:         w,
+		HalfBlocks:     true,
+		BlackChar:      qrterminal.BLACK_BLACK,
+		WhiteBlackChar: qrterminal.WHITE_BLACK,
+		WhiteChar:      qrterminal.WHITE_WHITE,
+		BlackWhiteChar: qrterminal.BLACK_WHITE,
+		QuietZone:      1,
+	})
+	return ExitOK
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func runCompleteRegistration(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	code := fs.String("totp-code", "", "the current `N` from your authenticator app")
+	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
+		return st
+	}
+	if *code == "" {
+		c.usageErr(errors.New("--totp-code is required"))
+		return ExitUsage
+	}
+	if st := c.require(RoleApprover); st != ExitOK {
+		return st
+	}
+	a, held, err := c.env.Service.CompleteRegistration(c.ctx, c.env.User, *code)
+	if err != nil {
+		return c.fail(err)
+	}
+	w := c.stdout()
+	if held != nil {
+		fmt.Fprintf(w, "Registration confirmed for %s, but MPA is enabled: it is held as request %s.\n"+
+			"It needs %d approvals from existing approvers:\n\n"+
+			"    mpa requests approve %s --totp-code <code>\n\n"+
+			"%s counts as an approver only once it is approved.\n",
+			a.Name, held.ID, held.RequiredApprovals, held.ID, a.Name)
+		return ExitOK
+	}
+	fmt.Fprintf(w, "Approver registered: %s\n", a.Name)
+	return ExitOK
+}

@@ -1,0 +1,336 @@
+package mpacli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/policy"
+)
+
+func runRequestsList(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	statuses := fs.String("status", "", "only requests in these `STATUS`es, comma-separated ("+statusNames()+")")
+	asJSON := jsonFlag(fs)
+	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
+		return st
+	}
+	var f mpa.ListFilter
+	if *statuses != "" {
+		for name := range strings.SplitSeq(*statuses, ",") {
+			s, err := mpa.ParseStatus(strings.TrimSpace(name))
+			if err != nil {
+				c.usageErr(fmt.Errorf("--status: unknown status %q (want %s)", name, statusNames()))
+				return ExitUsage
+			}
+			f.Statuses = append(f.Statuses, s)
+		}
+	}
+	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+		return st
+	}
+	rs, err := c.env.Service.List(c.ctx, f)
+	if err != nil {
+		return c.fail(err)
+	}
+	if *asJSON {
+		if rs == nil {
+			rs = []mpa.Request{} // [] rather than null for scripts
+		}
+		return c.writeJSON(rs)
+	}
+	now := c.env.Now()
+	tw := table(c.stdout())
+	fmt.Fprintln(tw, "ID\tSTATUS\tREQUESTER\tTARGET\tAPPROVALS\tEXPIRES\tCOMMAND")
+	for _, r := range rs {
+		expires := "-"
+		if !r.Status.Final() {
+			expires = fmtDeadline(r.ExpiresAt, now)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", r.ID, r.Status, r.Requester, dash(r.Target),
+			len(r.Approvals), r.RequiredApprovals, expires, describe(r))
+	}
+	tw.Flush()
+	fmt.Fprintf(c.stdout(), "Total: %d\n", len(rs))
+	return ExitOK
+}
+
+func runRequestsView(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	asJSON := jsonFlag(fs)
+	p, st, ok := c.parse(fs, args, 1, 1)
+	if !ok {
+		return st
+	}
+	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+		return st
+	}
+	r, err := c.env.Service.Get(c.ctx, p.args[0])
+	if err != nil {
+		return c.fail(err)
+	}
+	if *asJSON {
+		return c.writeJSON(r)
+	}
+	writeRequest(c.stdout(), r, c.env.Now())
+	return ExitOK
+}
+
+func runRequestsCreate(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	target := fs.String("target", "", "the `T`arget host the command is for")
+	reason := fs.String("reason", "", "why the command must run, shown to approvers (`R`)")
+	asJSON := jsonFlag(fs)
+	p, st, ok := c.parse(fs, args, 0, 0)
+	if !ok {
+		return st
+	}
+	switch {
+	case *target == "":
+		c.usageErr(errors.New("--target is required"))
+		return ExitUsage
+	case len(p.tail) == 0 || strings.TrimSpace(strings.Join(p.tail, "")) == "":
+		c.usageErr(errors.New("missing command after --"))
+		return ExitUsage
+	}
+	if st := c.require(RoleAdmin); st != ExitOK {
+		return st
+	}
+	if c.env.CanReach != nil && !c.env.CanReach(*target) {
+		return c.refused("%s may not reach target %q", c.env.User, *target)
+	}
+	if c.env.Policy == nil {
+		c.errorf("no policy loaded")
+		return ExitFailure
+	}
+	line := joinCommand(p.tail)
+	d := c.env.Policy.Decide(policy.Input{Command: line, Target: *target})
+	switch d.Verdict {
+	case policy.Deny:
+		return c.refused("%s", d.Message())
+	case policy.Allow:
+		fmt.Fprintf(c.stdout(), "%s: needs no approval; run it with ssh %s+%s@gate %s\n",
+			d.Message(), c.env.User, *target, shellQuote(line))
+		return ExitOK
+	}
+	settings, err := c.env.Service.Settings(c.ctx)
+	if err != nil {
+		return c.fail(err)
+	}
+	if !settings.Enabled {
+		// As the vendors do it: until MPA is enabled, privileged commands
+		// pass (audited by the gate), so there is nothing to approve.
+		fmt.Fprintf(c.stdout(), "%s\nMulti-party approval is disabled, so it needs no approval now; run it with ssh %s+%s@gate %s\n",
+			d.Message(), c.env.User, *target, shellQuote(line))
+		return ExitOK
+	}
+	if d.ReasonRequired && strings.TrimSpace(*reason) == "" {
+		c.usageErr(fmt.Errorf("a reason is required for %s: give --reason 'why'", actionList(d.Actions)))
+		return ExitUsage
+	}
+	why, err := json.Marshal(d.Why)
+	if err != nil {
+		c.errorf("encode decision: %v", err)
+		return ExitFailure
+	}
+	refs := make([]mpa.ActionRef, len(d.Actions))
+	for i, a := range d.Actions {
+		refs[i] = mpa.ActionRef{Name: a.Name, Service: a.Service}
+	}
+	// TODO(mpa): pass d.PendingTTL and d.ApprovalTTL once NewRequest takes
+	// per-request TTLs; until then the service's lifecycle applies.
+	r, err := c.env.Service.Create(c.ctx, mpa.NewRequest{
+		Kind:              mpa.KindCommand,
+		Actions:           refs,
+		Target:            *target,
+		Command:           line,
+		Why:               why,
+		Requester:         c.env.User,
+		Reason:            *reason,
+		RequiredApprovals: d.Quorum,
+	})
+	if err != nil {
+		return c.fail(err)
+	}
+	if *asJSON {
+		return c.writeJSON(r)
+	}
+	fmt.Fprintf(c.stdout(), "%s\nCreated request %s: %d approvals needed, expires %s.\n"+
+		"Once approved, run it with: mpa requests run %s\n",
+		d.Message(), r.ID, r.RequiredApprovals, fmtDeadline(r.ExpiresAt, c.env.Now()), r.ID)
+	return ExitOK
+}
+
+func actionList(as []policy.ActionRef) string {
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = a.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// joinCommand rebuilds the command line from the words after "--". One
+// word is the line as typed (`-- 'kill -9 4242'`); several are joined,
+// quoting those that need it so the line means what the words did.
+func joinCommand(words []string) string {
+	if len(words) == 1 {
+		return words[0]
+	}
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = shellQuote(w)
+	}
+	return strings.Join(q, " ")
+}
+
+// shellQuote quotes s for a POSIX shell if it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func runRequestsCancel(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	p, st, ok := c.parse(fs, args, 1, 1)
+	if !ok {
+		return st
+	}
+	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+		return st
+	}
+	r, err := c.env.Service.Cancel(c.ctx, p.args[0], c.env.User)
+	if err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.stdout(), "Cancelled request %s\n", r.ID)
+	return ExitOK
+}
+
+func runRequestsRun(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	p, st, ok := c.parse(fs, args, 1, 1)
+	if !ok {
+		return st
+	}
+	if st := c.require(RoleAdmin); st != ExitOK {
+		return st
+	}
+	id := p.args[0]
+	r, err := c.env.Service.Get(c.ctx, id)
+	if err != nil {
+		return c.fail(err)
+	}
+	// The gate's release checks all this again in the transaction that
+	// releases; checking here first keeps a non-requester from ever
+	// reaching the code path that dials the target.
+	switch {
+	case r.Requester != c.env.User:
+		return c.fail(fmt.Errorf("run %s: %w (%s)", id, mpa.ErrNotRequester, r.Requester))
+	case r.Kind != mpa.KindCommand:
+		return c.refused("run %s: a %s request is applied by keyturn when approved, not run", id, r.Kind)
+	case r.Status != mpa.StatusApproved:
+		return c.fail(fmt.Errorf("run %s: %w: it is %s (%d of %d approvals)", id, mpa.ErrNotApproved,
+			r.Status, len(r.Approvals), r.RequiredApprovals))
+	case c.env.Release == nil:
+		c.errorf("run %s: this gate cannot release requests on this session", id)
+		return ExitFailure
+	}
+	return c.env.Release(c.ctx, id)
+}
+
+// voteFlags are the flags approve and reject share.
+type voteFlags struct {
+	code, comment *string
+}
+
+func addVoteFlags(fs *flag.FlagSet, commentHelp string) voteFlags {
+	return voteFlags{
+		code:    fs.String("totp-code", "", "the current `N` from your authenticator app"),
+		comment: fs.String("comment", "", commentHelp),
+	}
+}
+
+func runRequestsApprove(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	vf := addVoteFlags(fs, "a `C`omment recorded with your approval")
+	validBefore := fs.String("valid-before", "", "your approval lapses at `TIME` (RFC 3339, or a duration from now like 2h)")
+	asJSON := jsonFlag(fs)
+	p, st, ok := c.parse(fs, args, 1, 1)
+	if !ok {
+		return st
+	}
+	in := mpa.VoteInput{Code: *vf.code, Comment: *vf.comment}
+	if *vf.code == "" {
+		c.usageErr(errors.New("--totp-code is required"))
+		return ExitUsage
+	}
+	if *validBefore != "" {
+		t, err := parseTime(*validBefore, c.env.Now(), +1)
+		if err != nil {
+			c.usageErr(fmt.Errorf("--valid-before: %w", err))
+			return ExitUsage
+		}
+		in.ValidBefore = t
+	}
+	if st := c.require(RoleApprover); st != ExitOK {
+		return st
+	}
+	r, err := c.env.Service.Approve(c.ctx, p.args[0], c.env.User, in)
+	if err != nil {
+		return c.fail(err)
+	}
+	if *asJSON {
+		return c.writeJSON(r)
+	}
+	w := c.stdout()
+	switch r.Status {
+	case mpa.StatusPending:
+		fmt.Fprintf(w, "Approved %s: %d of %d approvals\n", r.ID, len(r.Approvals), r.RequiredApprovals)
+	case mpa.StatusApproved:
+		fmt.Fprintf(w, "Approved %s: %d of %d approvals; the request is approved and %s can run it until %s\n",
+			r.ID, len(r.Approvals), r.RequiredApprovals, r.Requester, fmtTime(r.ExpiresAt))
+	default:
+		fmt.Fprintf(w, "Approved %s: %d of %d approvals; %s is %s\n",
+			r.ID, len(r.Approvals), r.RequiredApprovals, describe(r), r.Status)
+	}
+	return ExitOK
+}
+
+func runRequestsReject(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	vf := addVoteFlags(fs, "why you reject it, shown to the requester (`C`, required)")
+	asJSON := jsonFlag(fs)
+	p, st, ok := c.parse(fs, args, 1, 1)
+	if !ok {
+		return st
+	}
+	switch {
+	case *vf.code == "":
+		c.usageErr(errors.New("--totp-code is required"))
+		return ExitUsage
+	case strings.TrimSpace(*vf.comment) == "":
+		// A rejection ends the request for good; the requester needs to
+		// know why before they try again.
+		c.usageErr(errors.New("--comment is required: say why you reject it"))
+		return ExitUsage
+	}
+	if st := c.require(RoleApprover); st != ExitOK {
+		return st
+	}
+	r, err := c.env.Service.Reject(c.ctx, p.args[0], c.env.User, mpa.VoteInput{Code: *vf.code, Comment: *vf.comment})
+	if err != nil {
+		return c.fail(err)
+	}
+	if *asJSON {
+		return c.writeJSON(r)
+	}
+	fmt.Fprintf(c.stdout(), "Rejected %s\n", r.ID)
+	return ExitOK
+}

@@ -1,0 +1,188 @@
+package mpacli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// paOut is one privileged action as pa-metadata list shows it.
+type paOut struct {
+	Service        string   `json:"service"`
+	Action         string   `json:"action"`
+	Quorum         int      `json:"quorum"`
+	PendingTTL     string   `json:"pending_ttl,omitempty"`
+	ApprovalTTL    string   `json:"approval_ttl,omitempty"`
+	ReasonRequired bool     `json:"reason_required"`
+	Targets        []string `json:"targets,omitempty"`
+	Description    string   `json:"description,omitempty"`
+}
+
+// builtinActions are keyturn's own privileged actions: the requests the
+// service creates (or the gate, for update_policy) to change MPA itself.
+var builtinActions = []struct {
+	ref  mpa.ActionRef
+	desc string
+}{
+	{mpa.ActionRegisterApprover, "Register a new approver (or re-register) while MPA is enabled"},
+	{mpa.ActionDisableMPA, "Disable multi-party approval"},
+	{mpa.ActionUpdatePolicy, "Put a changed policies.yaml in force"},
+}
+
+func runPAMetadataList(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	asJSON := jsonFlag(fs)
+	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
+		return st
+	}
+	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+		return st
+	}
+	var out []paOut
+	if c.env.Policy != nil {
+		for _, a := range c.env.Policy.Actions() {
+			out = append(out, paOut{
+				Service: a.Service, Action: a.Name, Quorum: a.RequiredApprovals,
+				PendingTTL: durText(a.PendingTTL), ApprovalTTL: durText(a.ApprovalTTL),
+				ReasonRequired: a.ReasonRequired, Targets: a.Targets, Description: a.Description,
+			})
+		}
+	}
+	q := c.env.DefaultQuorum
+	if q <= 0 {
+		q = 2
+	}
+	life := c.env.Service.Lifecycle()
+	for _, b := range builtinActions {
+		out = append(out, paOut{
+			Service: b.ref.Service, Action: b.ref.Name, Quorum: q,
+			PendingTTL: durText(life.PendingTTL), ApprovalTTL: durText(life.ApprovalTTL),
+			Description: b.desc,
+		})
+	}
+	slices.SortStableFunc(out, func(a, b paOut) int { return strings.Compare(a.Service, b.Service) })
+	if *asJSON {
+		return c.writeJSON(out)
+	}
+	tw := table(c.stdout())
+	fmt.Fprintln(tw, "SERVICE\tACTION\tQUORUM\tREASON\tTARGETS\tDESCRIPTION")
+	for _, a := range out {
+		reason := "optional"
+		if a.ReasonRequired {
+			reason = "required"
+		}
+		targets := "*"
+		if len(a.Targets) > 0 {
+			targets = strings.Join(a.Targets, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", a.Service, a.Action, a.Quorum, reason, targets, dash(a.Description))
+	}
+	tw.Flush()
+	return ExitOK
+}
+
+func durText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
+// lifecycleOut is one lifecycle row; the duration is given as text and
+// in seconds so both people and scripts can read it.
+type lifecycleOut struct {
+	Status   string `json:"status"`
+	Duration string `json:"duration"`
+	Seconds  int64  `json:"seconds"`
+	Meaning  string `json:"meaning"`
+}
+
+func runLifecycleList(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	asJSON := jsonFlag(fs)
+	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
+		return st
+	}
+	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+		return st
+	}
+	var out []lifecycleOut
+	for _, e := range c.env.Service.Lifecycle().List() {
+		out = append(out, lifecycleOut{Status: e.Status.String(), Duration: e.Duration.String(),
+			Seconds: int64(e.Duration / time.Second), Meaning: e.Meaning})
+	}
+	if *asJSON {
+		return c.writeJSON(out)
+	}
+	tw := table(c.stdout())
+	fmt.Fprintln(tw, "STATUS\tDURATION\tMEANING")
+	for _, e := range out {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Status, e.Duration, e.Meaning)
+	}
+	tw.Flush()
+	return ExitOK
+}
+
+func runGlobalView(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	asJSON := jsonFlag(fs)
+	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
+		return st
+	}
+	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+		return st
+	}
+	s, err := c.env.Service.Settings(c.ctx)
+	if err != nil {
+		return c.fail(err)
+	}
+	if *asJSON {
+		return c.writeJSON(s)
+	}
+	fmt.Fprintf(c.stdout(), "Multi-party approval is %s\n", enabledWord(s.Enabled))
+	if !s.Updated.IsZero() {
+		fmt.Fprintf(c.stdout(), "Last changed %s by %s\n", fmtTime(s.Updated), dash(s.UpdatedBy))
+	}
+	return ExitOK
+}
+
+func enabledWord(on bool) string {
+	if on {
+		return "enabled"
+	}
+	return "disabled"
+}
+
+func runGlobalModify(c *call, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	enable := fs.Bool("enable", false, "true to enable MPA, false to disable it (held for approval while enabled)")
+	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
+		return st
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "enable" })
+	if !given {
+		c.usageErr(errors.New("--enable=true or --enable=false is required"))
+		return ExitUsage
+	}
+	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+		return st
+	}
+	held, err := c.env.Service.SetEnabled(c.ctx, c.env.User, *enable)
+	if err != nil {
+		return c.fail(err)
+	}
+	if held != nil {
+		fmt.Fprintf(c.stdout(), "Disabling multi-party approval needs approval: request %s is pending (%d approvals needed).\n"+
+			"MPA stays enabled until it is approved:\n\n    mpa requests approve %s --totp-code <code>\n",
+			held.ID, held.RequiredApprovals, held.ID)
+		return ExitOK
+	}
+	fmt.Fprintf(c.stdout(), "Multi-party approval is %s\n", enabledWord(*enable))
+	return ExitOK
+}
