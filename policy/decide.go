@@ -29,6 +29,8 @@ type state struct {
 	p          *Policy
 	in         Input
 	budget     int
+	bytes      int // parse budget, see parse
+	overBudget bool
 	denies     []hit
 	actions    []hit
 	unresolved []Match
@@ -71,7 +73,7 @@ type call struct {
 // the option's value ("systemctl -s KILL kill x" matches args [kill]). Any
 // other word that does not match ends the match. "--" ends the options.
 func (p *Policy) Decide(in Input) Decision {
-	s := &state{p: p, in: in, budget: maxCalls}
+	s := &state{p: p, in: in, budget: maxCalls, bytes: 8*len(in.Command) + 4096}
 	if in.Shell {
 		d := s.decision()
 		return p.withShell(d, Match{Action: InteractiveAction.Name, Note: "interactive shell requested"})

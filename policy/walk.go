@@ -22,6 +22,16 @@ func (s *state) parse(lv *level) {
 		s.unres(whole, lv.via, "strings nested too deep")
 		return
 	}
+	// Every string parsed again costs its length: strings in strings can
+	// otherwise make the work grow much faster than the line.
+	s.bytes -= len(lv.src) + 1
+	if s.bytes < 0 {
+		if !s.overBudget {
+			s.overBudget = true
+			s.unres(whole, lv.via, "the line runs too many strings to check")
+		}
+		return
+	}
 	pr := parsers.Get().(*syntax.Parser)
 	f, err := pr.Parse(strings.NewReader(lv.src), "")
 	parsers.Put(pr)

@@ -379,7 +379,7 @@ func sequence(be *syntax.BraceExp, limit int) []string {
 	incr := 1
 	if len(lits) == 3 {
 		n, err := strconv.Atoi(lits[2])
-		if err != nil || n == 0 {
+		if err != nil || n == 0 || n > 1<<30 || n < -(1<<30) {
 			return nil
 		}
 		incr = max(n, -n)
@@ -392,6 +392,9 @@ func sequence(be *syntax.BraceExp, limit int) []string {
 			return nil
 		}
 		a, z, isChar = int(lits[0][0]), int(lits[1][0]), true
+	}
+	if max(a, -a, z, -z) > 1<<30 {
+		return nil
 	}
 	step := incr
 	if z < a {
