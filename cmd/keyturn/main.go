@@ -39,6 +39,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return demoMain(args[1:], stdout, stderr)
 	case "pubkey":
 		return pubkeyMain(args[1:], stdout, stderr)
+	case "policy":
+		return policyMain(args[1:], stdin, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "keyturn: unknown command %q\n\n%s", args[0], usage)
 	return 2

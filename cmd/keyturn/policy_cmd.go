@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/keyturn/keyturn/policy"
+)
+
+const policyUsage = `Usage:
+  keyturn policy check [FILE]
+      Validate a policy file (default ./policies.yaml). Prints "FILE: ok, N actions",
+      or the first error as FILE:LINE:COL: message and exits 1.
+
+  keyturn policy test [--policy FILE] [--target NAME] [--pty] [--json] -- 'COMMAND LINE'
+  keyturn policy test [--policy FILE] [--target NAME] [--pty] --stdin
+      Show what the gate decides for a command line, and why. Exits 0 whatever
+      the verdict (1 if the policy cannot be loaded, 2 on a usage error).
+      With --stdin, reads one command line per input line (a literal \n in a
+      line stands for a newline) and prints one JSON object per line.
+`
+
+// policyMain runs "keyturn policy ...".
+func policyMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, policyUsage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, policyUsage)
+		return 0
+	case "check":
+		return policyCheck(args[1:], stdout, stderr)
+	case "test":
+		return policyTest(args[1:], stdin, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "keyturn policy: unknown command %q\n\n%s", args[0], policyUsage)
+	return 2
+}
+
+// flagSet is a subcommand's flags with its usage text.
+type flagSet struct {
+	*flag.FlagSet
+	usage string
+}
+
+func newFlagSet(name, usage string, stderr io.Writer) flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	// parse prints the usage, to stdout for --help and to stderr for a
+	// mistake, so the flag package must not print it as well.
+	fs.Usage = func() {}
+	return flagSet{fs, usage}
+}
+
+// parse parses args; it reports false, with the exit code, when the command
+// should stop (after --help, exit 0; after a bad flag, exit 2).
+func (fs flagSet) parse(args []string, stdout io.Writer) (int, bool) {
+	err := fs.Parse(args)
+	if err == nil {
+		return 0, true
+	}
+	out, code := fs.Output(), 2
+	if errors.Is(err, flag.ErrHelp) {
+		out, code = stdout, 0
+	}
+	fmt.Fprint(out, fs.usage)
+	fs.SetOutput(out)
+	fs.PrintDefaults()
+	return code, false
+}
+
+func policyCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check", "Usage: keyturn policy check [FILE]\n\nValidate a policy file (default ./policies.yaml).\n", stderr)
+	if code, ok := fs.parse(args, stdout); !ok {
+		return code
+	}
+	file := "policies.yaml"
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		file = fs.Arg(0)
+	default:
+		fmt.Fprintln(stderr, "keyturn policy check: want at most one FILE")
+		return 2
+	}
+	p, err := policy.Load(file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	n := len(p.Actions())
+	plural := "s"
+	if n == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(stdout, "%s: ok, %d action%s\n", file, n, plural)
+	return 0
+}
+
+func policyTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("test", "Usage: keyturn policy test [flags] -- 'COMMAND LINE'\n       keyturn policy test [flags] --stdin\n\nShow the gate's decision for a command line; exits 0 whatever the verdict.\n\n", stderr)
+	file := fs.String("policy", "policies.yaml", "policy `FILE`")
+	target := fs.String("target", "", "target host `NAME`, for actions limited by targets:")
+	pty := fs.Bool("pty", false, "decide as if a terminal was requested")
+	asJSON := fs.Bool("json", false, "print the decision as JSON")
+	fromStdin := fs.Bool("stdin", false, "read one command line per input line (\\n stands for a newline); print JSON lines")
+	if code, ok := fs.parse(args, stdout); !ok {
+		return code
+	}
+	if *fromStdin == (fs.NArg() > 0) {
+		fmt.Fprintln(stderr, "keyturn policy test: give either a command line after -- or --stdin")
+		return 2
+	}
+	p, err := policy.Load(*file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	in := policy.Input{Target: *target, PTY: *pty}
+	if *fromStdin {
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		for sc.Scan() {
+			in.Command = strings.ReplaceAll(sc.Text(), `\n`, "\n")
+			if err := writeJSONLine(stdout, in.Command, p.Decide(in)); err != nil {
+				fmt.Fprintln(stderr, "keyturn policy test:", err)
+				return 1
+			}
+		}
+		if err := sc.Err(); err != nil {
+			fmt.Fprintln(stderr, "keyturn policy test: read stdin:", err)
+			return 1
+		}
+		return 0
+	}
+	in.Command = strings.Join(fs.Args(), " ")
+	d := p.Decide(in)
+	if *asJSON {
+		if err := writeJSONLine(stdout, in.Command, d); err != nil {
+			fmt.Fprintln(stderr, "keyturn policy test:", err)
+			return 1
+		}
+		return 0
+	}
+	printDecision(stdout, in.Command, d)
+	return 0
+}
+
+// writeJSONLine prints the decision with the command line it is for.
+func writeJSONLine(w io.Writer, command string, d policy.Decision) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode decision: %w", err)
+	}
+	c, err := json.Marshal(command)
+	if err != nil {
+		return fmt.Errorf("encode command: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "{\"command\":%s,%s\n", c, b[1:])
+	return err
+}
+
+// printDecision shows the decision for a person: the verdict, the actions,
+// and the command line with the words that decided it marked underneath.
+func printDecision(w io.Writer, command string, d policy.Decision) {
+	fmt.Fprintf(w, "verdict: %s\n", d.Verdict)
+	if len(d.Actions) > 0 {
+		names := make([]string, len(d.Actions))
+		for i, a := range d.Actions {
+			names[i] = a.Name + " (" + a.Service + ")"
+		}
+		fmt.Fprintf(w, "actions: %s\n", strings.Join(names, ", "))
+	}
+	if d.Verdict == policy.Hold {
+		reason := "optional"
+		if d.ReasonRequired {
+			reason = "required"
+		}
+		fmt.Fprintf(w, "quorum: %d, pending_ttl: %s, approval_ttl: %s, reason: %s\n",
+			d.Quorum, d.PendingTTL, d.ApprovalTTL, reason)
+	}
+	if len(d.Why) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "why:")
+	oneLine := !strings.Contains(command, "\n")
+	for _, m := range d.Why {
+		fmt.Fprintf(w, "  %s", m.Action)
+		if m.Rule != "" {
+			fmt.Fprintf(w, " [%s]", m.Rule)
+		}
+		if m.Note != "" {
+			fmt.Fprintf(w, " %s", m.Note)
+		}
+		fmt.Fprintln(w)
+		if len(m.Words) == 0 {
+			continue
+		}
+		if !oneLine {
+			for _, wd := range m.Words {
+				fmt.Fprintf(w, "    %q at %d-%d\n", wd.Text, wd.Offset, wd.End)
+			}
+			continue
+		}
+		marks := []byte(strings.Repeat(" ", len(command)))
+		for _, wd := range m.Words {
+			for i := wd.Offset; i < wd.End && i < len(marks); i++ {
+				marks[i] = '^'
+			}
+		}
+		fmt.Fprintf(w, "    %s\n    %s\n", command, strings.TrimRight(string(marks), " "))
+	}
+}
