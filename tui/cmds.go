@@ -1,0 +1,117 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/mdp/qrterminal/v3"
+
+	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// The commands are the console's only I/O. Each takes the session context
+// so that a call still running when the session ends is cancelled.
+
+func watchCmd(ctx context.Context, b Backend) tea.Cmd {
+	return func() tea.Msg {
+		ch, err := b.WatchAll(ctx)
+		if err != nil {
+			return watchEndedMsg{err: err}
+		}
+		return watchStartedMsg{ch: ch}
+	}
+}
+
+// nextCmd reads one request from the subscription; Update re-arms it after
+// each message, so the queue is pushed by the store and never polled.
+func nextCmd(ch <-chan mpa.Request) tea.Cmd {
+	return func() tea.Msg {
+		r, ok := <-ch
+		if !ok {
+			return watchEndedMsg{}
+		}
+		return requestMsg{r: r, ch: ch}
+	}
+}
+
+func listCmd(ctx context.Context, b Backend) tea.Cmd {
+	return func() tea.Msg {
+		reqs, err := b.List(ctx, mpa.ListFilter{})
+		return listedMsg{reqs: reqs, err: err}
+	}
+}
+
+func eventsCmd(ctx context.Context, b Backend, id string) tea.Cmd {
+	return func() tea.Msg {
+		var out []audit.Event
+		for e, err := range b.AuditEvents(ctx, audit.Filter{Request: id}) {
+			if err != nil {
+				return eventsMsg{id: id, err: err}
+			}
+			out = append(out, e)
+		}
+		return eventsMsg{id: id, events: out}
+	}
+}
+
+func approverCmd(ctx context.Context, b Backend, name string) tea.Cmd {
+	return func() tea.Msg {
+		a, err := b.Approver(ctx, name)
+		return approverMsg{a: a, err: err}
+	}
+}
+
+func voteCmd(ctx context.Context, b Backend, id, user string, approve bool, in mpa.VoteInput) tea.Cmd {
+	return func() tea.Msg {
+		var r mpa.Request
+		var err error
+		if approve {
+			r, err = b.Approve(ctx, id, user, in)
+		} else {
+			r, err = b.Reject(ctx, id, user, in)
+		}
+		return voteMsg{id: id, approve: approve, r: r, err: err}
+	}
+}
+
+func cancelCmd(ctx context.Context, b Backend, id, user string) tea.Cmd {
+	return func() tea.Msg {
+		r, err := b.Cancel(ctx, id, user)
+		return cancelMsg{id: id, r: r, err: err}
+	}
+}
+
+func initiateCmd(ctx context.Context, b Backend, user string) tea.Cmd {
+	return func() tea.Msg {
+		reg, err := b.InitiateRegistration(ctx, user, false)
+		if err != nil {
+			return registrationMsg{err: err}
+		}
+		var buf bytes.Buffer
+		qrterminal.GenerateWithConfig(reg.URL, qrterminal.Config{
+			Level:          qrterminal.L,
+			Writer:         &buf,
+			HalfBlocks:     true,
+			BlackChar:      qrterminal.BLACK_BLACK,
+			WhiteBlackChar: qrterminal.WHITE_BLACK,
+			WhiteChar:      qrterminal.WHITE_WHITE,
+			BlackWhiteChar: qrterminal.BLACK_WHITE,
+			QuietZone:      1,
+		})
+		return registrationMsg{reg: reg, qr: buf.String()}
+	}
+}
+
+func completeCmd(ctx context.Context, b Backend, user, code string) tea.Cmd {
+	return func() tea.Msg {
+		a, held, err := b.CompleteRegistration(ctx, user, code)
+		return registeredMsg{a: a, held: held, err: err}
+	}
+}
+
+func tickCmd() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+}

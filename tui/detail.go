@@ -1,0 +1,250 @@
+package tui
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+const labelWidth = 11
+
+// detailHeight is the viewport's height: the body less the dialog, when
+// open, and the scroll line.
+func (m Model) detailHeight() int {
+	h := m.bodyHeight() - 1
+	if m.dialogOpen {
+		h -= lipgloss.Height(m.dialogView())
+	}
+	return max(1, h)
+}
+
+// refreshDetail rebuilds the detail view's content (after a change, a
+// resize or a tick of the countdown) keeping the scroll position.
+func (m *Model) refreshDetail() {
+	m.vp.Width = m.width
+	m.vp.Height = m.detailHeight()
+	if m.view != viewDetail {
+		return
+	}
+	m.vp.SetContent(m.detailContent())
+}
+
+func (m Model) detailContent() string {
+	r, ok := m.reqs[m.detailID]
+	if !ok {
+		return m.st.dim.Render("Request " + m.detailID + " is no longer stored.")
+	}
+	w := m.width
+	now := m.now()
+	var lines []string
+	field := func(label, value string) {
+		vw := max(10, w-labelWidth)
+		for i, l := range wrap(value, vw) {
+			if i == 0 {
+				lines = append(lines, m.st.label.Render(pad(label, labelWidth))+l)
+			} else {
+				lines = append(lines, strings.Repeat(" ", labelWidth)+l)
+			}
+		}
+	}
+	section := func(title string) {
+		lines = append(lines, "", m.st.label.Render(title))
+	}
+
+	status := r.Status.String()
+	if r.Status == mpa.StatusPending {
+		status = fmt.Sprintf("pending · %d/%d approvals · expires in %s (%s)",
+			len(r.Approvals), r.RequiredApprovals, until(now, r.ExpiresAt), stamp(r.ExpiresAt))
+	} else if r.Status == mpa.StatusApproved {
+		status = fmt.Sprintf("approved · may be run until %s (in %s)", stamp(r.ExpiresAt), until(now, r.ExpiresAt))
+	}
+	field("Status", status)
+	if note := ownNote(r, m.viewer.Name); note != "" && m.viewer.Approver {
+		lines = append(lines, strings.Repeat(" ", labelWidth)+m.st.own.Render(note))
+	}
+	field("Requester", fmt.Sprintf("%s · %s (%s ago)", r.Requester, stamp(r.Created), short(now.Sub(r.Created))))
+	field("Target", orDash(r.Target))
+	field("Action", actionList(r.Actions))
+
+	// The command line: every byte shown, wrapped, never cut.
+	matches, whyOK := parseWhy(r.Why)
+	section("Command")
+	cmd := r.Command
+	if r.Kind != mpa.KindCommand {
+		cmd = string(r.Kind)
+		if len(r.Payload) > 0 {
+			cmd += " " + string(r.Payload)
+		}
+	}
+	hl := highlight(cmd, matchedSpans(matches, len(cmd)), m.st.match)
+	for _, l := range wrap(hl, max(10, w-2)) {
+		lines = append(lines, "  "+l)
+	}
+	section("Why")
+	switch {
+	case !whyOK:
+		for _, l := range wrap(printable(string(r.Why)), max(10, w-2)) {
+			lines = append(lines, "  "+l)
+		}
+	case len(matches) == 0:
+		lines = append(lines, "  "+m.st.dim.Render("no policy explanation stored"))
+	}
+	for _, pm := range matches {
+		for i, l := range wrap(printable(describeMatch(pm)), max(10, w-4)) {
+			p := "  - "
+			if i > 0 {
+				p = "    "
+			}
+			lines = append(lines, p+l)
+		}
+	}
+	section("Reason")
+	for _, l := range wrap(printable(orDash(r.Reason)), max(10, w-2)) {
+		lines = append(lines, "  "+l)
+	}
+
+	section(fmt.Sprintf("Approvals (%d of %d)", len(r.Approvals), r.RequiredApprovals))
+	for _, v := range r.Approvals {
+		lines = append(lines, m.voteLines("+ ", v, w)...)
+	}
+	if len(r.Rejections) > 0 {
+		section("Rejections")
+		for _, v := range r.Rejections {
+			lines = append(lines, m.voteLines("- ", v, w)...)
+		}
+	}
+	if x := r.Execution; x != nil {
+		section("Execution")
+		field("Ran", fmt.Sprintf("%s on %s", stamp(x.Start), orDash(x.Node)))
+		if !x.End.IsZero() {
+			field("Exit", fmt.Sprintf("status %d at %s, %d bytes of output", x.ExitStatus, stamp(x.End), x.OutputBytes))
+		}
+		if x.Error != "" {
+			field("Error", printable(x.Error))
+		}
+	}
+
+	section("History")
+	switch {
+	case m.eventsErr != nil:
+		lines = append(lines, "  "+m.st.err.Render(describe(m.eventsErr)))
+	case m.events == nil:
+		lines = append(lines, "  "+m.st.dim.Render("loading…"))
+	}
+	for _, e := range m.events {
+		for i, l := range wrap(printable(eventLine(e)), max(10, w-2)) {
+			p := "  "
+			if i > 0 {
+				p = "      "
+			}
+			lines = append(lines, p+l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m Model) voteLines(sign string, v mpa.Vote, w int) []string {
+	s := fmt.Sprintf("%s at %s", v.Approver, stamp(v.At))
+	if !v.ValidBefore.IsZero() {
+		s += ", valid before " + stamp(v.ValidBefore)
+	}
+	if v.Comment != "" {
+		s += ": " + printable(v.Comment)
+	}
+	var out []string
+	for i, l := range wrap(s, max(10, w-4)) {
+		p := "  " + sign
+		if i > 0 {
+			p = "    "
+		}
+		out = append(out, p+l)
+	}
+	return out
+}
+
+// eventLine is one audit event of a request's history: when, what, who,
+// and the event's own words (a comment, the approvals count).
+func eventLine(e audit.Event) string {
+	s := fmt.Sprintf("%s %s", e.Time.UTC().Format("01-02 15:04:05"), strings.TrimPrefix(e.Kind, "request."))
+	if e.Actor != "" {
+		s += " by " + e.Actor
+	}
+	var d map[string]any
+	if json.Unmarshal(e.Data, &d) == nil {
+		if c, ok := d["comment"].(string); ok && c != "" {
+			s += fmt.Sprintf(": %q", c)
+		}
+		if n, ok := d["approvals"].(float64); ok {
+			s += fmt.Sprintf(" (%v/%v)", n, d["required"])
+		}
+		if x, ok := d["exit_status"].(float64); ok {
+			s += fmt.Sprintf(" exit %v", x)
+		}
+	}
+	return s
+}
+
+func actionList(as []mpa.ActionRef) string {
+	if len(as) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = a.Name + " (" + a.Service + ")"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (m Model) detailView() string {
+	var b strings.Builder
+	b.WriteString(m.vp.View())
+	b.WriteByte('\n')
+	if m.vp.TotalLineCount() > m.vp.Height {
+		note := fmt.Sprintf("── %d%% · ↑/↓ to scroll ", int(m.vp.ScrollPercent()*100))
+		b.WriteString(m.st.dim.Render(note + strings.Repeat("─", max(0, m.width-lipgloss.Width(note)))))
+	}
+	if m.dialogOpen {
+		b.WriteByte('\n')
+		b.WriteString(m.dialogView())
+	}
+	return b.String()
+}
+
+func (m Model) detailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Back):
+		m.view = m.back
+		m.detailID = ""
+		return m, nil
+	case key.Matches(msg, k.Up):
+		m.vp.LineUp(1)
+	case key.Matches(msg, k.Down):
+		m.vp.LineDown(1)
+	case key.Matches(msg, k.PageUp):
+		m.vp.HalfViewUp()
+	case key.Matches(msg, k.PageDown):
+		m.vp.HalfViewDown()
+	case key.Matches(msg, k.Approve), key.Matches(msg, k.Reject):
+		if m.viewer.Approver {
+			return m.openDialog(key.Matches(msg, k.Approve))
+		}
+	case key.Matches(msg, k.Cancel):
+		return m.startCancel()
+	}
+	return m, nil
+}

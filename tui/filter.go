@@ -1,0 +1,109 @@
+package tui
+
+import (
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// filterSpec is what / typed: free words matched anywhere (id, command,
+// requester, reason, approvers) and status:, action: and target: terms.
+// Every term must match; matching ignores case.
+type filterSpec struct {
+	raw    string
+	words  []string
+	status []string
+	action []string
+	target []string
+}
+
+func parseFilter(s string) filterSpec {
+	f := filterSpec{raw: strings.TrimSpace(s)}
+	for _, w := range strings.Fields(strings.ToLower(s)) {
+		k, v, ok := strings.Cut(w, ":")
+		switch {
+		case ok && k == "status" && v != "":
+			f.status = append(f.status, v)
+		case ok && k == "action" && v != "":
+			f.action = append(f.action, v)
+		case ok && k == "target" && v != "":
+			f.target = append(f.target, v)
+		default:
+			f.words = append(f.words, w)
+		}
+	}
+	return f
+}
+
+func (f filterSpec) empty() bool { return f.raw == "" }
+
+func (f filterSpec) match(r *mpa.Request) bool {
+	if f.empty() {
+		return true
+	}
+	for _, s := range f.status {
+		if !strings.HasPrefix(r.Status.String(), s) {
+			return false
+		}
+	}
+	for _, a := range f.action {
+		if !strings.Contains(strings.ToLower(actionNames(r)), a) {
+			return false
+		}
+	}
+	for _, t := range f.target {
+		if !strings.Contains(strings.ToLower(r.Target), t) {
+			return false
+		}
+	}
+	if len(f.words) == 0 {
+		return true
+	}
+	hay := []string{r.ID, r.Command, r.Requester, r.Reason, r.Target, actionNames(r), r.Status.String()}
+	for _, v := range r.Approvals {
+		hay = append(hay, v.Approver, v.Comment)
+	}
+	for _, v := range r.Rejections {
+		hay = append(hay, v.Approver, v.Comment)
+	}
+	all := strings.ToLower(strings.Join(hay, "\x00"))
+	for _, w := range f.words {
+		if !strings.Contains(all, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m Model) startFilter() (tea.Model, tea.Cmd) {
+	m.filtering = true
+	m.filter.set(m.spec.raw)
+	m.filter.focus()
+	return m, nil
+}
+
+// filterKey edits the filter; it applies as typed, enter keeps it and esc
+// drops it.
+func (m Model) filterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	switch msg.Type {
+	case tea.KeyEnter:
+		m.filtering = false
+		m.filter.blur()
+		return m, nil
+	case tea.KeyEsc:
+		m.clearFilter()
+		return m, nil
+	}
+	m.filter = m.filter.update(msg)
+	m.spec = parseFilter(m.filter.text())
+	return m, nil
+}
+
+func (m *Model) clearFilter() {
+	m.filtering = false
+	m.filter.blur()
+	m.filter.set("")
+	m.spec = filterSpec{}
+}

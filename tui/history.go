@@ -1,0 +1,150 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// historyRows is every request the viewer may see that is no longer
+// waiting for votes (approved, running, or final), newest change first,
+// as filtered.
+func (m Model) historyRows() []*mpa.Request {
+	now := m.now()
+	var out []*mpa.Request
+	for _, r := range m.reqs {
+		if !m.visible(r) {
+			continue
+		}
+		if r.Status == mpa.StatusPending && (r.ExpiresAt.IsZero() || now.Before(r.ExpiresAt)) {
+			continue
+		}
+		if m.spec.match(r) || m.spec.empty() {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b *mpa.Request) int {
+		if c := b.Updated.Compare(a.Updated); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// shownStatus is r's status as the history shows it: a pending request
+// past its expiry is expired even before the service records it.
+func shownStatus(r *mpa.Request, m Model) string {
+	if r.Status == mpa.StatusPending {
+		return "expired"
+	}
+	return r.Status.String()
+}
+
+var historyCols = []column{
+	{title: "ID", width: 14},
+	{title: "STATUS", width: 11},
+	{title: "ACTION", width: 12, flex: true},
+	{title: "TARGET", width: 8, flex: true},
+	{title: "REQUESTER", width: 9, flex: true},
+	{title: "EXIT", width: 4},
+	{title: "APPROVERS", width: 10, flex: true},
+	{title: "WHEN", width: 6},
+}
+
+var historyDrop = []int{7, 4, 6, 3}
+
+func (m Model) historyView() string {
+	rows := m.historyRows()
+	cols := layout(historyCols, m.width, historyDrop)
+	titles := make([]string, len(cols))
+	for i, c := range cols {
+		titles[i] = c.title
+	}
+	lines := []string{m.st.header.Render(renderRow(cols, titles))}
+	if len(rows) == 0 {
+		msg := "No finished requests."
+		if !m.listed {
+			msg = "Loading…"
+		}
+		if !m.spec.empty() {
+			msg = "No request matches the filter."
+		}
+		return strings.Join(append(lines, m.st.dim.Render(msg)), "\n")
+	}
+	page := max(1, m.bodyHeight()-1)
+	cur := slices.IndexFunc(rows, func(r *mpa.Request) bool { return r.ID == m.histID })
+	cur = max(cur, 0)
+	top := cur / page * page
+	now := m.now()
+	for i := top; i < min(len(rows), top+page); i++ {
+		r := rows[i]
+		exit := "-"
+		if r.Execution != nil && !r.Execution.End.IsZero() {
+			exit = fmt.Sprint(r.Execution.ExitStatus)
+		}
+		var who []string
+		for _, v := range r.Approvals {
+			who = append(who, v.Approver)
+		}
+		for _, v := range r.Rejections {
+			who = append(who, "!"+v.Approver)
+		}
+		cells := []string{r.ID, shownStatus(r, m), actionNames(r), r.Target, r.Requester,
+			exit, orDash(strings.Join(who, ",")), short(now.Sub(r.Updated))}
+		line := renderRow(cols, cells)
+		if i == cur {
+			line = m.st.selected.Render(pad(line, m.width))
+		}
+		lines = append(lines, line)
+	}
+	if len(rows) > page {
+		note := fmt.Sprintf("%d-%d of %d", top+1, min(len(rows), top+page), len(rows))
+		head := strings.TrimRight(renderRow(cols, titles), " ")
+		if w := m.width - len(note) - 1; w > len(head) {
+			lines[0] = m.st.header.Render(pad(head, w)) + " " + m.st.dim.Render(note)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m Model) historyKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	rows := m.historyRows()
+	page := max(1, m.bodyHeight()-1)
+	pos := func() int {
+		return max(0, slices.IndexFunc(rows, func(r *mpa.Request) bool { return r.ID == m.histID }))
+	}
+	step := func(d int) {
+		if len(rows) > 0 {
+			m.histID = rows[min(max(pos()+d, 0), len(rows)-1)].ID
+		}
+	}
+	switch {
+	case key.Matches(msg, k.Up):
+		step(-1)
+	case key.Matches(msg, k.Down):
+		step(1)
+	case key.Matches(msg, k.PageUp):
+		step(-page)
+	case key.Matches(msg, k.PageDown):
+		step(page)
+	case key.Matches(msg, k.Open):
+		if len(rows) > 0 {
+			return m.open(rows[pos()].ID)
+		}
+	case key.Matches(msg, k.History), key.Matches(msg, k.Back) && m.spec.empty():
+		m.view = viewQueue
+	case key.Matches(msg, k.Back):
+		m.clearFilter()
+	case key.Matches(msg, k.Filter):
+		return m.startFilter()
+	}
+	return m, nil
+}

@@ -1,0 +1,154 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// onApprover learns where the viewer is in registration. An approver with
+// no secret in force is taken to the registration view first, since they
+// can decide nothing until they have one.
+func (m Model) onApprover(msg approverMsg) (tea.Model, tea.Cmd) {
+	switch {
+	case errors.Is(msg.err, mpa.ErrNotFound):
+		m.reg = regNone
+	case msg.err != nil:
+		m.setFlash("registration state: "+describe(msg.err), true)
+		return m, nil
+	case msg.a.Status == mpa.Registered:
+		m.reg = regRegistered
+	case msg.a.Status == mpa.PendingApproval:
+		m.reg = regHeld
+	default:
+		m.reg = regNone
+	}
+	m.approver = msg.a
+	if m.reg == regNone || m.reg == regHeld {
+		m.view = viewRegister
+	}
+	return m, nil
+}
+
+func (m Model) startRegister() (tea.Model, tea.Cmd) {
+	if !m.viewer.Approver || m.reg == regRegistered {
+		return m, nil
+	}
+	m.view = viewRegister
+	return m, nil
+}
+
+func (m Model) registerKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	if m.reg == regIssued {
+		switch msg.Type {
+		case tea.KeyEsc:
+			m.regCode.blur()
+			m.view = viewQueue
+			return m, nil
+		case tea.KeyEnter:
+			code := strings.TrimSpace(m.regCode.text())
+			if code == "" {
+				m.regErr = "enter the code your authenticator shows"
+				return m, nil
+			}
+			m.regErr, m.regMsg = "", "checking…"
+			m.regCode.set("")
+			return m, completeCmd(m.ctx, m.svc, m.viewer.Name, code)
+		}
+		m.regCode = m.regCode.update(msg)
+		return m, nil
+	}
+	switch {
+	case key.Matches(msg, k.Back):
+		m.view = viewQueue
+	case key.Matches(msg, k.Open), key.Matches(msg, k.Register):
+		if m.reg == regNone {
+			m.regMsg, m.regErr = "issuing a secret…", ""
+			return m, initiateCmd(m.ctx, m.svc, m.viewer.Name)
+		}
+	}
+	return m, nil
+}
+
+func (m Model) updateRegister(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case registrationMsg:
+		if msg.err != nil {
+			m.regMsg, m.regErr = "", describe(msg.err)
+			return m, nil
+		}
+		m.reg, m.regInfo, m.regQR, m.regMsg = regIssued, msg.reg, msg.qr, ""
+		m.regCode.focus()
+		return m, nil
+	case registeredMsg:
+		m.regMsg = ""
+		if msg.err != nil {
+			m.regErr = describe(msg.err)
+			return m, nil
+		}
+		m.regCode.blur()
+		m.approver = msg.a
+		// The secret is no longer shown once confirmed.
+		m.regInfo, m.regQR = mpa.Registration{}, ""
+		if msg.held != nil {
+			m.reg = regHeld
+			m.approver.Request = msg.held.ID
+			return m, nil
+		}
+		m.reg = regRegistered
+		m.view = viewQueue
+		m.setFlash("registered: you can now approve requests", false)
+	}
+	return m, nil
+}
+
+func (m Model) registerView() string {
+	w := m.width
+	var lines []string
+	text := func(s string) {
+		lines = append(lines, wrap(s, max(10, w))...)
+	}
+	switch m.reg {
+	case regRegistered:
+		text("You are a registered approver.")
+	case regHeld:
+		text("Your code was confirmed. Registration is waiting for other approvers to approve request " +
+			orDash(m.approver.Request) + "; until then you cannot approve.")
+	case regIssued:
+		text("Scan the QR code with your authenticator app, or enter the secret by hand, then type the code it shows.")
+		lines = append(lines, "")
+		lines = append(lines, strings.Split(strings.TrimRight(m.regQR, "\n"), "\n")...)
+		lines = append(lines, m.st.label.Render("Secret ")+m.regInfo.Secret)
+		for i, l := range wrap(m.regInfo.URL, max(10, w-7)) {
+			p := m.st.label.Render("URL    ")
+			if i > 0 {
+				p = "       "
+			}
+			lines = append(lines, p+l)
+		}
+		lines = append(lines, m.regCode.view())
+	default:
+		text("You have the approver role but no TOTP secret yet, so you cannot approve.")
+		lines = append(lines, "")
+		text("Press enter to issue a secret: it is shown once, as a QR code and as text. Make sure nobody can see your screen.")
+	}
+	if m.regMsg != "" {
+		lines = append(lines, m.st.dim.Render(m.regMsg))
+	}
+	if m.regErr != "" {
+		lines = append(lines, m.st.err.Render(m.regErr))
+	}
+	if h := m.bodyHeight(); len(lines) > h && m.reg == regIssued {
+		// Never drop the code prompt: the QR code gives way first, and the
+		// secret and URL say the same.
+		keep := lines[len(lines)-(h-1):]
+		lines = append([]string{m.st.warn.Render(fmt.Sprintf("(terminal too small for the QR code: %d lines needed)", len(lines)))}, keep...)
+	}
+	return strings.Join(lines, "\n")
+}

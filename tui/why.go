@@ -1,0 +1,107 @@
+package tui
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+)
+
+// policyMatch is one entry of a request's Why: the policy decision's
+// explanation, as policy.Match encodes it. It is decoded here rather than
+// imported so that the console depends on the stored JSON only, which is
+// what mpa keeps verbatim.
+type policyMatch struct {
+	Action string       `json:"action"`
+	Rule   string       `json:"rule,omitempty"`
+	Words  []policyWord `json:"words,omitempty"`
+	Note   string       `json:"note,omitempty"`
+}
+
+// policyWord is a matched word; Offset and End are byte offsets into the
+// request's Command.
+type policyWord struct {
+	Text   string `json:"text"`
+	Offset int    `json:"offset"`
+	End    int    `json:"end"`
+}
+
+// parseWhy decodes a Why that is either the list of matches or a whole
+// decision with a "why" field. ok is false for anything else, which the
+// detail view then shows raw.
+func parseWhy(raw []byte) (ms []policyMatch, ok bool) {
+	if len(raw) == 0 {
+		return nil, true
+	}
+	if json.Unmarshal(raw, &ms) == nil {
+		return ms, true
+	}
+	var d struct {
+		Why []policyMatch `json:"why"`
+	}
+	if json.Unmarshal(raw, &d) == nil && d.Why != nil {
+		return d.Why, true
+	}
+	return nil, false
+}
+
+// span is a highlighted byte range of the command line.
+type span struct{ from, to int }
+
+// matchedSpans returns the valid word ranges of ms within a command of n
+// bytes, sorted and merged. A range outside the command (a Why from a
+// different line) is dropped rather than trusted.
+func matchedSpans(ms []policyMatch, n int) []span {
+	var out []span
+	for _, m := range ms {
+		for _, w := range m.Words {
+			if w.Offset < 0 || w.End > n || w.Offset >= w.End {
+				continue
+			}
+			out = append(out, span{w.Offset, w.End})
+		}
+	}
+	slices.SortFunc(out, func(a, b span) int { return a.from - b.from })
+	merged := out[:0]
+	for _, s := range out {
+		if k := len(merged); k > 0 && s.from <= merged[k-1].to {
+			merged[k-1].to = max(merged[k-1].to, s.to)
+			continue
+		}
+		merged = append(merged, s)
+	}
+	return merged
+}
+
+// highlight draws cmd with the matched ranges in hi, every part made
+// printable first so that offsets still refer to the raw bytes.
+func highlight(cmd string, spans []span, hi lipgloss.Style) string {
+	var b strings.Builder
+	at := 0
+	for _, s := range spans {
+		b.WriteString(printable(cmd[at:s.from]))
+		b.WriteString(hi.Render(printable(cmd[s.from:s.to])))
+		at = s.to
+	}
+	b.WriteString(printable(cmd[at:]))
+	return b.String()
+}
+
+// describeMatch is one line of the "why" section: the action, the rule,
+// the words with their positions, and the note.
+func describeMatch(m policyMatch) string {
+	var b strings.Builder
+	b.WriteString(m.Action)
+	if m.Rule != "" {
+		fmt.Fprintf(&b, " [rule %s]", m.Rule)
+	}
+	for _, w := range m.Words {
+		fmt.Fprintf(&b, " %q@%d-%d", w.Text, w.Offset, w.End)
+	}
+	if m.Note != "" {
+		fmt.Fprintf(&b, " (%s)", m.Note)
+	}
+	return b.String()
+}
