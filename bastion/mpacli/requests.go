@@ -140,8 +140,6 @@ func runRequestsCreate(c *call, args []string) int {
 	for i, a := range d.Actions {
 		refs[i] = mpa.ActionRef{Name: a.Name, Service: a.Service}
 	}
-	// TODO(mpa): pass d.PendingTTL and d.ApprovalTTL once NewRequest takes
-	// per-request TTLs; until then the service's lifecycle applies.
 	r, err := c.env.Service.Create(c.ctx, mpa.NewRequest{
 		Kind:              mpa.KindCommand,
 		Actions:           refs,
@@ -151,6 +149,8 @@ func runRequestsCreate(c *call, args []string) int {
 		Requester:         c.env.User,
 		Reason:            *reason,
 		RequiredApprovals: d.Quorum,
+		PendingTTL:        d.PendingTTL,
+		ApprovalTTL:       d.ApprovalTTL,
 	})
 	if err != nil {
 		return c.fail(err)

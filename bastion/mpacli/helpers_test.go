@@ -1,0 +1,229 @@
+package mpacli_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpacli"
+	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+	"github.com/keyturn/keyturn/policy"
+)
+
+// fakeClock is the injected clock; tests move it by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// start is a fixed instant at the beginning of a TOTP step.
+var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const testPolicy = `version: 1
+defaults:
+  required_approvals: 2
+  pending_ttl: 24h
+  approval_ttl: 1h
+  reason: optional
+unresolved: hold
+shell: deny
+trusted_paths: [/usr/bin, /bin]
+actions:
+  - name: kill_process
+    service: process
+    description: Terminate processes
+    match:
+      - command: [kill, pkill]
+  - name: delete_snapshot
+    service: snapshot
+    description: Destroy snapshots
+    reason: required
+    targets: ["db-*"]
+    match:
+      - command: zfs
+        args: [destroy]
+deny:
+  - name: wipe_root
+    match:
+      - command: rm
+        args: ["-rf", "/"]
+`
+
+// roles are the test users' gate roles.
+var roles = map[string][]string{
+	"alice":   {mpacli.RoleAdmin},
+	"bob":     {mpacli.RoleApprover},
+	"carol":   {mpacli.RoleApprover},
+	"dave":    {mpacli.RoleApprover},
+	"erin":    {mpacli.RoleAdmin, mpacli.RoleApprover},
+	"mallory": nil,
+}
+
+// harness is a real Service on an in-memory Badger store, a real policy
+// and a fake clock: the CLI runs against exactly what the gate gives it.
+type harness struct {
+	t       *testing.T
+	ctx     context.Context
+	clock   *fakeClock
+	store   *badgerstore.Store
+	svc     *mpa.Service
+	pol     *policy.Policy
+	secrets map[string]string
+
+	mu       sync.Mutex
+	released []string // "user:id" for every Release call
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pol, err := policy.Parse("policies.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{t: start}
+	return &harness{
+		t: t, ctx: context.Background(), clock: clock, store: st, pol: pol,
+		svc:     mpa.New(st, mpa.Options{Now: clock.Now, Logger: log, Node: "gate-1"}),
+		secrets: map[string]string{},
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs `mpa ARGS` as user.
+func (h *harness) run(user string, args ...string) result {
+	h.t.Helper()
+	var out, errb bytes.Buffer
+	env := mpacli.Env{
+		User: user, Roles: roles[user], Stdout: &out, Stderr: &errb,
+		Service: h.svc, Policy: h.pol, Now: h.clock.Now,
+		CanReach: func(target string) bool { return target != "forbidden" },
+		Release: func(ctx context.Context, id string) int {
+			h.mu.Lock()
+			h.released = append(h.released, user+":"+id)
+			h.mu.Unlock()
+			return 42
+		},
+	}
+	code := mpacli.Run(h.ctx, env, args)
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// must runs and fails the test unless it exits 0.
+func (h *harness) must(user string, args ...string) result {
+	h.t.Helper()
+	r := h.run(user, args...)
+	if r.code != 0 {
+		h.t.Fatalf("mpa %s as %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), user, r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// oathtool returns the TOTP code for secret at time at from the real
+// oathtool binary, so the codes are what an approver's tool would give.
+func oathtool(t testing.TB, secret string, at time.Time) string {
+	t.Helper()
+	path, err := exec.LookPath("oathtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("oathtool is required in CI: %v", err)
+		}
+		t.Skipf("oathtool not installed: %v", err)
+	}
+	out, err := exec.Command(path, "--totp", "-b", secret,
+		"--now", at.UTC().Format("2006-01-02 15:04:05 UTC")).Output()
+	if err != nil {
+		t.Fatalf("oathtool: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (h *harness) code(user string) string {
+	h.t.Helper()
+	return oathtool(h.t, h.secrets[user], h.clock.Now())
+}
+
+// step moves to the next TOTP step so an approver may use a fresh code.
+func (h *harness) step() { h.clock.Advance(30 * time.Second) }
+
+var secretLine = regexp.MustCompile(`(?m)^secret:\s+([A-Z2-7]+)$`)
+
+// initiate runs initiate-registration and keeps the printed secret.
+func (h *harness) initiate(user string, extra ...string) result {
+	h.t.Helper()
+	r := h.must(user, append([]string{"initiate-registration"}, extra...)...)
+	m := secretLine.FindStringSubmatch(r.stdout)
+	if m == nil {
+		h.t.Fatalf("no secret in initiate-registration output:\n%s", r.stdout)
+	}
+	h.secrets[user] = m[1]
+	return r
+}
+
+// register makes users approvers through the CLI (MPA disabled).
+func (h *harness) register(users ...string) {
+	h.t.Helper()
+	for _, u := range users {
+		h.initiate(u)
+		r := h.must(u, "complete-registration", "--totp-code", h.code(u))
+		if !strings.Contains(r.stdout, "Approver registered: "+u) {
+			h.t.Fatalf("complete-registration %s: %s", u, r.stdout)
+		}
+	}
+	h.step()
+}
+
+// enable registers bob and carol and enables MPA.
+func (h *harness) enable() {
+	h.t.Helper()
+	h.register("bob", "carol")
+	h.must("alice", "settings", "global", "modify", "--enable=true")
+}
+
+var createdID = regexp.MustCompile(`Created request (req-[0-9a-f]+)`)
+
+// create has alice create a held kill request and returns its id.
+func (h *harness) create() string {
+	h.t.Helper()
+	r := h.must("alice", "requests", "create", "--target", "web-1", "--reason", "stuck worker", "--", "kill -9 4242")
+	m := createdID.FindStringSubmatch(r.stdout)
+	if m == nil {
+		h.t.Fatalf("no request id in:\n%s", r.stdout)
+	}
+	return m[1]
+}
+
+func (h *harness) releases() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.released...)
+}
