@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+)
+
+const auditUsage = `Usage:
+  keyturn audit verify --data-dir DIR [--encryption-key-file FILE]
+  keyturn audit verify --file EXPORT.jsonl
+
+Checks the hash-chained audit trail and names the first bad event.
+
+With --data-dir it reads the gate's store directly; stop the gate first (a
+running gate holds the store's lock). With --file it checks an export made
+by 'mpa audit export' (- reads standard input), without access to the gate:
+an auditor's offline check. Exits 0 when the chain is intact, 1 when it is
+broken or cannot be read, 2 on a usage error.
+`
+
+// auditMain runs `keyturn audit ...`.
+func auditMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, auditUsage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, auditUsage)
+		return 0
+	case "verify":
+		return auditVerify(args[1:], stdin, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "keyturn audit: unknown command %q\n\n%s", args[0], auditUsage)
+	return 2
+}
+
+func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keyturn audit verify", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "the gate's data `dir` (the gate must be stopped)")
+	keyFile := fs.String("encryption-key-file", "", "the store's encryption key `file`, if it is encrypted")
+	file := fs.String("file", "", "a JSON Lines `export` from 'mpa audit export' (- for standard input)")
+	pos, st, ok := parseFlags(fs, args, auditUsage, stdout, stderr)
+	if !ok {
+		return st
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "keyturn audit verify: "+format+"\n", a...)
+		return 1
+	}
+	switch {
+	case len(pos) > 0:
+		fmt.Fprintf(stderr, "keyturn audit verify: unexpected argument %q\n\n%s", pos[0], auditUsage)
+		return 2
+	case (*dataDir == "") == (*file == ""):
+		fmt.Fprintf(stderr, "keyturn audit verify: give exactly one of --data-dir and --file\n\n%s", auditUsage)
+		return 2
+	case *file != "" && *keyFile != "":
+		fmt.Fprintf(stderr, "keyturn audit verify: --encryption-key-file goes with --data-dir, not --file\n\n%s", auditUsage)
+		return 2
+	}
+
+	if *file != "" {
+		r := stdin
+		if *file != "-" {
+			f, err := os.Open(*file)
+			if err != nil {
+				return fail("%v", err)
+			}
+			defer f.Close()
+			r = f
+		}
+		head, err := audit.VerifyHead(audit.ReadJSONL(r))
+		if err != nil {
+			return chainBroken(stdout, stderr, *file, err)
+		}
+		fmt.Fprintf(stdout, "audit chain ok: %d events, head seq %d hash %s\n"+
+			"(an export cannot show events cut off after its last line: compare this head with\n"+
+			"'mpa audit verify' on the gate)\n", head.Seq, head.Seq, dashIfEmpty(head.Hash))
+		return 0
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st2, err := openOfflineStore(*dataDir, *keyFile, log)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer st2.Close()
+	ctx := context.Background()
+	svc := mpa.New(st2, mpa.Options{Logger: log})
+	if err := svc.VerifyAudit(ctx); err != nil {
+		return chainBroken(stdout, stderr, *dataDir, err)
+	}
+	var last audit.Event
+	for e, err := range svc.AuditEvents(ctx, audit.Filter{}) {
+		if err != nil {
+			return fail("%v", err)
+		}
+		last = e
+	}
+	fmt.Fprintf(stdout, "audit chain ok: %d events, head seq %d hash %s\n", last.Seq, last.Seq, dashIfEmpty(last.Hash))
+	return 0
+}
+
+// chainBroken reports a failed verification: which event is bad on stdout
+// (what the auditor asked for), the full error on stderr.
+func chainBroken(stdout, stderr io.Writer, what string, err error) int {
+	var ce *audit.ChainError
+	if errors.As(err, &ce) {
+		fmt.Fprintf(stdout, "audit chain is BROKEN: first bad event is seq %d (position %d): %s\n", ce.Seq, ce.Index, ce.Problem)
+	}
+	fmt.Fprintf(stderr, "keyturn audit verify: %s: %v\n", what, err)
+	return 1
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// openOfflineStore opens the gate's store for a tool run on the gate host
+// with the gate stopped. It refuses a dir that holds no store rather than
+// let Badger create an empty one there, and says how to get past the lock.
+func openOfflineStore(dir, keyFile string, log *slog.Logger) (*badgerstore.Store, error) {
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s holds no keyturn store (no MANIFEST); is --data-dir the gate's data_dir?", dir)
+		}
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	var key []byte
+	if keyFile != "" {
+		var err error
+		// The key file holds the raw AES key, as the gate reads it.
+		if key, err = os.ReadFile(keyFile); err != nil {
+			return nil, fmt.Errorf("read encryption key: %w", err)
+		}
+	}
+	st, err := badgerstore.Open(badgerstore.Options{Dir: dir, EncryptionKey: key, Logger: log})
+	if errors.Is(err, badgerstore.ErrInUse) {
+		return nil, fmt.Errorf("%w; stop the gate first: offline tools open the store directly", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// parseFlags parses fs from args allowing flags after positional
+// arguments (`breakglass register-approver NAME --data-dir DIR`), and
+// handles --help. ok is false when the command must exit with status.
+func parseFlags(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (pos []string, status int, ok bool) {
+	fs.SetOutput(io.Discard)
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, "\nFlags:")
+			fs.PrintDefaults()
+			return nil, 0, false
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n\n%s", fs.Name(), err, usage)
+			return nil, 2, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
