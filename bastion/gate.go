@@ -3,6 +3,7 @@ package bastion
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -11,6 +12,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/targets"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -27,6 +29,7 @@ type Options struct {
 	HostKey gossh.Signer
 	Targets *targets.Pool
 	Policy  Decider
+	MPA     *mpa.Service
 	Logger  *slog.Logger
 }
 
@@ -35,20 +38,21 @@ type Gate struct {
 	cfg     *config.Config
 	targets *targets.Pool
 	policy  Decider
+	mpa     *mpa.Service
 	log     *slog.Logger
 	srv     *ssh.Server
 }
 
 // New builds a gate; Serve starts it.
 func New(o Options) (*Gate, error) {
-	if o.Config == nil || o.HostKey == nil || o.Targets == nil || o.Policy == nil {
-		return nil, errors.New("bastion: New needs a config, a host key, a target pool and a policy")
+	if o.Config == nil || o.HostKey == nil || o.Targets == nil || o.Policy == nil || o.MPA == nil {
+		return nil, errors.New("bastion: New needs a config, a host key, a target pool, a policy and an approval service")
 	}
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, log: log}
+	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log}
 	handler := Chain(g.route,
 		recoverPanics(log),
 		logSessions(log),
@@ -109,34 +113,37 @@ func (g *Gate) route(s ssh.Session) {
 // targetSession authorizes a session for a target, decides its command, and
 // runs it if policy allows.
 func (g *Gate) targetSession(s ssh.Session, id Identity) int {
-	u, _ := g.cfg.User(id.User)
-	if _, ok := g.cfg.Target(id.Target); !ok || !u.CanReach(id.Target) || !u.HasRole(config.RoleAdmin) {
+	if refusal := g.authorizeTarget(id); refusal != "" {
 		g.log.Warn("target refused", "user", id.User, "target", id.Target, "key", id.Fingerprint)
-		say(s, "keyturn: %s may not reach target %q (see 'ssh %s@gate targets')", id.User, id.Target, id.User)
+		g.record(s.Context(), "session.refused", id, map[string]any{"why": refusal})
+		say(s, "keyturn: %s", refusal)
 		return ExitRefused
 	}
 	_, _, pty := s.Pty()
 	in := policy.Input{Command: s.RawCommand(), Shell: s.RawCommand() == "", PTY: pty, Target: id.Target}
 	d := g.policy.Decide(in)
 	g.log.Info("decision", "user", id.User, "target", id.Target, "verdict", d.Verdict.String(), "actions", actionNames(d.Actions), "command", in.Command)
+	g.record(s.Context(), "decision", id, map[string]any{
+		"command": in.Command, "pty": pty, "verdict": d.Verdict.String(), "actions": actionNames(d.Actions), "why": d.Why,
+	})
 	switch d.Verdict {
 	case policy.Allow:
 		return g.passthrough(s, id)
-	case policy.Deny:
+	case policy.Hold:
+		return g.hold(s, id, d)
+	default:
 		say(s, "keyturn: %s", indentCR(d.Message(), pty))
 		return ExitDenied
-	default:
-		return g.hold(s, id, d)
 	}
 }
 
-// hold is where a held command waits for approval. Until approval is wired
-// in, a held command is refused with the decision, and never run.
-func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
-	_, _, pty := s.Pty()
-	say(s, "keyturn: %s", indentCR(d.Message(), pty))
-	say(s, "keyturn: not run")
-	return ExitPending
+// authorizeTarget says why id may not use its target, or "" if it may.
+func (g *Gate) authorizeTarget(id Identity) string {
+	u, ok := g.cfg.User(id.User)
+	if _, known := g.cfg.Target(id.Target); !ok || !known || !u.CanReach(id.Target) || !u.HasRole(config.RoleAdmin) {
+		return fmt.Sprintf("%s may not reach target %q (see 'ssh %s@gate targets')", id.User, id.Target, id.User)
+	}
+	return ""
 }
 
 func actionNames(refs []policy.ActionRef) []string {

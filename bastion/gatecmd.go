@@ -1,11 +1,15 @@
 package bastion
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gliderlabs/ssh"
+
+	"github.com/keyturn/keyturn/bastion/mpacli"
 )
 
 // gateCommand runs a command in the gate's own namespace (login name without
@@ -28,6 +32,8 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 		}
 		fmt.Fprintf(s, "user: %s\nroles: %s\nkey: %s\nfrom: %s\n", id.User, strings.Join(roles, ","), id.Fingerprint, id.Remote)
 		return 0
+	case "mpa":
+		return g.mpaCommand(s, id, args[1:])
 	case "targets":
 		u, _ := g.cfg.User(id.User)
 		var names []string
@@ -49,5 +55,27 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 const gateHelp = `keyturn gate commands (ssh USER@gate COMMAND):
   whoami     who the gate thinks you are, and with which key
   targets    the targets you may reach (ssh USER+TARGET@gate 'CMD')
+  mpa        multi-party approval: registration, requests, approvals, settings, audit
+             ('mpa --help' for more)
   help       this text
 `
+
+// mpaCommand runs the mpa command namespace for the session's user.
+func (g *Gate) mpaCommand(s ssh.Session, id Identity, args []string) int {
+	u, _ := g.cfg.User(id.User)
+	roles := make([]string, len(u.Roles))
+	for i, r := range u.Roles {
+		roles[i] = string(r)
+	}
+	policyInfo, _ := g.policy.(mpacli.PolicyInfo)
+	return mpacli.Run(s.Context(), mpacli.Env{
+		User:    id.User,
+		Roles:   roles,
+		Stdout:  s,
+		Stderr:  s.Stderr(),
+		Service: g.mpa,
+		Policy:  policyInfo,
+		Release: func(_ context.Context, reqID string) int { return g.release(s, id, reqID) },
+		Now:     time.Now,
+	}, args)
+}

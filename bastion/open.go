@@ -1,25 +1,61 @@
 package bastion
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 	"github.com/keyturn/keyturn/bastion/targets"
 )
 
 // Server is a gate assembled from its config with everything it owns: keys,
-// policy, target connections.
+// policy, target connections, the store and the approval service.
 type Server struct {
 	*Gate
 	Policy *PolicyHolder
+	MPA    *mpa.Service
+	store  *badgerstore.Store
 	pool   *targets.Pool
 	grace  time.Duration
+}
+
+// StoreDir is the store's folder inside the data dir.
+const StoreDir = "store"
+
+// OpenStore opens the data dir's store; only one process may have it open.
+func OpenStore(cfg *config.Config, log *slog.Logger) (*badgerstore.Store, error) {
+	var key []byte
+	if cfg.Store.EncryptionKeyFile != "" {
+		k, err := os.ReadFile(cfg.Store.EncryptionKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("store encryption key: %w", err)
+		}
+		key = bytes.TrimSpace(k)
+	}
+	return badgerstore.Open(badgerstore.Options{Dir: filepath.Join(cfg.DataDir, StoreDir), EncryptionKey: key, Logger: log})
+}
+
+// NewService returns the approval service over st with the config's roles
+// and TOTP settings.
+func NewService(cfg *config.Config, st mpa.Store, log *slog.Logger) *mpa.Service {
+	return mpa.New(st, mpa.Options{
+		Logger:           log,
+		LockoutThreshold: cfg.TOTP.LockoutThreshold,
+		LockoutDuration:  cfg.TOTP.LockoutDuration.Std(),
+		CanApprove: func(user string, _ []mpa.ActionRef) bool {
+			u, ok := cfg.User(user)
+			return ok && u.HasRole(config.RoleApprover)
+		},
+	})
 }
 
 // Open assembles a gate from cfg, creating its keys on first start.
@@ -36,16 +72,33 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
+	st, err := OpenStore(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	svc := NewService(cfg, st, log)
+	// A command that was running when the gate last stopped may have run
+	// in part: it is marked Interrupted and never run again by itself.
+	interrupted, err := svc.RecoverInterrupted(context.Background())
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("recover interrupted requests: %w", err)
+	}
+	for _, r := range interrupted {
+		log.Warn("request interrupted by a gate stop; not run again", "request", r.ID, "target", r.Target, "user", r.Requester)
+	}
 	pool, err := targets.NewPool(clientKey, cfg.Targets, log)
 	if err != nil {
+		st.Close()
 		return nil, err
 	}
-	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, Logger: log})
+	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: svc, Logger: log})
 	if err != nil {
 		pool.Close()
+		st.Close()
 		return nil, err
 	}
-	return &Server{Gate: g, Policy: pol, pool: pool, grace: GraceFrom(cfg)}, nil
+	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, pool: pool, grace: GraceFrom(cfg)}, nil
 }
 
 // Run serves on l until ctx is done, then shuts down gracefully: it stops
@@ -57,6 +110,12 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 	go func() {
 		if err := s.Policy.Watch(watchCtx); err != nil {
 			s.log.Error("policy watch stopped", "err", err)
+		}
+	}()
+
+	go func() {
+		if err := s.MPA.Run(watchCtx); err != nil && watchCtx.Err() == nil {
+			s.log.Error("request expiry stopped", "err", err)
 		}
 	}()
 
@@ -73,5 +132,11 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 		cancel()
 		<-served
 	}
-	return errors.Join(err, s.pool.Close())
+	stopWatch()
+	return errors.Join(err, s.pool.Close(), s.store.Close())
+}
+
+// Close releases what Open acquired, for a Server that never ran.
+func (s *Server) Close() error {
+	return errors.Join(s.pool.Close(), s.store.Close())
 }

@@ -107,3 +107,6 @@ func (h *PolicyHolder) Watch(ctx context.Context) error {
 		}
 	}
 }
+
+// Actions lists the privileged actions of the policy in force.
+func (h *PolicyHolder) Actions() []policy.Action { return h.cur.Load().Actions() }

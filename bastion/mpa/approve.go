@@ -156,7 +156,7 @@ func (s *Service) castTx(tx Tx, r *Request, v Vote, approve bool) error {
 // applies itself, applies and completes it.
 func (s *Service) approveTx(tx Tx, r *Request, actor string) error {
 	now := s.clock()
-	r.ExpiresAt = now.Add(s.life.ApprovalTTL)
+	r.ExpiresAt = now.Add(shorter(r.ApprovalTTL, s.life.ApprovalTTL))
 	for _, v := range r.Approvals {
 		if !v.ValidBefore.IsZero() && v.ValidBefore.Before(r.ExpiresAt) {
 			r.ExpiresAt = v.ValidBefore

@@ -173,7 +173,8 @@ func (s *Service) createTx(tx Tx, nr NewRequest) (Request, error) {
 		Updated:           now,
 		Status:            StatusPending,
 		RequiredApprovals: q,
-		ExpiresAt:         now.Add(s.life.PendingTTL),
+		ExpiresAt:         now.Add(shorter(nr.PendingTTL, s.life.PendingTTL)),
+		ApprovalTTL:       shorter(nr.ApprovalTTL, s.life.ApprovalTTL),
 		Payload:           slices.Clone(nr.Payload),
 	}
 	if err := tx.PutRequest(r, 0); err != nil {
@@ -190,6 +191,15 @@ func (s *Service) createTx(tx Tx, nr NewRequest) (Request, error) {
 		return Request{}, err
 	}
 	return r, nil
+}
+
+// shorter returns the policy's time d unless it is unset or longer than the
+// lifecycle's limit.
+func shorter(d, limit time.Duration) time.Duration {
+	if d <= 0 || d > limit {
+		return limit
+	}
+	return d
 }
 
 // audit appends an event about r (nil for none) in tx.

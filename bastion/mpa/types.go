@@ -82,6 +82,10 @@ type Request struct {
 	// Approved one can no longer be released. Zero once final.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 
+	// ApprovalTTL is how long an approval of this request lasts (zero: the
+	// lifecycle's).
+	ApprovalTTL time.Duration `json:"approval_ttl,omitempty"`
+
 	// Payload is kind-specific: the approver name for register_approver,
 	// the new policy text for update_policy.
 	Payload json.RawMessage `json:"payload,omitempty"`
@@ -136,7 +140,12 @@ type NewRequest struct {
 	Reason    string
 	// RequiredApprovals is the quorum; 0 uses Options.DefaultQuorum.
 	RequiredApprovals int
-	Payload           json.RawMessage
+	// PendingTTL and ApprovalTTL are the policy's times for this request's
+	// actions; 0 uses the Lifecycle's. A lifecycle time shorter than the
+	// policy's still wins: the operator's limit is an upper bound.
+	PendingTTL  time.Duration
+	ApprovalTTL time.Duration
+	Payload     json.RawMessage
 }
 
 // ExecResult is what the gate reports when a released command ends.

@@ -49,7 +49,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			env.Values[gateKey{}] = &gateSlot{}
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		Cmds: mergeCmds(mpaCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"keygen": cmdKeygen,
 			"sshd":   cmdSSHD,
 			"render": cmdRender,
@@ -62,8 +62,18 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 				ts.Check(err)
 				ts.Setenv(args[0], fmt.Sprint(port))
 			},
-		},
+		}),
 	}
+}
+
+func mergeCmds(sets ...map[string]func(*testscript.TestScript, bool, []string)) map[string]func(*testscript.TestScript, bool, []string) {
+	all := make(map[string]func(*testscript.TestScript, bool, []string))
+	for _, set := range sets {
+		for name, cmd := range set {
+			all[name] = cmd
+		}
+	}
+	return all
 }
 
 func envName(name, suffix string) string {

@@ -1,0 +1,226 @@
+package bastion
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/policy"
+)
+
+// ReasonEnv is the environment variable a requester sets (ssh -o
+// SetEnv=KEYTURN_REASON=...) to say why they need a held command.
+const ReasonEnv = "KEYTURN_REASON"
+
+// hold turns a held command into a pending request and waits, with live
+// updates, until it is approved (then runs it, once), rejected, expires, or
+// the requester detaches.
+func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
+	_, _, pty := s.Pty()
+	ctx := s.Context()
+
+	settings, err := g.mpa.Settings(ctx)
+	if err != nil {
+		g.log.Error("read mpa settings", "user", id.User, "err", err)
+		say(s, "keyturn: internal error; the command was not run")
+		return ExitInternal
+	}
+	if !settings.Enabled && !unresolved(d) {
+		// Vendors' behaviour: until multi-party approval is enabled,
+		// privileged actions run, and the record shows they would have
+		// been held. A line the gate could not resolve is never waved
+		// through, enabled or not.
+		g.record(ctx, "command.unapproved", id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "reason": "mpa disabled"})
+		say(s, "keyturn: multi-party approval is not enabled; running %s without approval", strings.Join(actionNames(d.Actions), ", "))
+		return g.passthrough(s, id)
+	}
+
+	reason := envValue(s.Environ(), ReasonEnv)
+	if d.ReasonRequired && strings.TrimSpace(reason) == "" {
+		say(s, "keyturn: %s", indentCR(d.Message(), pty))
+		say(s, "keyturn: a reason is required; give one with: ssh -o SetEnv=%s=\"why you need this\" ...", ReasonEnv)
+		return ExitUsage
+	}
+	why, err := json.Marshal(d.Why)
+	if err != nil {
+		g.log.Error("encode decision", "user", id.User, "err", err)
+		return ExitInternal
+	}
+	req, err := g.mpa.Create(ctx, mpa.NewRequest{
+		Kind:              mpa.KindCommand,
+		Actions:           mpaActions(d.Actions),
+		Target:            id.Target,
+		Command:           s.RawCommand(),
+		Why:               why,
+		Requester:         id.User,
+		Reason:            reason,
+		RequiredApprovals: d.Quorum,
+		PendingTTL:        d.PendingTTL,
+		ApprovalTTL:       d.ApprovalTTL,
+	})
+	if err != nil {
+		g.log.Error("create request", "user", id.User, "target", id.Target, "err", err)
+		say(s, "keyturn: could not record the request; the command was not run")
+		return ExitInternal
+	}
+	g.log.Info("request created", "user", id.User, "target", id.Target, "request", req.ID, "actions", actionNames(d.Actions))
+	say(s, "keyturn: %s", indentCR(d.Message(), pty))
+	say(s, "keyturn: request %s needs %d approval(s); it expires %s", req.ID, req.RequiredApprovals, req.ExpiresAt.Local().Format(time.RFC3339))
+	say(s, "keyturn: approvers: ssh APPROVER@gate mpa requests approve %s --totp-code CODE", req.ID)
+	if pty {
+		say(s, "keyturn: waiting (~. detaches; the request keeps its place)")
+	} else {
+		say(s, "keyturn: waiting (Ctrl-C detaches; the request keeps its place)")
+	}
+	return g.await(s, id, req.ID)
+}
+
+// await follows a request until it can run or ends. Detaching (Ctrl-C on a
+// terminal, or a dropped connection) leaves the request as it is.
+func (g *Gate) await(s ssh.Session, id Identity, reqID string) int {
+	ctx, cancel := context.WithCancel(s.Context())
+	defer cancel()
+	updates, err := g.mpa.Watch(ctx, reqID)
+	if err != nil {
+		g.log.Error("watch request", "request", reqID, "err", err)
+		say(s, "keyturn: lost track of %s; see 'mpa requests view %s'", reqID, reqID)
+		return ExitInternal
+	}
+	seen := 0
+	for r := range updates {
+		for ; seen < len(r.Approvals); seen++ {
+			say(s, "keyturn: approved by %s, %d of %d", r.Approvals[seen].Approver, seen+1, r.RequiredApprovals)
+		}
+		switch r.Status {
+		case mpa.StatusApproved:
+			cancel()
+			return g.release(s, id, r.ID)
+		case mpa.StatusRejected:
+			v := lastVote(r.Rejections)
+			say(s, "keyturn: rejected by %s: %s", v.Approver, v.Comment)
+			return ExitDenied
+		case mpa.StatusExpired:
+			say(s, "keyturn: request %s expired before it was approved; not run", r.ID)
+			return ExitExpired
+		case mpa.StatusCancelled:
+			say(s, "keyturn: request %s was cancelled; not run", r.ID)
+			return ExitExpired
+		case mpa.StatusExecuting, mpa.StatusCompleted, mpa.StatusInterrupted:
+			say(s, "keyturn: request %s was already released (%s)", r.ID, r.Status)
+			return ExitPending
+		}
+	}
+	if s.Context().Err() == nil {
+		say(s, "keyturn: detached; %s keeps its place. Once approved, run it with: ssh %s@gate mpa requests run %s", reqID, id.User, reqID)
+		g.log.Info("requester detached", "user", id.User, "request", reqID)
+	}
+	return ExitPending
+}
+
+// release runs an approved request exactly once on this session: the
+// Approved -> Executing transition is committed before a byte reaches the
+// target, so a second release, from this gate or another, fails.
+func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
+	ctx := s.Context()
+	r, err := g.mpa.BeginExecution(ctx, reqID, id.User)
+	if err != nil {
+		g.log.Warn("release refused", "user", id.User, "request", reqID, "err", err)
+		say(s, "keyturn: %s cannot run: %v", reqID, err)
+		if errors.Is(err, mpa.ErrExpired) {
+			return ExitExpired
+		}
+		return ExitDenied
+	}
+	// The request names its target; the caller may be in the gate's own
+	// namespace (mpa requests run), so authorize the target again now.
+	target := Identity{User: id.User, Target: r.Target, Fingerprint: id.Fingerprint, Remote: id.Remote}
+	if refusal := g.authorizeTarget(target); refusal != "" {
+		g.finish(ctx, r.ID, mpa.ExecResult{ExitStatus: ExitRefused, Error: refusal})
+		say(s, "keyturn: %s", refusal)
+		return ExitRefused
+	}
+	// Policy may have changed since approval: a line it now denies stays
+	// unrun.
+	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target}); d.Verdict == policy.Deny {
+		g.finish(ctx, r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
+		say(s, "keyturn: %s", d.Message())
+		return ExitDenied
+	}
+	say(s, "keyturn: %s approved; running on %s", r.ID, r.Target)
+	g.log.Info("request released", "user", id.User, "target", r.Target, "request", r.ID)
+	out := &outputRecord{h: sha256.New()}
+	status := g.runOnTarget(s, target, r.Command, out)
+	g.finish(ctx, r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.n, OutputSHA256: hex.EncodeToString(out.h.Sum(nil))})
+	return status
+}
+
+// finish records the end of a run. It must not depend on the session,
+// which may already be gone.
+func (g *Gate) finish(_ context.Context, reqID string, res mpa.ExecResult) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := g.mpa.FinishExecution(ctx, reqID, res); err != nil {
+		g.log.Error("record execution", "request", reqID, "err", err)
+	}
+}
+
+// outputRecord counts and hashes what a released command wrote.
+type outputRecord struct {
+	n int64
+	h interface {
+		io.Writer
+		Sum([]byte) []byte
+	}
+}
+
+func (o *outputRecord) Write(p []byte) (int, error) {
+	o.n += int64(len(p))
+	return o.h.Write(p)
+}
+
+func lastVote(vs []mpa.Vote) mpa.Vote {
+	if len(vs) == 0 {
+		return mpa.Vote{Approver: "an approver"}
+	}
+	return vs[len(vs)-1]
+}
+
+func unresolved(d policy.Decision) bool {
+	for _, a := range d.Actions {
+		if a == policy.UnresolvedAction || a == policy.InteractiveAction {
+			return true
+		}
+	}
+	return false
+}
+
+func mpaActions(refs []policy.ActionRef) []mpa.ActionRef {
+	out := make([]mpa.ActionRef, len(refs))
+	for i, r := range refs {
+		out[i] = mpa.ActionRef{Name: r.Name, Service: r.Service}
+	}
+	return out
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+func (g *Gate) record(ctx context.Context, kind string, id Identity, data map[string]any) {
+	if _, err := g.mpa.Record(ctx, auditEvent(kind, id, data)); err != nil {
+		g.log.Error("audit record failed", "kind", kind, "user", id.User, "err", err)
+	}
+}

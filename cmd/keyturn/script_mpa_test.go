@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// Commands for approval scripts:
+//
+//	totpsecret VAR          set $VAR to the TOTP secret in the last command's stdout
+//	oathcode VAR SECRET [OFFSET]
+//	                        set $VAR to the code the real oathtool computes for
+//	                        $SECRET at now+OFFSET seconds (OFFSET may be negative)
+//	totpwindow              wait, if needed, until at least 12 s remain in the current
+//	                        30 s TOTP step, so codes computed next stay in step
+//	waitlog [-count=N] REGEXP [VAR]
+//	                        wait (up to a minute) until gate.log matches REGEXP
+//	                        (N times); set $VAR to the first group of the Nth match
+var mpaCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"totpsecret": cmdTOTPSecret,
+	"oathcode":   cmdOathCode,
+	"totpwindow": cmdTOTPWindow,
+	"waitlog":    cmdWaitLog,
+}
+
+var secretRE = regexp.MustCompile(`(?m)^\s*secret:?\s+([A-Z2-7]{16,})\s*$`)
+
+func cmdTOTPSecret(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: totpsecret VAR")
+	}
+	m := secretRE.FindStringSubmatch(ts.ReadFile("stdout"))
+	if m == nil {
+		ts.Fatalf("no TOTP secret in stdout")
+	}
+	ts.Setenv(args[0], m[1])
+}
+
+func cmdOathCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: oathcode VAR SECRET [OFFSET]")
+	}
+	offset := 0
+	if len(args) == 3 {
+		var err error
+		offset, err = strconv.Atoi(args[2])
+		ts.Check(err)
+	}
+	at := time.Now().Add(time.Duration(offset) * time.Second).UTC().Format("2006-01-02 15:04:05 UTC")
+	out, err := exec.Command("oathtool", "--totp", "-b", "--now", at, args[1]).CombinedOutput()
+	if err != nil {
+		ts.Fatalf("oathtool: %v: %s", err, out)
+	}
+	ts.Setenv(args[0], strings.TrimSpace(string(out)))
+}
+
+func cmdTOTPWindow(ts *testscript.TestScript, neg bool, args []string) {
+	const step, need = 30, 12
+	left := step - time.Now().Unix()%step
+	if left < need {
+		time.Sleep(time.Duration(left)*time.Second + 100*time.Millisecond)
+	}
+}
+
+func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
+	count := 1
+	if len(args) > 0 && strings.HasPrefix(args[0], "-count=") {
+		n, err := strconv.Atoi(strings.TrimPrefix(args[0], "-count="))
+		ts.Check(err)
+		count, args = n, args[1:]
+	}
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitlog [-count=N] REGEXP [VAR]")
+	}
+	re, err := regexp.Compile(args[0])
+	ts.Check(err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		data, _ := os.ReadFile(ts.MkAbs("gate.log"))
+		if all := re.FindAllStringSubmatch(string(data), -1); len(all) >= count {
+			m := all[count-1]
+			if len(args) == 2 {
+				if len(m) < 2 {
+					ts.Fatalf("waitlog: %s has no group to set %s from", args[0], args[1])
+				}
+				ts.Setenv(args[1], m[1])
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			ts.Fatalf("gate.log never matched %s", args[0])
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
