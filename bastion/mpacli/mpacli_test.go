@@ -297,7 +297,7 @@ func TestRequestFlow(t *testing.T) {
 
 	view := h.must("alice", "requests", "view", id).stdout
 	for _, w := range []string{"status:       approved", "approvals:    2 of 2", `approved by:  bob at 2025-03-01T12:00:30Z: "ok"`,
-		"approved by:  carol at 2025-03-01T12:01:00Z", "reason:       stuck worker", `"action":"kill_process"`} {
+		"approved by:  carol at 2025-03-01T12:01:00Z", "reason:       stuck worker", `why:          kill_process "kill"@0-4 [actions[0].match[0]]`} {
 		if !strings.Contains(view, w) {
 			t.Errorf("requests view lacks %q:\n%s", w, view)
 		}

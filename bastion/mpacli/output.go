@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/policy"
 )
 
 // writeJSON prints v indented, with a final newline. HTML escaping is off
@@ -100,8 +101,8 @@ func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
 	if !r.Status.Final() {
 		row("expires", fmtDeadline(r.ExpiresAt, now))
 	}
-	if len(r.Why) > 0 {
-		row("why", string(r.Why))
+	for _, line := range whyLines(r.Why) {
+		row("why", line)
 	}
 	for _, v := range r.Approvals {
 		row("approved by", vote(v))
@@ -119,6 +120,35 @@ func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
 		}
 	}
 	tw.Flush()
+}
+
+// whyLines shows a request's why as the gate shows a decision: the action,
+// the words that matched with their positions, and the rule. A why that is
+// not a list of policy matches is shown as stored.
+func whyLines(why json.RawMessage) []string {
+	if len(why) == 0 {
+		return nil
+	}
+	var ms []policy.Match
+	if err := json.Unmarshal(why, &ms); err != nil || len(ms) == 0 {
+		return []string{string(why)}
+	}
+	lines := make([]string, 0, len(ms))
+	for _, m := range ms {
+		var b strings.Builder
+		b.WriteString(m.Action)
+		for _, w := range m.Words {
+			fmt.Fprintf(&b, " %q@%d-%d", w.Text, w.Offset, w.End)
+		}
+		if m.Rule != "" {
+			fmt.Fprintf(&b, " [%s]", m.Rule)
+		}
+		if m.Note != "" {
+			fmt.Fprintf(&b, " (%s)", m.Note)
+		}
+		lines = append(lines, b.String())
+	}
+	return lines
 }
 
 func vote(v mpa.Vote) string {

@@ -81,8 +81,8 @@ func runRequestsView(c *call, args []string) int {
 
 func runRequestsCreate(c *call, args []string) int {
 	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	target := fs.String("target", "", "the `T`arget host the command is for")
-	reason := fs.String("reason", "", "why the command must run, shown to approvers (`R`)")
+	target := fs.String("target", "", "the target host `T` the command is for")
+	reason := fs.String("reason", "", "reason `R`: why the command must run, shown to approvers")
 	asJSON := jsonFlag(fs)
 	p, st, ok := c.parse(fs, args, 0, 0)
 	if !ok {
@@ -259,7 +259,7 @@ func addVoteFlags(fs *flag.FlagSet, commentHelp string) voteFlags {
 
 func runRequestsApprove(c *call, args []string) int {
 	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	vf := addVoteFlags(fs, "a `C`omment recorded with your approval")
+	vf := addVoteFlags(fs, "comment `C`, recorded with your approval")
 	validBefore := fs.String("valid-before", "", "your approval lapses at `TIME` (RFC 3339, or a duration from now like 2h)")
 	asJSON := jsonFlag(fs)
 	p, st, ok := c.parse(fs, args, 1, 1)
@@ -305,7 +305,7 @@ func runRequestsApprove(c *call, args []string) int {
 
 func runRequestsReject(c *call, args []string) int {
 	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	vf := addVoteFlags(fs, "why you reject it, shown to the requester (`C`, required)")
+	vf := addVoteFlags(fs, "comment `C`: why you reject it, shown to the requester (required)")
 	asJSON := jsonFlag(fs)
 	p, st, ok := c.parse(fs, args, 1, 1)
 	if !ok {
