@@ -18,12 +18,16 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
 // demoUsers are the people of the demo: alice runs commands, bob and carol
@@ -45,11 +49,15 @@ func demoMain(args []string, stdout, stderr io.Writer) int {
 	policies := fs.String("policies", "policies.yaml", "the policy `file` the demo gate enforces")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyturn demo [--dir DIR] [--listen ADDR] [--policies FILE]\n\n"+
+		fmt.Fprintf(stderr, "Usage: keyturn demo [--dir DIR] [--listen ADDR] [--policies FILE]\n"+
+			"       keyturn demo totp [--dir DIR] NAME\n\n"+
 			"Runs a gate on loopback with a demo target in the same process and demo\n"+
 			"users alice (admin), bob (admin, approver) and carol (approver), and prints\n"+
 			"ssh lines to try. Ctrl-C stops it.\n\n")
 		fs.PrintDefaults()
+	}
+	if len(args) > 0 && args[0] == "totp" {
+		return demoTOTP(args[1:], stdout, stderr)
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitForFlagErr(err)
@@ -120,7 +128,13 @@ func runDemo(ctx context.Context, dir, listen, policies string, stdout io.Writer
 	}
 	if err := writeDemoSSHConfig(dir, l.Addr().String(), cfg); err != nil {
 		l.Close()
+		srv.Close()
 		return err
+	}
+	if err := enableDemoMPA(ctx, srv.MPA, dir); err != nil {
+		l.Close()
+		srv.Close()
+		return fmt.Errorf("set up demo approvers: %w", err)
 	}
 	printDemoLines(stdout, dir)
 	return srv.Run(ctx, l)
@@ -212,13 +226,90 @@ keyturn demo is running. In another terminal, try:
   # alice runs a harmless command on the demo target through the gate
   %[1]s alice+demo@gate 'uptime; id -un'
 
-  # a privileged command is held by policy and does not run
-  %[1]s alice+demo@gate 'kill -0 1'
+  # a privileged command is held for two approvals; alice's ssh waits
+  %[1]s alice+demo@gate 'kill -0 $$ && echo "signal sent"'
+
+  # in a third terminal, bob and carol approve it (the request id is in
+  # alice's terminal); each code works once, and changes every 30 s
+  %[3]s bob@gate mpa requests list
+  %[3]s bob@gate mpa requests approve REQ-ID --totp-code $(go run ./cmd/keyturn demo totp bob)
+  %[4]s carol@gate mpa requests approve REQ-ID --totp-code $(go run ./cmd/keyturn demo totp carol)
+
+  # or review and approve in the approvers' console
+  %[3]s -t bob@gate
 
   # the gate's own commands
   %[1]s alice@gate whoami
-  %[1]s alice@gate targets
+  %[1]s alice@gate mpa requests list
 
 Keys, config and data are in %[2]s/. Ctrl-C stops the demo.
-`, ssh("alice"), rel)
+`, ssh("alice"), rel, ssh("bob"), ssh("carol"))
+}
+
+// demoApprovers are registered with TOTP secrets kept in the demo folder,
+// so 'keyturn demo totp NAME' can stand in for their authenticator apps.
+var demoApprovers = []string{"bob", "carol"}
+
+// enableDemoMPA registers the demo approvers (on the first run) and turns
+// multi-party approval on, as an operator would with two approvers' phones.
+func enableDemoMPA(ctx context.Context, svc *mpa.Service, dir string) error {
+	for _, name := range demoApprovers {
+		if a, err := svc.Approver(ctx, name); err == nil && a.Status == mpa.Registered {
+			continue
+		}
+		reg, err := svc.InitiateRegistration(ctx, name, false)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "totp"), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "totp", name), []byte(reg.Secret+"\n"), 0o600); err != nil {
+			return err
+		}
+		// The code of the previous 30 s step (within the allowed skew),
+		// so the approver's first approval can use the current one.
+		code, err := totp.GenerateCode(reg.Secret, time.Now().Add(-30*time.Second))
+		if err != nil {
+			return err
+		}
+		if _, _, err := svc.CompleteRegistration(ctx, name, code); err != nil {
+			return err
+		}
+	}
+	settings, err := svc.Settings(ctx)
+	if err != nil || settings.Enabled {
+		return err
+	}
+	_, err = svc.SetEnabled(ctx, "keyturn-demo", true)
+	return err
+}
+
+// demoTOTP prints a demo approver's current code.
+func demoTOTP(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keyturn demo totp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "keyturn-demo", "the demo's `folder`")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: keyturn demo totp [--dir DIR] NAME\n\nPrints the current TOTP code of demo approver NAME (bob or carol).\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitForFlagErr(err)
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	secret, err := os.ReadFile(filepath.Join(*dir, "totp", fs.Arg(0)))
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn demo totp: %v (is %s a demo approver, and has the demo run?)\n", err, fs.Arg(0))
+		return 1
+	}
+	code, err := totp.GenerateCode(strings.TrimSpace(string(secret)), time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn demo totp: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, code)
+	return 0
 }
