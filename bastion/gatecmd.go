@@ -9,7 +9,9 @@ import (
 
 	"github.com/gliderlabs/ssh"
 
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpacli"
+	"github.com/keyturn/keyturn/tui"
 )
 
 // gateCommand runs a command in the gate's own namespace (login name without
@@ -17,8 +19,7 @@ import (
 func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 	args := s.Command()
 	if len(args) == 0 {
-		say(s, "keyturn: interactive sessions at the gate are not available yet; try 'ssh %s@gate help'", id.User)
-		return ExitRefused
+		return g.console(s, id)
 	}
 	switch args[0] {
 	case "help", "--help", "-h":
@@ -67,15 +68,35 @@ func (g *Gate) mpaCommand(s ssh.Session, id Identity, args []string) int {
 	for i, r := range u.Roles {
 		roles[i] = string(r)
 	}
-	policyInfo, _ := g.policy.(mpacli.PolicyInfo)
+	var policyInfo mpacli.PolicyInfo
+	if p, ok := g.policy.(mpacli.PolicyInfo); ok && p != nil {
+		policyInfo = p
+	}
 	return mpacli.Run(s.Context(), mpacli.Env{
-		User:    id.User,
-		Roles:   roles,
-		Stdout:  s,
-		Stderr:  s.Stderr(),
-		Service: g.mpa,
-		Policy:  policyInfo,
-		Release: func(_ context.Context, reqID string) int { return g.release(s, id, reqID) },
-		Now:     time.Now,
+		User:     id.User,
+		Roles:    roles,
+		Stdout:   s,
+		Stderr:   s.Stderr(),
+		Service:  g.mpa,
+		Policy:   policyInfo,
+		CanReach: func(target string) bool { return g.authorizeTarget(Identity{User: id.User, Target: target}) == "" },
+		Release:  func(_ context.Context, reqID string) int { return g.release(s, id, reqID) },
+		Now:      time.Now,
 	}, args)
+}
+
+// console opens the approvers' console (ssh -t USER@gate). It needs a
+// terminal; without one the user is pointed at the mpa commands.
+func (g *Gate) console(s ssh.Session, id Identity) int {
+	if _, _, pty := s.Pty(); !pty {
+		say(s, "keyturn: the approvers' console needs a terminal: ssh -t %s@gate (or 'ssh %s@gate help')", id.User, id.User)
+		return ExitUsage
+	}
+	u, _ := g.cfg.User(id.User)
+	g.record(s.Context(), "console.open", id, nil)
+	if err := tui.Serve(s, g.mpa, tui.Viewer{Name: id.User, Approver: u.HasRole(config.RoleApprover)}); err != nil {
+		g.log.Error("console", "user", id.User, "err", err)
+		return ExitInternal
+	}
+	return 0
 }

@@ -1,7 +1,6 @@
 package bastion
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,7 +38,7 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (*badgerstore.Store, error)
 		if err != nil {
 			return nil, fmt.Errorf("store encryption key: %w", err)
 		}
-		key = bytes.TrimSpace(k)
+		key = k // raw key bytes, as 'head -c 32 /dev/urandom' writes them
 	}
 	return badgerstore.Open(badgerstore.Options{Dir: filepath.Join(cfg.DataDir, StoreDir), EncryptionKey: key, Logger: log})
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
@@ -134,6 +135,11 @@ func dashIfEmpty(s string) string {
 // with the gate stopped. It refuses a dir that holds no store rather than
 // let Badger create an empty one there, and says how to get past the lock.
 func openOfflineStore(dir, keyFile string, log *slog.Logger) (*badgerstore.Store, error) {
+	// --data-dir is the gate's data_dir, whose store lives in a subfolder;
+	// the store's own folder is accepted too.
+	if _, err := os.Stat(filepath.Join(dir, bastion.StoreDir, "MANIFEST")); err == nil {
+		dir = filepath.Join(dir, bastion.StoreDir)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s holds no keyturn store (no MANIFEST); is --data-dir the gate's data_dir?", dir)

@@ -19,6 +19,10 @@ Usage:
   keyturn pubkey --config keyturn.yaml   print the gate's client key for targets' authorized_keys
   keyturn policy check [FILE]            validate a policies.yaml
   keyturn policy test [flags] -- 'CMD'   show the decision for a command line
+  keyturn audit verify (--data-dir DIR | --file EXPORT.jsonl)
+                                         check the audit trail's hash chain offline
+  keyturn breakglass register-approver --data-dir DIR NAME
+                                         approve a new approver's registration (gate stopped)
 
 Run 'keyturn COMMAND --help' for a command's flags.
 `
@@ -37,6 +41,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serveMain(args[1:], stderr)
 	case "demo":
 		return demoMain(args[1:], stdout, stderr)
+	case "audit":
+		return auditMain(args[1:], stdin, stdout, stderr)
+	case "breakglass":
+		return breakglassMain(args[1:], stdin, stdout, stderr)
 	case "pubkey":
 		return pubkeyMain(args[1:], stdout, stderr)
 	case "policy":

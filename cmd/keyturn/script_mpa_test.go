@@ -20,6 +20,8 @@ import (
 //	                        $SECRET at now+OFFSET seconds (OFFSET may be negative)
 //	totpwindow              wait, if needed, until at least 12 s remain in the current
 //	                        30 s TOTP step, so codes computed next stay in step
+//	waitscreen SOCKET TARGET REGEXP
+//	                        wait until a tmux pane shows REGEXP
 //	waitlog [-count=N] REGEXP [VAR]
 //	                        wait (up to a minute) until gate.log matches REGEXP
 //	                        (N times); set $VAR to the first group of the Nth match
@@ -28,6 +30,31 @@ var mpaCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 	"oathcode":   cmdOathCode,
 	"totpwindow": cmdTOTPWindow,
 	"waitlog":    cmdWaitLog,
+	"waitscreen": cmdWaitScreen,
+}
+
+// cmdWaitScreen waits (up to a minute) until the tmux pane shows REGEXP:
+// waitscreen SOCKET TARGET REGEXP.
+func cmdWaitScreen(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitscreen SOCKET TARGET REGEXP")
+	}
+	re, err := regexp.Compile(args[2])
+	ts.Check(err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var screen []byte
+	for {
+		screen, _ = exec.Command("tmux", "-S", ts.MkAbs(args[0]), "capture-pane", "-p", "-t", args[1]).CombinedOutput()
+		if re.Match(screen) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			ts.Fatalf("the screen never showed %s; it shows:\n%s", args[2], screen)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 var secretRE = regexp.MustCompile(`(?m)^\s*secret:?\s+([A-Z2-7]{16,})\s*$`)
