@@ -22,8 +22,8 @@ import (
 //	                        30 s TOTP step, so codes computed next stay in step
 //	waitscreen SOCKET TARGET REGEXP
 //	                        wait until a tmux pane shows REGEXP
-//	waitlog [-count=N] REGEXP [VAR]
-//	                        wait (up to a minute) until gate.log matches REGEXP
+//	waitlog [-count=N] [-file=F] REGEXP [VAR]
+//	                        wait (up to a minute) until gate.log (or F) matches REGEXP
 //	                        (N times); set $VAR to the first group of the Nth match
 var mpaCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"totpsecret": cmdTOTPSecret,
@@ -97,11 +97,20 @@ func cmdTOTPWindow(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
-	count := 1
-	if len(args) > 0 && strings.HasPrefix(args[0], "-count=") {
-		n, err := strconv.Atoi(strings.TrimPrefix(args[0], "-count="))
-		ts.Check(err)
-		count, args = n, args[1:]
+	count, file := 1, "gate.log"
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		flag, val, _ := strings.Cut(args[0], "=")
+		switch flag {
+		case "-count":
+			n, err := strconv.Atoi(val)
+			ts.Check(err)
+			count = n
+		case "-file":
+			file = val
+		default:
+			ts.Fatalf("waitlog: unknown flag %s", flag)
+		}
+		args = args[1:]
 	}
 	if neg || len(args) < 1 || len(args) > 2 {
 		ts.Fatalf("usage: waitlog [-count=N] REGEXP [VAR]")
@@ -111,7 +120,7 @@ func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
-		data, _ := os.ReadFile(ts.MkAbs("gate.log"))
+		data, _ := os.ReadFile(ts.MkAbs(file))
 		if all := re.FindAllStringSubmatch(string(data), -1); len(all) >= count {
 			m := all[count-1]
 			if len(args) == 2 {
@@ -124,7 +133,7 @@ func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		select {
 		case <-ctx.Done():
-			ts.Fatalf("gate.log never matched %s", args[0])
+			ts.Fatalf("%s never matched %s", file, args[0])
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
