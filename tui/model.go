@@ -300,7 +300,9 @@ func (m Model) View() string {
 	b.WriteByte('\n')
 	b.WriteString(m.statusLine())
 	b.WriteByte('\n')
-	b.WriteString(m.help.View(m.activeKeys()))
+	// help cuts at an item boundary but can still overrun by an item;
+	// a frame line wider than the terminal would wrap and shift the rest.
+	b.WriteString(truncate(m.help.View(m.activeKeys()), m.width))
 	return b.String()
 }
 
@@ -372,6 +374,9 @@ func (m Model) activeKeys() KeyMap {
 	k.Reject.SetEnabled(m.viewer.Approver && inQueueOrDetail && !m.dialogOpen)
 	k.Cancel.SetEnabled(inQueueOrDetail && !m.dialogOpen)
 	k.History.SetEnabled(onList)
+	if m.view == viewHistory {
+		k.History.SetHelp("tab", "queue")
+	}
 	k.Register.SetEnabled(m.viewer.Approver && m.reg == regNone && m.view != viewRegister)
 	k.Filter.SetEnabled(onList)
 	if m.dialogOpen {

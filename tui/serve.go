@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -25,10 +24,12 @@ var ErrNoPTY = errors.New("tui: the console needs a terminal (ssh -t)")
 // forwarded, and colours follow the client's TERM and NO_COLOR.
 //
 // The gate calls it for a login with a PTY, no command and no target,
-// after authenticating the user and deciding their role:
+// after authenticating the user and deciding their role, passing its
+// clock in opts (time.Now if nil). The renderer and size in opts are
+// ignored: they come from the session.
 //
-//	err := tui.Serve(s, svc, tui.Viewer{Name: user, Approver: isApprover})
-func Serve(s ssh.Session, svc Backend, viewer Viewer) error {
+//	err := tui.Serve(s, svc, tui.Viewer{Name: user, Approver: isApprover}, tui.Options{Now: now})
+func Serve(s ssh.Session, svc Backend, viewer Viewer, opts Options) error {
 	pty, winCh, ok := s.Pty()
 	if !ok {
 		fmt.Fprintln(s.Stderr(), "keyturn: "+ErrNoPTY.Error()[len("tui: "):])
@@ -39,10 +40,9 @@ func Serve(s ssh.Session, svc Backend, viewer Viewer) error {
 
 	env := sessionEnv(s.Environ(), pty.Term)
 	r := newRenderer(s, env)
-	m := New(ctx, svc, viewer, Options{
-		Renderer: r, Now: time.Now,
-		Width: pty.Window.Width, Height: pty.Window.Height,
-	})
+	opts.Renderer = r
+	opts.Width, opts.Height = pty.Window.Width, pty.Window.Height
+	m := New(ctx, svc, viewer, opts)
 	p := tea.NewProgram(m,
 		tea.WithInput(s),
 		tea.WithOutput(s),

@@ -1,0 +1,125 @@
+package tui
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
+)
+
+var (
+	bob  = Viewer{Name: "bob", Approver: true}
+	dave = Viewer{Name: "dave"}
+)
+
+// waitFor waits until the program has drawn want.
+func waitFor(t *testing.T, tm *teatest.TestModel, want string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(want)) },
+		teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+}
+
+func keys(tm *teatest.TestModel, ks ...tea.KeyType) {
+	for _, k := range ks {
+		tm.Send(tea.KeyMsg{Type: k})
+	}
+}
+
+// openDetail opens the selected request and waits for its audit trail:
+// it scrolls down to see it arrive, then back to the top.
+func openDetail(t *testing.T, tm *teatest.TestModel) {
+	t.Helper()
+	keys(tm, tea.KeyEnter)
+	for range 8 {
+		keys(tm, tea.KeyPgDown)
+	}
+	waitFor(t, tm, "created by")
+	for range 8 {
+		keys(tm, tea.KeyPgUp)
+	}
+}
+
+// finalView quits the program and returns its last frame, as the model
+// draws it, with the request ids masked.
+func finalView(t *testing.T, f *fixture, tm *teatest.TestModel) string {
+	t.Helper()
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	m := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(Model)
+	return f.mask(m.View())
+}
+
+// TestViews draws every view at 80x24 and 120x40 and compares the frames
+// with the golden files (go test ./tui -update rewrites them).
+func TestViews(t *testing.T) {
+	cases := []struct {
+		name   string
+		viewer Viewer
+		drive  func(t *testing.T, tm *teatest.TestModel)
+	}{
+		{"queue", bob, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "3 pending")
+		}},
+		{"detail", bob, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "3 pending")
+			keys(tm, tea.KeyDown, tea.KeyDown)
+			openDetail(t, tm)
+		}},
+		{"approve_dialog", bob, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "3 pending")
+			openDetail(t, tm)
+			tm.Type("a123")
+			waitFor(t, tm, "•••")
+		}},
+		{"reject_error", bob, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "3 pending")
+			openDetail(t, tm)
+			tm.Type("r")
+			keys(tm, tea.KeyEnter)
+			waitFor(t, tm, "enter the code")
+			tm.Type("000000")
+			keys(tm, tea.KeyEnter)
+			waitFor(t, tm, "a comment is required")
+		}},
+		{"history", bob, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "3 pending")
+			keys(tm, tea.KeyTab)
+			waitFor(t, tm, "completed")
+		}},
+		{"history_filter", bob, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "3 pending")
+			keys(tm, tea.KeyTab)
+			waitFor(t, tm, "completed")
+			tm.Type("/status:rej")
+			keys(tm, tea.KeyEnter)
+			waitFor(t, tm, "filter: status:rej")
+		}},
+		{"requester", dave, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "2 pending")
+		}},
+		{"help", bob, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "3 pending")
+			tm.Type("?")
+			waitFor(t, tm, "page down")
+		}},
+		{"register", Viewer{Name: "frank", Approver: true}, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "no TOTP secret yet")
+		}},
+	}
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s_%dx%d", tc.name, size[0], size[1]), func(t *testing.T) {
+				f := newFixture(t)
+				f.populate()
+				tm := teatest.NewTestModel(t, f.model(tc.viewer, size[0], size[1]),
+					teatest.WithInitialTermSize(size[0], size[1]))
+				tc.drive(t, tm)
+				golden(t, finalView(t, f, tm))
+			})
+		}
+	}
+}
