@@ -94,7 +94,7 @@ func (g *Gate) console(s ssh.Session, id Identity) int {
 	}
 	u, _ := g.cfg.User(id.User)
 	g.record(s.Context(), "console.open", id, nil)
-	if err := tui.Serve(s, g.mpa, tui.Viewer{Name: id.User, Approver: u.HasRole(config.RoleApprover)}); err != nil {
+	if err := tui.Serve(s, g.mpa, tui.Viewer{Name: id.User, Approver: u.HasRole(config.RoleApprover)}, tui.Options{}); err != nil {
 		g.log.Error("console", "user", id.User, "err", err)
 		return ExitInternal
 	}

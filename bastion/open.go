@@ -86,6 +86,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	for _, r := range interrupted {
 		log.Warn("request interrupted by a gate stop; not run again", "request", r.ID, "target", r.Target, "user", r.Requester)
 	}
+	holdPolicyChanges(pol, svc, log)
 	pool, err := targets.NewPool(clientKey, cfg.Targets, log)
 	if err != nil {
 		st.Close()
@@ -112,6 +113,11 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 		}
 	}()
 
+	go func() {
+		if err := applyApprovedPolicies(watchCtx, s.Policy, s.MPA, s.log); err != nil && watchCtx.Err() == nil {
+			s.log.Error("policy updates stopped", "err", err)
+		}
+	}()
 	go func() {
 		if err := s.MPA.Run(watchCtx); err != nil && watchCtx.Err() == nil {
 			s.log.Error("request expiry stopped", "err", err)

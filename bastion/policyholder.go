@@ -1,7 +1,9 @@
 package bastion
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -22,19 +24,29 @@ type PolicyHolder struct {
 	path string
 	log  *slog.Logger
 	cur  atomic.Pointer[policy.Policy]
+	text atomic.Pointer[[]byte] // the file text of cur
 	// reloaded, if set, is told the outcome of every reload attempt.
 	reloaded func(error)
+	// hold, if set, is asked before a changed file goes into force; when
+	// it holds the change (multi-party approval is on), the change waits
+	// for approval and Install puts it in force.
+	hold func(old, new []byte) (held bool, err error)
 }
 
 // LoadPolicy loads path and returns a holder for it. A broken file at start
 // is an error: the gate does not start without a policy.
 func LoadPolicy(path string, log *slog.Logger) (*PolicyHolder, error) {
-	p, err := policy.Load(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	p, err := policy.Parse(path, data)
 	if err != nil {
 		return nil, err
 	}
 	h := &PolicyHolder{path: path, log: log}
 	h.cur.Store(p)
+	h.text.Store(&data)
 	return h, nil
 }
 
@@ -46,19 +58,61 @@ func (h *PolicyHolder) Decide(in policy.Input) policy.Decision {
 // Current returns the policy in force.
 func (h *PolicyHolder) Current() *policy.Policy { return h.cur.Load() }
 
-// Reload loads the file again and puts it in force if it is good.
+// Reload loads the file again and puts it in force if it is good, unless
+// the change is held for approval.
 func (h *PolicyHolder) Reload() error {
-	p, err := policy.Load(h.path)
-	if err != nil {
-		h.log.Error("policy reload failed; keeping the last good policy", "file", h.path, "err", err)
-	} else {
-		h.cur.Store(p)
-		h.log.Info("policy reloaded", "file", h.path, "actions", len(p.Actions()))
-	}
+	err := h.reload()
 	if h.reloaded != nil {
 		h.reloaded(err)
 	}
 	return err
+}
+
+func (h *PolicyHolder) reload() error {
+	data, err := os.ReadFile(h.path)
+	if err != nil {
+		h.log.Error("policy reload failed; keeping the last good policy", "file", h.path, "err", err)
+		return err
+	}
+	p, err := policy.Parse(h.path, data)
+	if err != nil {
+		h.log.Error("policy reload failed; keeping the last good policy", "file", h.path, "err", err)
+		return err
+	}
+	old := *h.text.Load()
+	if bytes.Equal(old, data) {
+		return nil
+	}
+	if h.hold != nil {
+		held, err := h.hold(old, data)
+		if err != nil {
+			// Fail closed: a change that cannot be put up for approval
+			// does not go into force.
+			h.log.Error("policy change could not be held for approval; keeping the policy in force", "file", h.path, "err", err)
+			return err
+		}
+		if held {
+			return nil
+		}
+	}
+	h.install(p, data)
+	return nil
+}
+
+// Install puts approved policy text in force.
+func (h *PolicyHolder) Install(text []byte) error {
+	p, err := policy.Parse(h.path, text)
+	if err != nil {
+		return err
+	}
+	h.install(p, text)
+	return nil
+}
+
+func (h *PolicyHolder) install(p *policy.Policy, text []byte) {
+	h.cur.Store(p)
+	h.text.Store(&text)
+	h.log.Info("policy in force", "file", h.path, "actions", len(p.Actions()))
 }
 
 // Watch reloads on SIGHUP and on changes to the file until ctx is done.

@@ -1,0 +1,92 @@
+package bastion
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/aymanbagabas/go-udiff"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// policyUpdate is the payload of an update_policy request: the whole new
+// file, so what goes into force is exactly what was approved.
+type policyUpdate struct {
+	Text   string `json:"text"`
+	SHA256 string `json:"sha256"`
+}
+
+// holdPolicyChanges makes a changed policy file wait for approval while
+// multi-party approval is enabled: otherwise whoever can edit the file
+// could turn the rule off alone.
+func holdPolicyChanges(h *PolicyHolder, svc *mpa.Service, log *slog.Logger) {
+	h.hold = func(old, new []byte) (bool, error) {
+		ctx := context.Background()
+		settings, err := svc.Settings(ctx)
+		if err != nil {
+			return false, err
+		}
+		if !settings.Enabled {
+			return false, nil
+		}
+		sum := sha256.Sum256(new)
+		payload, err := json.Marshal(policyUpdate{Text: string(new), SHA256: hex.EncodeToString(sum[:])})
+		if err != nil {
+			return false, err
+		}
+		pending, err := svc.List(ctx, mpa.ListFilter{Kind: mpa.KindUpdatePolicy, Statuses: []mpa.Status{mpa.StatusPending}})
+		if err != nil {
+			return false, err
+		}
+		for _, r := range pending {
+			if string(r.Payload) == string(payload) {
+				return true, nil // this very change already waits
+			}
+		}
+		name := filepath.Base(h.path)
+		diff := udiff.Unified(name+" (in force)", name+" (changed)", string(old), string(new))
+		r, err := svc.Create(ctx, mpa.NewRequest{
+			Kind:      mpa.KindUpdatePolicy,
+			Actions:   []mpa.ActionRef{mpa.ActionUpdatePolicy},
+			Command:   diff,
+			Requester: mpa.SystemActor,
+			Reason:    fmt.Sprintf("%s changed on the gate host (sha256 %s)", h.path, hex.EncodeToString(sum[:8])),
+			Payload:   payload,
+		})
+		if err != nil {
+			return false, err
+		}
+		log.Warn("policy change held for approval", "file", h.path, "request", r.ID)
+		return true, nil
+	}
+}
+
+// applyApprovedPolicies puts each update_policy request that completes
+// into force, until ctx is done.
+func applyApprovedPolicies(ctx context.Context, h *PolicyHolder, svc *mpa.Service, log *slog.Logger) error {
+	updates, err := svc.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	for r := range updates {
+		if r.Kind != mpa.KindUpdatePolicy || r.Status != mpa.StatusCompleted {
+			continue
+		}
+		var u policyUpdate
+		if err := json.Unmarshal(r.Payload, &u); err != nil {
+			log.Error("approved policy update unreadable; keeping the policy in force", "request", r.ID, "err", err)
+			continue
+		}
+		if err := h.Install([]byte(u.Text)); err != nil {
+			log.Error("approved policy update does not load; keeping the policy in force", "request", r.ID, "err", err)
+			continue
+		}
+		log.Info("policy updated from approved request", "request", r.ID)
+	}
+	return nil
+}
