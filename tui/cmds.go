@@ -37,9 +37,15 @@ func nextCmd(ch <-chan mpa.Request) tea.Cmd {
 	}
 }
 
-func listCmd(ctx context.Context, b Backend) tea.Cmd {
+// listCmd loads the stored requests for the history: all of them for an
+// approver, only their own for anyone else.
+func listCmd(ctx context.Context, b Backend, v Viewer) tea.Cmd {
+	f := mpa.ListFilter{}
+	if !v.Approver {
+		f.Requester = v.Name
+	}
 	return func() tea.Msg {
-		reqs, err := b.List(ctx, mpa.ListFilter{})
+		reqs, err := b.List(ctx, f)
 		return listedMsg{reqs: reqs, err: err}
 	}
 }

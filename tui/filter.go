@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -39,12 +40,12 @@ func parseFilter(s string) filterSpec {
 
 func (f filterSpec) empty() bool { return f.raw == "" }
 
-func (f filterSpec) match(r *mpa.Request) bool {
+func (f filterSpec) match(r *mpa.Request, now time.Time) bool {
 	if f.empty() {
 		return true
 	}
 	for _, s := range f.status {
-		if !strings.HasPrefix(r.Status.String(), s) {
+		if !strings.HasPrefix(shownStatus(r, now), s) {
 			return false
 		}
 	}
@@ -61,7 +62,7 @@ func (f filterSpec) match(r *mpa.Request) bool {
 	if len(f.words) == 0 {
 		return true
 	}
-	hay := []string{r.ID, r.Command, r.Requester, r.Reason, r.Target, actionNames(r), r.Status.String()}
+	hay := []string{r.ID, r.Command, r.Requester, r.Reason, r.Target, actionNames(r), shownStatus(r, now)}
 	for _, v := range r.Approvals {
 		hay = append(hay, v.Approver, v.Comment)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -25,7 +26,7 @@ func (m Model) historyRows() []*mpa.Request {
 		if r.Status == mpa.StatusPending && (r.ExpiresAt.IsZero() || now.Before(r.ExpiresAt)) {
 			continue
 		}
-		if m.spec.match(r) || m.spec.empty() {
+		if m.spec.match(r, now) {
 			out = append(out, r)
 		}
 	}
@@ -38,11 +39,13 @@ func (m Model) historyRows() []*mpa.Request {
 	return out
 }
 
-// shownStatus is r's status as the history shows it: a pending request
-// past its expiry is expired even before the service records it.
-func shownStatus(r *mpa.Request, m Model) string {
-	if r.Status == mpa.StatusPending {
-		return "expired"
+// shownStatus is r's status as the console shows it: a live request past
+// its expiry is expired even before the service records it, as the
+// service's own reads show it.
+func shownStatus(r *mpa.Request, now time.Time) string {
+	if (r.Status == mpa.StatusPending || r.Status == mpa.StatusApproved) &&
+		!r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+		return mpa.StatusExpired.String()
 	}
 	return r.Status.String()
 }
@@ -96,7 +99,7 @@ func (m Model) historyView() string {
 		for _, v := range r.Rejections {
 			who = append(who, "!"+v.Approver)
 		}
-		cells := []string{r.ID, shownStatus(r, m), actionNames(r), r.Target, r.Requester,
+		cells := []string{r.ID, shownStatus(r, now), actionNames(r), r.Target, r.Requester,
 			exit, orDash(strings.Join(who, ",")), short(now.Sub(r.Updated))}
 		line := renderRow(cols, cells)
 		if i == cur {

@@ -141,7 +141,7 @@ func New(ctx context.Context, svc Backend, viewer Viewer, opts Options) Model {
 // Init starts the subscription, loads the history and, for an approver,
 // their registration state.
 func (m Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{watchCmd(m.ctx, m.svc), listCmd(m.ctx, m.svc), tickCmd()}
+	cmds := []tea.Cmd{watchCmd(m.ctx, m.svc), listCmd(m.ctx, m.svc, m.viewer), tickCmd()}
 	if m.viewer.Approver {
 		cmds = append(cmds, approverCmd(m.ctx, m.svc, m.viewer.Name))
 	}
@@ -302,7 +302,12 @@ func (m Model) View() string {
 	b.WriteByte('\n')
 	// help cuts at an item boundary but can still overrun by an item;
 	// a frame line wider than the terminal would wrap and shift the rest.
-	b.WriteString(truncate(m.help.View(m.activeKeys()), m.width))
+	for i, l := range strings.Split(m.help.View(m.activeKeys()), "\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(truncate(l, m.width))
+	}
 	return b.String()
 }
 

@@ -81,8 +81,9 @@ func (m Model) queueRows() []*mpa.Request {
 		return m.queue
 	}
 	var out []*mpa.Request
+	now := m.now()
 	for _, r := range m.queue {
-		if m.spec.match(r) {
+		if m.spec.match(r, now) {
 			out = append(out, r)
 		}
 	}

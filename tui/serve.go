@@ -116,4 +116,3 @@ func newRenderer(w io.Writer, e env) *lipgloss.Renderer {
 	r.SetHasDarkBackground(true)
 	return r
 }
-
