@@ -46,7 +46,7 @@ func (m Model) detailContent() string {
 	var lines []string
 	field := func(label, value string) {
 		vw := max(10, w-labelWidth)
-		for i, l := range wrap(value, vw) {
+		for i, l := range wrapText(value, vw) {
 			if i == 0 {
 				lines = append(lines, m.st.label.Render(pad(label, labelWidth))+l)
 			} else {
@@ -64,6 +64,11 @@ func (m Model) detailContent() string {
 			len(r.Approvals), r.RequiredApprovals, until(now, r.ExpiresAt), stamp(r.ExpiresAt))
 	} else if r.Status == mpa.StatusApproved {
 		status = fmt.Sprintf("approved · may be run until %s (in %s)", stamp(r.ExpiresAt), until(now, r.ExpiresAt))
+	} else if shown := shownStatus(r, now); shown != status {
+		status = shown + " (not yet recorded by the service)"
+	}
+	if x := r.Execution; x != nil && !x.End.IsZero() {
+		status += fmt.Sprintf(" · exit status %d", x.ExitStatus)
 	}
 	field("Status", status)
 	if note := ownNote(r, m.viewer.Name); note != "" && m.viewer.Approver {
@@ -97,7 +102,7 @@ func (m Model) detailContent() string {
 		lines = append(lines, "  "+m.st.dim.Render("no policy explanation stored"))
 	}
 	for _, pm := range matches {
-		for i, l := range wrap(printable(describeMatch(pm)), max(10, w-4)) {
+		for i, l := range wrapText(printable(describeMatch(pm)), max(10, w-4)) {
 			p := "  - "
 			if i > 0 {
 				p = "    "
@@ -106,7 +111,7 @@ func (m Model) detailContent() string {
 		}
 	}
 	section("Reason")
-	for _, l := range wrap(printable(orDash(r.Reason)), max(10, w-2)) {
+	for _, l := range wrapText(printable(orDash(r.Reason)), max(10, w-2)) {
 		lines = append(lines, "  "+l)
 	}
 
@@ -139,7 +144,7 @@ func (m Model) detailContent() string {
 		lines = append(lines, "  "+m.st.dim.Render("loading…"))
 	}
 	for _, e := range m.events {
-		for i, l := range wrap(printable(eventLine(e)), max(10, w-2)) {
+		for i, l := range wrapText(printable(eventLine(e)), max(10, w-2)) {
 			p := "  "
 			if i > 0 {
 				p = "      "
@@ -159,7 +164,7 @@ func (m Model) voteLines(sign string, v mpa.Vote, w int) []string {
 		s += ": " + printable(v.Comment)
 	}
 	var out []string
-	for i, l := range wrap(s, max(10, w-4)) {
+	for i, l := range wrapText(s, max(10, w-4)) {
 		p := "  " + sign
 		if i > 0 {
 			p = "    "

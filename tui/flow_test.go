@@ -223,3 +223,29 @@ func TestRegistration(t *testing.T) {
 		t.Fatalf("frank: %+v %v", a, err)
 	}
 }
+
+// TestRegistrationHeld: with MPA enabled, a new approver's confirmed code
+// waits for the existing approvers, and the console says so.
+func TestRegistrationHeld(t *testing.T) {
+	f := newFixture(t)
+	f.populate()
+	if _, err := f.svc.SetEnabled(f.ctx, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	m := f.model(Viewer{Name: "frank", Approver: true}, 80, 24)
+	var mm tea.Model = m
+	mm, _ = mm.Update(approverCmd(f.ctx, f.svc, "frank")())
+	mm, cmd := mm.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	mm, _ = mm.Update(cmd())
+	secret := mm.(Model).regInfo.Secret
+	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(oathtool(t, secret, f.clock.Now()))})
+	mm, cmd = mm.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	mm, _ = mm.Update(cmd())
+	got := mm.(Model)
+	if got.reg != regHeld || !strings.Contains(got.View(), "waiting for other approvers") {
+		t.Fatalf("reg %v, err %q:\n%s", got.reg, got.regErr, got.View())
+	}
+	if strings.Contains(got.View(), secret) {
+		t.Fatal("secret still shown after confirmation")
+	}
+}

@@ -99,6 +99,15 @@ func wrap(s string, width int) []string {
 	return strings.Split(ansi.Hardwrap(s, width, true), "\n")
 }
 
+// wrapText breaks prose at spaces where it can, and inside a word only
+// when the word is longer than the line.
+func wrapText(s string, width int) []string {
+	if width < 1 {
+		width = 1
+	}
+	return strings.Split(ansi.Wrap(s, width, ""), "\n")
+}
+
 // printable makes s safe to draw: control characters, which a requester
 // could use to forge what the approver sees (an escape sequence that
 // erases part of the line, a carriage return), are shown as escapes.

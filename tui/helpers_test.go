@@ -263,3 +263,6 @@ func golden(t *testing.T, got string) {
 		t.Errorf("%s mismatch (-want +got):\n%s", path, d)
 	}
 }
+
+// mpaAll lists every stored request.
+var mpaAll = mpa.ListFilter{}

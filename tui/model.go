@@ -375,15 +375,34 @@ func (m Model) activeKeys() KeyMap {
 	k.PageDown.SetEnabled(!m.dialogOpen)
 	k.Open.SetEnabled(onList)
 	k.Back.SetEnabled(m.view != viewQueue || !m.spec.empty())
-	k.Approve.SetEnabled(m.viewer.Approver && inQueueOrDetail && !m.dialogOpen)
-	k.Reject.SetEnabled(m.viewer.Approver && inQueueOrDetail && !m.dialogOpen)
-	k.Cancel.SetEnabled(inQueueOrDetail && !m.dialogOpen)
+	// Offer a vote or a cancel only on a request that could take one; the
+	// service still decides whether it counts.
+	sel, ok := m.selected()
+	live := ok && inQueueOrDetail && !m.dialogOpen && shownStatus(sel, m.now()) == mpa.StatusPending.String()
+	k.Approve.SetEnabled(m.viewer.Approver && live)
+	k.Reject.SetEnabled(m.viewer.Approver && live)
+	k.Cancel.SetEnabled(ok && inQueueOrDetail && !m.dialogOpen && sel.Requester == m.viewer.Name &&
+		(sel.Status == mpa.StatusPending || sel.Status == mpa.StatusApproved))
 	k.History.SetEnabled(onList)
 	if m.view == viewHistory {
 		k.History.SetHelp("tab", "queue")
 	}
 	k.Register.SetEnabled(m.viewer.Approver && m.reg == regNone && m.view != viewRegister)
 	k.Filter.SetEnabled(onList)
+	if m.view == viewRegister {
+		k.Up.SetEnabled(false)
+		k.Down.SetEnabled(false)
+		k.PageUp.SetEnabled(false)
+		k.PageDown.SetEnabled(false)
+		switch m.reg {
+		case regNone:
+			k.Open = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "issue secret"))
+		case regIssued:
+			k.Open = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm code"))
+			k.Quit = key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))
+			k.Help.SetEnabled(false)
+		}
+	}
 	if m.dialogOpen {
 		k.Open = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "submit"))
 		k.Back = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close"))

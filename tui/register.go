@@ -112,7 +112,7 @@ func (m Model) registerView() string {
 	w := m.width
 	var lines []string
 	text := func(s string) {
-		lines = append(lines, wrap(s, max(10, w))...)
+		lines = append(lines, wrapText(s, max(10, w))...)
 	}
 	switch m.reg {
 	case regRegistered:

@@ -98,6 +98,13 @@ func TestViews(t *testing.T) {
 			keys(tm, tea.KeyEnter)
 			waitFor(t, tm, "filter: status:rej")
 		}},
+		{"history_detail", bob, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "3 pending")
+			keys(tm, tea.KeyTab)
+			waitFor(t, tm, "completed")
+			keys(tm, tea.KeyDown)
+			openDetail(t, tm)
+		}},
 		{"requester", dave, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "2 pending")
 		}},
@@ -110,7 +117,7 @@ func TestViews(t *testing.T) {
 			waitFor(t, tm, "no TOTP secret yet")
 		}},
 	}
-	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {56, 20}} {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s_%dx%d", tc.name, size[0], size[1]), func(t *testing.T) {
 				f := newFixture(t)
