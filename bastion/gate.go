@@ -170,8 +170,8 @@ func indentCR(msg string, pty bool) string {
 	return string(out)
 }
 
-// GraceFrom returns the shutdown grace period from the config.
-func GraceFrom(cfg *config.Config) time.Duration {
+// graceFrom returns the shutdown grace period from the config.
+func graceFrom(cfg *config.Config) time.Duration {
 	if d := cfg.ShutdownGrace.Std(); d > 0 {
 		return d
 	}

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
+	"hash"
 	"strings"
 	"time"
 
@@ -143,14 +143,14 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	// namespace (mpa requests run), so authorize the target again now.
 	target := Identity{User: id.User, Target: r.Target, Fingerprint: id.Fingerprint, Remote: id.Remote}
 	if refusal := g.authorizeTarget(target); refusal != "" {
-		g.finish(ctx, r.ID, mpa.ExecResult{ExitStatus: ExitRefused, Error: refusal})
+		g.finish(r.ID, mpa.ExecResult{ExitStatus: ExitRefused, Error: refusal})
 		say(s, "keyturn: %s", refusal)
 		return ExitRefused
 	}
 	// Policy may have changed since approval: a line it now denies stays
 	// unrun.
 	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target}); d.Verdict == policy.Deny {
-		g.finish(ctx, r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
+		g.finish(r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
 		say(s, "keyturn: %s", d.Message())
 		return ExitDenied
 	}
@@ -158,13 +158,13 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	g.log.Info("request released", "user", id.User, "target", r.Target, "request", r.ID)
 	out := &outputRecord{h: sha256.New()}
 	status := g.runOnTarget(s, target, r.Command, out)
-	g.finish(ctx, r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.n, OutputSHA256: hex.EncodeToString(out.h.Sum(nil))})
+	g.finish(r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.n, OutputSHA256: hex.EncodeToString(out.h.Sum(nil))})
 	return status
 }
 
-// finish records the end of a run. It must not depend on the session,
-// which may already be gone.
-func (g *Gate) finish(_ context.Context, reqID string, res mpa.ExecResult) {
+// finish records the end of a run. It uses a context of its own rather
+// than the session's, which may already be gone when the command ends.
+func (g *Gate) finish(reqID string, res mpa.ExecResult) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := g.mpa.FinishExecution(ctx, reqID, res); err != nil {
@@ -175,10 +175,7 @@ func (g *Gate) finish(_ context.Context, reqID string, res mpa.ExecResult) {
 // outputRecord counts and hashes what a released command wrote.
 type outputRecord struct {
 	n int64
-	h interface {
-		io.Writer
-		Sum([]byte) []byte
-	}
+	h hash.Hash
 }
 
 func (o *outputRecord) Write(p []byte) (int, error) {

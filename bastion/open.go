@@ -98,7 +98,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, pool: pool, grace: GraceFrom(cfg)}, nil
+	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, pool: pool, grace: graceFrom(cfg)}, nil
 }
 
 // Run serves on l until ctx is done, then shuts down gracefully: it stops

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
 
@@ -212,7 +214,7 @@ func TestRegistration(t *testing.T) {
 	// A new program on the same state, as after typing the code.
 	var cmd tea.Cmd
 	var mm tea.Model = m
-	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(oathtool(t, secret, f.clock.Now()))})
+	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(mpatest.Oathtool(t, secret, f.clock.Now()))})
 	mm, cmd = mm.Update(tea.KeyMsg{Type: tea.KeyEnter})
 	mm, _ = mm.Update(cmd())
 	if got := mm.(Model); got.reg != regRegistered {
@@ -238,7 +240,7 @@ func TestRegistrationHeld(t *testing.T) {
 	mm, cmd := mm.Update(tea.KeyMsg{Type: tea.KeyEnter})
 	mm, _ = mm.Update(cmd())
 	secret := mm.(Model).regInfo.Secret
-	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(oathtool(t, secret, f.clock.Now()))})
+	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(mpatest.Oathtool(t, secret, f.clock.Now()))})
 	mm, cmd = mm.Update(tea.KeyMsg{Type: tea.KeyEnter})
 	mm, _ = mm.Update(cmd())
 	got := mm.(Model)

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/google/go-cmp/cmp"
@@ -30,24 +30,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeClock is the injected clock, shared by the service and the model.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // start is the beginning of a TOTP step.
 var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -57,7 +39,7 @@ var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 type fixture struct {
 	t       testing.TB
 	ctx     context.Context
-	clock   *fakeClock
+	clock   *mpatest.Clock
 	svc     *mpa.Service
 	secrets map[string]string
 	ids     []string // created request ids, in order, for masking
@@ -71,33 +53,14 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clock := &fakeClock{t: start}
+	clock := mpatest.NewClock(start)
 	svc := mpa.New(st, mpa.Options{Now: clock.Now, Logger: logger, Node: "gate-1"})
 	return &fixture{t: t, ctx: context.Background(), clock: clock, svc: svc, secrets: map[string]string{}}
 }
 
-// oathtool returns the TOTP code for secret at time at from the real
-// oathtool binary, so codes are what an approver's tool would give.
-func oathtool(t testing.TB, secret string, at time.Time) string {
-	t.Helper()
-	path, err := exec.LookPath("oathtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("oathtool is required in CI: %v", err)
-		}
-		t.Skipf("oathtool not installed: %v", err)
-	}
-	out, err := exec.Command(path, "--totp", "-b", secret,
-		"--now", at.UTC().Format("2006-01-02 15:04:05 UTC")).Output()
-	if err != nil {
-		t.Fatalf("oathtool: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 func (f *fixture) code(user string) string {
 	f.t.Helper()
-	return oathtool(f.t, f.secrets[user], f.clock.Now())
+	return mpatest.Oathtool(f.t, f.secrets[user], f.clock.Now())
 }
 
 // step moves to the next TOTP step, so an approver may use a fresh code.

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
@@ -22,7 +24,7 @@ func benchEnv(b *testing.B, disk bool) *env {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	return newEnvOn(b, st, &fakeClock{t: start}, mpa.Options{})
+	return newEnvOn(b, st, mpatest.NewClock(start), mpa.Options{})
 }
 
 func BenchmarkCreate(b *testing.B) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
@@ -20,7 +22,7 @@ func TestRestartRecoversInterrupted(t *testing.T) {
 		}
 		return st
 	}
-	clock := &fakeClock{t: start}
+	clock := mpatest.NewClock(start)
 	st := open()
 	e := newEnvOn(t, st, clock, mpa.Options{})
 	e.register("bob")

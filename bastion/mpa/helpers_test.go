@@ -3,35 +3,15 @@ package mpa_test
 import (
 	"context"
 	"log/slog"
-	"os"
-	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
-
-// fakeClock is the injected clock; tests move it by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // start is a fixed instant at the beginning of a TOTP step.
 var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -39,7 +19,7 @@ var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 type env struct {
 	t       testing.TB
 	ctx     context.Context
-	clock   *fakeClock
+	clock   *mpatest.Clock
 	store   *badgerstore.Store
 	svc     *mpa.Service
 	secrets map[string]string
@@ -60,10 +40,10 @@ func newEnv(t testing.TB, opts mpa.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return newEnvOn(t, st, &fakeClock{t: start}, opts)
+	return newEnvOn(t, st, mpatest.NewClock(start), opts)
 }
 
-func newEnvOn(t testing.TB, st *badgerstore.Store, clock *fakeClock, opts mpa.Options) *env {
+func newEnvOn(t testing.TB, st *badgerstore.Store, clock *mpatest.Clock, opts mpa.Options) *env {
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}
@@ -77,29 +57,10 @@ func newEnvOn(t testing.TB, st *badgerstore.Store, clock *fakeClock, opts mpa.Op
 		svc: mpa.New(st, opts), secrets: map[string]string{}}
 }
 
-// oathtool returns the TOTP code for secret at time at, from the real
-// oathtool binary, so the codes are what an approver's tool would give.
-func oathtool(t testing.TB, secret string, at time.Time) string {
-	t.Helper()
-	path, err := exec.LookPath("oathtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("oathtool is required in CI: %v", err)
-		}
-		t.Skipf("oathtool not installed: %v", err)
-	}
-	out, err := exec.Command(path, "--totp", "-b", secret,
-		"--now", at.UTC().Format("2006-01-02 15:04:05 UTC")).Output()
-	if err != nil {
-		t.Fatalf("oathtool: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // code is user's current code by the service's clock.
 func (e *env) code(user string) string {
 	e.t.Helper()
-	return oathtool(e.t, e.secrets[user], e.clock.Now())
+	return mpatest.Oathtool(e.t, e.secrets[user], e.clock.Now())
 }
 
 // step moves the clock to the next TOTP step, so an approver may use a

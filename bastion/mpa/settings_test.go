@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
@@ -102,7 +104,7 @@ func TestRegistrationHeldWhileEnabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.step()
-	_, held2, err := e.svc.CompleteRegistration(e.ctx, "bob", oathtool(t, reg2.Secret, e.clock.Now()))
+	_, held2, err := e.svc.CompleteRegistration(e.ctx, "bob", mpatest.Oathtool(t, reg2.Secret, e.clock.Now()))
 	if err != nil || held2 == nil {
 		t.Fatalf("forced re-registration = %v, %v; want held", held2, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
@@ -25,17 +27,17 @@ func TestReplayedCodeRefused(t *testing.T) {
 	}
 	// A code from the step before (within skew, never used): older than
 	// the last step used, so refused too.
-	older := oathtool(t, e.secrets["bob"], e.clock.Now().Add(-30*time.Second))
+	older := mpatest.Oathtool(t, e.secrets["bob"], e.clock.Now().Add(-30*time.Second))
 	if _, err := e.svc.Approve(e.ctx, r2.ID, "bob", mpa.VoteInput{Code: older}); !errors.Is(err, mpa.ErrReplayedCode) {
 		t.Fatalf("older step's code: %v; want ErrReplayedCode", err)
 	}
 	// The next step's code (skew +1) is later, so it is accepted.
-	next := oathtool(t, e.secrets["bob"], e.clock.Now().Add(30*time.Second))
+	next := mpatest.Oathtool(t, e.secrets["bob"], e.clock.Now().Add(30*time.Second))
 	if _, err := e.svc.Approve(e.ctx, r2.ID, "bob", mpa.VoteInput{Code: next}); err != nil {
 		t.Fatalf("next step's code: %v", err)
 	}
 	// Two steps ahead is outside the skew.
-	far := oathtool(t, e.secrets["carol"], e.clock.Now().Add(90*time.Second))
+	far := mpatest.Oathtool(t, e.secrets["carol"], e.clock.Now().Add(90*time.Second))
 	if _, err := e.svc.Approve(e.ctx, r2.ID, "carol", mpa.VoteInput{Code: far}); !errors.Is(err, mpa.ErrBadCode) {
 		t.Fatalf("code 3 steps ahead: %v; want ErrBadCode", err)
 	}

@@ -4,37 +4,19 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpacli"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 	"github.com/keyturn/keyturn/policy"
 )
-
-// fakeClock is the injected clock; tests move it by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // start is a fixed instant at the beginning of a TOTP step.
 var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -84,7 +66,7 @@ var roles = map[string][]string{
 type harness struct {
 	t       *testing.T
 	ctx     context.Context
-	clock   *fakeClock
+	clock   *mpatest.Clock
 	store   *badgerstore.Store
 	svc     *mpa.Service
 	pol     *policy.Policy
@@ -106,7 +88,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{t: start}
+	clock := mpatest.NewClock(start)
 	return &harness{
 		t: t, ctx: context.Background(), clock: clock, store: st, pol: pol,
 		svc:     mpa.New(st, mpa.Options{Now: clock.Now, Logger: log, Node: "gate-1"}),
@@ -148,28 +130,9 @@ func (h *harness) must(user string, args ...string) result {
 	return r
 }
 
-// oathtool returns the TOTP code for secret at time at from the real
-// oathtool binary, so the codes are what an approver's tool would give.
-func oathtool(t testing.TB, secret string, at time.Time) string {
-	t.Helper()
-	path, err := exec.LookPath("oathtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("oathtool is required in CI: %v", err)
-		}
-		t.Skipf("oathtool not installed: %v", err)
-	}
-	out, err := exec.Command(path, "--totp", "-b", secret,
-		"--now", at.UTC().Format("2006-01-02 15:04:05 UTC")).Output()
-	if err != nil {
-		t.Fatalf("oathtool: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 func (h *harness) code(user string) string {
 	h.t.Helper()
-	return oathtool(h.t, h.secrets[user], h.clock.Now())
+	return mpatest.Oathtool(h.t, h.secrets[user], h.clock.Now())
 }
 
 // step moves to the next TOTP step so an approver may use a fresh code.

@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -166,32 +161,14 @@ func writeDemoConfig(dir, listen, policies, targetAddr, login string, targetHost
 }
 
 // demoUserKey returns the authorized_keys line of the demo user's key at
-// path, creating the key on the first run.
+// path, creating the key on the first run, and leaves path.pub beside it
+// for the user's ssh.
 func demoUserKey(path string) (string, error) {
-	if data, err := os.ReadFile(path + ".pub"); err == nil {
-		return strings.TrimSpace(string(data)), nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	key, err := bastion.LoadOrCreateKey(path)
 	if err != nil {
 		return "", err
 	}
-	block, err := gossh.MarshalPrivateKey(priv, filepath.Base(path))
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		return "", err
-	}
-	sshPub, err := gossh.NewPublicKey(pub)
-	if err != nil {
-		return "", err
-	}
-	line := bastion.AuthorizedKey(sshPub, filepath.Base(path)+"@keyturn-demo")
+	line := bastion.AuthorizedKey(key.PublicKey(), filepath.Base(path)+"@keyturn-demo")
 	return line, os.WriteFile(path+".pub", []byte(line+"\n"), 0o644)
 }
 

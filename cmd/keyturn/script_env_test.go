@@ -2,9 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -80,27 +77,15 @@ func envName(name, suffix string) string {
 	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name)) + "_" + suffix
 }
 
+// writeKey creates an ed25519 key at path (and path.pub), as the gate
+// creates its own.
 func writeKey(path string) (gossh.PublicKey, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	key, err := bastion.LoadOrCreateKey(path)
 	if err != nil {
 		return nil, err
 	}
-	block, err := gossh.MarshalPrivateKey(priv, filepath.Base(path))
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		return nil, err
-	}
-	sshPub, err := gossh.NewPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	line := bastion.AuthorizedKey(sshPub, filepath.Base(path))
-	return sshPub, os.WriteFile(path+".pub", []byte(line+"\n"), 0o644)
+	line := bastion.AuthorizedKey(key.PublicKey(), filepath.Base(path))
+	return key.PublicKey(), os.WriteFile(path+".pub", []byte(line+"\n"), 0o644)
 }
 
 func cmdKeygen(ts *testscript.TestScript, neg bool, args []string) {
