@@ -87,6 +87,10 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		log.Warn("request interrupted by a gate stop; not run again", "request", r.ID, "target", r.Target, "user", r.Requester)
 	}
 	holdPolicyChanges(pol, svc, log)
+	if err := startFromRecord(context.Background(), pol, svc, log); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("policy in force: %w", err)
+	}
 	pool, err := targets.NewPool(clientKey, cfg.Targets, log)
 	if err != nil {
 		st.Close()

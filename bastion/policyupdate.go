@@ -31,13 +31,14 @@ func holdPolicyChanges(h *PolicyHolder, svc *mpa.Service, log *slog.Logger) {
 		if err != nil {
 			return false, err
 		}
-		if !settings.Enabled {
-			return false, nil
-		}
-		sum := sha256.Sum256(new)
-		payload, err := json.Marshal(policyUpdate{Text: string(new), SHA256: hex.EncodeToString(sum[:])})
+		payload, sum, err := policyPayload(new)
 		if err != nil {
 			return false, err
+		}
+		if !settings.Enabled {
+			// In force at once; the record is what a restarted gate
+			// starts from.
+			return false, svc.RecordPolicy(ctx, mpa.SystemActor, payload)
 		}
 		pending, err := svc.List(ctx, mpa.ListFilter{Kind: mpa.KindUpdatePolicy, Statuses: []mpa.Status{mpa.StatusPending}})
 		if err != nil {
@@ -55,7 +56,7 @@ func holdPolicyChanges(h *PolicyHolder, svc *mpa.Service, log *slog.Logger) {
 			Actions:   []mpa.ActionRef{mpa.ActionUpdatePolicy},
 			Command:   diff,
 			Requester: mpa.SystemActor,
-			Reason:    fmt.Sprintf("%s changed on the gate host (sha256 %s)", h.path, hex.EncodeToString(sum[:8])),
+			Reason:    fmt.Sprintf("%s changed on the gate host (sha256 %s)", h.path, sum[:16]),
 			Payload:   payload,
 		})
 		if err != nil {
@@ -64,6 +65,48 @@ func holdPolicyChanges(h *PolicyHolder, svc *mpa.Service, log *slog.Logger) {
 		log.Warn("policy change held for approval", "file", h.path, "request", r.ID)
 		return true, nil
 	}
+}
+
+// policyPayload encodes policy text as the request payload and the record
+// of the policy in force.
+func policyPayload(text []byte) (json.RawMessage, string, error) {
+	sum := sha256.Sum256(text)
+	hexSum := hex.EncodeToString(sum[:])
+	payload, err := json.Marshal(policyUpdate{Text: string(text), SHA256: hexSum})
+	return payload, hexSum, err
+}
+
+// startFromRecord makes the policy in force at start the one on record.
+// While MPA is enabled that is the last approved policy: a file edited
+// while the gate was down is held for approval like any other change,
+// rather than taking effect because the gate restarted. With MPA off, or
+// with no record yet, the file is in force and is recorded.
+func startFromRecord(ctx context.Context, h *PolicyHolder, svc *mpa.Service, log *slog.Logger) error {
+	settings, err := svc.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	file := *h.text.Load()
+	if !settings.Enabled || len(settings.Policy) == 0 {
+		payload, _, err := policyPayload(file)
+		if err != nil {
+			return err
+		}
+		return svc.RecordPolicy(ctx, mpa.SystemActor, payload)
+	}
+	var rec policyUpdate
+	if err := json.Unmarshal(settings.Policy, &rec); err != nil {
+		return fmt.Errorf("policy on record: %w", err)
+	}
+	if rec.Text == string(file) {
+		return nil
+	}
+	if err := h.Install([]byte(rec.Text)); err != nil {
+		return fmt.Errorf("approved policy on record does not load: %w", err)
+	}
+	log.Warn("policy file differs from the approved policy; starting with the approved one and holding the change", "file", h.path)
+	_, err = h.hold([]byte(rec.Text), file)
+	return err
 }
 
 // applyApprovedPolicies puts each update_policy request that completes

@@ -25,12 +25,27 @@ func (s *Service) applyTx(tx Tx, r *Request, actor string) error {
 			return fmt.Errorf("apply %s: %w", r.ID, err)
 		}
 	case KindDisableMPA:
-		if err := s.putSettingsTx(tx, Settings{Enabled: false}, actor, r); err != nil {
+		st, err := tx.GetSettings()
+		if err != nil {
+			return fmt.Errorf("apply %s: %w", r.ID, err)
+		}
+		st.Enabled = false
+		if err := s.putSettingsTx(tx, st, actor, r); err != nil {
 			return fmt.Errorf("apply %s: %w", r.ID, err)
 		}
 	case KindUpdatePolicy:
-		// The gate holds the policy: it sees this request Completed in the
-		// store's change stream and switches to Payload.
+		// The record of the policy in force changes with the approval;
+		// running gates see this request Completed in the store's change
+		// stream and switch to Payload, and a gate that starts later
+		// starts from the record.
+		st, err := tx.GetSettings()
+		if err != nil {
+			return fmt.Errorf("apply %s: %w", r.ID, err)
+		}
+		st.Policy = r.Payload
+		if err := tx.PutSettings(st); err != nil {
+			return fmt.Errorf("apply %s: %w", r.ID, err)
+		}
 	default:
 		return fmt.Errorf("apply %s: kind %q is not applied by the service: %w", r.ID, r.Kind, ErrInvalid)
 	}

@@ -1,8 +1,11 @@
 package mpa
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // Settings returns the global MPA settings. While MPA is disabled the gate
@@ -52,7 +55,8 @@ func (s *Service) SetEnabled(ctx context.Context, user string, enabled bool) (*R
 			if n < 2 {
 				return fmt.Errorf("%w (%d registered)", ErrNotEnoughApprovers, n)
 			}
-			return s.putSettingsTx(tx, Settings{Enabled: true}, user, nil)
+			st.Enabled = true
+			return s.putSettingsTx(tx, st, user, nil)
 		}
 		now := s.clock()
 		for r, err := range tx.Requests() {
@@ -95,4 +99,32 @@ func (s *Service) putSettingsTx(tx Tx, st Settings, actor string, r *Request) er
 		return err
 	}
 	return s.audit(tx, "settings.changed", actor, r, map[string]any{"enabled": st.Enabled})
+}
+
+// RecordPolicy records policy (the gate's encoding of its policy in force)
+// as Settings.Policy. While MPA is enabled only the first record is taken
+// this way; a change then needs an approved update_policy request
+// (ErrNotAllowed).
+func (s *Service) RecordPolicy(ctx context.Context, actor string, policy json.RawMessage) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		st, err := tx.GetSettings()
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(st.Policy, policy) {
+			return nil
+		}
+		if st.Enabled && st.Policy != nil {
+			return fmt.Errorf("a policy change needs an approved update_policy request while MPA is enabled: %w", ErrNotAllowed)
+		}
+		st.Policy = slices.Clone(policy)
+		if err := tx.PutSettings(st); err != nil {
+			return err
+		}
+		return s.audit(tx, "policy.recorded", actor, nil, map[string]any{"policy": json.RawMessage(policy)})
+	})
+	if err != nil {
+		return fmt.Errorf("record policy: %w", err)
+	}
+	return nil
 }

@@ -208,6 +208,11 @@ type Settings struct {
 	Enabled   bool      `json:"enabled"`
 	Updated   time.Time `json:"updated,omitzero"`
 	UpdatedBy string    `json:"updated_by,omitempty"`
+	// Policy is the gate's record of the policy in force, opaque to mpa:
+	// set by RecordPolicy while MPA is off, and by the transaction that
+	// approves an update_policy request (to that request's Payload). A
+	// gate starts from it, so restarting a gate is no way around approval.
+	Policy json.RawMessage `json:"policy,omitempty"`
 }
 
 // Registration is what [Service.InitiateRegistration] hands the new
