@@ -123,9 +123,12 @@ func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	in := policy.Input{Command: s.RawCommand(), Shell: s.RawCommand() == "", PTY: pty, Target: id.Target}
 	d := g.policy.Decide(in)
 	g.log.Info("decision", "user", id.User, "target", id.Target, "verdict", d.Verdict.String(), "actions", actionNames(d.Actions), "command", in.Command)
-	g.record(s.Context(), "decision", id, map[string]any{
+	if err := g.record(s.Context(), "decision", id, map[string]any{
 		"command": in.Command, "pty": pty, "verdict": d.Verdict.String(), "actions": actionNames(d.Actions), "why": d.Why,
-	})
+	}); err != nil {
+		say(s, "keyturn: the audit trail is unavailable; the command was not run")
+		return ExitInternal
+	}
 	switch d.Verdict {
 	case policy.Allow:
 		return g.passthrough(s, id)

@@ -38,7 +38,10 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		// privileged actions run, and the record shows they would have
 		// been held. A line the gate could not resolve is never waved
 		// through, enabled or not.
-		g.record(ctx, "command.unapproved", id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "reason": "mpa disabled"})
+		if err := g.record(ctx, "command.unapproved", id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "reason": "mpa disabled"}); err != nil {
+			say(s, "keyturn: the audit trail is unavailable; the command was not run")
+			return ExitInternal
+		}
 		say(s, "keyturn: multi-party approval is not enabled; running %s without approval", strings.Join(actionNames(d.Actions), ", "))
 		return g.passthrough(s, id)
 	}
@@ -216,8 +219,13 @@ func envValue(env []string, key string) string {
 	return ""
 }
 
-func (g *Gate) record(ctx context.Context, kind string, id Identity, data map[string]any) {
-	if _, err := g.mpa.Record(ctx, auditEvent(kind, id, data)); err != nil {
+// record appends a gate event to the audit trail. Its error is logged
+// here; a caller about to let a command run must not run it on an error,
+// since the trail would then miss it.
+func (g *Gate) record(ctx context.Context, kind string, id Identity, data map[string]any) error {
+	_, err := g.mpa.Record(ctx, auditEvent(kind, id, data))
+	if err != nil {
 		g.log.Error("audit record failed", "kind", kind, "user", id.User, "err", err)
 	}
+	return err
 }

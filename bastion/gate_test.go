@@ -1,0 +1,207 @@
+package bastion
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+	"github.com/keyturn/keyturn/bastion/targets"
+)
+
+func testSigner(t *testing.T) gossh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// testGate is a gate on loopback in front of a demo target, with a real
+// in-memory store.
+type testGate struct {
+	addr    string
+	hostKey gossh.PublicKey
+	alice   gossh.Signer
+	store   *badgerstore.Store
+	mpa     *mpa.Service
+}
+
+func startTestGate(t *testing.T, policyYAML string) *testGate {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	dir := t.TempDir()
+	policyPath := filepath.Join(dir, "policies.yaml")
+	if err := os.WriteFile(policyPath, []byte(policyYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	gateClient, targetHost := testSigner(t), testSigner(t)
+	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go target.Serve(tl)
+	t.Cleanup(func() { target.Close() })
+
+	alice := testSigner(t)
+	cfgText := "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
+		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
+	cfg, err := config.Parse(filepath.Join(dir, "keyturn.yaml"), []byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pol, err := LoadPolicy(policyPath, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := targets.NewPool(gateClient, cfg.Targets, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	hostKey := testSigner(t)
+	svc := NewService(cfg, st, log)
+	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: svc, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go g.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		g.Shutdown(ctx)
+	})
+	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, store: st, mpa: svc}
+}
+
+// run execs cmd as login with key and returns stdout, stderr and the exit
+// status.
+func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string) (string, string, int) {
+	t.Helper()
+	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
+		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
+	})
+	if err != nil {
+		t.Fatalf("dial gate as %s: %v", login, err)
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var out, errOut bytes.Buffer
+	s.Stdout, s.Stderr = &out, &errOut
+	err = s.Run(cmd)
+	var exit *gossh.ExitError
+	switch {
+	case err == nil:
+		return out.String(), errOut.String(), 0
+	case errors.As(err, &exit):
+		return out.String(), errOut.String(), exit.ExitStatus()
+	}
+	t.Fatalf("run %q: %v", cmd, err)
+	return "", "", -1
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+const allowAllPolicy = "version: 1\nactions:\n  - name: kill_process\n    service: process\n    match: [{command: kill}]\n"
+
+func TestGateRunsAllowedCommand(t *testing.T) {
+	tg := startTestGate(t, allowAllPolicy)
+	out, _, status := tg.run(t, "alice+t1", tg.alice, "echo hi; exit 4")
+	if out != "hi\n" || status != 4 {
+		t.Fatalf("run = %q, status %d; want \"hi\\n\", 4", out, status)
+	}
+}
+
+// Every decision is recorded before anything runs; when the audit trail
+// cannot take the record, the command must not reach the target.
+func TestGateDeniesWhenAuditFails(t *testing.T) {
+	tg := startTestGate(t, allowAllPolicy)
+	marker := filepath.Join(t.TempDir(), "ran")
+	if err := tg.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, status := tg.run(t, "alice+t1", tg.alice, "touch "+marker)
+	if status != ExitInternal {
+		t.Errorf("status = %d (stderr %q); want %d", status, stderr, ExitInternal)
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the command ran although its decision could not be audited (stat: %v)", err)
+	}
+}
+
+// A held command with MPA off still runs (the vendors' behaviour), but a
+// line the matcher cannot resolve is held even then, never run.
+func TestGateHoldsUnresolvedEvenWithMPAOff(t *testing.T) {
+	tg := startTestGate(t, allowAllPolicy)
+	marker := filepath.Join(t.TempDir(), "ran")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	requests, err := tg.mpa.WatchAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
+		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start("X=touch; $X " + marker); err != nil {
+		t.Fatal(err)
+	}
+	r := <-requests
+	if r.Status != mpa.StatusPending || len(r.Actions) != 1 || r.Actions[0].Name != "unresolved_command" {
+		t.Fatalf("request = %s %v; want a pending unresolved_command request", r.Status, r.Actions)
+	}
+	c.Close() // the requester detaches
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an unresolved line ran with MPA off (stat: %v)", err)
+	}
+	if got, err := tg.mpa.Get(ctx, r.ID); err != nil || got.Status != mpa.StatusPending {
+		t.Fatalf("after detaching: %v, %v; want the request still pending", got.Status, err)
+	}
+}
