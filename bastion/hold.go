@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gliderlabs/ssh"
+	"golang.org/x/term"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/policy"
@@ -46,10 +47,17 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		return g.passthrough(s, id)
 	}
 
-	reason := envValue(s.Environ(), ReasonEnv)
-	if d.ReasonRequired && strings.TrimSpace(reason) == "" {
-		say(s, "keyturn: %s", indentCR(d.Message(), pty))
-		say(s, "keyturn: a reason is required; give one with: ssh -o SetEnv=%s=\"why you need this\" ...", ReasonEnv)
+	say(s, "keyturn: %s", indentCR(d.Message(), pty))
+	reason := strings.TrimSpace(envValue(s.Environ(), ReasonEnv))
+	if reason == "" && pty {
+		var ok bool
+		if reason, ok = askReason(s, d.ReasonRequired); !ok {
+			say(s, "keyturn: no request made; not run")
+			return ExitExpired
+		}
+	}
+	if d.ReasonRequired && reason == "" {
+		say(s, "keyturn: a reason is required; give one with: ssh -o 'SetEnv=%s=\"why you need this\"' ... (or run it with ssh -t to be asked)", ReasonEnv)
 		return ExitUsage
 	}
 	why, err := json.Marshal(d.Why)
@@ -75,7 +83,6 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		return ExitInternal
 	}
 	g.log.Info("request created", "user", id.User, "target", id.Target, "request", req.ID, "actions", actionNames(d.Actions))
-	say(s, "keyturn: %s", indentCR(d.Message(), pty))
 	say(s, "keyturn: request %s needs %d approval(s); it expires %s", req.ID, req.RequiredApprovals, req.ExpiresAt.Local().Format(time.RFC3339))
 	say(s, "keyturn: approvers: ssh APPROVER@gate mpa requests approve %s --totp-code CODE", req.ID)
 	if pty {
@@ -84,6 +91,33 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		say(s, "keyturn: waiting (Ctrl-C detaches; the request keeps its place)")
 	}
 	return g.await(s, id, req.ID)
+}
+
+// maxReason bounds a typed reason; it is stored and shown to approvers.
+const maxReason = 500
+
+// askReason asks the requester at a terminal why they need the command.
+// The client's terminal is raw and the gate has no line discipline of its
+// own, so x/term's Terminal does the echo and editing. ok is false when the
+// requester gave up (Ctrl-C, Ctrl-D, a dropped connection).
+func askReason(s ssh.Session, required bool) (reason string, ok bool) {
+	prompt := "keyturn: reason (enter to skip): "
+	if required {
+		prompt = "keyturn: reason (required): "
+	}
+	t := term.NewTerminal(s, prompt)
+	if p, _, _ := s.Pty(); p.Window.Width > 0 {
+		t.SetSize(p.Window.Width, p.Window.Height)
+	}
+	line, err := t.ReadLine()
+	if err != nil {
+		return "", false
+	}
+	line = strings.TrimSpace(line)
+	if r := []rune(line); len(r) > maxReason {
+		line = string(r[:maxReason])
+	}
+	return line, true
 }
 
 // await follows a request until it can run or ends. Detaching (Ctrl-C on a
