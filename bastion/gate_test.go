@@ -40,7 +40,8 @@ func testSigner(t *testing.T) gossh.Signer {
 type testGate struct {
 	addr    string
 	hostKey gossh.PublicKey
-	alice   gossh.Signer
+	alice   gossh.Signer // admin on every target
+	carol   gossh.Signer // approver only
 	store   *badgerstore.Store
 	mpa     *mpa.Service
 }
@@ -63,8 +64,9 @@ func startTestGate(t *testing.T, policyYAML string) *testGate {
 	go target.Serve(tl)
 	t.Cleanup(func() { target.Close() })
 
-	alice := testSigner(t)
+	alice, carol := testSigner(t), testSigner(t)
 	cfgText := "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
+		"  - name: carol\n    roles: [approver]\n    keys: [\"" + AuthorizedKey(carol.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
 		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
 	cfg, err := config.Parse(filepath.Join(dir, "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
@@ -100,7 +102,7 @@ func startTestGate(t *testing.T, policyYAML string) *testGate {
 		defer cancel()
 		g.Shutdown(ctx)
 	})
-	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, store: st, mpa: svc}
+	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, carol: carol, store: st, mpa: svc}
 }
 
 // run execs cmd as login with key and returns stdout, stderr and the exit
@@ -203,5 +205,38 @@ func TestGateHoldsUnresolvedEvenWithMPAOff(t *testing.T) {
 	}
 	if got, err := tg.mpa.Get(ctx, r.ID); err != nil || got.Status != mpa.StatusPending {
 		t.Fatalf("after detaching: %v, %v; want the request still pending", got.Status, err)
+	}
+}
+
+// Roles are checked, not just target globs: an approver who is not an
+// admin runs nothing on a target, and one user's key is not another's.
+func TestGateRefusesWhoMayNotRun(t *testing.T) {
+	tg := startTestGate(t, allowAllPolicy)
+	marker := filepath.Join(t.TempDir(), "ran")
+	tests := []struct {
+		name  string
+		login string
+		key   gossh.Signer
+	}{
+		{"approver without admin role", "carol+t1", tg.carol},
+		{"unknown target", "alice+t2", tg.alice},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, status := tg.run(t, tt.login, tt.key, "touch "+marker)
+			if status != ExitRefused {
+				t.Errorf("%s: status %d (stderr %q); want %d", tt.login, status, stderr, ExitRefused)
+			}
+			if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("%s ran a command on a target", tt.login)
+			}
+		})
+	}
+	// carol's key does not log in as alice.
+	_, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
+		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.carol)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
+	})
+	if err == nil {
+		t.Fatal("carol's key logged in as alice")
 	}
 }

@@ -30,6 +30,12 @@ type Config struct {
 	Targets       []Target `yaml:"targets"`
 	Store         Store    `yaml:"store"`
 	TOTP          TOTP     `yaml:"totp"`
+	// Metrics serves Prometheus metrics; off unless Metrics.Listen is set.
+	Metrics Metrics `yaml:"metrics"`
+	// Audit configures the audit trail's mirror file.
+	Audit Audit `yaml:"audit"`
+	// Webhooks are told about request changes.
+	Webhooks []Webhook `yaml:"webhooks"`
 
 	// path is the file this config came from, for messages.
 	path string
@@ -76,6 +82,56 @@ type TOTP struct {
 	LockoutDuration Duration `yaml:"lockout_duration"`
 }
 
+// Metrics configures the Prometheus listener.
+type Metrics struct {
+	// Listen is the host:port serving /metrics and /healthz. Empty turns
+	// metrics off. It is a separate listener from the SSH one so that it
+	// can be bound to a monitoring network or to loopback alone.
+	Listen string `yaml:"listen"`
+}
+
+// Audit configures where the audit trail is copied besides the store.
+type Audit struct {
+	// File, if set, receives every audit event as a JSON line as it is
+	// written (the format of 'mpa audit export'), so that a log shipper
+	// can follow it and an auditor can verify it offline.
+	File string `yaml:"file"`
+}
+
+// Webhook is an HTTP endpoint told about request changes.
+type Webhook struct {
+	// Name labels the endpoint in logs and metrics; the URL's host by
+	// default. URLs often carry a token, so they are never logged.
+	Name string `yaml:"name"`
+	// URL receives a POST of one JSON object per event.
+	URL string `yaml:"url"`
+	// SecretFile holds the HMAC-SHA256 key the body is signed with
+	// (surrounding white space is ignored).
+	SecretFile string `yaml:"secret_file"`
+	// Events limits what is sent (request.created, request.approved, ...);
+	// empty sends every event.
+	Events []string `yaml:"events"`
+	// Timeout bounds one delivery attempt (default 10s).
+	Timeout Duration `yaml:"timeout"`
+	// Attempts is how many times a delivery is tried before it is given up
+	// (default 5), with exponential backoff between attempts.
+	Attempts int `yaml:"attempts"`
+	// Queue is how many undelivered events are kept; when it is full the
+	// oldest is dropped (default 256).
+	Queue int `yaml:"queue"`
+
+	secret []byte
+}
+
+// Secret returns the key read from SecretFile when the config was loaded.
+func (w *Webhook) Secret() []byte { return w.secret }
+
+// WebhookEvents are the events a webhook may be sent, in lifecycle order.
+var WebhookEvents = []string{
+	"request.created", "request.approved", "request.rejected", "request.cancelled",
+	"request.expired", "request.completed", "request.interrupted",
+}
+
 // Defaults fill what a config leaves out.
 const (
 	DefaultListen        = "127.0.0.1:2222"
@@ -84,6 +140,10 @@ const (
 	DefaultShutdownGrace = 30 * time.Second
 	DefaultLockout       = 5
 	DefaultLockoutFor    = 5 * time.Minute
+
+	DefaultWebhookTimeout  = 10 * time.Second
+	DefaultWebhookAttempts = 5
+	DefaultWebhookQueue    = 256
 )
 
 // Path is the file the config was loaded from.

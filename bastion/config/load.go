@@ -88,6 +88,20 @@ func (c *Config) applyDefaults(dir string) {
 	for i := range c.Targets {
 		c.Targets[i].KnownHosts = resolve(dir, c.Targets[i].KnownHosts)
 	}
+	c.Audit.File = resolve(dir, c.Audit.File)
+	for i := range c.Webhooks {
+		w := &c.Webhooks[i]
+		w.SecretFile = resolve(dir, w.SecretFile)
+		if w.Timeout == 0 {
+			w.Timeout = Duration(DefaultWebhookTimeout)
+		}
+		if w.Attempts == 0 {
+			w.Attempts = DefaultWebhookAttempts
+		}
+		if w.Queue == 0 {
+			w.Queue = DefaultWebhookQueue
+		}
+	}
 }
 
 func resolve(dir, p string) string {
@@ -135,6 +149,15 @@ func (v *validator) check(c *Config) {
 	targets := make(map[string]bool)
 	for i := range c.Targets {
 		v.checkTarget(&c.Targets[i], fmt.Sprintf("targets[%d]", i), targets)
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			v.errorf(v.at("metrics.listen"), "metrics.listen: want host:port, got %q", c.Metrics.Listen)
+		}
+	}
+	hooks := make(map[string]bool)
+	for i := range c.Webhooks {
+		v.checkWebhook(&c.Webhooks[i], fmt.Sprintf("webhooks[%d]", i), hooks)
 	}
 }
 
