@@ -1,0 +1,295 @@
+package metrics
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+)
+
+var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// gate is a real Service on an in-memory Badger store, approvers bob and
+// carol registered with oathtool codes, and Metrics following the store.
+type gate struct {
+	t       *testing.T
+	ctx     context.Context
+	clock   *mpatest.Clock
+	store   *badgerstore.Store
+	svc     *mpa.Service
+	m       *Metrics
+	seen    chan audit.Event // every audit event Follow has counted
+	secrets map[string]string
+	srv     *httptest.Server
+}
+
+func newGate(t *testing.T) *gate {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	clock := mpatest.NewClock(start)
+	g := &gate{
+		t: t, ctx: ctx, clock: clock, store: st,
+		svc:     mpa.New(st, mpa.Options{Now: clock.Now, Logger: log, Node: "gate-1"}),
+		m:       New(),
+		seen:    make(chan audit.Event, 1024),
+		secrets: map[string]string{},
+	}
+	g.m.counted = func(e audit.Event) { g.seen <- e }
+	for _, name := range []string{"bob", "carol"} {
+		reg, err := g.svc.InitiateRegistration(ctx, name, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := g.svc.CompleteRegistration(ctx, name, mpatest.Oathtool(t, reg.Secret, clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		g.secrets[name] = reg.Secret
+	}
+	followed := make(chan error, 1)
+	go func() { followed <- g.m.Follow(ctx, st, g.svc) }()
+	health := func(ctx context.Context) error {
+		return st.View(ctx, func(tx mpa.Tx) error { _, err := tx.GetSettings(); return err })
+	}
+	g.srv = httptest.NewServer(g.m.Handler(health, log))
+	t.Cleanup(func() {
+		g.srv.Close()
+		cancel()
+		if err := <-followed; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Follow = %v; want it to end with its context or the store", err)
+		}
+		st.Close()
+	})
+	return g
+}
+
+// waitEvent waits until Follow has counted an audit event of kind.
+func (g *gate) waitEvent(kind string) {
+	g.t.Helper()
+	for e := range g.seen {
+		if e.Kind == kind {
+			return
+		}
+	}
+}
+
+// code returns a fresh code for approver name, one TOTP step on.
+func (g *gate) code(name string) string {
+	g.clock.Advance(30 * time.Second)
+	return mpatest.Oathtool(g.t, g.secrets[name], g.clock.Now())
+}
+
+// scrape reads /metrics over HTTP and returns each sample by its series
+// ("name{labels}") .
+func (g *gate) scrape() map[string]float64 {
+	g.t.Helper()
+	resp, err := http.Get(g.srv.URL + "/metrics")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		g.t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			g.t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+func (g *gate) create() mpa.Request {
+	g.t.Helper()
+	r, err := g.svc.Create(g.ctx, mpa.NewRequest{
+		Actions: []mpa.ActionRef{{Name: "kill_process", Service: "process"}},
+		Target:  "web-1", Command: "kill -9 1", Requester: "alice",
+	})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.waitEvent("request.created")
+	return r
+}
+
+func (g *gate) approve(id, name string) {
+	g.t.Helper()
+	if _, err := g.svc.Approve(g.ctx, id, name, mpa.VoteInput{Code: g.code(name)}); err != nil {
+		g.t.Fatal(err)
+	}
+	g.waitEvent("request.approval")
+}
+
+func wantMoved(t *testing.T, before, after map[string]float64, series string, by float64) {
+	t.Helper()
+	if got := after[series] - before[series]; got != by {
+		t.Errorf("%s moved by %v (%v -> %v); want %v", series, got, before[series], after[series], by)
+	}
+}
+
+// A decision, a request, approvals, a bad code, a release and a session
+// move their series, as a scrape over HTTP shows.
+func TestScrapeCountersMove(t *testing.T) {
+	g := newGate(t)
+	before := g.scrape()
+
+	g.m.Session(SessionTarget)
+	g.m.Session(SessionConsole)
+	g.m.DialError("web-2", errors.New("connection refused"))
+	if _, err := g.svc.Record(g.ctx, audit.Event{Kind: "decision", Actor: "alice", Target: "web-1",
+		Data: audit.Data(map[string]any{"verdict": "hold", "command": "kill -9 1"})}); err != nil {
+		t.Fatal(err)
+	}
+	g.waitEvent("decision")
+	r := g.create()
+	mid := g.scrape()
+	wantMoved(t, before, mid, `keyturn_requests_open{status="pending"}`, 1)
+
+	if _, err := g.svc.Approve(g.ctx, r.ID, "bob", mpa.VoteInput{Code: "000000"}); !errors.Is(err, mpa.ErrBadCode) {
+		t.Fatalf("Approve with a bad code = %v; want ErrBadCode", err)
+	}
+	g.waitEvent("totp.failed")
+	g.approve(r.ID, "bob")
+	g.approve(r.ID, "carol")
+	if _, err := g.svc.BeginExecution(g.ctx, r.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	g.clock.Advance(3 * time.Second)
+	if _, err := g.svc.FinishExecution(g.ctx, r.ID, mpa.ExecResult{ExitStatus: 0}); err != nil {
+		t.Fatal(err)
+	}
+	g.waitEvent("request.completed")
+
+	after := g.scrape()
+	wantMoved(t, before, after, `keyturn_sessions_total{kind="target"}`, 1)
+	wantMoved(t, before, after, `keyturn_sessions_total{kind="console"}`, 1)
+	wantMoved(t, before, after, `keyturn_sessions_total{kind="gate"}`, 0)
+	wantMoved(t, before, after, `keyturn_target_dial_errors_total{target="web-2"}`, 1)
+	wantMoved(t, before, after, `keyturn_decisions_total{verdict="hold"}`, 1)
+	wantMoved(t, before, after, `keyturn_decisions_total{verdict="allow"}`, 0)
+	wantMoved(t, before, after, `keyturn_approvals_total`, 2)
+	wantMoved(t, before, after, `keyturn_rejections_total`, 0)
+	wantMoved(t, before, after, `keyturn_totp_failures_total{reason="bad"}`, 1)
+	wantMoved(t, before, after, `keyturn_requests_open{status="pending"}`, 0)
+	wantMoved(t, before, after, `keyturn_requests_open{status="executing"}`, 0)
+	wantMoved(t, before, after, `keyturn_requests_finished_total{status="completed"}`, 1)
+	wantMoved(t, before, after, `keyturn_exec_duration_seconds_count`, 1)
+	wantMoved(t, before, after, `keyturn_exec_duration_seconds_sum`, 3)
+	wantMoved(t, before, after, `keyturn_audit_events_total{kind="request.approval"}`, 2)
+}
+
+// The open-request gauges start from the requests already in the store,
+// and a rejection moves its counter and empties the gauge.
+func TestGaugeSeededAndRejection(t *testing.T) {
+	g := newGate(t)
+	r := g.create()
+	// A second Metrics started now sees the pending request at once.
+	m2 := New()
+	done := make(chan struct{})
+	m2.counted = func(e audit.Event) {
+		if e.Kind == "request.rejected" {
+			close(done)
+		}
+	}
+	ctx, cancel := context.WithCancel(g.ctx)
+	defer cancel()
+	followed := make(chan error, 1)
+	started := make(chan struct{})
+	m2.seeded = func() { close(started) }
+	go func() { followed <- m2.Follow(ctx, g.store, g.svc) }()
+	<-started
+	if got := gauge(t, m2, "keyturn_requests_open", "pending"); got != 1 {
+		t.Errorf("pending on a fresh Follow = %v; want 1", got)
+	}
+	if _, err := g.svc.Reject(g.ctx, r.ID, "bob", mpa.VoteInput{Code: g.code("bob"), Comment: "no"}); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if got := gauge(t, m2, "keyturn_requests_open", "pending"); got != 0 {
+		t.Errorf("pending after the rejection = %v; want 0", got)
+	}
+	if got := gauge(t, m2, "keyturn_rejections_total", ""); got != 1 {
+		t.Errorf("rejections = %v; want 1", got)
+	}
+	cancel()
+	<-followed
+}
+
+// gauge reads one series from m's registry.
+func gauge(t *testing.T, m *Metrics, name, label string) float64 {
+	t.Helper()
+	mfs, err := m.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			if label != "" && (len(s.GetLabel()) == 0 || s.GetLabel()[0].GetValue() != label) {
+				continue
+			}
+			switch {
+			case s.GetGauge() != nil:
+				return s.GetGauge().GetValue()
+			case s.GetCounter() != nil:
+				return s.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no series %s{%s}", name, label)
+	return 0
+}
+
+// /healthz answers 200 while the store reads and 503 once it cannot.
+func TestHealthz(t *testing.T) {
+	g := newGate(t)
+	get := func() int {
+		resp, err := http.Get(g.srv.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(); got != http.StatusOK {
+		t.Errorf("GET /healthz on a live store = %d; want 200", got)
+	}
+	g.store.Close()
+	if got := get(); got != http.StatusServiceUnavailable {
+		t.Errorf("GET /healthz on a closed store = %d; want 503", got)
+	}
+}
+
+// Counting a session is an atomic add: no allocation on the hot path.
+func TestSessionAllocs(t *testing.T) {
+	m := New()
+	if n := testing.AllocsPerRun(100, func() { m.Session(SessionTarget) }); n != 0 {
+		t.Errorf("Session allocates %v times; want 0", n)
+	}
+}
