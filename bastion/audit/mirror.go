@@ -62,44 +62,70 @@ func (m *Mirror) Head() Head { return m.head }
 // link stops the batch with an error; what was written before it is kept.
 // It returns how many events it wrote.
 func (m *Mirror) Append(events iter.Seq2[Event, error]) (int, error) {
+	// Where the batch starts: bw may write part of it before commit.
+	at, err := m.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, fmt.Errorf("audit mirror %s: %w", m.path, err)
+	}
 	bw := bufio.NewWriter(m.f)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	n := 0
+	head, n := m.head, 0
 	var werr error
 	for e, err := range events {
 		if err != nil {
 			werr = fmt.Errorf("read audit events: %w", err)
 			break
 		}
-		if e.Seq <= m.head.Seq {
-			if e.Seq == m.head.Seq && e.Hash != m.head.Hash {
-				werr = fmt.Errorf("%w: event %d is %s in the store, %s in %s", ErrMirrorDiverged, e.Seq, e.Hash, m.head.Hash, m.path)
+		if e.Seq <= head.Seq {
+			if e.Seq == head.Seq && e.Hash != head.Hash {
+				werr = fmt.Errorf("%w: event %d is %s in the store, %s in %s", ErrMirrorDiverged, e.Seq, e.Hash, head.Hash, m.path)
 				break
 			}
 			continue
 		}
-		if e.Seq != m.head.Seq+1 || e.Prev != m.head.Hash {
-			werr = fmt.Errorf("%w: event %d does not follow event %d in %s", ErrMirrorDiverged, e.Seq, m.head.Seq, m.path)
+		if e.Seq != head.Seq+1 || e.Prev != head.Hash {
+			werr = fmt.Errorf("%w: event %d does not follow event %d in %s", ErrMirrorDiverged, e.Seq, head.Seq, m.path)
 			break
 		}
 		if err := enc.Encode(e); err != nil {
-			werr = fmt.Errorf("write audit event %d to %s: %w", e.Seq, m.path, err)
+			werr = fmt.Errorf("encode audit event %d: %w", e.Seq, err)
 			break
 		}
-		m.head = Head{Seq: e.Seq, Hash: e.Hash}
+		head = Head{Seq: e.Seq, Hash: e.Hash}
 		n++
 	}
 	if n == 0 {
+		m.rollback(at)
 		return 0, werr
 	}
-	if err := bw.Flush(); err != nil {
-		return n, errors.Join(werr, fmt.Errorf("write audit mirror %s: %w", m.path, err))
+	if err := m.commit(bw, at); err != nil {
+		return 0, errors.Join(werr, err)
 	}
-	if err := m.f.Sync(); err != nil {
-		return n, errors.Join(werr, fmt.Errorf("sync audit mirror %s: %w", m.path, err))
-	}
+	m.head = head
 	return n, werr
+}
+
+// commit writes and syncs what bw holds. On failure it cuts the file back
+// to where it was, so a half-written line is not left for the next batch
+// to follow.
+func (m *Mirror) commit(bw *bufio.Writer, at int64) error {
+	err := bw.Flush()
+	if err == nil {
+		err = m.f.Sync()
+	}
+	if err == nil {
+		return nil
+	}
+	m.rollback(at)
+	return fmt.Errorf("write audit mirror %s: %w", m.path, err)
+}
+
+// rollback cuts the file back to offset at, where the batch began.
+func (m *Mirror) rollback(at int64) {
+	if m.f.Truncate(at) == nil {
+		m.f.Seek(at, io.SeekStart)
+	}
 }
 
 // Close closes the file.

@@ -1,0 +1,52 @@
+package notify
+
+import (
+	"testing"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+func TestTransition(t *testing.T) {
+	seen := map[string]mpa.Status{"old": mpa.StatusPending}
+	steps := []struct {
+		id     string
+		status mpa.Status
+		want   string
+	}{
+		{"new", mpa.StatusPending, "request.created"},
+		{"new", mpa.StatusPending, ""}, // a vote short of quorum
+		{"old", mpa.StatusPending, ""}, // live when the notifier started
+		{"new", mpa.StatusApproved, "request.approved"},
+		{"new", mpa.StatusExecuting, ""},
+		{"new", mpa.StatusCompleted, "request.completed"},
+		{"old", mpa.StatusExpired, "request.expired"},
+		{"gone", mpa.StatusExpired, "request.expired"}, // expired while no notifier watched it
+		{"x", mpa.StatusInterrupted, "request.interrupted"},
+	}
+	for _, s := range steps {
+		if got := transition(seen, &mpa.Request{ID: s.id, Status: s.status}); got != s.want {
+			t.Errorf("transition(%s -> %s) = %q; want %q", s.id, s.status, got, s.want)
+		}
+	}
+	if len(seen) != 0 {
+		t.Errorf("seen = %v after every request ended; want empty", seen)
+	}
+}
+
+func TestShorten(t *testing.T) {
+	tests := []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"kill -9 1", 120, "kill -9 1"},
+		{"echo `id`", 120, "echo 'id'"},
+		{"rm x\u202e\n", 120, `rm x\u202e\u000a`},
+		{"abcdef", 3, "abc…"},
+	}
+	for _, tt := range tests {
+		if got := shorten(tt.in, tt.max); got != tt.want {
+			t.Errorf("shorten(%q, %d) = %q; want %q", tt.in, tt.max, got, tt.want)
+		}
+	}
+}
