@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gliderlabs/ssh"
+
+	"github.com/keyturn/keyturn/bastion/metrics"
 )
 
 // Middleware wraps a session handler.
@@ -48,6 +50,33 @@ func logSessions(log *slog.Logger) Middleware {
 			log.Info("session end", "login", s.User(), "remote", s.RemoteAddr().String(), "took", time.Since(start))
 		}
 	}
+}
+
+// countSessions calls count with each session's kind as it starts:
+// "target" (USER+TARGET), "console" (USER with a terminal and no command)
+// or "gate" (USER's gate commands). It reads only the login name and the
+// request, so it costs what count costs.
+func countSessions(count func(kind string)) Middleware {
+	return func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) {
+			_, _, pty := s.Pty()
+			switch _, target := splitLogin(s.User()); {
+			case target != "":
+				count(metrics.SessionTarget)
+			case pty && s.RawCommand() == "":
+				count(metrics.SessionConsole)
+			default:
+				count(metrics.SessionGate)
+			}
+			next(s)
+		}
+	}
+}
+
+// Use wraps the gate's session handler in mws, the first listed
+// outermost, around everything New installed. Call it before Serve.
+func (g *Gate) Use(mws ...Middleware) {
+	g.srv.Handler = Chain(g.srv.Handler, mws...)
 }
 
 // say writes a line for the person at the other end on the session's stderr.

@@ -8,10 +8,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/metrics"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/notify"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 	"github.com/keyturn/keyturn/bastion/targets"
 )
@@ -25,6 +31,118 @@ type Server struct {
 	store  *badgerstore.Store
 	pool   *targets.Pool
 	grace  time.Duration
+	obs    *observers
+}
+
+// observers are the optional consumers of the store's change feed:
+// metrics, webhooks and the audit file. Each is nil when not configured.
+type observers struct {
+	metrics   *metrics.Metrics
+	metricsL  net.Listener
+	notifier  *notify.Notifier
+	mirror    *audit.Mirror
+	auditFile *notify.AuditFile
+}
+
+// openObservers binds the metrics listener and opens the audit file, so
+// that a bad address or an unwritable file stops the gate at start rather
+// than going unnoticed.
+func openObservers(cfg *config.Config, log *slog.Logger) (*observers, error) {
+	o := &observers{}
+	var reg prometheus.Registerer
+	if cfg.Metrics.Listen != "" {
+		l, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
+		o.metrics, o.metricsL = metrics.New(), l
+		reg = o.metrics.Registerer()
+	}
+	if len(cfg.Webhooks) > 0 {
+		n, err := notify.New(notify.Endpoints(cfg.Webhooks), notify.Options{Logger: log, Registerer: reg})
+		if err != nil {
+			o.close()
+			return nil, err
+		}
+		o.notifier = n
+	}
+	if cfg.Audit.File != "" {
+		m, err := audit.OpenMirror(cfg.Audit.File)
+		if err != nil {
+			o.close()
+			return nil, err
+		}
+		o.mirror, o.auditFile = m, notify.NewAuditFile(m, log)
+	}
+	return o, nil
+}
+
+// wire hooks the gate's direct counters (sessions, dial errors) to the
+// metrics.
+func (o *observers) wire(g *Gate, pool *targets.Pool) {
+	if o.metrics == nil {
+		return
+	}
+	pool.OnDialError = o.metrics.DialError
+	g.Use(countSessions(o.metrics.Session))
+}
+
+// start runs every observer on ctx; wg is done when all have stopped.
+func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st *badgerstore.Store, svc *mpa.Service, log *slog.Logger) {
+	if o.metrics != nil {
+		health := func(ctx context.Context) error {
+			return st.View(ctx, func(tx mpa.Tx) error { _, err := tx.GetSettings(); return err })
+		}
+		log.Info("metrics listening", "address", o.metricsL.Addr().String())
+		wg.Go(func() {
+			if err := metrics.Serve(ctx, o.metricsL, o.metrics.Handler(health, log)); err != nil {
+				log.Error("metrics listener stopped", "err", err)
+			}
+		})
+		wg.Go(func() {
+			if err := o.metrics.Follow(ctx, st, svc); err != nil && ctx.Err() == nil {
+				log.Error("metrics stopped following the store", "err", err)
+			}
+		})
+	}
+	if o.notifier != nil {
+		wg.Go(func() {
+			if err := o.notifier.Run(ctx, st, svc); err != nil && ctx.Err() == nil {
+				log.Error("webhook notifications stopped", "err", err)
+			}
+		})
+	}
+	if o.auditFile != nil {
+		wg.Go(func() {
+			if err := o.auditFile.Run(ctx, st); err != nil && ctx.Err() == nil {
+				log.Error("audit file stopped; events are no longer mirrored", "err", err)
+			}
+		})
+	}
+}
+
+// close releases what openObservers acquired.
+func (o *observers) close() error {
+	var errs []error
+	if o.metricsL != nil {
+		if err := o.metricsL.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if o.mirror != nil {
+		errs = append(errs, o.mirror.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// MetricsAddr is the address the metrics listener is bound to, or nil
+// with metrics off: with "metrics.listen: 127.0.0.1:0" the port the
+// system chose.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.obs.metricsL == nil {
+		return nil
+	}
+	return s.obs.metricsL.Addr()
 }
 
 // StoreDir is the store's folder inside the data dir.
@@ -102,7 +220,14 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, pool: pool, grace: graceFrom(cfg)}, nil
+	obs, err := openObservers(cfg, log)
+	if err != nil {
+		pool.Close()
+		st.Close()
+		return nil, err
+	}
+	obs.wire(g, pool)
+	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, pool: pool, grace: graceFrom(cfg), obs: obs}, nil
 }
 
 // Run serves on l until ctx is done, then shuts down gracefully: it stops
@@ -127,6 +252,10 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 			s.log.Error("request expiry stopped", "err", err)
 		}
 	}()
+	// Metrics, webhooks and the audit file read the store until it
+	// closes; they are waited for, so none reads a closed store.
+	var observed sync.WaitGroup
+	s.obs.start(watchCtx, &observed, s.store, s.MPA, s.log)
 
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
@@ -142,10 +271,11 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 		<-served
 	}
 	stopWatch()
-	return errors.Join(err, s.pool.Close(), s.store.Close())
+	observed.Wait()
+	return errors.Join(err, s.pool.Close(), s.obs.close(), s.store.Close())
 }
 
 // Close releases what Open acquired, for a Server that never ran.
 func (s *Server) Close() error {
-	return errors.Join(s.pool.Close(), s.store.Close())
+	return errors.Join(s.pool.Close(), s.obs.close(), s.store.Close())
 }

@@ -26,6 +26,10 @@ type Pool struct {
 	// KeepAlive is how often an idle connection is probed, so a dead one is
 	// found before a session needs it.
 	KeepAlive time.Duration
+	// OnDialError, if set, is called (on the dialling goroutine) each time
+	// a connection to a target fails: TCP, SSH handshake or host key. It
+	// feeds the dial-error metric; set it before the pool is first used.
+	OnDialError func(target string, err error)
 
 	mu     sync.Mutex
 	conns  map[string]*conn
@@ -146,6 +150,9 @@ func (p *Pool) dial(t *target, c *conn) {
 	if err != nil {
 		c.err = fmt.Errorf("dial target %s (%s): %w", t.cfg.Name, t.cfg.Address, err)
 		p.log.Warn("target dial failed", "target", t.cfg.Name, "address", t.cfg.Address, "err", err)
+		if p.OnDialError != nil {
+			p.OnDialError(t.cfg.Name, err)
+		}
 		p.drop(t.cfg.Name, c)
 		return
 	}
