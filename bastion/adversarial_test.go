@@ -1,0 +1,383 @@
+package bastion
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+	"github.com/keyturn/keyturn/bastion/targets"
+	"github.com/keyturn/keyturn/policy"
+)
+
+// advPolicy holds kill with a quorum of one, so that carol (the harness's
+// only approver) can approve alone; shell and terminals are denied (the
+// default).
+const advPolicy = "version: 1\ndefaults:\n  required_approvals: 1\nactions:\n  - name: kill_process\n    service: process\n    required_approvals: 1\n    match: [{command: kill}]\n"
+
+// advApprover votes as carol through a second Service on the gate's store
+// whose clock starts ten minutes in the past and moves one TOTP step per
+// vote, so a test can vote often without waiting for real time steps (and
+// an approval TTL it sets runs out before the gate's real clock reads it).
+type advApprover struct {
+	svc    *mpa.Service
+	clock  *mpatest.Clock
+	secret string
+}
+
+// advEnableMPA registers carol and a store-only approver (dave, not in the
+// config, so he can never vote) and turns MPA on.
+func advEnableMPA(t *testing.T, tg *testGate) *advApprover {
+	t.Helper()
+	ctx := context.Background()
+	clock := mpatest.NewClock(time.Unix(time.Now().Add(-10*time.Minute).Unix()/30*30, 0))
+	a := &advApprover{clock: clock, svc: mpa.New(tg.store, mpa.Options{
+		Now:        clock.Now,
+		CanApprove: func(u string, _ []mpa.ActionRef) bool { return u == "carol" },
+	})}
+	for _, u := range []string{"carol", "dave"} {
+		reg, err := a.svc.InitiateRegistration(ctx, u, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := a.svc.CompleteRegistration(ctx, u, mpatest.Oathtool(t, reg.Secret, clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		if u == "carol" {
+			a.secret = reg.Secret
+		}
+	}
+	if _, err := tg.mpa.SetEnabled(ctx, "carol", true); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// approve approves id as carol with a fresh code.
+func (a *advApprover) approve(t *testing.T, id string) mpa.Request {
+	t.Helper()
+	a.clock.Advance(30 * time.Second)
+	r, err := a.svc.Approve(context.Background(), id, "carol",
+		mpa.VoteInput{Code: mpatest.Oathtool(t, a.secret, a.clock.Now())})
+	if err != nil {
+		t.Fatalf("carol approves %s: %v", id, err)
+	}
+	return r
+}
+
+// advRun is tg.run with an optional PTY (as ssh -t asks for one).
+func (tg *testGate) advRun(t *testing.T, login string, key gossh.Signer, cmd string, pty bool) (string, string, int) {
+	t.Helper()
+	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
+		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
+	})
+	if err != nil {
+		t.Fatalf("dial gate as %s: %v", login, err)
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if pty {
+		if err := s.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	s.Stdout, s.Stderr = &out, &errOut
+	err = s.Run(cmd)
+	var exit *gossh.ExitError
+	switch {
+	case err == nil:
+		return out.String(), errOut.String(), 0
+	case errors.As(err, &exit):
+		return out.String(), errOut.String(), exit.ExitStatus()
+	}
+	t.Fatalf("run %q: %v", cmd, err)
+	return "", "", -1
+}
+
+func advCreate(t *testing.T, tg *testGate, requester, command string, approvalTTL time.Duration) mpa.Request {
+	t.Helper()
+	r, err := tg.mpa.Create(context.Background(), mpa.NewRequest{
+		Actions:           []mpa.ActionRef{{Name: "kill_process", Service: "process"}},
+		Target:            "t1",
+		Command:           command,
+		Requester:         requester,
+		RequiredApprovals: 1,
+		ApprovalTTL:       approvalTTL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func advExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// A release runs exactly once, and only for its requester, only for a
+// command request, only while its approval lasts.
+func TestAdversarialReleaseOnlyOwnApprovedCommandOnce(t *testing.T) {
+	tg := startTestGate(t, advPolicy)
+	apv := advEnableMPA(t, tg)
+	dir := t.TempDir()
+	ctx := context.Background()
+
+	// Someone else's approved request: alice may not run it.
+	other := filepath.Join(dir, "other")
+	r := advCreate(t, tg, "bob", "kill -0 $$; touch "+other, 0)
+	apv.approve(t, r.ID)
+	if _, stderr, st := tg.run(t, "alice", tg.alice, "mpa requests run "+r.ID); st == 0 || advExists(other) {
+		t.Fatalf("alice ran bob's approved request: status %d, stderr %q", st, stderr)
+	}
+	if got, _ := tg.mpa.Get(ctx, r.ID); got.Status != mpa.StatusApproved {
+		t.Fatalf("bob's request is %s after alice's attempt; want still approved", got.Status)
+	}
+
+	// A request on keyturn itself (disable_mpa) is never run as a command.
+	held, err := tg.mpa.SetEnabled(ctx, "alice", false)
+	if err != nil || held == nil {
+		t.Fatalf("disable: %v, %v", held, err)
+	}
+	if _, _, st := tg.run(t, "alice", tg.alice, "mpa requests run "+held.ID); st == 0 {
+		t.Fatal("alice ran a disable_mpa request")
+	}
+
+	// Pending (not approved): refused.
+	pend := filepath.Join(dir, "pending")
+	p := advCreate(t, tg, "alice", "kill -0 $$; touch "+pend, 0)
+	if _, _, st := tg.run(t, "alice", tg.alice, "mpa requests run "+p.ID); st == 0 || advExists(pend) {
+		t.Fatal("a pending request ran")
+	}
+
+	// Approved, then lapsed: refused, and marked expired.
+	lapsed := filepath.Join(dir, "lapsed")
+	l := advCreate(t, tg, "alice", "kill -0 $$; touch "+lapsed, time.Millisecond)
+	apv.approve(t, l.ID) // approved ten minutes ago by the approver's clock
+	if _, _, st := tg.run(t, "alice", tg.alice, "mpa requests run "+l.ID); st == 0 || advExists(lapsed) {
+		t.Fatal("an approval that lapsed was released")
+	}
+
+	// Approved and own: runs once; the second release is refused.
+	ran := filepath.Join(dir, "ran")
+	own := advCreate(t, tg, "alice", "kill -0 $$; echo x >> "+ran, 0)
+	apv.approve(t, own.ID)
+	if _, stderr, st := tg.run(t, "alice", tg.alice, "mpa requests run "+own.ID); st != 0 {
+		t.Fatalf("own approved request: status %d, stderr %q", st, stderr)
+	}
+	if _, _, st := tg.run(t, "alice", tg.alice, "mpa requests run "+own.ID); st == 0 {
+		t.Fatal("a request was released twice")
+	}
+	if b, _ := os.ReadFile(ran); string(b) != "x\n" {
+		t.Fatalf("the approved command ran %q; want once", b)
+	}
+}
+
+// The session's own refusals: no agent, X11 or subsystem; no second exec
+// and no PTY after the command was decided; no forwarding of either kind;
+// environment requests do not reach the target.
+func TestAdversarialSessionRequestsRefused(t *testing.T) {
+	tg := startTestGate(t, allowAllPolicy)
+	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
+		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	ch, reqs, err := c.OpenChannel("session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gossh.DiscardRequests(reqs)
+	str := func(s string) []byte { return gossh.Marshal(struct{ V string }{s}) }
+	ptyReq := gossh.Marshal(struct {
+		Term                string
+		Columns, Rows, W, H uint32
+		Modes               string
+	}{Term: "xterm", Columns: 80, Rows: 24})
+	x11 := gossh.Marshal(struct {
+		Single        bool
+		Proto, Cookie string
+		Screen        uint32
+	}{false, "MIT-MAGIC-COOKIE-1", "00", 0})
+	for _, rq := range []struct {
+		typ     string
+		payload []byte
+	}{
+		{"auth-agent-req@openssh.com", nil},
+		{"x11-req", x11},
+		{"subsystem", str("sftp")},
+	} {
+		ok, err := ch.SendRequest(rq.typ, true, rq.payload)
+		if err != nil || ok {
+			t.Errorf("%s before exec: ok=%v err=%v; want refused", rq.typ, ok, err)
+		}
+	}
+	if ok, err := ch.SendRequest("exec", true, str("sleep 1; echo done")); err != nil || !ok {
+		t.Fatalf("exec: ok=%v err=%v", ok, err)
+	}
+	if ok, _ := ch.SendRequest("pty-req", true, ptyReq); ok {
+		t.Error("pty-req after exec accepted")
+	}
+	if ok, _ := ch.SendRequest("exec", true, str("kill -9 1")); ok {
+		t.Error("a second exec on one channel accepted")
+	}
+	ch.Close()
+
+	if _, err := c.Dial("tcp", "127.0.0.1:9"); err == nil {
+		t.Error("direct-tcpip accepted")
+	}
+	if l, err := c.Listen("tcp", "127.0.0.1:0"); err == nil {
+		l.Close()
+		t.Error("tcpip-forward accepted")
+	}
+
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Setenv("KEYTURN_ADV", "leak") // the gate accepts env requests; they must stay at the gate
+	out, err := s.Output(`echo "[$KEYTURN_ADV]"`)
+	if err != nil || string(out) != "[]\n" {
+		t.Fatalf("env reached the target: %q, %v", out, err)
+	}
+
+	// A shell (no command) is denied by default.
+	if _, _, st := tg.advRun(t, "alice+t1", tg.alice, "", true); st != ExitDenied {
+		t.Errorf("interactive shell: status %d; want %d", st, ExitDenied)
+	}
+}
+
+// fixedDecider returns one decision for every line.
+type fixedDecider struct{ d policy.Decision }
+
+func (f fixedDecider) Decide(policy.Input) policy.Decision { return f.d }
+
+// startGateWith is the harness's gate with the decider given.
+func startGateWith(t *testing.T, dec Decider) *testGate {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	dir := t.TempDir()
+	gateClient, targetHost := testSigner(t), testSigner(t)
+	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go target.Serve(tl)
+	t.Cleanup(func() { target.Close() })
+	alice := testSigner(t)
+	cfgText := "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
+		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
+	cfg, err := config.Parse(filepath.Join(dir, "keyturn.yaml"), []byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pool, err := targets.NewPool(gateClient, cfg.Targets, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	hostKey := testSigner(t)
+	svc := NewService(cfg, st, log)
+	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go g.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		g.Shutdown(ctx)
+	})
+	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, store: st, mpa: svc}
+}
+
+// Only Allow runs: Deny and a verdict the gate does not know are refused.
+func TestAdversarialOnlyAllowRuns(t *testing.T) {
+	for _, v := range []policy.Verdict{policy.Deny, policy.Verdict(42), policy.Verdict(-1)} {
+		t.Run(v.String(), func(t *testing.T) {
+			tg := startGateWith(t, fixedDecider{policy.Decision{Verdict: v}})
+			marker := filepath.Join(t.TempDir(), "ran")
+			if _, _, st := tg.run(t, "alice+t1", tg.alice, "touch "+marker); st != ExitDenied {
+				t.Errorf("status %d; want %d", st, ExitDenied)
+			}
+			if advExists(marker) {
+				t.Fatalf("verdict %s ran the command", v)
+			}
+		})
+	}
+}
+
+// A held command does not run while MPA is on and nobody approved it, and
+// its requester cannot approve it.
+func TestAdversarialHeldCommandWaits(t *testing.T) {
+	tg := startTestGate(t, advPolicy)
+	advEnableMPA(t, tg)
+	marker := filepath.Join(t.TempDir(), "ran")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	requests, err := tg.mpa.WatchAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
+		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start("kill -0 $$; touch " + marker); err != nil {
+		t.Fatal(err)
+	}
+	var r mpa.Request
+	for r = range requests {
+		if r.Requester == "alice" && r.Status == mpa.StatusPending {
+			break
+		}
+	}
+	if _, err := tg.mpa.Approve(ctx, r.ID, "alice", mpa.VoteInput{Code: "000000"}); err == nil {
+		t.Fatal("the requester approved her own request")
+	}
+	if _, _, st := tg.run(t, "alice", tg.alice, "mpa requests approve "+r.ID+" --totp-code 123456"); st == 0 {
+		t.Fatal("an admin without the approver role approved")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if advExists(marker) {
+		t.Fatal("a held command ran without approval")
+	}
+}
