@@ -51,11 +51,11 @@ func (m *Metrics) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) er
 		switch c.Kind {
 		case mpa.ChangeAudit:
 			m.count(c.Audit)
-			if m.counted != nil {
-				m.counted(*c.Audit)
-			}
 		case mpa.ChangeRequest:
 			m.track(open, c.Request.ID, c.Request.Status)
+		}
+		if m.handled != nil {
+			m.handled(c)
 		}
 	}
 	return ctx.Err()

@@ -4,7 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
 // Session kinds, as [Metrics.Session] takes them.
@@ -31,9 +31,9 @@ type Metrics struct {
 	auditEvents                       *prometheus.CounterVec
 
 	// Test hooks, nil in the gate: seeded runs once the open gauges hold
-	// the store's live requests, counted after each audit event.
+	// the store's live requests, handled after each change is counted.
 	seeded  func()
-	counted func(audit.Event)
+	handled func(mpa.Change)
 }
 
 // New returns Metrics registered in a fresh registry, with the Go runtime

@@ -29,7 +29,8 @@ type gate struct {
 	store   *badgerstore.Store
 	svc     *mpa.Service
 	m       *Metrics
-	seen    chan audit.Event // every audit event Follow has counted
+	seen    chan mpa.Change // every change Follow has counted
+	history []mpa.Change    // read from seen, not yet waited for
 	secrets map[string]string
 	srv     *httptest.Server
 }
@@ -47,10 +48,10 @@ func newGate(t *testing.T) *gate {
 		t: t, ctx: ctx, clock: clock, store: st,
 		svc:     mpa.New(st, mpa.Options{Now: clock.Now, Logger: log, Node: "gate-1"}),
 		m:       New(),
-		seen:    make(chan audit.Event, 1024),
+		seen:    make(chan mpa.Change, 1024),
 		secrets: map[string]string{},
 	}
-	g.m.counted = func(e audit.Event) { g.seen <- e }
+	g.m.handled = func(c mpa.Change) { g.seen <- c }
 	for _, name := range []string{"bob", "carol"} {
 		reg, err := g.svc.InitiateRegistration(ctx, name, false)
 		if err != nil {
@@ -78,14 +79,34 @@ func newGate(t *testing.T) *gate {
 	return g
 }
 
-// waitEvent waits until Follow has counted an audit event of kind.
-func (g *gate) waitEvent(kind string) {
-	g.t.Helper()
-	for e := range g.seen {
-		if e.Kind == kind {
+// wait waits until Follow has counted a change that matches, once per
+// change: one transaction's changes arrive in any order, so what was
+// read while waiting for something else is kept for later waits.
+func (g *gate) wait(match func(mpa.Change) bool) {
+	for i, c := range g.history {
+		if match(c) {
+			g.history = append(g.history[:i], g.history[i+1:]...)
 			return
 		}
 	}
+	for c := range g.seen {
+		if match(c) {
+			return
+		}
+		g.history = append(g.history, c)
+	}
+}
+
+// waitEvent waits until Follow has counted an audit event of kind.
+func (g *gate) waitEvent(kind string) {
+	g.wait(func(c mpa.Change) bool { return c.Kind == mpa.ChangeAudit && c.Audit.Kind == kind })
+}
+
+// waitRequest waits until Follow has seen request id become st.
+func (g *gate) waitRequest(id string, st mpa.Status) {
+	g.wait(func(c mpa.Change) bool {
+		return c.Kind == mpa.ChangeRequest && c.Request.ID == id && c.Request.Status == st
+	})
 }
 
 // code returns a fresh code for approver name, one TOTP step on.
@@ -133,6 +154,7 @@ func (g *gate) create() mpa.Request {
 		g.t.Fatal(err)
 	}
 	g.waitEvent("request.created")
+	g.waitRequest(r.ID, mpa.StatusPending)
 	return r
 }
 
@@ -183,6 +205,7 @@ func TestScrapeCountersMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.waitEvent("request.completed")
+	g.waitRequest(r.ID, mpa.StatusCompleted)
 
 	after := g.scrape()
 	wantMoved(t, before, after, `keyturn_sessions_total{kind="target"}`, 1)
@@ -210,9 +233,13 @@ func TestGaugeSeededAndRejection(t *testing.T) {
 	// A second Metrics started now sees the pending request at once.
 	m2 := New()
 	done := make(chan struct{})
-	m2.counted = func(e audit.Event) {
-		if e.Kind == "request.rejected" {
-			close(done)
+	var got int // the rejection's two changes, in any order
+	m2.handled = func(c mpa.Change) {
+		if c.Kind == mpa.ChangeAudit && c.Audit.Kind == "request.rejection" ||
+			c.Kind == mpa.ChangeRequest && c.Request.Status == mpa.StatusRejected {
+			if got++; got == 2 {
+				close(done)
+			}
 		}
 	}
 	ctx, cancel := context.WithCancel(g.ctx)
