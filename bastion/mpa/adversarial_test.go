@@ -1,0 +1,118 @@
+package mpa_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+)
+
+// A lockout is stored with the approver, not held in the Service: a gate
+// restarted (a new Service on the same store) still refuses the approver,
+// even with a good code.
+func TestAdversarialLockoutSurvivesRestart(t *testing.T) {
+	e := newEnv(t, mpa.Options{})
+	e.register("bob", "carol")
+	r := e.create("alice", 2)
+	for i := 0; i < 5; i++ {
+		if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: "000000"}); err == nil {
+			t.Fatal("a bad code was accepted")
+		}
+	}
+	restarted := newEnvOn(t, e.store, e.clock, mpa.Options{})
+	restarted.secrets = e.secrets
+	restarted.step()
+	if _, err := restarted.approve(r.ID, "bob"); !errors.Is(err, mpa.ErrLockedOut) {
+		t.Fatalf("locked-out approver after a restart: %v; want ErrLockedOut", err)
+	}
+	// Re-registering does not lift it either while the lockout runs.
+	reg, err := restarted.svc.InitiateRegistration(e.ctx, "bob", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := restarted.svc.CompleteRegistration(e.ctx, "bob", mpatest.Oathtool(t, reg.Secret, e.clock.Now())); !errors.Is(err, mpa.ErrLockedOut) {
+		t.Fatalf("re-registration while locked out: %v; want ErrLockedOut", err)
+	}
+	if got, _ := restarted.svc.Get(e.ctx, r.ID); len(got.Approvals) != 0 {
+		t.Fatalf("approvals %v; want none", got.Approvals)
+	}
+}
+
+// The gate's role check (CanApprove) is the service's: a registered
+// approver whose role was taken away cannot vote, and their code is not
+// consumed by the refusal.
+func TestAdversarialRoleCheckedAtVote(t *testing.T) {
+	e := newEnv(t, mpa.Options{CanApprove: func(u string, _ []mpa.ActionRef) bool { return u != "bob" }})
+	e.register("bob", "carol")
+	r := e.create("alice", 1)
+	code := e.code("bob")
+	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: code}); !errors.Is(err, mpa.ErrNotAllowed) {
+		t.Fatalf("approver without the role: %v; want ErrNotAllowed", err)
+	}
+	if got, _ := e.svc.Get(e.ctx, r.ID); got.Status != mpa.StatusPending || len(got.Approvals) != 0 {
+		t.Fatalf("request %s with %d approvals; want pending with none", got.Status, len(got.Approvals))
+	}
+}
+
+// A forced re-registration while MPA is enabled: the approver cannot
+// approve their own registration request, the new secret does not vote
+// until others approve it, and the old one still does.
+func TestAdversarialReregistrationNeedsOthers(t *testing.T) {
+	e := newEnv(t, mpa.Options{})
+	e.register("bob", "carol", "dave")
+	if _, err := e.svc.SetEnabled(e.ctx, "carol", true); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := e.svc.InitiateRegistration(e.ctx, "bob", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, held, err := e.svc.CompleteRegistration(e.ctx, "bob", mpatest.Oathtool(t, reg.Secret, e.clock.Now()))
+	if err != nil || held == nil {
+		t.Fatalf("forced re-registration while enabled: %v, %v; want held", held, err)
+	}
+	e.step()
+	if _, err := e.approve(held.ID, "bob"); !errors.Is(err, mpa.ErrSelfApproval) {
+		t.Fatalf("bob approving his own re-registration: %v; want ErrSelfApproval", err)
+	}
+	r := e.create("alice", 2)
+	e.step()
+	newCode := mpatest.Oathtool(t, reg.Secret, e.clock.Now())
+	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: newCode}); !errors.Is(err, mpa.ErrBadCode) {
+		t.Fatalf("vote with the not yet approved secret: %v; want ErrBadCode", err)
+	}
+	e.step()
+	if _, err := e.approve(r.ID, "bob"); err != nil {
+		t.Fatalf("vote with the secret in force: %v", err)
+	}
+	// A second identity for bob cannot be made by bob alone: one more
+	// approval of his registration (carol) is not a quorum of two.
+	got := e.mustApprove(held.ID, "carol")
+	if got.Status != mpa.StatusPending {
+		t.Fatalf("re-registration after one approval: %s; want pending", got.Status)
+	}
+}
+
+// A consent that lapsed (valid-before passed) does not count towards the
+// quorum, and a valid-before in the past is refused.
+func TestAdversarialLapsedApprovalDoesNotCount(t *testing.T) {
+	e := newEnv(t, mpa.Options{})
+	e.register("bob", "carol", "dave")
+	r := e.create("alice", 2)
+	past := e.clock.Now().Add(-time.Second)
+	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.code("bob"), ValidBefore: past}); !errors.Is(err, mpa.ErrInvalid) {
+		t.Fatalf("valid-before in the past: %v; want ErrInvalid", err)
+	}
+	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.code("bob"), ValidBefore: e.clock.Now().Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if got := e.mustApprove(r.ID, "carol"); got.Status != mpa.StatusPending {
+		t.Fatalf("one live approval and one lapsed: %s; want pending", got.Status)
+	}
+	if _, err := e.svc.BeginExecution(e.ctx, r.ID, "alice"); !errors.Is(err, mpa.ErrNotApproved) {
+		t.Fatalf("release without a live quorum: %v; want ErrNotApproved", err)
+	}
+}
