@@ -1,6 +1,7 @@
 package mpa_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -115,4 +116,62 @@ func TestAdversarialLapsedApprovalDoesNotCount(t *testing.T) {
 	if _, err := e.svc.BeginExecution(e.ctx, r.ID, "alice"); !errors.Is(err, mpa.ErrNotApproved) {
 		t.Fatalf("release without a live quorum: %v; want ErrNotApproved", err)
 	}
+}
+
+// A lapsed valid-before neither counts towards quorum nor cuts short the
+// approval that a live quorum gives.
+func TestAdversarialLapsedApprovalDoesNotExpireLiveQuorum(t *testing.T) {
+	e := newEnv(t, mpa.Options{})
+	e.register("bob", "carol", "dave")
+	r := e.create("alice", 2)
+	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.code("bob"), ValidBefore: e.clock.Now().Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	e.mustApprove(r.ID, "carol")
+	got := e.mustApprove(r.ID, "dave")
+	if got.Status != mpa.StatusApproved || !got.ExpiresAt.After(e.clock.Now()) {
+		t.Fatalf("live quorum (carol, dave): %s, expires %s (now %s); want approved and not yet expired",
+			got.Status, got.ExpiresAt, e.clock.Now())
+	}
+	if _, err := e.svc.BeginExecution(e.ctx, r.ID, "alice"); err != nil {
+		t.Fatalf("release of a request approved by a live quorum: %v", err)
+	}
+}
+
+// An update_policy request made against a policy that has since been
+// replaced is cancelled at quorum, not applied: applying it would undo the
+// newer change, which its diff does not show.
+func TestAdversarialStalePolicyUpdateIsNotApplied(t *testing.T) {
+	e := newEnv(t, mpa.Options{DefaultQuorum: 2})
+	p0, p1, p2 := json.RawMessage(`{"text":"p0"}`), json.RawMessage(`{"text":"p1"}`), json.RawMessage(`{"text":"p2"}`)
+	if err := e.svc.RecordPolicy(e.ctx, "gate", p0); err != nil {
+		t.Fatal(err)
+	}
+	e.register("bob", "carol")
+	if _, err := e.svc.SetEnabled(e.ctx, "root", true); err != nil {
+		t.Fatal(err)
+	}
+	update := func(payload json.RawMessage) mpa.Request {
+		r, err := e.svc.Create(e.ctx, mpa.NewRequest{Kind: mpa.KindUpdatePolicy, Actions: []mpa.ActionRef{mpa.ActionUpdatePolicy},
+			Requester: mpa.SystemActor, Payload: payload})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	u1, u2 := update(p1), update(p2)
+	e.mustApprove(u2.ID, "bob")
+	e.mustApprove(u2.ID, "carol")
+	e.step()
+	e.mustApprove(u1.ID, "bob")
+	got := e.mustApprove(u1.ID, "carol")
+	if got.Status != mpa.StatusCancelled {
+		t.Errorf("stale update after quorum: %s; want cancelled", got.Status)
+	}
+	st, err := e.svc.Settings(e.ctx)
+	if err != nil || string(st.Policy) != string(p2) {
+		t.Fatalf("policy on record = %s, %v; want the newer approved %s", st.Policy, err, p2)
+	}
+	e.verifyAudit()
 }

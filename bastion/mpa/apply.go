@@ -42,6 +42,14 @@ func (s *Service) applyTx(tx Tx, r *Request, actor string) error {
 		if err != nil {
 			return fmt.Errorf("apply %s: %w", r.ID, err)
 		}
+		if policyDigest(st.Policy) != r.PolicyBase {
+			// Another change went into force since this one was made:
+			// applying it now would undo that change, which its diff
+			// does not show. The approval stands on record; the request
+			// does not take effect.
+			return s.transition(tx, r, StatusCancelled, actor, map[string]any{
+				"why": "superseded: the policy in force changed after this request was made"})
+		}
 		st.Policy = r.Payload
 		if err := tx.PutSettings(st); err != nil {
 			return fmt.Errorf("apply %s: %w", r.ID, err)

@@ -158,7 +158,9 @@ func (s *Service) approveTx(tx Tx, r *Request, actor string) error {
 	now := s.clock()
 	r.ExpiresAt = now.Add(shorter(r.ApprovalTTL, s.life.ApprovalTTL))
 	for _, v := range r.Approvals {
-		if !v.ValidBefore.IsZero() && v.ValidBefore.Before(r.ExpiresAt) {
+		// A lapsed consent does not count towards quorum (liveApprovals),
+		// so it does not bound the approval either.
+		if v.ValidBefore.After(now) && v.ValidBefore.Before(r.ExpiresAt) {
 			r.ExpiresAt = v.ValidBefore
 		}
 	}

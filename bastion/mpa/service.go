@@ -3,6 +3,7 @@ package mpa
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -175,14 +176,22 @@ func (s *Service) createTx(tx Tx, nr NewRequest) (Request, error) {
 		RequiredApprovals: q,
 		ExpiresAt:         now.Add(shorter(nr.PendingTTL, s.life.PendingTTL)),
 		ApprovalTTL:       shorter(nr.ApprovalTTL, s.life.ApprovalTTL),
+		PTY:               nr.PTY,
 		Payload:           slices.Clone(nr.Payload),
+	}
+	if r.Kind == KindUpdatePolicy {
+		st, err := tx.GetSettings()
+		if err != nil {
+			return Request{}, err
+		}
+		r.PolicyBase = policyDigest(st.Policy)
 	}
 	if err := tx.PutRequest(r, 0); err != nil {
 		return Request{}, err
 	}
 	data := map[string]any{
 		"kind": r.Kind, "actions": r.Actions, "command": r.Command, "reason": r.Reason,
-		"required_approvals": r.RequiredApprovals, "expires_at": r.ExpiresAt,
+		"required_approvals": r.RequiredApprovals, "expires_at": r.ExpiresAt, "pty": r.PTY,
 	}
 	if len(r.Why) > 0 {
 		data["why"] = r.Why
@@ -191,6 +200,12 @@ func (s *Service) createTx(tx Tx, nr NewRequest) (Request, error) {
 		return Request{}, err
 	}
 	return r, nil
+}
+
+// policyDigest identifies a policy record.
+func policyDigest(record []byte) string {
+	sum := sha256.Sum256(record)
+	return hex.EncodeToString(sum[:])
 }
 
 // shorter returns the policy's time d unless it is unset or longer than the

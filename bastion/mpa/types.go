@@ -86,6 +86,18 @@ type Request struct {
 	// lifecycle's).
 	ApprovalTTL time.Duration `json:"approval_ttl,omitempty"`
 
+	// PTY records that the command was decided, and is approved, to run
+	// with a terminal. Release gives it one only then: a terminal turns
+	// vi or less into a shell, so it is part of what approvers approve.
+	PTY bool `json:"pty,omitempty"`
+
+	// PolicyBase, for update_policy, is the SHA-256 of the policy record
+	// (Settings.Policy) the change was made against. If the record has
+	// changed by the time of approval, the request is stale and is
+	// cancelled rather than applied: its diff no longer says what
+	// approving it would do.
+	PolicyBase string `json:"policy_base,omitempty"`
+
 	// Payload is kind-specific: the approver name for register_approver,
 	// the new policy text for update_policy.
 	Payload json.RawMessage `json:"payload,omitempty"`
@@ -145,7 +157,9 @@ type NewRequest struct {
 	// policy's still wins: the operator's limit is an upper bound.
 	PendingTTL  time.Duration
 	ApprovalTTL time.Duration
-	Payload     json.RawMessage
+	// PTY: the command is to run with a terminal (see Request.PTY).
+	PTY     bool
+	Payload json.RawMessage
 }
 
 // ExecResult is what the gate reports when a released command ends.
