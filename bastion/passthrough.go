@@ -10,8 +10,18 @@ import (
 )
 
 // copyBufs are reused across sessions: a busy gate would otherwise allocate
-// a fresh buffer per stream per session.
+// a fresh buffer per stream per session (x/crypto's own Stdout/Stderr
+// copies allocate 32 KiB each with io.Copy). 32 KiB is SSH's largest
+// packet payload, so a bigger buffer would not mean fewer writes.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
+
+// pooledCopy copies src to dst with a buffer from copyBufs.
+func pooledCopy(dst io.Writer, src io.Reader) error {
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	_, err := io.CopyBuffer(dst, src, *buf)
+	return err
+}
 
 // passthrough runs the session's command (or shell) on its target, byte for
 // byte, and returns the target's exit status. Flow control is SSH's own:
@@ -52,11 +62,26 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 		g.log.Error("target stdin", "target", id.Target, "err", err)
 		return ExitInternal
 	}
+	// The gate copies the target's output itself, with pooled buffers,
+	// rather than through ts.Stdout and ts.Stderr.
+	targetOut, err := ts.StdoutPipe()
+	if err != nil {
+		g.log.Error("target stdout", "target", id.Target, "err", err)
+		return ExitInternal
+	}
+	targetErr, err := ts.StderrPipe()
+	if err != nil {
+		g.log.Error("target stderr", "target", id.Target, "err", err)
+		return ExitInternal
+	}
 	var stdout, stderr io.Writer = s, s.Stderr()
 	if out != nil {
-		stdout, stderr = io.MultiWriter(s, out), io.MultiWriter(s.Stderr(), out)
+		// Only a released request is recorded; plain sessions skip the
+		// MultiWriter. The two streams share out, so its writes are
+		// serialized.
+		rec := &lockedWriter{w: out}
+		stdout, stderr = io.MultiWriter(s, rec), io.MultiWriter(s.Stderr(), rec)
 	}
-	ts.Stdout, ts.Stderr = stdout, stderr
 
 	sigs := make(chan ssh.Signal, 4)
 	s.Signals(sigs)
@@ -74,11 +99,15 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	}
 
 	go func() {
-		buf := copyBufs.Get().(*[]byte)
-		defer copyBufs.Put(buf)
-		io.CopyBuffer(stdin, s, *buf)
+		pooledCopy(stdin, s)
 		stdin.Close() // the client's EOF becomes the command's EOF
 	}()
+	// Every byte of output reaches the client before its exit status:
+	// the copies end at the target's EOF, and Wait is called after them.
+	var copies sync.WaitGroup
+	copies.Add(2)
+	go func() { defer copies.Done(); pooledCopy(stdout, targetOut) }()
+	go func() { defer copies.Done(); pooledCopy(stderr, targetErr) }()
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -92,7 +121,20 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 		}
 	}()
 
+	copies.Wait()
 	return g.exitStatus(s, id, ts.Wait())
+}
+
+// lockedWriter serializes writes from the stdout and stderr copies.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // exitStatus passes the target's exit status, or the signal that ended the
