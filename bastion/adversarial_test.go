@@ -3,6 +3,7 @@ package bastion
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -379,5 +380,36 @@ func TestAdversarialHeldCommandWaits(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if advExists(marker) {
 		t.Fatal("a held command ran without approval")
+	}
+}
+
+// A request decided without a terminal runs without one, even when its
+// requester releases it from a session that has one: the approvers
+// approved a non-interactive line, and shell: deny forbids the terminal.
+func TestAdversarialReleaseKeepsTerminalAsDecided(t *testing.T) {
+	tg := startTestGate(t, advPolicy)
+	apv := advEnableMPA(t, tg)
+	marker := filepath.Join(t.TempDir(), "had-a-terminal")
+	line := "kill -0 $$; if test -t 0; then touch " + marker + "; fi"
+	if _, _, st := tg.advRun(t, "alice+t1", tg.alice, line, true); st != ExitDenied {
+		t.Fatalf("line with a PTY at the gate: status %d; want %d", st, ExitDenied)
+	}
+	out, stderr, st := tg.run(t, "alice", tg.alice, "mpa requests create --target t1 --json -- '"+line+"'")
+	if st != 0 {
+		t.Fatalf("create: %d %q", st, stderr)
+	}
+	var r mpa.Request
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("create output %q: %v", out, err)
+	}
+	if r.PTY {
+		t.Fatal("a request created without a terminal is marked as having one")
+	}
+	apv.approve(t, r.ID)
+	if _, stderr, st := tg.advRun(t, "alice", tg.alice, "mpa requests run "+r.ID, true); st != 0 {
+		t.Fatalf("release: status %d, %q", st, stderr)
+	}
+	if advExists(marker) {
+		t.Fatal("an approved line decided without a terminal ran with one (policy: shell: deny)")
 	}
 }

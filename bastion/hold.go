@@ -76,6 +76,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		RequiredApprovals: d.Quorum,
 		PendingTTL:        d.PendingTTL,
 		ApprovalTTL:       d.ApprovalTTL,
+		PTY:               pty,
 	})
 	if err != nil {
 		g.log.Error("create request", "user", id.User, "target", id.Target, "err", err)
@@ -184,9 +185,15 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 		say(s, "keyturn: %s", refusal)
 		return ExitRefused
 	}
+	// What runs is what was approved: with a terminal only if it was
+	// decided with one, whatever this session has. A terminal would turn
+	// an approved 'less' into a shell.
+	if !r.PTY {
+		s = withoutPTY{s}
+	}
 	// Policy may have changed since approval: a line it now denies stays
 	// unrun.
-	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target}); d.Verdict == policy.Deny {
+	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target, PTY: r.PTY}); d.Verdict == policy.Deny {
 		g.finish(r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
 		say(s, "keyturn: %s", d.Message())
 		return ExitDenied
@@ -198,6 +205,11 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	g.finish(r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.n, OutputSHA256: hex.EncodeToString(out.h.Sum(nil))})
 	return status
 }
+
+// withoutPTY is a session whose terminal, if any, the target never sees.
+type withoutPTY struct{ ssh.Session }
+
+func (withoutPTY) Pty() (ssh.Pty, <-chan ssh.Window, bool) { return ssh.Pty{}, nil, false }
 
 // finish records the end of a run. It uses a context of its own rather
 // than the session's, which may already be gone when the command ends.
