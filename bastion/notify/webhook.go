@@ -100,9 +100,6 @@ func (s *sender) run(ctx context.Context) {
 			return
 		}
 		err := s.deliver(ctx, it)
-		if s.sent != nil && ctx.Err() == nil {
-			s.sent(it.n, err)
-		}
 		switch {
 		case err == nil:
 			s.stats.delivered.Inc()
@@ -112,6 +109,9 @@ func (s *sender) run(ctx context.Context) {
 			s.stats.failed.Inc()
 			s.log.Warn("webhook notification given up", "endpoint", s.ep.Name,
 				"event", it.n.Event, "request", it.n.Request, "err", err)
+		}
+		if s.sent != nil {
+			s.sent(it.n, err)
 		}
 	}
 }
