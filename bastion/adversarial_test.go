@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -411,5 +412,49 @@ func TestAdversarialReleaseKeepsTerminalAsDecided(t *testing.T) {
 	}
 	if advExists(marker) {
 		t.Fatal("an approved line decided without a terminal ran with one (policy: shell: deny)")
+	}
+}
+
+// What a requester writes cannot rewrite what an approver reads in the
+// mpa commands: control characters are shown escaped.
+func TestAdversarialMpaOutputEscapesControlCharacters(t *testing.T) {
+	tg := startTestGate(t, advPolicy)
+	advEnableMPA(t, tg)
+	r, err := tg.mpa.Create(context.Background(), mpa.NewRequest{
+		Actions: []mpa.ActionRef{{Name: "kill_process", Service: "process"}}, Target: "t1",
+		Command: "kill -9 1 # \x1b[2K\ruptime", Reason: "routine\x1b[8m hidden", Requester: "alice",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"mpa requests view " + r.ID, "mpa requests list"} {
+		out, _, _ := tg.run(t, "carol", tg.carol, cmd)
+		if strings.ContainsAny(out, "\x1b\r") {
+			t.Errorf("%s shows the requester's control characters raw: %q", cmd, out)
+		}
+		if !strings.Contains(out, `\x1b[2K\ruptime`) {
+			t.Errorf("%s does not show the escaped command: %q", cmd, out)
+		}
+	}
+}
+
+// Approvers using the mpa commands see what an update_policy changes.
+func TestAdversarialMpaViewShowsPolicyUpdate(t *testing.T) {
+	tg := startTestGate(t, advPolicy)
+	advEnableMPA(t, tg)
+	r, err := tg.mpa.Create(context.Background(), mpa.NewRequest{
+		Kind: mpa.KindUpdatePolicy, Actions: []mpa.ActionRef{mpa.ActionUpdatePolicy},
+		Command:   "--- policies.yaml (in force)\n+++ policies.yaml (changed)\n-shell: deny\n+shell: allow\n",
+		Requester: mpa.SystemActor,
+		Payload:   json.RawMessage(`{"text":"version: 1\nshell: allow\n","sha256":"abc123"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ := tg.run(t, "carol", tg.carol, "mpa requests view "+r.ID)
+	for _, want := range []string{"+shell: allow", "-shell: deny", "sha256 abc123"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("mpa requests view of an update_policy request lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/gliderlabs/ssh"
 	"golang.org/x/term"
 
+	"github.com/keyturn/keyturn/tui/termsafe"
+
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -143,7 +145,7 @@ func (g *Gate) await(s ssh.Session, id Identity, reqID string) int {
 			return g.release(s, id, r.ID)
 		case mpa.StatusRejected:
 			v := lastVote(r.Rejections)
-			say(s, "keyturn: rejected by %s: %s", v.Approver, v.Comment)
+			say(s, "keyturn: rejected by %s: %s", v.Approver, termsafe.String(v.Comment))
 			return ExitDenied
 		case mpa.StatusExpired:
 			say(s, "keyturn: request %s expired before it was approved; not run", r.ID)

@@ -49,6 +49,17 @@ func holdPolicyChanges(h *PolicyHolder, svc *mpa.Service, log *slog.Logger) {
 				return true, nil // this very change already waits
 			}
 		}
+		// An older change still waiting is superseded by this one: the
+		// file no longer holds it. (Approved anyway, the store would
+		// cancel it as stale; cancelling now keeps approvers from
+		// reviewing it.)
+		for _, r := range pending {
+			if _, err := svc.Cancel(ctx, r.ID, mpa.SystemActor); err != nil {
+				log.Warn("could not cancel a superseded policy change", "request", r.ID, "err", err)
+				continue
+			}
+			log.Info("policy change superseded by a newer edit", "request", r.ID)
+		}
 		name := filepath.Base(h.path)
 		diff := udiff.Unified(name+" (in force)", name+" (changed)", string(old), string(new))
 		r, err := svc.Create(ctx, mpa.NewRequest{

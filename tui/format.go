@@ -7,6 +7,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/keyturn/keyturn/tui/termsafe"
 )
 
 // short formats d as the one or two largest units ("3d4h", "12m", "45s"),
@@ -108,29 +109,5 @@ func wrapText(s string, width int) []string {
 	return strings.Split(ansi.Wrap(s, width, ""), "\n")
 }
 
-// printable makes s safe to draw: control characters, which a requester
-// could use to forge what the approver sees (an escape sequence that
-// erases part of the line, a carriage return), are shown as escapes.
-func printable(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case r == 0xfffd, r >= 0x200b && r <= 0x200f, r >= 0x202a && r <= 0x202e,
-			r >= 0x2066 && r <= 0x2069, r == 0xfeff:
-			// Invalid bytes, zero-width and bidi controls: these change
-			// how the line reads without showing themselves.
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// printable makes s safe to draw: see termsafe.String.
+func printable(s string) string { return termsafe.String(s) }

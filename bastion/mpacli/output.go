@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/policy"
+	"github.com/keyturn/keyturn/tui/termsafe"
 )
 
 // writeJSON prints v indented, with a final newline. HTML escaping is off
@@ -58,9 +59,12 @@ func dash(s string) string {
 
 // describe is the one-line "what" of a request: its command, or what a
 // request on keyturn itself does.
+// describe is a request's one-line summary. The command line is the
+// requester's text, so it is escaped (termsafe) like everything else a
+// requester writes that an approver reads.
 func describe(r mpa.Request) string {
 	if r.Kind == mpa.KindCommand || r.Kind == "" {
-		return r.Command
+		return termsafe.String(r.Command)
 	}
 	s := string(r.Kind)
 	var p struct {
@@ -93,8 +97,21 @@ func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
 		row("target", r.Target)
 	}
 	row("command", dash(describe(r)))
+	if r.PTY {
+		row("terminal", "yes: runs with a terminal, as if interactive")
+	}
+	if r.Kind == mpa.KindUpdatePolicy {
+		// Approvers approve the change itself: show the diff the gate
+		// recorded, line by line.
+		for _, line := range strings.Split(strings.TrimRight(r.Command, "\n"), "\n") {
+			row("change", termsafe.String(line))
+		}
+		if sum := policySum(r.Payload); sum != "" {
+			row("new policy", "sha256 "+sum)
+		}
+	}
 	row("requester", r.Requester)
-	row("reason", dash(r.Reason))
+	row("reason", dash(termsafe.String(r.Reason)))
 	row("created", fmtTime(r.Created))
 	row("updated", fmtTime(r.Updated))
 	row("approvals", fmt.Sprintf("%d of %d", len(r.Approvals), r.RequiredApprovals))
@@ -116,7 +133,7 @@ func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
 		row("exit status", fmt.Sprint(x.ExitStatus))
 		row("output", fmt.Sprintf("%d bytes, sha256 %s", x.OutputBytes, dash(x.OutputSHA256)))
 		if x.Error != "" {
-			row("error", x.Error)
+			row("error", termsafe.String(x.Error))
 		}
 	}
 	tw.Flush()
@@ -131,7 +148,7 @@ func whyLines(why json.RawMessage) []string {
 	}
 	var ms []policy.Match
 	if err := json.Unmarshal(why, &ms); err != nil || len(ms) == 0 {
-		return []string{string(why)}
+		return []string{termsafe.String(string(why))}
 	}
 	lines := make([]string, 0, len(ms))
 	for _, m := range ms {
@@ -146,13 +163,24 @@ func whyLines(why json.RawMessage) []string {
 		if m.Note != "" {
 			fmt.Fprintf(&b, " (%s)", m.Note)
 		}
-		lines = append(lines, b.String())
+		lines = append(lines, termsafe.String(b.String()))
 	}
 	return lines
 }
 
+// policySum is the new policy's SHA-256 from an update_policy payload.
+func policySum(payload json.RawMessage) string {
+	var p struct {
+		SHA256 string `json:"sha256"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return ""
+	}
+	return termsafe.String(p.SHA256)
+}
+
 func vote(v mpa.Vote) string {
-	s := v.Approver + " at " + fmtTime(v.At)
+	s := termsafe.String(v.Approver) + " at " + fmtTime(v.At)
 	if !v.ValidBefore.IsZero() {
 		s += ", valid before " + fmtTime(v.ValidBefore)
 	}
