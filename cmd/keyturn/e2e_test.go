@@ -12,7 +12,7 @@ import (
 // against real sshd targets on loopback. Without those tools it skips on a
 // developer's machine and fails in CI, where .ci/run installs them.
 func TestE2E(t *testing.T) {
-	requireTools(t, "ssh", "sshd", "ssh-keygen", "oathtool", "tmux")
+	requireTools(t, "ssh", "sshd", "ssh-keygen", "oathtool", "tmux", "curl")
 	testscript.Run(t, scriptParams(t, "testdata/e2e"))
 }
 
