@@ -80,17 +80,30 @@ func (m Model) detailContent() string {
 
 	// The command line: every byte shown, wrapped, never cut.
 	matches, whyOK := parseWhy(r.Why)
-	section("Command")
-	cmd := r.Command
-	if r.Kind != mpa.KindCommand {
-		cmd = string(r.Kind)
-		if len(r.Payload) > 0 {
-			cmd += " " + string(r.Payload)
+	if r.Kind == mpa.KindUpdatePolicy {
+		// What approvers approve is the change: the diff, line by line.
+		section("Change")
+		for _, dl := range strings.Split(strings.TrimRight(r.Command, "\n"), "\n") {
+			for _, l := range wrapText(printable(dl), max(10, w-2)) {
+				lines = append(lines, "  "+l)
+			}
 		}
-	}
-	hl := highlight(cmd, matchedSpans(matches, len(cmd)), m.st.match)
-	for _, l := range wrap(hl, max(10, w-2)) {
-		lines = append(lines, "  "+l)
+	} else {
+		section("Command")
+		cmd := r.Command
+		if r.Kind != mpa.KindCommand {
+			cmd = string(r.Kind)
+			if len(r.Payload) > 0 {
+				cmd += " " + string(r.Payload)
+			}
+		}
+		hl := highlight(cmd, matchedSpans(matches, len(cmd)), m.st.match)
+		for _, l := range wrap(hl, max(10, w-2)) {
+			lines = append(lines, "  "+l)
+		}
+		if r.PTY {
+			lines = append(lines, "  "+m.st.own.Render("runs with a terminal: interactive programs can run anything"))
+		}
 	}
 	section("Why")
 	switch {
