@@ -3,6 +3,7 @@ package bastion
 import (
 	"fmt"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
 	"time"
 
@@ -45,7 +46,7 @@ func logSessions(log *slog.Logger) Middleware {
 		return func(s ssh.Session) {
 			start := time.Now()
 			_, _, pty := s.Pty()
-			log.Info("session start", "login", s.User(), "remote", s.RemoteAddr().String(), "command", s.RawCommand(), "pty", pty)
+			log.Info("session start", "login", s.User(), "remote", s.RemoteAddr().String(), "command", redactSecrets(s.RawCommand()), "pty", pty)
 			next(s)
 			log.Info("session end", "login", s.User(), "remote", s.RemoteAddr().String(), "took", time.Since(start))
 		}
@@ -87,4 +88,14 @@ func say(s ssh.Session, format string, args ...any) {
 		end = "\r\n"
 	}
 	fmt.Fprintf(s.Stderr(), format+end, args...)
+}
+
+// totpCodeArg matches a TOTP code given on a gate command line.
+var totpCodeArg = regexp.MustCompile(`(--totp-code[= ]+)\S+`)
+
+// redactSecrets hides TOTP codes in a command line before it is logged: a
+// code the gate refused before checking it (wrong request id, say) has not
+// been used, and stays valid for a minute or so.
+func redactSecrets(cmd string) string {
+	return totpCodeArg.ReplaceAllString(cmd, "${1}******")
 }

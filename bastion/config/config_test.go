@@ -34,8 +34,8 @@ func TestLoadGood(t *testing.T) {
 	if len(bob.keys) != 1 || !strings.HasPrefix(bob.keys[0].source, filepath.Join("testdata", "bob.keys")+":2") {
 		t.Errorf("bob's keys = %+v; want one from bob.keys line 2", bob.keys)
 	}
-	if !bob.HasKey(alice.keys[0].key) {
-		t.Errorf("bob.HasKey(same key material) = false; want true")
+	if !bob.HasKey(bob.keys[0].key) || bob.HasKey(alice.keys[0].key) {
+		t.Errorf("bob.HasKey: want his own key from bob.keys and not alice's")
 	}
 }
 
@@ -93,6 +93,28 @@ func TestLoadSemanticErrors(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatal("Parse(bad_values) = nil error")
+	}
+	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
+		t.Errorf("error mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// One key is one person: a key listed for two users is refused (its holder
+// could approve as the other), and so are authorized_keys options, which
+// the gate would not enforce.
+func TestLoadRefusesSharedKeysAndOptions(t *testing.T) {
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+	data := "users:\n" +
+		"  - name: alice\n    roles: [admin]\n    keys: [\"" + key + " a\"]\n" +
+		"  - name: bob\n    roles: [approver]\n    keys: [\"" + key + " b\"]\n" +
+		"  - name: carol\n    roles: [approver]\n    keys: ['from=\"10.0.0.0/8\" " + key + " c']\n"
+	_, err := Parse("shared.yaml", []byte(data))
+	want := []string{
+		`shared.yaml:10:12: users[2].keys[0]: key options (from=, restrict, expiry-time=, ...) are not supported: the gate would not enforce them; remove them`,
+		`shared.yaml:7:12: users[1].keys[0]: key SHA256:+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU is also alice's; one key is one person`,
+	}
+	if err == nil {
+		t.Fatal("Parse(shared key, key options) = nil error")
 	}
 	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
 		t.Errorf("error mismatch (-want +got):\n%s", diff)

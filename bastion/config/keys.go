@@ -10,7 +10,8 @@ import (
 
 type parsedKey struct {
 	key    gossh.PublicKey
-	source string // where in the config the key came from
+	source string // where the key came from: a config path, or file:line
+	field  string // the config field that holds or names it
 }
 
 func readAuthorizedKeys(path string) ([]parsedKey, error) {
@@ -24,14 +25,22 @@ func readAuthorizedKeys(path string) ([]parsedKey, error) {
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		key, _, _, _, err := gossh.ParseAuthorizedKey(line)
+		key, _, options, _, err := gossh.ParseAuthorizedKey(line)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", path, n+1, err)
+		}
+		if len(options) > 0 {
+			return nil, fmt.Errorf("%s:%d: %s", path, n+1, errKeyOptions)
 		}
 		keys = append(keys, parsedKey{key: key, source: fmt.Sprintf("%s:%d", path, n+1)})
 	}
 	return keys, nil
 }
+
+// errKeyOptions explains why authorized_keys options are refused: the
+// gate does not enforce them, and an operator who wrote from="10.0.0.0/8"
+// must not believe it holds.
+const errKeyOptions = "key options (from=, restrict, expiry-time=, ...) are not supported: the gate would not enforce them; remove them"
 
 // HasKey reports whether key is one of the user's keys.
 func (u *User) HasKey(key gossh.PublicKey) bool {

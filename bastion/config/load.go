@@ -146,6 +146,7 @@ func (v *validator) check(c *Config) {
 	for i := range c.Users {
 		v.checkUser(&c.Users[i], fmt.Sprintf("users[%d]", i), users)
 	}
+	v.checkSharedKeys(c)
 	targets := make(map[string]bool)
 	for i := range c.Targets {
 		v.checkTarget(&c.Targets[i], fmt.Sprintf("targets[%d]", i), targets)
@@ -180,17 +181,24 @@ func (v *validator) checkUser(u *User, p string, seen map[string]bool) {
 	}
 	for j, line := range u.Keys {
 		kp := fmt.Sprintf("%s.keys[%d]", p, j)
-		key, _, _, _, err := gossh.ParseAuthorizedKey([]byte(line))
+		key, _, options, _, err := gossh.ParseAuthorizedKey([]byte(line))
 		if err != nil {
 			v.errorf(v.at(kp), "%s: not an authorized_keys line: %v", kp, err)
 			continue
 		}
-		u.keys = append(u.keys, parsedKey{key: key, source: kp})
+		if len(options) > 0 {
+			v.errorf(v.at(kp), "%s: %s", kp, errKeyOptions)
+			continue
+		}
+		u.keys = append(u.keys, parsedKey{key: key, source: kp, field: kp})
 	}
 	if u.AuthorizedKeys != "" {
 		keys, err := readAuthorizedKeys(u.AuthorizedKeys)
 		if err != nil {
 			v.errorf(v.at(p+".authorized_keys"), "%s.authorized_keys: %v", p, err)
+		}
+		for i := range keys {
+			keys[i].field = p + ".authorized_keys"
 		}
 		u.keys = append(u.keys, keys...)
 	}
@@ -231,5 +239,22 @@ func (v *validator) checkTarget(t *Target, p string, seen map[string]bool) {
 	}
 	if len(t.HostKeys) == 0 && t.KnownHosts == "" {
 		v.errorf(v.at(p), "%s: target %q has no host keys (set host_keys or known_hosts)", p, t.Name)
+	}
+}
+
+// checkSharedKeys refuses a key listed for two users: its holder would be
+// two identities, and could approve their own request as the other one.
+func (v *validator) checkSharedKeys(c *Config) {
+	owner := make(map[string]string)
+	for i := range c.Users {
+		u := &c.Users[i]
+		for _, k := range u.keys {
+			fp := gossh.FingerprintSHA256(k.key)
+			if other, ok := owner[fp]; ok && other != u.Name {
+				v.errorf(v.at(k.field), "%s: key %s is also %s's; one key is one person", k.source, fp, other)
+				continue
+			}
+			owner[fp] = u.Name
+		}
 	}
 }
