@@ -56,7 +56,7 @@ func (s *Service) vote(ctx context.Context, id, user string, in VoteInput, appro
 	// anyway (a failure counter, an expiry), unlike an error from fn,
 	// which aborts it.
 	var committed error
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		committed = nil
 		now := s.clock()
 		a, err := tx.GetApprover(user)

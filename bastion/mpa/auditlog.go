@@ -16,7 +16,7 @@ func (s *Service) Record(ctx context.Context, e audit.Event) (audit.Event, error
 		e.Time = s.clock()
 	}
 	var out audit.Event
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		var err error
 		out, err = tx.AppendAudit(e)
 		return err

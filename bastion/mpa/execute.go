@@ -13,7 +13,7 @@ import (
 func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request, error) {
 	var out Request
 	var committed error
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		committed = nil
 		r, err := tx.GetRequest(id)
 		if err != nil {
@@ -59,7 +59,7 @@ func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request,
 // request.
 func (s *Service) FinishExecution(ctx context.Context, id string, res ExecResult) (Request, error) {
 	var out Request
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		r, err := tx.GetRequest(id)
 		if err != nil {
 			return err
@@ -118,7 +118,7 @@ func (s *Service) RecoverInterrupted(ctx context.Context) ([]Request, error) {
 	for _, id := range ids {
 		var r Request
 		var changed bool
-		err := s.store.Update(ctx, func(tx Tx) error {
+		err := s.update(ctx, func(tx Tx) error {
 			var err error
 			changed = false
 			r, err = tx.GetRequest(id)

@@ -41,7 +41,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	for _, id := range due {
 		var expired bool
 		var r Request
-		err := s.store.Update(ctx, func(tx Tx) error {
+		err := s.update(ctx, func(tx Tx) error {
 			var err error
 			expired = false
 			r, err = tx.GetRequest(id)

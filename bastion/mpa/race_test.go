@@ -8,6 +8,8 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
 
 // Twenty approvers approve one request needing twenty, all at once: every
@@ -137,4 +139,49 @@ func TestConcurrentSameCode(t *testing.T) {
 	if ok != 1 {
 		t.Fatalf("%d approvals with one code; want 1", ok)
 	}
+}
+
+// Hundreds of sessions starting at once each record a decision; every
+// record must land (the gate refuses a command it cannot record), and the
+// chain must stay whole.
+func TestConcurrentRecordsAllLand(t *testing.T) {
+	// On disk with synced writes, as the gate runs: commits are slow
+	// enough for concurrent writers to collide.
+	st, err := badgerstore.Open(badgerstore.Options{Dir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := newEnvOn(t, st, mpatest.NewClock(start), mpa.Options{})
+	const n = 500
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.svc.Record(e.ctx, audit.Event{Kind: "decision", Actor: fmt.Sprintf("user-%d", i)})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a concurrent record failed: %v", err)
+		}
+	}
+	count := 0
+	for ev, err := range e.svc.AuditEvents(e.ctx, audit.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == "decision" {
+			count++
+		}
+	}
+	if count != n {
+		t.Errorf("%d decision events on record; want %d", count, n)
+	}
+	e.verifyAudit()
 }

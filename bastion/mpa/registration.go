@@ -32,7 +32,7 @@ func (s *Service) InitiateRegistration(ctx context.Context, user string, force b
 	if err != nil {
 		return Registration{}, fmt.Errorf("initiate registration for %s: %w", user, err)
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		now := s.clock()
 		a, err := tx.GetApprover(user)
 		if isNotFound(err) {
@@ -82,7 +82,7 @@ func (s *Service) CompleteRegistration(ctx context.Context, user, code string) (
 	var out Approver
 	var held *Request
 	var committed error
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		committed, held = nil, nil
 		now := s.clock()
 		a, err := tx.GetApprover(user)
@@ -171,7 +171,7 @@ func (s *Service) CompleteRegistration(ctx context.Context, user, code string) (
 // else: no command, no disable, no policy change. The use is audited.
 func (s *Service) BreakGlassRegisterApprover(ctx context.Context, name string) (Request, error) {
 	var out Request
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		now := s.clock()
 		var found *Request
 		for r, err := range tx.Requests() {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
@@ -56,6 +57,21 @@ type Service struct {
 	canApprove func(string, []ActionRef) bool
 	quorum     int
 	node       string
+
+	// writes serializes this service's read-write transactions. Every
+	// write appends to the one audit chain, so concurrent writes from one
+	// gate would all conflict on its head and retry; taking turns here
+	// costs nothing they would not spend retrying. Gates sharing a store
+	// still race each other, which the store's conflict retry handles.
+	writes sync.Mutex
+}
+
+// update runs fn in a read-write store transaction, one at a time per
+// service (see Service.writes).
+func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+	s.writes.Lock()
+	defer s.writes.Unlock()
+	return s.store.Update(ctx, fn)
 }
 
 // New returns a Service over store.
@@ -137,7 +153,7 @@ func (s *Service) Create(ctx context.Context, nr NewRequest) (Request, error) {
 		return Request{}, fmt.Errorf("create request: quorum %d: %w", nr.RequiredApprovals, ErrInvalid)
 	}
 	var out Request
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		r, err := s.createTx(tx, nr)
 		out = r
 		return err
@@ -327,7 +343,7 @@ func cmpString(a, b string) int {
 func (s *Service) Cancel(ctx context.Context, id, user string) (Request, error) {
 	var out Request
 	var expired bool
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		expired = false
 		r, err := tx.GetRequest(id)
 		if err != nil {

@@ -33,7 +33,7 @@ func (s *Service) Settings(ctx context.Context) (Settings, error) {
 // returns a nil request.
 func (s *Service) SetEnabled(ctx context.Context, user string, enabled bool) (*Request, error) {
 	var held *Request
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		held = nil
 		st, err := tx.GetSettings()
 		if err != nil {
@@ -106,7 +106,7 @@ func (s *Service) putSettingsTx(tx Tx, st Settings, actor string, r *Request) er
 // this way; a change then needs an approved update_policy request
 // (ErrNotAllowed).
 func (s *Service) RecordPolicy(ctx context.Context, actor string, policy json.RawMessage) error {
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		st, err := tx.GetSettings()
 		if err != nil {
 			return err
