@@ -51,7 +51,15 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 			return ExitUnavailable
 		}
 		go func() {
+			// The channel starts with the size the PTY request already
+			// carried; sending it again as a change is noise to the
+			// target (and trips a data race in gliderlabs-based ones).
+			last := ptyReq.Window
 			for w := range winCh {
+				if w == last {
+					continue
+				}
+				last = w
 				ts.WindowChange(w.Height, w.Width)
 			}
 		}()
