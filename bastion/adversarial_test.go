@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,12 +13,8 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/keyturn/keyturn/bastion/config"
-	"github.com/keyturn/keyturn/bastion/demotarget"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
-	"github.com/keyturn/keyturn/bastion/store/badgerstore"
-	"github.com/keyturn/keyturn/bastion/targets"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -274,55 +268,6 @@ func TestAdversarialSessionRequestsRefused(t *testing.T) {
 type fixedDecider struct{ d policy.Decision }
 
 func (f fixedDecider) Decide(policy.Input) policy.Decision { return f.d }
-
-// startGateWith is the harness's gate with the decider given.
-func startGateWith(t *testing.T, dec Decider) *testGate {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	dir := t.TempDir()
-	gateClient, targetHost := testSigner(t), testSigner(t)
-	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
-	tl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go target.Serve(tl)
-	t.Cleanup(func() { target.Close() })
-	alice := testSigner(t)
-	cfgText := "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
-		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
-	cfg, err := config.Parse(filepath.Join(dir, "keyturn.yaml"), []byte(cfgText))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pool, err := targets.NewPool(gateClient, cfg.Targets, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pool.Close() })
-	hostKey := testSigner(t)
-	svc := NewService(cfg, st, log)
-	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go g.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
-	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, store: st, mpa: svc}
-}
 
 // Only Allow runs: Deny and a verdict the gate does not know are refused.
 func TestAdversarialOnlyAllowRuns(t *testing.T) {

@@ -22,7 +22,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/targets"
 )
 
-func testSigner(t *testing.T) gossh.Signer {
+func testSigner(t testing.TB) gossh.Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -46,15 +46,25 @@ type testGate struct {
 	mpa     *mpa.Service
 }
 
-func startTestGate(t *testing.T, policyYAML string) *testGate {
+// startTestGate starts a test gate enforcing policyYAML.
+func startTestGate(t testing.TB, policyYAML string) *testGate {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	dir := t.TempDir()
-	policyPath := filepath.Join(dir, "policies.yaml")
+	policyPath := filepath.Join(t.TempDir(), "policies.yaml")
 	if err := os.WriteFile(policyPath, []byte(policyYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	pol, err := LoadPolicy(policyPath, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startGateWith(t, pol)
+}
 
+// startGateWith starts a test gate deciding with dec: users alice (admin)
+// and carol (approver only), target t1 (a demo target running /bin/sh).
+func startGateWith(t testing.TB, dec Decider) *testGate {
+	t.Helper()
+	log := testLogger(t)
 	gateClient, targetHost := testSigner(t), testSigner(t)
 	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,7 +78,7 @@ func startTestGate(t *testing.T, policyYAML string) *testGate {
 	cfgText := "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
 		"  - name: carol\n    roles: [approver]\n    keys: [\"" + AuthorizedKey(carol.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
 		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
-	cfg, err := config.Parse(filepath.Join(dir, "keyturn.yaml"), []byte(cfgText))
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,10 +87,6 @@ func startTestGate(t *testing.T, policyYAML string) *testGate {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	pol, err := LoadPolicy(policyPath, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pool, err := targets.NewPool(gateClient, cfg.Targets, log)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +94,7 @@ func startTestGate(t *testing.T, policyYAML string) *testGate {
 	t.Cleanup(func() { pool.Close() })
 	hostKey := testSigner(t)
 	svc := NewService(cfg, st, log)
-	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: svc, Logger: log})
+	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +109,14 @@ func startTestGate(t *testing.T, policyYAML string) *testGate {
 		g.Shutdown(ctx)
 	})
 	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, carol: carol, store: st, mpa: svc}
+}
+
+// testLogger logs through the test; benchmarks log nothing.
+func testLogger(t testing.TB) *slog.Logger {
+	if _, bench := t.(*testing.B); bench {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, nil))
 }
 
 // run execs cmd as login with key and returns stdout, stderr and the exit
@@ -135,7 +149,7 @@ func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string
 	return "", "", -1
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))

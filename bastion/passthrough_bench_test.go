@@ -1,24 +1,11 @@
 package bastion
 
 import (
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	gossh "golang.org/x/crypto/ssh"
-
-	"github.com/keyturn/keyturn/bastion/config"
-	"github.com/keyturn/keyturn/bastion/demotarget"
-	"github.com/keyturn/keyturn/bastion/store/badgerstore"
-	"github.com/keyturn/keyturn/bastion/targets"
 )
 
 // BenchmarkPassthrough streams a command's stdout from a demo target
@@ -74,72 +61,10 @@ func benchPassthrough(b *testing.B, size int64, cipher string) {
 	}
 }
 
-func benchSigner(b *testing.B) gossh.Signer {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s
-}
-
-// startBenchGate is a gate with an allow-all policy in front of a demo
-// target, both on loopback, with an in-memory store.
+// startBenchGate is the test gate (allow-all policy, demo target, both on
+// loopback, in-memory store).
 func startBenchGate(b *testing.B) (addr string, hostKey gossh.PublicKey, alice gossh.Signer) {
 	b.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := b.TempDir()
-	policyPath := filepath.Join(dir, "policies.yaml")
-	if err := os.WriteFile(policyPath, []byte(allowAllPolicy), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	gateClient, targetHost := benchSigner(b), benchSigner(b)
-	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
-	tl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go target.Serve(tl)
-	b.Cleanup(func() { target.Close() })
-
-	alice = benchSigner(b)
-	cfgText := "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
-		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
-	cfg, err := config.Parse(filepath.Join(dir, "keyturn.yaml"), []byte(cfgText))
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	pol, err := LoadPolicy(policyPath, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pool, err := targets.NewPool(gateClient, cfg.Targets, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { pool.Close() })
-	hk := benchSigner(b)
-	g, err := New(Options{Config: cfg, HostKey: hk, Targets: pool, Policy: pol, MPA: NewService(cfg, st, log), Logger: log})
-	if err != nil {
-		b.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go g.Serve(l)
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
-	return l.Addr().String(), hk.PublicKey(), alice
+	tg := startTestGate(b, allowAllPolicy)
+	return tg.addr, tg.hostKey, tg.alice
 }
