@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/keyturn/keyturn/cmd/internal/localsshd"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -21,7 +22,7 @@ func requireTools(t *testing.T, tools ...string) {
 	for _, tool := range tools {
 		_, err := exec.LookPath(tool)
 		if err != nil && tool == "sshd" {
-			_, err = sshdPath()
+			_, err = localsshd.Path()
 		}
 		if err == nil {
 			continue

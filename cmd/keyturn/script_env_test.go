@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -12,13 +13,13 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/cmd/internal/localsshd"
 )
 
 // scriptParams is the shared setup for every testscript in this package.
@@ -55,7 +56,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 				if neg || len(args) != 1 {
 					ts.Fatalf("usage: freeport VAR")
 				}
-				port, err := freePort()
+				port, err := localsshd.FreePort()
 				ts.Check(err)
 				ts.Setenv(args[0], fmt.Sprint(port))
 			},
@@ -107,112 +108,17 @@ func cmdRender(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(out), 0o644))
 }
 
-// cmdSSHD starts a real sshd as a target. The port is chosen by binding
-// port 0 and releasing it; if sshd loses the port to another process in
-// between it fails to start and a new port is tried.
+// cmdSSHD starts a real sshd as a target (see localsshd).
 func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: sshd NAME")
 	}
 	name := args[0]
-	dir := ts.MkAbs(filepath.Join("sshd", name))
-	hostPub, err := writeKey(filepath.Join(dir, "host_ed25519"))
+	srv, err := localsshd.Start(context.Background(), localsshd.Options{Dir: ts.MkAbs(filepath.Join("sshd", name))})
 	ts.Check(err)
-	authKeys := filepath.Join(dir, "authorized_keys")
-	ts.Check(os.WriteFile(authKeys, nil, 0o600))
-	if os.Geteuid() == 0 {
-		// sshd started as root insists on its privilege separation dir.
-		ts.Check(os.MkdirAll("/run/sshd", 0o755))
-	}
-	sshd, err := sshdPath()
-	ts.Check(err)
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		ts.Check(err)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		cfg := fmt.Sprintf(`ListenAddress %s
-HostKey %s
-PidFile %s
-AuthorizedKeysFile %s
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-LogLevel VERBOSE
-MaxSessions 1000
-MaxStartups 1000
-`, addr, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "sshd.pid"), authKeys)
-		cfgPath := filepath.Join(dir, "sshd_config")
-		ts.Check(os.WriteFile(cfgPath, []byte(cfg), 0o644))
-		logf, err := os.Create(filepath.Join(dir, "log"))
-		ts.Check(err)
-		cmd := exec.Command(sshd, "-D", "-e", "-f", cfgPath)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		ts.Check(cmd.Start())
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait(); logf.Close() }()
-		if waitListening(addr, exited) {
-			ts.Defer(func() {
-				cmd.Process.Kill()
-				<-exited
-			})
-			ts.Setenv(envName(name, "ADDR"), addr)
-			ts.Setenv(envName(name, "HOSTKEY"), bastion.AuthorizedKey(hostPub, ""))
-			return
-		}
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		ts.Logf("sshd %s did not start on %s (attempt %d):\n%s", name, addr, attempt+1, log)
-	}
-	ts.Fatalf("sshd %s did not start", name)
-}
-
-func sshdPath() (string, error) {
-	if p, err := exec.LookPath("sshd"); err == nil {
-		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/sshd", "/usr/local/sbin/sshd"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("sshd not found (install openssh-server)")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitListening reports whether addr answers with an SSH banner before the
-// process behind it exits.
-func waitListening(addr string, exited <-chan error) bool {
-	for {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if strings.HasPrefix(line, "SSH-") {
-				return true
-			}
-		}
-		select {
-		case <-exited:
-			return false
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	ts.Defer(srv.Stop)
+	ts.Setenv(envName(name, "ADDR"), srv.Addr)
+	ts.Setenv(envName(name, "HOSTKEY"), srv.HostKey)
 }
 
 // gateProc is the background gate of one script.
