@@ -54,6 +54,7 @@ func New(o Options) (*Gate, error) {
 	}
 	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log}
 	handler := Chain(g.route,
+		snapshotPTY,
 		recoverPanics(log),
 		logSessions(log),
 		authenticate(log),

@@ -99,3 +99,24 @@ var totpCodeArg = regexp.MustCompile(`(--totp-code[= ]+)\S+`)
 func redactSecrets(cmd string) string {
 	return totpCodeArg.ReplaceAllString(cmd, "${1}******")
 }
+
+// snapshotPTY reads the session's terminal once, before anything else does.
+// gliderlabs updates the window size in place from its request loop while
+// a handler may be reading it through Pty(): a data race. Handlers see the
+// size the terminal started with here, and every later size on the
+// channel, which is all they need.
+func snapshotPTY(next ssh.Handler) ssh.Handler {
+	return func(s ssh.Session) {
+		pty, winCh, isPty := s.Pty()
+		next(ptySnapshot{Session: s, pty: pty, winCh: winCh, isPty: isPty})
+	}
+}
+
+type ptySnapshot struct {
+	ssh.Session
+	pty   ssh.Pty
+	winCh <-chan ssh.Window
+	isPty bool
+}
+
+func (s ptySnapshot) Pty() (ssh.Pty, <-chan ssh.Window, bool) { return s.pty, s.winCh, s.isPty }
