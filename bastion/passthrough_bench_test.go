@@ -68,3 +68,27 @@ func startBenchGate(b *testing.B) (addr string, hostKey gossh.PublicKey, alice g
 	tg := startTestGate(b, allowAllPolicy)
 	return tg.addr, tg.hostKey, tg.alice
 }
+
+// BenchmarkWarmSession is one session on an open client connection, as
+// with ControlMaster: decision, audit record, a channel on the pooled
+// target connection, and `true` run by the demo target's /bin/sh.
+func BenchmarkWarmSession(b *testing.B) {
+	addr, hostKey, alice := startBenchGate(b)
+	c, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{
+		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(alice)}, HostKeyCallback: gossh.FixedHostKey(hostKey),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for b.Loop() {
+		s, err := c.NewSession()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Run("true"); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
