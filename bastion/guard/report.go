@@ -1,0 +1,116 @@
+package guard
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Exit statuses of keyturn-guard besides the line's own. A line can exit
+// with any status itself, so the gate treats ExitBlocked and ExitDenied as
+// the guard's only together with a report line on stderr (see [FindReport]);
+// a line that forges one only gets itself held.
+const (
+	// ExitUsage: no command, an interactive login, or not a grant.
+	ExitUsage = 119
+	// ExitInternal: the guard could not set up or keep up tracing; the
+	// tree, if started, was killed.
+	ExitInternal = 120
+	// ExitBlocked: the tree did a privileged action the grant does not
+	// cover and was killed. Earlier parts of the line may have run.
+	ExitBlocked = 121
+	// ExitDenied: the tree did something a deny rule names and was killed.
+	ExitDenied = 122
+	// ExitGrant: the grant was refused (forged, expired, replayed, for
+	// another target or another policy); nothing ran.
+	ExitGrant = 123
+)
+
+// ProbeCommand is what the gate sends to ask whether a target's login is
+// the guard; the guard answers ProbeAnswer and runs nothing.
+const (
+	ProbeCommand = "keyturn-guard --probe"
+	ProbeAnswer  = "keyturn-guard protocol 1"
+)
+
+// reportPrefix starts the machine-readable report line.
+const reportPrefix = "keyturn-guard-report: "
+
+// maxReportLine bounds the report line the gate reads.
+const maxReportLine = 16 << 10
+
+// Report is what the guard observed when it blocked a line.
+type Report struct {
+	Version int `json:"v"`
+	// Deny is set when a deny rule matched; otherwise the line may be
+	// approved for Actions.
+	Deny bool `json:"deny,omitempty"`
+	// Actions are the privileged actions observed and not granted.
+	Actions []string `json:"actions"`
+	// Observed says what ran and how, e.g. "/usr/bin/kill 4242, started
+	// by prlimit, started by bash".
+	Observed string `json:"observed"`
+}
+
+// Message is the line shown to the admin.
+func (r Report) Message() string {
+	verb := "blocked"
+	if r.Deny {
+		verb = "denied"
+	}
+	return fmt.Sprintf("keyturn-guard: %s %s: %s", verb, strings.Join(r.Actions, ", "), r.Observed)
+}
+
+// Write writes the message and the report line.
+func (r Report) Write(w io.Writer) error {
+	r.Version = 1
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n%s%s\n", r.Message(), reportPrefix, data)
+	return err
+}
+
+// ParseReport reads one report line (with or without its prefix).
+func ParseReport(line string) (*Report, error) {
+	line = strings.TrimSuffix(strings.TrimPrefix(line, reportPrefix), "\n")
+	if len(line) > maxReportLine {
+		return nil, fmt.Errorf("guard report: over %d bytes", maxReportLine)
+	}
+	var r Report
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		return nil, fmt.Errorf("guard report: %w", err)
+	}
+	if r.Version != 1 || len(r.Actions) == 0 || len(r.Actions) > 64 {
+		return nil, fmt.Errorf("guard report: version %d with %d actions", r.Version, len(r.Actions))
+	}
+	for _, a := range r.Actions {
+		if a == "" || strings.ContainsAny(a, " \t\n,") {
+			return nil, fmt.Errorf("guard report: action name %q", a)
+		}
+	}
+	slices.Sort(r.Actions)
+	r.Actions = slices.Compact(r.Actions)
+	return &r, nil
+}
+
+// FindReport returns the last report line in a stream of the guard's
+// stderr, or nil if there is none.
+func FindReport(stderr io.Reader) (*Report, error) {
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 0, 4096), maxReportLine+len(reportPrefix)+1)
+	var last string
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), reportPrefix) {
+			last = sc.Text()
+		}
+	}
+	if last == "" {
+		return nil, nil
+	}
+	return ParseReport(last)
+}

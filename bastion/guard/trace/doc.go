@@ -1,0 +1,28 @@
+// Package trace runs a command as a traced process tree and asks a [Decider]
+// about every program the tree executes and every signal it sends outside
+// itself. It is the enforcement half of keyturn-guard.
+//
+// How: the guard re-executes itself as the first child ([ChildMain]); the
+// tracer attaches with PTRACE_SEIZE (options EXITKILL, TRACEFORK, TRACEVFORK,
+// TRACECLONE, TRACEEXEC, TRACESECCOMP) from one locked OS thread, then the
+// child installs a seccomp filter (with TSYNC, since a Go process has many
+// threads) and executes the shell. The filter returns TRACE for kill, tkill,
+// tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo and pidfd_send_signal, EPERM
+// for ptrace and process_vm_writev (a tree member could otherwise drive a
+// process outside the tree), ALLOW for everything else, and kills the process
+// for any other architecture's calling convention (int 0x80, x32), so no
+// call slips through a foreign system call table.
+//
+// Exec is checked at the PTRACE_EVENT_EXEC stop, which every traced task
+// reports: the kernel has copied argv and killed the other threads, and the
+// new image has not run. A check at the execve entry would race with threads
+// rewriting argv, so execve is not in the filter at all (a stop there would
+// cost a round trip and tell nothing).
+//
+// Bookkeeping ([Tree]) follows processes by tgid: membership of the tree,
+// the chain of programs that led to each one (for messages), tid changes when
+// a non-leader thread executes, and pid reuse (a pid leaves the tree when the
+// tracer reaps its exit, before the real parent can release it for reuse).
+//
+// Linux only; the bookkeeping compiles everywhere so it can be tested alone.
+package trace

@@ -1,0 +1,628 @@
+//go:build linux
+
+package trace
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// childArg marks the re-executed child in os.Args[1]. sshd always passes
+// "-c" there, so a login cannot reach child mode.
+const childArg = "--keyturn-guard-traced-child"
+
+// syncFd is the pipe the child waits on until the tracer has attached.
+const syncFd = 3
+
+// maxCmdline bounds how much of a program's argv the tracer reads.
+const maxCmdline = 4 << 20
+
+// IsChild reports whether this process is the guard's re-executed child;
+// the program must then call [ChildMain] before doing anything else.
+func IsChild() bool { return len(os.Args) > 2 && os.Args[1] == childArg }
+
+// ChildMain waits for the tracer, installs the seccomp filter on every
+// thread and executes os.Args[2:]. It never returns. The calling goroutine
+// must be locked to the main thread (LockOSThread in an init function), so
+// that the exec comes from the traced thread group leader.
+func ChildMain() {
+	var b [1]byte
+	for {
+		n, err := unix.Read(syncFd, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if n != 1 {
+			fmt.Fprintf(os.Stderr, "keyturn-guard: child: tracer went away (%v)\n", err)
+			os.Exit(126)
+		}
+		break
+	}
+	unix.Close(syncFd)
+	if err := installFilter(); err != nil {
+		fmt.Fprintf(os.Stderr, "keyturn-guard: child: seccomp: %v\n", err)
+		os.Exit(126)
+	}
+	argv := os.Args[2:]
+	err := unix.Exec(argv[0], argv, os.Environ())
+	fmt.Fprintf(os.Stderr, "keyturn-guard: child: exec %s: %v\n", argv[0], err)
+	os.Exit(127)
+}
+
+// Config is what to run.
+type Config struct {
+	// Argv is the program (an absolute path) and its arguments.
+	Argv []string
+	Env  []string
+	// Decider is asked about every exec and every signal leaving the tree.
+	Decider Decider
+}
+
+// tracer is the state of one run; it lives on one locked OS thread.
+type tracer struct {
+	tree    *Tree
+	dec     Decider
+	self    string // the guard's own executable
+	started map[int]bool // tids whose first stop was seen
+	res     Result
+}
+
+// Run starts cfg.Argv as a traced tree and returns when its root exits or
+// the tree is blocked. It locks the calling goroutine to its OS thread for
+// good: the tracer is that thread, and if it exited, EXITKILL would kill the
+// tree. Processes of the tree still running when the root exits are killed.
+func Run(cfg Config) (*Result, error) {
+	runtime.LockOSThread()
+	if len(cfg.Argv) == 0 || !strings.HasPrefix(cfg.Argv[0], "/") {
+		return nil, errors.New("trace: program must be an absolute path")
+	}
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("trace: own executable: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("trace: pipe: %w", err)
+	}
+	sys := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	if term.IsTerminal(0) {
+		// Keep the session and its terminal; a group of its own that
+		// owns the foreground makes job-control signals stay inside.
+		sys = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
+	}
+	argv := append([]string{"keyturn-guard", childArg}, cfg.Argv...)
+	pid, err := syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
+		Env: cfg.Env, Files: []uintptr{0, 1, 2, r.Fd()}, Sys: sys,
+	})
+	r.Close()
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("trace: start child: %w", err)
+	}
+	const opts = unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACESECCOMP
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, opts, 0, 0); e != 0 {
+		unix.Kill(pid, unix.SIGKILL)
+		w.Close()
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		return nil, fmt.Errorf("trace: PTRACE_SEIZE: %w", e)
+	}
+	// The child proceeds only now, traced; if this write fails it exits.
+	_, werr := w.Write([]byte{1})
+	w.Close()
+	t := &tracer{tree: NewTree(pid), dec: cfg.Decider, started: map[int]bool{pid: true}, self: self}
+	if werr != nil {
+		t.killAll()
+		return nil, fmt.Errorf("trace: release child: %w", werr)
+	}
+	res, err := t.loop()
+	if err != nil {
+		t.killAll()
+	}
+	return res, err
+}
+
+// killAll kills every process of the tree. Tracees the tree does not know
+// yet die with EXITKILL when the guard exits.
+func (t *tracer) killAll() {
+	for _, pid := range t.tree.Pids() {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
+func (t *tracer) loop() (*Result, error) {
+	root := t.tree.Root()
+	for {
+		var ws unix.WaitStatus
+		tid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("trace: wait4: %w", err)
+		}
+		if ws.Exited() || ws.Signaled() {
+			delete(t.started, tid)
+			t.tree.Exit(tid)
+			if tid == root {
+				if ws.Exited() {
+					t.res.Exit = ws.ExitStatus()
+				} else {
+					t.res.Exit = 128 + int(ws.Signal())
+				}
+				t.killAll()
+				return &t.res, nil
+			}
+			continue
+		}
+		if !ws.Stopped() {
+			continue
+		}
+		if err := t.stop(tid, ws); err != nil {
+			return nil, err
+		}
+		if t.res.Blocked != nil {
+			t.killAll()
+			return &t.res, nil
+		}
+	}
+}
+
+// stop handles one ptrace stop of tid and restarts it (unless the tree is
+// being blocked).
+func (t *tracer) stop(tid int, ws unix.WaitStatus) error {
+	sig := ws.StopSignal()
+	ev := int(ws>>16) & 0xff
+	if !t.tree.ContainsTask(tid) {
+		// A child's first stop may come before its parent's fork event.
+		if err := t.adopt(tid, 0); err != nil {
+			return err
+		}
+	}
+	first := !t.started[tid]
+	t.started[tid] = true
+	switch ev {
+	case 0: // signal-delivery-stop: deliver it
+		return cont(tid, int(sig))
+	case unix.PTRACE_EVENT_STOP:
+		if !first && (sig == unix.SIGSTOP || sig == unix.SIGTSTP || sig == unix.SIGTTIN || sig == unix.SIGTTOU) {
+			// group-stop: stay stopped, as kill -STOP means, but
+			// keep reporting events.
+			return ignoreGone(ptraceListen(tid))
+		}
+		return cont(tid, 0)
+	case unix.PTRACE_EVENT_FORK, unix.PTRACE_EVENT_VFORK, unix.PTRACE_EVENT_CLONE:
+		msg, err := unix.PtraceGetEventMsg(tid)
+		if err != nil {
+			return ignoreGone(err)
+		}
+		tgid, _ := t.tree.Tgid(tid)
+		if err := t.adopt(int(msg), tgid); err != nil {
+			return err
+		}
+		return cont(tid, 0)
+	case unix.PTRACE_EVENT_EXEC:
+		former, err := unix.PtraceGetEventMsg(tid)
+		if err != nil {
+			return ignoreGone(err)
+		}
+		if int(former) != tid {
+			delete(t.started, int(former))
+		}
+		return t.exec(tid, int(former))
+	case unix.PTRACE_EVENT_SECCOMP:
+		return t.signal(tid)
+	}
+	return cont(tid, 0)
+}
+
+// adopt records a new task. parent is the tgid of the task that reported
+// creating it, or 0 when its first stop came first and /proc must say.
+func (t *tracer) adopt(tid, parent int) error {
+	tgid, ppid, err := taskIDs(tid)
+	if err != nil {
+		if parent == 0 {
+			return fmt.Errorf("trace: new task %d: %w", tid, err)
+		}
+		tgid = tid // gone already; record it as a process until its exit
+	}
+	if tgid != tid {
+		if t.tree.AddThread(tid, tgid) {
+			return nil
+		}
+		return fmt.Errorf("trace: thread %d of unknown process %d", tid, tgid)
+	}
+	if parent == 0 {
+		parent = ppid
+	}
+	if t.tree.AddProcess(tid, parent) || t.tree.AddProcess(tid, t.tree.Root()) {
+		return nil
+	}
+	return fmt.Errorf("trace: cannot record process %d (tree of %d)", tid, t.tree.Len())
+}
+
+func (t *tracer) exec(tid, former int) error {
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(tid) + "/exe")
+	if err != nil {
+		return fmt.Errorf("trace: executable of %d: %w", tid, err)
+	}
+	argv, err := readCmdline(tid)
+	if err != nil {
+		return err
+	}
+	im := Image{Exe: exe, Argv: argv}
+	if tid == t.tree.Root() && !t.res.Started && exe == t.self {
+		// The child's own exec of the guard binary, seen when the
+		// seize landed before its exec stop.
+		return cont(tid, 0)
+	}
+	p, ok := t.tree.Exec(tid, former, im)
+	if !ok {
+		return fmt.Errorf("trace: exec by unknown task %d", tid)
+	}
+	if p.Pid == t.tree.Root() && !t.res.Started {
+		// The root's first program is the one Run was asked to start
+		// (the shell with the signed line, which the gate decided):
+		// what it goes on to do is what the tracer checks.
+		t.res.Started = true
+		return cont(tid, 0)
+	}
+	if v := t.dec.Exec(im); v != nil {
+		t.block(*v, im.String(), t.tree.Chain(p.Pid))
+		return nil
+	}
+	return cont(tid, 0)
+}
+
+func (t *tracer) block(v Verdict, what string, chain []string) {
+	var b strings.Builder
+	b.WriteString(what)
+	for _, c := range chain {
+		b.WriteString(", started by ")
+		b.WriteString(c)
+	}
+	t.res.Blocked = &Blocked{Verdict: v, Observed: b.String()}
+}
+
+// target is what a signal call aims at.
+type target struct {
+	pid   int  // process (tgid), or process group id when group
+	group bool // every process in group pid
+	all   bool // kill(-1): everything the sender may signal
+	task  bool // pid is a tid (tkill)
+}
+
+// signal handles the seccomp stop of a signal call.
+func (t *tracer) signal(tid int) error {
+	nr, a, err := syscallArgs(tid)
+	if err != nil {
+		return ignoreGone(err)
+	}
+	call, ok := signalCalls[nr]
+	if !ok {
+		// Only signal calls return TRACE; anything else is a bug or a
+		// filter from inside the tree: refuse it.
+		return t.refuse(tid, unix.EPERM)
+	}
+	sender, _ := t.tree.Tgid(tid)
+	var tg target
+	var sig int
+	switch nr {
+	case unix.SYS_KILL:
+		pid := int(int32(a[0]))
+		sig = int(int32(a[1]))
+		switch {
+		case pid > 0:
+			tg = target{pid: pid}
+		case pid == 0:
+			pg, err := pgrpOf(sender)
+			if err != nil {
+				return t.refuse(tid, unix.ESRCH)
+			}
+			tg = target{pid: pg, group: true}
+		case pid == -1:
+			tg = target{all: true}
+		default:
+			tg = target{pid: -pid, group: true}
+		}
+	case unix.SYS_TKILL:
+		tg, sig = target{pid: int(int32(a[0])), task: true}, int(int32(a[1]))
+	case unix.SYS_TGKILL, unix.SYS_RT_TGSIGQUEUEINFO:
+		tg, sig = target{pid: int(int32(a[0]))}, int(int32(a[2]))
+	case unix.SYS_RT_SIGQUEUEINFO:
+		tg, sig = target{pid: int(int32(a[0]))}, int(int32(a[1]))
+	case unix.SYS_PIDFD_SEND_SIGNAL:
+		sig = int(int32(a[1]))
+		pid, err := pidfdTarget(sender, int(int32(a[0])))
+		if err != nil {
+			// Not a pidfd we can read: the call would fail or hit
+			// something unknown. Fail closed.
+			return t.refuse(tid, unix.EBADF)
+		}
+		if pid <= 0 {
+			return t.refuse(tid, unix.ESRCH) // the process has exited
+		}
+		tg = target{pid: pid}
+		if a[3]&pidfdSignalProcessGroup != 0 {
+			pg, err := pgrpOf(pid)
+			if err != nil {
+				return t.refuse(tid, unix.ESRCH)
+			}
+			tg = target{pid: pg, group: true}
+		}
+	}
+	if tg.pid <= 0 && !tg.all {
+		return cont(tid, 0) // the kernel refuses these itself
+	}
+	inside, exists := t.inside(tg)
+	if inside {
+		return cont(tid, 0)
+	}
+	if !tg.group && !tg.all && t.ourZombie(tg.pid) {
+		// A child of the tree that has exited and is not reaped yet
+		// (timeout signals its child after it died): a signal to a
+		// zombie does nothing and succeeds. Answer so without running
+		// the call, so the pid cannot be reused in between.
+		return t.refuse(tid, 0)
+	}
+	if !exists {
+		// Nothing to hit: answer as the kernel would, without running
+		// the call, so a pid freed meanwhile cannot be hit either.
+		return t.refuse(tid, unix.ESRCH)
+	}
+	s := Signal{Call: call, Sig: sig, Pid: tg.pid}
+	if tg.group {
+		s.Pid = -tg.pid
+	} else if tg.all {
+		s.Pid = -1
+	} else {
+		s.Target = procName(tg.pid)
+	}
+	v := t.dec.Signal(s)
+	if v == nil {
+		return cont(tid, 0)
+	}
+	if err := refuse(tid, unix.EPERM); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("trace: refuse %s: %w", call, err)
+	}
+	im := t.tree.Describe(sender)
+	t.block(*v, fmt.Sprintf("%s by %s", s, im.String()), t.tree.Chain(sender))
+	return nil
+}
+
+// ourZombie reports whether pid is an exited, unreaped child of a process
+// of the tree.
+func (t *tracer) ourZombie(pid int) bool {
+	f, err := statFields(pid)
+	if err != nil || f[0] != "Z" {
+		return false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return err == nil && t.tree.Contains(ppid)
+}
+
+// pidfdSignalProcessGroup is PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9).
+const pidfdSignalProcessGroup = 4
+
+func (t *tracer) refuse(tid int, errno unix.Errno) error {
+	if err := refuse(tid, errno); err != nil {
+		return ignoreGone(err)
+	}
+	return cont(tid, 0)
+}
+
+// inside reports whether every process tg names is in the tree, and whether
+// it names any process at all.
+func (t *tracer) inside(tg target) (inside, exists bool) {
+	switch {
+	case tg.all:
+		return false, true
+	case tg.task:
+		if t.tree.ContainsTask(tg.pid) {
+			return true, true
+		}
+		return false, pathExists("/proc/" + strconv.Itoa(tg.pid))
+	case tg.group:
+		members := groupMembers(tg.pid)
+		if len(members) == 0 {
+			return false, false
+		}
+		for _, m := range members {
+			// A process outside the tree cannot join a group of the
+			// tree's session, so a zombie of ours stays ours.
+			if !t.tree.Contains(m) && !t.ourZombie(m) {
+				return false, true
+			}
+		}
+		return true, true
+	}
+	if t.tree.Contains(tg.pid) {
+		return true, true
+	}
+	tgid, _, err := taskIDs(tg.pid)
+	if err != nil {
+		return false, false
+	}
+	// tgkill and kill name a process; a thread id given to them is
+	// refused by the kernel unless it is the leader.
+	return false, tgid == tg.pid || pathExists("/proc/"+strconv.Itoa(tg.pid))
+}
+
+func (s Signal) String() string {
+	name := unix.SignalName(syscall.Signal(s.Sig))
+	if name == "" {
+		name = strconv.Itoa(s.Sig)
+	}
+	var who string
+	switch {
+	case s.Pid == -1:
+		who = "every process"
+	case s.Pid < 0:
+		who = fmt.Sprintf("process group %d", -s.Pid)
+	default:
+		who = strconv.Itoa(s.Pid)
+		if s.Target != "" {
+			who += " (" + s.Target + ")"
+		}
+	}
+	return fmt.Sprintf("%s(%s, %s)", s.Call, who, name)
+}
+
+func ptraceListen(tid int) error {
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_LISTEN, uintptr(tid), 0, 0, 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func cont(tid, sig int) error { return ignoreGone(unix.PtraceCont(tid, sig)) }
+
+// ignoreGone drops ESRCH: a tracee killed while stopped (by SIGKILL from
+// outside) is reported by wait4 next.
+func ignoreGone(err error) error {
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("trace: ptrace: %w", err)
+	}
+	return nil
+}
+
+func readCmdline(tid int) ([]string, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(tid) + "/cmdline")
+	if err != nil {
+		return nil, fmt.Errorf("trace: argv of %d: %w", tid, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxCmdline+1))
+	if err != nil {
+		return nil, fmt.Errorf("trace: argv of %d: %w", tid, err)
+	}
+	if len(data) > maxCmdline {
+		return nil, fmt.Errorf("trace: argv of %d is over %d bytes", tid, maxCmdline)
+	}
+	data = bytes.TrimSuffix(data, []byte{0})
+	if len(data) == 0 {
+		return []string{}, nil
+	}
+	return strings.Split(string(data), "\x00"), nil
+}
+
+// taskIDs reads a task's tgid and its process's parent from /proc.
+func taskIDs(tid int) (tgid, ppid int, err error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	tgid, ppid = -1, -1
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		switch k {
+		case "Tgid":
+			tgid, _ = strconv.Atoi(strings.TrimSpace(v))
+		case "PPid":
+			ppid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if tgid <= 0 || ppid < 0 {
+		return 0, 0, fmt.Errorf("trace: /proc/%d/status: no Tgid or PPid", tid)
+	}
+	return tgid, ppid, nil
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name.
+func statFields(pid int) ([]string, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("trace: /proc/%d/stat: malformed", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 3 {
+		return nil, fmt.Errorf("trace: /proc/%d/stat: malformed", pid)
+	}
+	return f, nil
+}
+
+func pgrpOf(pid int) (int, error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(f[2])
+}
+
+// groupMembers lists the processes in process group pg.
+func groupMembers(pg int) []int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	var out []int
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil {
+			continue
+		}
+		if g, err := pgrpOf(pid); err == nil && g == pg {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// pidfdTarget resolves a pidfd (or a /proc/PID directory fd) held by pid.
+// It returns -1 for a pidfd whose process has exited.
+func pidfdTarget(pid, fd int) (int, error) {
+	base := "/proc/" + strconv.Itoa(pid)
+	data, err := os.ReadFile(base + "/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	link, err := os.Readlink(base + "/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return 0, err
+	}
+	if rest, ok := strings.CutPrefix(link, "/proc/"); ok {
+		if n, err := strconv.Atoi(rest); err == nil && n > 0 {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("trace: fd %d of %d is not a pidfd", fd, pid)
+}
+
+// procName is a process's program for messages.
+func procName(pid int) string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
+
+func pathExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,23 @@
+// Command keyturn-guard is the login shell of the account the keyturn gate
+// uses on a target. sshd starts it as `keyturn-guard -c TOKEN`; TOKEN is a
+// grant signed by the gate (package grant) that carries the command line. The
+// guard verifies the grant against the gate's public key, spends its nonce,
+// and runs the line with `/bin/bash --norc --noprofile -c LINE` as a traced
+// process tree (package trace): every program the tree executes and every
+// signal it sends outside itself is decided with the gate's policy, and a
+// privileged action the grant does not cover kills the tree.
+//
+// Files, read from the directory the guard's executable is in (install it in
+// a directory of its own, owned by root and not writable by the account):
+//
+//	gate.pub       the gate's SSH host public key (authorized_keys format)
+//	policies.yaml  the gate's policy; the grant carries its SHA-256 and a
+//	               different file refuses every grant
+//	target         this target's name as the gate's keyturn.yaml spells it
+//	shell          optional: the shell to run lines with (default /bin/bash)
+//
+// Spent nonces are kept in ~/.keyturn-guard/nonces of the account.
+//
+// Exit statuses: the line's own, or those in package guard (119 usage, 120
+// internal error, 121 blocked, 122 denied, 123 grant refused).
+package main
