@@ -176,7 +176,7 @@ func has(tool string) bool { _, err := exec.LookPath(tool); return err == nil }
 func TestAttacksBlocked(t *testing.T) {
 	cases := []struct {
 		name, line, want string
-		tools        []string
+		tools            []string
 	}{
 		{"kill builtin", `kill P`, "kill(P (sleep), SIGTERM) by /usr/bin/bash", nil},
 		{"kill builtin by variable", `k=kill; $k -9 P`, "kill(P (sleep), SIGKILL)", nil},
@@ -234,7 +234,6 @@ func TestAttacksBlocked(t *testing.T) {
 		})
 	}
 }
-
 
 // TestGrantedKillRuns: with kill_process granted, the same act goes through.
 func TestGrantedKillRuns(t *testing.T) {

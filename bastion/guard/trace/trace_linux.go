@@ -72,7 +72,7 @@ type Config struct {
 type tracer struct {
 	tree    *Tree
 	dec     Decider
-	self    string // the guard's own executable
+	self    string       // the guard's own executable
 	started map[int]bool // tids whose first stop was seen
 	res     Result
 }
