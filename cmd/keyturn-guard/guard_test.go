@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -500,5 +501,39 @@ func TestKillEverything(t *testing.T) {
 	if !strings.Contains(s, fmt.Sprintf("guard=%d", guard.ExitBlocked)) || !strings.Contains(s, "kill(every process, SIGTERM)") ||
 		!strings.Contains(s, "P-alive") || strings.Contains(s, "survived") {
 		t.Fatalf("kill -1 not blocked:\n%s", s)
+	}
+}
+
+// int80Kill calls kill(P, SIGTERM) through the i386 entry (int 0x80), which
+// a filter that only knows x86-64 numbers would let through: 37 is kill on
+// i386 and alarm on x86-64.
+const int80Kill = `python3 -c '
+import ctypes, mmap, struct
+code = b"\xb8\x25\x00\x00\x00\xbb" + struct.pack("<I", @P@) + b"\xb9\x0f\x00\x00\x00\xcd\x80\xc3"
+m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ|mmap.PROT_WRITE|mmap.PROT_EXEC)
+m.write(code)
+ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))()
+'; echo rc=$?`
+
+// TestForeignArchitectureKilled: the i386 entry kills the caller (SIGSYS)
+// instead of reaching P.
+func TestForeignArchitectureKilled(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("int 0x80 is x86")
+	}
+	if !has("python3") {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 is not installed")
+		}
+		t.Skip("python3 is not installed")
+	}
+	p := startVictim(t)
+	o := runLine(t, strings.ReplaceAll(int80Kill, "@P@", strconv.Itoa(p.pid)))
+	if !strings.Contains(o.stdout, fmt.Sprintf("rc=%d", 128+int(syscall.SIGSYS))) {
+		t.Errorf("python was not killed by SIGSYS: exit %d, stdout %q, stderr %s", o.code, o.stdout, o.stderr)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if !p.alive() {
+		t.Fatal("int 0x80 killed P")
 	}
 }

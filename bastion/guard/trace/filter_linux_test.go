@@ -1,0 +1,85 @@
+//go:build linux
+
+package trace
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// runFilter interprets the seccomp program on one seccomp_data, enough of
+// classic BPF for the instructions filterProgram uses.
+func runFilter(t *testing.T, prog []unix.SockFilter, nr, arch uint32) uint32 {
+	t.Helper()
+	var acc uint32
+	for pc := 0; pc < len(prog); pc++ {
+		in := prog[pc]
+		switch in.Code {
+		case bpfLdAbs:
+			switch in.K {
+			case 0:
+				acc = nr
+			case 4:
+				acc = arch
+			default:
+				t.Fatalf("load of offset %d", in.K)
+			}
+		case bpfJeq:
+			if acc == in.K {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case bpfJge:
+			if acc >= in.K {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case bpfRet:
+			return in.K
+		default:
+			t.Fatalf("unexpected instruction %#x", in.Code)
+		}
+	}
+	t.Fatal("program fell off its end")
+	return 0
+}
+
+func TestFilterProgram(t *testing.T) {
+	prog := filterProgram()
+	if len(prog) > 255 {
+		t.Fatal("jumps would not fit")
+	}
+	for nr, name := range signalCalls {
+		if got := runFilter(t, prog, uint32(nr), nativeArch); got != unix.SECCOMP_RET_TRACE {
+			t.Errorf("%s: %#x, want TRACE", name, got)
+		}
+	}
+	for _, nr := range refusedCalls {
+		if got := runFilter(t, prog, uint32(nr), nativeArch); got != unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM) {
+			t.Errorf("syscall %d: %#x, want EPERM", nr, got)
+		}
+	}
+	for _, nr := range []uint32{unix.SYS_READ, unix.SYS_WRITE, unix.SYS_EXECVE, unix.SYS_CLONE, 0} {
+		if got := runFilter(t, prog, nr, nativeArch); got != unix.SECCOMP_RET_ALLOW {
+			t.Errorf("syscall %d: %#x, want ALLOW", nr, got)
+		}
+	}
+	// Any other architecture is killed whatever the call: i386 kill is 37,
+	// arm's is 37 too.
+	for _, arch := range []uint32{unix.AUDIT_ARCH_I386, unix.AUDIT_ARCH_ARM, unix.AUDIT_ARCH_X86_64 ^ unix.AUDIT_ARCH_AARCH64 ^ nativeArch, 0} {
+		for _, nr := range []uint32{0, 1, 37, 62, 129} {
+			if got := runFilter(t, prog, nr, arch); got != unix.SECCOMP_RET_KILL_PROCESS {
+				t.Errorf("arch %#x nr %d: %#x, want KILL_PROCESS", arch, nr, got)
+			}
+		}
+	}
+	// x32 numbers (bit 30) are killed, kill's x32 number included.
+	for _, nr := range []uint32{x32Bit | 62, x32Bit | 0, 0xffffffff} {
+		if got := runFilter(t, prog, nr, nativeArch); got != unix.SECCOMP_RET_KILL_PROCESS {
+			t.Errorf("nr %#x: %#x, want KILL_PROCESS", nr, got)
+		}
+	}
+}
