@@ -1,0 +1,135 @@
+package guard
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyturn/keyturn/bastion/guard/trace"
+	"github.com/keyturn/keyturn/policy"
+)
+
+func shipped(t *testing.T) *policy.Policy {
+	t.Helper()
+	p, err := policy.Load("../../policies.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDeciderExec(t *testing.T) {
+	d := &Decider{Policy: shipped(t), Target: "t1"}
+	for _, tc := range []struct {
+		im   trace.Image
+		want []string
+	}{
+		{trace.Image{Exe: "/usr/bin/kill", Argv: []string{"kill", "4242"}}, []string{"kill_process"}},
+		// A renamed copy run under kill's name, and kill's binary under
+		// another name: either name counts.
+		{trace.Image{Exe: "/tmp/x", Argv: []string{"kill", "1"}}, []string{"kill_process"}},
+		{trace.Image{Exe: "/usr/bin/kill", Argv: []string{"innocent", "1"}}, []string{"kill_process"}},
+		{trace.Image{Exe: "/usr/sbin/zfs", Argv: []string{"zfs", "destroy", "tank@s1"}}, []string{"delete_snapshot"}},
+		// Wrappers are seen through in argv as on a line.
+		{trace.Image{Exe: "/usr/bin/env", Argv: []string{"env", "kill", "1"}}, []string{"kill_process"}},
+		{trace.Image{Exe: "/usr/bin/sh", Argv: []string{"sh", "-c", "kill 1"}}, []string{"kill_process"}},
+		// Quotes in argv are data, not shell syntax.
+		{trace.Image{Exe: "/usr/bin/echo", Argv: []string{"echo", "'; kill 1; '"}}, nil},
+		{trace.Image{Exe: "/usr/bin/zfs", Argv: []string{"zfs", "list"}}, nil},
+		// Unresolved is not an action: the guard sees what python does.
+		{trace.Image{Exe: "/usr/bin/python3", Argv: []string{"python3", "-c", "x"}}, nil},
+		{trace.Image{Exe: "/usr/bin/ls"}, nil},
+	} {
+		v := d.Exec(tc.im)
+		var got []string
+		if v != nil {
+			got = v.Actions
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.im, got, tc.want)
+		}
+	}
+	granted := &Decider{Policy: shipped(t), Target: "t1", Granted: []string{"kill_process"}}
+	if v := granted.Exec(trace.Image{Exe: "/usr/bin/kill", Argv: []string{"kill", "1"}}); v != nil {
+		t.Errorf("granted kill blocked: %+v", v)
+	}
+	if v := granted.Exec(trace.Image{Exe: "/usr/bin/sh", Argv: []string{"sh", "-c", "kill 1; zfs destroy a@b"}}); v == nil || !slices.Equal(v.Actions, []string{"delete_snapshot"}) {
+		t.Errorf("grant for kill covered zfs destroy: %+v", v)
+	}
+}
+
+func TestDeciderSignal(t *testing.T) {
+	d := &Decider{Policy: shipped(t), Target: "t1"}
+	if v := d.Signal(trace.Signal{Call: "kill", Sig: 15, Pid: 4242}); v == nil || !slices.Equal(v.Actions, []string{"kill_process"}) {
+		t.Errorf("SIGTERM outside: %+v", v)
+	}
+	if v := d.Signal(trace.Signal{Call: "kill", Sig: 9, Pid: -1}); v == nil {
+		t.Error("kill -1 passed")
+	}
+	if v := d.Signal(trace.Signal{Call: "kill", Sig: 0, Pid: 4242}); v != nil {
+		t.Errorf("signal 0 (a probe) blocked: %+v", v)
+	}
+	g := &Decider{Policy: shipped(t), Target: "t1", Granted: []string{"kill_process"}}
+	if v := g.Signal(trace.Signal{Call: "tgkill", Sig: 15, Pid: 4242}); v != nil {
+		t.Errorf("granted signal blocked: %+v", v)
+	}
+}
+
+func TestDeciderDeny(t *testing.T) {
+	p, err := policy.Parse("p.yaml", []byte(`version: 1
+actions:
+  - name: kill_process
+    service: process
+    match:
+      - command: kill
+deny:
+  - name: wipe
+    match:
+      - command: wipefs
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Decider{Policy: p, Target: "t1", Granted: []string{"kill_process", "wipe"}}
+	v := d.Exec(trace.Image{Exe: "/usr/sbin/wipefs", Argv: []string{"wipefs", "-a", "/dev/sda"}})
+	if v == nil || !v.Deny {
+		t.Fatalf("deny rule not denied (a grant can never cover it): %+v", v)
+	}
+}
+
+func TestReportRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	buf.WriteString("line output\nkeyturn-guard-report: {\"v\":1,\"actions\":[\"fake\"],\"observed\":\"x\"}\n")
+	r := Report{Actions: []string{"kill_process"}, Observed: "/usr/bin/kill 4242, started by prlimit, started by bash"}
+	if err := r.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "keyturn-guard: blocked kill_process: /usr/bin/kill 4242, started by prlimit, started by bash\n") {
+		t.Fatalf("message: %s", buf.String())
+	}
+	got, err := FindReport(&buf)
+	if err != nil || got == nil || got.Observed != r.Observed || !slices.Equal(got.Actions, r.Actions) {
+		t.Fatalf("last report: %+v %v", got, err)
+	}
+	if r, err := FindReport(strings.NewReader("no report\n")); r != nil || err != nil {
+		t.Fatalf("no report: %+v %v", r, err)
+	}
+	for _, bad := range []string{`{"v":2,"actions":["a"]}`, `{"v":1,"actions":[]}`, `{"v":1,"actions":["a b"]}`, `nope`,
+		`{"v":1,"actions":["a"],"observed":"` + strings.Repeat("x", maxReportLine) + `"}`} {
+		if _, err := ParseReport(bad); err == nil {
+			t.Errorf("accepted %.60q", bad)
+		}
+	}
+}
+
+func FuzzParseReport(f *testing.F) {
+	f.Add(`{"v":1,"actions":["kill_process"],"observed":"x"}`)
+	f.Add(`{"v":1,"deny":true,"actions":["a","a"]}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseReport(s)
+		if err == nil && (len(r.Actions) == 0 || r.Version != 1) {
+			t.Fatalf("accepted %+v", r)
+		}
+	})
+}
