@@ -21,8 +21,14 @@ import (
 // "-c" there, so a login cannot reach child mode.
 const childArg = "--keyturn-guard-traced-child"
 
-// syncFd is the pipe the child waits on until the tracer has attached.
-const syncFd = 3
+// The child says it is ready on readyFd, then waits on syncFd until the
+// tracer has attached. Attaching after the child's Go runtime has started
+// its threads keeps their creation out of the tracer's way (each would be a
+// clone event and a first stop, a few milliseconds of startup).
+const (
+	syncFd  = 3
+	readyFd = 4
+)
 
 // maxCmdline bounds how much of a program's argv the tracer reads.
 const maxCmdline = 4 << 20
@@ -37,6 +43,11 @@ func IsChild() bool { return len(os.Args) > 2 && os.Args[1] == childArg }
 // that the exec comes from the traced thread group leader.
 func ChildMain() {
 	var b [1]byte
+	if _, err := unix.Write(readyFd, []byte{1}); err != nil {
+		fmt.Fprintf(os.Stderr, "keyturn-guard: child: %v\n", err)
+		os.Exit(126)
+	}
+	unix.Close(readyFd)
 	for {
 		n, err := unix.Read(syncFd, b[:])
 		if err == unix.EINTR {
@@ -94,6 +105,12 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace: pipe: %w", err)
 	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("trace: pipe: %w", err)
+	}
 	sys := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	if term.IsTerminal(0) {
 		// Keep the session and its terminal; a group of its own that
@@ -102,13 +119,19 @@ func Run(cfg Config) (*Result, error) {
 	}
 	argv := append([]string{"keyturn-guard", childArg}, cfg.Argv...)
 	pid, err := syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
-		Env: cfg.Env, Files: []uintptr{0, 1, 2, r.Fd()}, Sys: sys,
+		Env: cfg.Env, Files: []uintptr{0, 1, 2, r.Fd(), readyW.Fd()}, Sys: sys,
 	})
 	r.Close()
+	readyW.Close()
 	if err != nil {
 		w.Close()
+		readyR.Close()
 		return nil, fmt.Errorf("trace: start child: %w", err)
 	}
+	// Wait for the child's runtime to be up; if it died, the read ends
+	// with EOF and the seize below fails or the wait reports its exit.
+	readyR.Read(make([]byte, 1))
+	readyR.Close()
 	const opts = unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
 		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACESECCOMP
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, opts, 0, 0); e != 0 {
@@ -208,7 +231,12 @@ func (t *tracer) stop(tid int, ws unix.WaitStatus) error {
 			return ignoreGone(err)
 		}
 		tgid, _ := t.tree.Tgid(tid)
-		if err := t.adopt(int(msg), tgid); err != nil {
+		if ev != unix.PTRACE_EVENT_CLONE {
+			// fork and vfork always make a process: no /proc read.
+			if !t.tree.AddProcess(int(msg), tgid) {
+				return fmt.Errorf("trace: cannot record process %d (tree of %d)", msg, t.tree.Len())
+			}
+		} else if err := t.adopt(int(msg), tgid); err != nil {
 			return err
 		}
 		return cont(tid, 0)

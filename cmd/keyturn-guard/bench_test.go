@@ -1,0 +1,82 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"io"
+	"os/exec"
+	"testing"
+)
+
+// benchRun runs line under the guard (guarded) or under the same bash
+// without it, with stdout drained, and fails on a non-zero exit.
+func benchRun(b *testing.B, home, line string, guarded bool) int64 {
+	var c *exec.Cmd
+	if guarded {
+		b.StopTimer()
+		tok := token(b, line)
+		b.StartTimer()
+		c = guardCmd(context.Background(), home, "-c", tok)
+	} else {
+		c = exec.Command("/bin/bash", "--norc", "--noprofile", "-c", line)
+	}
+	out, err := c.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		b.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, out)
+	if err := c.Wait(); err != nil {
+		b.Fatalf("%q: %v", line, err)
+	}
+	return n
+}
+
+func benchBoth(b *testing.B, line string, f func(b *testing.B, guarded bool)) {
+	for _, mode := range []struct {
+		name    string
+		guarded bool
+	}{{"unguarded", false}, {"guarded", true}} {
+		b.Run(mode.name, func(b *testing.B) { f(b, mode.guarded) })
+	}
+}
+
+// BenchmarkStartup: one `true`, end to end (grant check, tracer setup,
+// re-exec, seccomp, bash).
+func BenchmarkStartup(b *testing.B) {
+	benchBoth(b, "true", func(b *testing.B, guarded bool) {
+		home := b.TempDir()
+		for i := 0; i < b.N; i++ {
+			benchRun(b, home, "true", guarded)
+		}
+	})
+}
+
+// BenchmarkExec500: 500 fork+exec of /bin/true; ms/exec is the cost of one.
+func BenchmarkExec500(b *testing.B) {
+	const line = "for i in $(seq 500); do /bin/true; done"
+	benchBoth(b, line, func(b *testing.B, guarded bool) {
+		home := b.TempDir()
+		for i := 0; i < b.N; i++ {
+			benchRun(b, home, line, guarded)
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*500), "ms/exec")
+	})
+}
+
+// BenchmarkStream: 256 MiB from the tree to the guard's stdout.
+func BenchmarkStream(b *testing.B) {
+	const line = "head -c 268435456 /dev/zero"
+	benchBoth(b, line, func(b *testing.B, guarded bool) {
+		home := b.TempDir()
+		b.SetBytes(256 << 20)
+		for i := 0; i < b.N; i++ {
+			if n := benchRun(b, home, line, guarded); n != 256<<20 {
+				b.Fatalf("%d bytes", n)
+			}
+		}
+	})
+}
