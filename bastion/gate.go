@@ -41,6 +41,7 @@ type Gate struct {
 	mpa     *mpa.Service
 	log     *slog.Logger
 	srv     *ssh.Server
+	hostKey gossh.Signer // signs grants for guarded targets
 }
 
 // New builds a gate; Serve starts it.
@@ -52,7 +53,7 @@ func New(o Options) (*Gate, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log}
+	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey}
 	handler := Chain(g.route,
 		snapshotPTY,
 		recoverPanics(log),

@@ -203,7 +203,10 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	say(s, "keyturn: %s approved; running on %s", r.ID, r.Target)
 	g.log.Info("request released", "user", id.User, "target", r.Target, "request", r.ID)
 	out := &outputRecord{h: sha256.New()}
-	status := g.runOnTarget(s, target, r.Command, out)
+	status, blocked := g.runOnTarget(s, target, r.Command, out, mpaActionNames(r.Actions))
+	if blocked != nil {
+		say(s, "keyturn: %s did more than was approved (%v) and was stopped; request it again", r.ID, blocked.Actions)
+	}
 	g.finish(r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.n, OutputSHA256: hex.EncodeToString(out.h.Sum(nil))})
 	return status
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/guard"
 )
 
 // copyBufs are reused across sessions: a busy gate would otherwise allocate
@@ -28,18 +30,29 @@ func pooledCopy(dst io.Writer, src io.Reader) error {
 // each copy blocks until the other side's window opens, so nothing piles up
 // in the gate however much data a command moves.
 func (g *Gate) passthrough(s ssh.Session, id Identity) int {
-	return g.runOnTarget(s, id, s.RawCommand(), nil)
+	status, blocked := g.runOnTarget(s, id, s.RawCommand(), nil, nil)
+	if blocked != nil {
+		return g.holdObserved(s, id, blocked)
+	}
+	return status
 }
 
 // runOnTarget runs command on the session's target. out, if not nil, sees
 // every byte of the command's stdout and stderr too (for the record of a
-// released request).
-func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Writer) int {
+// released request). On a guarded target the command goes as a grant for
+// the granted actions, and blocked is what keyturn-guard stopped, if any.
+func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Writer, granted []string) (status int, blocked *guard.Report) {
+	command, guarded, err := g.targetCommand(id.Target, command, granted)
+	if err != nil {
+		g.log.Error("grant for guarded target", "user", id.User, "target", id.Target, "err", err)
+		say(s, "keyturn: %s: %v; not run", id.Target, err)
+		return ExitInternal, nil
+	}
 	ts, err := g.targets.NewSession(s.Context(), id.Target)
 	if err != nil {
 		g.log.Error("target unavailable", "user", id.User, "target", id.Target, "err", err)
 		say(s, "keyturn: %v", err)
-		return ExitUnavailable
+		return ExitUnavailable, nil
 	}
 	defer ts.Close()
 
@@ -48,7 +61,7 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 		if err := ts.RequestPty(ptyReq.Term, ptyReq.Window.Height, ptyReq.Window.Width, gossh.TerminalModes{}); err != nil {
 			g.log.Error("target refused a PTY", "user", id.User, "target", id.Target, "err", err)
 			say(s, "keyturn: target %s refused a terminal: %v", id.Target, err)
-			return ExitUnavailable
+			return ExitUnavailable, nil
 		}
 		go func() {
 			// The channel starts with the size the PTY request already
@@ -68,19 +81,19 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	stdin, err := ts.StdinPipe()
 	if err != nil {
 		g.log.Error("target stdin", "target", id.Target, "err", err)
-		return ExitInternal
+		return ExitInternal, nil
 	}
 	// The gate copies the target's output itself, with pooled buffers,
 	// rather than through ts.Stdout and ts.Stderr.
 	targetOut, err := ts.StdoutPipe()
 	if err != nil {
 		g.log.Error("target stdout", "target", id.Target, "err", err)
-		return ExitInternal
+		return ExitInternal, nil
 	}
 	targetErr, err := ts.StderrPipe()
 	if err != nil {
 		g.log.Error("target stderr", "target", id.Target, "err", err)
-		return ExitInternal
+		return ExitInternal, nil
 	}
 	var stdout, stderr io.Writer = s, s.Stderr()
 	if out != nil {
@@ -89,6 +102,13 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 		// serialized.
 		rec := &lockedWriter{w: out}
 		stdout, stderr = io.MultiWriter(s, rec), io.MultiWriter(s.Stderr(), rec)
+	}
+
+	var tail *tailWriter
+	if guarded {
+		// The guard's report of a blocked line ends its stderr.
+		tail = &tailWriter{}
+		stderr = io.MultiWriter(stderr, tail)
 	}
 
 	sigs := make(chan ssh.Signal, 4)
@@ -103,7 +123,7 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	if err != nil {
 		g.log.Error("target refused the command", "user", id.User, "target", id.Target, "err", err)
 		say(s, "keyturn: target %s refused the session: %v", id.Target, err)
-		return ExitUnavailable
+		return ExitUnavailable, nil
 	}
 
 	go func() {
@@ -130,7 +150,11 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	}()
 
 	copies.Wait()
-	return g.exitStatus(s, id, ts.Wait())
+	status = g.exitStatus(s, id, ts.Wait())
+	if tail != nil {
+		return status, tail.report(status)
+	}
+	return status, nil
 }
 
 // lockedWriter serializes writes from the stdout and stderr copies.

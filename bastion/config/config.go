@@ -65,7 +65,16 @@ type Target struct {
 	HostKeys []string `yaml:"host_keys"`
 	// KnownHosts is a path to a known_hosts file holding the target's keys.
 	KnownHosts string `yaml:"known_hosts"`
+	// Guard says the target's login shell is keyturn-guard: commands go
+	// to it as signed grants, and what it blocks becomes a held request.
+	Guard bool `yaml:"guard"`
+	// RequireGuard refuses the target unless its login answers as
+	// keyturn-guard when the gate connects; it implies Guard.
+	RequireGuard bool `yaml:"require_guard"`
 }
+
+// Guarded reports whether commands for the target go through keyturn-guard.
+func (t *Target) Guarded() bool { return t.Guard || t.RequireGuard }
 
 // Store configures the embedded store.
 type Store struct {

@@ -156,6 +156,15 @@ func (p *Pool) dial(t *target, c *conn) {
 		p.drop(t.cfg.Name, c)
 		return
 	}
+	if t.cfg.RequireGuard {
+		if err := probeGuard(client, p.DialTimeout); err != nil {
+			client.Close()
+			c.err = fmt.Errorf("target %s: %w", t.cfg.Name, err)
+			p.log.Error("target refused: require_guard", "target", t.cfg.Name, "err", err)
+			p.drop(t.cfg.Name, c)
+			return
+		}
+	}
 	c.client = client
 	p.log.Info("target connected", "target", t.cfg.Name, "address", t.cfg.Address, "took", time.Since(start))
 	go p.watch(t.cfg.Name, c)

@@ -17,6 +17,8 @@ Usage:
   keyturn serve  --config keyturn.yaml   run the gate
   keyturn demo                           run a gate, a demo target and demo users on loopback
   keyturn pubkey --config keyturn.yaml   print the gate's client key for targets' authorized_keys
+  keyturn guard install --config keyturn.yaml TARGET
+                                         print the steps that make keyturn-guard a target's login
   keyturn policy check [FILE]            validate a policies.yaml
   keyturn policy test [flags] -- 'CMD'   show the decision for a command line
   keyturn audit verify (--data-dir DIR | --file EXPORT.jsonl)
@@ -47,6 +49,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return breakglassMain(args[1:], stdin, stdout, stderr)
 	case "pubkey":
 		return pubkeyMain(args[1:], stdout, stderr)
+	case "guard":
+		return guardMain(args[1:], stdout, stderr)
 	case "policy":
 		return policyMain(args[1:], stdin, stdout, stderr)
 	}

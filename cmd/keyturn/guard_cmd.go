@@ -1,0 +1,107 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/grant"
+)
+
+// guardDir is where `keyturn guard install` puts the guard on a target: a
+// directory of its own, since the guard reads its files from beside itself.
+const guardDir = "/usr/local/libexec/keyturn-guard"
+
+func guardMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "install" {
+		fmt.Fprintln(stderr, "Usage: keyturn guard install [--config FILE] TARGET")
+		return 2
+	}
+	fs := flag.NewFlagSet("keyturn guard install", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "keyturn.yaml", "the gate's config `file`")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: keyturn guard install [--config FILE] TARGET\n\nPrints the steps (account, login shell, keys, policy) that make\nkeyturn-guard the login of the account the gate uses on TARGET.\nIt changes nothing itself. Creates the gate's keys if needed.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitForFlagErr(err)
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn guard install: %v\n", err)
+		return 1
+	}
+	t, ok := cfg.Target(fs.Arg(0))
+	if !ok {
+		fmt.Fprintf(stderr, "keyturn guard install: %s has no target %q\n", cfg.Path(), fs.Arg(0))
+		return 1
+	}
+	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn guard install: %v\n", err)
+		return 1
+	}
+	clientKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.ClientKeyFile))
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn guard install: %v\n", err)
+		return 1
+	}
+	pol, err := os.ReadFile(cfg.Policies)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn guard install: %v\n", err)
+		return 1
+	}
+	user := t.User
+	if user == "" {
+		user = "keyturn"
+	}
+	shell := guardDir + "/keyturn-guard"
+	fmt.Fprintf(stdout, `# keyturn-guard on target %[1]s (%[2]s), account %[3]s. Run as root there.
+# Build the guard for the target (static, no cgo):
+#   CGO_ENABLED=0 GOARCH=amd64 go build ./cmd/keyturn-guard    (or GOARCH=arm64)
+
+# 1. The guard and the files it reads from beside itself, owned by root and
+#    not writable by the account:
+install -d -o root -g root -m 0755 %[4]s
+install -o root -g root -m 0755 keyturn-guard %[5]s
+cat > %[4]s/gate.pub <<'KEY'
+%[6]sKEY
+printf '%%s\n' '%[1]s' > %[4]s/target
+# The gate's policy, byte for byte (sha256 %[7]s). Copy it again whenever
+# it changes: the guard refuses grants made under another policy.
+install -o root -g root -m 0644 %[8]s %[4]s/policies.yaml
+
+# 2. The account, with the guard as its login shell. The guard keeps spent
+#    grant nonces in ~/.keyturn-guard. For root work use a second uid-0
+#    account, so root's own shell stays as it is:
+grep -qx %[5]s /etc/shells || echo %[5]s >> /etc/shells
+id %[3]s >/dev/null 2>&1 && usermod -s %[5]s %[3]s || \
+  useradd -o -u 0 -g 0 -m -d /var/lib/%[3]s -s %[5]s %[3]s
+# (A non-root account works too; then setuid programs such as sudo do not
+#  gain privileges inside the traced tree, as seccomp needs no_new_privs.)
+
+# 3. The gate's client key, and nothing that runs before the login shell:
+install -d -m 0700 -o %[3]s "$(getent passwd %[3]s | cut -d: -f6)/.ssh"
+echo '%[9]s' >> "$(getent passwd %[3]s | cut -d: -f6)/.ssh/authorized_keys"
+#    sshd_config must not give %[3]s a ForceCommand or PermitUserEnvironment.
+
+# 4. In the gate's keyturn.yaml, for target %[1]s:
+#      guard: true
+#      require_guard: true    # refuse the target unless its login is the guard
+# Check from the gate host: ssh -i <client key> %[3]s@%[2]s 'keyturn-guard --probe'
+#   answers: keyturn-guard protocol 1
+`, t.Name, t.Address, user, guardDir, shell,
+		bastion.AuthorizedKey(hostKey.PublicKey(), "keyturn-gate-grants")+"\n",
+		grant.PolicyDigest(pol), cfg.Policies,
+		bastion.AuthorizedKey(clientKey.PublicKey(), "keyturn-gate"))
+	return 0
+}
