@@ -199,6 +199,15 @@ func TestAttacksBlocked(t *testing.T) {
 		{"rt_tgsigqueueinfo", `python3 -c 'import ctypes; b=ctypes.create_string_buffer(128); b[0]=15; b[8]=255; ctypes.CDLL(None).syscall(297, P, P, 15, b)'`, "rt_tgsigqueueinfo(P (sleep), SIGTERM)", []string{"python3"}},
 		{"pidfd", `python3 -c 'import os, signal; signal.pidfd_send_signal(os.pidfd_open(P), 15)'`, "pidfd_send_signal(P (sleep), SIGTERM)", []string{"python3"}},
 		{"process group", `kill -- -P`, "kill(process group P, SIGTERM)", nil},
+		// A thread other than the leader executes: its tid becomes the
+		// leader's, and the exec stop still sees the real argv.
+		{"exec by a thread", `python3 -c 'import os, threading, time
+def rewrite():
+    a = bytearray(b"x" * 64)
+    while True: a[0] ^= 1
+threading.Thread(target=rewrite, daemon=True).start()
+t = threading.Thread(target=lambda: os.execv("/bin/kill", ["kill", "P"]))
+t.start(); t.join()'`, "/usr/bin/kill P, started by python3", []string{"python3"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,6 +277,10 @@ func TestBenignLines(t *testing.T) {
 		{`kill -0 $$ && echo self`, 0, "self"},
 		{`exit 7`, 7, ""},
 		{`kill -9 $$`, 137, ""},
+		// kill -STOP stops a traced process (PTRACE_SEIZE and LISTEN
+		// keep group-stop working; ps shows a stopped tracee as "t");
+		// kill -CONT resumes it.
+		{`sleep 5 & p=$!; kill -STOP $p; sleep 0.3; ps -o stat= -p $p; kill -CONT $p; sleep 0.3; ps -o stat= -p $p; kill $p`, 0, "t\nS\n"},
 		{`k=kill; $k 999999999 2>&1; echo rc=$?`, 0, "rc=1"},
 	}
 	for _, tc := range cases {
