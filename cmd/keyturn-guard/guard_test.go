@@ -199,6 +199,8 @@ func TestAttacksBlocked(t *testing.T) {
 		{"rt_tgsigqueueinfo", `python3 -c 'import ctypes; b=ctypes.create_string_buffer(128); b[0]=15; b[8]=255; ctypes.CDLL(None).syscall(297, P, P, 15, b)'`, "rt_tgsigqueueinfo(P (sleep), SIGTERM)", []string{"python3"}},
 		{"pidfd", `python3 -c 'import os, signal; signal.pidfd_send_signal(os.pidfd_open(P), 15)'`, "pidfd_send_signal(P (sleep), SIGTERM)", []string{"python3"}},
 		{"process group", `kill -- -P`, "kill(process group P, SIGTERM)", nil},
+		// A file's owner is signalled by the kernel later (SIGIO).
+		{"fcntl F_SETOWN", `python3 -c 'import fcntl, os; r, w = os.pipe(); fcntl.fcntl(r, fcntl.F_SETOWN, P)'`, "fcntl F_SETOWN(P (sleep), SIGIO)", []string{"python3"}},
 		// A thread other than the leader executes: its tid becomes the
 		// leader's, and the exec stop still sees the real argv.
 		{"exec by a thread", `python3 -c 'import os, threading, time
@@ -474,6 +476,26 @@ func TestStagedRCFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("a staged rc file ran")
+	}
+}
+
+// TestUntracedChildRefused: clone(CLONE_UNTRACED) would make a child the
+// tracer cannot follow, whose execs nobody checks; it fails with EPERM.
+func TestUntracedChildRefused(t *testing.T) {
+	if !has("python3") {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 is not installed")
+		}
+		t.Skip("python3 is not installed")
+	}
+	o := runLine(t, `python3 -c 'import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+pid = libc.syscall(56 if os.uname().machine == "x86_64" else 220, 0x00800000 | 17, 0, 0, 0, 0)
+if pid == 0:
+    os.execv("/bin/echo", ["echo", "untraced-exec"])
+print("clone", pid, ctypes.get_errno())'`)
+	if strings.Contains(o.stdout, "untraced-exec") || !strings.Contains(o.stdout, "clone -1 1") {
+		t.Fatalf("exit %d, stdout %q, stderr %s", o.code, o.stdout, o.stderr)
 	}
 }
 

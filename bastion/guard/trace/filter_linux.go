@@ -5,6 +5,8 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -24,46 +26,121 @@ var signalCalls = map[uint64]string{
 // make a process outside the tree act for it.
 var refusedCalls = []uint64{unix.SYS_PTRACE, unix.SYS_PROCESS_VM_WRITEV}
 
+// fcntl F_SETOWN names a process that the kernel signals later (SIGIO,
+// lease breaks): it is traced and checked like kill. The forms that pass
+// the owner through memory (fcntl F_SETOWN_EX, ioctl FIOSETOWN and
+// SIOCSPGRP) fail with EPERM: another thread could change that memory
+// between the tracer's check and the kernel's read.
+const (
+	fioSetOwn = 0x8901
+	siocSPgrp = 0x8902
+)
+
 const (
 	bpfLdAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 	bpfJeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
 	bpfJge   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+	bpfJset  = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
 	bpfRet   = unix.BPF_RET | unix.BPF_K
 	// x32Bit marks the x32 ABI's system call numbers on x86-64.
 	x32Bit = 0x40000000
+	// cloneUntraced is CLONE_UNTRACED: a child the tracer may not attach.
+	cloneUntraced = 0x00800000
+	// argLow is the offset of the low 32 bits of seccomp_data.args[i]
+	// (little-endian: amd64 and arm64).
+	argLow0 = 16
+	argLow1 = 24
 )
 
+// asm is a BPF program with symbolic jump targets, resolved by build.
+type asm struct {
+	prog   []unix.SockFilter
+	labels map[string]int
+	refs   []asmRef
+}
+
+type asmRef struct {
+	at     int
+	jt, jf string
+}
+
+func (a *asm) label(name string) { a.labels[name] = len(a.prog) }
+
+func (a *asm) op(code uint16, k uint32) { a.prog = append(a.prog, unix.SockFilter{Code: code, K: k}) }
+
+// jump adds a conditional jump; "" continues with the next instruction.
+func (a *asm) jump(code uint16, k uint32, jt, jf string) {
+	a.refs = append(a.refs, asmRef{at: len(a.prog), jt: jt, jf: jf})
+	a.op(code, k)
+}
+
+func (a *asm) build() []unix.SockFilter {
+	off := func(at int, label string) uint8 {
+		if label == "" {
+			return 0
+		}
+		to, ok := a.labels[label]
+		if !ok || to <= at || to-at-1 > 255 {
+			panic("trace: bad BPF jump to " + label)
+		}
+		return uint8(to - at - 1)
+	}
+	for _, r := range a.refs {
+		a.prog[r.at].Jt = off(r.at, r.jt)
+		a.prog[r.at].Jf = off(r.at, r.jf)
+	}
+	return a.prog
+}
+
 // filterProgram builds the seccomp program: kill the process on any other
-// architecture or an x32 number, TRACE the signal calls, EPERM the refused
-// ones, allow the rest.
+// architecture or an x32 number; TRACE the signal calls and fcntl F_SETOWN;
+// EPERM the refused calls, the other owner-setting commands, and clone with
+// CLONE_UNTRACED (a child the tracer could not follow); ENOSYS for clone3,
+// whose flags live in memory a filter cannot read (libc then falls back to
+// clone); allow the rest.
 func filterProgram() []unix.SockFilter {
-	var traced []uint64
-	for nr := range signalCalls {
-		traced = append(traced, nr)
+	a := &asm{labels: map[string]int{}}
+	a.op(bpfLdAbs, 4) // seccomp_data.arch
+	a.jump(bpfJeq, nativeArch, "", "kill")
+	a.op(bpfLdAbs, 0) // seccomp_data.nr
+	a.jump(bpfJge, x32Bit, "kill", "")
+	for _, nr := range slices.Sorted(maps.Keys(signalCalls)) {
+		a.jump(bpfJeq, uint32(nr), "trace", "")
 	}
-	p := []unix.SockFilter{
-		{Code: bpfLdAbs, K: 4}, // seccomp_data.arch
-		{Code: bpfJeq, Jt: 1, K: nativeArch},
-		{Code: bpfRet, K: unix.SECCOMP_RET_KILL_PROCESS},
-		{Code: bpfLdAbs, K: 0}, // seccomp_data.nr
-		{Code: bpfJge, Jf: 1, K: x32Bit},
-		{Code: bpfRet, K: unix.SECCOMP_RET_KILL_PROCESS},
+	for _, nr := range refusedCalls {
+		a.jump(bpfJeq, uint32(nr), "eperm", "")
 	}
-	// The checks are followed by: RET ALLOW, RET TRACE, RET ERRNO.
-	n := len(traced) + len(refusedCalls)
-	for i, nr := range traced {
-		left := n - i - 1 // checks after this one
-		p = append(p, unix.SockFilter{Code: bpfJeq, Jt: uint8(left + 1), K: uint32(nr)})
-	}
-	for i, nr := range refusedCalls {
-		left := len(refusedCalls) - i - 1
-		p = append(p, unix.SockFilter{Code: bpfJeq, Jt: uint8(left + 2), K: uint32(nr)})
-	}
-	return append(p,
-		unix.SockFilter{Code: bpfRet, K: unix.SECCOMP_RET_ALLOW},
-		unix.SockFilter{Code: bpfRet, K: unix.SECCOMP_RET_TRACE},
-		unix.SockFilter{Code: bpfRet, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
-	)
+	a.jump(bpfJeq, unix.SYS_CLONE3, "enosys", "")
+	a.jump(bpfJeq, unix.SYS_CLONE, "clone", "")
+	a.jump(bpfJeq, unix.SYS_FCNTL, "fcntl", "")
+	a.jump(bpfJeq, unix.SYS_IOCTL, "ioctl", "")
+	a.op(bpfRet, unix.SECCOMP_RET_ALLOW)
+
+	a.label("clone")
+	a.op(bpfLdAbs, argLow0) // flags
+	a.jump(bpfJset, cloneUntraced, "eperm", "allow")
+
+	a.label("fcntl")
+	a.op(bpfLdAbs, argLow1) // cmd
+	a.jump(bpfJeq, unix.F_SETOWN, "trace", "")
+	a.jump(bpfJeq, unix.F_SETOWN_EX, "eperm", "allow")
+
+	a.label("ioctl")
+	a.op(bpfLdAbs, argLow1) // request
+	a.jump(bpfJeq, fioSetOwn, "eperm", "")
+	a.jump(bpfJeq, siocSPgrp, "eperm", "allow")
+
+	a.label("allow")
+	a.op(bpfRet, unix.SECCOMP_RET_ALLOW)
+	a.label("trace")
+	a.op(bpfRet, unix.SECCOMP_RET_TRACE)
+	a.label("eperm")
+	a.op(bpfRet, unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM))
+	a.label("enosys")
+	a.op(bpfRet, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
+	a.label("kill")
+	a.op(bpfRet, unix.SECCOMP_RET_KILL_PROCESS)
+	return a.build()
 }
 
 // installFilter installs the program on every thread of this process. It

@@ -10,9 +10,15 @@ import (
 
 // runFilter interprets the seccomp program on one seccomp_data, enough of
 // classic BPF for the instructions filterProgram uses.
-func runFilter(t *testing.T, prog []unix.SockFilter, nr, arch uint32) uint32 {
+func runFilter(t *testing.T, prog []unix.SockFilter, nr, arch uint32, args ...uint32) uint32 {
 	t.Helper()
 	var acc uint32
+	arg := func(i int) uint32 {
+		if i < len(args) {
+			return args[i]
+		}
+		return 0
+	}
 	for pc := 0; pc < len(prog); pc++ {
 		in := prog[pc]
 		switch in.Code {
@@ -22,8 +28,18 @@ func runFilter(t *testing.T, prog []unix.SockFilter, nr, arch uint32) uint32 {
 				acc = nr
 			case 4:
 				acc = arch
+			case argLow0:
+				acc = arg(0)
+			case argLow1:
+				acc = arg(1)
 			default:
 				t.Fatalf("load of offset %d", in.K)
+			}
+		case bpfJset:
+			if acc&in.K != 0 {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
 			}
 		case bpfJeq:
 			if acc == in.K {
@@ -65,6 +81,29 @@ func TestFilterProgram(t *testing.T) {
 	for _, nr := range []uint32{unix.SYS_READ, unix.SYS_WRITE, unix.SYS_EXECVE, unix.SYS_CLONE, 0} {
 		if got := runFilter(t, prog, nr, nativeArch); got != unix.SECCOMP_RET_ALLOW {
 			t.Errorf("syscall %d: %#x, want ALLOW", nr, got)
+		}
+	}
+	eperm, enosys := unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM), unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)
+	for _, tc := range []struct {
+		name string
+		nr   uint32
+		args []uint32
+		want uint32
+	}{
+		// A child the tracer could not follow is refused; clone3 hides
+		// its flags in memory, so libc is told to fall back to clone.
+		{"clone untraced", unix.SYS_CLONE, []uint32{cloneUntraced | uint32(unix.SIGCHLD)}, eperm},
+		{"clone thread", unix.SYS_CLONE, []uint32{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, unix.SECCOMP_RET_ALLOW},
+		{"clone3", unix.SYS_CLONE3, nil, enosys},
+		{"fcntl F_SETOWN", unix.SYS_FCNTL, []uint32{3, unix.F_SETOWN}, unix.SECCOMP_RET_TRACE},
+		{"fcntl F_SETOWN_EX", unix.SYS_FCNTL, []uint32{3, unix.F_SETOWN_EX}, eperm},
+		{"fcntl F_GETFL", unix.SYS_FCNTL, []uint32{3, unix.F_GETFL}, unix.SECCOMP_RET_ALLOW},
+		{"ioctl FIOSETOWN", unix.SYS_IOCTL, []uint32{3, fioSetOwn}, eperm},
+		{"ioctl SIOCSPGRP", unix.SYS_IOCTL, []uint32{3, siocSPgrp}, eperm},
+		{"ioctl TCGETS", unix.SYS_IOCTL, []uint32{0, unix.TCGETS}, unix.SECCOMP_RET_ALLOW},
+	} {
+		if got := runFilter(t, prog, tc.nr, nativeArch, tc.args...); got != tc.want {
+			t.Errorf("%s: %#x, want %#x", tc.name, got, tc.want)
 		}
 	}
 	// Any other architecture is killed whatever the call: i386 kill is 37,

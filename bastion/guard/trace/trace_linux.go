@@ -338,6 +338,9 @@ func (t *tracer) signal(tid int) error {
 		return ignoreGone(err)
 	}
 	call, ok := signalCalls[nr]
+	if nr == unix.SYS_FCNTL {
+		call, ok = "fcntl F_SETOWN", int(int32(a[1])) == unix.F_SETOWN
+	}
 	if !ok {
 		// Only signal calls return TRACE; anything else is a bug or a
 		// filter from inside the tree: refuse it.
@@ -370,6 +373,18 @@ func (t *tracer) signal(tid int) error {
 		tg, sig = target{pid: int(int32(a[0]))}, int(int32(a[2]))
 	case unix.SYS_RT_SIGQUEUEINFO:
 		tg, sig = target{pid: int(int32(a[0]))}, int(int32(a[1]))
+	case unix.SYS_FCNTL:
+		// The file's owner gets SIGIO (or the F_SETSIG signal) later;
+		// a negative owner is a process group, 0 clears it.
+		sig = int(unix.SIGIO)
+		switch owner := int(int32(a[2])); {
+		case owner > 0:
+			tg = target{pid: owner}
+		case owner < 0:
+			tg = target{pid: -owner, group: true}
+		default:
+			return cont(tid, 0)
+		}
 	case unix.SYS_PIDFD_SEND_SIGNAL:
 		sig = int(int32(a[1]))
 		pid, err := pidfdTarget(sender, int(int32(a[0])))
