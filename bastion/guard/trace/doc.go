@@ -7,11 +7,15 @@
 // TRACECLONE, TRACEEXEC, TRACESECCOMP) from one locked OS thread, then the
 // child installs a seccomp filter (with TSYNC, since a Go process has many
 // threads) and executes the shell. The filter returns TRACE for kill, tkill,
-// tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo and pidfd_send_signal, EPERM
-// for ptrace and process_vm_writev (a tree member could otherwise drive a
-// process outside the tree), ALLOW for everything else, and kills the process
-// for any other architecture's calling convention (int 0x80, x32), so no
-// call slips through a foreign system call table.
+// tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal and fcntl
+// F_SETOWN (a file owner the kernel signals later), EPERM for ptrace,
+// process_vm_writev and pidfd_getfd (a tree member could otherwise drive a
+// process outside the tree), for clone with CLONE_UNTRACED (a child the
+// tracer could not follow) and for the owner-setting calls whose argument
+// lives in memory; ENOSYS for clone3, whose flags a filter cannot read (libc
+// falls back to clone); ALLOW for everything else. Any other architecture's
+// calling convention (int 0x80, x32) kills the process, so no call slips
+// through a foreign system call table.
 //
 // Exec is checked at the PTRACE_EVENT_EXEC stop, which every traced task
 // reports: the kernel has copied argv and killed the other threads, and the

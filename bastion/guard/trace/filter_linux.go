@@ -23,8 +23,8 @@ var signalCalls = map[uint64]string{
 }
 
 // refusedCalls fail with EPERM in the tree: with them a tree member could
-// make a process outside the tree act for it.
-var refusedCalls = []uint64{unix.SYS_PTRACE, unix.SYS_PROCESS_VM_WRITEV}
+// make a process outside the tree act for it, or take its descriptors.
+var refusedCalls = []uint64{unix.SYS_PTRACE, unix.SYS_PROCESS_VM_WRITEV, unix.SYS_PIDFD_GETFD}
 
 // fcntl F_SETOWN names a process that the kernel signals later (SIGIO,
 // lease breaks): it is traced and checked like kill. The forms that pass
