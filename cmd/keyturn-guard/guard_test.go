@@ -572,3 +572,26 @@ func TestForeignArchitectureKilled(t *testing.T) {
 		t.Fatal("int 0x80 killed P")
 	}
 }
+
+// TestTerminal: with a terminal on stdin (ssh -t), the tree gets its own
+// foreground process group on it; signals inside still pass.
+func TestTerminal(t *testing.T) {
+	if !has("script") {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("script (util-linux) is not installed")
+		}
+		t.Skip("script is not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
+	defer cancel()
+	tok := token(t, `tty; sleep 5 & kill %1; wait; echo pty-ok`)
+	c := exec.CommandContext(ctx, "script", "-qec", guardBin+" -c "+tok, "/dev/null")
+	c.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "TERM=dumb"}
+	out, err := c.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("did not finish: %s", out)
+	}
+	if err != nil || !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "pty-ok") {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
