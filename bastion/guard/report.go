@@ -1,7 +1,7 @@
 package guard
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,19 +98,31 @@ func ParseReport(line string) (*Report, error) {
 	return &r, nil
 }
 
-// FindReport returns the last report line in a stream of the guard's
-// stderr, or nil if there is none.
+// FindReport returns the last report line in the tail of the guard's
+// stderr, or nil if there is none. Lines of any length may come before it.
 func FindReport(stderr io.Reader) (*Report, error) {
-	sc := bufio.NewScanner(stderr)
-	sc.Buffer(make([]byte, 0, 4096), maxReportLine+len(reportPrefix)+1)
-	var last string
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), reportPrefix) {
-			last = sc.Text()
-		}
+	data, err := io.ReadAll(io.LimitReader(stderr, 4*maxReportLine))
+	if err != nil {
+		return nil, err
 	}
-	if last == "" {
+	at := -1
+	for from := len(data); ; {
+		i := bytes.LastIndex(data[:from], []byte(reportPrefix))
+		if i < 0 {
+			break
+		}
+		if i == 0 || data[i-1] == '\n' {
+			at = i
+			break
+		}
+		from = i
+	}
+	if at < 0 {
 		return nil, nil
 	}
-	return ParseReport(last)
+	line := data[at:]
+	if nl := bytes.IndexByte(line, '\n'); nl >= 0 {
+		line = line[:nl]
+	}
+	return ParseReport(string(line))
 }
