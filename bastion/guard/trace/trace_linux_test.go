@@ -1,0 +1,136 @@
+//go:build linux
+
+package trace
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The test binary doubles as the traced child, as the guard binary does.
+func TestMain(m *testing.M) {
+	if IsChild() {
+		runtime.LockOSThread()
+		ChildMain()
+	}
+	os.Exit(m.Run())
+}
+
+// recorder allows everything and remembers what it was asked.
+type recorder struct {
+	execs   []Image
+	signals []Signal
+	block   string // block an exec whose argv[0] is this
+}
+
+func (r *recorder) Exec(im Image) *Verdict {
+	r.execs = append(r.execs, im)
+	if len(im.Argv) > 0 && im.Argv[0] == r.block {
+		return &Verdict{Actions: []string{"test_action"}}
+	}
+	return nil
+}
+
+func (r *recorder) Signal(s Signal) *Verdict {
+	r.signals = append(r.signals, s)
+	return &Verdict{Actions: []string{"signal_action"}}
+}
+
+func runTraced(t testing.TB, line string, d Decider) *Result {
+	t.Helper()
+	r, _ := runTracedCPU(t, line, d)
+	return r
+}
+
+// runTracedCPU also returns the CPU time the tracer thread used: the
+// tracer's own cost, whatever else the machine is doing.
+func runTracedCPU(t testing.TB, line string, d Decider) (*Result, time.Duration) {
+	t.Helper()
+	// Run locks this goroutine's thread for good; give it one of its own.
+	type out struct {
+		r   *Result
+		cpu time.Duration
+		err error
+	}
+	c := make(chan out, 1)
+	go func() {
+		r, err := Run(Config{Argv: []string{"/bin/bash", "--norc", "--noprofile", "-c", line}, Env: os.Environ(), Decider: d})
+		var ru unix.Rusage
+		unix.Getrusage(unix.RUSAGE_THREAD, &ru)
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		c <- out{r, cpu, err}
+	}()
+	o := <-c
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	return o.r, o.cpu
+}
+
+func TestRunSeesExecs(t *testing.T) {
+	rec := &recorder{}
+	res := runTraced(t, `/bin/true a b; (exec -a renamed /bin/true); exit 3`, rec)
+	if !res.Started || res.Exit != 3 || res.Blocked != nil {
+		t.Fatalf("result %+v", res)
+	}
+	var got []string
+	for _, im := range rec.execs {
+		got = append(got, strings.Join(im.Argv, " "))
+	}
+	if strings.Join(got, "|") != "/bin/true a b|renamed" {
+		t.Fatalf("execs seen: %q (the shell's own exec is not asked about)", got)
+	}
+}
+
+func TestRunBlocksAndKills(t *testing.T) {
+	rec := &recorder{block: "/bin/echo"}
+	res := runTraced(t, `sleep 30 & /bin/echo no; wait`, rec)
+	if res.Blocked == nil || res.Blocked.Actions[0] != "test_action" || !strings.HasPrefix(res.Blocked.Observed, "/usr/bin/echo no") && !strings.HasPrefix(res.Blocked.Observed, "/bin/echo no") {
+		t.Fatalf("result %+v", res.Blocked)
+	}
+	if !strings.HasSuffix(res.Blocked.Observed, ", started by bash") {
+		t.Fatalf("chain: %q", res.Blocked.Observed)
+	}
+}
+
+func TestRunSignalOutside(t *testing.T) {
+	rec := &recorder{}
+	// The test process is outside the tree.
+	res := runTraced(t, `kill -TERM `+strconv.Itoa(os.Getpid())+`; echo survived`, rec)
+	if res.Blocked == nil || len(rec.signals) != 1 || rec.signals[0].Pid != os.Getpid() || rec.signals[0].Sig != 15 {
+		t.Fatalf("result %+v, signals %+v", res.Blocked, rec.signals)
+	}
+}
+
+// BenchmarkExec500 is the tracer alone (a decider that allows all): 500
+// fork+exec of /bin/true.
+func BenchmarkExec500(b *testing.B) {
+	for _, traced := range []bool{false, true} {
+		name := "untraced"
+		if traced {
+			name = "traced"
+		}
+		b.Run(name, func(b *testing.B) {
+			const line = "for i in $(seq 500); do /bin/true; done"
+			var cpu time.Duration
+			for i := 0; i < b.N; i++ {
+				if traced {
+					_, c := runTracedCPU(b, line, &recorder{})
+					cpu += c
+				} else if err := runPlain(line); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*500), "ms/exec")
+			if traced {
+				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*500), "tracer-µs/exec")
+			}
+		})
+	}
+}
