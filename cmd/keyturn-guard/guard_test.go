@@ -185,6 +185,7 @@ func TestAttacksBlocked(t *testing.T) {
 		{"sed e", `echo 'kill P' | sed e`, "started by sed, started by bash", []string{"sed"}},
 		{"prlimit", `p=prlimit; $p kill P`, "kill P", []string{"prlimit", "kill"}},
 		{"setarch", `s=setarch; $s $(uname -m) kill P`, "kill P", []string{"setarch", "kill"}},
+		{"capsh", `c=capsh; $c -- -c 'kill P'`, "kill P", []string{"capsh"}},
 		{"python os.kill", `python3 -c 'import os; os.kill(P, 15)'`, "kill(P (sleep), SIGTERM) by", []string{"python3"}},
 		{"perl kill", `perl -e 'kill 15, P'`, "kill(P (sleep), SIGTERM) by /usr/bin/perl", []string{"perl"}},
 		{"git alias", `git -c alias.x='!kill P' x`, "started by git", []string{"git"}},
