@@ -53,6 +53,7 @@ func New(o Options) (*Gate, error) {
 		log = slog.Default()
 	}
 	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log}
+	auth := newAuthenticator(o.Config, log, nil)
 	handler := Chain(g.route,
 		snapshotPTY,
 		recoverPanics(log),
@@ -62,10 +63,10 @@ func New(o Options) (*Gate, error) {
 	g.srv = &ssh.Server{
 		Handler:                    handler,
 		HostSigners:                []ssh.Signer{o.HostKey},
-		PublicKeyHandler:           publicKeyHandler(o.Config, log),
+		PublicKeyHandler:           auth.publicKeyHandler,
 		KeyboardInteractiveHandler: explainRefusal(log),
 		ServerConfigCallback: func(ssh.Context) *gossh.ServerConfig {
-			return &gossh.ServerConfig{VerifiedPublicKeyCallback: verifiedPermissions}
+			return &gossh.ServerConfig{VerifiedPublicKeyCallback: auth.verifiedPermissions}
 		},
 		ChannelHandlers: map[string]ssh.ChannelHandler{
 			"session": sessionChannel(log),

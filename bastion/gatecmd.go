@@ -32,6 +32,9 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 			roles[i] = string(r)
 		}
 		fmt.Fprintf(s, "user: %s\nroles: %s\nkey: %s\nfrom: %s\n", id.User, strings.Join(roles, ","), id.Fingerprint, id.Remote)
+		if id.Cert != nil {
+			fmt.Fprintf(s, "certificate: %s\n", id.Cert)
+		}
 		return 0
 	case "mpa":
 		return g.mpaCommand(s, id, args[1:])

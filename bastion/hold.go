@@ -74,6 +74,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		Command:           s.RawCommand(),
 		Why:               why,
 		Requester:         id.User,
+		RequesterCert:     certLine(id.Cert),
 		Reason:            reason,
 		RequiredApprovals: d.Quorum,
 		PendingTTL:        d.PendingTTL,

@@ -103,6 +103,10 @@ type Request struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 
 	Execution *Execution `json:"execution,omitempty"`
+
+	// RequesterCert describes the certificate the requester logged in
+	// with (key id, serial, CA, validity); empty for a plain key.
+	RequesterCert string `json:"requester_cert,omitempty"`
 }
 
 // Clone returns a deep copy, so callers can keep a Request the service
@@ -160,6 +164,8 @@ type NewRequest struct {
 	// PTY: the command is to run with a terminal (see Request.PTY).
 	PTY     bool
 	Payload json.RawMessage
+	// RequesterCert: see Request.RequesterCert.
+	RequesterCert string
 }
 
 // ExecResult is what the gate reports when a released command ends.
