@@ -355,7 +355,7 @@ type fakeConn struct {
 	user string
 }
 
-func (c fakeConn) User() string          { return c.user }
+func (c fakeConn) User() string         { return c.user }
 func (c fakeConn) RemoteAddr() net.Addr { return loopback }
 
 // certGate is a gate whose alice logs in with certificates only.
