@@ -78,6 +78,17 @@ func refuse(rule, format string, args ...any) *refusal {
 	return &refusal{Rule: rule, Detail: fmt.Sprintf(format, args...)}
 }
 
+// ruleText is a rule's name for the log message.
+func ruleText(rule string) string {
+	switch rule {
+	case "unknown-user":
+		return "unknown user"
+	case "key-not-registered":
+		return "key not registered for user"
+	}
+	return strings.ReplaceAll(rule, "-", " ")
+}
+
 // authenticator decides which keys and certificates log in.
 type authenticator struct {
 	cfg     *config.Config
@@ -250,14 +261,15 @@ func (a *authenticator) publicKeyHandler(ctx ssh.Context, key ssh.PublicKey) boo
 }
 
 func (a *authenticator) logRefusal(login string, remote net.Addr, key gossh.PublicKey, r *refusal) {
-	args := []any{"rule", r.Rule, "why", r.Detail, "login", login, "remote", remote.String()}
+	user, target := splitLogin(login)
+	args := []any{"rule", r.Rule, "why", r.Detail, "user", user, "target", target, "login", login, "remote", remote.String()}
 	if cert, ok := key.(*gossh.Certificate); ok {
 		args = append(args, "key", gossh.FingerprintSHA256(cert.Key), "cert_id", cert.KeyId, "cert_serial", cert.Serial,
 			"cert_ca", gossh.FingerprintSHA256(cert.SignatureKey))
 	} else {
 		args = append(args, "key", gossh.FingerprintSHA256(key))
 	}
-	a.log.Warn("login refused", args...)
+	a.log.Warn("login refused: "+ruleText(r.Rule), args...)
 }
 
 // verifiedPermissions is the ServerConfig.VerifiedPublicKeyCallback. It
