@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -52,7 +53,7 @@ type certFixture struct {
 	auth              *authenticator
 }
 
-func newCertFixture(t *testing.T) *certFixture {
+func newCertFixture(t testing.TB) *certFixture {
 	t.Helper()
 	f := &certFixture{ca: testSigner(t), otherCA: testSigner(t), user: testSigner(t), carol: testSigner(t), dir: t.TempDir(),
 		now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
@@ -84,7 +85,7 @@ targets:
 	return f
 }
 
-func (f *certFixture) writeRevoked(t *testing.T, data []byte) {
+func (f *certFixture) writeRevoked(t testing.TB, data []byte) {
 	t.Helper()
 	// A fresh file each time: the reload notices the inode, whatever the
 	// file system's timestamp granularity.
@@ -552,4 +553,42 @@ func TestCertificateRequesterShown(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the held command did not finish within 20s of its approval")
 	}
+}
+
+// FuzzCheckKey: whatever key or certificate a client sends, the check
+// neither panics nor lets in a certificate that breaks a rule.
+func FuzzCheckKey(f *testing.F) {
+	fx := newCertFixture(f)
+	fx.auth.log = slog.New(slog.DiscardHandler) // a refusal per input
+	for _, edit := range []func(*gossh.Certificate){
+		nil,
+		func(c *gossh.Certificate) { c.CertType = gossh.HostCert },
+		func(c *gossh.Certificate) { c.CriticalOptions = map[string]string{"source-address": "127.0.0.1/8,::1"} },
+		func(c *gossh.Certificate) { c.ValidBefore = gossh.CertTimeInfinity; c.ValidAfter = 0 },
+	} {
+		f.Add(certFor(f, fx.ca, fx.user.PublicKey(), fx.now, edit).Marshal())
+	}
+	f.Add(fx.carol.PublicKey().Marshal())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		key, err := gossh.ParsePublicKey(data)
+		if err != nil {
+			return
+		}
+		info, r := fx.auth.check("alice", loopback, key)
+		if r != nil {
+			return
+		}
+		cert, ok := key.(*gossh.Certificate)
+		if !ok {
+			t.Fatalf("a plain key logged in as alice, who has none")
+		}
+		if info == nil || cert.CertType != gossh.UserCert || !fx.cfg.IsUserCA(cert.SignatureKey) {
+			t.Fatalf("accepted %+v (info %+v)", cert, info)
+		}
+		now := uint64(fx.now.Unix())
+		skew := uint64(config.CertClockSkew / time.Second)
+		if cert.ValidAfter > now+skew || (cert.ValidBefore != gossh.CertTimeInfinity && cert.ValidBefore+skew <= now) {
+			t.Fatalf("accepted outside its window: %d..%d at %d", cert.ValidAfter, cert.ValidBefore, now)
+		}
+	})
 }

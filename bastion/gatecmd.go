@@ -85,6 +85,7 @@ func (g *Gate) mpaCommand(s ssh.Session, id Identity, args []string) int {
 		CanReach: func(target string) bool { return g.authorizeTarget(Identity{User: id.User, Target: target}) == "" },
 		Release:  func(_ context.Context, reqID string) int { return g.release(s, id, reqID) },
 		Now:      time.Now,
+		Cert:     certLine(id.Cert),
 	}, args)
 }
 

@@ -94,6 +94,10 @@ type Env struct {
 	DefaultQuorum int
 
 	Now func() time.Time // time.Now if nil
+
+	// Cert describes the certificate User logged in with ("" for a plain
+	// key); requests create records it as the requester's.
+	Cert string
 }
 
 // Run runs `mpa ARGS...` (args are the words after "mpa") and returns the
