@@ -2,11 +2,8 @@ package bastion
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"hash"
 	"strings"
 	"time"
 
@@ -203,9 +200,8 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	}
 	say(s, "keyturn: %s approved; running on %s", r.ID, r.Target)
 	g.log.Info("request released", "user", id.User, "target", r.Target, "request", r.ID)
-	out := &outputRecord{h: sha256.New()}
-	status := g.runOnTarget(s, target, r.Command, out)
-	g.finish(r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.n, OutputSHA256: hex.EncodeToString(out.h.Sum(nil))})
+	status, out := g.runRecorded(s, target, r)
+	g.finish(r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.TotalBytes, OutputSHA256: out.TotalSHA256, OutputHead: out.HeadLines()})
 	return status
 }
 
@@ -222,17 +218,6 @@ func (g *Gate) finish(reqID string, res mpa.ExecResult) {
 	if _, err := g.mpa.FinishExecution(ctx, reqID, res); err != nil {
 		g.log.Error("record execution", "request", reqID, "err", err)
 	}
-}
-
-// outputRecord counts and hashes what a released command wrote.
-type outputRecord struct {
-	n int64
-	h hash.Hash
-}
-
-func (o *outputRecord) Write(p []byte) (int, error) {
-	o.n += int64(len(p))
-	return o.h.Write(p)
 }
 
 func lastVote(vs []mpa.Vote) mpa.Vote {

@@ -46,6 +46,8 @@ type Config struct {
 	// may not log in, as sshd's RevokedKeys; the gate re-reads it when it
 	// changes.
 	RevokedKeys string `yaml:"revoked_keys"`
+	// Output configures the kept output of released commands.
+	Output ReleasedOutput `yaml:"output"`
 
 	// path is the file this config came from, for messages.
 	path string

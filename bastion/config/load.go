@@ -145,6 +145,7 @@ func (v *validator) check(c *Config) {
 		v.errorf(v.at("listen"), "listen: want host:port, got %q", c.Listen)
 	}
 	v.checkUserCAs(c)
+	v.checkOutput(c)
 	users := make(map[string]bool)
 	for i := range c.Users {
 		v.checkUser(&c.Users[i], fmt.Sprintf("users[%d]", i), users, len(c.userCAs) > 0)

@@ -56,6 +56,9 @@ type Execution struct {
 	OutputBytes  int64     `json:"output_bytes"`
 	OutputSHA256 string    `json:"output_sha256,omitempty"`
 	Error        string    `json:"error,omitempty"`
+	// OutputHead is the output's first lines, escaped (see
+	// Output.HeadLines), for notifications.
+	OutputHead string `json:"output_head,omitempty"`
 }
 
 // Request is a held privileged action.
@@ -175,6 +178,7 @@ type ExecResult struct {
 	OutputBytes  int64
 	OutputSHA256 string
 	Error        string // why it failed to run, if it did
+	OutputHead   string // see Execution.OutputHead
 }
 
 // ApproverStatus is where an approver is in registration, as OneFS names

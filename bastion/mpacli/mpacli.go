@@ -52,6 +52,8 @@ type Service interface {
 
 	AuditEvents(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error]
 	VerifyAudit(ctx context.Context) error
+
+	RequestOutput(ctx context.Context, id string) (mpa.StoredOutput, error)
 }
 
 var _ Service = (*mpa.Service)(nil)
