@@ -151,6 +151,7 @@ func (m Model) detailContent() string {
 			field("Error", printable(x.Error))
 		}
 	}
+	lines = append(lines, m.outputLines(w)...)
 
 	section("History")
 	switch {
