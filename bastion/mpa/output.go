@@ -331,7 +331,7 @@ func (s *Service) RequestOutput(ctx context.Context, id string) (StoredOutput, e
 		return err
 	})
 	if err != nil {
-		return StoredOutput{}, fmt.Errorf("output of %s: %w", id, err)
+		return StoredOutput{}, fmt.Errorf("read kept output: %w", err)
 	}
 	if err := json.Unmarshal(record, &out.Output); err != nil {
 		return StoredOutput{}, fmt.Errorf("output of %s: decode: %w", id, err)

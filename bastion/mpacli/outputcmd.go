@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
@@ -31,7 +32,7 @@ func runRequestsOutput(c *call, args []string) int {
 		if _, gerr := c.env.Service.Get(c.ctx, id); gerr != nil {
 			return c.fail(gerr)
 		}
-		return c.fail(fmt.Errorf("request %s has no kept output (it has not run, it ran before output was kept, or its retention has passed): %w", id, err))
+		return c.fail(fmt.Errorf("request %s has no kept output (it has not run, it ran before output was kept, or its retention has passed): %w", id, mpa.ErrNotFound))
 	}
 	if err != nil {
 		return c.fail(err)
@@ -73,7 +74,7 @@ func runRequestsOutput(c *call, args []string) int {
 
 // writeChunks prints each line of output with its time and stream,
 // escaped for the terminal.
-func writeChunks(w interface{ Write([]byte) (int, error) }, chunks []mpa.OutputChunk) {
+func writeChunks(w io.Writer, chunks []mpa.OutputChunk) {
 	for _, ch := range chunks {
 		stream := "out"
 		if ch.Stream == mpa.StreamStderr {
