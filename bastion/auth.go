@@ -25,14 +25,23 @@ func explainRefusal(log *slog.Logger) ssh.KeyboardInteractiveHandler {
 }
 
 // authenticate makes the verified identity the only one a session acts as,
-// and refuses a session whose identity cannot be established.
-func authenticate(log *slog.Logger) Middleware {
+// and refuses a session whose identity cannot be established. Every
+// session checks its connection's key again (auth.recheck): one connection
+// carries many sessions (ControlMaster), and a key revoked or a
+// certificate expired since the login must not open another.
+func authenticate(log *slog.Logger, auth *authenticator) Middleware {
 	return func(next ssh.Handler) ssh.Handler {
 		return func(s ssh.Session) {
 			id, ok := identityOf(s)
 			if !ok {
 				log.Error("session refused: no verified identity", "login", s.User(), "remote", s.RemoteAddr().String())
 				say(s, "keyturn: permission denied")
+				s.Exit(ExitRefused)
+				return
+			}
+			if r := auth.recheck(s); r != nil {
+				log.Warn("session refused: "+ruleText(r.Rule), "rule", r.Rule, "why", r.Detail, "user", id.User, "target", id.Target, "remote", id.Remote, "key", id.Fingerprint)
+				say(s, "keyturn: permission denied: %s", r.Detail)
 				s.Exit(ExitRefused)
 				return
 			}

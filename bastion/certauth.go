@@ -2,6 +2,7 @@ package bastion
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -288,6 +289,7 @@ func (a *authenticator) verifiedPermissions(conn gossh.ConnMetadata, key gossh.P
 	perms := &gossh.Permissions{Extensions: map[string]string{
 		extLogin:       conn.User(),
 		extFingerprint: gossh.FingerprintSHA256(key),
+		extKey:         base64.StdEncoding.EncodeToString(key.Marshal()),
 	}}
 	if cert != nil {
 		data, err := json.Marshal(cert)
@@ -298,6 +300,26 @@ func (a *authenticator) verifiedPermissions(conn gossh.ConnMetadata, key gossh.P
 		perms.Extensions[extCert] = string(data)
 	}
 	return perms, nil
+}
+
+// recheck checks the key a session's connection logged in with again, now:
+// the revocation list, the certificate's validity and the config are as
+// they are at this session's start, not at the login.
+func (a *authenticator) recheck(s ssh.Session) *refusal {
+	sc, ok := s.Context().Value(ssh.ContextKeyConn).(*gossh.ServerConn)
+	if !ok || sc.Permissions == nil {
+		return refuse("no-identity", "the connection has no verified key")
+	}
+	blob, err := base64.StdEncoding.DecodeString(sc.Permissions.Extensions[extKey])
+	if err != nil || len(blob) == 0 {
+		return refuse("no-identity", "the connection's key is not recorded")
+	}
+	key, err := gossh.ParsePublicKey(blob)
+	if err != nil {
+		return refuse("no-identity", "the connection's key does not parse")
+	}
+	_, r := a.check(sc.User(), sc.RemoteAddr(), key)
+	return r
 }
 
 // revocations is the revoked_keys file, read again whenever its size,

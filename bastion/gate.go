@@ -58,7 +58,7 @@ func New(o Options) (*Gate, error) {
 		snapshotPTY,
 		recoverPanics(log),
 		logSessions(log),
-		authenticate(log),
+		authenticate(log, auth),
 	)
 	g.srv = &ssh.Server{
 		Handler:                    handler,

@@ -30,6 +30,7 @@ const (
 	extLogin       = "keyturn-login"
 	extFingerprint = "keyturn-key-fp"
 	extCert        = "keyturn-cert"
+	extKey         = "keyturn-key" // the key or certificate, wire format, base64
 )
 
 // splitLogin splits "alice+web-1" into ("alice", "web-1").
