@@ -666,3 +666,18 @@ func TestRevokedMidConnection(t *testing.T) {
 		t.Errorf("carol's session after her key's revocation: %q %v; want refused", out, err)
 	}
 }
+
+// BenchmarkCheckCertificate is the gate's cost of one certificate check
+// (done at the login and at every session's start), with a revocation
+// list to consult.
+func BenchmarkCheckCertificate(b *testing.B) {
+	f := newCertFixture(b)
+	f.writeRevoked(b, krlSerials(f.ca.PublicKey(), 1, 2, 3))
+	cert := certFor(b, f.ca, f.user.PublicKey(), f.now, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, r := f.auth.check("alice+t1", loopback, cert); r != nil {
+			b.Fatal(r)
+		}
+	}
+}

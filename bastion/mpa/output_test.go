@@ -294,3 +294,15 @@ func TestAsciicastTruncated(t *testing.T) {
 		t.Errorf("played back %q", text)
 	}
 }
+
+// BenchmarkOutputRecorder is the recording's cost per 32 KiB write (the
+// gate's copy buffer) once the limit is reached and the tail rolls.
+func BenchmarkOutputRecorder(b *testing.B) {
+	rec := mpa.NewOutputRecorder("req-1", mpa.DefaultOutputLimit, nil)
+	p := bytes.Repeat([]byte("x"), 32<<10)
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rec.Stdout().Write(p)
+	}
+}
