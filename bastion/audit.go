@@ -14,6 +14,9 @@ func auditEvent(kind string, id Identity, data map[string]any) audit.Event {
 	}
 	data["key"] = id.Fingerprint
 	data["remote"] = id.Remote
+	if id.Cert != nil {
+		data["cert"] = id.Cert
+	}
 	raw, err := json.Marshal(data)
 	if err != nil {
 		raw = []byte(`{"error":"unencodable event data"}`)

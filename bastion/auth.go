@@ -6,28 +6,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
-
-	"github.com/keyturn/keyturn/bastion/config"
 )
-
-// publicKeyHandler accepts a key only if it is one of the login user's keys.
-// It does not decide the target: a refusal there gets a clear message in the
-// session, where the client can show it.
-func publicKeyHandler(cfg *config.Config, log *slog.Logger) ssh.PublicKeyHandler {
-	return func(ctx ssh.Context, key ssh.PublicKey) bool {
-		user, target := splitLogin(ctx.User())
-		u, ok := cfg.User(user)
-		if !ok {
-			log.Warn("login refused: unknown user", "login", ctx.User(), "remote", ctx.RemoteAddr().String(), "key", gossh.FingerprintSHA256(key))
-			return false
-		}
-		if !u.HasKey(key) {
-			log.Warn("login refused: key not registered for user", "user", user, "target", target, "remote", ctx.RemoteAddr().String(), "key", gossh.FingerprintSHA256(key))
-			return false
-		}
-		return true
-	}
-}
 
 // explainRefusal is the keyboard-interactive handler. It never grants
 // access: OpenSSH turns to keyboard-interactive only after every public key
@@ -37,7 +16,8 @@ func publicKeyHandler(cfg *config.Config, log *slog.Logger) ssh.PublicKeyHandler
 func explainRefusal(log *slog.Logger) ssh.KeyboardInteractiveHandler {
 	return func(ctx ssh.Context, challenge gossh.KeyboardInteractiveChallenge) bool {
 		msg := fmt.Sprintf("keyturn: permission denied for %q: no key you offered is registered to that user "+
-			"(or there is no such user). The gate accepts public keys only.", ctx.User())
+			"(or there is no such user), and no certificate you offered is valid for it. The gate accepts public keys and "+
+			"certificates only.", ctx.User())
 		_, _ = challenge("", msg, nil, nil)
 		log.Info("keyboard-interactive refused: public keys only", "login", ctx.User(), "remote", ctx.RemoteAddr().String())
 		return false
@@ -45,13 +25,32 @@ func explainRefusal(log *slog.Logger) ssh.KeyboardInteractiveHandler {
 }
 
 // authenticate makes the verified identity the only one a session acts as,
-// and refuses a session whose identity cannot be established.
-func authenticate(log *slog.Logger) Middleware {
+// and refuses a session whose identity cannot be established. Every
+// session checks its connection's key again (auth.recheck): one connection
+// carries many sessions (ControlMaster), and a key revoked or a
+// certificate expired since the login must not open another.
+func authenticate(log *slog.Logger, auth *authenticator) Middleware {
 	return func(next ssh.Handler) ssh.Handler {
 		return func(s ssh.Session) {
-			if _, ok := identityOf(s); !ok {
+			id, ok := identityOf(s)
+			if !ok {
 				log.Error("session refused: no verified identity", "login", s.User(), "remote", s.RemoteAddr().String())
 				say(s, "keyturn: permission denied")
+				s.Exit(ExitRefused)
+				return
+			}
+			if r := auth.recheck(s); r != nil {
+				log.Warn("session refused: "+ruleText(r.Rule), "rule", r.Rule, "why", r.Detail, "user", id.User, "target", id.Target, "remote", id.Remote, "key", id.Fingerprint)
+				say(s, "keyturn: permission denied: %s", r.Detail)
+				s.Exit(ExitRefused)
+				return
+			}
+			// A certificate's extensions only narrow: without
+			// permit-pty there is no terminal, whatever policy allows.
+			if _, _, pty := s.Pty(); pty && id.Cert != nil && !id.Cert.Permits(extPermitPTY) {
+				log.Warn("session refused", "rule", "permit-pty", "why", "terminal requested; the certificate has no permit-pty",
+					"user", id.User, "remote", id.Remote, "cert_id", id.Cert.KeyID, "cert_serial", id.Cert.Serial)
+				say(s, "keyturn: your certificate does not permit a terminal (no permit-pty); run without -t")
 				s.Exit(ExitRefused)
 				return
 			}

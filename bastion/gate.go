@@ -54,19 +54,20 @@ func New(o Options) (*Gate, error) {
 		log = slog.Default()
 	}
 	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey}
+	auth := newAuthenticator(o.Config, log, nil)
 	handler := Chain(g.route,
 		snapshotPTY,
 		recoverPanics(log),
 		logSessions(log),
-		authenticate(log),
+		authenticate(log, auth),
 	)
 	g.srv = &ssh.Server{
 		Handler:                    handler,
 		HostSigners:                []ssh.Signer{o.HostKey},
-		PublicKeyHandler:           publicKeyHandler(o.Config, log),
+		PublicKeyHandler:           auth.publicKeyHandler,
 		KeyboardInteractiveHandler: explainRefusal(log),
 		ServerConfigCallback: func(ssh.Context) *gossh.ServerConfig {
-			return &gossh.ServerConfig{VerifiedPublicKeyCallback: verifiedPermissions}
+			return &gossh.ServerConfig{VerifiedPublicKeyCallback: auth.verifiedPermissions}
 		},
 		ChannelHandlers: map[string]ssh.ChannelHandler{
 			"session": sessionChannel(log),

@@ -32,6 +32,9 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 			roles[i] = string(r)
 		}
 		fmt.Fprintf(s, "user: %s\nroles: %s\nkey: %s\nfrom: %s\n", id.User, strings.Join(roles, ","), id.Fingerprint, id.Remote)
+		if id.Cert != nil {
+			fmt.Fprintf(s, "certificate: %s\n", id.Cert)
+		}
 		return 0
 	case "mpa":
 		return g.mpaCommand(s, id, args[1:])
@@ -82,6 +85,7 @@ func (g *Gate) mpaCommand(s ssh.Session, id Identity, args []string) int {
 		CanReach: func(target string) bool { return g.authorizeTarget(Identity{User: id.User, Target: target}) == "" },
 		Release:  func(_ context.Context, reqID string) int { return g.release(s, id, reqID) },
 		Now:      time.Now,
+		Cert:     certLine(id.Cert),
 	}, args)
 }
 

@@ -2,11 +2,8 @@ package bastion
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"hash"
 	"strings"
 	"time"
 
@@ -74,6 +71,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		Command:           s.RawCommand(),
 		Why:               why,
 		Requester:         id.User,
+		RequesterCert:     certLine(id.Cert),
 		Reason:            reason,
 		RequiredApprovals: d.Quorum,
 		PendingTTL:        d.PendingTTL,
@@ -202,12 +200,11 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	}
 	say(s, "keyturn: %s approved; running on %s", r.ID, r.Target)
 	g.log.Info("request released", "user", id.User, "target", r.Target, "request", r.ID)
-	out := &outputRecord{h: sha256.New()}
-	status, blocked := g.runOnTarget(s, target, r.Command, out, mpaActionNames(r.Actions))
+	status, out, blocked := g.runRecorded(s, target, r)
 	if blocked != nil {
 		say(s, "keyturn: %s did more than was approved (%v) and was stopped; request it again", r.ID, blocked.Actions)
 	}
-	g.finish(r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.n, OutputSHA256: hex.EncodeToString(out.h.Sum(nil))})
+	g.finish(r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.TotalBytes, OutputSHA256: out.TotalSHA256, OutputHead: out.HeadLines()})
 	return status
 }
 
@@ -224,17 +221,6 @@ func (g *Gate) finish(reqID string, res mpa.ExecResult) {
 	if _, err := g.mpa.FinishExecution(ctx, reqID, res); err != nil {
 		g.log.Error("record execution", "request", reqID, "err", err)
 	}
-}
-
-// outputRecord counts and hashes what a released command wrote.
-type outputRecord struct {
-	n int64
-	h hash.Hash
-}
-
-func (o *outputRecord) Write(p []byte) (int, error) {
-	o.n += int64(len(p))
-	return o.h.Write(p)
 }
 
 func lastVote(vs []mpa.Vote) mpa.Vote {

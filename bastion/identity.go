@@ -20,30 +20,23 @@ type Identity struct {
 	Fingerprint string
 	// Remote is the client's address.
 	Remote string
+	// Cert is the certificate the connection logged in with; nil for a
+	// plain key. Fingerprint is then its key's.
+	Cert *CertInfo
 }
 
 // Permission extensions the gate records for the verified key.
 const (
 	extLogin       = "keyturn-login"
 	extFingerprint = "keyturn-key-fp"
+	extCert        = "keyturn-cert"
+	extKey         = "keyturn-key" // the key or certificate, wire format, base64
 )
 
 // splitLogin splits "alice+web-1" into ("alice", "web-1").
 func splitLogin(login string) (user, target string) {
 	user, target, _ = strings.Cut(login, "+")
 	return user, target
-}
-
-// verifiedPermissions is the ServerConfig.VerifiedPublicKeyCallback. It runs
-// once the client has proven it holds the key, and only then, so the
-// permissions it returns describe the key that authenticated. gliderlabs
-// shares one Permissions value across every key a client offers (including
-// keys it only asked about), which is why identity is not taken from there.
-func verifiedPermissions(conn gossh.ConnMetadata, key gossh.PublicKey, _ *gossh.Permissions, _ string) (*gossh.Permissions, error) {
-	return &gossh.Permissions{Extensions: map[string]string{
-		extLogin:       conn.User(),
-		extFingerprint: gossh.FingerprintSHA256(key),
-	}}, nil
 }
 
 // identityOf reads the session's identity from the connection's verified
@@ -58,6 +51,10 @@ func identityOf(s ssh.Session) (Identity, bool) {
 	if login == "" || fp == "" || login != sc.User() {
 		return Identity{}, false
 	}
+	cert, ok := certOf(sc.Permissions)
+	if !ok {
+		return Identity{}, false
+	}
 	user, target := splitLogin(login)
-	return Identity{User: user, Target: target, Fingerprint: fp, Remote: s.RemoteAddr().String()}, true
+	return Identity{User: user, Target: target, Fingerprint: fp, Remote: s.RemoteAddr().String(), Cert: cert}, true
 }

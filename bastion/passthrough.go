@@ -102,6 +102,9 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 		// serialized.
 		rec := &lockedWriter{w: out}
 		stdout, stderr = io.MultiWriter(s, rec), io.MultiWriter(s.Stderr(), rec)
+		if split, ok := out.(streamRecorder); ok {
+			stdout, stderr = io.MultiWriter(s, split.Stdout()), io.MultiWriter(s.Stderr(), split.Stderr())
+		}
 	}
 
 	var tail *tailWriter

@@ -59,7 +59,9 @@ func eventsCmd(ctx context.Context, b Backend, id string) tea.Cmd {
 			}
 			out = append(out, e)
 		}
-		return eventsMsg{id: id, events: out}
+		msg := eventsMsg{id: id, events: out}
+		msg.output, msg.outputErr = loadOutput(ctx, b, id, out)
+		return msg
 	}
 }
 

@@ -75,6 +75,9 @@ func (m Model) detailContent() string {
 		lines = append(lines, strings.Repeat(" ", labelWidth)+m.st.own.Render(note))
 	}
 	field("Requester", fmt.Sprintf("%s · %s (%s ago)", r.Requester, stamp(r.Created), short(now.Sub(r.Created))))
+	if r.RequesterCert != "" {
+		field("Certificate", printable(r.RequesterCert))
+	}
 	field("Target", orDash(r.Target))
 	field("Action", actionList(r.Actions))
 
@@ -148,6 +151,7 @@ func (m Model) detailContent() string {
 			field("Error", printable(x.Error))
 		}
 	}
+	lines = append(lines, m.outputLines(w)...)
 
 	section("History")
 	switch {

@@ -86,6 +86,8 @@ type Model struct {
 	detailID  string
 	events    []audit.Event
 	eventsErr error
+	output    *mpa.StoredOutput
+	outputErr error
 	vp        viewport.Model
 
 	dialog     dialog
@@ -189,6 +191,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case eventsMsg:
 		if msg.id == m.detailID {
 			m.events, m.eventsErr = msg.events, msg.err
+			m.output, m.outputErr = msg.output, msg.outputErr
 			m.refreshDetail()
 		}
 		return m, nil
@@ -442,6 +445,7 @@ func (m Model) open(id string) (Model, tea.Cmd) {
 	m.view = viewDetail
 	m.detailID = id
 	m.events, m.eventsErr = nil, nil
+	m.output, m.outputErr = nil, nil
 	m.vp.GotoTop()
 	m.refreshDetail()
 	return m, eventsCmd(m.ctx, m.svc, id)

@@ -33,6 +33,9 @@ type eventsMsg struct {
 	id     string
 	events []audit.Event
 	err    error
+	// output is the request's kept output, if it has any (see output.go).
+	output    *mpa.StoredOutput
+	outputErr error
 }
 
 // approverMsg is the viewer's registration state; err wraps

@@ -36,9 +36,23 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Webhooks are told about request changes.
 	Webhooks []Webhook `yaml:"webhooks"`
+	// UserCAKeys are the public keys of the certificate authorities whose
+	// user certificates log in (see certs.go), as "type base64" lines.
+	UserCAKeys []string `yaml:"user_ca_keys"`
+	// UserCAKeysFile is a file of more CA keys, one a line, as sshd's
+	// TrustedUserCAKeys.
+	UserCAKeysFile string `yaml:"user_ca_keys_file"`
+	// RevokedKeys is an OpenSSH KRL or a plain list of public keys that
+	// may not log in, as sshd's RevokedKeys; the gate re-reads it when it
+	// changes.
+	RevokedKeys string `yaml:"revoked_keys"`
+	// Output configures the kept output of released commands.
+	Output ReleasedOutput `yaml:"output"`
 
 	// path is the file this config came from, for messages.
 	path string
+	// userCAs are UserCAKeys and the keys of UserCAKeysFile, parsed.
+	userCAs []parsedKey
 }
 
 // User is someone who may log in to the gate.
@@ -51,6 +65,9 @@ type User struct {
 	AuthorizedKeys string `yaml:"authorized_keys"`
 	// Targets are path.Match globs of the targets this user may reach.
 	Targets []string `yaml:"targets"`
+	// Principals are the certificate principals that are this user
+	// (default: the user's name). They matter only with user_ca_keys.
+	Principals []string `yaml:"principals"`
 
 	keys []parsedKey
 }

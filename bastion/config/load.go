@@ -89,6 +89,8 @@ func (c *Config) applyDefaults(dir string) {
 		c.Targets[i].KnownHosts = resolve(dir, c.Targets[i].KnownHosts)
 	}
 	c.Audit.File = resolve(dir, c.Audit.File)
+	c.UserCAKeysFile = resolve(dir, c.UserCAKeysFile)
+	c.RevokedKeys = resolve(dir, c.RevokedKeys)
 	for i := range c.Webhooks {
 		w := &c.Webhooks[i]
 		w.SecretFile = resolve(dir, w.SecretFile)
@@ -142,11 +144,14 @@ func (v *validator) check(c *Config) {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		v.errorf(v.at("listen"), "listen: want host:port, got %q", c.Listen)
 	}
+	v.checkUserCAs(c)
+	v.checkOutput(c)
 	users := make(map[string]bool)
 	for i := range c.Users {
-		v.checkUser(&c.Users[i], fmt.Sprintf("users[%d]", i), users)
+		v.checkUser(&c.Users[i], fmt.Sprintf("users[%d]", i), users, len(c.userCAs) > 0)
 	}
 	v.checkSharedKeys(c)
+	v.checkPrincipals(c)
 	targets := make(map[string]bool)
 	for i := range c.Targets {
 		v.checkTarget(&c.Targets[i], fmt.Sprintf("targets[%d]", i), targets)
@@ -166,7 +171,7 @@ func (v *validator) check(c *Config) {
 // from the target.
 var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
 
-func (v *validator) checkUser(u *User, p string, seen map[string]bool) {
+func (v *validator) checkUser(u *User, p string, seen map[string]bool, certs bool) {
 	switch {
 	case !validName.MatchString(u.Name):
 		v.errorf(v.at(p+".name"), "%s.name: want letters, digits, '.', '_' or '-', got %q", p, u.Name)
@@ -202,7 +207,7 @@ func (v *validator) checkUser(u *User, p string, seen map[string]bool) {
 		}
 		u.keys = append(u.keys, keys...)
 	}
-	if len(u.keys) == 0 && len(u.Keys) == 0 && u.AuthorizedKeys == "" {
+	if len(u.keys) == 0 && len(u.Keys) == 0 && u.AuthorizedKeys == "" && !certs {
 		v.errorf(v.at(p), "%s: user %q has no keys (set keys or authorized_keys)", p, u.Name)
 	}
 	for j, g := range u.Targets {

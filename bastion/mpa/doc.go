@@ -23,4 +23,9 @@
 //
 // Every state change is recorded as an audit event in the same store
 // transaction (see package github.com/keyturn/keyturn/bastion/audit).
+//
+// What a released command wrote is kept as an [Output] (output.go), apart
+// from its request, with the request's retention; its hash is in a
+// request.output audit event, so the kept copy can be checked against the
+// chain.
 package mpa

@@ -73,6 +73,7 @@ func (s *Service) FinishExecution(ctx context.Context, id string, res ExecResult
 			x.End = s.clock()
 		}
 		x.ExitStatus, x.OutputBytes, x.OutputSHA256, x.Error = res.ExitStatus, res.OutputBytes, res.OutputSHA256, res.Error
+		x.OutputHead = res.OutputHead
 		data := map[string]any{
 			"start": x.Start, "end": x.End, "exit_status": x.ExitStatus,
 			"output_bytes": x.OutputBytes, "output_sha256": x.OutputSHA256,

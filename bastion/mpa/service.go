@@ -185,6 +185,7 @@ func (s *Service) createTx(tx Tx, nr NewRequest) (Request, error) {
 		Command:           nr.Command,
 		Why:               slices.Clone(nr.Why),
 		Requester:         nr.Requester,
+		RequesterCert:     nr.RequesterCert,
 		Reason:            nr.Reason,
 		Created:           now,
 		Updated:           now,
@@ -211,6 +212,9 @@ func (s *Service) createTx(tx Tx, nr NewRequest) (Request, error) {
 	}
 	if len(r.Why) > 0 {
 		data["why"] = r.Why
+	}
+	if r.RequesterCert != "" {
+		data["requester_cert"] = r.RequesterCert
 	}
 	if err := s.audit(tx, "request.created", r.Requester, &r, data); err != nil {
 		return Request{}, err

@@ -56,6 +56,9 @@ type Execution struct {
 	OutputBytes  int64     `json:"output_bytes"`
 	OutputSHA256 string    `json:"output_sha256,omitempty"`
 	Error        string    `json:"error,omitempty"`
+	// OutputHead is the output's first lines, escaped (see
+	// Output.HeadLines), for notifications.
+	OutputHead string `json:"output_head,omitempty"`
 }
 
 // Request is a held privileged action.
@@ -103,6 +106,10 @@ type Request struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 
 	Execution *Execution `json:"execution,omitempty"`
+
+	// RequesterCert describes the certificate the requester logged in
+	// with (key id, serial, CA, validity); empty for a plain key.
+	RequesterCert string `json:"requester_cert,omitempty"`
 }
 
 // Clone returns a deep copy, so callers can keep a Request the service
@@ -160,6 +167,8 @@ type NewRequest struct {
 	// PTY: the command is to run with a terminal (see Request.PTY).
 	PTY     bool
 	Payload json.RawMessage
+	// RequesterCert: see Request.RequesterCert.
+	RequesterCert string
 }
 
 // ExecResult is what the gate reports when a released command ends.
@@ -169,6 +178,7 @@ type ExecResult struct {
 	OutputBytes  int64
 	OutputSHA256 string
 	Error        string // why it failed to run, if it did
+	OutputHead   string // see Execution.OutputHead
 }
 
 // ApproverStatus is where an approver is in registration, as OneFS names

@@ -114,6 +114,13 @@ var root = link(nil, &command{
 					args: "ID", argName: "request ID", run: runRequestsRun},
 				{name: "view", summary: "View a request.", about: "View a request.",
 					args: "ID [--json]", argName: "request ID", run: runRequestsView},
+				{name: "output", summary: "Show what a released command wrote.",
+					about: "Show the kept output of a released command: stdout and stderr as they\n" +
+						"came, with times, escaped for the terminal; the head and tail when it\n" +
+						"was longer than the gate keeps. The kept copy is checked against the\n" +
+						"audit trail first. --cast writes an asciicast v2 recording instead\n" +
+						"(mpa requests output ID --cast > x.cast; asciinema play x.cast).",
+					args: "ID [--cast | --json]", argName: "request ID", run: runRequestsOutput},
 			}},
 		{name: "settings", summary: "Manage settings.",
 			about: "View the privileged actions, the request lifecycle and the global switch.",

@@ -52,6 +52,8 @@ type Service interface {
 
 	AuditEvents(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error]
 	VerifyAudit(ctx context.Context) error
+
+	RequestOutput(ctx context.Context, id string) (mpa.StoredOutput, error)
 }
 
 var _ Service = (*mpa.Service)(nil)
@@ -94,6 +96,10 @@ type Env struct {
 	DefaultQuorum int
 
 	Now func() time.Time // time.Now if nil
+
+	// Cert describes the certificate User logged in with ("" for a plain
+	// key); requests create records it as the requester's.
+	Cert string
 }
 
 // Run runs `mpa ARGS...` (args are the words after "mpa") and returns the

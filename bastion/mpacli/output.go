@@ -111,6 +111,9 @@ func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
 		}
 	}
 	row("requester", r.Requester)
+	if r.RequesterCert != "" {
+		row("requester cert", termsafe.String(r.RequesterCert))
+	}
 	row("reason", dash(termsafe.String(r.Reason)))
 	row("created", fmtTime(r.Created))
 	row("updated", fmtTime(r.Updated))

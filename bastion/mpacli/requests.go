@@ -147,6 +147,7 @@ func runRequestsCreate(c *call, args []string) int {
 		Command:           line,
 		Why:               why,
 		Requester:         c.env.User,
+		RequesterCert:     c.env.Cert,
 		Reason:            *reason,
 		RequiredApprovals: d.Quorum,
 		PendingTTL:        d.PendingTTL,

@@ -41,6 +41,11 @@ type Notification struct {
 	ExitStatus *int   `json:"exit_status,omitempty"`
 	Error      string `json:"error,omitempty"`
 	Gate       string `json:"gate,omitempty"` // the gate that ran it
+	// OutputBytes is how much the command wrote, and OutputHead its
+	// first lines (at most 10 and 2 KiB, control characters escaped);
+	// for request.completed. 'mpa requests output ID' shows the rest.
+	OutputBytes *int64 `json:"output_bytes,omitempty"`
+	OutputHead  string `json:"output_head,omitempty"`
 }
 
 // notification describes r as it stands after event.
@@ -75,6 +80,10 @@ func notification(event string, r *mpa.Request) Notification {
 		n.ExitStatus = &status
 		n.Error = x.Error
 		n.Gate = x.Node
+		if event == "request.completed" {
+			size := x.OutputBytes
+			n.OutputBytes, n.OutputHead = &size, x.OutputHead
+		}
 	}
 	n.Text = text(&n)
 	return n

@@ -47,7 +47,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			env.Values[gateKey{}] = &gateSlot{}
 			return nil
 		},
-		Cmds: mergeCmds(mpaCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		Cmds: mergeCmds(mpaCmds, outputCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"keygen": cmdKeygen,
 			"sshd":   cmdSSHD,
 			"render": cmdRender,
