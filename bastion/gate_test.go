@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"log/slog"
 	"net"
 	"os"
@@ -209,7 +210,7 @@ func TestGateHoldsUnresolvedEvenWithMPAOff(t *testing.T) {
 	if err := s.Start("X=touch; $X " + marker); err != nil {
 		t.Fatal(err)
 	}
-	r := <-requests
+	r := mpatest.Recv(t, requests, "the gate to file a request for the unresolved line")
 	if r.Status != mpa.StatusPending || len(r.Actions) != 1 || r.Actions[0].Name != "unresolved_command" {
 		t.Fatalf("request = %s %v; want a pending unresolved_command request", r.Status, r.Actions)
 	}
