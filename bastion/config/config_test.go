@@ -45,7 +45,7 @@ func TestLoadErrors(t *testing.T) {
 		want []string // every line of the error, in order
 	}{
 		{"unknown_field.yaml", []string{
-			`testdata/unknown_field.yaml:5:5: users[0]: unknown field "kyes"`,
+			`testdata/unknown_field.yaml:5:5: users[0]: unknown field "kyes"; did you mean "keys"?`,
 		}},
 		{"bad_key.yaml", []string{
 			`testdata/bad_key.yaml:6:9: users[0].keys[1]: not an authorized_keys line: ssh: no key found; last parsing error for ignored line: illegal base64 data at input byte 3`,

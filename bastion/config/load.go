@@ -139,6 +139,9 @@ func (v *validator) at(path string) *yaml.Node {
 }
 
 func (v *validator) check(c *Config) {
+	if c.Name != "" && !validName.MatchString(c.Name) {
+		v.errorf(v.at("name"), "name: want letters, digits, '.', '_' or '-', got %q", c.Name)
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		v.errorf(v.at("listen"), "listen: want host:port, got %q", c.Listen)
 	}
