@@ -41,6 +41,7 @@ type Gate struct {
 	mpa     *mpa.Service
 	log     *slog.Logger
 	srv     *ssh.Server
+	hostKey gossh.PublicKey // shown by ssh-config
 }
 
 // New builds a gate; Serve starts it.
@@ -52,7 +53,7 @@ func New(o Options) (*Gate, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log}
+	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey.PublicKey()}
 	handler := Chain(g.route,
 		snapshotPTY,
 		recoverPanics(log),
@@ -136,7 +137,7 @@ func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	case policy.Hold:
 		return g.hold(s, id, d)
 	default:
-		say(s, "keyturn: %s", indentCR(d.Message(), pty))
+		g.sayLines(s, explain(in.Command, d, g.describer()))
 		return ExitDenied
 	}
 }

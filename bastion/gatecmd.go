@@ -35,6 +35,8 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 		return 0
 	case "mpa":
 		return g.mpaCommand(s, id, args[1:])
+	case "ssh-config":
+		return g.sshConfigCommand(s, s.Stderr(), id.User, s.LocalAddr(), args[1:])
 	case "targets":
 		u, _ := g.cfg.User(id.User)
 		var names []string
@@ -56,6 +58,8 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 const gateHelp = `keyturn gate commands (ssh USER@gate COMMAND):
   whoami     who the gate thinks you are, and with which key
   targets    the targets you may reach (ssh USER+TARGET@gate 'CMD')
+  ssh-config ~/.ssh/config Host blocks for the gate and each target you may reach
+             (--hostname NAME if clients reach the gate by a name)
   mpa        multi-party approval: registration, requests, approvals, settings, audit
              ('mpa --help' for more)
   help       this text

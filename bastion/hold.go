@@ -49,7 +49,16 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		return g.passthrough(s, id)
 	}
 
-	say(s, "keyturn: %s", indentCR(d.Message(), pty))
+	if refusal := g.neverApproved(ctx, id.User, d); refusal != "" {
+		g.log.Warn("request refused: quorum out of reach", "user", id.User, "target", id.Target, "actions", actionNames(d.Actions), "why", refusal)
+		if err := g.record(ctx, "request.refused", id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "why": refusal}); err != nil {
+			say(s, "keyturn: the audit trail is unavailable; the command was not run")
+			return ExitInternal
+		}
+		say(s, "keyturn: %s; no request was made and nothing ran", refusal)
+		return ExitPending
+	}
+	g.sayLines(s, explain(s.RawCommand(), d, g.describer()))
 	reason := strings.TrimSpace(envValue(s.Environ(), ReasonEnv))
 	if reason == "" && pty {
 		var ok bool
@@ -59,7 +68,14 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		}
 	}
 	if d.ReasonRequired && reason == "" {
-		say(s, "keyturn: a reason is required; give one with: ssh -o 'SetEnv=%s=\"why you need this\"' ... (or run it with ssh -t to be asked)", ReasonEnv)
+		// Suggest a terminal only where the policy lets this line have
+		// one; otherwise the suggestion would end in a denial.
+		withPTY := g.policy.Decide(policy.Input{Command: s.RawCommand(), Target: id.Target, PTY: true})
+		if withPTY.Verdict != policy.Deny {
+			say(s, "keyturn: a reason is required; give one with: ssh -o 'SetEnv=%s=\"why you need this\"' ... (or run it with ssh -t to be asked)", ReasonEnv)
+		} else {
+			say(s, "keyturn: a reason is required; give one with: ssh -o 'SetEnv=%s=\"why you need this\"' ...", ReasonEnv)
+		}
 		return ExitUsage
 	}
 	why, err := json.Marshal(d.Why)
@@ -86,13 +102,13 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		return ExitInternal
 	}
 	g.log.Info("request created", "user", id.User, "target", id.Target, "request", req.ID, "actions", actionNames(d.Actions))
-	say(s, "keyturn: request %s needs %d approval(s); it expires %s", req.ID, req.RequiredApprovals, req.ExpiresAt.Local().Format(time.RFC3339))
+	say(s, "keyturn: request %s needs %s; it expires %s", req.ID, plural(req.RequiredApprovals, "approval"), expiresIn(req.ExpiresAt, time.Now()))
 	say(s, "keyturn: approvers: ssh APPROVER@gate mpa requests approve %s --totp-code CODE", req.ID)
+	detach := "Ctrl-C"
 	if pty {
-		say(s, "keyturn: waiting (~. detaches; the request keeps its place)")
-	} else {
-		say(s, "keyturn: waiting (Ctrl-C detaches; the request keeps its place)")
+		detach = "~." // the gate reads no keys while it waits; ssh's escape leaves
 	}
+	say(s, "keyturn: waiting for approval; %s detaches; come back with: ssh %s@gate mpa requests run %s", detach, id.User, req.ID)
 	return g.await(s, id, req.ID)
 }
 

@@ -1,0 +1,61 @@
+package bastion
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyturn/keyturn/policy"
+)
+
+type fakeDescs []policy.Action
+
+func (f fakeDescs) Actions() []policy.Action { return f }
+
+func TestExplainHold(t *testing.T) {
+	p, err := policy.Parse("p.yaml", []byte("version: 1\nactions:\n  - name: kill_process\n    service: process\n    description: stop or signal a process\n    required_approvals: 2\n    match: [{command: kill}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := "sudo kill -9 1"
+	d := p.Decide(policy.Input{Command: cmd})
+	got := strings.Join(explain(cmd, d, fakeDescs(p.Actions())), "\n")
+	want := "held for approval: kill_process (stop or signal a process)\n" +
+		"  kill_process (match rule 1): via sudo\n" +
+		"    sudo kill -9 1\n" +
+		"         ^^^^"
+	if !strings.HasPrefix(got, "held for approval: kill_process (stop or signal a process)\n  kill_process (match rule 1)") ||
+		!strings.Contains(got, "    sudo kill -9 1\n         ^^^^") {
+		t.Errorf("explain =\n%s\nwant like\n%s", got, want)
+	}
+	for _, bad := range []string{"actions[", "match[", "@5-9", "approval needed"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("explain shows %q to a person:\n%s", bad, got)
+		}
+	}
+}
+
+func TestExpiresIn(t *testing.T) {
+	now := time.Date(2026, 12, 1, 22, 27, 10, 0, time.UTC)
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{7*24*time.Hour - time.Hour - 10*time.Second, "in 6d 22h (2026-12-08 21:27 UTC)"},
+		{4*time.Hour + 5*time.Minute, "in 4h 5m (2026-12-02 02:32 UTC)"},
+		{200 * time.Second, "in 3m 20s (2026-12-01 22:30 UTC)"},
+		{45 * time.Second, "in 45s (2026-12-01 22:27 UTC)"},
+	} {
+		if got := expiresIn(now.Add(c.d), now); got != c.want {
+			t.Errorf("expiresIn(now+%v) = %q; want %q", c.d, got, c.want)
+		}
+	}
+}
+
+func TestRuleNumber(t *testing.T) {
+	for id, want := range map[string]string{"actions[3].match[0]": "match rule 1", "deny[0].match[2]": "match rule 3", "": "", "wrappers[1]": ""} {
+		if got := ruleNumber(id); got != want {
+			t.Errorf("ruleNumber(%q) = %q; want %q", id, got, want)
+		}
+	}
+}
