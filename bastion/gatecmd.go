@@ -35,6 +35,8 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 		return 0
 	case "mpa":
 		return g.mpaCommand(s, id, args[1:])
+	case "policy":
+		return g.policyCommand(s, s.Stderr(), s.RawCommand(), args[1:])
 	case "ssh-config":
 		return g.sshConfigCommand(s, s.Stderr(), id.User, s.LocalAddr(), args[1:])
 	case "targets":
@@ -60,6 +62,8 @@ const gateHelp = `keyturn gate commands (ssh USER@gate COMMAND):
   targets    the targets you may reach (ssh USER+TARGET@gate 'CMD')
   ssh-config ~/.ssh/config Host blocks for the gate and each target you may reach
              (--hostname NAME if clients reach the gate by a name)
+  policy test -- 'LINE'
+             what the policy in force here decides for LINE (read-only)
   mpa        multi-party approval: registration, requests, approvals, settings, audit
              ('mpa --help' for more)
   help       this text
