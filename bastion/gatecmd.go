@@ -90,6 +90,7 @@ func (g *Gate) mpaCommand(s ssh.Session, id Identity, args []string) int {
 		CanReach: func(target string) bool { return g.authorizeTarget(Identity{User: id.User, Target: target}) == "" },
 		Release:  func(_ context.Context, reqID string) int { return g.release(s, id, reqID) },
 		Now:      time.Now,
+		Lockout:  mpacli.Lockout{Threshold: g.cfg.TOTP.LockoutThreshold, Duration: g.cfg.TOTP.LockoutDuration.Std()},
 	}, args)
 }
 

@@ -162,7 +162,7 @@ func (g *Gate) await(s ssh.Session, id Identity, reqID string) int {
 		case mpa.StatusRejected:
 			v := lastVote(r.Rejections)
 			say(s, "keyturn: rejected by %s: %s", v.Approver, termsafe.String(v.Comment))
-			return ExitDenied
+			return ExitRejected
 		case mpa.StatusExpired:
 			say(s, "keyturn: request %s expired before it was approved; not run", r.ID)
 			return ExitExpired

@@ -93,6 +93,10 @@ type Env struct {
 	// pa-metadata; 0 means mpa's default of 2.
 	DefaultQuorum int
 
+	// Lockout is the gate's wrong-code lockout, for the tries left an
+	// approver is told about.
+	Lockout Lockout
+
 	Now func() time.Time // time.Now if nil
 }
 
@@ -159,7 +163,9 @@ func (c *call) usageErr(err error) {
 // fail reports err from the service and returns the exit status its kind
 // calls for.
 func (c *call) fail(err error) int {
-	c.errorf("%v", err)
+	// The service's sentinels carry "mpa: " for logs; a person reads the
+	// command's name once, in errorf's prefix.
+	c.errorf("%s", strings.ReplaceAll(err.Error(), "mpa: ", ""))
 	return exitFor(err)
 }
 
@@ -173,6 +179,12 @@ func (c *call) refused(format string, args ...any) int {
 // not allowed to do is a refusal, a malformed argument a usage error, the
 // rest a failure.
 func exitFor(err error) int {
+	switch {
+	case errors.Is(err, mpa.ErrBadCode), errors.Is(err, mpa.ErrReplayedCode):
+		return ExitBadCode
+	case errors.Is(err, mpa.ErrNotPending), errors.Is(err, mpa.ErrAlreadyReleased), errors.Is(err, mpa.ErrExpired):
+		return ExitDecided
+	}
 	for _, e := range []error{
 		mpa.ErrSelfApproval, mpa.ErrAlreadyVoted, mpa.ErrNotApprover, mpa.ErrNotAllowed,
 		mpa.ErrNotRequester, mpa.ErrBadCode, mpa.ErrReplayedCode, mpa.ErrLockedOut,

@@ -262,8 +262,11 @@ func runRequestsApprove(c *call, args []string) int {
 	vf := addVoteFlags(fs, "comment `C`, recorded with your approval")
 	validBefore := fs.String("valid-before", "", "your approval lapses at `TIME` (RFC 3339, or a duration from now like 2h)")
 	asJSON := jsonFlag(fs)
-	p, st, ok := c.parse(fs, args, 1, 1)
+	p, st, ok := c.parse(fs, args, 1, -1)
 	if !ok {
+		return st
+	}
+	if st, ok := c.oneID(p, *vf.comment); !ok {
 		return st
 	}
 	in := mpa.VoteInput{Code: *vf.code, Comment: *vf.comment}
@@ -284,7 +287,7 @@ func runRequestsApprove(c *call, args []string) int {
 	}
 	r, err := c.env.Service.Approve(c.ctx, p.args[0], c.env.User, in)
 	if err != nil {
-		return c.fail(err)
+		return c.failVote(err, c.env.User, p.args[0])
 	}
 	if *asJSON {
 		return c.writeJSON(r)
@@ -307,8 +310,11 @@ func runRequestsReject(c *call, args []string) int {
 	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
 	vf := addVoteFlags(fs, "comment `C`: why you reject it, shown to the requester (required)")
 	asJSON := jsonFlag(fs)
-	p, st, ok := c.parse(fs, args, 1, 1)
+	p, st, ok := c.parse(fs, args, 1, -1)
 	if !ok {
+		return st
+	}
+	if st, ok := c.oneID(p, *vf.comment); !ok {
 		return st
 	}
 	switch {
@@ -326,11 +332,26 @@ func runRequestsReject(c *call, args []string) int {
 	}
 	r, err := c.env.Service.Reject(c.ctx, p.args[0], c.env.User, mpa.VoteInput{Code: *vf.code, Comment: *vf.comment})
 	if err != nil {
-		return c.fail(err)
+		return c.failVote(err, c.env.User, p.args[0])
 	}
 	if *asJSON {
 		return c.writeJSON(r)
 	}
 	fmt.Fprintf(c.stdout(), "Rejected %s\n", r.ID)
 	return ExitOK
+}
+
+// oneID checks that a vote names one request. Extra words after a
+// --comment are the comment's own words, split by the gate's shell-like
+// parsing of what ssh sent: say how to quote it.
+func (c *call) oneID(p parsed, comment string) (int, bool) {
+	if len(p.args) == 1 {
+		return ExitOK, true
+	}
+	if comment != "" {
+		c.usageErr(errors.New(quotingHint(comment, p.args[1:])))
+		return ExitUsage, false
+	}
+	c.usageErr(fmt.Errorf("unexpected argument %q", p.args[1]))
+	return ExitUsage, false
 }

@@ -1,0 +1,142 @@
+package mpacli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+)
+
+// Exit statuses an approver's script can tell apart (see the README's
+// exit status table). A refusal (ExitRefused) is everything else the
+// caller may not do.
+const (
+	// ExitBadCode: the TOTP code was wrong, or already used.
+	ExitBadCode = 65
+	// ExitDecided: the request was already decided (approved, rejected,
+	// expired, cancelled or released); the vote changed nothing.
+	ExitDecided = 68
+)
+
+// Lockout is what the gate's config says about wrong codes, for the
+// "tries left" in an approver's error. Zero values mean mpa's defaults.
+type Lockout struct {
+	Threshold int
+	Duration  time.Duration
+}
+
+func (l Lockout) threshold() int {
+	if l.Threshold > 0 {
+		return l.Threshold
+	}
+	return 5
+}
+
+func (l Lockout) duration() time.Duration {
+	if l.Duration > 0 {
+		return l.Duration
+	}
+	return 5 * time.Minute
+}
+
+// sayf prints one sentence for a person: "keyturn: " and the message,
+// without the command path and the wrapped error prefixes.
+func (c *call) sayf(format string, args ...any) {
+	fmt.Fprintf(c.env.Stderr, "keyturn: %s\n", fmt.Sprintf(format, args...))
+}
+
+// failVote reports an error from a vote or a registration (who = the
+// voter, id = the request, "" for a registration) in one sentence, and
+// returns its exit status.
+func (c *call) failVote(err error, who, id string) int {
+	var locked *mpa.LockedOutError
+	switch {
+	case errors.As(err, &locked):
+		c.sayf("%s is locked out after too many wrong TOTP codes, until %s", who, locked.Until.UTC().Format("15:04:05 UTC"))
+		return ExitRefused
+	case errors.Is(err, mpa.ErrLockedOut):
+		c.sayf("%s is locked out after too many wrong TOTP codes; try again in %s", who, c.env.Lockout.duration())
+		return ExitRefused
+	case errors.Is(err, mpa.ErrBadCode):
+		c.sayf("wrong TOTP code for %s; %s", who, c.triesLeft(who))
+		return ExitBadCode
+	case errors.Is(err, mpa.ErrReplayedCode):
+		c.sayf("that TOTP code for %s was already used; wait for the next one (codes change every 30 s)", who)
+		return ExitBadCode
+	case errors.Is(err, mpa.ErrNotPending), errors.Is(err, mpa.ErrExpired):
+		if r, gerr := c.env.Service.Get(c.ctx, id); gerr == nil {
+			c.sayf("request %s was already decided: it is %s", id, r.Status)
+		} else {
+			c.sayf("request %s was already decided", id)
+		}
+		return ExitDecided
+	case errors.Is(err, mpa.ErrSelfApproval):
+		c.sayf("%s cannot vote on their own request %s; another approver must", who, id)
+		return ExitRefused
+	case errors.Is(err, mpa.ErrAlreadyVoted):
+		c.sayf("%s already voted on %s", who, id)
+		return ExitRefused
+	case errors.Is(err, mpa.ErrNotApprover):
+		c.sayf("%s is not a registered approver (register with: mpa initiate-registration)", who)
+		return ExitRefused
+	case errors.Is(err, mpa.ErrNotAllowed):
+		c.sayf("%s may not approve the actions of %s", who, id)
+		return ExitRefused
+	case errors.Is(err, mpa.ErrNotFound) && id != "":
+		c.sayf("no request %s (see: mpa requests list)", id)
+		return ExitFailure
+	}
+	return c.fail(err)
+}
+
+// triesLeft says how many more wrong codes who may give before the lock.
+func (c *call) triesLeft(who string) string {
+	l := c.env.Lockout
+	a, err := c.env.Service.Approver(c.ctx, who)
+	if err != nil || a.Status != mpa.Registered {
+		return "check the code in your authenticator app"
+	}
+	left := l.threshold() - a.Failures
+	if left <= 0 {
+		return fmt.Sprintf("locked for %s", l.duration())
+	}
+	tries := "tries"
+	if left == 1 {
+		tries = "try"
+	}
+	return fmt.Sprintf("%d %s left before a %s lock", left, tries, humanDuration(l.duration()))
+}
+
+// humanDuration is "5-minute", "1-hour", "90-second": the lock's length as
+// an adjective.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d-hour", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d-minute", d/time.Minute)
+	}
+	return fmt.Sprintf("%d-second", d/time.Second)
+}
+
+// nextCode says when an approver's next code is accepted after one at
+// step was used: codes are 30-second steps, and a used step (or an older
+// one) is refused as a replay.
+func nextCode(step int64, now time.Time) string {
+	at := time.Unix((step+1)*30, 0).UTC()
+	wait := at.Sub(now).Round(time.Second)
+	if wait <= 0 {
+		return "your next code is accepted now"
+	}
+	return fmt.Sprintf("your next code is accepted from %s (in %s); the one you just used will not work again", at.Format("15:04:05 UTC"), wait)
+}
+
+// quotingHint is added when a --comment reached the gate as several words:
+// ssh joins its arguments with spaces and the gate splits them again, so
+// a comment needs a second pair of quotes.
+func quotingHint(comment string, extra []string) string {
+	words := append([]string{comment}, extra...)
+	return fmt.Sprintf("--comment takes one word after ssh joins the command line; quote it twice: --comment \"'%s'\"", strings.Join(words, " "))
+}

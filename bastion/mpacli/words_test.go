@@ -1,0 +1,65 @@
+package mpacli_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/keyturn/keyturn/bastion/mpacli"
+)
+
+// Approvers read one sentence per error, with no repeated prefixes, the
+// tries left before a lockout, and a status per kind of outcome.
+func TestApproverWords(t *testing.T) {
+	h := newHarness(t)
+	h.enable()
+	id := h.create()
+
+	r := h.run("bob", "requests", "approve", id, "--totp-code", "000000")
+	if r.code != mpacli.ExitBadCode || r.stderr != "keyturn: wrong TOTP code for bob; 4 tries left before a 5-minute lock\n" {
+		t.Errorf("wrong code: exit %d stderr %q", r.code, r.stderr)
+	}
+	r = h.run("bob", "requests", "approve", id, "--totp-code", "000000")
+	if !strings.Contains(r.stderr, "3 tries left") {
+		t.Errorf("second wrong code: %q; want 3 tries left", r.stderr)
+	}
+	for range 3 {
+		h.run("bob", "requests", "approve", id, "--totp-code", "000000")
+	}
+	r = h.run("bob", "requests", "approve", id, "--totp-code", h.code("bob"))
+	if r.code != mpacli.ExitRefused || !strings.HasPrefix(r.stderr, "keyturn: bob is locked out after too many wrong TOTP codes, until 12:") {
+		t.Errorf("locked out: exit %d stderr %q", r.code, r.stderr)
+	}
+	list := h.must("carol", "approvers", "list").stdout
+	if !strings.Contains(list, "LOCKED UNTIL") || !strings.Contains(list, "2025-03-01T12:") {
+		t.Errorf("approvers list does not show bob's lock:\n%s", list)
+	}
+	for _, s := range []string{r.stderr} {
+		if strings.Count(s, "keyturn:") != 1 || strings.Contains(s, "mpa:") || strings.Contains(s, "mpa requests approve:") {
+			t.Errorf("repeated prefixes in %q", s)
+		}
+	}
+
+	// A comment of two words through ssh arrives as two words.
+	r = h.run("carol", "requests", "approve", id, "--totp-code", h.code("carol"), "--comment", "not", "now")
+	if r.code != mpacli.ExitUsage || !strings.Contains(r.stderr, `quote it twice: --comment "'not now'"`) {
+		t.Errorf("unquoted comment: exit %d stderr %q", r.code, r.stderr)
+	}
+
+	// carol rejects; a later vote finds it already decided.
+	h.must("carol", "requests", "reject", id, "--totp-code", h.code("carol"), "--comment", "no")
+	h.step()
+	r = h.run("carol", "requests", "approve", id, "--totp-code", h.code("carol"))
+	if r.code != mpacli.ExitDecided || r.stderr != "keyturn: request "+id+" was already decided: it is rejected\n" {
+		t.Errorf("vote on a decided request: exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// Right after registering, an approver is told when the next code works.
+func TestRegistrationSaysNextCode(t *testing.T) {
+	h := newHarness(t)
+	h.initiate("bob")
+	r := h.must("bob", "complete-registration", "--totp-code", h.code("bob"))
+	if !strings.Contains(r.stdout, "your next code is accepted from 12:00:30 UTC (in 30s)") {
+		t.Errorf("complete-registration:\n%s", r.stdout)
+	}
+}
