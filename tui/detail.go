@@ -190,10 +190,7 @@ func (m Model) voteLines(sign string, v mpa.Vote, w int) []string {
 // eventLine is one audit event of a request's history: when, what, who,
 // and the event's own words (a comment, the approvals count).
 func eventLine(e audit.Event) string {
-	s := fmt.Sprintf("%s %s", e.Time.UTC().Format("01-02 15:04:05"), strings.TrimPrefix(e.Kind, "request."))
-	if e.Actor != "" {
-		s += " by " + e.Actor
-	}
+	s := e.Time.UTC().Format("01-02 15:04:05") + " " + eventWords(e.Kind, e.Actor)
 	var d map[string]any
 	if json.Unmarshal(e.Data, &d) == nil {
 		if c, ok := d["comment"].(string); ok && c != "" {
@@ -265,4 +262,37 @@ func (m Model) detailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.startCancel()
 	}
 	return m, nil
+}
+
+// eventWords says what an audit event of a request means, in plain words:
+// "rejected by carol" for a request.rejection, "approval complete" for the
+// transition a quorum makes.
+func eventWords(kind, actor string) string {
+	by := ""
+	if actor != "" {
+		by = " by " + actor
+	}
+	switch kind {
+	case "request.created":
+		return "created" + by
+	case "request.approval":
+		return "approved" + by
+	case "request.rejection":
+		return "rejected" + by
+	case "request.approved":
+		return "quorum reached; ready to run"
+	case "request.rejected":
+		return "request closed as rejected"
+	case "request.executing":
+		return "released" + by + "; running"
+	case "request.completed":
+		return "finished"
+	case "request.expired":
+		return "expired before it was decided or run"
+	case "request.cancelled":
+		return "cancelled" + by
+	case "request.interrupted":
+		return "interrupted by a gate stop; not run again"
+	}
+	return strings.TrimPrefix(kind, "request.") + by
 }

@@ -70,7 +70,7 @@ func TestApproveThroughModel(t *testing.T) {
 	}
 	// The approved request leaves bob's queue, pushed by the store, and
 	// his detail view shows alice's approval.
-	waitFor(t, tm, "approval by alice")
+	waitFor(t, tm, "approved by alice")
 	keys(tm, tea.KeyEsc)
 	waitFor(t, tm, "2 pending")
 }

@@ -235,6 +235,9 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.setFlash("not cancelled", false)
 		return m, nil
 	}
+	// A result or error from the last action is stale once the next
+	// key is pressed.
+	m.setFlash("", false)
 	k := m.keys
 	switch {
 	case key.Matches(msg, k.Quit):
