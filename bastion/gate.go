@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -42,6 +43,10 @@ type Gate struct {
 	log     *slog.Logger
 	srv     *ssh.Server
 	hostKey gossh.PublicKey // shown by ssh-config
+
+	// stopping is closed when shutdown begins, to tell idle consoles.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New builds a gate; Serve starts it.
@@ -53,7 +58,8 @@ func New(o Options) (*Gate, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey.PublicKey()}
+	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey.PublicKey(),
+		stopping: make(chan struct{})}
 	handler := Chain(g.route,
 		snapshotPTY,
 		recoverPanics(log),
@@ -93,6 +99,7 @@ func (g *Gate) Serve(l net.Listener) error {
 // Shutdown stops accepting connections and waits for open ones to end until
 // ctx is done; then it closes what is left.
 func (g *Gate) Shutdown(ctx context.Context) error {
+	g.stopOnce.Do(func() { close(g.stopping) })
 	err := g.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		g.log.Warn("grace period over; closing open sessions")

@@ -81,16 +81,17 @@ func (g *Gate) mpaCommand(s ssh.Session, id Identity, args []string) int {
 		policyInfo = p
 	}
 	return mpacli.Run(s.Context(), mpacli.Env{
-		User:     id.User,
-		Roles:    roles,
-		Stdout:   s,
-		Stderr:   s.Stderr(),
-		Service:  g.mpa,
-		Policy:   policyInfo,
-		CanReach: func(target string) bool { return g.authorizeTarget(Identity{User: id.User, Target: target}) == "" },
-		Release:  func(_ context.Context, reqID string) int { return g.release(s, id, reqID) },
-		Now:      time.Now,
-		Lockout:  mpacli.Lockout{Threshold: g.cfg.TOTP.LockoutThreshold, Duration: g.cfg.TOTP.LockoutDuration.Std()},
+		User:          id.User,
+		Roles:         roles,
+		Stdout:        s,
+		Stderr:        s.Stderr(),
+		Service:       g.mpa,
+		Policy:        policyInfo,
+		CanReach:      func(target string) bool { return g.authorizeTarget(Identity{User: id.User, Target: target}) == "" },
+		Release:       func(_ context.Context, reqID string) int { return g.release(s, id, reqID) },
+		Now:           time.Now,
+		PolicyProblem: g.policyProblem,
+		Lockout:       mpacli.Lockout{Threshold: g.cfg.TOTP.LockoutThreshold, Duration: g.cfg.TOTP.LockoutDuration.Std()},
 	}, args)
 }
 
@@ -103,7 +104,8 @@ func (g *Gate) console(s ssh.Session, id Identity) int {
 	}
 	u, _ := g.cfg.User(id.User)
 	g.record(s.Context(), "console.open", id, nil)
-	if err := tui.Serve(s, g.mpa, tui.Viewer{Name: id.User, Approver: u.HasRole(config.RoleApprover)}, tui.Options{}); err != nil {
+	if err := tui.Serve(s, g.mpa, tui.Viewer{Name: id.User, Approver: u.HasRole(config.RoleApprover)},
+		tui.Options{Stopping: g.stopping, PolicyProblem: g.policyProblem}); err != nil {
 		g.log.Error("console", "user", id.User, "err", err)
 		return ExitInternal
 	}

@@ -147,3 +147,34 @@ func CheckConfig(cfg *config.Config) (summary string, warnings []string, err err
 	}
 	return summary, warnings, nil
 }
+
+// noteReload remembers whether the file on disk loads, so approvers can be
+// shown a broken file (the last good policy stays in force meanwhile), and
+// logs when a broken file is fixed.
+func (h *PolicyHolder) noteReload(err error) {
+	if err != nil {
+		msg := err.Error()
+		h.problem.Store(&msg)
+		return
+	}
+	if old := h.problem.Swap(nil); old != nil {
+		h.log.Info("policy file loads again; the earlier error is gone", "file", h.path, "was", *old)
+	}
+}
+
+// Problem says why policies.yaml on disk did not load at the last reload,
+// or "" if it did.
+func (h *PolicyHolder) Problem() string {
+	if p := h.problem.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// policyProblem is the gate's policy's Problem, if its decider has one.
+func (g *Gate) policyProblem() string {
+	if p, ok := g.policy.(interface{ Problem() string }); ok {
+		return p.Problem()
+	}
+	return ""
+}

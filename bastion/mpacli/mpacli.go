@@ -93,6 +93,10 @@ type Env struct {
 	// pa-metadata; 0 means mpa's default of 2.
 	DefaultQuorum int
 
+	// PolicyProblem, if set, says what is wrong with policies.yaml on
+	// disk ("" when nothing is); settings global view shows it.
+	PolicyProblem func() string
+
 	// Lockout is the gate's wrong-code lockout, for the tries left an
 	// approver is told about.
 	Lockout Lockout

@@ -63,3 +63,27 @@ func TestRegistrationSaysNextCode(t *testing.T) {
 		t.Errorf("complete-registration:\n%s", r.stdout)
 	}
 }
+
+// settings global view warns about a broken policies.yaml on disk and about
+// actions whose quorum the registered approvers cannot reach.
+func TestGlobalViewWarns(t *testing.T) {
+	h := newHarness(t)
+	out := h.must("alice", "settings", "global", "view").stdout
+	if !strings.Contains(out, "Warning: action kill_process needs 2 approvals but only 0 approvers are registered") {
+		t.Errorf("no quorum warning with no approvers:\n%s", out)
+	}
+	h.register("bob", "carol")
+	out = h.must("alice", "settings", "global", "view").stdout
+	if strings.Contains(out, "kill_process needs") {
+		t.Errorf("quorum warning with two approvers:\n%s", out)
+	}
+	var buf strings.Builder
+	env := mpacli.Env{User: "alice", Roles: roles["alice"], Stdout: &buf, Service: h.svc, Policy: h.pol, Now: h.clock.Now,
+		PolicyProblem: func() string { return `policies.yaml:5:5: unknown field "quorom"` }}
+	if code := mpacli.Run(h.ctx, env, []string{"settings", "global", "view"}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(buf.String(), `Warning: policies.yaml on disk does not load; the last good policy stays in force: policies.yaml:5:5: unknown field "quorom"`) {
+		t.Errorf("no policy problem:\n%s", buf.String())
+	}
+}
