@@ -81,8 +81,9 @@ func (m Model) detailContent() string {
 	// The command line: every byte shown, wrapped, never cut.
 	matches, whyOK := parseWhy(r.Why)
 	if r.Kind == mpa.KindUpdatePolicy {
-		// What approvers approve is the change: the diff, line by line.
-		section("Change")
+		// What approvers approve is the change: the diff, line by line,
+		// is the why of the request.
+		section("Why: this change to policies.yaml")
 		for _, dl := range strings.Split(strings.TrimRight(r.Command, "\n"), "\n") {
 			for _, l := range wrapText(printable(dl), max(10, w-2)) {
 				lines = append(lines, "  "+l)
@@ -105,8 +106,12 @@ func (m Model) detailContent() string {
 			lines = append(lines, "  "+m.st.own.Render("runs with a terminal: interactive programs can run anything"))
 		}
 	}
-	section("Why")
+	if r.Kind != mpa.KindUpdatePolicy || len(matches) > 0 || !whyOK {
+		section("Why")
+	}
 	switch {
+	case r.Kind == mpa.KindUpdatePolicy && whyOK && len(matches) == 0:
+		// The diff above is the why.
 	case !whyOK:
 		for _, l := range wrap(printable(string(r.Why)), max(10, w-2)) {
 			lines = append(lines, "  "+l)

@@ -46,3 +46,27 @@ func TestPolicyProblemShownToApprovers(t *testing.T) {
 		}
 	}
 }
+
+// A terminal too small for the QR code gets the secret and a request to
+// enlarge the window, never a cropped code.
+func TestSmallTerminalNoCroppedQR(t *testing.T) {
+	f := newFixture(t)
+	qr := strings.Repeat(strings.Repeat("█", 40)+"\n", 20)
+	for _, size := range [][2]int{{30, 40}, {80, 20}} {
+		m := f.model(Viewer{Name: "frank", Approver: true}, size[0], size[1])
+		m.view, m.reg, m.regQR = viewRegister, regIssued, qr
+		m.regInfo.Secret, m.regInfo.URL = "JBSWY3DPEHPK3PXP", "otpauth://totp/keyturn:frank?secret=JBSWY3DPEHPK3PXP"
+		v := m.registerView()
+		if strings.Contains(v, "█") {
+			t.Errorf("%dx%d: part of the QR code drawn:\n%s", size[0], size[1], v)
+		}
+		if !strings.Contains(v, "JBSWY3DPEHPK3PXP") || !strings.Contains(v, "enlarge the window") {
+			t.Errorf("%dx%d: no secret or no request to enlarge:\n%s", size[0], size[1], v)
+		}
+	}
+	m := f.model(Viewer{Name: "frank", Approver: true}, 100, 40)
+	m.view, m.reg, m.regQR = viewRegister, regIssued, qr
+	if v := m.registerView(); strings.Count(v, strings.Repeat("█", 40)) != 20 {
+		t.Errorf("100x40: the QR code is not drawn whole:\n%s", v)
+	}
+}

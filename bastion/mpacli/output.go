@@ -103,8 +103,9 @@ func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
 	if r.Kind == mpa.KindUpdatePolicy {
 		// Approvers approve the change itself: show the diff the gate
 		// recorded, line by line.
+		row("why", "this change to policies.yaml:")
 		for _, line := range strings.Split(strings.TrimRight(r.Command, "\n"), "\n") {
-			row("change", termsafe.String(line))
+			fmt.Fprintf(tw, "    %s\n", termsafe.String(line))
 		}
 		if sum := policySum(r.Payload); sum != "" {
 			row("new policy", "sha256 "+sum)
