@@ -59,3 +59,31 @@ func TestRuleNumber(t *testing.T) {
 		}
 	}
 }
+
+// The "reason required" refusal suggests ssh -t only when the policy lets
+// the line have a terminal (shell: hold); otherwise (shell: deny, the
+// default) the SetEnv form alone, since ssh -t would end in a denial.
+func TestReasonRefusalSuggestsTerminalOnlyWhenAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		shell   string
+		wantTTY bool
+	}{
+		{"deny", false},
+		{"hold", true},
+	} {
+		tg := startTestGate(t, "version: 1\ndefaults: {required_approvals: 1, reason: required}\nshell: "+tc.shell+"\n"+
+			"actions:\n  - name: kill_process\n    service: process\n    match: [{command: [kill, pkill]}]\n")
+		tg.register(t, "carol")
+		// An unresolved line is held even with approval off.
+		_, stderr, status := tg.run(t, "alice+t1", tg.alice, "X=kill; $X -0 1")
+		if status != ExitUsage || !strings.Contains(stderr, "a reason is required") {
+			t.Fatalf("shell: %s: status %d stderr %q; want %d and the reason refusal", tc.shell, status, stderr, ExitUsage)
+		}
+		if got := strings.Contains(stderr, "ssh -t"); got != tc.wantTTY {
+			t.Errorf("shell: %s: suggests ssh -t: %v; want %v (stderr %q)", tc.shell, got, tc.wantTTY, stderr)
+		}
+		if !strings.Contains(stderr, "SetEnv=KEYTURN_REASON") {
+			t.Errorf("shell: %s: no SetEnv form: %q", tc.shell, stderr)
+		}
+	}
+}

@@ -9,13 +9,15 @@ import (
 	"io"
 	"strings"
 
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/policy"
 )
 
 const policyUsage = `Usage:
-  keyturn policy check [FILE]
+  keyturn policy check [--config keyturn.yaml] [FILE]
       Validate a policy file (default ./policies.yaml). Prints "FILE: ok, N actions",
-      or the first error as FILE:LINE:COL: message and exits 1.
+      or the first error as FILE:LINE:COL: message and exits 1. With --config, also
+      warns about actions needing more approvals than the config has approvers.
 
   keyturn policy test [--policy FILE] [--target NAME] [--pty] [--json] -- 'COMMAND LINE'
   keyturn policy test [--policy FILE] [--target NAME] [--pty] --stdin
@@ -77,7 +79,8 @@ func (fs flagSet) parse(args []string, stdout io.Writer) (int, bool) {
 }
 
 func policyCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "Usage: keyturn policy check [FILE]\n\nValidate a policy file (default ./policies.yaml).\n", stderr)
+	fs := newFlagSet("check", "Usage: keyturn policy check [--config keyturn.yaml] [FILE]\n\nValidate a policy file (default ./policies.yaml). With --config, also warn about\nactions needing more approvals than the config has users with the approver role.\n\n", stderr)
+	configPath := fs.String("config", "", "the gate's config `file`, to check quorums against its approvers")
 	if code, ok := fs.parse(args, stdout); !ok {
 		return code
 	}
@@ -101,6 +104,25 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 		plural = ""
 	}
 	fmt.Fprintf(stdout, "%s: ok, %d action%s\n", file, n, plural)
+	if *configPath != "" {
+		cfg, err := config.Load(*configPath)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		approvers := 0
+		for _, u := range cfg.Users {
+			if u.HasRole(config.RoleApprover) {
+				approvers++
+			}
+		}
+		for _, a := range p.Actions() {
+			if a.RequiredApprovals > approvers {
+				fmt.Fprintf(stdout, "warning: action %s needs %d approvals but %s gives only %d users the approver role; its requests would be refused\n",
+					a.Name, a.RequiredApprovals, *configPath, approvers)
+			}
+		}
+	}
 	return 0
 }
 
