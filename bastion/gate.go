@@ -67,13 +67,11 @@ func New(o Options) (*Gate, error) {
 		authenticate(log),
 	)
 	g.srv = &ssh.Server{
-		Handler:                    handler,
-		HostSigners:                []ssh.Signer{o.HostKey},
-		PublicKeyHandler:           publicKeyHandler(o.Config, log),
-		KeyboardInteractiveHandler: explainRefusal(log),
-		ServerConfigCallback: func(ssh.Context) *gossh.ServerConfig {
-			return &gossh.ServerConfig{VerifiedPublicKeyCallback: verifiedPermissions}
-		},
+		Handler:     handler,
+		HostSigners: []ssh.Signer{o.HostKey},
+		// Authentication is serverConfig's: public keys only, a refusal
+		// explained once per connection.
+		ServerConfigCallback: serverConfig(o.Config, log),
 		ChannelHandlers: map[string]ssh.ChannelHandler{
 			"session": sessionChannel(log),
 			"default": refuseChannel(log),
