@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/charmbracelet/lipgloss"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -104,7 +105,10 @@ func (m Model) updateRegister(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.reg = regRegistered
 		m.view = viewQueue
-		m.setFlash("registered: you can now approve requests", false)
+		// The code just used cannot approve anything: say when the next
+		// one will be accepted.
+		next := time.Unix((msg.a.LastStep+1)*30, 0).UTC()
+		m.setFlash("registered: you can approve with your next code, from "+next.Format("15:04:05 UTC"), false)
 	}
 	return m, nil
 }
