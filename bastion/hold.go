@@ -213,7 +213,7 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	// unrun.
 	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target, PTY: r.PTY}); d.Verdict == policy.Deny {
 		g.finish(r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
-		say(s, "keyturn: %s", d.Message())
+		g.sayLines(s, explain(r.Command, d, g.describer()))
 		return ExitDenied
 	}
 	say(s, "keyturn: %s approved; running on %s", r.ID, r.Target)

@@ -296,7 +296,7 @@ func TestRequestFlow(t *testing.T) {
 
 	view := h.must("alice", "requests", "view", id).stdout
 	for _, w := range []string{"status:       approved", "approvals:    2 of 2", `approved by:  bob at 2025-03-01T12:00:30Z: "ok"`,
-		"approved by:  carol at 2025-03-01T12:01:00Z", "reason:       stuck worker", `why:          kill_process "kill"@0-4 [actions[0].match[0]]`} {
+		"approved by:  carol at 2025-03-01T12:01:00Z", "reason:       stuck worker", `why:          kill_process: matched "kill"`} {
 		if !strings.Contains(view, w) {
 			t.Errorf("requests view lacks %q:\n%s", w, view)
 		}
@@ -397,7 +397,7 @@ func TestCreateVerdicts(t *testing.T) {
 	h := newHarness(t)
 	// MPA disabled: a held line needs no approval yet.
 	r := h.must("alice", "requests", "create", "--target", "web-1", "--", "kill", "-9", "4242")
-	if !strings.Contains(r.stdout, "held for approval (2 approvals needed): kill_process") ||
+	if !strings.Contains(r.stdout, "held for approval: kill_process") ||
 		!strings.Contains(r.stdout, "Multi-party approval is disabled") {
 		t.Errorf("create while disabled:\n%s", r.stdout)
 	}

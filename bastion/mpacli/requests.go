@@ -110,10 +110,10 @@ func runRequestsCreate(c *call, args []string) int {
 	d := c.env.Policy.Decide(policy.Input{Command: line, Target: *target})
 	switch d.Verdict {
 	case policy.Deny:
-		return c.refused("%s", d.Message())
+		return c.refused("%s", decisionWords(d))
 	case policy.Allow:
 		fmt.Fprintf(c.stdout(), "%s: needs no approval; run it with ssh %s+%s@gate %s\n",
-			d.Message(), c.env.User, *target, shellQuote(line))
+			decisionWords(d), c.env.User, *target, shellQuote(line))
 		return ExitOK
 	}
 	settings, err := c.env.Service.Settings(c.ctx)
@@ -124,7 +124,7 @@ func runRequestsCreate(c *call, args []string) int {
 		// As the vendors do it: until MPA is enabled, privileged commands
 		// pass (audited by the gate), so there is nothing to approve.
 		fmt.Fprintf(c.stdout(), "%s\nMulti-party approval is disabled, so it needs no approval now; run it with ssh %s+%s@gate %s\n",
-			d.Message(), c.env.User, *target, shellQuote(line))
+			decisionWords(d), c.env.User, *target, shellQuote(line))
 		return ExitOK
 	}
 	if d.ReasonRequired && strings.TrimSpace(*reason) == "" {
@@ -160,7 +160,7 @@ func runRequestsCreate(c *call, args []string) int {
 	}
 	fmt.Fprintf(c.stdout(), "%s\nCreated request %s: %d approvals needed, expires %s.\n"+
 		"Once approved, run it with: mpa requests run %s\n",
-		d.Message(), r.ID, r.RequiredApprovals, fmtDeadline(r.ExpiresAt, c.env.Now()), r.ID)
+		decisionWords(d), r.ID, r.RequiredApprovals, fmtDeadline(r.ExpiresAt, c.env.Now()), r.ID)
 	return ExitOK
 }
 
