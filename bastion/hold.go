@@ -189,7 +189,12 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	r, err := g.mpa.BeginExecution(ctx, reqID, id.User)
 	if err != nil {
 		g.log.Warn("release refused", "user", id.User, "request", reqID, "err", err)
-		say(s, "keyturn: %s cannot run: %v", reqID, err)
+		if cur, gerr := g.mpa.Get(ctx, reqID); gerr == nil && cur.Status == mpa.StatusRejected {
+			v := lastVote(cur.Rejections)
+			say(s, "keyturn: %s was rejected by %s: %s; it never runs", reqID, v.Approver, termsafe.String(v.Comment))
+			return ExitRejected
+		}
+		say(s, "keyturn: %s cannot run: %s", reqID, strings.ReplaceAll(err.Error(), "mpa: ", ""))
 		if errors.Is(err, mpa.ErrExpired) {
 			return ExitExpired
 		}

@@ -92,8 +92,13 @@ func (m Model) historyView() string {
 		if r.Execution != nil && !r.Execution.End.IsZero() {
 			exit = fmt.Sprint(r.Execution.ExitStatus)
 		}
+		decided := decidedBy(r)
+		if w := decidedWidth(cols); w > 0 && len(decided) > w {
+			// Narrow: the status says what happened; the names say who.
+			decided = deciders(r)
+		}
 		cells := []string{r.ID, shownStatus(r, now), actionNames(r), r.Target, r.Requester,
-			exit, orDash(decidedBy(r)), short(now.Sub(r.Updated))}
+			exit, orDash(decided), short(now.Sub(r.Updated))}
 		line := renderRow(cols, cells)
 		if i == cur {
 			line = m.st.selected.Render(pad(line, m.width))
@@ -163,4 +168,27 @@ func decidedBy(r *mpa.Request) string {
 		parts = append(parts, "approved by "+names(r.Approvals))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// deciders is who voted on r, rejecters first: the short form of
+// decidedBy for a narrow column.
+func deciders(r *mpa.Request) string {
+	var names []string
+	for _, v := range r.Rejections {
+		names = append(names, v.Approver)
+	}
+	for _, v := range r.Approvals {
+		names = append(names, v.Approver)
+	}
+	return strings.Join(names, ",")
+}
+
+// decidedWidth is the width the layout gave the DECIDED BY column.
+func decidedWidth(cols []column) int {
+	for _, c := range cols {
+		if c.title == "DECIDED BY" {
+			return c.width
+		}
+	}
+	return 0
 }

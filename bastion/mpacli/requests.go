@@ -235,6 +235,8 @@ func runRequestsRun(c *call, args []string) int {
 		return c.fail(fmt.Errorf("run %s: %w (%s)", id, mpa.ErrNotRequester, r.Requester))
 	case r.Kind != mpa.KindCommand:
 		return c.refused("run %s: a %s request is applied by keyturn when approved, not run", id, r.Kind)
+	case r.Status == mpa.StatusRejected:
+		return c.rejected(r)
 	case r.Status != mpa.StatusApproved:
 		return c.fail(fmt.Errorf("run %s: %w: it is %s (%d of %d approvals)", id, mpa.ErrNotApproved,
 			r.Status, len(r.Approvals), r.RequiredApprovals))

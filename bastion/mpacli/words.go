@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/tui/termsafe"
 )
 
 // Exit statuses an approver's script can tell apart (see the README's
@@ -18,7 +19,20 @@ const (
 	// ExitDecided: the request was already decided (approved, rejected,
 	// expired, cancelled or released); the vote changed nothing.
 	ExitDecided = 68
+	// ExitRejected: the request to run was rejected by an approver; it
+	// never runs. The gate's requester session uses the same status.
+	ExitRejected = 78
 )
+
+// rejected tells the requester who rejected r and why.
+func (c *call) rejected(r mpa.Request) int {
+	who, why := "an approver", ""
+	if n := len(r.Rejections); n > 0 {
+		who, why = r.Rejections[n-1].Approver, r.Rejections[n-1].Comment
+	}
+	c.sayf("%s was rejected by %s: %s; it never runs", r.ID, who, termsafe.String(why))
+	return ExitRejected
+}
 
 // Lockout is what the gate's config says about wrong codes, for the
 // "tries left" in an approver's error. Zero values mean mpa's defaults.
