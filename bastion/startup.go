@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -177,4 +178,11 @@ func (g *Gate) policyProblem() string {
 		return p.Problem()
 	}
 	return ""
+}
+
+// RuleLine is the policy file's name and the line of rule id
+// ("actions[2].match[0]") in the policy text in force; line is 0 if it
+// cannot be found.
+func (h *PolicyHolder) RuleLine(id string) (file string, line int) {
+	return filepath.Base(h.path), ruleLine(*h.text.Load(), id)
 }

@@ -2,6 +2,7 @@ package bastion
 
 import (
 	"context"
+	"gopkg.in/yaml.v3"
 
 	"fmt"
 	"github.com/gliderlabs/ssh"
@@ -45,7 +46,9 @@ func explain(command string, d policy.Decision, desc describer) []string {
 	oneLine := !strings.Contains(command, "\n")
 	for _, m := range d.Why {
 		head := "  " + m.Action
-		if n := ruleNumber(m.Rule); n != "" {
+		if file, line := ruleLineOf(desc, m.Rule); line > 0 {
+			head += fmt.Sprintf(" (%s line %d)", file, line)
+		} else if n := ruleNumber(m.Rule); n != "" {
 			head += " (" + n + ")"
 		}
 		if m.Note != "" {
@@ -187,4 +190,63 @@ func isAre(n int) string {
 		return "is"
 	}
 	return "are"
+}
+
+// ruleLiner is the part of the policy in force that can say on which line
+// of its file a rule stands; *PolicyHolder has it.
+type ruleLiner interface {
+	RuleLine(id string) (file string, line int)
+}
+
+func ruleLineOf(desc describer, id string) (string, int) {
+	if rl, ok := desc.(ruleLiner); ok && id != "" {
+		return rl.RuleLine(id)
+	}
+	return "", 0
+}
+
+var ruleIndexes = regexp.MustCompile(`^(actions|deny)\[(\d+)\]\.match\[(\d+)\]$`)
+
+// ruleLine finds the line of rule id ("actions[2].match[0]") in policy
+// text, or 0. It reads the YAML as a node tree only for positions; the
+// policy itself was parsed by the policy package.
+func ruleLine(text []byte, id string) int {
+	m := ruleIndexes.FindStringSubmatch(id)
+	if m == nil {
+		return 0
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(text, &root) != nil || len(root.Content) == 0 {
+		return 0
+	}
+	i, _ := strconv.Atoi(m[2])
+	j, _ := strconv.Atoi(m[3])
+	list := mapValue(root.Content[0], m[1])
+	if list == nil || list.Kind != yaml.SequenceNode || i >= len(list.Content) {
+		return 0
+	}
+	rules := mapValue(list.Content[i], "match")
+	if rules == nil {
+		return 0
+	}
+	if rules.Kind != yaml.SequenceNode {
+		return rules.Line // a single rule written as a mapping
+	}
+	if j >= len(rules.Content) {
+		return 0
+	}
+	return rules.Content[j].Line
+}
+
+// mapValue is the value of key in mapping n, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if n.Content[k].Value == key {
+			return n.Content[k+1]
+		}
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package bastion
 
 import (
+	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +87,38 @@ func TestReasonRefusalSuggestsTerminalOnlyWhenAllowed(t *testing.T) {
 		if !strings.Contains(stderr, "SetEnv=KEYTURN_REASON") {
 			t.Errorf("shell: %s: no SetEnv form: %q", tc.shell, stderr)
 		}
+	}
+}
+
+func TestRuleLine(t *testing.T) {
+	text := []byte("version: 1\nactions:\n  - name: a\n    service: s\n    match:\n      - command: kill\n      - command: pkill\n" +
+		"  - name: b\n    service: s\n    match: [{command: zfs}]\ndeny:\n  - name: d\n    match:\n      - command: rm\n")
+	for id, want := range map[string]int{
+		"actions[0].match[0]": 6, "actions[0].match[1]": 7, "actions[1].match[0]": 10, "deny[0].match[0]": 14,
+		"actions[2].match[0]": 0, "actions[0].match[5]": 0, "wrappers[0]": 0,
+	} {
+		if got := ruleLine(text, id); got != want {
+			t.Errorf("ruleLine(%s) = %d; want %d", id, got, want)
+		}
+	}
+}
+
+// The hold message names the rule by its action and its line in the
+// policy file in force.
+func TestExplainNamesRuleLine(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/policies.yaml"
+	text := "version: 1\nactions:\n  - name: kill_process\n    service: process\n    match:\n      - command: kill\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h, err := LoadPolicy(path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := h.Decide(policy.Input{Command: "kill 1"})
+	got := strings.Join(explain("kill 1", d, h), "\n")
+	if !strings.Contains(got, "  kill_process (policies.yaml line 6)") {
+		t.Errorf("explain =\n%s\nwant the rule's line", got)
 	}
 }
