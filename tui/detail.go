@@ -252,13 +252,13 @@ func (m Model) detailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.detailID = ""
 		return m, nil
 	case key.Matches(msg, k.Up):
-		m.vp.LineUp(1)
+		m.vp.ScrollUp(1)
 	case key.Matches(msg, k.Down):
-		m.vp.LineDown(1)
+		m.vp.ScrollDown(1)
 	case key.Matches(msg, k.PageUp):
-		m.vp.HalfViewUp()
+		m.vp.HalfPageUp()
 	case key.Matches(msg, k.PageDown):
-		m.vp.HalfViewDown()
+		m.vp.HalfPageDown()
 	case key.Matches(msg, k.Approve), key.Matches(msg, k.Reject):
 		if m.viewer.Approver {
 			return m.openDialog(key.Matches(msg, k.Approve))
