@@ -43,7 +43,7 @@ func TestUnknownFieldSuggests(t *testing.T) {
 		t.Fatal("Parse accepted unknown fields")
 	}
 	for _, want := range []string{
-		`keyturn.yaml:4:5: targets[0]: unknown field "adress"; did you mean "address"?`,
+		`keyturn.yaml:4:5: target "web-1": unknown field "adress"; did you mean "address"?`,
 		`keyturn.yaml:7:1: top level: unknown field "listne"; did you mean "listen"?`,
 	} {
 		if !strings.Contains(err.Error(), want) {
