@@ -144,6 +144,11 @@ func runDemo(ctx context.Context, dir, listen, policies string, stdout io.Writer
 		srv.Close()
 		return fmt.Errorf("set up demo approvers: %w", err)
 	}
+	if err := srv.LogStart(ctx, versionString()); err != nil {
+		l.Close()
+		srv.Close()
+		return err
+	}
 	printDemoLines(stdout, dir)
 	return srv.Run(ctx, l)
 }
