@@ -131,6 +131,9 @@ func runRequestsCreate(c *call, args []string) int {
 		c.usageErr(fmt.Errorf("a reason is required for %s: give --reason 'why'", actionList(d.Actions)))
 		return ExitUsage
 	}
+	if st, ok := c.quorumReachable(d); !ok {
+		return st
+	}
 	why, err := json.Marshal(d.Why)
 	if err != nil {
 		c.errorf("encode decision: %v", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/policy"
 	"github.com/keyturn/keyturn/tui/termsafe"
 )
 
@@ -19,6 +20,9 @@ const (
 	// ExitDecided: the request was already decided (approved, rejected,
 	// expired, cancelled or released); the vote changed nothing.
 	ExitDecided = 68
+	// ExitNeverApproved: the request could never reach its quorum, so
+	// none was made (the gate's "held and not run" status).
+	ExitNeverApproved = 75
 	// ExitRejected: the request to run was rejected by an approver; it
 	// never runs. The gate's requester session uses the same status.
 	ExitRejected = 78
@@ -153,4 +157,34 @@ func nextCode(step int64, now time.Time) string {
 func quotingHint(comment string, extra []string) string {
 	words := append([]string{comment}, extra...)
 	return fmt.Sprintf("--comment takes one word after ssh joins the command line; quote it twice: --comment \"'%s'\"", strings.Join(words, " "))
+}
+
+// quorumReachable refuses, at once, a request that could never be
+// approved: its quorum is more than the registered approvers other than
+// the requester. The gate refuses the same way (exit 75: not run).
+func (c *call) quorumReachable(d policy.Decision) (int, bool) {
+	as, err := c.env.Service.Approvers(c.ctx)
+	if err != nil {
+		return c.fail(err), false
+	}
+	n := 0
+	for _, a := range as {
+		if a.Status == mpa.Registered && a.Name != c.env.User {
+			n++
+		}
+	}
+	if n >= d.Quorum {
+		return ExitOK, true
+	}
+	names := make([]string, len(d.Actions))
+	for i, a := range d.Actions {
+		names[i] = a.Name
+	}
+	approvers := fmt.Sprintf("%d approvers other than %s are", n, c.env.User)
+	if n == 1 {
+		approvers = fmt.Sprintf("1 approver other than %s is", c.env.User)
+	}
+	c.sayf("%s needs %d approvals but only %s registered, so it could never be approved; no request was made",
+		strings.Join(names, ", "), d.Quorum, approvers)
+	return ExitNeverApproved, false
 }

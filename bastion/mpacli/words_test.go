@@ -1,6 +1,7 @@
 package mpacli_test
 
 import (
+	"github.com/keyturn/keyturn/policy"
 	"strings"
 	"testing"
 
@@ -86,4 +87,24 @@ func TestGlobalViewWarns(t *testing.T) {
 	if !strings.Contains(buf.String(), `Warning: policies.yaml on disk does not load; the last good policy stays in force: policies.yaml:5:5: unknown field "quorom"`) {
 		t.Errorf("no policy problem:\n%s", buf.String())
 	}
+}
+
+// requests create refuses at once a request no one could approve.
+func TestCreateRefusesUnreachableQuorum(t *testing.T) {
+	h := newHarness(t)
+	h.enable() // bob and carol: two approvers
+	pol, err := policy.Parse("p.yaml", []byte("version: 1\nactions:\n  - name: reboot\n    service: host\n    required_approvals: 3\n    match: [{command: reboot}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	env := mpacli.Env{User: "alice", Roles: roles["alice"], Stdout: &out, Stderr: &errb, Service: h.svc, Policy: pol, Now: h.clock.Now}
+	code := mpacli.Run(h.ctx, env, []string{"requests", "create", "--target", "web-1", "--", "reboot"})
+	if code != mpacli.ExitNeverApproved || errb.String() != "keyturn: reboot needs 3 approvals but only 2 approvers other than alice are registered, so it could never be approved; no request was made\n" {
+		t.Errorf("create: exit %d stderr %q", code, errb.String())
+	}
+	if list := h.must("bob", "requests", "list", "--json").stdout; strings.Contains(list, "req-") {
+		t.Errorf("a request was filed:\n%s", list)
+	}
+	h.create() // kill_process needs 2: alice's request is filed
 }
