@@ -31,8 +31,8 @@ type SSHConfigOptions struct {
 
 // WriteSSHConfig writes ssh_config Host blocks that reach the gate's own
 // commands and each target through the gate. It uses no percent tokens:
-// OpenSSH before 9.4 sends "User alice+%n" literally, so every block names
-// its login in full. The blocks share connections (ControlMaster) so a
+// OpenSSH 9.2 (Debian 12) sends "User alice+%n" literally, so every block
+// names its login in full. The blocks share connections (ControlMaster) so a
 // second command on a target skips the handshake.
 func WriteSSHConfig(w io.Writer, o SSHConfigOptions) error {
 	control := o.ControlDir
