@@ -207,6 +207,10 @@ func ruleLineOf(desc describer, id string) (string, int) {
 
 var ruleIndexes = regexp.MustCompile(`^(actions|deny)\[(\d+)\]\.match\[(\d+)\]$`)
 
+// PolicyRuleLine is the line of rule id ("actions[2].match[0]") in policy
+// text, or 0: how tools name a rule to a person.
+func PolicyRuleLine(text []byte, id string) int { return ruleLine(text, id) }
+
 // ruleLine finds the line of rule id ("actions[2].match[0]") in policy
 // text, or 0. It reads the YAML as a node tree only for positions; the
 // policy itself was parsed by the policy package.

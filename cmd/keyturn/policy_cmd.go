@@ -7,8 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -171,7 +174,13 @@ func policyTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	printDecision(stdout, in.Command, d)
+	text, _ := os.ReadFile(*file) // loaded above; only for rule lines
+	printDecision(stdout, in.Command, d, func(id string) string {
+		if n := bastion.PolicyRuleLine(text, id); n > 0 {
+			return fmt.Sprintf("%s line %d", filepath.Base(*file), n)
+		}
+		return ""
+	})
 	return 0
 }
 
@@ -191,7 +200,11 @@ func writeJSONLine(w io.Writer, command string, d policy.Decision) error {
 
 // printDecision shows the decision for a person: the verdict, the actions,
 // and the command line with the words that decided it marked underneath.
-func printDecision(w io.Writer, command string, d policy.Decision) {
+//
+// A rule is named by where it is (ruleAt: "policies.yaml line 50"), never
+// by its path (actions[0].match[0]), and words by their text, never by
+// byte offsets: both stay in --json.
+func printDecision(w io.Writer, command string, d policy.Decision, ruleAt func(id string) string) {
 	fmt.Fprintf(w, "verdict: %s\n", d.Verdict)
 	if len(d.Actions) > 0 {
 		names := make([]string, len(d.Actions))
@@ -215,8 +228,8 @@ func printDecision(w io.Writer, command string, d policy.Decision) {
 	oneLine := !strings.Contains(command, "\n")
 	for _, m := range d.Why {
 		fmt.Fprintf(w, "  %s", m.Action)
-		if m.Rule != "" {
-			fmt.Fprintf(w, " [%s]", m.Rule)
+		if at := ruleAt(m.Rule); at != "" {
+			fmt.Fprintf(w, " (%s)", at)
 		}
 		if m.Note != "" {
 			fmt.Fprintf(w, " %s", m.Note)
@@ -227,7 +240,7 @@ func printDecision(w io.Writer, command string, d policy.Decision) {
 		}
 		if !oneLine {
 			for _, wd := range m.Words {
-				fmt.Fprintf(w, "    %q at %d-%d\n", wd.Text, wd.Offset, wd.End)
+				fmt.Fprintf(w, "    matched %q\n", wd.Text)
 			}
 			continue
 		}
