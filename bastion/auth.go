@@ -1,6 +1,7 @@
 package bastion
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -8,19 +9,51 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// explainRefusal is the keyboard-interactive handler. It never grants
-// access: OpenSSH turns to keyboard-interactive only after every public key
-// failed, so this is the one place the client can be told why, in a
-// challenge's instruction with no questions. Having a handler set also keeps
-// gliderlabs from falling back to no authentication at all.
-func explainRefusal(log *slog.Logger) ssh.KeyboardInteractiveHandler {
-	return func(ctx ssh.Context, challenge gossh.KeyboardInteractiveChallenge) bool {
-		msg := fmt.Sprintf("keyturn: permission denied for %q: no key you offered is registered to that user "+
-			"(or there is no such user), and no certificate you offered is valid for it. The gate accepts public keys and "+
-			"certificates only.", ctx.User())
-		_, _ = challenge("", msg, nil, nil)
-		log.Info("keyboard-interactive refused: public keys only", "login", ctx.User(), "remote", ctx.RemoteAddr().String())
-		return false
+// refusalBanner is what a client is told, once per connection, when a key
+// it offers is refused. It does not say whether the user exists.
+func refusalBanner(login string) string {
+	return fmt.Sprintf("keyturn: a key you offered is not registered to %q at this gate (or there is no such user), "+
+		"and no certificate you offered is valid for it. The gate accepts public keys and certificates only; "+
+		"if none of yours gets you in, ask an admin to add it.\r\n", login)
+}
+
+// errPublicKeysOnly refuses every way in but a public key.
+var errPublicKeysOnly = errors.New("keyturn: public keys only")
+
+// serverConfig is the per-connection SSH server config: public keys (plain
+// or certified) are the only method offered (the failure message lists
+// publickey alone); a refused key is explained once per connection, in an
+// auth banner, since OpenSSH prints banners and nothing else from a failed
+// login. The explanation goes with the first refused key: the client may go
+// on to a key that works, so it is worded to hold either way.
+//
+// gliderlabs sets NoClientAuth when it has no handler of its own, so
+// NoClientAuthCallback refuses "none" here; and identity comes only from
+// VerifiedPublicKeyCallback (see identityOf), so a session that somehow
+// got past without a verified key is refused anyway.
+func serverConfig(auth *authenticator) func(ssh.Context) *gossh.ServerConfig {
+	return func(ssh.Context) *gossh.ServerConfig {
+		// One connection's auth requests are handled one at a time, on
+		// its handshake goroutine.
+		explained := false
+		return &gossh.ServerConfig{
+			PublicKeyCallback: func(conn gossh.ConnMetadata, key gossh.PublicKey) (*gossh.Permissions, error) {
+				_, r := auth.check(conn.User(), conn.RemoteAddr(), key)
+				if r == nil {
+					return nil, nil
+				}
+				auth.logRefusal(conn.User(), conn.RemoteAddr(), key, r)
+				if explained {
+					return nil, errors.New("keyturn: permission denied")
+				}
+				explained = true
+				return nil, &gossh.BannerError{Err: errors.New("keyturn: permission denied"), Message: refusalBanner(conn.User())}
+			},
+			NoClientAuthCallback: func(conn gossh.ConnMetadata) (*gossh.Permissions, error) {
+				return nil, errPublicKeysOnly
+			},
+			VerifiedPublicKeyCallback: auth.verifiedPermissions,
+		}
 	}
 }
 

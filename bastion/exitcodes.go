@@ -20,7 +20,8 @@ const (
 	ExitPending = 75
 	// ExitExpired: the request expired or was cancelled before it ran.
 	ExitExpired = 76
-	// ExitDenied: policy denies the command outright, or an approver
-	// rejected the request.
+	// ExitDenied: policy denies the command outright.
 	ExitDenied = 77
+	// ExitRejected: an approver rejected the request; it never runs.
+	ExitRejected = 78
 )

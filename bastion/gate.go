@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -41,7 +42,11 @@ type Gate struct {
 	mpa     *mpa.Service
 	log     *slog.Logger
 	srv     *ssh.Server
-	hostKey gossh.Signer // signs grants for guarded targets
+	hostKey gossh.Signer // signs grants for guarded targets; its public half is shown by ssh-config
+
+	// stopping is closed when shutdown begins, to tell idle consoles.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New builds a gate; Serve starts it.
@@ -53,7 +58,8 @@ func New(o Options) (*Gate, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey}
+	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey,
+		stopping: make(chan struct{})}
 	auth := newAuthenticator(o.Config, log, nil)
 	handler := Chain(g.route,
 		snapshotPTY,
@@ -62,13 +68,11 @@ func New(o Options) (*Gate, error) {
 		authenticate(log, auth),
 	)
 	g.srv = &ssh.Server{
-		Handler:                    handler,
-		HostSigners:                []ssh.Signer{o.HostKey},
-		PublicKeyHandler:           auth.publicKeyHandler,
-		KeyboardInteractiveHandler: explainRefusal(log),
-		ServerConfigCallback: func(ssh.Context) *gossh.ServerConfig {
-			return &gossh.ServerConfig{VerifiedPublicKeyCallback: auth.verifiedPermissions}
-		},
+		Handler:     handler,
+		HostSigners: []ssh.Signer{o.HostKey},
+		// Authentication is serverConfig's: public keys only, a refusal
+		// explained once per connection.
+		ServerConfigCallback: serverConfig(auth),
 		ChannelHandlers: map[string]ssh.ChannelHandler{
 			"session": sessionChannel(log),
 			"default": refuseChannel(log),
@@ -94,6 +98,7 @@ func (g *Gate) Serve(l net.Listener) error {
 // Shutdown stops accepting connections and waits for open ones to end until
 // ctx is done; then it closes what is left.
 func (g *Gate) Shutdown(ctx context.Context) error {
+	g.stopOnce.Do(func() { close(g.stopping) })
 	err := g.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		g.log.Warn("grace period over; closing open sessions")
@@ -138,7 +143,7 @@ func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	case policy.Hold:
 		return g.hold(s, id, d)
 	default:
-		say(s, "keyturn: %s", indentCR(d.Message(), pty))
+		g.sayLines(s, explain(in.Command, d, g.describer()))
 		return ExitDenied
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,7 +188,8 @@ func TestGateDeniesWhenAuditFails(t *testing.T) {
 // A held command with MPA off still runs (the vendors' behaviour), but a
 // line the matcher cannot resolve is held even then, never run.
 func TestGateHoldsUnresolvedEvenWithMPAOff(t *testing.T) {
-	tg := startTestGate(t, allowAllPolicy)
+	tg := startTestGate(t, "version: 1\ndefaults: {required_approvals: 1}\nactions:\n  - name: kill_process\n    service: process\n    match: [{command: kill}]\n")
+	tg.register(t, "carol") // one approver: the quorum of 1 can be reached
 	marker := filepath.Join(t.TempDir(), "ran")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -209,7 +212,7 @@ func TestGateHoldsUnresolvedEvenWithMPAOff(t *testing.T) {
 	if err := s.Start("X=touch; $X " + marker); err != nil {
 		t.Fatal(err)
 	}
-	r := <-requests
+	r := mpatest.Recv(t, requests, "the gate to file a request for the unresolved line")
 	if r.Status != mpa.StatusPending || len(r.Actions) != 1 || r.Actions[0].Name != "unresolved_command" {
 		t.Fatalf("request = %s %v; want a pending unresolved_command request", r.Status, r.Actions)
 	}
@@ -252,5 +255,51 @@ func TestGateRefusesWhoMayNotRun(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("carol's key logged in as alice")
+	}
+}
+
+// register makes name a registered approver, with a code from oathtool.
+func (tg *testGate) register(t *testing.T, name string) {
+	t.Helper()
+	ctx := context.Background()
+	reg, err := tg.mpa.InitiateRegistration(ctx, name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tg.mpa.CompleteRegistration(ctx, name, mpatest.Oathtool(t, reg.Secret, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A request that could never reach its quorum (fewer registered
+// approvers, the requester excluded, than it needs) is refused at once
+// with that reason: no request is filed and nothing runs.
+func TestGateRefusesUnreachableQuorum(t *testing.T) {
+	tg := startTestGate(t, allowAllPolicy) // unresolved lines need 2 approvals
+	marker := filepath.Join(t.TempDir(), "ran")
+	for _, tc := range []struct {
+		register string
+		want     string
+	}{
+		{"", "only 0 approvers other than alice are registered"},
+		{"carol", "only 1 approver other than alice is registered"},
+	} {
+		if tc.register != "" {
+			tg.register(t, tc.register)
+		}
+		_, stderr, status := tg.run(t, "alice+t1", tg.alice, "X=touch; $X "+marker)
+		if status != ExitPending || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "could never be approved") {
+			t.Errorf("with %q registered: status %d, stderr %q; want %d and %q", tc.register, status, stderr, ExitPending, tc.want)
+		}
+		if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a line whose quorum is out of reach ran (stat: %v)", err)
+		}
+		reqs, err := tg.mpa.List(context.Background(), mpa.ListFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reqs) != 0 {
+			t.Errorf("requests filed: %d; want none", len(reqs))
+		}
 	}
 }

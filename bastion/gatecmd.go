@@ -38,6 +38,10 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 		return 0
 	case "mpa":
 		return g.mpaCommand(s, id, args[1:])
+	case "policy":
+		return g.policyCommand(s, s.Stderr(), s.RawCommand(), args[1:])
+	case "ssh-config":
+		return g.sshConfigCommand(s, s.Stderr(), id.User, s.LocalAddr(), args[1:])
 	case "targets":
 		u, _ := g.cfg.User(id.User)
 		var names []string
@@ -59,6 +63,10 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 const gateHelp = `keyturn gate commands (ssh USER@gate COMMAND):
   whoami     who the gate thinks you are, and with which key
   targets    the targets you may reach (ssh USER+TARGET@gate 'CMD')
+  ssh-config ~/.ssh/config Host blocks for the gate and each target you may reach
+             (--hostname NAME if clients reach the gate by a name)
+  policy test -- 'LINE'
+             what the policy in force here decides for LINE (read-only)
   mpa        multi-party approval: registration, requests, approvals, settings, audit
              ('mpa --help' for more)
   help       this text
@@ -76,16 +84,18 @@ func (g *Gate) mpaCommand(s ssh.Session, id Identity, args []string) int {
 		policyInfo = p
 	}
 	return mpacli.Run(s.Context(), mpacli.Env{
-		User:     id.User,
-		Roles:    roles,
-		Stdout:   s,
-		Stderr:   s.Stderr(),
-		Service:  g.mpa,
-		Policy:   policyInfo,
-		CanReach: func(target string) bool { return g.authorizeTarget(Identity{User: id.User, Target: target}) == "" },
-		Release:  func(_ context.Context, reqID string) int { return g.release(s, id, reqID) },
-		Now:      time.Now,
-		Cert:     certLine(id.Cert),
+		User:          id.User,
+		Roles:         roles,
+		Stdout:        s,
+		Stderr:        s.Stderr(),
+		Service:       g.mpa,
+		Policy:        policyInfo,
+		CanReach:      func(target string) bool { return g.authorizeTarget(Identity{User: id.User, Target: target}) == "" },
+		Release:       func(_ context.Context, reqID string) int { return g.release(s, id, reqID) },
+		Now:           time.Now,
+		PolicyProblem: g.policyProblem,
+		Lockout:       mpacli.Lockout{Threshold: g.cfg.TOTP.LockoutThreshold, Duration: g.cfg.TOTP.LockoutDuration.Std()},
+		Cert:          certLine(id.Cert),
 	}, args)
 }
 
@@ -98,7 +108,8 @@ func (g *Gate) console(s ssh.Session, id Identity) int {
 	}
 	u, _ := g.cfg.User(id.User)
 	g.record(s.Context(), "console.open", id, nil)
-	if err := tui.Serve(s, g.mpa, tui.Viewer{Name: id.User, Approver: u.HasRole(config.RoleApprover)}, tui.Options{}); err != nil {
+	if err := tui.Serve(s, g.mpa, tui.Viewer{Name: id.User, Approver: u.HasRole(config.RoleApprover)},
+		tui.Options{Stopping: g.stopping, PolicyProblem: g.policyProblem}); err != nil {
 		g.log.Error("console", "user", id.User, "err", err)
 		return ExitInternal
 	}

@@ -46,7 +46,16 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		return g.passthrough(s, id)
 	}
 
-	say(s, "keyturn: %s", indentCR(d.Message(), pty))
+	if refusal := g.neverApproved(ctx, id.User, d); refusal != "" {
+		g.log.Warn("request refused: quorum out of reach", "user", id.User, "target", id.Target, "actions", actionNames(d.Actions), "why", refusal)
+		if err := g.record(ctx, "request.refused", id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "why": refusal}); err != nil {
+			say(s, "keyturn: the audit trail is unavailable; the command was not run")
+			return ExitInternal
+		}
+		say(s, "keyturn: %s; no request was made and nothing ran", refusal)
+		return ExitPending
+	}
+	g.sayLines(s, explain(s.RawCommand(), d, g.describer()))
 	reason := strings.TrimSpace(envValue(s.Environ(), ReasonEnv))
 	if reason == "" && pty {
 		var ok bool
@@ -56,7 +65,14 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		}
 	}
 	if d.ReasonRequired && reason == "" {
-		say(s, "keyturn: a reason is required; give one with: ssh -o 'SetEnv=%s=\"why you need this\"' ... (or run it with ssh -t to be asked)", ReasonEnv)
+		// Suggest a terminal only where the policy lets this line have
+		// one; otherwise the suggestion would end in a denial.
+		withPTY := g.policy.Decide(policy.Input{Command: s.RawCommand(), Target: id.Target, PTY: true})
+		if withPTY.Verdict != policy.Deny {
+			say(s, "keyturn: a reason is required; give one with: ssh -o 'SetEnv=%s=\"why you need this\"' ... (or run it with ssh -t to be asked)", ReasonEnv)
+		} else {
+			say(s, "keyturn: a reason is required; give one with: ssh -o 'SetEnv=%s=\"why you need this\"' ...", ReasonEnv)
+		}
 		return ExitUsage
 	}
 	why, err := json.Marshal(d.Why)
@@ -84,13 +100,13 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		return ExitInternal
 	}
 	g.log.Info("request created", "user", id.User, "target", id.Target, "request", req.ID, "actions", actionNames(d.Actions))
-	say(s, "keyturn: request %s needs %d approval(s); it expires %s", req.ID, req.RequiredApprovals, req.ExpiresAt.Local().Format(time.RFC3339))
+	say(s, "keyturn: request %s needs %s; it expires %s", req.ID, plural(req.RequiredApprovals, "approval"), expiresIn(req.ExpiresAt, time.Now()))
 	say(s, "keyturn: approvers: ssh APPROVER@gate mpa requests approve %s --totp-code CODE", req.ID)
+	detach := "Ctrl-C"
 	if pty {
-		say(s, "keyturn: waiting (~. detaches; the request keeps its place)")
-	} else {
-		say(s, "keyturn: waiting (Ctrl-C detaches; the request keeps its place)")
+		detach = "~." // the gate reads no keys while it waits; ssh's escape leaves
 	}
+	say(s, "keyturn: waiting for approval; %s detaches; come back with: ssh %s@gate mpa requests run %s", detach, id.User, req.ID)
 	return g.await(s, id, req.ID)
 }
 
@@ -144,7 +160,7 @@ func (g *Gate) await(s ssh.Session, id Identity, reqID string) int {
 		case mpa.StatusRejected:
 			v := lastVote(r.Rejections)
 			say(s, "keyturn: rejected by %s: %s", v.Approver, termsafe.String(v.Comment))
-			return ExitDenied
+			return ExitRejected
 		case mpa.StatusExpired:
 			say(s, "keyturn: request %s expired before it was approved; not run", r.ID)
 			return ExitExpired
@@ -171,7 +187,12 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	r, err := g.mpa.BeginExecution(ctx, reqID, id.User)
 	if err != nil {
 		g.log.Warn("release refused", "user", id.User, "request", reqID, "err", err)
-		say(s, "keyturn: %s cannot run: %v", reqID, err)
+		if cur, gerr := g.mpa.Get(ctx, reqID); gerr == nil && cur.Status == mpa.StatusRejected {
+			v := lastVote(cur.Rejections)
+			say(s, "keyturn: %s was rejected by %s: %s; it never runs", reqID, v.Approver, termsafe.String(v.Comment))
+			return ExitRejected
+		}
+		say(s, "keyturn: %s cannot run: %s", reqID, strings.ReplaceAll(err.Error(), "mpa: ", ""))
 		if errors.Is(err, mpa.ErrExpired) {
 			return ExitExpired
 		}
@@ -195,7 +216,7 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	// unrun.
 	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target, PTY: r.PTY}); d.Verdict == policy.Deny {
 		g.finish(r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
-		say(s, "keyturn: %s", d.Message())
+		g.sayLines(s, explain(r.Command, d, g.describer()))
 		return ExitDenied
 	}
 	say(s, "keyturn: %s approved; running on %s", r.ID, r.Target)

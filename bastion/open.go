@@ -168,11 +168,22 @@ func NewService(cfg *config.Config, st mpa.Store, log *slog.Logger) *mpa.Service
 		Logger:           log,
 		LockoutThreshold: cfg.TOTP.LockoutThreshold,
 		LockoutDuration:  cfg.TOTP.LockoutDuration.Std(),
+		Issuer:           Issuer(cfg),
 		CanApprove: func(user string, _ []mpa.ActionRef) bool {
 			u, ok := cfg.User(user)
 			return ok && u.HasRole(config.RoleApprover)
 		},
 	})
+}
+
+// Issuer is the otpauth issuer approvers see in their authenticator
+// apps: "keyturn", or "keyturn (NAME)" for a gate with a name, so two
+// gates' entries do not collide.
+func Issuer(cfg *config.Config) string {
+	if cfg.Name == "" {
+		return "keyturn"
+	}
+	return "keyturn (" + cfg.Name + ")"
 }
 
 // Open assembles a gate from cfg, creating its keys on first start.

@@ -25,6 +25,9 @@ type PolicyHolder struct {
 	log  *slog.Logger
 	cur  atomic.Pointer[policy.Policy]
 	text atomic.Pointer[[]byte] // the file text of cur
+	// problem is why the file on disk did not load at the last reload,
+	// nil once it loads again (see noteReload).
+	problem atomic.Pointer[string]
 	// reloaded, if set, is told the outcome of every reload attempt.
 	reloaded func(error)
 	// hold, if set, is asked before a changed file goes into force; when
@@ -62,6 +65,7 @@ func (h *PolicyHolder) Current() *policy.Policy { return h.cur.Load() }
 // the change is held for approval.
 func (h *PolicyHolder) Reload() error {
 	err := h.reload()
+	h.noteReload(err)
 	if h.reloaded != nil {
 		h.reloaded(err)
 	}

@@ -59,7 +59,7 @@ func (d *decoder) fields(n *yaml.Node, ctx string, known ...string) (map[string]
 			}
 		}
 		if !ok {
-			return nil, d.errf(k, "%sunknown field %q", prefix(ctx), name)
+			return nil, d.errf(k, "%sunknown field %q%s", prefix(ctx), name, suggestField(name, known))
 		}
 		out[name] = field{k, v}
 	}

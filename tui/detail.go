@@ -84,8 +84,9 @@ func (m Model) detailContent() string {
 	// The command line: every byte shown, wrapped, never cut.
 	matches, whyOK := parseWhy(r.Why)
 	if r.Kind == mpa.KindUpdatePolicy {
-		// What approvers approve is the change: the diff, line by line.
-		section("Change")
+		// What approvers approve is the change: the diff, line by line,
+		// is the why of the request.
+		section("Why: this change to policies.yaml")
 		for _, dl := range strings.Split(strings.TrimRight(r.Command, "\n"), "\n") {
 			for _, l := range wrapText(printable(dl), max(10, w-2)) {
 				lines = append(lines, "  "+l)
@@ -108,8 +109,12 @@ func (m Model) detailContent() string {
 			lines = append(lines, "  "+m.st.own.Render("runs with a terminal: interactive programs can run anything"))
 		}
 	}
-	section("Why")
+	if r.Kind != mpa.KindUpdatePolicy || len(matches) > 0 || !whyOK {
+		section("Why")
+	}
 	switch {
+	case r.Kind == mpa.KindUpdatePolicy && whyOK && len(matches) == 0:
+		// The diff above is the why.
 	case !whyOK:
 		for _, l := range wrap(printable(string(r.Why)), max(10, w-2)) {
 			lines = append(lines, "  "+l)
@@ -194,10 +199,7 @@ func (m Model) voteLines(sign string, v mpa.Vote, w int) []string {
 // eventLine is one audit event of a request's history: when, what, who,
 // and the event's own words (a comment, the approvals count).
 func eventLine(e audit.Event) string {
-	s := fmt.Sprintf("%s %s", e.Time.UTC().Format("01-02 15:04:05"), strings.TrimPrefix(e.Kind, "request."))
-	if e.Actor != "" {
-		s += " by " + e.Actor
-	}
+	s := e.Time.UTC().Format("01-02 15:04:05") + " " + eventWords(e.Kind, e.Actor)
 	var d map[string]any
 	if json.Unmarshal(e.Data, &d) == nil {
 		if c, ok := d["comment"].(string); ok && c != "" {
@@ -254,13 +256,13 @@ func (m Model) detailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.detailID = ""
 		return m, nil
 	case key.Matches(msg, k.Up):
-		m.vp.LineUp(1)
+		m.vp.ScrollUp(1)
 	case key.Matches(msg, k.Down):
-		m.vp.LineDown(1)
+		m.vp.ScrollDown(1)
 	case key.Matches(msg, k.PageUp):
-		m.vp.HalfViewUp()
+		m.vp.HalfPageUp()
 	case key.Matches(msg, k.PageDown):
-		m.vp.HalfViewDown()
+		m.vp.HalfPageDown()
 	case key.Matches(msg, k.Approve), key.Matches(msg, k.Reject):
 		if m.viewer.Approver {
 			return m.openDialog(key.Matches(msg, k.Approve))
@@ -269,4 +271,37 @@ func (m Model) detailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.startCancel()
 	}
 	return m, nil
+}
+
+// eventWords says what an audit event of a request means, in plain words:
+// "rejected by carol" for a request.rejection, "approval complete" for the
+// transition a quorum makes.
+func eventWords(kind, actor string) string {
+	by := ""
+	if actor != "" {
+		by = " by " + actor
+	}
+	switch kind {
+	case "request.created":
+		return "created" + by
+	case "request.approval":
+		return "approved" + by
+	case "request.rejection":
+		return "rejected" + by
+	case "request.approved":
+		return "quorum reached; ready to run"
+	case "request.rejected":
+		return "request closed as rejected"
+	case "request.executing":
+		return "released" + by + "; running"
+	case "request.completed":
+		return "finished"
+	case "request.expired":
+		return "expired before it was decided or run"
+	case "request.cancelled":
+		return "cancelled" + by
+	case "request.interrupted":
+		return "interrupted by a gate stop; not run again"
+	}
+	return strings.TrimPrefix(kind, "request.") + by
 }

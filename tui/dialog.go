@@ -32,6 +32,11 @@ func (m Model) openDialog(approve bool) (Model, tea.Cmd) {
 	if m.detailID == "" {
 		return m, nil
 	}
+	if r, ok := m.reqs[m.detailID]; ok && r.Requester == m.viewer.Name {
+		// Refused here, at once, rather than after a code is typed.
+		m.setFlash("this is your own request: another approver must decide it", true)
+		return m, nil
+	}
 	d := dialog{approve: approve, id: m.detailID}
 	code := newField(m.st, "TOTP code     ", true)
 	code.limit = 8

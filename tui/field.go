@@ -32,12 +32,10 @@ func newField(st styles, prompt string, secret bool) field {
 		promptStyle: st.label, dimStyle: st.dim, cursorStyle: st.selected}
 }
 
-func (f *field) focus()         { f.focused = true }
-func (f *field) blur()          { f.focused = false }
-func (f field) text() string    { return string(f.value) }
-func (f *field) set(s string)   { f.value = []rune(s) }
-func (f field) isFocused() bool { return f.focused }
-func (f field) runeCount() int  { return len(f.value) }
+func (f *field) focus()       { f.focused = true }
+func (f *field) blur()        { f.focused = false }
+func (f field) text() string  { return string(f.value) }
+func (f *field) set(s string) { f.value = []rune(s) }
 
 // update applies one key to a focused field.
 func (f field) update(msg tea.KeyMsg) field {

@@ -70,7 +70,7 @@ func TestApproveThroughModel(t *testing.T) {
 	}
 	// The approved request leaves bob's queue, pushed by the store, and
 	// his detail view shows alice's approval.
-	waitFor(t, tm, "approval by alice")
+	waitFor(t, tm, "approved by alice")
 	keys(tm, tea.KeyEsc)
 	waitFor(t, tm, "2 pending")
 }
@@ -219,6 +219,12 @@ func TestRegistration(t *testing.T) {
 	mm, _ = mm.Update(cmd())
 	if got := mm.(Model); got.reg != regRegistered {
 		t.Fatalf("reg state %v, err %q", got.reg, got.regErr)
+	}
+	// The code just used approves nothing: the console says when the next
+	// one is accepted (the next 30 s step).
+	next := f.clock.Now().Truncate(30 * time.Second).Add(30 * time.Second).UTC().Format("15:04:05 UTC")
+	if got := mm.(Model).flash; got != "registered: you can approve with your next code, from "+next {
+		t.Errorf("flash after registering = %q; want the next code's time %s", got, next)
 	}
 	a, err := f.svc.Approver(f.ctx, "frank")
 	if err != nil || a.Status != mpa.Registered {

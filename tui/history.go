@@ -53,11 +53,11 @@ func shownStatus(r *mpa.Request, now time.Time) string {
 var historyCols = []column{
 	{title: "ID", width: 14},
 	{title: "STATUS", width: 11},
-	{title: "ACTION", width: 12, flex: true},
-	{title: "TARGET", width: 8, flex: true},
+	{title: "ACTION", width: 10, flex: true},
+	{title: "TARGET", width: 6, flex: true},
 	{title: "REQUESTER", width: 9, flex: true},
 	{title: "EXIT", width: 4},
-	{title: "APPROVERS", width: 10, flex: true},
+	{title: "DECIDED BY", width: 10, flex: true, want: 24},
 	{title: "WHEN", width: 6},
 }
 
@@ -92,15 +92,13 @@ func (m Model) historyView() string {
 		if r.Execution != nil && !r.Execution.End.IsZero() {
 			exit = fmt.Sprint(r.Execution.ExitStatus)
 		}
-		var who []string
-		for _, v := range r.Approvals {
-			who = append(who, v.Approver)
-		}
-		for _, v := range r.Rejections {
-			who = append(who, "!"+v.Approver)
+		decided := decidedBy(r)
+		if w := decidedWidth(cols); w > 0 && len(decided) > w {
+			// Narrow: the status says what happened; the names say who.
+			decided = deciders(r)
 		}
 		cells := []string{r.ID, shownStatus(r, now), actionNames(r), r.Target, r.Requester,
-			exit, orDash(strings.Join(who, ",")), short(now.Sub(r.Updated))}
+			exit, orDash(decided), short(now.Sub(r.Updated))}
 		line := renderRow(cols, cells)
 		if i == cur {
 			line = m.st.selected.Render(pad(line, m.width))
@@ -150,4 +148,47 @@ func (m Model) historyKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.startFilter()
 	}
 	return m, nil
+}
+
+// decidedBy says who decided r in words: "approved by alice, carol",
+// "rejected by carol".
+func decidedBy(r *mpa.Request) string {
+	names := func(vs []mpa.Vote) string {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = v.Approver
+		}
+		return strings.Join(out, ", ")
+	}
+	var parts []string
+	if len(r.Rejections) > 0 {
+		parts = append(parts, "rejected by "+names(r.Rejections))
+	}
+	if len(r.Approvals) > 0 {
+		parts = append(parts, "approved by "+names(r.Approvals))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// deciders is who voted on r, rejecters first: the short form of
+// decidedBy for a narrow column.
+func deciders(r *mpa.Request) string {
+	var names []string
+	for _, v := range r.Rejections {
+		names = append(names, v.Approver)
+	}
+	for _, v := range r.Approvals {
+		names = append(names, v.Approver)
+	}
+	return strings.Join(names, ",")
+}
+
+// decidedWidth is the width the layout gave the DECIDED BY column.
+func decidedWidth(cols []column) int {
+	for _, c := range cols {
+		if c.title == "DECIDED BY" {
+			return c.width
+		}
+	}
+	return 0
 }

@@ -28,6 +28,14 @@ type Options struct {
 	// Width and Height are the terminal's size until the first
 	// tea.WindowSizeMsg; 80x24 by default.
 	Width, Height int
+	// Stopping, if set, is closed when the gate begins to shut down: an
+	// idle console closes at once; one with a vote being typed says so
+	// and stays until the vote is sent or the grace period ends.
+	Stopping <-chan struct{}
+	// PolicyProblem, if set, says what is wrong with policies.yaml on
+	// disk ("" when nothing is): approvers see it in a banner, since the
+	// gate keeps enforcing the last good policy meanwhile.
+	PolicyProblem func() string
 }
 
 type view int
@@ -54,6 +62,10 @@ const (
 // Model is the console's Bubble Tea model. Build it with [New]; [Serve]
 // runs one per SSH session.
 type Model struct {
+	// stopping is set once the gate began to shut down.
+	stopping bool
+	// policyProblem reads what is wrong with policies.yaml on disk.
+	policyProblem func() string
 	// ctx is the session's lifetime. It is kept only to hand to commands,
 	// so that their Backend calls end with the session; the model itself
 	// never blocks on it.
@@ -129,10 +141,11 @@ func New(ctx context.Context, svc Backend, viewer Viewer, opts Options) Model {
 		ctx: ctx, svc: svc, viewer: viewer, now: opts.Now,
 		st: st, keys: DefaultKeyMap(), help: h,
 		width: opts.Width, height: opts.Height,
-		reqs:    map[string]*mpa.Request{},
-		filter:  newField(st, "filter: ", false),
-		regCode: newField(st, "code: ", true),
-		vp:      viewport.New(opts.Width, 1),
+		policyProblem: opts.PolicyProblem,
+		reqs:          map[string]*mpa.Request{},
+		filter:        newField(st, "filter: ", false),
+		regCode:       newField(st, "code: ", true),
+		vp:            viewport.New(opts.Width, 1),
 	}
 	m.regCode.limit = 8
 	m.filter.placeholder = "text status:rejected action:kill target:web"
@@ -198,7 +211,11 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case approverMsg:
 		return m.onApprover(msg)
 	case voteMsg:
-		return m.onVote(msg)
+		next, cmd := m.onVote(msg)
+		if nm, ok := next.(Model); ok && nm.stopping && !nm.dialogOpen {
+			return nm, tea.Batch(cmd, tea.Quit)
+		}
+		return next, cmd
 	case cancelMsg:
 		if msg.err != nil {
 			m.setFlash("cancel "+msg.id+": "+describe(msg.err), true)
@@ -211,9 +228,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.updateRegister(msg)
 	case tea.KeyMsg:
 		return m.onKey(msg)
+	case StoppingMsg:
+		m.stopping = true
+		if m.dialogOpen {
+			m.setFlash("the gate is shutting down: send your vote now; the console closes after it", true)
+			return m, nil
+		}
+		return m, tea.Quit
 	}
 	return m, nil
 }
+
+// StoppingMsg tells the console the gate is shutting down.
+type StoppingMsg struct{}
 
 func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if msg.Type == tea.KeyCtrlC {
@@ -238,6 +265,9 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.setFlash("not cancelled", false)
 		return m, nil
 	}
+	// A result or error from the last action is stale once the next
+	// key is pressed.
+	m.setFlash("", false)
 	k := m.keys
 	switch {
 	case key.Matches(msg, k.Quit):
@@ -358,6 +388,8 @@ func (m Model) statusLine() string {
 			return m.st.err.Render(truncate(m.flash, m.width))
 		}
 		return m.st.ok.Render(truncate(m.flash, m.width))
+	case m.viewer.Approver && m.policyProblem != nil && m.policyProblem() != "":
+		return m.st.warn.Render(truncate("policies.yaml on disk is broken; the last good policy stays in force: "+m.policyProblem(), m.width))
 	case m.watchErr != nil:
 		return m.st.err.Render(truncate("live updates stopped: "+describe(m.watchErr)+"; reopen the console", m.width))
 	case !m.spec.empty():

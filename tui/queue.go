@@ -184,6 +184,9 @@ type column struct {
 	title string
 	width int
 	flex  bool
+	// want is the width a flex column grows to before the others share
+	// what is left: "rejected by carol" reads whole at 100 columns.
+	want int
 }
 
 // layout sizes cols to width, dropping the columns at the end of drop
@@ -207,6 +210,13 @@ func layout(cols []column, width int, drop []int) []column {
 		cols[d].width = 0
 	}
 	spare := width - need()
+	for i := range cols {
+		if cols[i].flex && cols[i].width > 0 && cols[i].want > cols[i].width && spare > 0 {
+			grow := min(cols[i].want-cols[i].width, spare)
+			cols[i].width += grow
+			spare -= grow
+		}
+	}
 	var flex []int
 	for i, c := range cols {
 		if c.flex && c.width > 0 {

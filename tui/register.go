@@ -3,7 +3,9 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"github.com/charmbracelet/lipgloss"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -103,7 +105,10 @@ func (m Model) updateRegister(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.reg = regRegistered
 		m.view = viewQueue
-		m.setFlash("registered: you can now approve requests", false)
+		// The code just used cannot approve anything: say when the next
+		// one will be accepted.
+		next := time.Unix((msg.a.LastStep+1)*30, 0).UTC()
+		m.setFlash("registered: you can approve with your next code, from "+next.Format("15:04:05 UTC"), false)
 	}
 	return m, nil
 }
@@ -123,7 +128,22 @@ func (m Model) registerView() string {
 	case regIssued:
 		text("Scan the QR code with your authenticator app, or enter the secret by hand, then type the code it shows.")
 		lines = append(lines, "")
-		lines = append(lines, strings.Split(strings.TrimRight(m.regQR, "\n"), "\n")...)
+		qr := strings.Split(strings.TrimRight(m.regQR, "\n"), "\n")
+		qrW := 0
+		for _, l := range qr {
+			qrW = max(qrW, lipgloss.Width(l))
+		}
+		// A QR code is whole or useless: one that does not fit is not
+		// drawn cropped; the secret below says the same.
+		if qrW > w || len(qr)+6 > m.bodyHeight() {
+			for _, l := range wrapText(fmt.Sprintf(
+				"The terminal is too small for the QR code (it needs %dx%d): enlarge the window to scan it, or type the secret below into your app.",
+				qrW, len(qr)+8), max(10, w)) {
+				lines = append(lines, m.st.warn.Render(l))
+			}
+		} else {
+			lines = append(lines, qr...)
+		}
 		lines = append(lines, m.st.label.Render("Secret ")+m.regInfo.Secret)
 		for i, l := range wrap(m.regInfo.URL, max(10, w-7)) {
 			p := m.st.label.Render("URL    ")
@@ -145,10 +165,8 @@ func (m Model) registerView() string {
 		lines = append(lines, m.st.err.Render(m.regErr))
 	}
 	if h := m.bodyHeight(); len(lines) > h && m.reg == regIssued {
-		// Never drop the code prompt: the QR code gives way first, and the
-		// secret and URL say the same.
-		keep := lines[len(lines)-(h-1):]
-		lines = append([]string{m.st.warn.Render(fmt.Sprintf("(terminal too small for the QR code: %d lines needed)", len(lines)))}, keep...)
+		// Never drop the code prompt: what gives way is the text above.
+		lines = lines[len(lines)-h:]
 	}
 	return strings.Join(lines, "\n")
 }

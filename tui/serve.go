@@ -53,8 +53,20 @@ func Serve(s ssh.Session, svc Backend, viewer Viewer, opts Options) error {
 		tea.WithoutSignalHandler(),
 	)
 	go forwardWindow(ctx, p, winCh)
+	if opts.Stopping != nil {
+		go func() {
+			select {
+			case <-opts.Stopping:
+				p.Send(StoppingMsg{})
+			case <-ctx.Done():
+			}
+		}()
+	}
 
-	_, err := p.Run()
+	final, err := p.Run()
+	if fm, ok := final.(Model); ok && fm.stopping {
+		fmt.Fprint(s.Stderr(), "keyturn: the gate is shutting down; the console was closed. Reconnect once it is back.\r\n")
+	}
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // the session ended: nothing went wrong in the console
 	}

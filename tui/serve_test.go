@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"errors"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"net"
 	"strings"
 	"sync"
@@ -167,7 +168,7 @@ func TestServeNeedsPTY(t *testing.T) {
 	var stderr syncBuffer
 	sess.Stderr = &stderr
 	_ = sess.Shell()
-	if err := <-results; !errors.Is(err, ErrNoPTY) {
+	if err := mpatest.Recv(t, results, "Serve to refuse a session without a terminal"); !errors.Is(err, ErrNoPTY) {
 		t.Fatalf("Serve = %v; want ErrNoPTY", err)
 	}
 	stderr.waitFor(t, "ssh -t")

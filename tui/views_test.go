@@ -117,7 +117,7 @@ func TestViews(t *testing.T) {
 			waitFor(t, tm, "no TOTP secret yet")
 		}},
 	}
-	for _, size := range [][2]int{{80, 24}, {120, 40}, {56, 20}} {
+	for _, size := range [][2]int{{80, 24}, {100, 40}, {120, 40}, {200, 50}, {56, 20}} {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s_%dx%d", tc.name, size[0], size[1]), func(t *testing.T) {
 				f := newFixture(t)

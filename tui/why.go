@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -89,16 +90,19 @@ func highlight(cmd string, spans []span, hi lipgloss.Style) string {
 	return b.String()
 }
 
-// describeMatch is one line of the "why" section: the action, the rule,
-// the words with their positions, and the note.
+// describeMatch is one line of the "why" section: the action, the words
+// that matched (highlighted in the command above) and the note. Byte
+// offsets and rule paths (actions[0].match[0]) stay in the audit record
+// and --json; a person reads words.
 func describeMatch(m policyMatch) string {
 	var b strings.Builder
 	b.WriteString(m.Action)
-	if m.Rule != "" {
-		fmt.Fprintf(&b, " [rule %s]", m.Rule)
-	}
-	for _, w := range m.Words {
-		fmt.Fprintf(&b, " %q@%d-%d", w.Text, w.Offset, w.End)
+	if len(m.Words) > 0 {
+		words := make([]string, len(m.Words))
+		for i, w := range m.Words {
+			words[i] = strconv.Quote(w.Text)
+		}
+		fmt.Fprintf(&b, ": matched %s", strings.Join(words, ", "))
 	}
 	if m.Note != "" {
 		fmt.Fprintf(&b, " (%s)", m.Note)

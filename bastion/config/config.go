@@ -18,6 +18,10 @@ const (
 // Config is the gate's configuration as read from keyturn.yaml.
 // Relative paths in it are resolved against the file's directory.
 type Config struct {
+	// Name names this gate where people see it next to other gates: the
+	// issuer of approvers' TOTP entries ("keyturn (NAME)") and the Host
+	// alias and HostKeyAlias of 'ssh-config'. Default "keyturn".
+	Name string `yaml:"name"`
 	// Listen is the address the gate's SSH server binds.
 	Listen string `yaml:"listen"`
 	// DataDir holds the store and the gate's own keys.

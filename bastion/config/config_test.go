@@ -45,13 +45,13 @@ func TestLoadErrors(t *testing.T) {
 		want []string // every line of the error, in order
 	}{
 		{"unknown_field.yaml", []string{
-			`testdata/unknown_field.yaml:5:5: users[0]: unknown field "kyes"`,
+			`testdata/unknown_field.yaml:5:5: user "alice": unknown field "kyes"; did you mean "keys"?`,
 		}},
 		{"bad_key.yaml", []string{
-			`testdata/bad_key.yaml:6:9: users[0].keys[1]: not an authorized_keys line: ssh: no key found; last parsing error for ignored line: illegal base64 data at input byte 3`,
+			`testdata/bad_key.yaml:6:9: user "alice": keys[1]: not an authorized_keys line: ssh: no key found; last parsing error for ignored line: illegal base64 data at input byte 3`,
 		}},
 		{"wrong_type.yaml", []string{
-			`testdata/wrong_type.yaml:3:12: users[0].roles: want a list, got "admin"`,
+			`testdata/wrong_type.yaml:3:12: user "alice": roles: want a list, got "admin"`,
 			`testdata/wrong_type.yaml:6:22: totp.lockout_threshold: want a int, got "many"`,
 		}},
 		{"bad_values.yaml", []string{
@@ -110,8 +110,8 @@ func TestLoadRefusesSharedKeysAndOptions(t *testing.T) {
 		"  - name: carol\n    roles: [approver]\n    keys: ['from=\"10.0.0.0/8\" " + key + " c']\n"
 	_, err := Parse("shared.yaml", []byte(data))
 	want := []string{
-		`shared.yaml:10:12: users[2].keys[0]: key options (from=, restrict, expiry-time=, ...) are not supported: the gate would not enforce them; remove them`,
-		`shared.yaml:7:12: users[1].keys[0]: key SHA256:+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU is also alice's; one key is one person`,
+		`shared.yaml:10:12: user "carol": keys[0]: key options (from=, restrict, expiry-time=, ...) are not supported: the gate would not enforce them; remove them`,
+		`shared.yaml:7:12: user "bob": keys[0]: key SHA256:+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU is also alice's; one key is one person`,
 	}
 	if err == nil {
 		t.Fatal("Parse(shared key, key options) = nil error")

@@ -37,15 +37,69 @@ func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{path: name}
 	d.decode(&root, reflect.ValueOf(c).Elem(), "")
 	if len(d.errs) > 0 {
+		d.nameByName()
 		return nil, errors.Join(d.errs...)
 	}
 	c.applyDefaults(filepath.Dir(name))
 	v := &validator{decoder: d, dir: filepath.Dir(name)}
 	v.check(c)
 	if len(d.errs) > 0 {
+		d.nameByName()
 		return nil, errors.Join(d.errs...)
 	}
 	return c, nil
+}
+
+var indexedPath = regexp.MustCompile(`^(users|targets|webhooks)\[(\d+)\](\.?)(.*)$`)
+
+// nameByName rewrites "users[0].keys[1]: ..." as "user "alice": keys[1]:
+// ...": a person finds a user, target or webhook in the file by its name,
+// not by counting. An entry without a usable name keeps its index, and so
+// does a name given twice (the index is what tells the two apart).
+func (d *decoder) nameByName() {
+	singular := map[string]string{"users": "user", "targets": "target", "webhooks": "webhook"}
+	nameOf := func(list, index string) string {
+		n := d.nodes[list+"["+index+"]"]
+		if n == nil || n.Kind != yaml.MappingNode {
+			return ""
+		}
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			if n.Content[k].Value == "name" && n.Content[k+1].Kind == yaml.ScalarNode {
+				return n.Content[k+1].Value
+			}
+		}
+		return ""
+	}
+	// A name given twice does not tell its entries apart.
+	seen := map[string]int{}
+	for p := range d.nodes {
+		if m := indexedPath.FindStringSubmatch(p); m != nil && m[3] == "" && m[4] == "" {
+			seen[m[1]+"/"+nameOf(m[1], m[2])]++
+		}
+	}
+	for _, err := range d.errs {
+		pe, ok := err.(*PosError)
+		if !ok || strings.Contains(pe.Msg, "defined twice") {
+			continue
+		}
+		m := indexedPath.FindStringSubmatch(pe.Msg)
+		if m == nil {
+			continue
+		}
+		name := nameOf(m[1], m[2])
+		if name == "" || !validName.MatchString(name) || seen[m[1]+"/"+name] > 1 {
+			continue
+		}
+		label := fmt.Sprintf("%s %q", singular[m[1]], name)
+		rest := m[4]
+		if strings.Contains(rest, label) {
+			continue // the message names it already
+		}
+		if m[3] == "." {
+			rest = ": " + rest
+		}
+		pe.Msg = label + rest
+	}
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -141,6 +195,9 @@ func (v *validator) at(path string) *yaml.Node {
 }
 
 func (v *validator) check(c *Config) {
+	if c.Name != "" && !validName.MatchString(c.Name) {
+		v.errorf(v.at("name"), "name: want letters, digits, '.', '_' or '-', got %q", c.Name)
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		v.errorf(v.at("listen"), "listen: want host:port, got %q", c.Listen)
 	}

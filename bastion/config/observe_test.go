@@ -133,7 +133,7 @@ func TestObservabilityUnknownField(t *testing.T) {
   - url: http://127.0.0.1:8080/a
     secret: hunter2
 `))
-	if want := name + `:6:5: webhooks[0]: unknown field "secret"`; err == nil || err.Error() != want {
+	if want := name + `:6:5: webhooks[0]: unknown field "secret"; did you mean "secret_file"?`; err == nil || err.Error() != want {
 		t.Errorf("Parse = %v; want %s", err, want)
 	}
 }

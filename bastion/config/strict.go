@@ -83,7 +83,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		key, val := n.Content[i], n.Content[i+1]
 		idx, ok := fields[key.Value]
 		if !ok {
-			d.errorf(key, "%s: unknown field %q", describe(path), key.Value)
+			names := make([]string, 0, len(fields))
+			for name := range fields {
+				names = append(names, name)
+			}
+			d.errorf(key, "%s: unknown field %q%s", describe(path), key.Value, suggestField(key.Value, names))
 			continue
 		}
 		if seen[key.Value] {

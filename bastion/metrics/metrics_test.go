@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -62,8 +63,21 @@ func newGate(t *testing.T) *gate {
 		}
 		g.secrets[name] = reg.Secret
 	}
+	// Follow subscribes on its own goroutine: wait until it has, or a
+	// change the test makes right after newGate returns would be committed
+	// before the subscription and never counted (the wait for it would
+	// then hang).
 	followed := make(chan error, 1)
+	subscribed := make(chan struct{})
+	g.m.seeded = func() { close(subscribed) }
 	go func() { followed <- g.m.Follow(ctx, st, g.svc) }()
+	select {
+	case <-subscribed:
+	case err := <-followed:
+		t.Fatalf("Follow ended before it subscribed: %v", err)
+	case <-time.After(mpatest.Bound):
+		t.Fatalf("gave up after %v waiting for Follow to subscribe", mpatest.Bound)
+	}
 	health := func(ctx context.Context) error {
 		return st.View(ctx, func(tx mpa.Tx) error { _, err := tx.GetSettings(); return err })
 	}
@@ -71,7 +85,7 @@ func newGate(t *testing.T) *gate {
 	t.Cleanup(func() {
 		g.srv.Close()
 		cancel()
-		if err := <-followed; err != nil && !errors.Is(err, context.Canceled) {
+		if err := mpatest.Recv(t, followed, "Follow to end with its context"); err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("Follow = %v; want it to end with its context or the store", err)
 		}
 		st.Close()
@@ -81,30 +95,42 @@ func newGate(t *testing.T) *gate {
 
 // wait waits until Follow has counted a change that matches, once per
 // change: one transaction's changes arrive in any order, so what was
-// read while waiting for something else is kept for later waits.
-func (g *gate) wait(match func(mpa.Change) bool) {
+// read while waiting for something else is kept for later waits. It fails
+// the test, naming what, if no such change comes within mpatest.Bound.
+func (g *gate) wait(what string, match func(mpa.Change) bool) {
+	g.t.Helper()
 	for i, c := range g.history {
 		if match(c) {
 			g.history = append(g.history[:i], g.history[i+1:]...)
 			return
 		}
 	}
-	for c := range g.seen {
-		if match(c) {
-			return
+	timer := time.NewTimer(mpatest.Bound)
+	defer timer.Stop()
+	for {
+		select {
+		case c := <-g.seen:
+			if match(c) {
+				return
+			}
+			g.history = append(g.history, c)
+		case <-timer.C:
+			g.t.Fatalf("gave up after %v waiting for Follow to count %s (%d other changes seen)",
+				mpatest.Bound, what, len(g.history))
 		}
-		g.history = append(g.history, c)
 	}
 }
 
 // waitEvent waits until Follow has counted an audit event of kind.
 func (g *gate) waitEvent(kind string) {
-	g.wait(func(c mpa.Change) bool { return c.Kind == mpa.ChangeAudit && c.Audit.Kind == kind })
+	g.t.Helper()
+	g.wait("audit event "+kind, func(c mpa.Change) bool { return c.Kind == mpa.ChangeAudit && c.Audit.Kind == kind })
 }
 
 // waitRequest waits until Follow has seen request id become st.
 func (g *gate) waitRequest(id string, st mpa.Status) {
-	g.wait(func(c mpa.Change) bool {
+	g.t.Helper()
+	g.wait(fmt.Sprintf("request %s becoming %s", id, st), func(c mpa.Change) bool {
 		return c.Kind == mpa.ChangeRequest && c.Request.ID == id && c.Request.Status == st
 	})
 }
@@ -248,14 +274,14 @@ func TestGaugeSeededAndRejection(t *testing.T) {
 	started := make(chan struct{})
 	m2.seeded = func() { close(started) }
 	go func() { followed <- m2.Follow(ctx, g.store, g.svc) }()
-	<-started
+	mpatest.Closed(t, started, "a second Follow to seed its gauges")
 	if got := gauge(t, m2, "keyturn_requests_open", "pending"); got != 1 {
 		t.Errorf("pending on a fresh Follow = %v; want 1", got)
 	}
 	if _, err := g.svc.Reject(g.ctx, r.ID, "bob", mpa.VoteInput{Code: g.code("bob"), Comment: "no"}); err != nil {
 		t.Fatal(err)
 	}
-	<-done
+	mpatest.Closed(t, done, "the second Follow to count the rejection's two changes")
 	if got := gauge(t, m2, "keyturn_requests_open", "pending"); got != 0 {
 		t.Errorf("pending after the rejection = %v; want 0", got)
 	}
@@ -263,7 +289,7 @@ func TestGaugeSeededAndRejection(t *testing.T) {
 		t.Errorf("rejections = %v; want 1", got)
 	}
 	cancel()
-	<-followed
+	mpatest.Recv(t, followed, "the second Follow to end with its context")
 }
 
 // gauge reads one series from m's registry.

@@ -23,7 +23,7 @@ func (s *Service) InitiateRegistration(ctx context.Context, user string, force b
 		return Registration{}, fmt.Errorf("initiate registration: user %q: %w", user, ErrInvalid)
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer:      issuer,
+		Issuer:      s.issuer,
 		AccountName: user,
 		Period:      totpPeriod,
 		Digits:      totpDigits,
@@ -66,7 +66,7 @@ func (s *Service) InitiateRegistration(ctx context.Context, user string, force b
 		return Registration{}, fmt.Errorf("initiate registration for %s: %w", user, err)
 	}
 	s.log.Info("mpa registration initiated", "user", user, "force", force)
-	return Registration{User: user, Issuer: issuer, Secret: key.Secret(), URL: key.URL()}, nil
+	return Registration{User: user, Issuer: s.issuer, Secret: key.Secret(), URL: key.URL()}, nil
 }
 
 // CompleteRegistration confirms user's pending secret with a code from it.

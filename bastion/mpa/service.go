@@ -38,6 +38,11 @@ type Options struct {
 	// (register_approver, disable_mpa); 2 by default.
 	DefaultQuorum int
 
+	// Issuer names the gate in approvers' authenticator apps (the
+	// otpauth issuer), so two gates' entries do not collide; "keyturn"
+	// by default.
+	Issuer string
+
 	// Node names this gate in Execution records, so that with several
 	// gates on one store each recovers only its own interrupted runs.
 	// The host name by default.
@@ -57,6 +62,7 @@ type Service struct {
 	canApprove func(string, []ActionRef) bool
 	quorum     int
 	node       string
+	issuer     string // the otpauth issuer
 
 	// writes serializes this service's read-write transactions. Every
 	// write appends to the one audit chain, so concurrent writes from one
@@ -86,6 +92,7 @@ func New(store Store, opts Options) *Service {
 		canApprove: opts.CanApprove,
 		quorum:     opts.DefaultQuorum,
 		node:       opts.Node,
+		issuer:     opts.Issuer,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -104,6 +111,9 @@ func New(store Store, opts Options) *Service {
 	}
 	if s.quorum <= 0 {
 		s.quorum = 2
+	}
+	if s.issuer == "" {
+		s.issuer = issuer
 	}
 	if s.node == "" {
 		if h, err := os.Hostname(); err == nil {

@@ -2,6 +2,7 @@ package mpa_test
 
 import (
 	"context"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"testing"
 	"time"
 
@@ -64,8 +65,13 @@ func TestWatch(t *testing.T) {
 	if got := next(t, ch); got.Status != mpa.StatusCompleted {
 		t.Fatalf("after finish: %s", got.Status)
 	}
-	if _, ok := <-ch; ok {
-		t.Fatal("watch not closed after a final status")
+	select {
+	case _, ok := <-ch:
+		if ok {
+			t.Fatal("watch not closed after a final status")
+		}
+	case <-time.After(mpatest.Bound):
+		t.Fatalf("gave up after %v waiting for the watch to close after a final status", mpatest.Bound)
 	}
 	// The queue saw the same request go through every state.
 	seen := map[mpa.Status]bool{}
@@ -102,7 +108,7 @@ func TestRunExpires(t *testing.T) {
 		t.Fatalf("after TTL with Run: %s; want expired", got.Status)
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := mpatest.Recv(t, done, "Run to end with its context"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -51,9 +51,9 @@ func runApproversList(c *call, args []string) int {
 		return c.writeJSON(out)
 	}
 	tw := table(c.stdout())
-	fmt.Fprintln(tw, "NAME\tSTATUS\tREGISTERED\tREQUEST")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tREGISTERED\tREQUEST\tLOCKED UNTIL")
 	for _, a := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, a.Status, fmtTime(a.RegisteredAt), dash(a.Request))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.Status, fmtTime(a.RegisteredAt), dash(a.Request), fmtTime(a.LockedUntil))
 	}
 	tw.Flush()
 	fmt.Fprintf(c.stdout(), "Total: %d\n", len(out))

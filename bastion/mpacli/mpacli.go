@@ -95,6 +95,14 @@ type Env struct {
 	// pa-metadata; 0 means mpa's default of 2.
 	DefaultQuorum int
 
+	// PolicyProblem, if set, says what is wrong with policies.yaml on
+	// disk ("" when nothing is); settings global view shows it.
+	PolicyProblem func() string
+
+	// Lockout is the gate's wrong-code lockout, for the tries left an
+	// approver is told about.
+	Lockout Lockout
+
 	Now func() time.Time // time.Now if nil
 
 	// Cert describes the certificate User logged in with ("" for a plain
@@ -165,7 +173,9 @@ func (c *call) usageErr(err error) {
 // fail reports err from the service and returns the exit status its kind
 // calls for.
 func (c *call) fail(err error) int {
-	c.errorf("%v", err)
+	// The service's sentinels carry "mpa: " for logs; a person reads the
+	// command's name once, in errorf's prefix.
+	c.errorf("%s", strings.ReplaceAll(err.Error(), "mpa: ", ""))
 	return exitFor(err)
 }
 
@@ -179,6 +189,12 @@ func (c *call) refused(format string, args ...any) int {
 // not allowed to do is a refusal, a malformed argument a usage error, the
 // rest a failure.
 func exitFor(err error) int {
+	switch {
+	case errors.Is(err, mpa.ErrBadCode), errors.Is(err, mpa.ErrReplayedCode):
+		return ExitBadCode
+	case errors.Is(err, mpa.ErrNotPending), errors.Is(err, mpa.ErrAlreadyReleased), errors.Is(err, mpa.ErrExpired):
+		return ExitDecided
+	}
 	for _, e := range []error{
 		mpa.ErrSelfApproval, mpa.ErrAlreadyVoted, mpa.ErrNotApprover, mpa.ErrNotAllowed,
 		mpa.ErrNotRequester, mpa.ErrBadCode, mpa.ErrReplayedCode, mpa.ErrLockedOut,

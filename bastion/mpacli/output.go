@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -103,8 +104,9 @@ func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
 	if r.Kind == mpa.KindUpdatePolicy {
 		// Approvers approve the change itself: show the diff the gate
 		// recorded, line by line.
+		row("why", "this change to policies.yaml:")
 		for _, line := range strings.Split(strings.TrimRight(r.Command, "\n"), "\n") {
-			row("change", termsafe.String(line))
+			fmt.Fprintf(tw, "    %s\n", termsafe.String(line))
 		}
 		if sum := policySum(r.Payload); sum != "" {
 			row("new policy", "sha256 "+sum)
@@ -142,9 +144,10 @@ func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
 	tw.Flush()
 }
 
-// whyLines shows a request's why as the gate shows a decision: the action,
-// the words that matched with their positions, and the rule. A why that is
-// not a list of policy matches is shown as stored.
+// whyLines shows a request's why in words: each action with the words of
+// the command that matched it, and the matcher's note. Byte offsets and
+// rule paths (actions[0].match[0]) stay in --json and the audit record. A
+// why that is not a list of policy matches is shown as stored.
 func whyLines(why json.RawMessage) []string {
 	if len(why) == 0 {
 		return nil
@@ -155,20 +158,51 @@ func whyLines(why json.RawMessage) []string {
 	}
 	lines := make([]string, 0, len(ms))
 	for _, m := range ms {
-		var b strings.Builder
-		b.WriteString(m.Action)
-		for _, w := range m.Words {
-			fmt.Fprintf(&b, " %q@%d-%d", w.Text, w.Offset, w.End)
-		}
-		if m.Rule != "" {
-			fmt.Fprintf(&b, " [%s]", m.Rule)
-		}
-		if m.Note != "" {
-			fmt.Fprintf(&b, " (%s)", m.Note)
-		}
-		lines = append(lines, termsafe.String(b.String()))
+		lines = append(lines, termsafe.String(matchWords(m)))
 	}
 	return lines
+}
+
+// matchWords is one match in words: `kill_process: matched "kill", "-9"
+// (via sudo)`.
+func matchWords(m policy.Match) string {
+	var b strings.Builder
+	b.WriteString(m.Action)
+	if len(m.Words) > 0 {
+		words := make([]string, len(m.Words))
+		for i, w := range m.Words {
+			words[i] = strconv.Quote(w.Text)
+		}
+		b.WriteString(": matched " + strings.Join(words, ", "))
+	}
+	if m.Note != "" {
+		fmt.Fprintf(&b, " (%s)", m.Note)
+	}
+	return b.String()
+}
+
+// decisionWords is a decision for a person: the verdict with the actions,
+// then a line per match. The quorum is said once, by the caller.
+func decisionWords(d policy.Decision) string {
+	names := make([]string, len(d.Actions))
+	for i, a := range d.Actions {
+		names[i] = a.Name
+	}
+	var b strings.Builder
+	switch d.Verdict {
+	case policy.Allow:
+		b.WriteString("allowed")
+	case policy.Hold:
+		b.WriteString("held for approval: " + strings.Join(names, ", "))
+	case policy.Deny:
+		b.WriteString("denied: " + strings.Join(names, ", "))
+	default:
+		b.WriteString(d.Verdict.String())
+	}
+	for _, m := range d.Why {
+		b.WriteString("\n  " + matchWords(m))
+	}
+	return termsafe.String(b.String())
 }
 
 // policySum is the new policy's SHA-256 from an update_policy payload.

@@ -80,7 +80,7 @@ func runCompleteRegistration(c *call, args []string) int {
 	}
 	a, held, err := c.env.Service.CompleteRegistration(c.ctx, c.env.User, *code)
 	if err != nil {
-		return c.fail(err)
+		return c.failVote(err, c.env.User, "")
 	}
 	w := c.stdout()
 	if held != nil {
@@ -92,5 +92,6 @@ func runCompleteRegistration(c *call, args []string) int {
 		return ExitOK
 	}
 	fmt.Fprintf(w, "Approver registered: %s\n", a.Name)
+	fmt.Fprintf(w, "Note: %s.\n", nextCode(a.LastStep, c.env.Now()))
 	return ExitOK
 }

@@ -110,10 +110,10 @@ func runRequestsCreate(c *call, args []string) int {
 	d := c.env.Policy.Decide(policy.Input{Command: line, Target: *target})
 	switch d.Verdict {
 	case policy.Deny:
-		return c.refused("%s", d.Message())
+		return c.refused("%s", decisionWords(d))
 	case policy.Allow:
 		fmt.Fprintf(c.stdout(), "%s: needs no approval; run it with ssh %s+%s@gate %s\n",
-			d.Message(), c.env.User, *target, shellQuote(line))
+			decisionWords(d), c.env.User, *target, shellQuote(line))
 		return ExitOK
 	}
 	settings, err := c.env.Service.Settings(c.ctx)
@@ -124,12 +124,15 @@ func runRequestsCreate(c *call, args []string) int {
 		// As the vendors do it: until MPA is enabled, privileged commands
 		// pass (audited by the gate), so there is nothing to approve.
 		fmt.Fprintf(c.stdout(), "%s\nMulti-party approval is disabled, so it needs no approval now; run it with ssh %s+%s@gate %s\n",
-			d.Message(), c.env.User, *target, shellQuote(line))
+			decisionWords(d), c.env.User, *target, shellQuote(line))
 		return ExitOK
 	}
 	if d.ReasonRequired && strings.TrimSpace(*reason) == "" {
 		c.usageErr(fmt.Errorf("a reason is required for %s: give --reason 'why'", actionList(d.Actions)))
 		return ExitUsage
+	}
+	if st, ok := c.quorumReachable(d); !ok {
+		return st
 	}
 	why, err := json.Marshal(d.Why)
 	if err != nil {
@@ -161,7 +164,7 @@ func runRequestsCreate(c *call, args []string) int {
 	}
 	fmt.Fprintf(c.stdout(), "%s\nCreated request %s: %d approvals needed, expires %s.\n"+
 		"Once approved, run it with: mpa requests run %s\n",
-		d.Message(), r.ID, r.RequiredApprovals, fmtDeadline(r.ExpiresAt, c.env.Now()), r.ID)
+		decisionWords(d), r.ID, r.RequiredApprovals, fmtDeadline(r.ExpiresAt, c.env.Now()), r.ID)
 	return ExitOK
 }
 
@@ -236,6 +239,8 @@ func runRequestsRun(c *call, args []string) int {
 		return c.fail(fmt.Errorf("run %s: %w (%s)", id, mpa.ErrNotRequester, r.Requester))
 	case r.Kind != mpa.KindCommand:
 		return c.refused("run %s: a %s request is applied by keyturn when approved, not run", id, r.Kind)
+	case r.Status == mpa.StatusRejected:
+		return c.rejected(r)
 	case r.Status != mpa.StatusApproved:
 		return c.fail(fmt.Errorf("run %s: %w: it is %s (%d of %d approvals)", id, mpa.ErrNotApproved,
 			r.Status, len(r.Approvals), r.RequiredApprovals))
@@ -263,8 +268,11 @@ func runRequestsApprove(c *call, args []string) int {
 	vf := addVoteFlags(fs, "comment `C`, recorded with your approval")
 	validBefore := fs.String("valid-before", "", "your approval lapses at `TIME` (RFC 3339, or a duration from now like 2h)")
 	asJSON := jsonFlag(fs)
-	p, st, ok := c.parse(fs, args, 1, 1)
+	p, st, ok := c.parse(fs, args, 1, -1)
 	if !ok {
+		return st
+	}
+	if st, ok := c.oneID(p, *vf.comment); !ok {
 		return st
 	}
 	in := mpa.VoteInput{Code: *vf.code, Comment: *vf.comment}
@@ -285,7 +293,7 @@ func runRequestsApprove(c *call, args []string) int {
 	}
 	r, err := c.env.Service.Approve(c.ctx, p.args[0], c.env.User, in)
 	if err != nil {
-		return c.fail(err)
+		return c.failVote(err, c.env.User, p.args[0])
 	}
 	if *asJSON {
 		return c.writeJSON(r)
@@ -308,8 +316,11 @@ func runRequestsReject(c *call, args []string) int {
 	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
 	vf := addVoteFlags(fs, "comment `C`: why you reject it, shown to the requester (required)")
 	asJSON := jsonFlag(fs)
-	p, st, ok := c.parse(fs, args, 1, 1)
+	p, st, ok := c.parse(fs, args, 1, -1)
 	if !ok {
+		return st
+	}
+	if st, ok := c.oneID(p, *vf.comment); !ok {
 		return st
 	}
 	switch {
@@ -327,11 +338,26 @@ func runRequestsReject(c *call, args []string) int {
 	}
 	r, err := c.env.Service.Reject(c.ctx, p.args[0], c.env.User, mpa.VoteInput{Code: *vf.code, Comment: *vf.comment})
 	if err != nil {
-		return c.fail(err)
+		return c.failVote(err, c.env.User, p.args[0])
 	}
 	if *asJSON {
 		return c.writeJSON(r)
 	}
 	fmt.Fprintf(c.stdout(), "Rejected %s\n", r.ID)
 	return ExitOK
+}
+
+// oneID checks that a vote names one request. Extra words after a
+// --comment are the comment's own words, split by the gate's shell-like
+// parsing of what ssh sent: say how to quote it.
+func (c *call) oneID(p parsed, comment string) (int, bool) {
+	if len(p.args) == 1 {
+		return ExitOK, true
+	}
+	if comment != "" {
+		c.usageErr(errors.New(quotingHint(comment, p.args[1:])))
+		return ExitUsage, false
+	}
+	c.usageErr(fmt.Errorf("unexpected argument %q", p.args[1]))
+	return ExitUsage, false
 }

@@ -148,6 +148,9 @@ func runGlobalView(c *call, args []string) int {
 	if !s.Updated.IsZero() {
 		fmt.Fprintf(c.stdout(), "Last changed %s by %s\n", fmtTime(s.Updated), dash(s.UpdatedBy))
 	}
+	for _, w := range c.globalWarnings() {
+		fmt.Fprintf(c.stdout(), "Warning: %s\n", w)
+	}
 	return ExitOK
 }
 
@@ -185,4 +188,36 @@ func runGlobalModify(c *call, args []string) int {
 	}
 	fmt.Fprintf(c.stdout(), "Multi-party approval is %s\n", enabledWord(*enable))
 	return ExitOK
+}
+
+// globalWarnings are what an approver looking at the settings should know
+// is wrong: a policies.yaml on disk that does not load, and actions whose
+// quorum the registered approvers cannot reach.
+func (c *call) globalWarnings() []string {
+	var out []string
+	if c.env.PolicyProblem != nil {
+		if p := c.env.PolicyProblem(); p != "" {
+			out = append(out, "policies.yaml on disk does not load; the last good policy stays in force: "+p)
+		}
+	}
+	if c.env.Policy == nil {
+		return out
+	}
+	as, err := c.env.Service.Approvers(c.ctx)
+	if err != nil {
+		return append(out, "could not count the registered approvers: "+err.Error())
+	}
+	n := 0
+	for _, a := range as {
+		if a.Status == mpa.Registered {
+			n++
+		}
+	}
+	for _, a := range c.env.Policy.Actions() {
+		if a.RequiredApprovals > n {
+			out = append(out, fmt.Sprintf("action %s needs %d approvals but only %d approvers are registered; its requests are refused",
+				a.Name, a.RequiredApprovals, n))
+		}
+	}
+	return out
 }

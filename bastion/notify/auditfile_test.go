@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"fmt"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,7 +27,7 @@ func runAuditFile(t *testing.T, g *gate, path string) (heads <-chan audit.Head, 
 	go func() { done <- a.Run(ctx, g.store) }()
 	return ch, func() {
 		cancel()
-		if err := <-done; err != nil && err != context.Canceled {
+		if err := mpatest.Recv(t, done, "AuditFile.Run to end with its context"); err != nil && err != context.Canceled {
 			t.Errorf("AuditFile.Run = %v", err)
 		}
 		m.Close()
@@ -45,9 +47,12 @@ func storeHead(t *testing.T, g *gate) audit.Head {
 	return last
 }
 
-func waitHead(heads <-chan audit.Head, want audit.Head) {
-	for h := range heads {
-		if h == want {
+// waitHead waits until the mirror reports head want, failing t if it
+// does not within mpatest.Bound.
+func waitHead(t *testing.T, heads <-chan audit.Head, want audit.Head) {
+	t.Helper()
+	for {
+		if h := mpatest.Recv(t, heads, fmt.Sprintf("the audit file to reach seq %d", want.Seq)); h == want {
 			return
 		}
 	}
@@ -60,16 +65,16 @@ func TestAuditFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 
 	heads, stop := runAuditFile(t, g, path)
-	waitHead(heads, storeHead(t, g)) // caught up with the past
+	waitHead(t, heads, storeHead(t, g)) // caught up with the past
 	r := g.create("kill -9 1")
 	g.run(r.ID, 0)
-	waitHead(heads, storeHead(t, g))
+	waitHead(t, heads, storeHead(t, g))
 	stop()
 
 	g.vote(g.create("kill -9 2").ID, "bob", false) // written while no mirror ran
 	heads, stop = runAuditFile(t, g, path)
 	want := storeHead(t, g)
-	waitHead(heads, want)
+	waitHead(t, heads, want)
 	stop()
 
 	f, err := os.Open(path)

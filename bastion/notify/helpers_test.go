@@ -108,10 +108,12 @@ func (g *gate) runNotifier(n *Notifier) {
 	case <-ready:
 	case err := <-done:
 		g.t.Fatalf("notifier Run = %v before it followed the store", err)
+	case <-time.After(mpatest.Bound):
+		g.t.Fatalf("gave up after %v waiting for the notifier to follow the store", mpatest.Bound)
 	}
 	g.t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil && err != context.Canceled {
+		if err := mpatest.Recv(g.t, done, "the notifier to end with its context"); err != nil && err != context.Canceled {
 			g.t.Errorf("notifier Run = %v", err)
 		}
 	})

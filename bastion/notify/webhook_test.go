@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"encoding/json"
 	"errors"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -80,7 +81,7 @@ func TestWebhookSignedDeliveries(t *testing.T) {
 	var events []string
 	byEvent := map[string]received{}
 	for range 5 {
-		rc := <-got
+		rc := mpatest.Recv(t, got, "the receiver to get notification")
 		events = append(events, rc.n.Event+" "+rc.n.Request)
 		byEvent[rc.n.Event] = rc
 		if h := rc.headers.Get(HeaderEvent); h != rc.n.Event {
@@ -163,11 +164,11 @@ func TestDeadEndpointBlocksNothing(t *testing.T) {
 	g.runNotifier(n)
 
 	first := g.create("kill -9 1")
-	<-arrived // the sender is now stuck on its first POST
+	mpatest.Recv(t, arrived, "the first POST to arrive") // the sender is now stuck on its first POST
 	// The whole flow still runs: two approvals, a release, its end.
 	lastID.Store(first.ID)
 	g.run(first.ID, 0)
-	<-last // the notifier has read every change: it is not stuck either
+	mpatest.Closed(t, last, "the notifier to read the completion") // the notifier has read every change: it is not stuck either
 
 	dropped := value(n.senders[0].stats.dropped)
 	// created was taken by the stuck sender; approved and completed fit
@@ -235,23 +236,23 @@ func TestRetries(t *testing.T) {
 	g.runNotifier(n)
 
 	n.Notify(Notification{Event: "request.created", Request: "req-1"})
-	if err := <-byName["flaky"]; err != nil {
+	if err := mpatest.Recv(t, byName["flaky"], "the flaky endpoint's first delivery"); err != nil {
 		t.Errorf("flaky endpoint: %v; want delivered on the third attempt", err)
 	}
 	if got := calls.Load(); got != 3 {
 		t.Errorf("flaky endpoint called %d times; want 3", got)
 	}
-	if err := <-byName["gone"]; err == nil || !strings.Contains(err.Error(), "attempt 3") {
+	if err := mpatest.Recv(t, byName["gone"], "the refusing endpoint to give up"); err == nil || !strings.Contains(err.Error(), "attempt 3") {
 		t.Errorf("refusing endpoint: %v; want given up after attempt 3", err)
 	}
 
 	n.Notify(Notification{Event: "request.created", Request: "req-2"})
-	err = <-byName["flaky"]
+	err = mpatest.Recv(t, byName["flaky"], "the flaky endpoint's 404")
 	var perm *permanentError
 	if !errors.As(err, &perm) || calls.Load() != 4 {
 		t.Errorf("404: %v after %d calls; want a permanent error after 1 more call (4)", err, calls.Load())
 	}
-	<-byName["gone"]
+	mpatest.Recv(t, byName["gone"], "the refusing endpoint's second give-up")
 	for _, s := range n.senders {
 		if s.ep.Name == "gone" {
 			if got := value(s.stats.failed); got != 2 {

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"os/user"
 	"path/filepath"
@@ -41,7 +44,7 @@ func demoMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "keyturn-demo", "`folder` for the demo's keys, config and data")
 	listen := fs.String("listen", config.DefaultListen, "`address` the demo gate listens on")
-	policies := fs.String("policies", "policies.yaml", "the policy `file` the demo gate enforces")
+	policies := fs.String("policies", "", "the policy `file` the demo gate enforces (default: the shipped policy, written to DIR/policies.yaml)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: keyturn demo [--dir DIR] [--listen ADDR] [--policies FILE]\n"+
@@ -76,14 +79,24 @@ func runDemo(ctx context.Context, dir, listen, policies string, stdout io.Writer
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if policies == "" {
+		// The shipped policy, written once: an edit made to it in the
+		// demo folder is the demo's policy from then on.
+		policies = filepath.Join(dir, "policies.yaml")
+		if _, err := os.Stat(policies); errors.Is(err, fs.ErrNotExist) {
+			if err := os.WriteFile(policies, shippedPolicy, 0o600); err != nil {
+				return err
+			}
+		}
+	}
 	if policies, err = filepath.Abs(policies); err != nil {
 		return err
 	}
 	if _, err := os.Stat(policies); err != nil {
-		return fmt.Errorf("policy file: %w (run the demo from the repository root, or pass --policies)", err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return fmt.Errorf("policy file: %w", err)
 	}
 
 	// The demo target: in this process, trusting only the gate's client key.
@@ -130,6 +143,11 @@ func runDemo(ctx context.Context, dir, listen, policies string, stdout io.Writer
 		l.Close()
 		srv.Close()
 		return fmt.Errorf("set up demo approvers: %w", err)
+	}
+	if err := srv.LogStart(ctx, versionString()); err != nil {
+		l.Close()
+		srv.Close()
+		return err
 	}
 	printDemoLines(stdout, dir)
 	return srv.Run(ctx, l)
@@ -197,6 +215,10 @@ func printDemoLines(w io.Writer, dir string) {
 	ssh := func(user string) string {
 		return fmt.Sprintf("ssh -F %s/ssh_config -i %s/keys/%s", rel, rel, user)
 	}
+	totpCmd := selfCommand() + " demo totp"
+	if rel != "keyturn-demo" {
+		totpCmd += " --dir " + rel
+	}
 	fmt.Fprintf(w, `
 keyturn demo is running. In another terminal, try:
 
@@ -209,8 +231,8 @@ keyturn demo is running. In another terminal, try:
   # in a third terminal, bob and carol approve it (the request id is in
   # alice's terminal); each code works once, and changes every 30 s
   %[3]s bob@gate mpa requests list
-  %[3]s bob@gate mpa requests approve REQ-ID --totp-code $(go run ./cmd/keyturn demo totp bob)
-  %[4]s carol@gate mpa requests approve REQ-ID --totp-code $(go run ./cmd/keyturn demo totp carol)
+  %[3]s bob@gate mpa requests approve REQ-ID --totp-code $(%[5]s bob)
+  %[4]s carol@gate mpa requests approve REQ-ID --totp-code $(%[5]s carol)
 
   # or review and approve in the approvers' console
   %[3]s -t bob@gate
@@ -219,8 +241,36 @@ keyturn demo is running. In another terminal, try:
   %[1]s alice@gate whoami
   %[1]s alice@gate mpa requests list
 
-Keys, config and data are in %[2]s/. Ctrl-C stops the demo.
-`, ssh("alice"), rel, ssh("bob"), ssh("carol"))
+The demo approvers' TOTP secrets (base32) are in %[2]s/totp/bob and
+%[2]s/totp/carol: '%[5]s NAME' prints the current code, or load a
+secret into an authenticator app, or: oathtool --totp -b $(cat %[2]s/totp/bob)
+Keys, config, policy and data are in %[2]s/. Ctrl-C stops the demo.
+`, ssh("alice"), rel, ssh("bob"), ssh("carol"), totpCmd)
+}
+
+// selfCommand is how to run this keyturn again from the printed lines:
+// "keyturn" when that is this binary on the PATH, the binary's path
+// otherwise, or "go run" when it was built by go run into a folder that
+// is gone once it stops.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "keyturn"
+	}
+	if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		if _, err := os.Stat(filepath.Join("cmd", "keyturn", "main.go")); err == nil {
+			return "go run ./cmd/keyturn"
+		}
+		return "go run github.com/keyturn/keyturn/cmd/keyturn@latest"
+	}
+	if p, err := exec.LookPath("keyturn"); err == nil {
+		if a, err := filepath.EvalSymlinks(p); err == nil {
+			if b, err := filepath.EvalSymlinks(exe); err == nil && a == b {
+				return "keyturn"
+			}
+		}
+	}
+	return exe
 }
 
 // demoApprovers are registered with TOTP secrets kept in the demo folder,

@@ -14,11 +14,13 @@ func main() {
 const usage = `keyturn: an SSH bastion that enforces the two-person rule on privileged commands
 
 Usage:
-  keyturn serve  --config keyturn.yaml   run the gate
+  keyturn serve  --config keyturn.yaml   run the gate (--check: check config and policy, then exit)
   keyturn demo                           run a gate, a demo target and demo users on loopback
   keyturn pubkey --config keyturn.yaml   print the gate's client key for targets' authorized_keys
   keyturn guard install --config keyturn.yaml TARGET
                                          print the steps that make keyturn-guard a target's login
+  keyturn hostkey --config keyturn.yaml  print the gate's host key, fingerprint and known_hosts line
+  keyturn --version                      print the version
   keyturn policy check [FILE]            validate a policies.yaml
   keyturn policy test [flags] -- 'CMD'   show the decision for a command line
   keyturn audit verify (--data-dir DIR | --file EXPORT.jsonl)
@@ -39,8 +41,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, versionLine())
+		return 0
+	case "hostkey":
+		return hostkeyMain(args[1:], stdout, stderr)
 	case "serve":
-		return serveMain(args[1:], stderr)
+		return serveMain(args[1:], stdout, stderr)
 	case "demo":
 		return demoMain(args[1:], stdout, stderr)
 	case "audit":

@@ -7,15 +7,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/policy"
 )
 
 const policyUsage = `Usage:
-  keyturn policy check [FILE]
+  keyturn policy check [--config keyturn.yaml] [FILE]
       Validate a policy file (default ./policies.yaml). Prints "FILE: ok, N actions",
-      or the first error as FILE:LINE:COL: message and exits 1.
+      or the first error as FILE:LINE:COL: message and exits 1. With --config, also
+      warns about actions needing more approvals than the config has approvers.
 
   keyturn policy test [--policy FILE] [--target NAME] [--pty] [--json] -- 'COMMAND LINE'
   keyturn policy test [--policy FILE] [--target NAME] [--pty] --stdin
@@ -77,7 +82,8 @@ func (fs flagSet) parse(args []string, stdout io.Writer) (int, bool) {
 }
 
 func policyCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "Usage: keyturn policy check [FILE]\n\nValidate a policy file (default ./policies.yaml).\n", stderr)
+	fs := newFlagSet("check", "Usage: keyturn policy check [--config keyturn.yaml] [FILE]\n\nValidate a policy file (default ./policies.yaml). With --config, also warn about\nactions needing more approvals than the config has users with the approver role.\n\n", stderr)
+	configPath := fs.String("config", "", "the gate's config `file`, to check quorums against its approvers")
 	if code, ok := fs.parse(args, stdout); !ok {
 		return code
 	}
@@ -101,6 +107,25 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 		plural = ""
 	}
 	fmt.Fprintf(stdout, "%s: ok, %d action%s\n", file, n, plural)
+	if *configPath != "" {
+		cfg, err := config.Load(*configPath)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		approvers := 0
+		for _, u := range cfg.Users {
+			if u.HasRole(config.RoleApprover) {
+				approvers++
+			}
+		}
+		for _, a := range p.Actions() {
+			if a.RequiredApprovals > approvers {
+				fmt.Fprintf(stdout, "warning: action %s needs %d approvals but %s gives only %d users the approver role; its requests would be refused\n",
+					a.Name, a.RequiredApprovals, *configPath, approvers)
+			}
+		}
+	}
 	return 0
 }
 
@@ -149,7 +174,13 @@ func policyTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	printDecision(stdout, in.Command, d)
+	text, _ := os.ReadFile(*file) // loaded above; only for rule lines
+	printDecision(stdout, in.Command, d, func(id string) string {
+		if n := bastion.PolicyRuleLine(text, id); n > 0 {
+			return fmt.Sprintf("%s line %d", filepath.Base(*file), n)
+		}
+		return ""
+	})
 	return 0
 }
 
@@ -169,7 +200,11 @@ func writeJSONLine(w io.Writer, command string, d policy.Decision) error {
 
 // printDecision shows the decision for a person: the verdict, the actions,
 // and the command line with the words that decided it marked underneath.
-func printDecision(w io.Writer, command string, d policy.Decision) {
+//
+// A rule is named by where it is (ruleAt: "policies.yaml line 50"), never
+// by its path (actions[0].match[0]), and words by their text, never by
+// byte offsets: both stay in --json.
+func printDecision(w io.Writer, command string, d policy.Decision, ruleAt func(id string) string) {
 	fmt.Fprintf(w, "verdict: %s\n", d.Verdict)
 	if len(d.Actions) > 0 {
 		names := make([]string, len(d.Actions))
@@ -193,8 +228,8 @@ func printDecision(w io.Writer, command string, d policy.Decision) {
 	oneLine := !strings.Contains(command, "\n")
 	for _, m := range d.Why {
 		fmt.Fprintf(w, "  %s", m.Action)
-		if m.Rule != "" {
-			fmt.Fprintf(w, " [%s]", m.Rule)
+		if at := ruleAt(m.Rule); at != "" {
+			fmt.Fprintf(w, " (%s)", at)
 		}
 		if m.Note != "" {
 			fmt.Fprintf(w, " %s", m.Note)
@@ -205,7 +240,7 @@ func printDecision(w io.Writer, command string, d policy.Decision) {
 		}
 		if !oneLine {
 			for _, wd := range m.Words {
-				fmt.Fprintf(w, "    %q at %d-%d\n", wd.Text, wd.Offset, wd.End)
+				fmt.Fprintf(w, "    matched %q\n", wd.Text)
 			}
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	gossh "golang.org/x/crypto/ssh"
@@ -127,6 +128,25 @@ type gateProc struct {
 	exited chan error
 }
 
+// waitBound is how long a script waits for the gate to start or exit
+// before it fails with a message rather than hanging the test binary.
+const waitBound = 60 * time.Second
+
+// wait returns the gate's exit error, failing the script if the gate has
+// not exited within waitBound.
+func (g *gateProc) wait(ts *testscript.TestScript) error {
+	t := time.NewTimer(waitBound)
+	defer t.Stop()
+	select {
+	case err := <-g.exited:
+		return err
+	case <-t.C:
+		g.cmd.Process.Kill()
+		ts.Fatalf("gate still running %v after it was told to stop", waitBound)
+		return nil
+	}
+}
+
 func cmdGate(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: gate start [CONFIG] | stop | kill | hup")
@@ -158,7 +178,7 @@ func cmdGate(ts *testscript.TestScript, neg bool, args []string) {
 		if args[0] == "hup" {
 			return
 		}
-		err := <-v.exited
+		err := v.wait(ts)
 		v.exited <- err // later waits see it too
 		if args[0] == "stop" && err != nil && !neg {
 			ts.Fatalf("gate exited with %v", err)
@@ -213,10 +233,15 @@ func startGate(ts *testscript.TestScript, cfgPath string) (*gateProc, error) {
 	}()
 	ts.Defer(func() {
 		cmd.Process.Kill()
-		err := <-g.exited
+		err := g.wait(ts)
 		g.exited <- err
 	})
+	bound := time.NewTimer(waitBound)
+	defer bound.Stop()
 	select {
+	case <-bound.C:
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("gate not listening after %v", waitBound)
 	case <-listening:
 	case err := <-g.exited:
 		g.exited <- err

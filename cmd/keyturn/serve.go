@@ -10,19 +10,21 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
 )
 
-func serveMain(args []string, stderr io.Writer) int {
+func serveMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keyturn serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "keyturn.yaml", "the gate's config `file`")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	addrFile := fs.String("addr-file", "", "write the address the gate listens on to `file` once it listens (useful with port 0)")
+	check := fs.Bool("check", false, "check the config and the policy it names, print a summary, and exit (0 if both load)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyturn serve [--config FILE] [--log-format text|json] [--addr-file FILE]\n\nRuns the gate until SIGINT or SIGTERM. SIGHUP reloads the policy.\n\n")
+		fmt.Fprintf(stderr, "Usage: keyturn serve [--config FILE] [--log-format text|json] [--addr-file FILE]\n       keyturn serve --check [--config FILE]\n\nRuns the gate until SIGINT or SIGTERM. SIGHUP reloads the policy.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -38,12 +40,26 @@ func serveMain(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyturn serve: %v\n", err)
 		return 1
 	}
+	if *check {
+		summary, warnings, err := bastion.CheckConfig(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "keyturn serve --check: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, summary)
+		for _, w := range warnings {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
+		}
+		return 0
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, log, *addrFile); err != nil {
+		log.Error("gate stopped with an error", "err", err)
 		fmt.Fprintf(stderr, "keyturn serve: %v\n", err)
 		return 1
 	}
+	log.Info("gate stopped")
 	return 0
 }
 
@@ -53,13 +69,20 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, addrFile s
 	if err != nil {
 		return err
 	}
+	if err := srv.LogStart(ctx, versionString()); err != nil {
+		srv.Close()
+		return err
+	}
+	go srv.WarnWhileApprovalOff(ctx, time.Hour)
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		srv.Close()
 		return fmt.Errorf("listen: %w", err)
 	}
 	if addrFile != "" {
 		if err := writeFileAtomic(addrFile, []byte(l.Addr().String()+"\n")); err != nil {
 			l.Close()
+			srv.Close()
 			return fmt.Errorf("write addr file: %w", err)
 		}
 	}

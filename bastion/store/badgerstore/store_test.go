@@ -164,7 +164,14 @@ func TestChangesDriveByCommits(t *testing.T) {
 		t.Fatal("no change delivered")
 	}
 	cancel()
-	for range ch { // closed once ctx is done
+	closed := time.NewTimer(30 * time.Second)
+	defer closed.Stop()
+	for open := true; open; {
+		select {
+		case _, open = <-ch: // closed once ctx is done
+		case <-closed.C:
+			t.Fatal("Changes channel not closed 30s after its context was cancelled")
+		}
 	}
 }
 

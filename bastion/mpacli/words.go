@@ -1,0 +1,190 @@
+package mpacli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/policy"
+	"github.com/keyturn/keyturn/tui/termsafe"
+)
+
+// Exit statuses an approver's script can tell apart (see the README's
+// exit status table). A refusal (ExitRefused) is everything else the
+// caller may not do.
+const (
+	// ExitBadCode: the TOTP code was wrong, or already used.
+	ExitBadCode = 65
+	// ExitDecided: the request was already decided (approved, rejected,
+	// expired, cancelled or released); the vote changed nothing.
+	ExitDecided = 68
+	// ExitNeverApproved: the request could never reach its quorum, so
+	// none was made (the gate's "held and not run" status).
+	ExitNeverApproved = 75
+	// ExitRejected: the request to run was rejected by an approver; it
+	// never runs. The gate's requester session uses the same status.
+	ExitRejected = 78
+)
+
+// rejected tells the requester who rejected r and why.
+func (c *call) rejected(r mpa.Request) int {
+	who, why := "an approver", ""
+	if n := len(r.Rejections); n > 0 {
+		who, why = r.Rejections[n-1].Approver, r.Rejections[n-1].Comment
+	}
+	c.sayf("%s was rejected by %s: %s; it never runs", r.ID, who, termsafe.String(why))
+	return ExitRejected
+}
+
+// Lockout is what the gate's config says about wrong codes, for the
+// "tries left" in an approver's error. Zero values mean mpa's defaults.
+type Lockout struct {
+	Threshold int
+	Duration  time.Duration
+}
+
+func (l Lockout) threshold() int {
+	if l.Threshold > 0 {
+		return l.Threshold
+	}
+	return 5
+}
+
+func (l Lockout) duration() time.Duration {
+	if l.Duration > 0 {
+		return l.Duration
+	}
+	return 5 * time.Minute
+}
+
+// sayf prints one sentence for a person: "keyturn: " and the message,
+// without the command path and the wrapped error prefixes.
+func (c *call) sayf(format string, args ...any) {
+	fmt.Fprintf(c.env.Stderr, "keyturn: %s\n", fmt.Sprintf(format, args...))
+}
+
+// failVote reports an error from a vote or a registration (who = the
+// voter, id = the request, "" for a registration) in one sentence, and
+// returns its exit status.
+func (c *call) failVote(err error, who, id string) int {
+	var locked *mpa.LockedOutError
+	switch {
+	case errors.As(err, &locked):
+		c.sayf("%s is locked out after too many wrong TOTP codes, until %s", who, locked.Until.UTC().Format("15:04:05 UTC"))
+		return ExitRefused
+	case errors.Is(err, mpa.ErrLockedOut):
+		c.sayf("%s is locked out after too many wrong TOTP codes; try again in %s", who, c.env.Lockout.duration())
+		return ExitRefused
+	case errors.Is(err, mpa.ErrBadCode):
+		c.sayf("wrong TOTP code for %s; %s", who, c.triesLeft(who))
+		return ExitBadCode
+	case errors.Is(err, mpa.ErrReplayedCode):
+		c.sayf("that TOTP code for %s was already used; wait for the next one (codes change every 30 s)", who)
+		return ExitBadCode
+	case errors.Is(err, mpa.ErrNotPending), errors.Is(err, mpa.ErrExpired):
+		if r, gerr := c.env.Service.Get(c.ctx, id); gerr == nil {
+			c.sayf("request %s was already decided: it is %s", id, r.Status)
+		} else {
+			c.sayf("request %s was already decided", id)
+		}
+		return ExitDecided
+	case errors.Is(err, mpa.ErrSelfApproval):
+		c.sayf("%s cannot vote on their own request %s; another approver must", who, id)
+		return ExitRefused
+	case errors.Is(err, mpa.ErrAlreadyVoted):
+		c.sayf("%s already voted on %s", who, id)
+		return ExitRefused
+	case errors.Is(err, mpa.ErrNotApprover):
+		c.sayf("%s is not a registered approver (register with: mpa initiate-registration)", who)
+		return ExitRefused
+	case errors.Is(err, mpa.ErrNotAllowed):
+		c.sayf("%s may not approve the actions of %s", who, id)
+		return ExitRefused
+	case errors.Is(err, mpa.ErrNotFound) && id != "":
+		c.sayf("no request %s (see: mpa requests list)", id)
+		return ExitFailure
+	}
+	return c.fail(err)
+}
+
+// triesLeft says how many more wrong codes who may give before the lock.
+func (c *call) triesLeft(who string) string {
+	l := c.env.Lockout
+	a, err := c.env.Service.Approver(c.ctx, who)
+	if err != nil || a.Status != mpa.Registered {
+		return "check the code in your authenticator app"
+	}
+	left := l.threshold() - a.Failures
+	if left <= 0 {
+		return fmt.Sprintf("locked for %s", l.duration())
+	}
+	tries := "tries"
+	if left == 1 {
+		tries = "try"
+	}
+	return fmt.Sprintf("%d %s left before a %s lock", left, tries, humanDuration(l.duration()))
+}
+
+// humanDuration is "5-minute", "1-hour", "90-second": the lock's length as
+// an adjective.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d-hour", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d-minute", d/time.Minute)
+	}
+	return fmt.Sprintf("%d-second", d/time.Second)
+}
+
+// nextCode says when an approver's next code is accepted after one at
+// step was used: codes are 30-second steps, and a used step (or an older
+// one) is refused as a replay.
+func nextCode(step int64, now time.Time) string {
+	at := time.Unix((step+1)*30, 0).UTC()
+	wait := at.Sub(now).Round(time.Second)
+	if wait <= 0 {
+		return "your next code is accepted now"
+	}
+	return fmt.Sprintf("your next code is accepted from %s (in %s); the one you just used will not work again", at.Format("15:04:05 UTC"), wait)
+}
+
+// quotingHint is added when a --comment reached the gate as several words:
+// ssh joins its arguments with spaces and the gate splits them again, so
+// a comment needs a second pair of quotes.
+func quotingHint(comment string, extra []string) string {
+	words := append([]string{comment}, extra...)
+	return fmt.Sprintf("--comment takes one word after ssh joins the command line; quote it twice: --comment \"'%s'\"", strings.Join(words, " "))
+}
+
+// quorumReachable refuses, at once, a request that could never be
+// approved: its quorum is more than the registered approvers other than
+// the requester. The gate refuses the same way (exit 75: not run).
+func (c *call) quorumReachable(d policy.Decision) (int, bool) {
+	as, err := c.env.Service.Approvers(c.ctx)
+	if err != nil {
+		return c.fail(err), false
+	}
+	n := 0
+	for _, a := range as {
+		if a.Status == mpa.Registered && a.Name != c.env.User {
+			n++
+		}
+	}
+	if n >= d.Quorum {
+		return ExitOK, true
+	}
+	names := make([]string, len(d.Actions))
+	for i, a := range d.Actions {
+		names[i] = a.Name
+	}
+	approvers := fmt.Sprintf("%d approvers other than %s are", n, c.env.User)
+	if n == 1 {
+		approvers = fmt.Sprintf("1 approver other than %s is", c.env.User)
+	}
+	c.sayf("%s needs %d approvals but only %s registered, so it could never be approved; no request was made",
+		strings.Join(names, ", "), d.Quorum, approvers)
+	return ExitNeverApproved, false
+}

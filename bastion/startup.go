@@ -1,0 +1,188 @@
+package bastion
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/policy"
+)
+
+// HostKey is the gate's SSH host key, as clients see it.
+func (g *Gate) HostKey() gossh.PublicKey { return g.hostKey.PublicKey() }
+
+// Digest is the SHA-256 of the policy text in force, in hex: two gates
+// with the same digest enforce the same policy.
+func (h *PolicyHolder) Digest() string {
+	sum := sha256.Sum256(*h.text.Load())
+	return hex.EncodeToString(sum[:])
+}
+
+// QuorumWarnings names each action whose quorum no request could reach
+// with approvers approvers: even a requester who is not one of them needs
+// that many others.
+func QuorumWarnings(actions []policy.Action, approvers int) []string {
+	var out []string
+	for _, a := range actions {
+		if a.RequiredApprovals > approvers {
+			out = append(out, fmt.Sprintf("action %s needs %s but %s registered; its requests are refused until more approvers register",
+				a.Name, plural(a.RequiredApprovals, "approval"), countIsAre(approvers, "approver")))
+		}
+	}
+	return out
+}
+
+func countIsAre(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("only 1 %s is", word)
+	}
+	return fmt.Sprintf("only %d %ss are", n, word)
+}
+
+// Approvers counts the registered approvers who hold the approver role.
+func (s *Server) Approvers(ctx context.Context) (int, error) {
+	as, err := s.MPA.Approvers(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return eligibleApprovers(s.cfg, as, ""), nil
+}
+
+// LogStart logs what an operator checks first: one summary line (version,
+// users, targets, approval on or off, approvers registered, policy digest,
+// host key fingerprint), a warning for each action whose quorum cannot be
+// reached, and a warning while approval is off.
+func (s *Server) LogStart(ctx context.Context, version string) error {
+	settings, err := s.MPA.Settings(ctx)
+	if err != nil {
+		return fmt.Errorf("read approval settings: %w", err)
+	}
+	n, err := s.Approvers(ctx)
+	if err != nil {
+		return fmt.Errorf("count approvers: %w", err)
+	}
+	approval := "off"
+	if settings.Enabled {
+		approval = "on"
+	}
+	s.log.Info("keyturn starting", "version", version, "name", s.name(), "config", s.cfg.Path(),
+		"users", len(s.cfg.Users), "targets", len(s.cfg.Targets), "approval", approval,
+		"approvers_registered", n, "policy", s.cfg.Policies, "policy_sha256", s.Policy.Digest(),
+		"host_key", gossh.FingerprintSHA256(s.hostKey.PublicKey()))
+	for _, w := range QuorumWarnings(s.Policy.Actions(), n) {
+		s.log.Warn(w)
+	}
+	if !settings.Enabled {
+		warnApprovalOff(s.log)
+	}
+	return nil
+}
+
+func warnApprovalOff(log *slog.Logger) {
+	log.Warn("multi-party approval is off: privileged commands run without approval (and are audited as command.unapproved); " +
+		"register two approvers and enable it: ssh APPROVER@gate mpa settings global enable --totp-code CODE")
+}
+
+// WarnWhileApprovalOff repeats the approval-off warning every interval
+// for as long as approval stays off, until ctx is done.
+func (s *Server) WarnWhileApprovalOff(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			st, err := s.MPA.Settings(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("read approval settings", "err", err)
+				}
+				continue
+			}
+			if !st.Enabled {
+				warnApprovalOff(s.log)
+			}
+		}
+	}
+}
+
+// configApprovers counts the users cfg gives the approver role: an upper
+// bound on the approvers who can ever register, for checks made without
+// the store ('keyturn serve --check').
+func configApprovers(cfg *config.Config) int {
+	n := 0
+	for _, u := range cfg.Users {
+		if u.HasRole(config.RoleApprover) {
+			n++
+		}
+	}
+	return n
+}
+
+// CheckConfig loads what the gate would start from, without opening the
+// store or binding a port: the config, then the policy. It returns a
+// one-line summary and the warnings a start would log about quorums the
+// configured approvers could never reach.
+func CheckConfig(cfg *config.Config) (summary string, warnings []string, err error) {
+	p, err := policy.Load(cfg.Policies)
+	if err != nil {
+		return "", nil, err
+	}
+	n := configApprovers(cfg)
+	summary = fmt.Sprintf("%s: ok, %s, %s (%s); %s: ok, %s",
+		cfg.Path(), plural(len(cfg.Users), "user"), plural(len(cfg.Targets), "target"),
+		plural(n, "approver"), cfg.Policies, plural(len(p.Actions()), "action"))
+	for _, a := range p.Actions() {
+		if a.RequiredApprovals > n {
+			warnings = append(warnings, fmt.Sprintf("action %s needs %s but the config gives only %s the approver role",
+				a.Name, plural(a.RequiredApprovals, "approval"), plural(n, "user")))
+		}
+	}
+	return summary, warnings, nil
+}
+
+// noteReload remembers whether the file on disk loads, so approvers can be
+// shown a broken file (the last good policy stays in force meanwhile), and
+// logs when a broken file is fixed.
+func (h *PolicyHolder) noteReload(err error) {
+	if err != nil {
+		msg := err.Error()
+		h.problem.Store(&msg)
+		return
+	}
+	if old := h.problem.Swap(nil); old != nil {
+		h.log.Info("policy file loads again; the earlier error is gone", "file", h.path, "was", *old)
+	}
+}
+
+// Problem says why policies.yaml on disk did not load at the last reload,
+// or "" if it did.
+func (h *PolicyHolder) Problem() string {
+	if p := h.problem.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// policyProblem is the gate's policy's Problem, if its decider has one.
+func (g *Gate) policyProblem() string {
+	if p, ok := g.policy.(interface{ Problem() string }); ok {
+		return p.Problem()
+	}
+	return ""
+}
+
+// RuleLine is the policy file's name and the line of rule id
+// ("actions[2].match[0]") in the policy text in force; line is 0 if it
+// cannot be found.
+func (h *PolicyHolder) RuleLine(id string) (file string, line int) {
+	return filepath.Base(h.path), ruleLine(*h.text.Load(), id)
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/config"
+)
+
+// hostkeyMain prints the gate's host key, so an admin can check the
+// fingerprint ssh shows on first contact, or put the key in known_hosts
+// before it.
+func hostkeyMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keyturn hostkey", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "keyturn.yaml", "the gate's config `file`")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: keyturn hostkey [--config FILE]\n\nPrints the gate's SSH host key, its SHA256 fingerprint, and the known_hosts\nline for the HostKeyAlias that 'ssh USER@gate ssh-config' writes. Creates the\nkey if the gate has never started. Safe to run while the gate runs.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitForFlagErr(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "keyturn hostkey: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn hostkey: %v\n", err)
+		return 1
+	}
+	key, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn hostkey: %v\n", err)
+		return 1
+	}
+	name := cfg.Name
+	if name == "" {
+		name = "keyturn"
+	}
+	pub := key.PublicKey()
+	fmt.Fprintf(stdout, "host key:    %s\n", bastion.AuthorizedKey(pub, ""))
+	fmt.Fprintf(stdout, "fingerprint: %s\n", gossh.FingerprintSHA256(pub))
+	fmt.Fprintf(stdout, "known_hosts: %s %s\n", name, bastion.AuthorizedKey(pub, ""))
+	return 0
+}
