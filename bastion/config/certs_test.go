@@ -90,13 +90,13 @@ users:
   - name: bob
     roles: [admin]
     principals: [alice]
-`, `keyturn.yaml:7:18: users[1].principals[0]: principal "alice" is also user alice's; a principal must map to exactly one user`},
+`, `keyturn.yaml:7:18: user "bob": principals[0]: principal "alice" is also user alice's; a principal must map to exactly one user`},
 		"principals without a CA": {`users:
   - name: alice
     roles: [admin]
     keys: ["` + caLine + `"]
     principals: [alice]
-`, `keyturn.yaml:5:17: users[0].principals: set user_ca_keys or user_ca_keys_file too`},
+`, `keyturn.yaml:5:17: user "alice": principals: set user_ca_keys or user_ca_keys_file too`},
 		"no keys and no CA": {`users:
   - name: alice
     roles: [admin]
@@ -109,7 +109,7 @@ users: [{name: alice, roles: [admin]}]
 `, `user_ca_keys[0]: not a public key line`},
 		"principal with a comma": {`user_ca_keys: ["` + caLine + `"]
 users: [{name: alice, roles: [admin], principals: ["a,b"]}]
-`, `users[0].principals[0]: principal "a,b": want no spaces, commas or control characters`},
+`, `user "alice": principals[0]: principal "a,b": want no spaces, commas or control characters`},
 		"revoked_keys unreadable": {`user_ca_keys: ["` + caLine + `"]
 revoked_keys: missing.krl
 users: [{name: alice, roles: [admin]}]
