@@ -252,7 +252,7 @@ type voteFlags struct {
 
 func addVoteFlags(fs *flag.FlagSet, commentHelp string) voteFlags {
 	return voteFlags{
-		code:    fs.String("totp-code", "", "the current `N` from your authenticator app"),
+		code:    fs.String(FlagTOTPCode, "", "the current `N` from your authenticator app"),
 		comment: fs.String("comment", "", commentHelp),
 	}
 }
