@@ -341,6 +341,14 @@ func cmpString(a, b string) int {
 
 // Cancel withdraws a Pending or Approved request; only its requester may.
 func (s *Service) Cancel(ctx context.Context, id, user string) (Request, error) {
+	return s.CancelBecause(ctx, id, user, "")
+}
+
+// CancelBecause is [Service.Cancel] with a reason, recorded in the
+// request.cancelled audit event (and so shown to approvers following the
+// feed): keyturn uses it to withdraw a policy change the file no longer
+// holds.
+func (s *Service) CancelBecause(ctx context.Context, id, user, reason string) (Request, error) {
 	var out Request
 	var expired bool
 	err := s.update(ctx, func(tx Tx) error {
@@ -360,7 +368,11 @@ func (s *Service) Cancel(ctx context.Context, id, user string) (Request, error) 
 		if r.Status != StatusPending && r.Status != StatusApproved {
 			return fmt.Errorf("%w: it is %s", ErrNotPending, r.Status)
 		}
-		if err := s.transition(tx, &r, StatusCancelled, user, nil); err != nil {
+		var data map[string]any
+		if reason != "" {
+			data = map[string]any{"reason": reason}
+		}
+		if err := s.transition(tx, &r, StatusCancelled, user, data); err != nil {
 			return err
 		}
 		out = r
@@ -372,7 +384,7 @@ func (s *Service) Cancel(ctx context.Context, id, user string) (Request, error) 
 	if err != nil {
 		return Request{}, fmt.Errorf("cancel %s: %w", id, err)
 	}
-	s.log.Info("mpa request cancelled", "request", id, "user", user)
+	s.log.Info("mpa request cancelled", "request", id, "user", user, "reason", reason)
 	return out, nil
 }
 
