@@ -13,6 +13,10 @@ const (
 	RoleAdmin Role = "admin"
 	// RoleApprover may register a TOTP secret and approve held requests.
 	RoleApprover Role = "approver"
+	// RoleAuditor sees every request and audit event (mpa requests
+	// list|view, mpa audit list|export) and changes nothing. Admins see
+	// only their own; approvers what they may approve.
+	RoleAuditor Role = "auditor"
 )
 
 // Config is the gate's configuration as read from keyturn.yaml.

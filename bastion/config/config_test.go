@@ -84,7 +84,7 @@ func TestLoadSemanticErrors(t *testing.T) {
 	want := []string{
 		`bad.yaml:1:9: listen: want host:port, got "2222"`,
 		`bad.yaml:3:11: users[0].name: want letters, digits, '.', '_' or '-', got "alice+web"`,
-		`bad.yaml:4:20: users[0].roles[1]: unknown role "root" (want admin or approver)`,
+		`bad.yaml:4:20: users[0].roles[1]: unknown role "root" (want admin, approver or auditor)`,
 		`bad.yaml:6:15: users[0].targets[0]: bad glob "web-[1"`,
 		`bad.yaml:7:5: users[1]: user "bob" has no keys (set keys or authorized_keys)`,
 		`bad.yaml:10:14: targets[0].address: want host:port, got "nowhere"`,

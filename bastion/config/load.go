@@ -175,8 +175,8 @@ func (v *validator) checkUser(u *User, p string, seen map[string]bool) {
 	}
 	seen[u.Name] = true
 	for j, r := range u.Roles {
-		if r != RoleAdmin && r != RoleApprover {
-			v.errorf(v.at(fmt.Sprintf("%s.roles[%d]", p, j)), "%s.roles[%d]: unknown role %q (want admin or approver)", p, j, r)
+		if r != RoleAdmin && r != RoleApprover && r != RoleAuditor {
+			v.errorf(v.at(fmt.Sprintf("%s.roles[%d]", p, j)), "%s.roles[%d]: unknown role %q (want admin, approver or auditor)", p, j, r)
 		}
 	}
 	for j, line := range u.Keys {

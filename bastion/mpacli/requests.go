@@ -29,12 +29,18 @@ func runRequestsList(c *call, args []string) int {
 			f.Statuses = append(f.Statuses, s)
 		}
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
-	rs, err := c.env.Service.List(c.ctx, f)
+	all, err := c.env.Service.List(c.ctx, f)
 	if err != nil {
 		return c.fail(err)
+	}
+	var rs []mpa.Request
+	for _, r := range all {
+		if c.seesRequest(r) {
+			rs = append(rs, r)
+		}
 	}
 	if *asJSON {
 		if rs == nil {
@@ -65,10 +71,13 @@ func runRequestsView(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	r, err := c.env.Service.Get(c.ctx, p.args[0])
+	if err == nil && !c.seesRequest(r) {
+		err = notFound(p.args[0])
+	}
 	if err != nil {
 		return c.fail(err)
 	}
@@ -224,6 +233,9 @@ func runRequestsRun(c *call, args []string) int {
 	}
 	id := p.args[0]
 	r, err := c.env.Service.Get(c.ctx, id)
+	if err == nil && !c.seesRequest(r) {
+		err = notFound(id)
+	}
 	if err != nil {
 		return c.fail(err)
 	}
