@@ -10,6 +10,9 @@ const (
 	ExitRefused = 1
 	// ExitUsage: a gate command was called wrongly.
 	ExitUsage = 64
+	// ExitTooLong: the command line is longer than the gate accepts
+	// (max_command_line); nothing was decided or recorded.
+	ExitTooLong = 65
 	// ExitUnavailable: the target could not be reached or showed a host key
 	// the gate does not trust.
 	ExitUnavailable = 69

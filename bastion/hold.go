@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/keyturn/keyturn/tui/termsafe"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpacli"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -50,7 +52,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 	}
 
 	say(s, "keyturn: %s", indentCR(d.Message(), pty))
-	reason := strings.TrimSpace(envValue(s.Environ(), ReasonEnv))
+	reason := cutReason(strings.TrimSpace(envValue(s.Environ(), ReasonEnv)))
 	if reason == "" && pty {
 		var ok bool
 		if reason, ok = askReason(s, d.ReasonRequired); !ok {
@@ -62,7 +64,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		say(s, "keyturn: a reason is required; give one with: ssh -o 'SetEnv=%s=\"why you need this\"' ... (or run it with ssh -t to be asked)", ReasonEnv)
 		return ExitUsage
 	}
-	why, err := json.Marshal(d.Why)
+	why, err := json.Marshal(mpacli.BoundWhy(d.Why))
 	if err != nil {
 		g.log.Error("encode decision", "user", id.User, "err", err)
 		return ExitInternal
@@ -96,6 +98,25 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 	return g.await(s, id, req.ID)
 }
 
+// boundCommandLine refuses a session whose command line is longer than
+// limit bytes, before anything reads the line: no log line carries it, no
+// policy decides it, nothing is stored. Everything after it may assume a
+// bounded line. A line of nested $(...) a few hundred KB long once cost
+// gigabytes of memory and hundreds of megabytes of store.
+func boundCommandLine(limit int, log *slog.Logger) Middleware {
+	return func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) {
+			if n := len(s.RawCommand()); n > limit {
+				log.Warn("command line refused: too long", "login", s.User(), "remote", s.RemoteAddr().String(), "bytes", n, "limit", limit)
+				say(s, "keyturn: the command line is %d bytes; this gate accepts at most %d (max_command_line); nothing was run or recorded", n, limit)
+				s.Exit(ExitTooLong)
+				return
+			}
+			next(s)
+		}
+	}
+}
+
 // maxReason bounds a typed reason; it is stored and shown to approvers.
 const maxReason = 500
 
@@ -116,11 +137,16 @@ func askReason(s ssh.Session, required bool) (reason string, ok bool) {
 	if err != nil {
 		return "", false
 	}
-	line = strings.TrimSpace(line)
-	if r := []rune(line); len(r) > maxReason {
-		line = string(r[:maxReason])
+	return cutReason(strings.TrimSpace(line)), true
+}
+
+// cutReason bounds a reason, typed or from the environment, to maxReason
+// characters.
+func cutReason(s string) string {
+	if r := []rune(s); len(r) > maxReason {
+		return string(r[:maxReason])
 	}
-	return line, true
+	return s
 }
 
 // await follows a request until it can run or ends. Detaching (Ctrl-C on a

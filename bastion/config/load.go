@@ -73,6 +73,12 @@ func (c *Config) applyDefaults(dir string) {
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = Duration(DefaultShutdownGrace)
 	}
+	if c.MaxCommandLine == 0 {
+		c.MaxCommandLine = DefaultMaxCommandLine
+	}
+	if c.Store.Reserve == 0 {
+		c.Store.Reserve = DefaultReserve
+	}
 	if c.TOTP.LockoutThreshold == 0 {
 		c.TOTP.LockoutThreshold = DefaultLockout
 	}
@@ -141,6 +147,9 @@ func (v *validator) at(path string) *yaml.Node {
 func (v *validator) check(c *Config) {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		v.errorf(v.at("listen"), "listen: want host:port, got %q", c.Listen)
+	}
+	if c.MaxCommandLine < 1<<10 || c.MaxCommandLine > MaxCommandLineLimit {
+		v.errorf(v.at("max_command_line"), "max_command_line: want 1KiB to 256KiB, got %d bytes", c.MaxCommandLine)
 	}
 	users := make(map[string]bool)
 	for i := range c.Users {

@@ -132,6 +132,19 @@ func newID() (string, error) {
 	return "req-" + hex.EncodeToString(b[:]), nil
 }
 
+// Hard bounds on what one request or event may carry, whatever the
+// caller. The gate's own bounds are lower (max_command_line, 64 KiB by
+// default; a why of 16 KiB); these stop any caller from making a record
+// that costs more than its share of memory and disk, and keep every
+// record under Badger's value threshold (1 MiB), so records stay in the
+// LSM tree and never go to the value log.
+const (
+	MaxCommand   = 256 << 10
+	MaxWhy       = 64 << 10
+	MaxReason    = 4 << 10
+	MaxEventData = 512 << 10
+)
+
 // Create stores a new Pending request and returns it.
 //
 // Only command and update_policy requests are created this way: the
@@ -151,6 +164,12 @@ func (s *Service) Create(ctx context.Context, nr NewRequest) (Request, error) {
 		return Request{}, fmt.Errorf("create request: no command: %w", ErrInvalid)
 	case nr.RequiredApprovals < 0:
 		return Request{}, fmt.Errorf("create request: quorum %d: %w", nr.RequiredApprovals, ErrInvalid)
+	case nr.Kind == KindCommand && len(nr.Command) > MaxCommand:
+		return Request{}, fmt.Errorf("create request: command line of %d bytes, over %d: %w", len(nr.Command), MaxCommand, ErrInvalid)
+	case len(nr.Why) > MaxWhy:
+		return Request{}, fmt.Errorf("create request: decision explanation of %d bytes, over %d: %w", len(nr.Why), MaxWhy, ErrInvalid)
+	case len(nr.Reason) > MaxReason:
+		return Request{}, fmt.Errorf("create request: reason of %d bytes, over %d: %w", len(nr.Reason), MaxReason, ErrInvalid)
 	}
 	var out Request
 	err := s.update(ctx, func(tx Tx) error {

@@ -140,7 +140,7 @@ func runRequestsCreate(c *call, args []string) int {
 		c.usageErr(fmt.Errorf("a reason is required for %s: give --reason 'why'", actionList(d.Actions)))
 		return ExitUsage
 	}
-	why, err := json.Marshal(d.Why)
+	why, err := json.Marshal(BoundWhy(d.Why))
 	if err != nil {
 		c.errorf("encode decision: %v", err)
 		return ExitFailure
