@@ -34,10 +34,10 @@ type Config struct {
 	// USER+TARGET@gate 'LINE', and the gate's own commands). A longer line
 	// is refused before it is decided or recorded.
 	MaxCommandLine ByteSize `yaml:"max_command_line"`
-	Users         []User   `yaml:"users"`
-	Targets       []Target `yaml:"targets"`
-	Store         Store    `yaml:"store"`
-	TOTP          TOTP     `yaml:"totp"`
+	Users          []User   `yaml:"users"`
+	Targets        []Target `yaml:"targets"`
+	Store          Store    `yaml:"store"`
+	TOTP           TOTP     `yaml:"totp"`
 	// Metrics serves Prometheus metrics; off unless Metrics.Listen is set.
 	Metrics Metrics `yaml:"metrics"`
 	// Audit configures the audit trail's mirror file.
@@ -158,9 +158,9 @@ const (
 	// packet (256 KiB) cannot carry more anyway.
 	MaxCommandLineLimit = 256 << 10
 	// DefaultReserve is the store's default free-space reserve.
-	DefaultReserve = 128 << 20
-	DefaultLockout       = 5
-	DefaultLockoutFor    = 5 * time.Minute
+	DefaultReserve    = 128 << 20
+	DefaultLockout    = 5
+	DefaultLockoutFor = 5 * time.Minute
 
 	DefaultWebhookTimeout  = 10 * time.Second
 	DefaultWebhookAttempts = 5

@@ -139,10 +139,10 @@ func TestSizes(t *testing.T) {
 		t.Errorf("defaults = %d, %d", c.MaxCommandLine, c.Store.Reserve)
 	}
 	for text, want := range map[string]string{
-		"max_command_line: 100\n":    "k.yaml:1:19: max_command_line: want 1KiB to 256KiB, got 100 bytes",
-		"max_command_line: 1MiB\n":   "k.yaml:1:19: max_command_line: want 1KiB to 256KiB, got 1048576 bytes",
-		"max_command_line: 64KB\n":   `k.yaml:1:19: max_command_line: want a size such as 65536, 64KiB or 256MiB, got "64KB"`,
-		"max_command_line: -1\n":     `k.yaml:1:19: max_command_line: want a size such as 65536, 64KiB or 256MiB, got "-1"`,
+		"max_command_line: 100\n":   "k.yaml:1:19: max_command_line: want 1KiB to 256KiB, got 100 bytes",
+		"max_command_line: 1MiB\n":  "k.yaml:1:19: max_command_line: want 1KiB to 256KiB, got 1048576 bytes",
+		"max_command_line: 64KB\n":  `k.yaml:1:19: max_command_line: want a size such as 65536, 64KiB or 256MiB, got "64KB"`,
+		"max_command_line: -1\n":    `k.yaml:1:19: max_command_line: want a size such as 65536, 64KiB or 256MiB, got "-1"`,
 		"store:\n  reserve: lots\n": `k.yaml:2:12: store.reserve: want a size such as 65536, 64KiB or 256MiB, got "lots"`,
 	} {
 		_, err := Parse("k.yaml", []byte(text))

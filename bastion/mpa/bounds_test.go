@@ -18,8 +18,12 @@ func TestRecordBounds(t *testing.T) {
 		Command: "kill 1", Requester: "alice"}
 	for name, nr := range map[string]mpa.NewRequest{
 		"command": func() mpa.NewRequest { r := base; r.Command = strings.Repeat("a", mpa.MaxCommand+1); return r }(),
-		"why":     func() mpa.NewRequest { r := base; r.Why = json.RawMessage(`"` + strings.Repeat("a", mpa.MaxWhy) + `"`); return r }(),
-		"reason":  func() mpa.NewRequest { r := base; r.Reason = strings.Repeat("a", mpa.MaxReason+1); return r }(),
+		"why": func() mpa.NewRequest {
+			r := base
+			r.Why = json.RawMessage(`"` + strings.Repeat("a", mpa.MaxWhy) + `"`)
+			return r
+		}(),
+		"reason": func() mpa.NewRequest { r := base; r.Reason = strings.Repeat("a", mpa.MaxReason+1); return r }(),
 	} {
 		if _, err := e.svc.Create(e.ctx, nr); !errors.Is(err, mpa.ErrInvalid) {
 			t.Errorf("oversize %s: %v, want ErrInvalid", name, err)
