@@ -129,8 +129,7 @@ func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	if err := g.record(s.Context(), "decision", id, map[string]any{
 		"command": in.Command, "pty": pty, "verdict": d.Verdict.String(), "actions": actionNames(d.Actions), "why": mpacli.BoundWhy(d.Why),
 	}); err != nil {
-		say(s, "keyturn: the audit trail is unavailable; the command was not run")
-		return ExitInternal
+		return unrecorded(s, err)
 	}
 	switch d.Verdict {
 	case policy.Allow:

@@ -44,8 +44,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		// been held. A line the gate could not resolve is never waved
 		// through, enabled or not.
 		if err := g.record(ctx, "command.unapproved", id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "reason": "mpa disabled"}); err != nil {
-			say(s, "keyturn: the audit trail is unavailable; the command was not run")
-			return ExitInternal
+			return unrecorded(s, err)
 		}
 		say(s, "keyturn: multi-party approval is not enabled; running %s without approval", strings.Join(actionNames(d.Actions), ", "))
 		return g.passthrough(s, id)
@@ -84,6 +83,9 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 	})
 	if err != nil {
 		g.log.Error("create request", "user", id.User, "target", id.Target, "err", err)
+		if errors.Is(err, mpa.ErrStoreFull) {
+			return unrecorded(s, err)
+		}
 		say(s, "keyturn: could not record the request; the command was not run")
 		return ExitInternal
 	}
@@ -291,6 +293,18 @@ func envValue(env []string, key string) string {
 		}
 	}
 	return ""
+}
+
+// unrecorded tells the requester that a command was not run because its
+// record could not be written, and returns the exit status: a full disk is
+// the gate being unavailable (try later), anything else an internal error.
+func unrecorded(s ssh.Session, err error) int {
+	if errors.Is(err, mpa.ErrStoreFull) {
+		say(s, "keyturn: the gate's disk is full, so it cannot record new commands; the command was not run (reading requests and the audit trail still works)")
+		return ExitUnavailable
+	}
+	say(s, "keyturn: the audit trail is unavailable; the command was not run")
+	return ExitInternal
 }
 
 // record appends a gate event to the audit trail. Its error is logged
