@@ -71,7 +71,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 // with a clear message, keeps serving reads, says so on /healthz and in
 // its metrics, and takes work again once space returns, chain intact.
 func TestGateFullDisk(t *testing.T) {
-	data := mountSmallFS(t, 96<<20)
+	data := mountSmallFS(t, 160<<20)
 	log := testLogger(t)
 	// The gate's client key, created where Open will find it, is the one
 	// the demo target trusts.
@@ -92,35 +92,44 @@ func TestGateFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := testSigner(t)
-	cfgText := "data_dir: " + data + "\nmetrics:\n  listen: 127.0.0.1:0\nstore:\n  reserve: 16MiB\n" +
+	cfgText := "data_dir: " + data + "\nmetrics:\n  listen: 127.0.0.1:0\nstore:\n  reserve: 48MiB\n" +
 		"users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
 		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
 	cfg, err := config.Parse(filepath.Join(conf, "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := Open(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- srv.Run(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-ran:
-			if err != nil {
-				t.Errorf("gate run: %v", err)
-			}
-		case <-time.After(time.Minute):
-			t.Error("the gate did not stop within a minute")
+	// start runs a gate from cfg until the test ends or stop is called.
+	var stop func()
+	start := func() (*Server, net.Listener) {
+		t.Helper()
+		srv, err := Open(cfg, log)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		ran := make(chan error, 1)
+		go func() { ran <- srv.Run(ctx, l) }()
+		stop = func() {
+			cancel()
+			select {
+			case err := <-ran:
+				if err != nil {
+					t.Errorf("gate run: %v", err)
+				}
+			case <-time.After(time.Minute):
+				t.Error("the gate did not stop within a minute")
+			}
+			stop = func() {}
+		}
+		return srv, l
+	}
+	srv, l := start()
+	t.Cleanup(func() { stop() })
 	hostKey, err := LoadOrCreateKey(filepath.Join(data, HostKeyFile))
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +163,38 @@ func TestGateFullDisk(t *testing.T) {
 		t.Fatalf("metrics on a full disk lack keyturn_store_full 1")
 	}
 
+	// A restart short of the reserve: the gate starts, serves reads,
+	// refuses records. (With less than Badger needs to open at all, 40
+	// MiB, the store refuses to open: see badgerstore's TestFullDisk.)
+	stop()
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(data, &fs); err != nil {
+		t.Fatal(err)
+	}
+	if give := 56<<20 - int64(fs.Bavail)*fs.Bsize; give > 0 {
+		info, err := os.Stat(filler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(filler, info.Size()-give); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, l = start()
+	tg.addr, tg.mpa = l.Addr().String(), srv.MPA
+	healthz = "http://" + srv.MetricsAddr().String() + "/healthz"
+	metricsURL = "http://" + srv.MetricsAddr().String() + "/metrics"
+	if _, errOut, st := tg.run(t, "alice+t1", alice, "echo restarted"); st != ExitUnavailable || !strings.Contains(errOut, "disk is full") {
+		t.Fatalf("restarted short of the reserve: exit %d, %q", st, errOut)
+	}
+	if out, _, st := tg.run(t, "alice", alice, "mpa audit list"); st != 0 || !strings.Contains(out, "echo before") {
+		t.Fatalf("reads after a restart short of the reserve: exit %d\n%s", st, out)
+	}
+	if code, _ := httpGet(t, healthz); code != http.StatusServiceUnavailable {
+		t.Fatalf("healthz after a restart short of the reserve: %d", code)
+	}
+
+	// Space returns: the running gate takes work again.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}

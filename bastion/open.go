@@ -222,7 +222,12 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	// A command that was running when the gate last stopped may have run
 	// in part: it is marked Interrupted and never run again by itself.
 	interrupted, err := svc.RecoverInterrupted(context.Background())
-	if err != nil {
+	switch {
+	case errors.Is(err, mpa.ErrStoreFull):
+		// Left Executing they cannot run again either; the next start
+		// with space marks them.
+		log.Error("could not mark interrupted requests: the store is full", "err", err)
+	case err != nil:
 		st.Close()
 		return nil, fmt.Errorf("recover interrupted requests: %w", err)
 	}
@@ -230,7 +235,12 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		log.Warn("request interrupted by a gate stop; not run again", "request", r.ID, "target", r.Target, "user", r.Requester)
 	}
 	holdPolicyChanges(pol, svc, log)
-	if err := startFromRecord(context.Background(), pol, svc, log); err != nil {
+	switch err := startFromRecord(context.Background(), pol, svc, log); {
+	case errors.Is(err, mpa.ErrStoreFull):
+		// The policy in force is the approved one (or, with MPA off, the
+		// file); only its record, or the filing of a change, waits.
+		log.Error("could not record the policy or file its change: the store is full", "err", err)
+	case err != nil:
 		st.Close()
 		return nil, fmt.Errorf("policy in force: %w", err)
 	}

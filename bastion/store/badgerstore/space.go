@@ -52,6 +52,9 @@ const (
 	// ballastSize covers a memtable flush and a little more.
 	ballastSize = 3 * memTableSize
 	ballastName = "keyturn.ballast"
+	// openMinimum is the free space Badger needs to open: a new log
+	// allocated in full, and the flush of memtables replayed from disk.
+	openMinimum = 2*memTableSize + ballastSize
 	// watchEvery is how often the store checks its space between writes.
 	watchEvery = 2 * time.Second
 )

@@ -74,7 +74,7 @@ func fill(t *testing.T, path string) {
 // so that a crash is a test failure with its output rather than the end of
 // the test binary.
 func TestFullDisk(t *testing.T) {
-	dir := smallFS(t, 80<<20)
+	dir := smallFS(t, 160<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFullDiskChild$", "-test.v")
@@ -95,7 +95,7 @@ func TestFullDiskChild(t *testing.T) {
 		t.Skip("run by TestFullDisk")
 	}
 	storeDir, filler := filepath.Join(dir, "store"), filepath.Join(dir, "filler")
-	const reserve = 16 << 20
+	const reserve = 48 << 20
 	open := func() (*badgerstore.Store, *mpa.Service) {
 		t.Helper()
 		st, err := badgerstore.Open(badgerstore.Options{Dir: storeDir, Reserve: reserve, Logger: logger(t)})
@@ -153,11 +153,38 @@ func TestFullDiskChild(t *testing.T) {
 		t.Fatalf("open on a full disk: %v, want a store-full error", err)
 	}
 
-	// Space returns: the store opens, writes, and the chain verifies.
+	// Some space back, less than the reserve: the store opens for
+	// reads, refuses writes.
+	info, err := os.Stat(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		t.Fatal(err)
+	}
+	// 56 MiB free: enough to open (40 MiB), short of the reserve and
+	// the ballast (72 MiB).
+	if give := 56<<20 - int64(fs.Bavail)*fs.Bsize; give > 0 {
+		if err := os.Truncate(filler, info.Size()-give); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, svc = open()
+	if n := countEvents(t, svc); n != written {
+		t.Fatalf("read %d events below the reserve, want %d", n, written)
+	}
+	if err := record(); !errors.Is(err, mpa.ErrStoreFull) {
+		t.Fatalf("record below the reserve: %v, want ErrStoreFull", err)
+	}
+	if err := svc.VerifyAudit(ctx); err != nil {
+		t.Fatalf("verify below the reserve: %v", err)
+	}
+
+	// Space returns: the same store writes again, and the chain verifies.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	st, svc = open()
 	if err := record(); err != nil {
 		t.Fatalf("record once space returned: %v", err)
 	}

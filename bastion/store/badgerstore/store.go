@@ -105,12 +105,22 @@ func Open(opts Options) (*Store, error) {
 			reserve = DefaultReserve
 		}
 		sp = &space{dir: opts.Dir, reserve: reserve, log: log, allocated: map[string]int64{}}
-		// Badger writes as it opens (a new log, replayed memtables
-		// flushed at once); on a full disk that is a SIGBUS, so a store
-		// without its reserve is not opened.
+		// Below its reserve the store opens for reads (writes are
+		// refused until space returns), as long as what Badger writes as
+		// it opens fits: a new log, replayed memtables flushed at once.
+		// On a disk fuller than that Badger would die of SIGBUS, so the
+		// store is not opened at all.
 		if err := sp.check(false); err != nil {
-			release()
-			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+			var full *StoreFullError
+			if !errors.As(err, &full) || full.Free < openMinimum {
+				release()
+				if full != nil {
+					err = &StoreFullError{Dir: opts.Dir, Free: full.Free, Need: openMinimum}
+				}
+				return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+			}
+			log.Error("store opened below its reserve: reads only, until space is freed", "dir", opts.Dir,
+				"free_bytes", full.Free, "reserve_bytes", reserve)
 		}
 		bo = badger.DefaultOptions(opts.Dir).WithMemTableSize(memTableSize).WithValueLogFileSize(valueLogFileSize)
 	}
@@ -130,6 +140,14 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
+	if sp != nil {
+		// The log Badger just created is allocated before the first write.
+		sp.mu.Lock()
+		if err := sp.allocate(); err != nil {
+			log.Warn("allocate store logs", "dir", opts.Dir, "err", err)
+		}
+		sp.mu.Unlock()
 	}
 	s := &Store{
 		db:        db,
