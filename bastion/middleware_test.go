@@ -2,11 +2,14 @@ package bastion
 
 import (
 	"bytes"
+	"flag"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"testing"
 
+	"github.com/anmitsu/go-shlex"
 	"github.com/gliderlabs/ssh"
 
 	"github.com/keyturn/keyturn/bastion/mpacli"
@@ -98,3 +101,54 @@ func (f fakeSession) User() string                            { return "carol" }
 func (f fakeSession) RemoteAddr() net.Addr                    { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
 func (f fakeSession) RawCommand() string                      { return f.raw }
 func (f fakeSession) Pty() (ssh.Pty, <-chan ssh.Window, bool) { return ssh.Pty{}, nil, false }
+
+// parsedCode is the TOTP code the mpa commands would read from line: split
+// as the gate splits it, flags read as mpacli's parse loop reads them
+// (flags anywhere among the positional arguments).
+func parsedCode(line string) string {
+	args, err := shlex.Split(line, true)
+	if err != nil {
+		return ""
+	}
+	fs := flag.NewFlagSet("mpa", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	code := fs.String(mpacli.FlagTOTPCode, "", "")
+	fs.String("comment", "", "")
+	fs.Bool("json", false, "")
+	for len(args) > 0 {
+		if fs.Parse(args) != nil {
+			return *code
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		args = rest[1:]
+	}
+	return *code
+}
+
+// FuzzRedactSecrets: whatever the line, what the commands would take as
+// the code is not readable in the logged line: parsing the logged line
+// yields no code, or the redaction mark.
+func FuzzRedactSecrets(f *testing.F) {
+	for _, s := range []string{
+		"mpa requests approve req-1 --totp-code 123456",
+		"mpa requests approve req-1 -totp-code=123456 --comment 'ok then'",
+		"mpa requests approve req-1 '-totp-code' \"123456\"",
+		"mpa requests approve req-1 -totp\\-code 123456 'open",
+		"mpa complete-registration --json -totp-code 1 -- -totp-code 2",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		code := parsedCode(line)
+		if code == "" || code == mpacli.Redacted {
+			return
+		}
+		logged := redactSecrets(line)
+		if got := parsedCode(logged); got != "" && got != mpacli.Redacted {
+			t.Fatalf("line %q is logged as %q, which still parses to code %q", line, logged, got)
+		}
+	})
+}
