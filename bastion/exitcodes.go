@@ -14,7 +14,8 @@ const (
 	// (max_command_line); nothing was decided or recorded.
 	ExitTooLong = 65
 	// ExitUnavailable: the target could not be reached or showed a host key
-	// the gate does not trust.
+	// the gate does not trust, or the gate's disk is full so it cannot
+	// record the session (try again once space is freed).
 	ExitUnavailable = 69
 	// ExitInternal: the gate failed; the log has the cause.
 	ExitInternal = 70
