@@ -76,7 +76,7 @@ func runRequestsView(c *call, args []string) int {
 	}
 	r, err := c.env.Service.Get(c.ctx, p.args[0])
 	if err == nil && !c.seesRequest(r) {
-		err = notFound(p.args[0])
+		err = notFound("get", p.args[0])
 	}
 	if err != nil {
 		return c.fail(err)
@@ -214,6 +214,11 @@ func runRequestsCancel(c *call, args []string) int {
 	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
 		return st
 	}
+	// Someone else's request that the caller may not see is not found,
+	// as in view: a refusal would tell them the id is in use.
+	if r, err := c.env.Service.Get(c.ctx, p.args[0]); err == nil && !c.seesRequest(r) {
+		return c.fail(notFound("cancel", p.args[0]))
+	}
 	r, err := c.env.Service.Cancel(c.ctx, p.args[0], c.env.User)
 	if err != nil {
 		return c.fail(err)
@@ -234,7 +239,7 @@ func runRequestsRun(c *call, args []string) int {
 	id := p.args[0]
 	r, err := c.env.Service.Get(c.ctx, id)
 	if err == nil && !c.seesRequest(r) {
-		err = notFound(id)
+		err = notFound("get", id)
 	}
 	if err != nil {
 		return c.fail(err)

@@ -28,8 +28,10 @@ func (c *call) seesRequest(r mpa.Request) bool {
 
 // notFound is what a caller who may not see a request is told: the same
 // as for a request that does not exist, so ids cannot be probed.
-func notFound(id string) error {
-	return fmt.Errorf("get %s: request %s: %w", id, id, mpa.ErrNotFound)
+// op is the service call whose not-found error it imitates ("get",
+// "cancel").
+func notFound(op, id string) error {
+	return fmt.Errorf("%s %s: request %s: %w", op, id, id, mpa.ErrNotFound)
 }
 
 // auditVisibility decides, event by event in chain order, which events the

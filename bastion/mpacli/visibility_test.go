@@ -68,8 +68,12 @@ func TestAdminSeesOnlyOwnRequests(t *testing.T) {
 		strings.Contains(hidden.stdout+hidden.stderr, "stuck worker") {
 		t.Errorf("frank views alice's request: exit %d %q %q; a missing one: exit %d %q", hidden.code, hidden.stdout, hidden.stderr, missing.code, missing.stderr)
 	}
-	if r := h.run("frank", "requests", "run", aliceReq); r.code == 0 || strings.Contains(r.stderr, "alice") {
-		t.Errorf("frank runs alice's request: exit %d, %q", r.code, r.stderr)
+	for _, verb := range []string{"run", "cancel"} {
+		hidden, missing := h.run("frank", "requests", verb, aliceReq), h.run("frank", "requests", verb, "req-0000000000")
+		if hidden.code == 0 || hidden.code != missing.code || strings.Contains(hidden.stderr, "alice") ||
+			strings.ReplaceAll(hidden.stderr, aliceReq, "ID") != strings.ReplaceAll(missing.stderr, "req-0000000000", "ID") {
+			t.Errorf("frank %ss alice's request: exit %d, %q; a missing one: exit %d, %q", verb, hidden.code, hidden.stderr, missing.code, missing.stderr)
+		}
 	}
 	// Alice sees hers, not frank's.
 	if ids := listIDs(t, h, "alice"); len(ids) != 1 || ids[0] != aliceReq {
