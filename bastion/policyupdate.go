@@ -42,8 +42,15 @@ func holdPolicyChanges(h *PolicyHolder, svc *mpa.Service, log *slog.Logger) {
 			withdrawPolicyChanges(ctx, svc, payload, "multi-party approval is off; "+h.path+" went into force as it is", log)
 			return false, svc.RecordPolicy(ctx, mpa.SystemActor, payload)
 		}
-		if held, err := pendingFor(ctx, svc, payload); err != nil || held {
-			return held, err
+		held, err := pendingFor(ctx, svc, payload)
+		if err != nil {
+			return false, err
+		}
+		if held {
+			// This very change already waits; anything else waiting is
+			// not what the file holds.
+			withdrawPolicyChanges(ctx, svc, payload, "superseded by a newer edit of "+h.path, log)
+			return true, nil
 		}
 		// An older change still waiting is superseded by this one: the
 		// file no longer holds it. (Approved anyway, the store would
