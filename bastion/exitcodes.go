@@ -10,8 +10,12 @@ const (
 	ExitRefused = 1
 	// ExitUsage: a gate command was called wrongly.
 	ExitUsage = 64
+	// ExitTooLong: the command line is longer than the gate accepts
+	// (max_command_line); nothing was decided or recorded.
+	ExitTooLong = 65
 	// ExitUnavailable: the target could not be reached or showed a host key
-	// the gate does not trust.
+	// the gate does not trust, or the gate's disk is full so it cannot
+	// record the session (try again once space is freed).
 	ExitUnavailable = 69
 	// ExitInternal: the gate failed; the log has the cause.
 	ExitInternal = 70

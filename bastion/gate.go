@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpacli"
 	"github.com/keyturn/keyturn/bastion/targets"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -64,6 +65,7 @@ func New(o Options) (*Gate, error) {
 	handler := Chain(g.route,
 		snapshotPTY,
 		recoverPanics(log),
+		boundCommandLine(maxCommandLine(o.Config), log),
 		logSessions(log),
 		authenticate(log, auth),
 	)
@@ -132,10 +134,9 @@ func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	d := g.policy.Decide(in)
 	g.log.Info("decision", "user", id.User, "target", id.Target, "verdict", d.Verdict.String(), "actions", actionNames(d.Actions), "command", in.Command)
 	if err := g.record(s.Context(), "decision", id, map[string]any{
-		"command": in.Command, "pty": pty, "verdict": d.Verdict.String(), "actions": actionNames(d.Actions), "why": d.Why,
+		"command": in.Command, "pty": pty, "verdict": d.Verdict.String(), "actions": actionNames(d.Actions), "why": mpacli.BoundWhy(d.Why),
 	}); err != nil {
-		say(s, "keyturn: the audit trail is unavailable; the command was not run")
-		return ExitInternal
+		return unrecorded(s, err)
 	}
 	switch d.Verdict {
 	case policy.Allow:
@@ -179,6 +180,14 @@ func indentCR(msg string, pty bool) string {
 		out = append(out, msg[i])
 	}
 	return string(out)
+}
+
+// maxCommandLine returns the command line bound from the config.
+func maxCommandLine(cfg *config.Config) int {
+	if n := cfg.MaxCommandLine.Bytes(); n > 0 {
+		return int(n)
+	}
+	return config.DefaultMaxCommandLine
 }
 
 // graceFrom returns the shutdown grace period from the config.

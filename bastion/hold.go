@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/keyturn/keyturn/tui/termsafe"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpacli"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -39,8 +41,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		// been held. A line the gate could not resolve is never waved
 		// through, enabled or not.
 		if err := g.record(ctx, "command.unapproved", id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "reason": "mpa disabled"}); err != nil {
-			say(s, "keyturn: the audit trail is unavailable; the command was not run")
-			return ExitInternal
+			return unrecorded(s, err)
 		}
 		say(s, "keyturn: multi-party approval is not enabled; running %s without approval", strings.Join(actionNames(d.Actions), ", "))
 		return g.passthrough(s, id)
@@ -56,7 +57,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		return ExitPending
 	}
 	g.sayLines(s, explain(s.RawCommand(), d, g.describer()))
-	reason := strings.TrimSpace(envValue(s.Environ(), ReasonEnv))
+	reason := cutReason(strings.TrimSpace(envValue(s.Environ(), ReasonEnv)))
 	if reason == "" && pty {
 		var ok bool
 		if reason, ok = askReason(s, d.ReasonRequired); !ok {
@@ -75,7 +76,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		}
 		return ExitUsage
 	}
-	why, err := json.Marshal(d.Why)
+	why, err := json.Marshal(mpacli.BoundWhy(d.Why))
 	if err != nil {
 		g.log.Error("encode decision", "user", id.User, "err", err)
 		return ExitInternal
@@ -96,6 +97,9 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 	})
 	if err != nil {
 		g.log.Error("create request", "user", id.User, "target", id.Target, "err", err)
+		if errors.Is(err, mpa.ErrStoreFull) {
+			return unrecorded(s, err)
+		}
 		say(s, "keyturn: could not record the request; the command was not run")
 		return ExitInternal
 	}
@@ -108,6 +112,25 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 	}
 	say(s, "keyturn: waiting for approval; %s detaches; come back with: ssh %s@gate mpa requests run %s", detach, id.User, req.ID)
 	return g.await(s, id, req.ID)
+}
+
+// boundCommandLine refuses a session whose command line is longer than
+// limit bytes, before anything reads the line: no log line carries it, no
+// policy decides it, nothing is stored. Everything after it may assume a
+// bounded line. A line of nested $(...) a few hundred KB long once cost
+// gigabytes of memory and hundreds of megabytes of store.
+func boundCommandLine(limit int, log *slog.Logger) Middleware {
+	return func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) {
+			if n := len(s.RawCommand()); n > limit {
+				log.Warn("command line refused: too long", "login", s.User(), "remote", s.RemoteAddr().String(), "bytes", n, "limit", limit)
+				say(s, "keyturn: the command line is %d bytes; this gate accepts at most %d (max_command_line); nothing was run or recorded", n, limit)
+				s.Exit(ExitTooLong)
+				return
+			}
+			next(s)
+		}
+	}
 }
 
 // maxReason bounds a typed reason; it is stored and shown to approvers.
@@ -130,11 +153,16 @@ func askReason(s ssh.Session, required bool) (reason string, ok bool) {
 	if err != nil {
 		return "", false
 	}
-	line = strings.TrimSpace(line)
-	if r := []rune(line); len(r) > maxReason {
-		line = string(r[:maxReason])
+	return cutReason(strings.TrimSpace(line)), true
+}
+
+// cutReason bounds a reason, typed or from the environment, to maxReason
+// characters.
+func cutReason(s string) string {
+	if r := []rune(s); len(r) > maxReason {
+		return string(r[:maxReason])
 	}
-	return line, true
+	return s
 }
 
 // await follows a request until it can run or ends. Detaching (Ctrl-C on a
@@ -275,6 +303,18 @@ func envValue(env []string, key string) string {
 		}
 	}
 	return ""
+}
+
+// unrecorded tells the requester that a command was not run because its
+// record could not be written, and returns the exit status: a full disk is
+// the gate being unavailable (try later), anything else an internal error.
+func unrecorded(s ssh.Session, err error) int {
+	if errors.Is(err, mpa.ErrStoreFull) {
+		say(s, "keyturn: the gate's disk is full, so it cannot record new commands; the command was not run (reading requests and the audit trail still works)")
+		return ExitUnavailable
+	}
+	say(s, "keyturn: the audit trail is unavailable; the command was not run")
+	return ExitInternal
 }
 
 // record appends a gate event to the audit trail. Its error is logged

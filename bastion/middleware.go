@@ -3,13 +3,15 @@ package bastion
 import (
 	"fmt"
 	"log/slog"
-	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
+	"github.com/anmitsu/go-shlex"
 	"github.com/gliderlabs/ssh"
 
 	"github.com/keyturn/keyturn/bastion/metrics"
+	"github.com/keyturn/keyturn/bastion/mpacli"
 )
 
 // Middleware wraps a session handler.
@@ -90,14 +92,25 @@ func say(s ssh.Session, format string, args ...any) {
 	fmt.Fprintf(s.Stderr(), format+end, args...)
 }
 
-// totpCodeArg matches a TOTP code given on a gate command line.
-var totpCodeArg = regexp.MustCompile(`(--totp-code[= ]+)\S+`)
-
 // redactSecrets hides TOTP codes in a command line before it is logged: a
 // code the gate refused before checking it (wrong request id, say) has not
-// been used, and stays valid for a minute or so.
+// been used, and stays valid for a minute or so. The line is split as the
+// gate splits it for its commands (gliderlabs' Session.Command uses
+// go-shlex), and flags are read as the mpa commands' flag sets read them,
+// so "-totp-code 1", "--totp-code=1" and a quoted '--totp-code' '1' are all
+// found; a pattern misses what the parser accepts. A line that does not
+// split (an open quote) is split at white space instead: the gate will not
+// run it, but the log still must not show its code.
 func redactSecrets(cmd string) string {
-	return totpCodeArg.ReplaceAllString(cmd, "${1}******")
+	args, err := shlex.Split(cmd, true)
+	if err != nil {
+		args = strings.Fields(cmd)
+	}
+	out, n := mpacli.RedactArgs(args)
+	if n == 0 {
+		return cmd
+	}
+	return mpacli.QuoteArgs(out)
 }
 
 // snapshotPTY reads the session's terminal once, before anything else does.

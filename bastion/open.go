@@ -87,10 +87,34 @@ func (o *observers) wire(g *Gate, pool *targets.Pool) {
 	g.Use(countSessions(o.metrics.Session))
 }
 
+// storeGauges exports the store's free space and whether it refuses
+// writes for lack of it, as last checked (every write, every /healthz,
+// and every few seconds).
+func storeGauges(st *badgerstore.Store) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keyturn_store_free_bytes",
+			Help: "Free space on the store's file system, as last checked (-1 in memory).",
+		}, func() float64 { free, _ := st.Space(); return float64(free) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keyturn_store_full",
+			Help: "1 while the store refuses writes because free space is below its reserve (store.reserve).",
+		}, func() float64 {
+			if _, full := st.Space(); full {
+				return 1
+			}
+			return 0
+		}),
+	}
+}
+
 // start runs every observer on ctx; wg is done when all have stopped.
 func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st *badgerstore.Store, svc *mpa.Service, log *slog.Logger) {
 	if o.metrics != nil {
 		health := func(ctx context.Context) error {
+			if err := st.CheckSpace(); err != nil {
+				return err
+			}
 			return st.View(ctx, func(tx mpa.Tx) error { _, err := tx.GetSettings(); return err })
 		}
 		log.Info("metrics listening", "address", o.metricsL.Addr().String())
@@ -158,7 +182,8 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (*badgerstore.Store, error)
 		}
 		key = k // raw key bytes, as 'head -c 32 /dev/urandom' writes them
 	}
-	return badgerstore.Open(badgerstore.Options{Dir: filepath.Join(cfg.DataDir, StoreDir), EncryptionKey: key, Logger: log})
+	return badgerstore.Open(badgerstore.Options{Dir: filepath.Join(cfg.DataDir, StoreDir), EncryptionKey: key, Logger: log,
+		Reserve: cfg.Store.Reserve.Bytes()})
 }
 
 // NewService returns the approval service over st with the config's roles
@@ -208,7 +233,12 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	// A command that was running when the gate last stopped may have run
 	// in part: it is marked Interrupted and never run again by itself.
 	interrupted, err := svc.RecoverInterrupted(context.Background())
-	if err != nil {
+	switch {
+	case errors.Is(err, mpa.ErrStoreFull):
+		// Left Executing they cannot run again either; the next start
+		// with space marks them.
+		log.Error("could not mark interrupted requests: the store is full", "err", err)
+	case err != nil:
 		st.Close()
 		return nil, fmt.Errorf("recover interrupted requests: %w", err)
 	}
@@ -216,7 +246,12 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		log.Warn("request interrupted by a gate stop; not run again", "request", r.ID, "target", r.Target, "user", r.Requester)
 	}
 	holdPolicyChanges(pol, svc, log)
-	if err := startFromRecord(context.Background(), pol, svc, log); err != nil {
+	switch err := startFromRecord(context.Background(), pol, svc, log); {
+	case errors.Is(err, mpa.ErrStoreFull):
+		// The policy in force is the approved one (or, with MPA off, the
+		// file); only its record, or the filing of a change, waits.
+		log.Error("could not record the policy or file its change: the store is full", "err", err)
+	case err != nil:
 		st.Close()
 		return nil, fmt.Errorf("policy in force: %w", err)
 	}
@@ -238,6 +273,16 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	obs.wire(g, pool)
+	if obs.metrics != nil {
+		for _, c := range storeGauges(st) {
+			if err := obs.metrics.Registerer().Register(c); err != nil {
+				obs.close()
+				pool.Close()
+				st.Close()
+				return nil, fmt.Errorf("store metrics: %w", err)
+			}
+		}
+	}
 	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, pool: pool, grace: graceFrom(cfg), obs: obs}, nil
 }
 

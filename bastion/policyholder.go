@@ -34,6 +34,11 @@ type PolicyHolder struct {
 	// it holds the change (multi-party approval is on), the change waits
 	// for approval and Install puts it in force.
 	hold func(old, new []byte) (held bool, err error)
+	// withdraw, if set, is told the file's text after every reload
+	// attempt (nil when the file does not load): it cancels each pending
+	// policy change that no longer matches the file, so approving it can
+	// never install a rule the file has lost.
+	withdraw func(file []byte)
 }
 
 // LoadPolicy loads path and returns a holder for it. A broken file at start
@@ -76,15 +81,20 @@ func (h *PolicyHolder) reload() error {
 	data, err := os.ReadFile(h.path)
 	if err != nil {
 		h.log.Error("policy reload failed; keeping the last good policy", "file", h.path, "err", err)
+		h.withdrawStale(nil)
 		return err
 	}
 	p, err := policy.Parse(h.path, data)
 	if err != nil {
 		h.log.Error("policy reload failed; keeping the last good policy", "file", h.path, "err", err)
+		h.withdrawStale(nil)
 		return err
 	}
 	old := *h.text.Load()
 	if bytes.Equal(old, data) {
+		// The file is back to the policy in force: nothing to file, and
+		// any change still waiting is one the file no longer holds.
+		h.withdrawStale(data)
 		return nil
 	}
 	if h.hold != nil {
@@ -101,6 +111,12 @@ func (h *PolicyHolder) reload() error {
 	}
 	h.install(p, data)
 	return nil
+}
+
+func (h *PolicyHolder) withdrawStale(file []byte) {
+	if h.withdraw != nil {
+		h.withdraw(file)
+	}
 }
 
 // Install puts approved policy text in force.

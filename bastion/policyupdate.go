@@ -1,6 +1,7 @@
 package bastion
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -37,29 +38,25 @@ func holdPolicyChanges(h *PolicyHolder, svc *mpa.Service, log *slog.Logger) {
 		}
 		if !settings.Enabled {
 			// In force at once; the record is what a restarted gate
-			// starts from.
+			// starts from. A change filed while MPA was on is moot.
+			withdrawPolicyChanges(ctx, svc, payload, "multi-party approval is off; "+h.path+" went into force as it is", log)
 			return false, svc.RecordPolicy(ctx, mpa.SystemActor, payload)
 		}
-		pending, err := svc.List(ctx, mpa.ListFilter{Kind: mpa.KindUpdatePolicy, Statuses: []mpa.Status{mpa.StatusPending}})
+		held, err := pendingFor(ctx, svc, payload)
 		if err != nil {
 			return false, err
 		}
-		for _, r := range pending {
-			if string(r.Payload) == string(payload) {
-				return true, nil // this very change already waits
-			}
+		if held {
+			// This very change already waits; anything else waiting is
+			// not what the file holds.
+			withdrawPolicyChanges(ctx, svc, payload, "superseded by a newer edit of "+h.path, log)
+			return true, nil
 		}
 		// An older change still waiting is superseded by this one: the
 		// file no longer holds it. (Approved anyway, the store would
 		// cancel it as stale; cancelling now keeps approvers from
 		// reviewing it.)
-		for _, r := range pending {
-			if _, err := svc.Cancel(ctx, r.ID, mpa.SystemActor); err != nil {
-				log.Warn("could not cancel a superseded policy change", "request", r.ID, "err", err)
-				continue
-			}
-			log.Info("policy change superseded by a newer edit", "request", r.ID)
-		}
+		withdrawPolicyChanges(ctx, svc, payload, "superseded by a newer edit of "+h.path, log)
 		name := filepath.Base(h.path)
 		diff := udiff.Unified(name+" (in force)", name+" (changed)", string(old), string(new))
 		r, err := svc.Create(ctx, mpa.NewRequest{
@@ -75,6 +72,58 @@ func holdPolicyChanges(h *PolicyHolder, svc *mpa.Service, log *slog.Logger) {
 		}
 		log.Warn("policy change held for approval", "file", h.path, "request", r.ID)
 		return true, nil
+	}
+	h.withdraw = func(file []byte) {
+		ctx := context.Background()
+		if file == nil {
+			withdrawPolicyChanges(ctx, svc, nil, h.path+" no longer loads", log)
+			return
+		}
+		payload, _, err := policyPayload(file)
+		if err != nil {
+			log.Error("encode policy file", "file", h.path, "err", err)
+			withdrawPolicyChanges(ctx, svc, nil, h.path+" could not be read back", log)
+			return
+		}
+		withdrawPolicyChanges(ctx, svc, payload, h.path+" is back to the policy in force", log)
+	}
+}
+
+// pendingFor reports whether a pending update_policy request already
+// carries payload.
+func pendingFor(ctx context.Context, svc *mpa.Service, payload json.RawMessage) (bool, error) {
+	pending, err := svc.List(ctx, mpa.ListFilter{Kind: mpa.KindUpdatePolicy, Statuses: []mpa.Status{mpa.StatusPending}})
+	if err != nil {
+		return false, err
+	}
+	for _, r := range pending {
+		if bytes.Equal(r.Payload, payload) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// withdrawPolicyChanges cancels every pending update_policy request whose
+// payload is not keep (nil keeps none), recording why. Each cancellation
+// is audited and reaches the approvers' feed and webhooks like any other.
+// A failure is logged: the request then stays, and the store still
+// cancels it as stale if it is approved after another change went in.
+func withdrawPolicyChanges(ctx context.Context, svc *mpa.Service, keep json.RawMessage, why string, log *slog.Logger) {
+	pending, err := svc.List(ctx, mpa.ListFilter{Kind: mpa.KindUpdatePolicy, Statuses: []mpa.Status{mpa.StatusPending}})
+	if err != nil {
+		log.Error("list pending policy changes", "err", err)
+		return
+	}
+	for _, r := range pending {
+		if keep != nil && bytes.Equal(r.Payload, keep) {
+			continue
+		}
+		if _, err := svc.CancelBecause(ctx, r.ID, mpa.SystemActor, why); err != nil {
+			log.Warn("could not withdraw a policy change the file no longer holds", "request", r.ID, "err", err)
+			continue
+		}
+		log.Info("policy change withdrawn", "request", r.ID, "why", why)
 	}
 }
 
@@ -103,6 +152,7 @@ func startFromRecord(ctx context.Context, h *PolicyHolder, svc *mpa.Service, log
 		if err != nil {
 			return err
 		}
+		h.withdrawStale(file)
 		return svc.RecordPolicy(ctx, mpa.SystemActor, payload)
 	}
 	var rec policyUpdate
@@ -110,6 +160,9 @@ func startFromRecord(ctx context.Context, h *PolicyHolder, svc *mpa.Service, log
 		return fmt.Errorf("policy on record: %w", err)
 	}
 	if rec.Text == string(file) {
+		// The file is the approved policy: a change filed before the
+		// restart and since reverted is withdrawn.
+		h.withdrawStale(file)
 		return nil
 	}
 	if err := h.Install([]byte(rec.Text)); err != nil {

@@ -13,6 +13,10 @@ const (
 	RoleAdmin Role = "admin"
 	// RoleApprover may register a TOTP secret and approve held requests.
 	RoleApprover Role = "approver"
+	// RoleAuditor sees every request and audit event (mpa requests
+	// list|view, mpa audit list|export) and changes nothing. Admins see
+	// only their own; approvers what they may approve.
+	RoleAuditor Role = "auditor"
 )
 
 // Config is the gate's configuration as read from keyturn.yaml.
@@ -30,10 +34,14 @@ type Config struct {
 	Policies string `yaml:"policies"`
 	// ShutdownGrace is how long running sessions may go on after SIGTERM.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
-	Users         []User   `yaml:"users"`
-	Targets       []Target `yaml:"targets"`
-	Store         Store    `yaml:"store"`
-	TOTP          TOTP     `yaml:"totp"`
+	// MaxCommandLine bounds the command line a session may send (ssh
+	// USER+TARGET@gate 'LINE', and the gate's own commands). A longer line
+	// is refused before it is decided or recorded.
+	MaxCommandLine ByteSize `yaml:"max_command_line"`
+	Users          []User   `yaml:"users"`
+	Targets        []Target `yaml:"targets"`
+	Store          Store    `yaml:"store"`
+	TOTP           TOTP     `yaml:"totp"`
 	// Metrics serves Prometheus metrics; off unless Metrics.Listen is set.
 	Metrics Metrics `yaml:"metrics"`
 	// Audit configures the audit trail's mirror file.
@@ -102,6 +110,11 @@ type Store struct {
 	// EncryptionKeyFile holds a 16, 24 or 32 byte AES key; when set, the
 	// store is encrypted at rest.
 	EncryptionKeyFile string `yaml:"encryption_key_file"`
+	// Reserve is the free space the store keeps on the data dir's file
+	// system. Below it, the gate refuses work that needs a record (new
+	// sessions, votes) and keeps serving reads, until space returns: the
+	// store's memory-mapped files must never meet a full disk.
+	Reserve ByteSize `yaml:"reserve"`
 }
 
 // TOTP configures approvers' one-time codes.
@@ -168,8 +181,16 @@ const (
 	DefaultDataDir       = "./keyturn-data"
 	DefaultPolicies      = "./policies.yaml"
 	DefaultShutdownGrace = 30 * time.Second
-	DefaultLockout       = 5
-	DefaultLockoutFor    = 5 * time.Minute
+	// DefaultMaxCommandLine is 64 KiB: far beyond any command typed or
+	// scripted by hand, far below what would strain the gate.
+	DefaultMaxCommandLine = 64 << 10
+	// MaxCommandLineLimit is the most max_command_line may be: an SSH
+	// packet (256 KiB) cannot carry more anyway.
+	MaxCommandLineLimit = 256 << 10
+	// DefaultReserve is the store's default free-space reserve.
+	DefaultReserve    = 128 << 20
+	DefaultLockout    = 5
+	DefaultLockoutFor = 5 * time.Minute
 
 	DefaultWebhookTimeout  = 10 * time.Second
 	DefaultWebhookAttempts = 5

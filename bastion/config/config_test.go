@@ -84,7 +84,7 @@ func TestLoadSemanticErrors(t *testing.T) {
 	want := []string{
 		`bad.yaml:1:9: listen: want host:port, got "2222"`,
 		`bad.yaml:3:11: users[0].name: want letters, digits, '.', '_' or '-', got "alice+web"`,
-		`bad.yaml:4:20: users[0].roles[1]: unknown role "root" (want admin or approver)`,
+		`bad.yaml:4:20: users[0].roles[1]: unknown role "root" (want admin, approver or auditor)`,
 		`bad.yaml:6:15: users[0].targets[0]: bad glob "web-[1"`,
 		`bad.yaml:7:5: users[1]: user "bob" has no keys (set keys or authorized_keys)`,
 		`bad.yaml:10:14: targets[0].address: want host:port, got "nowhere"`,
@@ -118,5 +118,36 @@ func TestLoadRefusesSharedKeysAndOptions(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
 		t.Errorf("error mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// max_command_line and store.reserve take sizes with binary units, have
+// defaults, and are bounded.
+func TestSizes(t *testing.T) {
+	c, err := Parse("k.yaml", []byte("max_command_line: 16KiB\nstore:\n  reserve: 1GiB\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxCommandLine != 16<<10 || c.Store.Reserve != 1<<30 {
+		t.Errorf("sizes = %d, %d", c.MaxCommandLine, c.Store.Reserve)
+	}
+	c, err = Parse("k.yaml", []byte("listen: 127.0.0.1:2222\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxCommandLine != DefaultMaxCommandLine || c.Store.Reserve != DefaultReserve {
+		t.Errorf("defaults = %d, %d", c.MaxCommandLine, c.Store.Reserve)
+	}
+	for text, want := range map[string]string{
+		"max_command_line: 100\n":   "k.yaml:1:19: max_command_line: want 1KiB to 256KiB, got 100 bytes",
+		"max_command_line: 1MiB\n":  "k.yaml:1:19: max_command_line: want 1KiB to 256KiB, got 1048576 bytes",
+		"max_command_line: 64KB\n":  `k.yaml:1:19: max_command_line: want a size such as 65536, 64KiB or 256MiB, got "64KB"`,
+		"max_command_line: -1\n":    `k.yaml:1:19: max_command_line: want a size such as 65536, 64KiB or 256MiB, got "-1"`,
+		"store:\n  reserve: lots\n": `k.yaml:2:12: store.reserve: want a size such as 65536, 64KiB or 256MiB, got "lots"`,
+	} {
+		_, err := Parse("k.yaml", []byte(text))
+		if err == nil || err.Error() != want {
+			t.Errorf("Parse(%q) = %v; want %s", text, err, want)
+		}
 	}
 }

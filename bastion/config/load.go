@@ -127,6 +127,12 @@ func (c *Config) applyDefaults(dir string) {
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = Duration(DefaultShutdownGrace)
 	}
+	if c.MaxCommandLine == 0 {
+		c.MaxCommandLine = DefaultMaxCommandLine
+	}
+	if c.Store.Reserve == 0 {
+		c.Store.Reserve = DefaultReserve
+	}
 	if c.TOTP.LockoutThreshold == 0 {
 		c.TOTP.LockoutThreshold = DefaultLockout
 	}
@@ -203,6 +209,9 @@ func (v *validator) check(c *Config) {
 	}
 	v.checkUserCAs(c)
 	v.checkOutput(c)
+	if c.MaxCommandLine < 1<<10 || c.MaxCommandLine > MaxCommandLineLimit {
+		v.errorf(v.at("max_command_line"), "max_command_line: want 1KiB to 256KiB, got %d bytes", c.MaxCommandLine)
+	}
 	users := make(map[string]bool)
 	for i := range c.Users {
 		v.checkUser(&c.Users[i], fmt.Sprintf("users[%d]", i), users, len(c.userCAs) > 0)
@@ -237,8 +246,8 @@ func (v *validator) checkUser(u *User, p string, seen map[string]bool, certs boo
 	}
 	seen[u.Name] = true
 	for j, r := range u.Roles {
-		if r != RoleAdmin && r != RoleApprover {
-			v.errorf(v.at(fmt.Sprintf("%s.roles[%d]", p, j)), "%s.roles[%d]: unknown role %q (want admin or approver)", p, j, r)
+		if r != RoleAdmin && r != RoleApprover && r != RoleAuditor {
+			v.errorf(v.at(fmt.Sprintf("%s.roles[%d]", p, j)), "%s.roles[%d]: unknown role %q (want admin, approver or auditor)", p, j, r)
 		}
 	}
 	for j, line := range u.Keys {

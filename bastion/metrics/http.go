@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
 // healthTimeout bounds the store read behind /healthz, so a wedged store
@@ -17,8 +19,10 @@ import (
 const healthTimeout = 5 * time.Second
 
 // Handler serves GET /metrics (Prometheus text format) and GET /healthz:
-// 200 "ok" when health returns nil, 503 otherwise (the cause is logged,
-// not shown).
+// 200 "ok" when health returns nil, 503 otherwise: "store full" when the
+// store refuses writes for lack of disk space (the gate then refuses new
+// sessions that need a record, and still serves reads), "store
+// unavailable" for any other failure. The cause is logged, not shown.
 func (m *Metrics) Handler(health func(context.Context) error, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
@@ -27,7 +31,11 @@ func (m *Metrics) Handler(health func(context.Context) error, log *slog.Logger) 
 		defer cancel()
 		if err := health(ctx); err != nil {
 			log.Warn("health check failed", "err", err)
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			msg := "store unavailable"
+			if errors.Is(err, mpa.ErrStoreFull) {
+				msg = "store full"
+			}
+			http.Error(w, msg, http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ok\n")

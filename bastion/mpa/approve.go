@@ -138,7 +138,7 @@ func (s *Service) castTx(tx Tx, r *Request, v Vote, approve bool) error {
 		return s.transition(tx, r, StatusRejected, v.Approver, nil)
 	}
 	r.Approvals = append(r.Approvals, v)
-	n := liveApprovals(r, now)
+	n := s.countingApprovals(r, now)
 	data := map[string]any{"comment": v.Comment, "approvals": n, "required": r.RequiredApprovals}
 	if !v.ValidBefore.IsZero() {
 		data["valid_before"] = v.ValidBefore
@@ -178,14 +178,30 @@ func (s *Service) approveTx(tx Tx, r *Request, actor string) error {
 	return s.applyTx(tx, r, actor)
 }
 
-// liveApprovals counts r's approvals whose valid-before has not passed: a
-// lapsed consent does not count towards quorum.
-func liveApprovals(r *Request, now time.Time) int {
+// countingApprovals counts the approvals of r that count towards its
+// quorum now: their valid-before has not passed (a lapsed consent does not
+// count), and their caster still holds the approver role for r's actions
+// by the roles in force (Options.CanApprove). A vote does not outlive its
+// voter's role: an approver removed from the config since voting no longer
+// helps a request to quorum, nor releases it.
+func (s *Service) countingApprovals(r *Request, now time.Time) int {
 	n := 0
 	for _, v := range r.Approvals {
-		if v.ValidBefore.IsZero() || now.Before(v.ValidBefore) {
+		if (v.ValidBefore.IsZero() || now.Before(v.ValidBefore)) && s.canApprove(v.Approver, r.Actions) {
 			n++
 		}
 	}
 	return n
+}
+
+// lostApprovals names the approvers of r whose vote no longer counts
+// because they lost the role (see countingApprovals).
+func (s *Service) lostApprovals(r *Request) []string {
+	var out []string
+	for _, v := range r.Approvals {
+		if !s.canApprove(v.Approver, r.Actions) {
+			out = append(out, v.Approver)
+		}
+	}
+	return out
 }

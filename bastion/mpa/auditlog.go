@@ -12,6 +12,9 @@ import (
 // decision) to the audit chain. Events about requests are recorded by the
 // Service itself, in the transaction that changes them.
 func (s *Service) Record(ctx context.Context, e audit.Event) (audit.Event, error) {
+	if len(e.Data) > MaxEventData {
+		return audit.Event{}, fmt.Errorf("record audit %s: data of %d bytes, over %d: %w", e.Kind, len(e.Data), MaxEventData, ErrInvalid)
+	}
 	if e.Time.IsZero() {
 		e.Time = s.clock()
 	}

@@ -82,6 +82,11 @@ var (
 	// command, valid-before in the past...).
 	ErrInvalid = errors.New("mpa: invalid argument")
 
+	// ErrStoreFull means the store refused a write because its disk is
+	// (nearly) full. Nothing was written; reads still work, and writes
+	// work again once space is freed.
+	ErrStoreFull = errors.New("mpa: store full: no space for new records")
+
 	// ErrConflict is what a Store returns when it gave up retrying a
 	// transaction that kept conflicting with concurrent writers.
 	ErrConflict = errors.New("mpa: store transaction conflict")

@@ -3,6 +3,7 @@ package mpa
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // BeginExecution releases an approved command request: it commits
@@ -37,6 +38,19 @@ func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request,
 		}
 		if r.Kind != KindCommand {
 			return fmt.Errorf("%s request is applied by keyturn, not run: %w", r.Kind, ErrInvalid)
+		}
+		// Count the votes again with the roles in force now: an approver
+		// who lost the role since voting no longer counts. Short of its
+		// quorum, the request goes back to Pending (committed), where
+		// approvers who hold the role can complete it again.
+		if n := s.countingApprovals(&r, s.clock()); n < r.RequiredApprovals {
+			lost := s.lostApprovals(&r)
+			committed = fmt.Errorf("%w: only %d of %d approvals still count (%s no longer may approve it); it is pending again",
+				ErrNotApproved, n, r.RequiredApprovals, strings.Join(lost, ", "))
+			return s.transition(tx, &r, StatusPending, SystemActor, map[string]any{
+				"reason": "approvals no longer count: their casters lost the approver role", "lost": lost,
+				"approvals": n, "required": r.RequiredApprovals,
+			})
 		}
 		r.Execution = &Execution{Node: s.node, Start: s.clock()}
 		if err := s.transition(tx, &r, StatusExecuting, user, map[string]any{"node": s.node}); err != nil {

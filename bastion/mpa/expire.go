@@ -80,6 +80,9 @@ func (s *Service) nextDue(ctx context.Context) (time.Time, error) {
 	return next, err
 }
 
+// sweepRetry is how long Run waits after a failed sweep.
+const sweepRetry = 5 * time.Second
+
 // Run expires requests when they fall due until ctx is done. It sleeps on
 // a timer set for the next expiry and re-plans whenever a request changes
 // in the store (on any gate), rather than polling.
@@ -91,8 +94,9 @@ func (s *Service) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("mpa expiry sweep failed", "err", err)
+		_, sweepErr := s.ExpireDue(ctx)
+		if sweepErr != nil && ctx.Err() == nil {
+			s.log.Error("mpa expiry sweep failed", "err", sweepErr)
 		}
 		next, err := s.nextDue(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -101,6 +105,11 @@ func (s *Service) Run(ctx context.Context) error {
 		wait := time.Hour // re-check now and then even if nothing is due
 		if !next.IsZero() {
 			wait = min(wait, max(next.Sub(s.clock()), 0)+time.Millisecond)
+		}
+		if sweepErr != nil {
+			// A request due but not expired (a full store refuses the
+			// write) is due again at once: retry later, not in a loop.
+			wait = max(wait, sweepRetry)
 		}
 		timer.Reset(wait)
 		if err := waitForWork(ctx, timer.C, changes); err != nil {

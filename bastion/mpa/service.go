@@ -142,6 +142,19 @@ func newID() (string, error) {
 	return "req-" + hex.EncodeToString(b[:]), nil
 }
 
+// Hard bounds on what one request or event may carry, whatever the
+// caller. The gate's own bounds are lower (max_command_line, 64 KiB by
+// default; a why of 16 KiB); these stop any caller from making a record
+// that costs more than its share of memory and disk, and keep every
+// record under Badger's value threshold (1 MiB), so records stay in the
+// LSM tree and never go to the value log.
+const (
+	MaxCommand   = 256 << 10
+	MaxWhy       = 64 << 10
+	MaxReason    = 4 << 10
+	MaxEventData = 512 << 10
+)
+
 // Create stores a new Pending request and returns it.
 //
 // Only command and update_policy requests are created this way: the
@@ -161,6 +174,12 @@ func (s *Service) Create(ctx context.Context, nr NewRequest) (Request, error) {
 		return Request{}, fmt.Errorf("create request: no command: %w", ErrInvalid)
 	case nr.RequiredApprovals < 0:
 		return Request{}, fmt.Errorf("create request: quorum %d: %w", nr.RequiredApprovals, ErrInvalid)
+	case nr.Kind == KindCommand && len(nr.Command) > MaxCommand:
+		return Request{}, fmt.Errorf("create request: command line of %d bytes, over %d: %w", len(nr.Command), MaxCommand, ErrInvalid)
+	case len(nr.Why) > MaxWhy:
+		return Request{}, fmt.Errorf("create request: decision explanation of %d bytes, over %d: %w", len(nr.Why), MaxWhy, ErrInvalid)
+	case len(nr.Reason) > MaxReason:
+		return Request{}, fmt.Errorf("create request: reason of %d bytes, over %d: %w", len(nr.Reason), MaxReason, ErrInvalid)
 	}
 	var out Request
 	err := s.update(ctx, func(tx Tx) error {
@@ -355,6 +374,14 @@ func cmpString(a, b string) int {
 
 // Cancel withdraws a Pending or Approved request; only its requester may.
 func (s *Service) Cancel(ctx context.Context, id, user string) (Request, error) {
+	return s.CancelBecause(ctx, id, user, "")
+}
+
+// CancelBecause is [Service.Cancel] with a reason, recorded in the
+// request.cancelled audit event (and so shown to approvers following the
+// feed): keyturn uses it to withdraw a policy change the file no longer
+// holds.
+func (s *Service) CancelBecause(ctx context.Context, id, user, reason string) (Request, error) {
 	var out Request
 	var expired bool
 	err := s.update(ctx, func(tx Tx) error {
@@ -374,7 +401,11 @@ func (s *Service) Cancel(ctx context.Context, id, user string) (Request, error) 
 		if r.Status != StatusPending && r.Status != StatusApproved {
 			return fmt.Errorf("%w: it is %s", ErrNotPending, r.Status)
 		}
-		if err := s.transition(tx, &r, StatusCancelled, user, nil); err != nil {
+		var data map[string]any
+		if reason != "" {
+			data = map[string]any{"reason": reason}
+		}
+		if err := s.transition(tx, &r, StatusCancelled, user, data); err != nil {
 			return err
 		}
 		out = r
@@ -386,7 +417,7 @@ func (s *Service) Cancel(ctx context.Context, id, user string) (Request, error) 
 	if err != nil {
 		return Request{}, fmt.Errorf("cancel %s: %w", id, err)
 	}
-	s.log.Info("mpa request cancelled", "request", id, "user", user)
+	s.log.Info("mpa request cancelled", "request", id, "user", user, "reason", reason)
 	return out, nil
 }
 

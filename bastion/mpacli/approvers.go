@@ -35,7 +35,7 @@ func runApproversList(c *call, args []string) int {
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	as, err := c.env.Service.Approvers(c.ctx)
@@ -67,7 +67,7 @@ func runApproversView(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	a, err := c.env.Service.Approver(c.ctx, p.args[0])

@@ -58,6 +58,8 @@ var roles = map[string][]string{
 	"carol":   {mpacli.RoleApprover},
 	"dave":    {mpacli.RoleApprover},
 	"erin":    {mpacli.RoleAdmin, mpacli.RoleApprover},
+	"frank":   {mpacli.RoleAdmin},
+	"ivy":     {mpacli.RoleAuditor},
 	"mallory": nil,
 }
 

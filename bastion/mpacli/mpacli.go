@@ -29,6 +29,8 @@ const (
 const (
 	RoleAdmin    = "admin"
 	RoleApprover = "approver"
+	// RoleAuditor sees every request and audit event, read-only.
+	RoleAuditor = "auditor"
 )
 
 // Service is what the commands need from [*mpa.Service]. It is defined
@@ -70,7 +72,7 @@ type PolicyInfo interface {
 // Env is one invocation's context: who runs the command and with what.
 type Env struct {
 	User  string   // the authenticated gate user
-	Roles []string // the user's gate roles: RoleAdmin, RoleApprover
+	Roles []string // the user's gate roles: RoleAdmin, RoleApprover, RoleAuditor
 
 	Stdout, Stderr io.Writer
 
@@ -229,7 +231,15 @@ func (c *call) require(roles ...string) int {
 		return ExitOK
 	}
 	return c.refused("%s needs the %s role; %s has %s", c.cmd.path(),
-		strings.Join(roles, " or "), c.env.User, rolesText(c.env.Roles))
+		orList(roles), c.env.User, rolesText(c.env.Roles))
+}
+
+// orList writes "a", "a or b", "a, b or c".
+func orList(words []string) string {
+	if len(words) <= 1 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 func rolesText(roles []string) string {

@@ -128,9 +128,18 @@ func TestRoleRefusals(t *testing.T) {
 		{"alice", "requests reject req-1 --totp-code 123456 --comment no", "needs the approver role"},
 		{"bob", "requests create --target web-1 -- kill 1", "needs the admin role"},
 		{"bob", "requests run req-1", "needs the admin role"},
-		{"mallory", "requests list", "needs the admin or approver role"},
-		{"mallory", "approvers list", "needs the admin or approver role"},
-		{"mallory", "audit export", "needs the admin or approver role"},
+		{"mallory", "requests list", "needs the admin, approver or auditor role"},
+		{"mallory", "approvers list", "needs the admin, approver or auditor role"},
+		{"mallory", "audit export", "needs the auditor role"},
+		{"alice", "audit export", "needs the auditor role; alice has role admin"},
+		{"bob", "audit export", "needs the auditor role; bob has role approver"},
+		// The auditor reads and changes nothing.
+		{"ivy", "requests create --target web-1 -- kill 1", "needs the admin role"},
+		{"ivy", "requests run req-1", "needs the admin role"},
+		{"ivy", "requests cancel req-1", "needs the admin or approver role"},
+		{"ivy", "requests approve req-1 --totp-code 123456", "needs the approver role"},
+		{"ivy", "initiate-registration", "needs the approver role"},
+		{"ivy", "settings global modify --enable=true", "needs the admin or approver role"},
 		{"mallory", "settings global modify --enable=true", "needs the admin or approver role"},
 		{"alice", "requests create --target forbidden -- kill 1", `alice may not reach target "forbidden"`},
 	} {
@@ -543,7 +552,7 @@ func TestAuditCommands(t *testing.T) {
 		t.Errorf("audit list --since 1h: %s", out)
 	}
 
-	export := h.must("alice", "audit", "export").stdout
+	export := h.must("ivy", "audit", "export").stdout
 	lines := strings.Split(strings.TrimSpace(export), "\n")
 	if len(lines) < 5 || !strings.Contains(lines[0], `"seq":1,`) || !strings.Contains(lines[0], `"hash":"`) {
 		t.Errorf("export:\n%s", export)

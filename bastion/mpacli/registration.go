@@ -67,7 +67,7 @@ func or(s, def string) string {
 
 func runCompleteRegistration(c *call, args []string) int {
 	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	code := fs.String("totp-code", "", "the current `N` from your authenticator app")
+	code := fs.String(FlagTOTPCode, "", "the current `N` from your authenticator app")
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st
 	}

@@ -29,12 +29,18 @@ func runRequestsList(c *call, args []string) int {
 			f.Statuses = append(f.Statuses, s)
 		}
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
-	rs, err := c.env.Service.List(c.ctx, f)
+	all, err := c.env.Service.List(c.ctx, f)
 	if err != nil {
 		return c.fail(err)
+	}
+	var rs []mpa.Request
+	for _, r := range all {
+		if c.seesRequest(r) {
+			rs = append(rs, r)
+		}
 	}
 	if *asJSON {
 		if rs == nil {
@@ -65,10 +71,13 @@ func runRequestsView(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	r, err := c.env.Service.Get(c.ctx, p.args[0])
+	if err == nil && !c.seesRequest(r) {
+		err = notFound("get", p.args[0])
+	}
 	if err != nil {
 		return c.fail(err)
 	}
@@ -134,7 +143,7 @@ func runRequestsCreate(c *call, args []string) int {
 	if st, ok := c.quorumReachable(d); !ok {
 		return st
 	}
-	why, err := json.Marshal(d.Why)
+	why, err := json.Marshal(BoundWhy(d.Why))
 	if err != nil {
 		c.errorf("encode decision: %v", err)
 		return ExitFailure
@@ -209,6 +218,11 @@ func runRequestsCancel(c *call, args []string) int {
 	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
 		return st
 	}
+	// Someone else's request that the caller may not see is not found,
+	// as in view: a refusal would tell them the id is in use.
+	if r, err := c.env.Service.Get(c.ctx, p.args[0]); err == nil && !c.seesRequest(r) {
+		return c.fail(notFound("cancel", p.args[0]))
+	}
 	r, err := c.env.Service.Cancel(c.ctx, p.args[0], c.env.User)
 	if err != nil {
 		return c.fail(err)
@@ -228,6 +242,9 @@ func runRequestsRun(c *call, args []string) int {
 	}
 	id := p.args[0]
 	r, err := c.env.Service.Get(c.ctx, id)
+	if err == nil && !c.seesRequest(r) {
+		err = notFound("get", id)
+	}
 	if err != nil {
 		return c.fail(err)
 	}
@@ -258,7 +275,7 @@ type voteFlags struct {
 
 func addVoteFlags(fs *flag.FlagSet, commentHelp string) voteFlags {
 	return voteFlags{
-		code:    fs.String("totp-code", "", "the current `N` from your authenticator app"),
+		code:    fs.String(FlagTOTPCode, "", "the current `N` from your authenticator app"),
 		comment: fs.String("comment", "", commentHelp),
 	}
 }

@@ -40,7 +40,7 @@ func runPAMetadataList(c *call, args []string) int {
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	var out []paOut
@@ -108,7 +108,7 @@ func runLifecycleList(c *call, args []string) int {
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	var out []lifecycleOut
@@ -134,7 +134,7 @@ func runGlobalView(c *call, args []string) int {
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	s, err := c.env.Service.Settings(c.ctx)

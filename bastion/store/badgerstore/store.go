@@ -37,6 +37,10 @@ type Options struct {
 	// key can only be opened with the same key.
 	EncryptionKey []byte
 	Logger        *slog.Logger
+	// Reserve is the free space (bytes) kept on the data dir's file
+	// system: below it, writes fail with mpa.ErrStoreFull and reads go on
+	// (see space.go). 0 means DefaultReserve; ignored when InMemory.
+	Reserve int64
 }
 
 // maxAttempts bounds conflict retries in Update. Each retry means another
@@ -54,6 +58,8 @@ type Store struct {
 	stopSub context.CancelFunc
 	subDone chan struct{}
 	closed  chan struct{}
+
+	space *space // nil in memory
 
 	mu         sync.Mutex
 	listeners  map[*listener]struct{}
@@ -75,6 +81,7 @@ func Open(opts Options) (*Store, error) {
 		name = "(in memory)"
 	}
 	var bo badger.Options
+	var sp *space
 	release := func() {}
 	if opts.InMemory {
 		bo = badger.DefaultOptions("").WithInMemory(true).WithMemTableSize(16 << 20)
@@ -93,7 +100,29 @@ func Open(opts Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 		}
-		bo = badger.DefaultOptions(opts.Dir)
+		reserve := opts.Reserve
+		if reserve <= 0 {
+			reserve = DefaultReserve
+		}
+		sp = &space{dir: opts.Dir, reserve: reserve, log: log, allocated: map[string]int64{}}
+		// Below its reserve the store opens for reads (writes are
+		// refused until space returns), as long as what Badger writes as
+		// it opens fits: a new log, replayed memtables flushed at once.
+		// On a disk fuller than that Badger would die of SIGBUS, so the
+		// store is not opened at all.
+		if err := sp.check(false); err != nil {
+			var full *StoreFullError
+			if !errors.As(err, &full) || full.Free < openMinimum {
+				release()
+				if full != nil {
+					err = &StoreFullError{Dir: opts.Dir, Free: full.Free, Need: openMinimum}
+				}
+				return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+			}
+			log.Error("store opened below its reserve: reads only, until space is freed", "dir", opts.Dir,
+				"free_bytes", full.Free, "reserve_bytes", reserve)
+		}
+		bo = badger.DefaultOptions(opts.Dir).WithMemTableSize(memTableSize).WithValueLogFileSize(valueLogFileSize)
 	}
 	bo = bo.WithSyncWrites(true).WithLogger(badgerLogger{log})
 	if len(opts.EncryptionKey) > 0 {
@@ -112,6 +141,14 @@ func Open(opts Options) (*Store, error) {
 		release()
 		return nil, fmt.Errorf("open store %s: %w", name, err)
 	}
+	if sp != nil {
+		// The log Badger just created is allocated before the first write.
+		sp.mu.Lock()
+		if err := sp.allocate(); err != nil {
+			log.Warn("allocate store logs", "dir", opts.Dir, "err", err)
+		}
+		sp.mu.Unlock()
+	}
 	s := &Store{
 		db:        db,
 		log:       log,
@@ -120,11 +157,15 @@ func Open(opts Options) (*Store, error) {
 		closed:    make(chan struct{}),
 		subDone:   make(chan struct{}),
 		listeners: map[*listener]struct{}{},
+		space:     sp,
 	}
 	if err := s.subscribe(); err != nil {
 		db.Close()
 		release()
 		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
+	if sp != nil {
+		go sp.watch(s.closed)
 	}
 	return s, nil
 }
@@ -136,6 +177,9 @@ func (s *Store) Close() error {
 		close(s.closed)
 		s.stopSub()
 		<-s.subDone
+		if s.space != nil {
+			s.space.beforeClose()
+		}
 		err = s.db.Close()
 		s.release()
 	})
@@ -156,7 +200,16 @@ func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if s.space != nil {
+			if err := s.space.check(true); err != nil {
+				return fmt.Errorf("write to store: %w", err)
+			}
+		}
 		err := s.db.Update(func(txn *badger.Txn) error { return fn(&tx{txn: txn}) })
+		if s.space != nil && noSpace(err) {
+			free, _ := freeBytes(s.space.dir)
+			return fmt.Errorf("write to store: %w: %w", &StoreFullError{Dir: s.space.dir, Free: free, Need: s.space.reserve}, err)
+		}
 		if !errors.Is(err, badger.ErrConflict) {
 			return err
 		}
