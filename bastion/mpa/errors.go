@@ -7,6 +7,14 @@ import (
 )
 
 var (
+	// ErrNotLeader means a transaction fenced by a [Leadership] found the
+	// term over: another gate leads now.
+	ErrNotLeader = errors.New("mpa: no longer the leader")
+
+	// ErrGateIDInUse means another live gate has joined the store with
+	// the same gate_id.
+	ErrGateIDInUse = errors.New("mpa: gate_id in use by another live gate")
+
 	// ErrNotFound means no request (or approver) has that id (or name). A
 	// finished request past its retention is not found either.
 	ErrNotFound = errors.New("mpa: not found")

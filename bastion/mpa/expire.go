@@ -128,7 +128,7 @@ func waitForWork(ctx context.Context, timer <-chan time.Time, changes <-chan Cha
 				}
 				return fmt.Errorf("mpa expiry: store change stream closed")
 			}
-			if c.Kind == ChangeRequest {
+			if c.Kind == ChangeRequest || c.Kind == ChangeResync {
 				return nil
 			}
 		}

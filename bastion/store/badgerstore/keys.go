@@ -14,6 +14,12 @@ var (
 	keyReady = []byte("meta/ready")
 )
 
+// insertMarker is written by a transaction that adds a key under prefix
+// and read by every scan of prefix (see tx.insert).
+func insertMarker(prefix []byte) []byte {
+	return append([]byte("meta/insert/"), prefix...)
+}
+
 func requestKey(id string) []byte    { return append(append([]byte{}, prefixRequest...), id...) }
 func approverKey(name string) []byte { return append(append([]byte{}, prefixApprover...), name...) }
 

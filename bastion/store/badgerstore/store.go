@@ -57,6 +57,8 @@ type Store struct {
 
 	mu         sync.Mutex
 	listeners  map[*listener]struct{}
+	members    map[string]*membership
+	elections  map[string]chan struct{}
 	readyNonce string
 	ready      chan struct{}
 	closeOnce  sync.Once
@@ -120,6 +122,8 @@ func Open(opts Options) (*Store, error) {
 		closed:    make(chan struct{}),
 		subDone:   make(chan struct{}),
 		listeners: map[*listener]struct{}{},
+		members:   map[string]*membership{},
+		elections: map[string]chan struct{}{},
 	}
 	if err := s.subscribe(); err != nil {
 		db.Close()

@@ -46,9 +46,35 @@ func (t *tx) put(key []byte, what string, v any, ttl time.Duration) error {
 	return nil
 }
 
+// insert writes a record that may be new under prefix. Badger detects
+// conflicts on the keys a transaction read, so a scan alone would not
+// conflict with a key inserted under its prefix after it started (a
+// phantom: two gates each find no pending disable_mpa request and both
+// create one). A new key therefore also writes the prefix's insert
+// marker, which every scan reads.
+func (t *tx) insert(prefix, key []byte, what string, v any, ttl time.Duration) error {
+	_, err := t.txn.Get(key)
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		if err := t.txn.Set(insertMarker(prefix), []byte{1}); err != nil {
+			return fmt.Errorf("put %s: %w", what, err)
+		}
+	case err != nil:
+		return fmt.Errorf("put %s: %w", what, err)
+	}
+	return t.put(key, what, v, ttl)
+}
+
 // scan yields each value under prefix (from start) decoded as T.
 func scan[T any](t *tx, prefix, start []byte) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
+		// Read the insert marker, so an insert under prefix committed
+		// after this transaction started conflicts with it.
+		if _, err := t.txn.Get(insertMarker(prefix)); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			var zero T
+			yield(zero, fmt.Errorf("scan %s: %w", prefix, err))
+			return
+		}
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = prefix
 		it := t.txn.NewIterator(opts)
@@ -77,7 +103,7 @@ func (t *tx) GetRequest(id string) (mpa.Request, error) {
 }
 
 func (t *tx) PutRequest(r mpa.Request, ttl time.Duration) error {
-	return t.put(requestKey(r.ID), "request "+r.ID, r, ttl)
+	return t.insert(prefixRequest, requestKey(r.ID), "request "+r.ID, r, ttl)
 }
 
 func (t *tx) Requests() iter.Seq2[mpa.Request, error] {
@@ -91,7 +117,7 @@ func (t *tx) GetApprover(name string) (mpa.Approver, error) {
 }
 
 func (t *tx) PutApprover(a mpa.Approver) error {
-	return t.put(approverKey(a.Name), "approver "+a.Name, a, 0)
+	return t.insert(prefixApprover, approverKey(a.Name), "approver "+a.Name, a, 0)
 }
 
 func (t *tx) Approvers() iter.Seq2[mpa.Approver, error] {
