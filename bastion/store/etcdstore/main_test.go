@@ -3,5 +3,5 @@ package etcdstore
 import "os"
 
 func tempDir() (string, error) { return os.MkdirTemp("", "keyturn-etcd-") }
-func removeAll(dir string)      { os.RemoveAll(dir) }
-func exit(code int)             { os.Exit(code) }
+func removeAll(dir string)     { os.RemoveAll(dir) }
+func exit(code int)            { os.Exit(code) }

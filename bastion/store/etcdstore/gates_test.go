@@ -1,0 +1,152 @@
+package etcdstore
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+)
+
+// Three gates, each its own Service on its own etcd client, share one
+// store: a request created on A shows on B and C, approvals cast on B and
+// C release it, a release raced on all three runs once, and the same TOTP
+// code presented at two gates is accepted once.
+func TestThreeGates(t *testing.T) {
+	prefix := freshPrefix()
+	clock := mpatest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	var gates []*mpa.Service
+	for _, node := range []string{"gate-a", "gate-b", "gate-c"} {
+		st := openOn(t, prefix, Options{})
+		gates = append(gates, mpa.New(st, mpa.Options{Now: clock.Now, Logger: logger(t), Node: node}))
+	}
+	a, b, c := gates[0], gates[1], gates[2]
+	ctx := ctxT(t)
+	secrets := map[string]string{}
+	for i, u := range []string{"bob", "carol"} {
+		g := gates[i+1]
+		reg, err := g.InitiateRegistration(ctx, u, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[u] = reg.Secret
+		if _, _, err := g.CompleteRegistration(ctx, u, mpatest.Oathtool(t, reg.Secret, clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(30 * time.Second)
+	r, err := a.Create(ctx, mpa.NewRequest{Actions: []mpa.ActionRef{{Name: "destroy", Service: "zfs"}},
+		Target: "nas-1", Command: "zfs destroy tank/old", Requester: "alice", RequiredApprovals: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch, err := a.Watch(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-watch // the pending state
+	for _, g := range []*mpa.Service{b, c} {
+		list, err := g.List(ctx, mpa.ListFilter{Statuses: []mpa.Status{mpa.StatusPending}})
+		if err != nil || len(list) != 1 || list[0].ID != r.ID {
+			t.Fatalf("pending list on another gate = %v, %v", list, err)
+		}
+	}
+	// bob's code, replayed at a second gate, is accepted once.
+	code := mpatest.Oathtool(t, secrets["bob"], clock.Now())
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, g := range []*mpa.Service{b, c} {
+		wg.Go(func() { _, errs[i] = g.Approve(ctx, r.ID, "bob", mpa.VoteInput{Code: code}) })
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("bob's code at two gates: %v and %v; want exactly one accepted", errs[0], errs[1])
+	}
+	if _, err := c.Approve(ctx, r.ID, "carol", mpa.VoteInput{Code: mpatest.Oathtool(t, secrets["carol"], clock.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	// A sees the approval through its watch, driven by the change feed.
+	deadline := time.After(20 * time.Second)
+	for approved := false; !approved; {
+		select {
+		case got, ok := <-watch:
+			if !ok {
+				t.Fatal("watch ended before approval")
+			}
+			approved = got.Status == mpa.StatusApproved
+		case <-deadline:
+			t.Fatal("gate A did not see the approval within 20s")
+		}
+	}
+	released := make([]error, 3)
+	for i, g := range gates {
+		wg.Go(func() { _, released[i] = g.BeginExecution(ctx, r.ID, "alice") })
+	}
+	wg.Wait()
+	ran := 0
+	for i, err := range released {
+		switch {
+		case err == nil:
+			ran++
+		case !errors.Is(err, mpa.ErrAlreadyReleased):
+			t.Errorf("gate %d release: %v", i, err)
+		}
+	}
+	if ran != 1 {
+		t.Fatalf("released %d times; want once", ran)
+	}
+	if _, err := b.FinishExecution(ctx, r.ID, mpa.ExecResult{ExitStatus: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.VerifyAudit(ctx); err != nil {
+		t.Fatalf("audit chain: %v", err)
+	}
+}
+
+// Expiry runs on every gate; each request is expired once.
+func TestExpireOnce(t *testing.T) {
+	prefix := freshPrefix()
+	clock := mpatest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	var gates []*mpa.Service
+	for _, node := range []string{"gate-a", "gate-b"} {
+		gates = append(gates, mpa.New(openOn(t, prefix, Options{}), mpa.Options{Now: clock.Now, Logger: logger(t), Node: node}))
+	}
+	ctx := context.Background()
+	for range 5 {
+		if _, err := gates[0].Create(ctx, mpa.NewRequest{Target: "t", Command: "rm -rf /srv/x", Requester: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(8 * 24 * time.Hour)
+	var wg sync.WaitGroup
+	counts := make([]int, 2)
+	for i, g := range gates {
+		wg.Go(func() {
+			n, err := g.ExpireDue(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			counts[i] = n
+		})
+	}
+	wg.Wait()
+	if counts[0]+counts[1] != 5 {
+		t.Fatalf("gates expired %v; want 5 in all, each once", counts)
+	}
+	n := 0
+	for e, err := range gates[1].AuditEvents(ctx, audit.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind == "request.expired" {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Fatalf("%d expiry events; want 5", n)
+	}
+}
