@@ -42,6 +42,10 @@ type Options struct {
 	// gates on one store each recovers only its own interrupted runs.
 	// The host name by default.
 	Node string
+
+	// RecordBatch is the most audit records [Service.Record] commits in
+	// one transaction (DefaultBatch if 0).
+	RecordBatch int
 }
 
 // Service is the multi-party approval service. It is safe for concurrent
@@ -64,6 +68,10 @@ type Service struct {
 	// costs nothing they would not spend retrying. Gates sharing a store
 	// still race each other, which the store's conflict retry handles.
 	writes sync.Mutex
+
+	// seq group-commits Record's events; its transactions go through
+	// update, so they take turns with the service's other writes.
+	seq *Sequencer
 }
 
 // update runs fn in a read-write store transaction, one at a time per
@@ -105,6 +113,7 @@ func New(store Store, opts Options) *Service {
 	if s.quorum <= 0 {
 		s.quorum = 2
 	}
+	s.seq = newSequencer(s.update, opts.RecordBatch)
 	if s.node == "" {
 		if h, err := os.Hostname(); err == nil {
 			s.node = h

@@ -59,6 +59,7 @@ type Store struct {
 	listeners  map[*listener]struct{}
 	members    map[string]*membership
 	elections  map[string]chan struct{}
+	retrying   chan struct{} // a lock that waits with a context
 	readyNonce string
 	ready      chan struct{}
 	closeOnce  sync.Once
@@ -124,6 +125,7 @@ func Open(opts Options) (*Store, error) {
 		listeners: map[*listener]struct{}{},
 		members:   map[string]*membership{},
 		elections: map[string]chan struct{}{},
+		retrying:  make(chan struct{}, 1),
 	}
 	if err := s.subscribe(); err != nil {
 		db.Close()
@@ -154,11 +156,28 @@ func (s *Store) Close() error {
 func (s *Store) DB() *badger.DB { return s.db }
 
 // Update implements [mpa.Store]: it runs fn in a read-write transaction
-// and retries it on badger.ErrConflict, up to a bound.
+// and retries it on badger.ErrConflict, up to a bound. The first attempt
+// runs at once; retries take turns (retrying), since every write appends
+// to the one audit chain and a crowd of retriers would only conflict on
+// its head again (500 at once did not settle within the bound).
 func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
+	locked := false
+	defer func() {
+		if locked {
+			<-s.retrying
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if attempt == 2 {
+			select {
+			case s.retrying <- struct{}{}:
+				locked = true
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		err := s.db.Update(func(txn *badger.Txn) error { return fn(&tx{txn: txn}) })
 		if !errors.Is(err, badger.ErrConflict) {
