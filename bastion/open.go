@@ -19,6 +19,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/notify"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+	"github.com/keyturn/keyturn/bastion/store/etcdstore"
 	"github.com/keyturn/keyturn/bastion/targets"
 )
 
@@ -28,7 +29,8 @@ type Server struct {
 	*Gate
 	Policy *PolicyHolder
 	MPA    *mpa.Service
-	store  *badgerstore.Store
+	store  ClosableStore
+	member mpa.Membership
 	pool   *targets.Pool
 	grace  time.Duration
 	obs    *observers
@@ -88,7 +90,7 @@ func (o *observers) wire(g *Gate, pool *targets.Pool) {
 }
 
 // start runs every observer on ctx; wg is done when all have stopped.
-func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st *badgerstore.Store, svc *mpa.Service, log *slog.Logger) {
+func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st mpa.Store, svc *mpa.Service, log *slog.Logger) {
 	if o.metrics != nil {
 		health := func(ctx context.Context) error {
 			return st.View(ctx, func(tx mpa.Tx) error { _, err := tx.GetSettings(); return err })
@@ -148,8 +150,15 @@ func (s *Server) MetricsAddr() net.Addr {
 // StoreDir is the store's folder inside the data dir.
 const StoreDir = "store"
 
-// OpenStore opens the data dir's store; only one process may have it open.
-func OpenStore(cfg *config.Config, log *slog.Logger) (*badgerstore.Store, error) {
+// ClosableStore is a store the gate opens and closes.
+type ClosableStore interface {
+	mpa.Store
+	Close() error
+}
+
+// OpenStore opens the configured store: the data dir's Badger store (only
+// one process may have it open), or the etcd cluster the gates share.
+func OpenStore(cfg *config.Config, log *slog.Logger) (ClosableStore, error) {
 	var key []byte
 	if cfg.Store.EncryptionKeyFile != "" {
 		k, err := os.ReadFile(cfg.Store.EncryptionKeyFile)
@@ -158,7 +167,24 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (*badgerstore.Store, error)
 		}
 		key = k // raw key bytes, as 'head -c 32 /dev/urandom' writes them
 	}
+	if cfg.Store.Backend == config.BackendEtcd {
+		return openEtcd(cfg, key, log)
+	}
 	return badgerstore.Open(badgerstore.Options{Dir: filepath.Join(cfg.DataDir, StoreDir), EncryptionKey: key, Logger: log})
+}
+
+// openEtcd connects to the configured etcd cluster, with mutual TLS when
+// configured; key seals approvers' TOTP secrets.
+func openEtcd(cfg *config.Config, key []byte, log *slog.Logger) (ClosableStore, error) {
+	opts := etcdstore.Options{Endpoints: cfg.Store.Endpoints, Prefix: cfg.Store.Prefix, SecretKey: key, Logger: log}
+	if t := cfg.Store.TLS; t.CA != "" {
+		tc, err := etcdstore.TLSConfig(t.CA, t.Cert, t.Key)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLS = tc
+	}
+	return etcdstore.Open(opts)
 }
 
 // NewService returns the approval service over st with the config's roles
@@ -166,6 +192,7 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (*badgerstore.Store, error)
 func NewService(cfg *config.Config, st mpa.Store, log *slog.Logger) *mpa.Service {
 	return mpa.New(st, mpa.Options{
 		Logger:           log,
+		Node:             cfg.GateID, // the host name when not set
 		LockoutThreshold: cfg.TOTP.LockoutThreshold,
 		LockoutDuration:  cfg.TOTP.LockoutDuration.Std(),
 		CanApprove: func(user string, _ []mpa.ActionRef) bool {
@@ -193,12 +220,24 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One live gate per gate_id: with etcd this replaces the data dir's
+	// lock (Badger's Join is trivial).
+	gateID := cfg.GateID
+	if gateID == "" {
+		gateID = "gate" // Badger only: config requires gate_id with etcd
+	}
+	member, err := st.Join(context.Background(), gateID)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	closeStore := func() { member.Close(); st.Close() }
 	svc := NewService(cfg, st, log)
 	// A command that was running when the gate last stopped may have run
 	// in part: it is marked Interrupted and never run again by itself.
 	interrupted, err := svc.RecoverInterrupted(context.Background())
 	if err != nil {
-		st.Close()
+		closeStore()
 		return nil, fmt.Errorf("recover interrupted requests: %w", err)
 	}
 	for _, r := range interrupted {
@@ -206,28 +245,28 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	}
 	holdPolicyChanges(pol, svc, log)
 	if err := startFromRecord(context.Background(), pol, svc, log); err != nil {
-		st.Close()
+		closeStore()
 		return nil, fmt.Errorf("policy in force: %w", err)
 	}
 	pool, err := targets.NewPool(clientKey, cfg.Targets, log)
 	if err != nil {
-		st.Close()
+		closeStore()
 		return nil, err
 	}
 	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: svc, Logger: log})
 	if err != nil {
 		pool.Close()
-		st.Close()
+		closeStore()
 		return nil, err
 	}
 	obs, err := openObservers(cfg, log)
 	if err != nil {
 		pool.Close()
-		st.Close()
+		closeStore()
 		return nil, err
 	}
 	obs.wire(g, pool)
-	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, pool: pool, grace: graceFrom(cfg), obs: obs}, nil
+	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, member: member, pool: pool, grace: graceFrom(cfg), obs: obs}, nil
 }
 
 // Run serves on l until ctx is done, then shuts down gracefully: it stops
@@ -263,6 +302,17 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 	var err error
 	select {
 	case err = <-served:
+	case <-s.member.Done():
+		// The store no longer counts this gate as live (its lease expired:
+		// a partition, a long pause): another gate may take its gate_id and
+		// mark its running commands interrupted. Stop serving rather than
+		// act on a membership it lost; a supervisor restarts and rejoins.
+		s.log.Error("store membership lost; shutting down", "node", s.MPA.Node())
+		sctx, cancel := context.WithTimeout(context.Background(), s.grace)
+		err = errors.Join(errors.New("store membership lost"), s.Shutdown(sctx))
+		cancel()
+		l.Close() // Serve may not have taken l yet, so Shutdown cannot close it
+		<-served
 	case <-ctx.Done():
 		s.log.Info("shutting down", "grace", s.grace)
 		sctx, cancel := context.WithTimeout(context.Background(), s.grace)
@@ -272,10 +322,10 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 	}
 	stopWatch()
 	observed.Wait()
-	return errors.Join(err, s.pool.Close(), s.obs.close(), s.store.Close())
+	return errors.Join(err, s.pool.Close(), s.obs.close(), s.member.Close(), s.store.Close())
 }
 
 // Close releases what Open acquired, for a Server that never ran.
 func (s *Server) Close() error {
-	return errors.Join(s.pool.Close(), s.obs.close(), s.store.Close())
+	return errors.Join(s.pool.Close(), s.obs.close(), s.member.Close(), s.store.Close())
 }

@@ -124,6 +124,9 @@ func New(store Store, opts Options) *Service {
 	return s
 }
 
+// Node is the name this gate writes in Execution records (Options.Node).
+func (s *Service) Node() string { return s.node }
+
 // Lifecycle returns the lifecycle in force.
 func (s *Service) Lifecycle() Lifecycle { return s.life }
 

@@ -4,52 +4,24 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"sync"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/store/etcdstore/etcdtest"
 )
 
-// server is one embedded etcd member per test binary, on loopback ports
-// the kernel picks (":0"), in a temp dir. Each test gets its own key
-// prefix, so tests share the server but never each other's data.
+// server is one embedded etcd member per test binary (see etcdtest).
+// Each test gets its own key prefix, so tests share the server but never
+// each other's data.
 var server struct {
-	once      sync.Once
 	endpoints []string
 	err       error
-	stop      func()
-}
-
-func startEtcd(dir string) ([]string, func(), error) {
-	cfg := embed.NewConfig()
-	cfg.Dir = dir
-	cfg.Name = "storetest"
-	lc := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
-	lp := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{lc}, []url.URL{lc}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{lp}, []url.URL{lp}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	// A fast tick keeps lease expiry (the lease-loss tests) short.
-	cfg.TickMs, cfg.ElectionMs = 10, 100
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("start embedded etcd: %w", err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		e.Close()
-		return nil, nil, fmt.Errorf("embedded etcd not ready within 30s")
-	}
-	return []string{"http://" + e.Clients[0].Addr().String()}, e.Close, nil
 }
 
 var prefixes atomic.Int64
@@ -102,18 +74,16 @@ func openOn(t testing.TB, prefix string, opts Options) *Store {
 func freshPrefix() string { return fmt.Sprintf("/keyturn-test/%d/", prefixes.Add(1)) }
 
 func TestMain(m *testing.M) {
-	dir, err := tempDir()
+	srv, err := etcdtest.Start()
 	if err == nil {
-		server.endpoints, server.stop, server.err = startEtcd(dir)
-	} else {
-		server.err = err
+		server.endpoints = srv.Endpoints
 	}
+	server.err = err
 	code := m.Run()
-	if server.stop != nil {
-		server.stop()
+	if srv != nil {
+		srv.Stop()
 	}
-	removeAll(dir)
-	exit(code)
+	os.Exit(code)
 }
 
 func compact(t *testing.T, st *Store) {
