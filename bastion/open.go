@@ -308,11 +308,14 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 		// mark its running commands interrupted. Stop serving rather than
 		// act on a membership it lost; a supervisor restarts and rejoins.
 		s.log.Error("store membership lost; shutting down", "node", s.MPA.Node())
+		// Close the listener first and wait for Serve to return: Serve may
+		// not have taken l yet, and a Shutdown racing Serve's start is
+		// neither safe nor sure to stop it.
+		l.Close()
+		<-served // "use of closed network connection", expected
 		sctx, cancel := context.WithTimeout(context.Background(), s.grace)
 		err = errors.Join(errors.New("store membership lost"), s.Shutdown(sctx))
 		cancel()
-		l.Close() // Serve may not have taken l yet, so Shutdown cannot close it
-		<-served
 	case <-ctx.Done():
 		s.log.Info("shutting down", "grace", s.grace)
 		sctx, cancel := context.WithTimeout(context.Background(), s.grace)
