@@ -3,10 +3,10 @@ package mpa_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
-	"log/slog"
 	"testing"
 	"time"
 
