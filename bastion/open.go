@@ -31,6 +31,7 @@ type Server struct {
 	MPA    *mpa.Service
 	store  ClosableStore
 	member mpa.Membership
+	shared bool // the store is shared with other gates (etcd)
 	pool   *targets.Pool
 	grace  time.Duration
 	obs    *observers
@@ -266,7 +267,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	obs.wire(g, pool)
-	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, member: member, pool: pool, grace: graceFrom(cfg), obs: obs}, nil
+	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, member: member, shared: cfg.Store.Backend == config.BackendEtcd, pool: pool, grace: graceFrom(cfg), obs: obs}, nil
 }
 
 // Run serves on l until ctx is done, then shuts down gracefully: it stops
@@ -291,6 +292,9 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 			s.log.Error("request expiry stopped", "err", err)
 		}
 	}()
+	if s.shared {
+		go s.interruptGone(watchCtx)
+	}
 	// Metrics, webhooks and the audit file read the store until it
 	// closes; they are waited for, so none reads a closed store.
 	var observed sync.WaitGroup
@@ -331,4 +335,26 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 // Close releases what Open acquired, for a Server that never ran.
 func (s *Server) Close() error {
 	return errors.Join(s.pool.Close(), s.obs.close(), s.member.Close(), s.store.Close())
+}
+
+// goneEvery is how often a gate on a shared store looks for commands left
+// running by a gate that is gone; with the membership lease (10s) it
+// bounds how long such a request shows Executing.
+const goneEvery = 2 * time.Second
+
+// interruptGone marks Interrupted, until ctx is done, the requests that
+// gates which left the store were running (see mpa.Service.InterruptGone).
+func (s *Server) interruptGone(ctx context.Context) {
+	t := time.NewTicker(goneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.MPA.InterruptGone(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("looking for commands of gone gates failed", "err", err)
+		}
+	}
 }

@@ -95,6 +95,10 @@ type Tx interface {
 	AuditHead() (audit.Head, error)
 	// AuditEvents yields events with Seq >= from in chain order.
 	AuditEvents(from uint64) iter.Seq2[audit.Event, error]
+	// GateLive reports whether gateID has a live membership (see
+	// Store.Join). It is a read like the others: a transaction that acts
+	// on a gate being gone does not commit if the gate joined meanwhile.
+	GateLive(gateID string) (bool, error)
 }
 
 // ChangeKind says what kind of record a [Change] carries.

@@ -849,8 +849,29 @@ func testMembership(t *testing.T, b Backend) {
 		t.Fatal("membership done while held")
 	default:
 	}
+	live := func(st mpa.Store, id string) bool {
+		var ok bool
+		err := st.View(ctx, func(tx mpa.Tx) error {
+			var err error
+			ok, err = tx.GateLive(id)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !live(st, "gate-a") {
+		t.Fatal("gate-a not live while joined")
+	}
+	if live(st, "gate-z") {
+		t.Fatal("gate-z live though it never joined")
+	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if live(other, "gate-a") {
+		t.Fatal("gate-a still live after it left")
 	}
 	select {
 	case <-m.Done():

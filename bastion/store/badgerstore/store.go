@@ -179,7 +179,7 @@ func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
 				return ctx.Err()
 			}
 		}
-		err := s.db.Update(func(txn *badger.Txn) error { return fn(&tx{txn: txn}) })
+		err := s.db.Update(func(txn *badger.Txn) error { return fn(&tx{txn: txn, s: s}) })
 		if !errors.Is(err, badger.ErrConflict) {
 			return err
 		}
@@ -204,5 +204,5 @@ func (s *Store) View(ctx context.Context, fn func(mpa.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(txn *badger.Txn) error { return fn(&tx{txn: txn}) })
+	return s.db.View(func(txn *badger.Txn) error { return fn(&tx{txn: txn, s: s}) })
 }

@@ -14,7 +14,10 @@ import (
 )
 
 // tx is an [mpa.Tx] over one Badger transaction.
-type tx struct{ txn *badger.Txn }
+type tx struct {
+	txn *badger.Txn
+	s   *Store
+}
 
 // get decodes the value at key into v; what names the record in errors.
 func (t *tx) get(key []byte, what string, v any) error {
@@ -170,4 +173,13 @@ func (t *tx) AppendAudit(e audit.Event) (audit.Event, error) {
 
 func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
 	return scan[audit.Event](t, prefixAudit, auditKey(from))
+}
+
+// GateLive reports whether gateID joined through this Store: a Badger
+// store has one process, so no other gate is ever live.
+func (t *tx) GateLive(gateID string) (bool, error) {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	_, ok := t.s.members[gateID]
+	return ok, nil
 }

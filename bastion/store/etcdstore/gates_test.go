@@ -150,3 +150,75 @@ func TestExpireOnce(t *testing.T) {
 		t.Fatalf("%d expiry events; want 5", n)
 	}
 }
+
+// A gate killed while its command runs: once its lease is gone another
+// gate marks the request Interrupted, once, and it is never released
+// again; while the gate is live nobody touches its run.
+func TestInterruptGone(t *testing.T) {
+	prefix := freshPrefix()
+	clock := mpatest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	sa, sb := openOn(t, prefix, Options{}), openOn(t, prefix, Options{})
+	a := mpa.New(sa, mpa.Options{Now: clock.Now, Logger: logger(t), Node: "gate-a"})
+	b := mpa.New(sb, mpa.Options{Now: clock.Now, Logger: logger(t), Node: "gate-b"})
+	ctx := ctxT(t)
+	ma, err := sa.Join(ctx, "gate-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := sb.Join(ctx, "gate-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mb.Close()
+	r, err := a.Create(ctx, mpa.NewRequest{Target: "t", Command: "zfs destroy tank/x", Requester: "alice", RequiredApprovals: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Approve behind the service's back: this test is about execution.
+	err = sa.Update(ctx, func(tx mpa.Tx) error {
+		got, err := tx.GetRequest(r.ID)
+		if err != nil {
+			return err
+		}
+		got.Status = mpa.StatusApproved
+		return tx.PutRequest(got, 0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.BeginExecution(ctx, r.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.InterruptGone(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("with gate-a live, gate-b interrupted %v, %v; want nothing", got, err)
+	}
+	// gate-a is killed: its lease is revoked from outside, as expiry would.
+	if _, err := newClient(t).Revoke(ctx, leaseOf(ma)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	marked := make([][]mpa.Request, 2)
+	for i, g := range []*mpa.Service{b, mpa.New(openOn(t, prefix, Options{}), mpa.Options{Now: clock.Now, Logger: logger(t), Node: "gate-c"})} {
+		wg.Go(func() {
+			var err error
+			marked[i], err = g.InterruptGone(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(marked[0]) + len(marked[1]); n != 1 {
+		t.Fatalf("gates marked %d requests; want the one, once", n)
+	}
+	got, err := b.Get(ctx, r.ID)
+	if err != nil || got.Status != mpa.StatusInterrupted {
+		t.Fatalf("request after gate-a died: %v, %v; want interrupted", got.Status, err)
+	}
+	if _, err := b.BeginExecution(ctx, r.ID, "alice"); !errors.Is(err, mpa.ErrAlreadyReleased) {
+		t.Fatalf("release after interruption: %v; want ErrAlreadyReleased", err)
+	}
+	if _, err := a.FinishExecution(ctx, r.ID, mpa.ExecResult{}); !errors.Is(err, mpa.ErrNotExecuting) {
+		t.Fatalf("the dead gate's late finish: %v; want ErrNotExecuting", err)
+	}
+}

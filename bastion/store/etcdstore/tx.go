@@ -379,3 +379,10 @@ func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
 		return e, true, nil
 	})
 }
+
+// GateLive reads the gate's member key; the commit compares it like any
+// read, so acting on a gate being gone fails if it rejoined.
+func (t *tx) GateLive(gateID string) (bool, error) {
+	b, err := t.get(pMembers + gateID)
+	return b != nil, err
+}
