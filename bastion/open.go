@@ -91,7 +91,7 @@ func (o *observers) wire(g *Gate, pool *targets.Pool) {
 }
 
 // start runs every observer on ctx; wg is done when all have stopped.
-func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st mpa.Store, svc *mpa.Service, log *slog.Logger) {
+func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st mpa.Store, shared bool, svc *mpa.Service, log *slog.Logger) {
 	if o.metrics != nil {
 		health := func(ctx context.Context) error {
 			return st.View(ctx, func(tx mpa.Tx) error { _, err := tx.GetSettings(); return err })
@@ -110,9 +110,13 @@ func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st mpa.Store,
 	}
 	if o.notifier != nil {
 		wg.Go(func() {
-			if err := o.notifier.Run(ctx, st, svc); err != nil && ctx.Err() == nil {
-				log.Error("webhook notifications stopped", "err", err)
+			if !shared {
+				if err := o.notifier.Run(ctx, st, svc); err != nil && ctx.Err() == nil {
+					log.Error("webhook notifications stopped", "err", err)
+				}
+				return
 			}
+			leadWebhooks(ctx, o.notifier, st, svc, log)
 		})
 	}
 	if o.auditFile != nil {
@@ -298,7 +302,7 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 	// Metrics, webhooks and the audit file read the store until it
 	// closes; they are waited for, so none reads a closed store.
 	var observed sync.WaitGroup
-	s.obs.start(watchCtx, &observed, s.store, s.MPA, s.log)
+	s.obs.start(watchCtx, &observed, s.store, s.shared, s.MPA, s.log)
 
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
@@ -355,6 +359,51 @@ func (s *Server) interruptGone(ctx context.Context) {
 		}
 		if _, err := s.MPA.InterruptGone(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("looking for commands of gone gates failed", "err", err)
+		}
+	}
+}
+
+// leadWebhooks sends webhooks only while this gate leads the "webhooks"
+// election, so that gates sharing a store send each notification once
+// rather than once per gate. On losing the lead it stops and campaigns
+// again. (A handover can drop or repeat the notifications of changes made
+// during it: the new leader starts from the requests live then.)
+func leadWebhooks(ctx context.Context, n *notify.Notifier, st mpa.Store, svc *mpa.Service, log *slog.Logger) {
+	for ctx.Err() == nil {
+		l, err := st.Campaign(ctx, "webhooks", svc.Node())
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("webhook leader election failed; retrying", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		log.Info("this gate sends the webhooks", "node", svc.Node())
+		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-l.Done():
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		err = n.Run(lctx, st, svc)
+		failed := err != nil && lctx.Err() == nil
+		if failed {
+			log.Error("webhook notifications stopped; handing over", "err", err)
+		}
+		cancel()
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		l.Resign(rctx)
+		rcancel()
+		if failed { // let another gate lead rather than fail again at once
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
 		}
 	}
 }
