@@ -30,6 +30,11 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcdtest: %w", err)
 	}
+	return StartIn(dir)
+}
+
+// StartIn starts a member with its data in dir, which Stop removes.
+func StartIn(dir string) (*Server, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = dir
 	cfg.Name = "etcdtest"
