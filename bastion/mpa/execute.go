@@ -101,7 +101,7 @@ func (s *Service) FinishExecution(ctx context.Context, id string, res ExecResult
 func (s *Service) RecoverInterrupted(ctx context.Context) ([]Request, error) {
 	var ids []string
 	err := s.store.View(ctx, func(tx Tx) error {
-		for r, err := range tx.Requests() {
+		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err
 			}
@@ -150,7 +150,7 @@ func (s *Service) RecoverInterrupted(ctx context.Context) ([]Request, error) {
 func (s *Service) InterruptGone(ctx context.Context) ([]Request, error) {
 	var candidates []string
 	err := s.store.View(ctx, func(tx Tx) error {
-		for r, err := range tx.Requests() {
+		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err
 			}

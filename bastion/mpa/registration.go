@@ -174,7 +174,7 @@ func (s *Service) BreakGlassRegisterApprover(ctx context.Context, name string) (
 	err := s.update(ctx, func(tx Tx) error {
 		now := s.clock()
 		var found *Request
-		for r, err := range tx.Requests() {
+		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err
 			}

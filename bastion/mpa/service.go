@@ -313,9 +313,14 @@ type ListFilter struct {
 
 // List returns the requests that match f, oldest first.
 func (s *Service) List(ctx context.Context, f ListFilter) ([]Request, error) {
+	// Live statuses only: read the live index, not the whole history.
+	scan := Tx.Requests
+	if len(f.Statuses) > 0 && !slices.ContainsFunc(f.Statuses, func(st Status) bool { return st.Final() }) {
+		scan = Tx.LiveRequests
+	}
 	var out []Request
 	err := s.store.View(ctx, func(tx Tx) error {
-		for r, err := range tx.Requests() {
+		for r, err := range scan(tx) {
 			if err != nil {
 				return err
 			}

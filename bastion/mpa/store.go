@@ -78,6 +78,11 @@ type Tx interface {
 	PutRequest(r Request, ttl time.Duration) error
 	// Requests yields every stored request, in id order.
 	Requests() iter.Seq2[Request, error]
+	// LiveRequests yields the requests whose status is not final
+	// (Pending, Approved, Executing), in id order, from an index kept in
+	// the same transactions as the requests: loops over live requests
+	// never read the finished history.
+	LiveRequests() iter.Seq2[Request, error]
 
 	GetApprover(name string) (Approver, error)
 	PutApprover(a Approver) error

@@ -60,6 +60,7 @@ func Run(t *testing.T, b Backend) {
 		{"LargeTransaction", testLargeTransaction},
 		{"ConcurrentRecords", testConcurrentRecords},
 		{"AuditFrom", testAuditFrom},
+		{"LiveIndex", testLiveIndex},
 		{"MembershipExclusive", testMembership},
 		{"MembershipLeaseLoss", testLeaseLoss},
 		{"LeaderHandover", testLeaderHandover},
@@ -974,4 +975,72 @@ func testLeaderHandover(t *testing.T, b Backend) {
 		t.Fatalf("new leader's fenced write: %v", err)
 	}
 	lb.Resign(ctx)
+}
+
+// LiveRequests yields exactly the requests not in a final status, follows
+// status changes in the same transaction, and a scan of it conflicts with
+// a request leaving it.
+func testLiveIndex(t *testing.T, b Backend) {
+	open := b.New(t)
+	st, other := open(), open()
+	put(t, st, req("req-a", mpa.StatusPending), req("req-b", mpa.StatusApproved),
+		req("req-c", mpa.StatusCompleted), req("req-d", mpa.StatusExecuting))
+	live := func(tx mpa.Tx) string {
+		var out []string
+		for r, err := range tx.LiveRequests() {
+			if err != nil {
+				t.Errorf("live requests: %v", err)
+				break
+			}
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	err := st.Update(ctxFor(t), func(tx mpa.Tx) error {
+		if got := live(tx); got != "req-a,req-b,req-d" {
+			t.Errorf("live = %s; want req-a,req-b,req-d", got)
+		}
+		if err := tx.PutRequest(req("req-b", mpa.StatusCompleted), 0); err != nil {
+			return err
+		}
+		if err := tx.PutRequest(req("req-c", mpa.StatusPending), 0); err != nil {
+			return err
+		}
+		if got := live(tx); got != "req-a,req-c,req-d" {
+			t.Errorf("live after own changes = %s; want req-a,req-c,req-d", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A transaction that found req-a live and acts on it conflicts with
+	// req-a's leaving the index meanwhile.
+	runs := interleave(t, st, other, func(tx mpa.Tx) error {
+		n := 0
+		for _, err := range tx.LiveRequests() {
+			if err != nil {
+				return err
+			}
+			n++
+		}
+		return tx.PutSettings(mpa.Settings{UpdatedBy: fmt.Sprint(n, " live")})
+	}, func(tx mpa.Tx) error {
+		return tx.PutRequest(req("req-a", mpa.StatusCancelled), 0)
+	})
+	if runs < 2 {
+		t.Errorf("a scan of the live index did not conflict with a request leaving it")
+	}
+	err = other.View(ctxFor(t), func(tx mpa.Tx) error {
+		if got := live(tx); got != "req-c,req-d" {
+			t.Errorf("live at the end = %s; want req-c,req-d", got)
+		}
+		if s, err := tx.GetSettings(); err != nil || s.UpdatedBy != "2 live" {
+			t.Errorf("settings %+v, %v; want the retry's count, 2 live", s, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -127,6 +127,11 @@ func Open(opts Options) (*Store, error) {
 		elections: map[string]chan struct{}{},
 		retrying:  make(chan struct{}, 1),
 	}
+	if err := s.buildLiveIndex(); err != nil {
+		db.Close()
+		release()
+		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
 	if err := s.subscribe(); err != nil {
 		db.Close()
 		release()
@@ -205,4 +210,53 @@ func (s *Store) View(ctx context.Context, fn func(mpa.Tx) error) error {
 		return err
 	}
 	return s.db.View(func(txn *badger.Txn) error { return fn(&tx{txn: txn, s: s}) })
+}
+
+// buildLiveIndex indexes the live requests of a store written before the
+// index existed, once. Open holds the data dir's lock, so nothing writes
+// meanwhile; batches keep each transaction within Badger's size limit.
+func (s *Store) buildLiveIndex() error {
+	err := s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(keyLiveIndex)
+		return err
+	})
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("live index: %w", err)
+	}
+	var live []string
+	err = s.db.View(func(txn *badger.Txn) error {
+		t := &tx{txn: txn, s: s}
+		for r, err := range t.Requests() {
+			if err != nil {
+				return err
+			}
+			if !r.Status.Final() {
+				live = append(live, r.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("live index: %w", err)
+	}
+	for len(live) > 0 {
+		n := min(len(live), 1000)
+		batch := live[:n]
+		live = live[n:]
+		err := s.db.Update(func(txn *badger.Txn) error {
+			for _, id := range batch {
+				if err := txn.Set(liveKey(id), []byte("true")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("live index: %w", err)
+		}
+	}
+	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(keyLiveIndex, []byte("v1")) })
 }

@@ -106,7 +106,59 @@ func (t *tx) GetRequest(id string) (mpa.Request, error) {
 }
 
 func (t *tx) PutRequest(r mpa.Request, ttl time.Duration) error {
-	return t.insert(prefixRequest, requestKey(r.ID), "request "+r.ID, r, ttl)
+	if err := t.insert(prefixRequest, requestKey(r.ID), "request "+r.ID, r, ttl); err != nil {
+		return err
+	}
+	return t.indexLive(r)
+}
+
+// indexLive keeps live/<id> present exactly while r is live.
+func (t *tx) indexLive(r mpa.Request) error {
+	if r.Status.Final() {
+		if err := t.txn.Delete(liveKey(r.ID)); err != nil {
+			return fmt.Errorf("unindex request %s: %w", r.ID, err)
+		}
+		return nil
+	}
+	return t.insert(prefixLive, liveKey(r.ID), "live index of "+r.ID, true, 0)
+}
+
+func (t *tx) LiveRequests() iter.Seq2[mpa.Request, error] {
+	return func(yield func(mpa.Request, error) bool) {
+		for id, err := range scanKeys(t, prefixLive) {
+			var r mpa.Request
+			if err == nil {
+				r, err = t.GetRequest(id)
+				if errors.Is(err, mpa.ErrNotFound) {
+					continue
+				}
+			}
+			if !yield(r, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// scanKeys yields the rest of each key under prefix, reading the insert
+// marker as scan does.
+func scanKeys(t *tx, prefix []byte) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		if _, err := t.txn.Get(insertMarker(prefix)); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			yield("", fmt.Errorf("scan %s: %w", prefix, err))
+			return
+		}
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		opts.PrefetchValues = false
+		it := t.txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(prefix); it.Valid(); it.Next() {
+			if !yield(string(it.Item().Key()[len(prefix):]), nil) {
+				return
+			}
+		}
+	}
 }
 
 func (t *tx) Requests() iter.Seq2[mpa.Request, error] {

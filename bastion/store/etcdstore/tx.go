@@ -27,6 +27,7 @@ const (
 	pApprover = "apr/"
 	pSettings = "set/"
 	pAudit    = "aud/"
+	pLive     = "live/"
 	kSettings = "set/global"
 	kHead     = "meta/audit-head"
 	pDeleted  = "meta/deleted/"
@@ -52,11 +53,11 @@ type tx struct {
 	ctx    context.Context
 	update bool
 
-	rev    int64            // pinned at the first read; 0 before
-	reads  map[string]int64 // full key -> mod revision seen (0: absent)
-	ranges []string         // full prefixes scanned
-	writes map[string][]byte
-	order  []string // keys of writes, in first-write order
+	rev    int64             // pinned at the first read; 0 before
+	reads  map[string]int64  // full key -> mod revision seen (0: absent)
+	ranges []string          // full prefixes scanned
+	writes map[string][]byte // nil value: a delete
+	order  []string          // keys of writes, in first-write order
 }
 
 func (s *Store) newTx(ctx context.Context, update bool) *tx {
@@ -103,6 +104,15 @@ func (t *tx) get(key string) ([]byte, error) {
 	return v, nil
 }
 
+// del deletes key in this transaction. It also bumps the deletion marker
+// of prefix, so that a scan of prefix conflicts with it.
+func (t *tx) del(prefix, key string) error {
+	if err := t.set(key, nil); err != nil {
+		return err
+	}
+	return t.set(pDeleted+prefix, []byte("1"))
+}
+
 func (t *tx) set(key string, v []byte) error {
 	if !t.update {
 		return fmt.Errorf("put %s: read-only transaction", key)
@@ -126,15 +136,21 @@ func (t *tx) putJSON(key, what string, v any) error {
 	return nil
 }
 
-// scan yields the values under prefix from key start on, in key order,
-// merged with this transaction's own writes.
-func (t *tx) scan(prefix, start string) iter.Seq2[[]byte, error] {
-	return func(yield func([]byte, error) bool) {
+// scanned is one key (without the store prefix) and its value.
+type scanned struct {
+	key string
+	val []byte
+}
+
+// scan yields the keys and values under prefix from key start on, in key
+// order, merged with this transaction's own writes.
+func (t *tx) scan(prefix, start string) iter.Seq2[scanned, error] {
+	return func(yield func(scanned, error) bool) {
 		full := t.s.prefix + prefix
 		// The deletion marker makes a sweep's delete under prefix conflict
 		// with this scan; the range compare at commit covers the rest.
 		if _, err := t.get(pDeleted + prefix); err != nil {
-			yield(nil, err)
+			yield(scanned{}, err)
 			return
 		}
 		if !slices.Contains(t.ranges, full) {
@@ -153,7 +169,10 @@ func (t *tx) scan(prefix, start string) iter.Seq2[[]byte, error] {
 			for len(mine) > 0 && (upTo == "" || mine[0] < upTo) {
 				k := mine[0]
 				mine = mine[1:]
-				if !yield(t.writes[k], nil) {
+				if t.writes[k] == nil {
+					continue // deleted here
+				}
+				if !yield(scanned{k[len(t.s.prefix):], t.writes[k]}, nil) {
 					return false
 				}
 			}
@@ -163,7 +182,7 @@ func (t *tx) scan(prefix, start string) iter.Seq2[[]byte, error] {
 		for {
 			resp, err := t.fetch(key, clientv3.WithRange(end), clientv3.WithLimit(pageSize))
 			if err != nil {
-				yield(nil, fmt.Errorf("scan %s: %w", prefix, err))
+				yield(scanned{}, fmt.Errorf("scan %s: %w", prefix, err))
 				return
 			}
 			for _, kv := range resp.Kvs {
@@ -174,7 +193,7 @@ func (t *tx) scan(prefix, start string) iter.Seq2[[]byte, error] {
 				if len(mine) > 0 && mine[0] == k {
 					continue // overwritten here: emitted with the next batch of mine
 				}
-				if !yield(kv.Value, nil) {
+				if !yield(scanned{k[len(t.s.prefix):], kv.Value}, nil) {
 					return
 				}
 			}
@@ -187,14 +206,25 @@ func (t *tx) scan(prefix, start string) iter.Seq2[[]byte, error] {
 	}
 }
 
+// scanKeys yields the keys under prefix, without it.
+func (t *tx) scanKeys(prefix string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for kv, err := range t.scan(prefix, prefix) {
+			if !yield(strings.TrimPrefix(kv.key, prefix), err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
 // scanJSON decodes each value of scan as T; keep filters (nil: all).
 func scanJSON[T any](t *tx, prefix, start string, decode func([]byte) (T, bool, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		for b, err := range t.scan(prefix, start) {
+		for kv, err := range t.scan(prefix, start) {
 			var v T
 			var ok bool
 			if err == nil {
-				v, ok, err = decode(b)
+				v, ok, err = decode(kv.val)
 				if err == nil && !ok {
 					continue
 				}
@@ -218,6 +248,10 @@ func (t *tx) commit() error {
 	ops := make([]clientv3.Op, 0, len(t.order))
 	for _, k := range t.order {
 		size += len(k) + len(t.writes[k]) + 16
+		if t.writes[k] == nil {
+			ops = append(ops, clientv3.OpDelete(k))
+			continue
+		}
 		ops = append(ops, clientv3.OpPut(k, string(t.writes[k])))
 	}
 	if size > t.s.maxSize {
@@ -283,7 +317,36 @@ func (t *tx) PutRequest(r mpa.Request, ttl time.Duration) error {
 	if ttl > 0 {
 		sr.Expires = t.s.now().Add(ttl).UTC()
 	}
-	return t.putJSON(pRequest+r.ID, "request "+r.ID, sr)
+	if err := t.putJSON(pRequest+r.ID, "request "+r.ID, sr); err != nil {
+		return err
+	}
+	// live/<id> exists exactly while the request is live.
+	if r.Status.Final() {
+		return t.del(pLive, pLive+r.ID)
+	}
+	return t.set(pLive+r.ID, []byte("1"))
+}
+
+func (t *tx) LiveRequests() iter.Seq2[mpa.Request, error] {
+	return func(yield func(mpa.Request, error) bool) {
+		var ids []string
+		for k, err := range t.scanKeys(pLive) {
+			if err != nil {
+				yield(mpa.Request{}, err)
+				return
+			}
+			ids = append(ids, k)
+		}
+		for _, id := range ids {
+			r, err := t.GetRequest(id)
+			if errors.Is(err, mpa.ErrNotFound) {
+				continue
+			}
+			if !yield(r, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 func (t *tx) Requests() iter.Seq2[mpa.Request, error] {
