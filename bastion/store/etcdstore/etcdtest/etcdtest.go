@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
@@ -34,11 +35,34 @@ func Start() (*Server, error) {
 }
 
 // StartIn starts a member with its data in dir, which Stop removes.
-func StartIn(dir string) (*Server, error) {
+func StartIn(dir string) (*Server, error) { return start(dir, nil) }
+
+// TLS names the files of a member that serves clients over mutual TLS.
+type TLS struct {
+	CA, Cert, Key string // the CA clients must be signed by; the member's certificate and key
+}
+
+// StartTLS starts a member whose client port requires TLS and a client
+// certificate signed by t.CA.
+func StartTLS(t TLS) (*Server, error) {
+	dir, err := os.MkdirTemp("", "keyturn-etcd-")
+	if err != nil {
+		return nil, fmt.Errorf("etcdtest: %w", err)
+	}
+	return start(dir, &t)
+}
+
+func start(dir string, tlsFiles *TLS) (*Server, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = dir
 	cfg.Name = "etcdtest"
-	lc := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+	scheme := "http"
+	if tlsFiles != nil {
+		scheme = "https"
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: tlsFiles.Cert, KeyFile: tlsFiles.Key,
+			TrustedCAFile: tlsFiles.CA, ClientCertAuth: true}
+	}
+	lc := url.URL{Scheme: scheme, Host: "127.0.0.1:0"}
 	lp := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{lc}, []url.URL{lc}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{lp}, []url.URL{lp}
@@ -57,7 +81,7 @@ func StartIn(dir string) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("etcdtest: embedded etcd not ready within 30s")
 	}
-	return &Server{Endpoints: []string{"http://" + e.Clients[0].Addr().String()}, e: e, dir: dir}, nil
+	return &Server{Endpoints: []string{scheme + "://" + e.Clients[0].Addr().String()}, e: e, dir: dir}, nil
 }
 
 // Stop stops the member and removes its data.
