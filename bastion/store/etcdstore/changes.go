@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -72,7 +73,15 @@ func (s *Store) watchGen(ctx context.Context) (context.Context, error) {
 // follow watches from revision next until ctx is done, pushing decoded
 // changes to l.
 func (s *Store) follow(ctx context.Context, l *listener, next int64) {
+	backoff := time.Duration(0)
 	for ctx.Err() == nil {
+		if backoff > 0 { // etcd unreachable or without a leader: do not spin
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+		}
 		gen, err := s.watchGen(ctx)
 		if err != nil {
 			return
@@ -89,6 +98,7 @@ func (s *Store) follow(ctx context.Context, l *listener, next int64) {
 				s.log.Warn("etcd watch ended; resuming", "prefix", s.prefix, "next", next, "err", err)
 				break
 			}
+			backoff = 0
 			var batch []mpa.Change
 			for _, ev := range wr.Events {
 				if c, ok := s.decodeEvent(ev); ok {
@@ -105,6 +115,7 @@ func (s *Store) follow(ctx context.Context, l *listener, next int64) {
 		if ctx.Err() != nil {
 			return
 		}
+		backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
 		if compacted {
 			resp, err := s.cli.Get(ctx, s.prefix+kHead)
 			if err != nil {
