@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
 )
@@ -17,15 +18,14 @@ import (
 // transaction per record; N concurrent sessions pay one commit instead of
 // N commits in a row.
 //
-// There is no background goroutine: the first caller to find the
-// sequencer idle commits the batch waiting (its own record and whatever
-// queued meanwhile), and so on while records arrive; when its own record
-// is committed it hands the rest to a new goroutine and returns.
+// A goroutine runs while records are queued, committing each batch as the
+// previous one returns; none runs while the sequencer is idle.
 //
 // It only needs a Store, so it works the same on every backend.
 type Sequencer struct {
-	commit func(ctx context.Context, fn func(Tx) error) error
-	max    int
+	commit  func(ctx context.Context, fn func(Tx) error) error
+	max     int
+	timeout time.Duration
 
 	mu      sync.Mutex
 	queue   []*pendingRecord
@@ -46,6 +46,9 @@ type pendingRecord struct {
 // transaction.
 const DefaultBatch = 100
 
+// BatchTimeout bounds one batch's transaction, retries included.
+const BatchTimeout = 10 * time.Second
+
 // NewSequencer returns a sequencer over st with batches of at most max
 // records (DefaultBatch if max <= 0).
 func NewSequencer(st Store, max int) *Sequencer {
@@ -56,7 +59,7 @@ func newSequencer(commit func(context.Context, func(Tx) error) error, max int) *
 	if max <= 0 {
 		max = DefaultBatch
 	}
-	return &Sequencer{commit: commit, max: max}
+	return &Sequencer{commit: commit, max: max, timeout: BatchTimeout}
 }
 
 // Record appends e to the audit chain and returns it sealed once the
@@ -74,34 +77,26 @@ func (q *Sequencer) Record(ctx context.Context, e audit.Event) (audit.Event, err
 	p := &pendingRecord{ctx: ctx, e: e, done: make(chan struct{})}
 	q.mu.Lock()
 	q.queue = append(q.queue, p)
-	if q.busy {
-		q.mu.Unlock()
-		select {
-		case <-p.done:
-			return p.out, p.err
-		case <-ctx.Done():
-			return audit.Event{}, fmt.Errorf("record audit %s: %w (it may still be recorded)", e.Kind, ctx.Err())
-		}
+	if !q.busy {
+		q.busy = true
+		go q.drain()
 	}
-	q.busy = true
 	q.mu.Unlock()
-	q.drain(p)
-	return p.out, p.err
+	select {
+	case <-p.done:
+		return p.out, p.err
+	case <-ctx.Done():
+		return audit.Event{}, fmt.Errorf("record audit %s: %w (it may still be recorded)", e.Kind, ctx.Err())
+	}
 }
 
-// drain commits batches until mine is done (nil: until the queue is
-// empty), then passes the queue on.
-func (q *Sequencer) drain(mine *pendingRecord) {
+// drain commits batches until the queue is empty.
+func (q *Sequencer) drain() {
 	for {
 		q.mu.Lock()
 		if len(q.queue) == 0 {
 			q.busy = false
 			q.mu.Unlock()
-			return
-		}
-		if mine != nil && isDone(mine) {
-			q.mu.Unlock()
-			go q.drain(nil) // still busy: the new goroutine carries on
 			return
 		}
 		q.commits++
@@ -110,15 +105,6 @@ func (q *Sequencer) drain(mine *pendingRecord) {
 		q.queue = q.queue[n:]
 		q.mu.Unlock()
 		q.commitBatch(batch)
-	}
-}
-
-func isDone(p *pendingRecord) bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
 	}
 }
 
@@ -138,8 +124,11 @@ func (q *Sequencer) commitBatch(batch []*pendingRecord) {
 		return
 	}
 	// The batch is committed for all its callers: no one caller's
-	// cancellation may abort it for the others.
-	ctx := context.WithoutCancel(live[0].ctx)
+	// cancellation may abort it for the others. It is bounded on its own,
+	// so that a store that stopped answering (etcd without quorum) fails
+	// the batch, and the queue behind it, instead of holding them forever.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), q.timeout)
+	defer cancel()
 	err := q.commit(ctx, func(tx Tx) error {
 		for _, p := range live {
 			out, err := tx.AppendAudit(p.e)

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
@@ -67,7 +66,7 @@ type Service struct {
 	// gate would all conflict on its head and retry; taking turns here
 	// costs nothing they would not spend retrying. Gates sharing a store
 	// still race each other, which the store's conflict retry handles.
-	writes sync.Mutex
+	writes chan struct{} // a mutex that waits with a context
 
 	// seq group-commits Record's events; its transactions go through
 	// update, so they take turns with the service's other writes.
@@ -77,8 +76,12 @@ type Service struct {
 // update runs fn in a read-write store transaction, one at a time per
 // service (see Service.writes).
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	s.writes.Lock()
-	defer s.writes.Unlock()
+	select {
+	case s.writes <- struct{}{}:
+		defer func() { <-s.writes }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return s.store.Update(ctx, fn)
 }
 
@@ -94,6 +97,7 @@ func New(store Store, opts Options) *Service {
 		canApprove: opts.CanApprove,
 		quorum:     opts.DefaultQuorum,
 		node:       opts.Node,
+		writes:     make(chan struct{}, 1),
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -7,9 +7,13 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+	"github.com/keyturn/keyturn/bastion/store/etcdstore/etcdtest"
 )
 
 // Three gates, each its own Service on its own etcd client, share one
@@ -220,5 +224,80 @@ func TestInterruptGone(t *testing.T) {
 	}
 	if _, err := a.FinishExecution(ctx, r.ID, mpa.ExecResult{}); !errors.Is(err, mpa.ErrNotExecuting) {
 		t.Fatalf("the dead gate's late finish: %v; want ErrNotExecuting", err)
+	}
+}
+
+// With etcd down (a lost quorum looks the same to a gate) nothing is
+// recorded, so nothing runs: Record fails, and so does a release. When
+// etcd is back the same gate works again without a restart, and its
+// change feed goes on.
+func TestEtcdDownFailsClosedThenRecovers(t *testing.T) {
+	srv, err := etcdtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: srv.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	st, err := Open(Options{Client: cli, Prefix: "/down/", SecretKey: testKey(), Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := mpa.New(st, mpa.Options{Logger: logger(t), Node: "gate-a"})
+	ctx := ctxT(t)
+	feed, err := st.Changes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.Create(ctx, mpa.NewRequest{Target: "t", Command: "reboot", Requester: "alice", RequiredApprovals: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Down()
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err = svc.Record(short, audit.Event{Kind: "decision", Actor: "alice"})
+	cancel()
+	if err == nil {
+		t.Fatal("a decision was recorded with etcd down")
+	}
+	short, cancel = context.WithTimeout(ctx, 2*time.Second)
+	_, err = svc.BeginExecution(short, r.ID, "alice")
+	cancel()
+	if err == nil {
+		t.Fatal("a release succeeded with etcd down")
+	}
+	if err := srv.Up(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		short, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err = svc.Record(short, audit.Event{Kind: "decision", Actor: "alice"})
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing 30s after etcd came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The feed saw the create before the outage and sees the record after.
+	for {
+		select {
+		case c := <-feed:
+			if c.Kind == mpa.ChangeAudit && c.Audit.Kind == "decision" {
+				if err := svc.VerifyAudit(ctx); err != nil {
+					t.Fatalf("chain after the outage: %v", err)
+				}
+				return
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("change feed did not resume after the outage")
+		}
 	}
 }

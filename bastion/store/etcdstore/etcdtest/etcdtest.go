@@ -21,6 +21,8 @@ type Server struct {
 	Endpoints []string
 	e         *embed.Etcd
 	dir       string
+	tls       *TLS
+	client    string // the bound client address, reused by Restart
 }
 
 // Start starts a member. Ports are ":0" on 127.0.0.1, so parallel test
@@ -53,6 +55,17 @@ func StartTLS(t TLS) (*Server, error) {
 }
 
 func start(dir string, tlsFiles *TLS) (*Server, error) {
+	s := &Server{dir: dir, tls: tlsFiles, client: "127.0.0.1:0"}
+	if err := s.run(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// run starts the member on s's dir and client address.
+func (s *Server) run() error {
+	dir, tlsFiles := s.dir, s.tls
 	cfg := embed.NewConfig()
 	cfg.Dir = dir
 	cfg.Name = "etcdtest"
@@ -62,7 +75,7 @@ func start(dir string, tlsFiles *TLS) (*Server, error) {
 		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: tlsFiles.Cert, KeyFile: tlsFiles.Key,
 			TrustedCAFile: tlsFiles.CA, ClientCertAuth: true}
 	}
-	lc := url.URL{Scheme: scheme, Host: "127.0.0.1:0"}
+	lc := url.URL{Scheme: scheme, Host: s.client}
 	lp := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{lc}, []url.URL{lc}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{lp}, []url.URL{lp}
@@ -71,18 +84,26 @@ func start(dir string, tlsFiles *TLS) (*Server, error) {
 	cfg.TickMs, cfg.ElectionMs = 10, 100
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("etcdtest: start embedded etcd: %w", err)
+		return fmt.Errorf("etcdtest: start embedded etcd: %w", err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case <-time.After(30 * time.Second):
 		e.Close()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("etcdtest: embedded etcd not ready within 30s")
+		return fmt.Errorf("etcdtest: embedded etcd not ready within 30s")
 	}
-	return &Server{Endpoints: []string{scheme + "://" + e.Clients[0].Addr().String()}, e: e, dir: dir}, nil
+	s.e = e
+	s.client = e.Clients[0].Addr().String()
+	s.Endpoints = []string{scheme + "://" + s.client}
+	return nil
 }
+
+// Down stops the member, keeping its data: an outage (a lost quorum, as
+// clients see it) until Up.
+func (s *Server) Down() { s.e.Close() }
+
+// Up starts the member again on the same client port with its data.
+func (s *Server) Up() error { return s.run() }
 
 // Stop stops the member and removes its data.
 func (s *Server) Stop() {
