@@ -301,3 +301,63 @@ func TestEtcdDownFailsClosedThenRecovers(t *testing.T) {
 		}
 	}
 }
+
+// On a three-member cluster: one member lost, decisions are still
+// recorded; two lost (no quorum), none is, so nothing runs; one back,
+// the gate records again by itself, without a restart.
+func TestClusterMemberLoss(t *testing.T) {
+	c, err := etcdtest.StartCluster(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	st, err := Open(Options{Endpoints: c.Endpoints, Prefix: "/cluster/", SecretKey: testKey(), Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := mpa.New(st, mpa.Options{Logger: logger(t), Node: "gate-a"})
+	ctx := ctxT(t)
+	record := func() error {
+		short, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := svc.Record(short, audit.Event{Kind: "decision", Actor: "alice"})
+		return err
+	}
+	eventually := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := record()
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still failing after 30s: %v", what, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if err := record(); err != nil {
+		t.Fatal(err)
+	}
+	// The first endpoint, the one the client most likely uses, dies.
+	c.Members[0].Down()
+	eventually("one member of three down")
+	for i := range 20 {
+		if err := record(); err != nil {
+			t.Fatalf("record %d with two members of three: %v", i, err)
+		}
+	}
+	c.Members[1].Down()
+	if err := record(); err == nil {
+		t.Fatal("a decision was recorded without quorum")
+	}
+	if err := c.Members[0].Up(); err != nil {
+		t.Fatal(err)
+	}
+	eventually("quorum back")
+	if err := svc.VerifyAudit(ctx); err != nil {
+		t.Fatalf("chain after the outage: %v", err)
+	}
+}
