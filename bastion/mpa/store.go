@@ -104,6 +104,9 @@ type Tx interface {
 	// Store.Join). It is a read like the others: a transaction that acts
 	// on a gate being gone does not commit if the gate joined meanwhile.
 	GateLive(gateID string) (bool, error)
+	// LiveGates lists the gate_ids with a live membership, as a scan: a
+	// gate joining before the transaction commits makes it conflict.
+	LiveGates() ([]string, error)
 }
 
 // ChangeKind says what kind of record a [Change] carries.

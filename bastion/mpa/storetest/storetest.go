@@ -865,6 +865,18 @@ func testMembership(t *testing.T, b Backend) {
 	if !live(st, "gate-a") {
 		t.Fatal("gate-a not live while joined")
 	}
+	if b.LoseLease != nil { // a shared store: every handle sees every gate
+		err := other.View(ctx, func(tx mpa.Tx) error {
+			gates, err := tx.LiveGates()
+			if err == nil && strings.Join(gates, ",") != "gate-a,gate-b" {
+				t.Errorf("live gates %v; want gate-a,gate-b", gates)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	if live(st, "gate-z") {
 		t.Fatal("gate-z live though it never joined")
 	}

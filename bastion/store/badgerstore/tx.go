@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -234,4 +235,17 @@ func (t *tx) GateLive(gateID string) (bool, error) {
 	defer t.s.mu.Unlock()
 	_, ok := t.s.members[gateID]
 	return ok, nil
+}
+
+// LiveGates lists the gates joined through this Store (none for a tool
+// that opened the data dir offline).
+func (t *tx) LiveGates() ([]string, error) {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	ids := make([]string, 0, len(t.s.members))
+	for id := range t.s.members {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, nil
 }

@@ -449,3 +449,16 @@ func (t *tx) GateLive(gateID string) (bool, error) {
 	b, err := t.get(pMembers + gateID)
 	return b != nil, err
 }
+
+// LiveGates scans members/; the commit's range compare makes a join (or
+// a lease ending) meanwhile a conflict.
+func (t *tx) LiveGates() ([]string, error) {
+	var ids []string
+	for id, err := range t.scanKeys(pMembers) {
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
