@@ -19,6 +19,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/notify"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+	"github.com/keyturn/keyturn/bastion/store/etcdstore"
 	"github.com/keyturn/keyturn/bastion/targets"
 )
 
@@ -28,7 +29,9 @@ type Server struct {
 	*Gate
 	Policy *PolicyHolder
 	MPA    *mpa.Service
-	store  *badgerstore.Store
+	store  ClosableStore
+	member mpa.Membership
+	shared bool // the store is shared with other gates (etcd)
 	pool   *targets.Pool
 	grace  time.Duration
 	obs    *observers
@@ -90,7 +93,7 @@ func (o *observers) wire(g *Gate, pool *targets.Pool) {
 // storeGauges exports the store's free space and whether it refuses
 // writes for lack of it, as last checked (every write, every /healthz,
 // and every few seconds).
-func storeGauges(st *badgerstore.Store) []prometheus.Collector {
+func storeGauges(st spaceKeeper) []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "keyturn_store_free_bytes",
@@ -108,12 +111,21 @@ func storeGauges(st *badgerstore.Store) []prometheus.Collector {
 	}
 }
 
+// spaceKeeper is a store that keeps a free-space reserve on its own disk
+// (Badger). etcd keeps its data on its members, which watch their own.
+type spaceKeeper interface {
+	Space() (free int64, full bool)
+	CheckSpace() error
+}
+
 // start runs every observer on ctx; wg is done when all have stopped.
-func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st *badgerstore.Store, svc *mpa.Service, log *slog.Logger) {
+func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st mpa.Store, shared bool, svc *mpa.Service, log *slog.Logger) {
 	if o.metrics != nil {
 		health := func(ctx context.Context) error {
-			if err := st.CheckSpace(); err != nil {
-				return err
+			if sk, ok := st.(spaceKeeper); ok {
+				if err := sk.CheckSpace(); err != nil {
+					return err
+				}
 			}
 			return st.View(ctx, func(tx mpa.Tx) error { _, err := tx.GetSettings(); return err })
 		}
@@ -131,9 +143,13 @@ func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st *badgersto
 	}
 	if o.notifier != nil {
 		wg.Go(func() {
-			if err := o.notifier.Run(ctx, st, svc); err != nil && ctx.Err() == nil {
-				log.Error("webhook notifications stopped", "err", err)
+			if !shared {
+				if err := o.notifier.Run(ctx, st, svc); err != nil && ctx.Err() == nil {
+					log.Error("webhook notifications stopped", "err", err)
+				}
+				return
 			}
+			leadWebhooks(ctx, o.notifier, st, svc, log)
 		})
 	}
 	if o.auditFile != nil {
@@ -172,8 +188,15 @@ func (s *Server) MetricsAddr() net.Addr {
 // StoreDir is the store's folder inside the data dir.
 const StoreDir = "store"
 
-// OpenStore opens the data dir's store; only one process may have it open.
-func OpenStore(cfg *config.Config, log *slog.Logger) (*badgerstore.Store, error) {
+// ClosableStore is a store the gate opens and closes.
+type ClosableStore interface {
+	mpa.Store
+	Close() error
+}
+
+// OpenStore opens the configured store: the data dir's Badger store (only
+// one process may have it open), or the etcd cluster the gates share.
+func OpenStore(cfg *config.Config, log *slog.Logger) (ClosableStore, error) {
 	var key []byte
 	if cfg.Store.EncryptionKeyFile != "" {
 		k, err := os.ReadFile(cfg.Store.EncryptionKeyFile)
@@ -182,8 +205,25 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (*badgerstore.Store, error)
 		}
 		key = k // raw key bytes, as 'head -c 32 /dev/urandom' writes them
 	}
+	if cfg.Store.Backend == config.BackendEtcd {
+		return openEtcd(cfg, key, log)
+	}
 	return badgerstore.Open(badgerstore.Options{Dir: filepath.Join(cfg.DataDir, StoreDir), EncryptionKey: key, Logger: log,
 		Reserve: cfg.Store.Reserve.Bytes()})
+}
+
+// openEtcd connects to the configured etcd cluster, with mutual TLS when
+// configured; key seals approvers' TOTP secrets.
+func openEtcd(cfg *config.Config, key []byte, log *slog.Logger) (ClosableStore, error) {
+	opts := etcdstore.Options{Endpoints: cfg.Store.Endpoints, Prefix: cfg.Store.Prefix, SecretKey: key, Logger: log}
+	if t := cfg.Store.TLS; t.CA != "" {
+		tc, err := etcdstore.TLSConfig(t.CA, t.Cert, t.Key)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLS = tc
+	}
+	return etcdstore.Open(opts)
 }
 
 // NewService returns the approval service over st with the config's roles
@@ -191,6 +231,7 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (*badgerstore.Store, error)
 func NewService(cfg *config.Config, st mpa.Store, log *slog.Logger) *mpa.Service {
 	return mpa.New(st, mpa.Options{
 		Logger:           log,
+		Node:             cfg.GateID, // the host name when not set
 		LockoutThreshold: cfg.TOTP.LockoutThreshold,
 		LockoutDuration:  cfg.TOTP.LockoutDuration.Std(),
 		Issuer:           Issuer(cfg),
@@ -229,6 +270,18 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One live gate per gate_id: with etcd this replaces the data dir's
+	// lock (Badger's Join is trivial).
+	gateID := cfg.GateID
+	if gateID == "" {
+		gateID = "gate" // Badger only: config requires gate_id with etcd
+	}
+	member, err := st.Join(context.Background(), gateID)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	closeStore := func() { member.Close(); st.Close() }
 	svc := NewService(cfg, st, log)
 	// A command that was running when the gate last stopped may have run
 	// in part: it is marked Interrupted and never run again by itself.
@@ -239,7 +292,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		// with space marks them.
 		log.Error("could not mark interrupted requests: the store is full", "err", err)
 	case err != nil:
-		st.Close()
+		closeStore()
 		return nil, fmt.Errorf("recover interrupted requests: %w", err)
 	}
 	for _, r := range interrupted {
@@ -252,38 +305,38 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		// file); only its record, or the filing of a change, waits.
 		log.Error("could not record the policy or file its change: the store is full", "err", err)
 	case err != nil:
-		st.Close()
+		closeStore()
 		return nil, fmt.Errorf("policy in force: %w", err)
 	}
 	pool, err := targets.NewPool(clientKey, cfg.Targets, log)
 	if err != nil {
-		st.Close()
+		closeStore()
 		return nil, err
 	}
 	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: svc, Logger: log})
 	if err != nil {
 		pool.Close()
-		st.Close()
+		closeStore()
 		return nil, err
 	}
 	obs, err := openObservers(cfg, log)
 	if err != nil {
 		pool.Close()
-		st.Close()
+		closeStore()
 		return nil, err
 	}
 	obs.wire(g, pool)
-	if obs.metrics != nil {
-		for _, c := range storeGauges(st) {
+	if sk, ok := st.(spaceKeeper); ok && obs.metrics != nil {
+		for _, c := range storeGauges(sk) {
 			if err := obs.metrics.Registerer().Register(c); err != nil {
 				obs.close()
 				pool.Close()
-				st.Close()
+				closeStore()
 				return nil, fmt.Errorf("store metrics: %w", err)
 			}
 		}
 	}
-	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, pool: pool, grace: graceFrom(cfg), obs: obs}, nil
+	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, member: member, shared: cfg.Store.Backend == config.BackendEtcd, pool: pool, grace: graceFrom(cfg), obs: obs}, nil
 }
 
 // Run serves on l until ctx is done, then shuts down gracefully: it stops
@@ -308,10 +361,13 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 			s.log.Error("request expiry stopped", "err", err)
 		}
 	}()
+	if s.shared {
+		go s.interruptGone(watchCtx)
+	}
 	// Metrics, webhooks and the audit file read the store until it
 	// closes; they are waited for, so none reads a closed store.
 	var observed sync.WaitGroup
-	s.obs.start(watchCtx, &observed, s.store, s.MPA, s.log)
+	s.obs.start(watchCtx, &observed, s.store, s.shared, s.MPA, s.log)
 
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
@@ -319,6 +375,20 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 	var err error
 	select {
 	case err = <-served:
+	case <-s.member.Done():
+		// The store no longer counts this gate as live (its lease expired:
+		// a partition, a long pause): another gate may take its gate_id and
+		// mark its running commands interrupted. Stop serving rather than
+		// act on a membership it lost; a supervisor restarts and rejoins.
+		s.log.Error("store membership lost; shutting down", "node", s.MPA.Node())
+		// Close the listener first and wait for Serve to return: Serve may
+		// not have taken l yet, and a Shutdown racing Serve's start is
+		// neither safe nor sure to stop it.
+		l.Close()
+		<-served // "use of closed network connection", expected
+		sctx, cancel := context.WithTimeout(context.Background(), s.grace)
+		err = errors.Join(errors.New("store membership lost"), s.Shutdown(sctx))
+		cancel()
 	case <-ctx.Done():
 		s.log.Info("shutting down", "grace", s.grace)
 		sctx, cancel := context.WithTimeout(context.Background(), s.grace)
@@ -328,10 +398,77 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 	}
 	stopWatch()
 	observed.Wait()
-	return errors.Join(err, s.pool.Close(), s.obs.close(), s.store.Close())
+	return errors.Join(err, s.pool.Close(), s.obs.close(), s.member.Close(), s.store.Close())
 }
 
 // Close releases what Open acquired, for a Server that never ran.
 func (s *Server) Close() error {
-	return errors.Join(s.pool.Close(), s.obs.close(), s.store.Close())
+	return errors.Join(s.pool.Close(), s.obs.close(), s.member.Close(), s.store.Close())
+}
+
+// goneEvery is how often a gate on a shared store looks for commands left
+// running by a gate that is gone; with the membership lease (10s) it
+// bounds how long such a request shows Executing.
+const goneEvery = 2 * time.Second
+
+// interruptGone marks Interrupted, until ctx is done, the requests that
+// gates which left the store were running (see mpa.Service.InterruptGone).
+func (s *Server) interruptGone(ctx context.Context) {
+	t := time.NewTicker(goneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.MPA.InterruptGone(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("looking for commands of gone gates failed", "err", err)
+		}
+	}
+}
+
+// leadWebhooks sends webhooks only while this gate leads the "webhooks"
+// election, so that gates sharing a store send each notification once
+// rather than once per gate. On losing the lead it stops and campaigns
+// again. (A handover can drop or repeat the notifications of changes made
+// during it: the new leader starts from the requests live then.)
+func leadWebhooks(ctx context.Context, n *notify.Notifier, st mpa.Store, svc *mpa.Service, log *slog.Logger) {
+	for ctx.Err() == nil {
+		l, err := st.Campaign(ctx, "webhooks", svc.Node())
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("webhook leader election failed; retrying", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		log.Info("this gate sends the webhooks", "node", svc.Node())
+		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-l.Done():
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		err = n.Run(lctx, st, svc)
+		failed := err != nil && lctx.Err() == nil
+		if failed {
+			log.Error("webhook notifications stopped; handing over", "err", err)
+		}
+		cancel()
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		l.Resign(rctx)
+		rcancel()
+		if failed { // let another gate lead rather than fail again at once
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
 }

@@ -32,6 +32,9 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// Policies is the policies.yaml the gate enforces.
 	Policies string `yaml:"policies"`
+	// GateID names this gate among the gates sharing a store: required
+	// with the etcd backend, where one live gate may hold it at a time.
+	GateID string `yaml:"gate_id"`
 	// ShutdownGrace is how long running sessions may go on after SIGTERM.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
 	// MaxCommandLine bounds the command line a session may send (ssh
@@ -105,17 +108,46 @@ type Target struct {
 // Guarded reports whether commands for the target go through keyturn-guard.
 func (t *Target) Guarded() bool { return t.Guard || t.RequireGuard }
 
-// Store configures the embedded store.
+// Store configures the store: Badger in the data dir (the default), or
+// an etcd cluster that several gates share.
 type Store struct {
-	// EncryptionKeyFile holds a 16, 24 or 32 byte AES key; when set, the
-	// store is encrypted at rest.
+	// EncryptionKeyFile holds a 16, 24 or 32 byte AES key. With Badger
+	// the whole store is encrypted at rest with it; with etcd (which has
+	// no encryption at rest) it seals approvers' TOTP secrets before they
+	// leave the gate, and is required.
 	EncryptionKeyFile string `yaml:"encryption_key_file"`
+	// Backend is "badger" (default) or "etcd".
+	Backend string `yaml:"backend"`
+	// Endpoints are the etcd members' client URLs (etcd only).
+	Endpoints []string `yaml:"endpoints"`
+	// Prefix is put before every key in etcd, so that several
+	// installations can share one cluster; it ends with "/".
+	Prefix string `yaml:"prefix"`
+	// TLS is the client's mutual TLS to etcd. Required unless every
+	// endpoint is on loopback.
+	TLS StoreTLS `yaml:"tls"`
 	// Reserve is the free space the store keeps on the data dir's file
 	// system. Below it, the gate refuses work that needs a record (new
 	// sessions, votes) and keeps serving reads, until space returns: the
 	// store's memory-mapped files must never meet a full disk.
 	Reserve ByteSize `yaml:"reserve"`
 }
+
+// StoreTLS names the files for mutual TLS to etcd.
+type StoreTLS struct {
+	CA   string `yaml:"ca"`   // the CA that signed the members' certificates
+	Cert string `yaml:"cert"` // this gate's client certificate
+	Key  string `yaml:"key"`  // its private key
+}
+
+// Store backends.
+const (
+	BackendBadger = "badger"
+	BackendEtcd   = "etcd"
+)
+
+// DefaultEtcdPrefix is the key prefix when store.prefix is not set.
+const DefaultEtcdPrefix = "/keyturn/"
 
 // TOTP configures approvers' one-time codes.
 type TOTP struct {

@@ -142,6 +142,15 @@ func (c *Config) applyDefaults(dir string) {
 	c.DataDir = resolve(dir, c.DataDir)
 	c.Policies = resolve(dir, c.Policies)
 	c.Store.EncryptionKeyFile = resolve(dir, c.Store.EncryptionKeyFile)
+	if c.Store.Backend == "" {
+		c.Store.Backend = BackendBadger
+	}
+	if c.Store.Backend == BackendEtcd && c.Store.Prefix == "" {
+		c.Store.Prefix = DefaultEtcdPrefix
+	}
+	c.Store.TLS.CA = resolve(dir, c.Store.TLS.CA)
+	c.Store.TLS.Cert = resolve(dir, c.Store.TLS.Cert)
+	c.Store.TLS.Key = resolve(dir, c.Store.TLS.Key)
 	for i := range c.Users {
 		c.Users[i].AuthorizedKeys = resolve(dir, c.Users[i].AuthorizedKeys)
 	}
@@ -231,6 +240,7 @@ func (v *validator) check(c *Config) {
 	for i := range c.Webhooks {
 		v.checkWebhook(&c.Webhooks[i], fmt.Sprintf("webhooks[%d]", i), hooks)
 	}
+	v.checkStore(c)
 }
 
 // validName keeps names usable in a login name, where "+" separates the user

@@ -9,8 +9,13 @@ import (
 )
 
 // Record appends an event the gate observed (a session, a policy
-// decision) to the audit chain. Events about requests are recorded by the
-// Service itself, in the transaction that changes them.
+// decision) to the audit chain, and returns once it is committed. Events
+// about requests are recorded by the Service itself, in the transaction
+// that changes them.
+//
+// Concurrent Records are group-committed (see [Sequencer]): one
+// transaction, and one fsync, for all the records that arrived while the
+// previous one committed.
 func (s *Service) Record(ctx context.Context, e audit.Event) (audit.Event, error) {
 	if len(e.Data) > MaxEventData {
 		return audit.Event{}, fmt.Errorf("record audit %s: data of %d bytes, over %d: %w", e.Kind, len(e.Data), MaxEventData, ErrInvalid)
@@ -18,16 +23,19 @@ func (s *Service) Record(ctx context.Context, e audit.Event) (audit.Event, error
 	if e.Time.IsZero() {
 		e.Time = s.clock()
 	}
-	var out audit.Event
-	err := s.update(ctx, func(tx Tx) error {
-		var err error
-		out, err = tx.AppendAudit(e)
-		return err
-	})
-	if err != nil {
-		return audit.Event{}, fmt.Errorf("record audit %s: %w", e.Kind, err)
+	if s.seq == nil {
+		var out audit.Event
+		err := s.update(ctx, func(tx Tx) error {
+			var err error
+			out, err = tx.AppendAudit(e)
+			return err
+		})
+		if err != nil {
+			return audit.Event{}, fmt.Errorf("record audit %s: %w", e.Kind, err)
+		}
+		return out, nil
 	}
-	return out, nil
+	return s.seq.Record(ctx, e)
 }
 
 // AuditEvents yields the audit events that match f, in chain order, from

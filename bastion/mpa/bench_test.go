@@ -1,6 +1,7 @@
 package mpa_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 )
 
 // benchEnv is an env on an in-memory store, or on disk with synced writes
-// (what a gate runs).
+// (what a gate runs). With KEYTURN_TEST_STORE=etcd it is always on the
+// embedded etcd (which syncs its WAL).
 func benchEnv(b *testing.B, disk bool) *env {
-	if !disk {
+	if !disk || os.Getenv("KEYTURN_TEST_STORE") == "etcd" {
 		return newEnv(b, mpa.Options{})
 	}
 	st, err := badgerstore.Open(badgerstore.Options{Dir: b.TempDir(), Logger: testLogger(b)})

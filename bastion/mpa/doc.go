@@ -18,8 +18,14 @@
 // transactions and change events as first-class operations because several
 // gates may share one replicated store: quorum is counted inside a store
 // transaction, and watchers hear of changes from the store, never from an
-// in-process channel. The Badger implementation is
-// github.com/keyturn/keyturn/bastion/store/badgerstore.
+// in-process channel. The implementations are
+// github.com/keyturn/keyturn/bastion/store/badgerstore (one gate) and
+// github.com/keyturn/keyturn/bastion/store/etcdstore (several gates);
+// package storetest is the suite both pass.
+//
+// Audit records a gate makes for its sessions go through a [Sequencer],
+// which group-commits concurrent records into one transaction and returns
+// each only once it is durable.
 //
 // Every state change is recorded as an audit event in the same store
 // transaction (see package github.com/keyturn/keyturn/bastion/audit).

@@ -7,6 +7,18 @@ import (
 )
 
 var (
+	// ErrNotLeader means a transaction fenced by a [Leadership] found the
+	// term over: another gate leads now.
+	ErrNotLeader = errors.New("mpa: no longer the leader")
+
+	// ErrGateIDInUse means another live gate has joined the store with
+	// the same gate_id.
+	ErrGateIDInUse = errors.New("mpa: gate_id in use by another live gate")
+
+	// ErrGatesLive means break-glass was refused because gates are
+	// running on the store: it is for when every gate is stopped.
+	ErrGatesLive = errors.New("mpa: gates are live on this store; stop them all before break-glass")
+
 	// ErrNotFound means no request (or approver) has that id (or name). A
 	// finished request past its retention is not found either.
 	ErrNotFound = errors.New("mpa: not found")

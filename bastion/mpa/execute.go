@@ -116,7 +116,7 @@ func (s *Service) FinishExecution(ctx context.Context, id string, res ExecResult
 func (s *Service) RecoverInterrupted(ctx context.Context) ([]Request, error) {
 	var ids []string
 	err := s.store.View(ctx, func(tx Tx) error {
-		for r, err := range tx.Requests() {
+		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err
 			}
@@ -149,6 +149,66 @@ func (s *Service) RecoverInterrupted(ctx context.Context) ([]Request, error) {
 		}
 		if changed {
 			s.log.Warn("mpa request interrupted", "request", id, "user", r.Requester, "target", r.Target)
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// InterruptGone marks Interrupted every request left Executing by another
+// gate whose store membership has ended (killed, or cut off past its
+// lease): whether its command finished is unknown, and it is never run
+// again by itself. Each request is re-read and changed in one transaction
+// with the gate's liveness, so a live gate's run is never touched, and
+// gates running this at once mark each request once. It returns the
+// requests it marked.
+func (s *Service) InterruptGone(ctx context.Context) ([]Request, error) {
+	var candidates []string
+	err := s.store.View(ctx, func(tx Tx) error {
+		for r, err := range tx.LiveRequests() {
+			if err != nil {
+				return err
+			}
+			if r.Status == StatusExecuting && r.Execution != nil && r.Execution.Node != s.node {
+				live, err := tx.GateLive(r.Execution.Node)
+				if err != nil {
+					return err
+				}
+				if !live {
+					candidates = append(candidates, r.ID)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("interrupt runs of gone gates: %w", err)
+	}
+	var out []Request
+	for _, id := range candidates {
+		var r Request
+		var changed bool
+		err := s.update(ctx, func(tx Tx) error {
+			var err error
+			changed = false
+			r, err = tx.GetRequest(id)
+			if err != nil || r.Status != StatusExecuting || r.Execution == nil {
+				return err
+			}
+			node := r.Execution.Node
+			live, err := tx.GateLive(node)
+			if err != nil || live {
+				return err
+			}
+			r.Execution.Error = "gate " + node + " left the store while the command ran"
+			changed = true
+			return s.transition(tx, &r, StatusInterrupted, SystemActor, map[string]any{"node": node, "seen_by": s.node})
+		})
+		if err != nil && !isNotFound(err) {
+			return out, fmt.Errorf("interrupt %s: %w", id, err)
+		}
+		if changed {
+			s.log.Warn("mpa request interrupted: its gate is gone", "request", id, "node", r.Execution.Node, "user", r.Requester, "target", r.Target)
 			out = append(out, r)
 		}
 	}

@@ -24,7 +24,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	now := s.clock()
 	var due []string
 	err := s.store.View(ctx, func(tx Tx) error {
-		for r, err := range tx.Requests() {
+		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err
 			}
@@ -66,7 +66,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 func (s *Service) nextDue(ctx context.Context) (time.Time, error) {
 	var next time.Time
 	err := s.store.View(ctx, func(tx Tx) error {
-		for r, err := range tx.Requests() {
+		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err
 			}
@@ -137,7 +137,7 @@ func waitForWork(ctx context.Context, timer <-chan time.Time, changes <-chan Cha
 				}
 				return fmt.Errorf("mpa expiry: store change stream closed")
 			}
-			if c.Kind == ChangeRequest {
+			if c.Kind == ChangeRequest || c.Kind == ChangeResync {
 				return nil
 			}
 		}

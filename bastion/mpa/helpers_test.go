@@ -2,7 +2,11 @@ package mpa_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +15,8 @@ import (
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+	"github.com/keyturn/keyturn/bastion/store/etcdstore"
+	"github.com/keyturn/keyturn/bastion/store/etcdstore/etcdtest"
 )
 
 // start is a fixed instant at the beginning of a TOTP step.
@@ -20,7 +26,7 @@ type env struct {
 	t       testing.TB
 	ctx     context.Context
 	clock   *mpatest.Clock
-	store   *badgerstore.Store
+	store   mpa.Store
 	svc     *mpa.Service
 	secrets map[string]string
 }
@@ -32,10 +38,21 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// newEnv opens a real in-memory Badger store and a Service on it.
+// newEnv opens a real in-memory Badger store and a Service on it; with
+// KEYTURN_TEST_STORE=etcd, a store on an embedded etcd under a fresh
+// prefix instead, so the same tests check the etcd backend.
 func newEnv(t testing.TB, opts mpa.Options) *env {
 	t.Helper()
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: testLogger(t)})
+	var st interface {
+		mpa.Store
+		Close() error
+	}
+	var err error
+	if os.Getenv("KEYTURN_TEST_STORE") == "etcd" {
+		st, err = openEtcd(t)
+	} else {
+		st, err = badgerstore.Open(badgerstore.Options{InMemory: true, Logger: testLogger(t)})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +60,37 @@ func newEnv(t testing.TB, opts mpa.Options) *env {
 	return newEnvOn(t, st, mpatest.NewClock(start), opts)
 }
 
-func newEnvOn(t testing.TB, st *badgerstore.Store, clock *mpatest.Clock, opts mpa.Options) *env {
+// etcdServer is the embedded etcd member the tests share under
+// KEYTURN_TEST_STORE=etcd, started on first use and stopped by TestMain.
+var etcdServer struct {
+	once sync.Once
+	srv  *etcdtest.Server
+	err  error
+	n    atomic.Int64
+}
+
+func openEtcd(t testing.TB) (*etcdstore.Store, error) {
+	etcdServer.once.Do(func() { etcdServer.srv, etcdServer.err = etcdtest.Start() })
+	if etcdServer.err != nil {
+		return nil, etcdServer.err
+	}
+	return etcdstore.Open(etcdstore.Options{
+		Endpoints: etcdServer.srv.Endpoints,
+		Prefix:    fmt.Sprintf("/mpa-test/%d/", etcdServer.n.Add(1)),
+		SecretKey: []byte("0123456789abcdef0123456789abcdef"),
+		Logger:    testLogger(t),
+	})
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if etcdServer.srv != nil {
+		etcdServer.srv.Stop()
+	}
+	os.Exit(code)
+}
+
+func newEnvOn(t testing.TB, st mpa.Store, clock *mpatest.Clock, opts mpa.Options) *env {
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}

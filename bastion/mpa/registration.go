@@ -172,9 +172,16 @@ func (s *Service) CompleteRegistration(ctx context.Context, user, code string) (
 func (s *Service) BreakGlassRegisterApprover(ctx context.Context, name string) (Request, error) {
 	var out Request
 	err := s.update(ctx, func(tx Tx) error {
+		// Only with every gate stopped: checked in this transaction, so a
+		// gate that joins meanwhile makes it fail rather than race it.
+		if gates, err := tx.LiveGates(); err != nil {
+			return err
+		} else if len(gates) > 0 {
+			return fmt.Errorf("%w: %s", ErrGatesLive, strings.Join(gates, ", "))
+		}
 		now := s.clock()
 		var found *Request
-		for r, err := range tx.Requests() {
+		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
@@ -47,6 +46,10 @@ type Options struct {
 	// gates on one store each recovers only its own interrupted runs.
 	// The host name by default.
 	Node string
+
+	// RecordBatch is the most audit records [Service.Record] commits in
+	// one transaction (DefaultBatch if 0).
+	RecordBatch int
 }
 
 // Service is the multi-party approval service. It is safe for concurrent
@@ -69,14 +72,22 @@ type Service struct {
 	// gate would all conflict on its head and retry; taking turns here
 	// costs nothing they would not spend retrying. Gates sharing a store
 	// still race each other, which the store's conflict retry handles.
-	writes sync.Mutex
+	writes chan struct{} // a mutex that waits with a context
+
+	// seq group-commits Record's events; its transactions go through
+	// update, so they take turns with the service's other writes.
+	seq *Sequencer
 }
 
 // update runs fn in a read-write store transaction, one at a time per
 // service (see Service.writes).
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	s.writes.Lock()
-	defer s.writes.Unlock()
+	select {
+	case s.writes <- struct{}{}:
+		defer func() { <-s.writes }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return s.store.Update(ctx, fn)
 }
 
@@ -93,6 +104,7 @@ func New(store Store, opts Options) *Service {
 		quorum:     opts.DefaultQuorum,
 		node:       opts.Node,
 		issuer:     opts.Issuer,
+		writes:     make(chan struct{}, 1),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -115,6 +127,7 @@ func New(store Store, opts Options) *Service {
 	if s.issuer == "" {
 		s.issuer = issuer
 	}
+	s.seq = newSequencer(s.update, opts.RecordBatch)
 	if s.node == "" {
 		if h, err := os.Hostname(); err == nil {
 			s.node = h
@@ -124,6 +137,9 @@ func New(store Store, opts Options) *Service {
 	}
 	return s
 }
+
+// Node is the name this gate writes in Execution records (Options.Node).
+func (s *Service) Node() string { return s.node }
 
 // Lifecycle returns the lifecycle in force.
 func (s *Service) Lifecycle() Lifecycle { return s.life }
@@ -334,9 +350,14 @@ type ListFilter struct {
 
 // List returns the requests that match f, oldest first.
 func (s *Service) List(ctx context.Context, f ListFilter) ([]Request, error) {
+	// Live statuses only: read the live index, not the whole history.
+	scan := Tx.Requests
+	if len(f.Statuses) > 0 && !slices.ContainsFunc(f.Statuses, func(st Status) bool { return st.Final() }) {
+		scan = Tx.LiveRequests
+	}
 	var out []Request
 	err := s.store.View(ctx, func(tx Tx) error {
-		for r, err := range tx.Requests() {
+		for r, err := range scan(tx) {
 			if err != nil {
 				return err
 			}

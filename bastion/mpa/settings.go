@@ -59,7 +59,7 @@ func (s *Service) SetEnabled(ctx context.Context, user string, enabled bool) (*R
 			return s.putSettingsTx(tx, st, user, nil)
 		}
 		now := s.clock()
-		for r, err := range tx.Requests() {
+		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err
 			}

@@ -25,11 +25,48 @@ import (
 //     settings and the audit trail, in commit order, to every gate sharing
 //     the store. The subscription is live when Changes returns: a change
 //     committed after that is delivered. Delivery never blocks writers: a
-//     slow reader's changes are queued.
+//     slow reader's changes are queued. Every change carries the store
+//     revision it was committed at (Change.Rev): the changes of one
+//     transaction share one revision and arrive together. A store that
+//     lost changes (a compacted or broken etcd watch) says so with a
+//     [ChangeResync] and goes on from a later revision: the reader must
+//     re-read what it follows, never assume that nothing happened.
+//   - Join makes this process the one live gate named gateID until its
+//     Membership ends (closed, or its lease lost: a partition or a crash).
+//   - Campaign blocks until this process leads the named election, or ctx
+//     is done. A Leadership is a fence: [Leadership.Fence] inside an
+//     Update makes the transaction commit only while the leadership holds.
+//
+// Stores whose writes come from one process (Badger, with its data-dir
+// lock) implement Join and Campaign trivially.
 type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	View(ctx context.Context, fn func(Tx) error) error
 	Changes(ctx context.Context) (<-chan Change, error)
+	Join(ctx context.Context, gateID string) (Membership, error)
+	Campaign(ctx context.Context, election, gateID string) (Leadership, error)
+}
+
+// Membership is a gate's live registration in a store. Done is closed when
+// it ends: after Close, or when the store stopped hearing from the gate
+// (its lease expired) and others may take its gate_id and consider its
+// running commands interrupted. A gate whose membership ended must stop
+// releasing commands.
+type Membership interface {
+	Done() <-chan struct{}
+	Close() error
+}
+
+// Leadership is this gate's term as the leader of one election. Done is
+// closed when it ends (Resign, or the membership under it lost).
+type Leadership interface {
+	Done() <-chan struct{}
+	// Fence, called inside an Update's fn, makes that transaction commit
+	// only if this term still holds at commit; otherwise Update fails with
+	// an error wrapping [ErrNotLeader]. The check is part of the commit,
+	// so a leader that paused past its lease cannot write stale decisions.
+	Fence(tx Tx) error
+	Resign(ctx context.Context) error
 }
 
 // Tx is one store transaction. Reads see the transaction's own writes.
@@ -41,6 +78,11 @@ type Tx interface {
 	PutRequest(r Request, ttl time.Duration) error
 	// Requests yields every stored request, in id order.
 	Requests() iter.Seq2[Request, error]
+	// LiveRequests yields the requests whose status is not final
+	// (Pending, Approved, Executing), in id order, from an index kept in
+	// the same transactions as the requests: loops over live requests
+	// never read the finished history.
+	LiveRequests() iter.Seq2[Request, error]
 
 	GetApprover(name string) (Approver, error)
 	PutApprover(a Approver) error
@@ -58,6 +100,13 @@ type Tx interface {
 	AuditHead() (audit.Head, error)
 	// AuditEvents yields events with Seq >= from in chain order.
 	AuditEvents(from uint64) iter.Seq2[audit.Event, error]
+	// GateLive reports whether gateID has a live membership (see
+	// Store.Join). It is a read like the others: a transaction that acts
+	// on a gate being gone does not commit if the gate joined meanwhile.
+	GateLive(gateID string) (bool, error)
+	// LiveGates lists the gate_ids with a live membership, as a scan: a
+	// gate joining before the transaction commits makes it conflict.
+	LiveGates() ([]string, error)
 }
 
 // ChangeKind says what kind of record a [Change] carries.
@@ -68,12 +117,19 @@ const (
 	ChangeApprover
 	ChangeSettings
 	ChangeAudit
+	// ChangeResync says that the store may have lost changes before this
+	// one (Rev is where the feed resumes): re-read what you follow.
+	ChangeResync
 )
 
 // Change is one committed write. Exactly one of the pointer fields is set,
-// per Kind.
+// per Kind (none for ChangeResync).
 type Change struct {
-	Kind     ChangeKind
+	Kind ChangeKind
+	// Rev is the store revision the change was committed at; the
+	// changes of one transaction share it. Revisions grow with commit
+	// order.
+	Rev      uint64
 	Request  *Request
 	Approver *Approver
 	Settings *Settings

@@ -34,11 +34,21 @@ func (s *Service) Watch(ctx context.Context, id string) (<-chan Request, error) 
 			return
 		}
 		for c := range changes {
-			if c.Kind != ChangeRequest || c.Request.ID != id {
+			var r Request
+			switch {
+			case c.Kind == ChangeRequest && c.Request.ID == id:
+				r = *c.Request
+				s.effective(&r)
+			case c.Kind == ChangeResync:
+				// Changes may have been lost: read the request again.
+				var err error
+				if r, err = s.Get(ctx, id); err != nil {
+					s.log.Error("watch: re-read after a change feed gap failed", "request", id, "err", err)
+					return
+				}
+			default:
 				continue
 			}
-			r := *c.Request
-			s.effective(&r)
 			if sameState(r, last) {
 				continue // already delivered (the first read saw it)
 			}
@@ -75,13 +85,26 @@ func (s *Service) WatchAll(ctx context.Context) (<-chan Request, error) {
 			}
 		}
 		for c := range changes {
-			if c.Kind != ChangeRequest {
-				continue
-			}
-			r := *c.Request
-			s.effective(&r)
-			if !send(ctx, out, r) {
-				return
+			switch c.Kind {
+			case ChangeRequest:
+				r := *c.Request
+				s.effective(&r)
+				if !send(ctx, out, r) {
+					return
+				}
+			case ChangeResync:
+				// Changes may have been lost: deliver every live request
+				// again, as at the start.
+				again, err := s.List(ctx, ListFilter{Statuses: []Status{StatusPending, StatusApproved, StatusExecuting}})
+				if err != nil {
+					s.log.Error("watch: re-read after a change feed gap failed", "err", err)
+					return
+				}
+				for _, r := range again {
+					if !send(ctx, out, r) {
+						return
+					}
+				}
 			}
 		}
 	}()

@@ -43,7 +43,7 @@ func (a *AuditFile) Run(ctx context.Context, st mpa.Store) error {
 		return err
 	}
 	for c := range changes {
-		if c.Kind != mpa.ChangeAudit || c.Audit.Seq <= a.m.Head().Seq {
+		if c.Kind != mpa.ChangeResync && (c.Kind != mpa.ChangeAudit || c.Audit.Seq <= a.m.Head().Seq) {
 			continue
 		}
 		drain(changes)

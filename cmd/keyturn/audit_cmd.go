@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
@@ -19,13 +20,16 @@ import (
 const auditUsage = `Usage:
   keyturn audit verify --data-dir DIR [--encryption-key-file FILE]
   keyturn audit verify --file EXPORT.jsonl
+  keyturn audit verify --config keyturn.yaml
 
 Checks the hash-chained audit trail and names the first bad event.
 
 With --data-dir it reads the gate's store directly; stop the gate first (a
 running gate holds the store's lock). With --file it checks an export made
 by 'mpa audit export' (- reads standard input), without access to the gate:
-an auditor's offline check. Exits 0 when the chain is intact, 1 when it is
+an auditor's offline check. With --config it reads the store the config
+names: the etcd cluster that several gates share (gates may keep running),
+or the data dir's store as with --data-dir. Exits 0 when the chain is intact, 1 when it is
 broken or cannot be read, 2 on a usage error.
 `
 
@@ -51,6 +55,7 @@ func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data-dir", "", "the gate's data `dir` (the gate must be stopped)")
 	keyFile := fs.String("encryption-key-file", "", "the store's encryption key `file`, if it is encrypted")
 	file := fs.String("file", "", "a JSON Lines `export` from 'mpa audit export' (- for standard input)")
+	cfgFile := fs.String("config", "", "the gate's keyturn.yaml, to read the store it names")
 	pos, st, ok := parseFlags(fs, args, auditUsage, stdout, stderr)
 	if !ok {
 		return st
@@ -63,7 +68,10 @@ func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case len(pos) > 0:
 		fmt.Fprintf(stderr, "keyturn audit verify: unexpected argument %q\n\n%s", pos[0], auditUsage)
 		return 2
-	case (*dataDir == "") == (*file == ""):
+	case *cfgFile != "" && (*dataDir != "" || *file != "" || *keyFile != ""):
+		fmt.Fprintf(stderr, "keyturn audit verify: --config goes alone (the config names the store and its key)\n\n%s", auditUsage)
+		return 2
+	case *cfgFile == "" && (*dataDir == "") == (*file == ""):
 		fmt.Fprintf(stderr, "keyturn audit verify: give exactly one of --data-dir and --file\n\n%s", auditUsage)
 		return 2
 	case *file != "" && *keyFile != "":
@@ -92,7 +100,14 @@ func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st2, err := openOfflineStore(*dataDir, *keyFile, log)
+	var st2 bastion.ClosableStore
+	var err error
+	if *cfgFile != "" {
+		st2, err = openConfiguredStore(*cfgFile, log)
+		*dataDir = *cfgFile // names what was verified in messages
+	} else {
+		st2, err = openOfflineStore(*dataDir, *keyFile, log)
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -162,6 +177,19 @@ func openOfflineStore(dir, keyFile string, log *slog.Logger) (*badgerstore.Store
 		return nil, err
 	}
 	return st, nil
+}
+
+// openConfiguredStore opens the store a keyturn.yaml names: etcd, shared
+// with running gates, or the data dir's Badger store (gate stopped).
+func openConfiguredStore(path string, log *slog.Logger) (bastion.ClosableStore, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Store.Backend == config.BackendEtcd {
+		return bastion.OpenStore(cfg, log)
+	}
+	return openOfflineStore(cfg.DataDir, cfg.Store.EncryptionKeyFile, log)
 }
 
 // parseFlags parses fs from args allowing flags after positional

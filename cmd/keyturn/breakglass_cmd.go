@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
 const breakglassUsage = `Usage:
   keyturn breakglass register-approver --data-dir DIR [--encryption-key-file FILE] NAME
+  keyturn breakglass register-approver --config keyturn.yaml NAME
 
 For when every approver has lost their TOTP: approves the pending
 register_approver request for NAME without a quorum, so NAME becomes a
@@ -19,7 +21,8 @@ registered approver. It can approve nothing else: no command, no disabling
 of MPA, no policy change. Its use is recorded in the audit trail.
 
 Run it as the owner of the data dir on the gate host, with the gate
-stopped. NAME must first have run 'mpa initiate-registration' and
+stopped. With --config it works on the store the config names; for etcd,
+shared by several gates, it refuses while any gate is live. NAME must first have run 'mpa initiate-registration' and
 'mpa complete-registration' at the gate, which leaves that request pending.
 `
 
@@ -44,12 +47,16 @@ func breakglassRegister(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keyturn breakglass register-approver", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "", "the gate's data `dir` (the gate must be stopped)")
 	keyFile := fs.String("encryption-key-file", "", "the store's encryption key `file`, if it is encrypted")
+	cfgFile := fs.String("config", "", "the gate's keyturn.yaml, to use the store it names")
 	pos, st, ok := parseFlags(fs, args, breakglassUsage, stdout, stderr)
 	if !ok {
 		return st
 	}
 	switch {
-	case *dataDir == "":
+	case *cfgFile != "" && (*dataDir != "" || *keyFile != ""):
+		fmt.Fprintf(stderr, "keyturn breakglass register-approver: --config goes alone (the config names the store and its key)\n\n%s", breakglassUsage)
+		return 2
+	case *dataDir == "" && *cfgFile == "":
 		fmt.Fprintf(stderr, "keyturn breakglass register-approver: --data-dir is required\n\n%s", breakglassUsage)
 		return 2
 	case len(pos) != 1:
@@ -58,7 +65,13 @@ func breakglassRegister(args []string, stdout, stderr io.Writer) int {
 	}
 	name := pos[0]
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := openOfflineStore(*dataDir, *keyFile, log)
+	var store bastion.ClosableStore
+	var err error
+	if *cfgFile != "" {
+		store, err = openConfiguredStore(*cfgFile, log)
+	} else {
+		store, err = openOfflineStore(*dataDir, *keyFile, log)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "keyturn breakglass register-approver: %v\n", err)
 		return 1

@@ -98,6 +98,7 @@ func (s *Store) publish(kvs *badger.KVList) error {
 			s.log.Error("store change undecodable", "key", string(kv.Key), "err", err)
 			continue
 		}
+		c.Rev = kv.Version // the commit timestamp: shared by one transaction's writes
 		changes = append(changes, c)
 	}
 	if len(changes) == 0 {

@@ -18,4 +18,6 @@
 //	set/global        mpa.Settings (JSON)
 //	aud/<seq, 8 bytes big-endian>  audit.Event (JSON)
 //	meta/audit-head   audit.Head of the last event
+//	meta/insert/<prefix>  written when a key under prefix is created, read
+//	                  by every scan of prefix, so scans conflict with inserts
 package badgerstore

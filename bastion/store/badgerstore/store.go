@@ -63,6 +63,9 @@ type Store struct {
 
 	mu         sync.Mutex
 	listeners  map[*listener]struct{}
+	members    map[string]*membership
+	elections  map[string]chan struct{}
+	retrying   chan struct{} // a lock that waits with a context
 	readyNonce string
 	ready      chan struct{}
 	closeOnce  sync.Once
@@ -158,6 +161,14 @@ func Open(opts Options) (*Store, error) {
 		subDone:   make(chan struct{}),
 		listeners: map[*listener]struct{}{},
 		space:     sp,
+		members:   map[string]*membership{},
+		elections: map[string]chan struct{}{},
+		retrying:  make(chan struct{}, 1),
+	}
+	if err := s.buildLiveIndex(); err != nil {
+		db.Close()
+		release()
+		return nil, fmt.Errorf("open store %s: %w", name, err)
 	}
 	if err := s.subscribe(); err != nil {
 		db.Close()
@@ -194,18 +205,35 @@ func (s *Store) Close() error {
 func (s *Store) DB() *badger.DB { return s.db }
 
 // Update implements [mpa.Store]: it runs fn in a read-write transaction
-// and retries it on badger.ErrConflict, up to a bound.
+// and retries it on badger.ErrConflict, up to a bound. The first attempt
+// runs at once; retries take turns (retrying), since every write appends
+// to the one audit chain and a crowd of retriers would only conflict on
+// its head again (500 at once did not settle within the bound).
 func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
+	locked := false
+	defer func() {
+		if locked {
+			<-s.retrying
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if attempt == 2 {
+			select {
+			case s.retrying <- struct{}{}:
+				locked = true
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		if s.space != nil {
 			if err := s.space.check(true); err != nil {
 				return fmt.Errorf("write to store: %w", err)
 			}
 		}
-		err := s.db.Update(func(txn *badger.Txn) error { return fn(&tx{txn: txn}) })
+		err := s.db.Update(func(txn *badger.Txn) error { return fn(&tx{txn: txn, s: s}) })
 		if s.space != nil && noSpace(err) {
 			free, _ := freeBytes(s.space.dir)
 			return fmt.Errorf("write to store: %w: %w", &StoreFullError{Dir: s.space.dir, Free: free, Need: s.space.reserve}, err)
@@ -234,5 +262,54 @@ func (s *Store) View(ctx context.Context, fn func(mpa.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(txn *badger.Txn) error { return fn(&tx{txn: txn}) })
+	return s.db.View(func(txn *badger.Txn) error { return fn(&tx{txn: txn, s: s}) })
+}
+
+// buildLiveIndex indexes the live requests of a store written before the
+// index existed, once. Open holds the data dir's lock, so nothing writes
+// meanwhile; batches keep each transaction within Badger's size limit.
+func (s *Store) buildLiveIndex() error {
+	err := s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(keyLiveIndex)
+		return err
+	})
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("live index: %w", err)
+	}
+	var live []string
+	err = s.db.View(func(txn *badger.Txn) error {
+		t := &tx{txn: txn, s: s}
+		for r, err := range t.Requests() {
+			if err != nil {
+				return err
+			}
+			if !r.Status.Final() {
+				live = append(live, r.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("live index: %w", err)
+	}
+	for len(live) > 0 {
+		n := min(len(live), 1000)
+		batch := live[:n]
+		live = live[n:]
+		err := s.db.Update(func(txn *badger.Txn) error {
+			for _, id := range batch {
+				if err := txn.Set(liveKey(id), []byte("true")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("live index: %w", err)
+		}
+	}
+	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(keyLiveIndex, []byte("v1")) })
 }

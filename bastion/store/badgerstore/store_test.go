@@ -315,3 +315,36 @@ func TestAuditChainSurvivesReopen(t *testing.T) {
 		t.Fatalf("VerifyJSONL of an edited export = %v; want event 2 edited", err)
 	}
 }
+
+// A store written before the live index existed gets it built at Open.
+func TestLiveIndexBuiltAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	st, err := badgerstore.Open(badgerstore.Options{Dir: dir, Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, st, mpa.Request{ID: "req-live", Status: mpa.StatusPending}, 0)
+	put(t, st, mpa.Request{ID: "req-done", Status: mpa.StatusCompleted}, 0)
+	// As an older keyturn left it: no index, no marker.
+	setRaw(t, st, []byte("live/req-live"), nil)
+	setRaw(t, st, []byte("meta/live-index"), nil)
+	st.Close()
+	st, err = badgerstore.Open(badgerstore.Options{Dir: dir, Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var ids []string
+	err = st.View(context.Background(), func(tx mpa.Tx) error {
+		for r, err := range tx.LiveRequests() {
+			if err != nil {
+				return err
+			}
+			ids = append(ids, r.ID)
+		}
+		return nil
+	})
+	if err != nil || strings.Join(ids, ",") != "req-live" {
+		t.Fatalf("live after reopen = %v, %v; want req-live", ids, err)
+	}
+}

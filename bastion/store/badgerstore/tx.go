@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -14,7 +15,10 @@ import (
 )
 
 // tx is an [mpa.Tx] over one Badger transaction.
-type tx struct{ txn *badger.Txn }
+type tx struct {
+	txn *badger.Txn
+	s   *Store
+}
 
 // get decodes the value at key into v; what names the record in errors.
 func (t *tx) get(key []byte, what string, v any) error {
@@ -46,9 +50,35 @@ func (t *tx) put(key []byte, what string, v any, ttl time.Duration) error {
 	return nil
 }
 
+// insert writes a record that may be new under prefix. Badger detects
+// conflicts on the keys a transaction read, so a scan alone would not
+// conflict with a key inserted under its prefix after it started (a
+// phantom: two gates each find no pending disable_mpa request and both
+// create one). A new key therefore also writes the prefix's insert
+// marker, which every scan reads.
+func (t *tx) insert(prefix, key []byte, what string, v any, ttl time.Duration) error {
+	_, err := t.txn.Get(key)
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		if err := t.txn.Set(insertMarker(prefix), []byte{1}); err != nil {
+			return fmt.Errorf("put %s: %w", what, err)
+		}
+	case err != nil:
+		return fmt.Errorf("put %s: %w", what, err)
+	}
+	return t.put(key, what, v, ttl)
+}
+
 // scan yields each value under prefix (from start) decoded as T.
 func scan[T any](t *tx, prefix, start []byte) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
+		// Read the insert marker, so an insert under prefix committed
+		// after this transaction started conflicts with it.
+		if _, err := t.txn.Get(insertMarker(prefix)); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			var zero T
+			yield(zero, fmt.Errorf("scan %s: %w", prefix, err))
+			return
+		}
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = prefix
 		it := t.txn.NewIterator(opts)
@@ -77,7 +107,59 @@ func (t *tx) GetRequest(id string) (mpa.Request, error) {
 }
 
 func (t *tx) PutRequest(r mpa.Request, ttl time.Duration) error {
-	return t.put(requestKey(r.ID), "request "+r.ID, r, ttl)
+	if err := t.insert(prefixRequest, requestKey(r.ID), "request "+r.ID, r, ttl); err != nil {
+		return err
+	}
+	return t.indexLive(r)
+}
+
+// indexLive keeps live/<id> present exactly while r is live.
+func (t *tx) indexLive(r mpa.Request) error {
+	if r.Status.Final() {
+		if err := t.txn.Delete(liveKey(r.ID)); err != nil {
+			return fmt.Errorf("unindex request %s: %w", r.ID, err)
+		}
+		return nil
+	}
+	return t.insert(prefixLive, liveKey(r.ID), "live index of "+r.ID, true, 0)
+}
+
+func (t *tx) LiveRequests() iter.Seq2[mpa.Request, error] {
+	return func(yield func(mpa.Request, error) bool) {
+		for id, err := range scanKeys(t, prefixLive) {
+			var r mpa.Request
+			if err == nil {
+				r, err = t.GetRequest(id)
+				if errors.Is(err, mpa.ErrNotFound) {
+					continue
+				}
+			}
+			if !yield(r, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// scanKeys yields the rest of each key under prefix, reading the insert
+// marker as scan does.
+func scanKeys(t *tx, prefix []byte) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		if _, err := t.txn.Get(insertMarker(prefix)); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			yield("", fmt.Errorf("scan %s: %w", prefix, err))
+			return
+		}
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		opts.PrefetchValues = false
+		it := t.txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(prefix); it.Valid(); it.Next() {
+			if !yield(string(it.Item().Key()[len(prefix):]), nil) {
+				return
+			}
+		}
+	}
 }
 
 func (t *tx) Requests() iter.Seq2[mpa.Request, error] {
@@ -91,7 +173,7 @@ func (t *tx) GetApprover(name string) (mpa.Approver, error) {
 }
 
 func (t *tx) PutApprover(a mpa.Approver) error {
-	return t.put(approverKey(a.Name), "approver "+a.Name, a, 0)
+	return t.insert(prefixApprover, approverKey(a.Name), "approver "+a.Name, a, 0)
 }
 
 func (t *tx) Approvers() iter.Seq2[mpa.Approver, error] {
@@ -144,4 +226,26 @@ func (t *tx) AppendAudit(e audit.Event) (audit.Event, error) {
 
 func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
 	return scan[audit.Event](t, prefixAudit, auditKey(from))
+}
+
+// GateLive reports whether gateID joined through this Store: a Badger
+// store has one process, so no other gate is ever live.
+func (t *tx) GateLive(gateID string) (bool, error) {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	_, ok := t.s.members[gateID]
+	return ok, nil
+}
+
+// LiveGates lists the gates joined through this Store (none for a tool
+// that opened the data dir offline).
+func (t *tx) LiveGates() ([]string, error) {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	ids := make([]string, 0, len(t.s.members))
+	for id := range t.s.members {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, nil
 }

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+	"github.com/keyturn/keyturn/bastion/store/etcdstore/etcdtest"
+)
+
+// `keyturn audit verify --config` reads the etcd store the config names,
+// and names the first event edited behind the gates' backs.
+func TestAuditVerifyEtcd(t *testing.T) {
+	srv, err := etcdtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secrets.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "keyturn.yaml")
+	text := "gate_id: gate-a\nstore:\n  backend: etcd\n  endpoints: [" + srv.Endpoints[0] + "]\n  prefix: /site-a/\n  encryption_key_file: secrets.key\n"
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := bastion.OpenStore(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := mpa.New(st, mpa.Options{Logger: slog.New(slog.DiscardHandler)})
+	for i := range 4 {
+		if _, err := svc.Record(context.Background(), audit.Event{Kind: "test", Actor: "alice", Data: audit.Data(map[string]int{"i": i})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	r := runTool(auditMain, "", "verify", "--config", cfgPath)
+	if r.code != 0 || !strings.Contains(r.stdout, "audit chain ok: 4 events") {
+		t.Fatalf("verify --config: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: srv.Endpoints, DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	key := "/site-a/aud/0000000000000002"
+	resp, err := cli.Get(ctx, key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("raw event 2: %v, %v", resp, err)
+	}
+	edited := strings.Replace(string(resp.Kvs[0].Value), `"actor":"alice"`, `"actor":"mallory"`, 1)
+	if _, err := cli.Put(ctx, key, edited); err != nil {
+		t.Fatal(err)
+	}
+	r = runTool(auditMain, "", "verify", "--config", cfgPath)
+	if r.code != 1 || !strings.Contains(r.stdout, "first bad event is seq 2") {
+		t.Fatalf("verify --config after an edit: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runTool(auditMain, "", "verify", "--config", cfgPath, "--data-dir", dir)
+	if r.code != 2 || !strings.Contains(r.stderr, "--config goes alone") {
+		t.Fatalf("--config with --data-dir: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// Break-glass on etcd refuses while any gate is live, and works once all
+// have left.
+func TestBreakglassEtcd(t *testing.T) {
+	srv, err := etcdtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secrets.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "keyturn.yaml")
+	text := "gate_id: gate-a\nstore:\n  backend: etcd\n  endpoints: [" + srv.Endpoints[0] + "]\n  encryption_key_file: secrets.key\n"
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := bastion.OpenStore(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clock := mpatest.NewClock(time.Now().UTC().Truncate(time.Second))
+	svc := mpa.New(st, mpa.Options{Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	ctx := context.Background()
+	for _, u := range []string{"bob", "carol", "dave"} {
+		if u == "dave" {
+			if _, err := svc.SetEnabled(ctx, "bob", true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reg, err := svc.InitiateRegistration(ctx, u, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.CompleteRegistration(ctx, u, mpatest.Oathtool(t, reg.Secret, clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(30 * time.Second)
+	}
+	m, err := st.Join(ctx, "gate-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runTool(breakglassMain, "", "register-approver", "--config", cfgPath, "dave")
+	if r.code != 1 || !strings.Contains(r.stderr, "gates are live") || !strings.Contains(r.stderr, "gate-a") {
+		t.Fatalf("break-glass with gate-a live: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	m.Close()
+	r = runTool(breakglassMain, "", "register-approver", "--config", cfgPath, "dave")
+	if r.code != 0 || !strings.Contains(r.stdout, "dave is now a registered approver") {
+		t.Fatalf("break-glass with no gate live: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
