@@ -249,18 +249,6 @@ func checkSourceAddress(remote net.Addr, list string) error {
 	return fmt.Errorf("client address %s is not in source-address %q", tcp.IP, list)
 }
 
-// publicKeyHandler accepts a key only if it may log in as the login user
-// (see check). It does not decide the target: a refusal there gets a clear
-// message in the session, where the client can show it.
-func (a *authenticator) publicKeyHandler(ctx ssh.Context, key ssh.PublicKey) bool {
-	_, r := a.check(ctx.User(), ctx.RemoteAddr(), key)
-	if r != nil {
-		a.logRefusal(ctx.User(), ctx.RemoteAddr(), key, r)
-		return false
-	}
-	return true
-}
-
 func (a *authenticator) logRefusal(login string, remote net.Addr, key gossh.PublicKey, r *refusal) {
 	user, target := splitLogin(login)
 	args := []any{"rule", r.Rule, "why", r.Detail, "user", user, "target", target, "login", login, "remote", remote.String()}
