@@ -29,7 +29,7 @@ func (s *Store) sweepLoop(every time.Duration) {
 	}
 }
 
-// sweep deletes the requests past their retention. Each delete is its
+// sweep deletes the requests past their retention, with their kept output. Each delete is its
 // own transaction, conditional on the record being unchanged, and bumps
 // the deletion marker that scans read. Gates sweeping at once delete each
 // record once; the others' compares fail harmlessly.
@@ -51,7 +51,9 @@ func (s *Store) sweep(ctx context.Context) (int, error) {
 			}
 			r, err := s.cli.Txn(ctx).
 				If(clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)).
-				Then(clientv3.OpDelete(string(kv.Key)), clientv3.OpPut(s.prefix+pDeleted+pRequest, sr.Request.ID)).
+				Then(clientv3.OpDelete(string(kv.Key)), clientv3.OpPut(s.prefix+pDeleted+pRequest, sr.Request.ID),
+					// Its kept output goes with it (it has the same retention).
+					clientv3.OpDelete(s.prefix+pOutput+sr.Request.ID)).
 				Commit()
 			if err != nil {
 				return n, err
