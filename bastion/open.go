@@ -345,24 +345,27 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 func (s *Server) Run(ctx context.Context, l net.Listener) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go func() {
+	// Every loop that reads or writes the store is owned here and waited
+	// for before the store closes: none may outlive Run.
+	var loops sync.WaitGroup
+	defer loops.Wait()
+	loops.Go(func() {
 		if err := s.Policy.Watch(watchCtx); err != nil {
 			s.log.Error("policy watch stopped", "err", err)
 		}
-	}()
-
-	go func() {
+	})
+	loops.Go(func() {
 		if err := applyApprovedPolicies(watchCtx, s.Policy, s.MPA, s.log); err != nil && watchCtx.Err() == nil {
 			s.log.Error("policy updates stopped", "err", err)
 		}
-	}()
-	go func() {
+	})
+	loops.Go(func() {
 		if err := s.MPA.Run(watchCtx); err != nil && watchCtx.Err() == nil {
 			s.log.Error("request expiry stopped", "err", err)
 		}
-	}()
+	})
 	if s.shared {
-		go s.interruptGone(watchCtx)
+		loops.Go(func() { s.interruptGone(watchCtx) })
 	}
 	// Metrics, webhooks and the audit file read the store until it
 	// closes; they are waited for, so none reads a closed store.
@@ -398,6 +401,7 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 	}
 	stopWatch()
 	observed.Wait()
+	loops.Wait()
 	return errors.Join(err, s.pool.Close(), s.obs.close(), s.member.Close(), s.store.Close())
 }
 

@@ -1,0 +1,98 @@
+package bastion
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/demotarget"
+)
+
+// TestServerLifecycleLeaksNothing starts and stops a whole server (store,
+// policy watch, approved-policy applier, expiry loop, metrics listener,
+// webhook notifier, audit file mirror, target pool) 50 times on the same
+// data dir, with a session through it each time, and finds no goroutine
+// left afterwards: every long-lived goroutine has an owner that waits for
+// it, and the store closes last.
+func TestServerLifecycleLeaksNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 server starts")
+	}
+	baseline := goleak.IgnoreCurrent()
+	log := testLogger(t)
+	data := t.TempDir()
+	gateClient, err := LoadOrCreateKey(filepath.Join(data, ClientKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targetHost := testSigner(t)
+	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go target.Serve(tl)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+
+	conf := t.TempDir()
+	if err := os.WriteFile(filepath.Join(conf, "policies.yaml"), []byte(advPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(conf, "hook.secret"), []byte("a webhook secret of some length"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alice := testSigner(t)
+	cfgText := "data_dir: " + data + "\nmetrics:\n  listen: 127.0.0.1:0\n" +
+		"audit:\n  file: " + filepath.Join(data, "audit.jsonl") + "\n" +
+		"webhooks:\n  - url: " + hook.URL + "\n    secret_file: " + filepath.Join(conf, "hook.secret") + "\n" +
+		"users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
+		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
+	cfg, err := config.Parse(filepath.Join(conf, "keyturn.yaml"), []byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKey, err := LoadOrCreateKey(filepath.Join(data, HostKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for i := range 50 {
+		srv, err := Open(cfg, log)
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		ran := make(chan error, 1)
+		go func() { ran <- srv.Run(ctx, l) }()
+		tg := &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, mpa: srv.MPA}
+		if out, errOut, code := tg.run(t, "alice+t1", alice, "echo hello"); code != 0 || out != "hello\n" {
+			t.Fatalf("start %d: session: exit %d, %q, %q", i, code, out, errOut)
+		}
+		cancel()
+		select {
+		case err := <-ran:
+			if err != nil {
+				t.Fatalf("start %d: run: %v", i, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("start %d: the server did not stop within a minute", i)
+		}
+	}
+	target.Close()
+	hook.Close()
+	// Connections and timers wind down on their own goroutines for a
+	// moment after Close; goleak retries until its own bound.
+	goleak.VerifyNone(t, baseline)
+}
