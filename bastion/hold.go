@@ -91,6 +91,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		RequesterCert:     certLine(id.Cert),
 		Reason:            reason,
 		RequiredApprovals: d.Quorum,
+		Rules:             mpaRules(d.Approvers),
 		PendingTTL:        d.PendingTTL,
 		ApprovalTTL:       d.ApprovalTTL,
 		PTY:               pty,

@@ -45,6 +45,26 @@ func (p *Policy) Groups() []string {
 	return out
 }
 
+// GroupUse is where an approvers rule names a group.
+type GroupUse struct {
+	Group, Action string
+	File          string
+	Line, Col     int
+}
+
+// Pos is "file:line:col", as errors name positions.
+func (u GroupUse) Pos() string { return fmt.Sprintf("%s:%d:%d", u.File, u.Line, u.Col) }
+
+// GroupUses returns every place an approvers rule names a group, in file
+// order, for a caller that checks them against its users.
+func (p *Policy) GroupUses() []GroupUse {
+	var out []GroupUse
+	for _, a := range p.actions {
+		out = append(out, a.groupAt...)
+	}
+	return out
+}
+
 // approvers reads an action's approvers: list into a. Its required
 // approvals become the sum of the lines' counts unless the action sets
 // required_approvals itself (explicit is true), which must then be at
@@ -94,6 +114,7 @@ func (d *decoder) approvers(n *yaml.Node, ctx string, a *Action, explicit bool) 
 		}
 		sum += l.Count
 		a.Approvers = append(a.Approvers, l)
+		a.groupAt = append(a.groupAt, GroupUse{Group: l.Group, Action: a.Name, File: d.file, Line: x.val.Line, Col: x.val.Column})
 	}
 	if !explicit {
 		a.RequiredApprovals = sum

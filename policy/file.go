@@ -58,6 +58,7 @@ type Action struct {
 	// Approvers, if set, says who must approve: every line met by its own
 	// approvers (see approvers.go). Empty: any RequiredApprovals approvers.
 	Approvers []ApproverLine `json:"approvers,omitempty"`
+	groupAt   []GroupUse     // where each line of Approvers names its group
 }
 
 // Rule is one entry of a match list. A command matches when its name matches

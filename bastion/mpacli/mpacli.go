@@ -56,6 +56,11 @@ type Service interface {
 	VerifyAudit(ctx context.Context) error
 
 	RequestOutput(ctx context.Context, id string) (mpa.StoredOutput, error)
+
+	// Approver groups (see mpa.GroupRule).
+	Progress(ctx context.Context, r mpa.Request) (mpa.Progress, error)
+	CanHelp(r mpa.Request, user string) bool
+	GroupShortfall(ctx context.Context, requester string, actions []mpa.ActionRef, rules []mpa.GroupRule) ([]string, error)
 }
 
 var _ Service = (*mpa.Service)(nil)

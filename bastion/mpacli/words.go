@@ -173,12 +173,25 @@ func (c *call) quorumReachable(d policy.Decision) (int, bool) {
 			n++
 		}
 	}
-	if n >= d.Quorum {
-		return ExitOK, true
-	}
 	names := make([]string, len(d.Actions))
 	for i, a := range d.Actions {
 		names[i] = a.Name
+	}
+	if n >= d.Quorum {
+		refs := make([]mpa.ActionRef, len(d.Actions))
+		for i, a := range d.Actions {
+			refs[i] = mpa.ActionRef{Name: a.Name, Service: a.Service}
+		}
+		short, err := c.env.Service.GroupShortfall(c.ctx, c.env.User, refs, mpaRules(d.Approvers))
+		if err != nil {
+			return c.fail(err), false
+		}
+		if len(short) == 0 {
+			return ExitOK, true
+		}
+		c.sayf("%s needs approvers from groups without enough registered approvers other than %s (%s), so it could never be approved; no request was made",
+			strings.Join(names, ", "), c.env.User, strings.Join(short, "; "))
+		return ExitNeverApproved, false
 	}
 	approvers := fmt.Sprintf("%d approvers other than %s are", n, c.env.User)
 	if n == 1 {
