@@ -2,6 +2,7 @@ package bastion
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
@@ -84,4 +85,18 @@ func mpaRules(rules []policy.ApproverRule) []mpa.GroupRule {
 		out = append(out, g)
 	}
 	return out
+}
+
+// rulesText says who must approve: "delete_snapshot: 1 from storage and
+// 1 from security".
+func rulesText(rules []mpa.GroupRule) string {
+	parts := make([]string, 0, len(rules))
+	for _, r := range rules {
+		lines := make([]string, 0, len(r.Lines))
+		for _, l := range r.Lines {
+			lines = append(lines, fmt.Sprintf("%d from %s", l.Count, l.Group))
+		}
+		parts = append(parts, r.Action+": "+strings.Join(lines, " and "))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -203,7 +203,7 @@ func exitFor(err error) int {
 		return ExitDecided
 	}
 	for _, e := range []error{
-		mpa.ErrSelfApproval, mpa.ErrAlreadyVoted, mpa.ErrNotApprover, mpa.ErrNotAllowed,
+		mpa.ErrSelfApproval, mpa.ErrAlreadyVoted, mpa.ErrNotApprover, mpa.ErrNotAllowed, mpa.ErrNotInGroup,
 		mpa.ErrNotRequester, mpa.ErrBadCode, mpa.ErrReplayedCode, mpa.ErrLockedOut,
 		mpa.ErrNotPending, mpa.ErrNotApproved, mpa.ErrAlreadyReleased, mpa.ErrExpired,
 		mpa.ErrNotEnoughApprovers, mpa.ErrAlreadyRegistered, mpa.ErrNoRegistration,

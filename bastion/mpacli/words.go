@@ -102,6 +102,9 @@ func (c *call) failVote(err error, who, id string) int {
 	case errors.Is(err, mpa.ErrNotAllowed):
 		c.sayf("%s may not approve the actions of %s", who, id)
 		return ExitRefused
+	case errors.Is(err, mpa.ErrNotInGroup):
+		c.sayf("%s is in none of the groups %s needs (see its lines: mpa requests view %s)", who, id, id)
+		return ExitRefused
 	case errors.Is(err, mpa.ErrNotFound) && id != "":
 		c.sayf("no request %s (see: mpa requests list)", id)
 		return ExitFailure
