@@ -44,21 +44,26 @@ func CheckApproverGroups(cfg *config.Config, p *policy.Policy) (errs, warnings [
 			continue
 		}
 		union := map[string]bool{}
-		need := 0
+		need, short := 0, false
 		for _, l := range a.Approvers {
 			members := cfg.GroupApprovers(l.Group)
 			for _, m := range members {
 				union[m] = true
 			}
 			need += l.Count
-			if len(members) < l.Count && cfg.HasGroup(l.Group) {
-				warnings = append(warnings, fmt.Sprintf("action %s needs %s from group %s but %s",
-					a.Name, plural(l.Count, "approver"), l.Group, groupHas(len(members))))
+			if len(members) < l.Count {
+				short = true
+				if cfg.HasGroup(l.Group) { // else an error above
+					warnings = append(warnings, fmt.Sprintf("action %s needs %s from group %s but %s",
+						a.Name, plural(l.Count, "approver"), l.Group, groupHas(len(members))))
+				}
 			}
 		}
-		if len(union) < need {
-			warnings = append(warnings, fmt.Sprintf("action %s needs %d distinct approvers from its groups but they have only %d users with the approver role; its requests are refused",
-				a.Name, need, len(union)))
+		// Each group may have enough, and together too few: one person
+		// in two groups counts once.
+		if !short && len(union) < need {
+			warnings = append(warnings, fmt.Sprintf("action %s needs %d distinct approvers from its groups but they have only %s with the approver role (one person counts once); its requests are refused",
+				a.Name, need, plural(len(union), "user")))
 		}
 	}
 	return errs, warnings
