@@ -58,18 +58,14 @@ func (u GroupUse) Pos() string { return fmt.Sprintf("%s:%d:%d", u.File, u.Line, 
 // GroupUses returns every place an approvers rule names a group, in file
 // order, for a caller that checks them against its users.
 func (p *Policy) GroupUses() []GroupUse {
-	var out []GroupUse
-	for _, a := range p.actions {
-		out = append(out, a.groupAt...)
-	}
-	return out
+	return append([]GroupUse(nil), p.groupUses...)
 }
 
 // approvers reads an action's approvers: list into a. Its required
 // approvals become the sum of the lines' counts unless the action sets
 // required_approvals itself (explicit is true), which must then be at
 // least that sum: the rest may come from any approver.
-func (d *decoder) approvers(n *yaml.Node, ctx string, a *Action, explicit bool) error {
+func (d *decoder) approvers(p *Policy, n *yaml.Node, ctx string, a *Action, explicit bool) error {
 	ctx += ": approvers"
 	if n.Kind != yaml.SequenceNode {
 		return d.errf(n, "%s: want a list of {group, count}, got %s", ctx, kindName(n))
@@ -114,7 +110,7 @@ func (d *decoder) approvers(n *yaml.Node, ctx string, a *Action, explicit bool) 
 		}
 		sum += l.Count
 		a.Approvers = append(a.Approvers, l)
-		a.groupAt = append(a.groupAt, GroupUse{Group: l.Group, Action: a.Name, File: d.file, Line: x.val.Line, Col: x.val.Column})
+		p.groupUses = append(p.groupUses, GroupUse{Group: l.Group, Action: a.Name, File: d.file, Line: x.val.Line, Col: x.val.Column})
 	}
 	if !explicit {
 		a.RequiredApprovals = sum

@@ -27,6 +27,7 @@ type Policy struct {
 	deny          []denyRule
 	wrappers      *wrapperSet
 	vars          variables
+	groupUses     []GroupUse // where approvers rules name groups
 
 	// index finds the rules that may match a command name without scanning
 	// every rule; globRules holds the ones whose command is a pattern.
@@ -58,7 +59,6 @@ type Action struct {
 	// Approvers, if set, says who must approve: every line met by its own
 	// approvers (see approvers.go). Empty: any RequiredApprovals approvers.
 	Approvers []ApproverLine `json:"approvers,omitempty"`
-	groupAt   []GroupUse     // where each line of Approvers names its group
 }
 
 // Rule is one entry of a match list. A command matches when its name matches
@@ -361,7 +361,7 @@ func (d *decoder) actions(n *yaml.Node, p *Policy) error {
 		}
 		if x, ok := f["approvers"]; ok {
 			_, explicit := f["required_approvals"]
-			if err := d.approvers(x.val, ctx, &a, explicit); err != nil {
+			if err := d.approvers(p, x.val, ctx, &a, explicit); err != nil {
 				return err
 			}
 		}
