@@ -138,6 +138,9 @@ func (g *Gate) observedDecision(rep *guard.Report) policy.Decision {
 			a = acts[i]
 		}
 		d.Actions = append(d.Actions, policy.ActionRef{Name: a.Name, Service: a.Service})
+		if len(a.Approvers) > 0 {
+			d.Approvers = append(d.Approvers, policy.ApproverRule{Action: a.Name, Lines: slices.Clone(a.Approvers)})
+		}
 		d.Quorum = max(d.Quorum, a.RequiredApprovals, 1)
 		d.ReasonRequired = d.ReasonRequired || a.ReasonRequired
 		if first {

@@ -91,6 +91,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		RequesterCert:     certLine(id.Cert),
 		Reason:            reason,
 		RequiredApprovals: d.Quorum,
+		Rules:             mpaRules(d.Approvers),
 		PendingTTL:        d.PendingTTL,
 		ApprovalTTL:       d.ApprovalTTL,
 		PTY:               pty,
@@ -105,6 +106,9 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 	}
 	g.log.Info("request created", "user", id.User, "target", id.Target, "request", req.ID, "actions", actionNames(d.Actions))
 	say(s, "keyturn: request %s needs %s; it expires %s", req.ID, plural(req.RequiredApprovals, "approval"), expiresIn(req.ExpiresAt, time.Now()))
+	if len(req.Rules) > 0 {
+		say(s, "keyturn: approvers needed: %s", rulesText(req.Rules))
+	}
 	say(s, "keyturn: approvers: ssh APPROVER@gate mpa requests approve %s --totp-code CODE", req.ID)
 	detach := "Ctrl-C"
 	if pty {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -239,6 +240,7 @@ func NewService(cfg *config.Config, st mpa.Store, log *slog.Logger) *mpa.Service
 			u, ok := cfg.User(user)
 			return ok && u.HasRole(config.RoleApprover)
 		},
+		InGroup: cfg.InGroup,
 	})
 }
 
@@ -265,6 +267,9 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	pol, err := LoadPolicy(cfg.Policies, log)
 	if err != nil {
 		return nil, fmt.Errorf("load policy: %w", err)
+	}
+	if errs, _ := CheckApproverGroups(cfg, pol.Current()); len(errs) > 0 {
+		return nil, fmt.Errorf("load policy: %s", strings.Join(errs, "; "))
 	}
 	st, err := OpenStore(cfg, log)
 	if err != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -79,6 +81,10 @@ func (s *Server) LogStart(ctx context.Context, version string) error {
 	for _, w := range QuorumWarnings(s.Policy.Actions(), n) {
 		s.log.Warn(w)
 	}
+	_, gw := CheckApproverGroups(s.cfg, s.Policy.Current())
+	for _, w := range gw {
+		s.log.Warn(w)
+	}
 	if !settings.Enabled {
 		warnApprovalOff(s.log)
 	}
@@ -146,7 +152,11 @@ func CheckConfig(cfg *config.Config) (summary string, warnings []string, err err
 				a.Name, plural(a.RequiredApprovals, "approval"), plural(n, "user")))
 		}
 	}
-	return summary, warnings, nil
+	errs, gw := CheckApproverGroups(cfg, p)
+	if len(errs) > 0 {
+		return "", nil, errors.New(strings.Join(errs, "\n"))
+	}
+	return summary, append(warnings, gw...), nil
 }
 
 // noteReload remembers whether the file on disk loads, so approvers can be

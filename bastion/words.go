@@ -179,7 +179,16 @@ func (g *Gate) neverApproved(ctx context.Context, requester string, d policy.Dec
 	}
 	n := eligibleApprovers(g.cfg, approvers, requester)
 	if n >= d.Quorum {
-		return ""
+		short, err := g.mpa.GroupShortfall(ctx, requester, mpaActions(d.Actions), mpaRules(d.Approvers))
+		if err != nil {
+			g.log.Error("check approver groups", "err", err)
+			return ""
+		}
+		if len(short) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%s needs approvers from groups that do not have enough registered approvers other than %s (%s), so it could never be approved; ask an admin to add approvers to those groups",
+			strings.Join(actionNames(d.Actions), ", "), requester, strings.Join(short, "; "))
 	}
 	return fmt.Sprintf("%s needs %s but only %s other than %s %s registered, so it could never be approved; ask an admin to register more approvers",
 		strings.Join(actionNames(d.Actions), ", "), plural(d.Quorum, "approval"), plural(n, "approver"), requester, isAre(n))

@@ -150,6 +150,7 @@ func (s *state) decision() Decision {
 		d.ReasonRequired = d.ReasonRequired || df.ReasonRequired
 		d.PendingTTL, d.ApprovalTTL = minTTL(d.PendingTTL, df.PendingTTL, first), minTTL(d.ApprovalTTL, df.ApprovalTTL, first)
 	}
+	d.Approvers = p.approverRules(d.Actions)
 	return d
 }
 

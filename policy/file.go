@@ -27,6 +27,7 @@ type Policy struct {
 	deny          []denyRule
 	wrappers      *wrapperSet
 	vars          variables
+	groupUses     []GroupUse // where approvers rules name groups
 
 	// index finds the rules that may match a command name without scanning
 	// every rule; globRules holds the ones whose command is a pattern.
@@ -55,6 +56,9 @@ type Action struct {
 	ReasonRequired    bool          `json:"reason_required"`
 	Targets           []string      `json:"targets,omitempty"`
 	Match             []Rule        `json:"match"`
+	// Approvers, if set, says who must approve: every line met by its own
+	// approvers (see approvers.go). Empty: any RequiredApprovals approvers.
+	Approvers []ApproverLine `json:"approvers,omitempty"`
 }
 
 // Rule is one entry of a match list. A command matches when its name matches
@@ -283,7 +287,7 @@ func (d *decoder) actions(n *yaml.Node, p *Policy) error {
 	for i, an := range n.Content {
 		ctx := fmt.Sprintf("actions[%d]", i)
 		f, err := d.fields(an, ctx, "name", "service", "description", "match",
-			"required_approvals", "pending_ttl", "approval_ttl", "reason", "targets")
+			"required_approvals", "pending_ttl", "approval_ttl", "reason", "targets", "approvers")
 		if err != nil {
 			return err
 		}
@@ -352,6 +356,12 @@ func (d *decoder) actions(n *yaml.Node, p *Policy) error {
 		}
 		if x, ok := f["targets"]; ok {
 			if a.Targets, err = d.globList(x.val, ctx+": targets"); err != nil {
+				return err
+			}
+		}
+		if x, ok := f["approvers"]; ok {
+			_, explicit := f["required_approvals"]
+			if err := d.approvers(p, x.val, ctx, &a, explicit); err != nil {
 				return err
 			}
 		}

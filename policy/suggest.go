@@ -41,6 +41,9 @@ func suggestField(got string, known []string) string {
 		candidates[k] = k
 	}
 	for word, field := range fieldSynonyms {
+		if _, ok := candidates[word]; ok {
+			continue // a field of its own here (approvers), not a synonym
+		}
 		for _, k := range known {
 			if k == field {
 				candidates[word] = field

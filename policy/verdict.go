@@ -94,6 +94,9 @@ type Decision struct {
 	ApprovalTTL    time.Duration `json:"approval_ttl"`
 	ReasonRequired bool          `json:"reason_required"`
 	Why            []Match       `json:"why"`
+	// Approvers are the approvers rules of the actions that have one;
+	// every rule must be met (see ApproverRule).
+	Approvers []ApproverRule `json:"approvers,omitempty"`
 }
 
 // decisionJSON spells durations as "168h0m0s" rather than nanoseconds, so a
@@ -106,6 +109,8 @@ type decisionJSON struct {
 	ApprovalTTL    string      `json:"approval_ttl"`
 	ReasonRequired bool        `json:"reason_required"`
 	Why            []Match     `json:"why"`
+
+	Approvers []ApproverRule `json:"approvers,omitempty"`
 }
 
 // MarshalJSON writes the decision with durations in time.Duration's text form.
@@ -113,7 +118,7 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 	j := decisionJSON{
 		Verdict: d.Verdict, Actions: d.Actions, Quorum: d.Quorum,
 		PendingTTL: d.PendingTTL.String(), ApprovalTTL: d.ApprovalTTL.String(),
-		ReasonRequired: d.ReasonRequired, Why: d.Why,
+		ReasonRequired: d.ReasonRequired, Why: d.Why, Approvers: d.Approvers,
 	}
 	if j.Actions == nil {
 		j.Actions = []ActionRef{}
@@ -141,7 +146,7 @@ func (d *Decision) UnmarshalJSON(b []byte) error {
 	*d = Decision{
 		Verdict: j.Verdict, Actions: j.Actions, Quorum: j.Quorum,
 		PendingTTL: pending, ApprovalTTL: approval,
-		ReasonRequired: j.ReasonRequired, Why: j.Why,
+		ReasonRequired: j.ReasonRequired, Why: j.Why, Approvers: j.Approvers,
 	}
 	return nil
 }

@@ -61,6 +61,7 @@ func eventsCmd(ctx context.Context, b Backend, id string) tea.Cmd {
 		}
 		msg := eventsMsg{id: id, events: out}
 		msg.output, msg.outputErr = loadOutput(ctx, b, id, out)
+		msg.progress, msg.progressErr = loadProgress(ctx, b, id)
 		return msg
 	}
 }

@@ -146,6 +146,7 @@ func (m Model) detailContent() string {
 			lines = append(lines, m.voteLines("- ", v, w)...)
 		}
 	}
+	lines = append(lines, m.progressLines(r, w)...)
 	if x := r.Execution; x != nil {
 		section("Execution")
 		field("Ran", fmt.Sprintf("%s on %s", stamp(x.Start), orDash(x.Node)))

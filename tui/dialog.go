@@ -230,6 +230,8 @@ func describe(err error) string {
 		return "you are not a registered approver"
 	case errors.Is(err, mpa.ErrNotAllowed):
 		return "your roles do not allow approving these actions"
+	case errors.Is(err, mpa.ErrNotInGroup):
+		return "you are in none of the groups this request needs"
 	case errors.Is(err, mpa.ErrNotRequester):
 		return "only the requester may cancel it"
 	case errors.Is(err, mpa.ErrNotFound):

@@ -100,7 +100,10 @@ type Model struct {
 	eventsErr error
 	output    *mpa.StoredOutput
 	outputErr error
-	vp        viewport.Model
+	// progress is the detail request's approvers rule lines (groups.go).
+	progress    *mpa.Progress
+	progressErr error
+	vp          viewport.Model
 
 	dialog     dialog
 	dialogOpen bool
@@ -205,6 +208,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.id == m.detailID {
 			m.events, m.eventsErr = msg.events, msg.err
 			m.output, m.outputErr = msg.output, msg.outputErr
+			m.progress, m.progressErr = msg.progress, msg.progressErr
 			m.refreshDetail()
 		}
 		return m, nil
@@ -478,6 +482,7 @@ func (m Model) open(id string) (Model, tea.Cmd) {
 	m.detailID = id
 	m.events, m.eventsErr = nil, nil
 	m.output, m.outputErr = nil, nil
+	m.progress, m.progressErr = nil, nil
 	m.vp.GotoTop()
 	m.refreshDetail()
 	return m, eventsCmd(m.ctx, m.svc, id)

@@ -36,6 +36,10 @@ type eventsMsg struct {
 	// output is the request's kept output, if it has any (see output.go).
 	output    *mpa.StoredOutput
 	outputErr error
+	// progress is the request's approvers rule lines, if it has a rule
+	// (see groups.go).
+	progress    *mpa.Progress
+	progressErr error
 }
 
 // approverMsg is the viewer's registration state; err wraps

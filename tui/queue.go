@@ -289,13 +289,16 @@ func (m Model) queueView() string {
 	cur := m.cursorIndex(rows)
 	top := cur / page * page
 	now := m.now()
-	ownShown := false
+	ownShown, notForMe := false, false
 	for i := top; i < min(len(rows), top+page); i++ {
 		r := rows[i]
 		mark := " "
 		if r.Requester == m.viewer.Name && m.viewer.Approver {
 			mark = "*" // the viewer's own: another approver must decide
 			ownShown = true
+		} else if m.cannotHelp(r) {
+			mark = "-" // its approvers rule needs other groups than the viewer's
+			notForMe = true
 		}
 		cells := []string{
 			mark, r.ID, actionNames(r), r.Target, r.Requester,
@@ -309,6 +312,8 @@ func (m Model) queueView() string {
 			line = m.st.selected.Render(pad(line, m.width))
 		case mark == "*":
 			line = m.st.own.Render(line)
+		case mark == "-":
+			line = m.st.dim.Render(line)
 		}
 		lines = append(lines, line)
 	}
@@ -317,6 +322,9 @@ func (m Model) queueView() string {
 	var notes []string
 	if ownShown {
 		notes = append(notes, "* yours: not yours to approve")
+	}
+	if notForMe {
+		notes = append(notes, "- needs other groups than yours")
 	}
 	if len(rows) > page {
 		notes = append(notes, fmt.Sprintf("%d-%d of %d", top+1, min(len(rows), top+page), len(rows)))

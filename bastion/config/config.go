@@ -83,6 +83,9 @@ type User struct {
 	// Principals are the certificate principals that are this user
 	// (default: the user's name). They matter only with user_ca_keys.
 	Principals []string `yaml:"principals"`
+	// Groups name the teams the user approves for, as the policy's
+	// approvers rules name them (groups: [storage, oncall-db]).
+	Groups []string `yaml:"groups"`
 
 	keys []parsedKey
 }

@@ -255,6 +255,7 @@ func (v *validator) checkUser(u *User, p string, seen map[string]bool, certs boo
 		v.errorf(v.at(p+".name"), "%s.name: user %q defined twice", p, u.Name)
 	}
 	seen[u.Name] = true
+	v.checkGroups(u, p)
 	for j, r := range u.Roles {
 		if r != RoleAdmin && r != RoleApprover && r != RoleAuditor {
 			v.errorf(v.at(fmt.Sprintf("%s.roles[%d]", p, j)), "%s.roles[%d]: unknown role %q (want admin, approver or auditor)", p, j, r)

@@ -88,6 +88,8 @@ func (s *Service) vote(ctx context.Context, id, user string, in VoteInput, appro
 			return ErrAlreadyVoted
 		case !s.canApprove(user, r.Actions):
 			return ErrNotAllowed
+		case !s.mayFill(&r, user):
+			return ErrNotInGroup
 		case approve && !in.ValidBefore.IsZero() && !in.ValidBefore.After(now):
 			return fmt.Errorf("valid-before %s is not in the future: %w", in.ValidBefore.Format(time.RFC3339), ErrInvalid)
 		}
@@ -139,14 +141,18 @@ func (s *Service) castTx(tx Tx, r *Request, v Vote, approve bool) error {
 	}
 	r.Approvals = append(r.Approvals, v)
 	n := s.countingApprovals(r, now)
+	met, lines := s.quorumMet(r, now)
 	data := map[string]any{"comment": v.Comment, "approvals": n, "required": r.RequiredApprovals}
 	if !v.ValidBefore.IsZero() {
 		data["valid_before"] = v.ValidBefore
 	}
+	if len(r.Rules) > 0 {
+		data["lines"] = lines
+	}
 	if err := s.audit(tx, "request.approval", v.Approver, r, data); err != nil {
 		return err
 	}
-	if n < r.RequiredApprovals {
+	if !met {
 		return tx.PutRequest(*r, 0)
 	}
 	return s.approveTx(tx, r, v.Approver)
@@ -185,13 +191,7 @@ func (s *Service) approveTx(tx Tx, r *Request, actor string) error {
 // voter's role: an approver removed from the config since voting no longer
 // helps a request to quorum, nor releases it.
 func (s *Service) countingApprovals(r *Request, now time.Time) int {
-	n := 0
-	for _, v := range r.Approvals {
-		if (v.ValidBefore.IsZero() || now.Before(v.ValidBefore)) && s.canApprove(v.Approver, r.Actions) {
-			n++
-		}
-	}
-	return n
+	return len(s.countingVoters(r, now))
 }
 
 // lostApprovals names the approvers of r whose vote no longer counts

@@ -42,6 +42,10 @@ var (
 	// request's actions.
 	ErrNotAllowed = errors.New("mpa: not allowed to approve these actions")
 
+	// ErrNotInGroup means the approver is in none of the groups the
+	// request's approvers rules need, so their vote could never count.
+	ErrNotInGroup = errors.New("mpa: in none of the groups this request needs")
+
 	// ErrNotRequester means only the requester may do this (cancel, run).
 	ErrNotRequester = errors.New("mpa: only the requester may do this")
 

@@ -52,6 +52,17 @@ func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request,
 				"approvals": n, "required": r.RequiredApprovals,
 			})
 		}
+		// The same for groups: a vote fills a line only while its
+		// caster is in the line's group by the groups in force now.
+		if met, lines := s.quorumMet(&r, s.clock()); !met {
+			short := unmet(lines)
+			committed = fmt.Errorf("%w: its approvers rule is no longer met (%s); it is pending again",
+				ErrNotApproved, strings.Join(short, "; "))
+			return s.transition(tx, &r, StatusPending, SystemActor, map[string]any{
+				"reason": "approvals no longer meet the approvers rule: their casters left its groups",
+				"unmet":  short, "lines": lines,
+			})
+		}
 		r.Execution = &Execution{Node: s.node, Start: s.clock()}
 		if err := s.transition(tx, &r, StatusExecuting, user, map[string]any{"node": s.node}); err != nil {
 			return err

@@ -32,6 +32,12 @@ type Options struct {
 	// requests for actions. Nil allows every registered approver.
 	CanApprove func(user string, actions []ActionRef) bool
 
+	// InGroup reports whether user is in group, by the groups in force;
+	// asked at every vote and again at release, like CanApprove. Nil
+	// puts nobody in any group: a request with an approvers rule then
+	// can never be approved (fail closed).
+	InGroup func(user, group string) bool
+
 	// DefaultQuorum is the number of approvals for requests created
 	// without one and for the requests the service creates itself
 	// (register_approver, disable_mpa); 2 by default.
@@ -63,6 +69,7 @@ type Service struct {
 	threshold  int
 	lockFor    time.Duration
 	canApprove func(string, []ActionRef) bool
+	inGroup    func(user, group string) bool
 	quorum     int
 	node       string
 	issuer     string // the otpauth issuer
@@ -101,6 +108,7 @@ func New(store Store, opts Options) *Service {
 		threshold:  opts.LockoutThreshold,
 		lockFor:    opts.LockoutDuration,
 		canApprove: opts.CanApprove,
+		inGroup:    opts.InGroup,
 		quorum:     opts.DefaultQuorum,
 		node:       opts.Node,
 		issuer:     opts.Issuer,
@@ -120,6 +128,9 @@ func New(store Store, opts Options) *Service {
 	}
 	if s.canApprove == nil {
 		s.canApprove = func(string, []ActionRef) bool { return true }
+	}
+	if s.inGroup == nil {
+		s.inGroup = func(string, string) bool { return false }
 	}
 	if s.quorum <= 0 {
 		s.quorum = 2
@@ -197,6 +208,9 @@ func (s *Service) Create(ctx context.Context, nr NewRequest) (Request, error) {
 	case len(nr.Reason) > MaxReason:
 		return Request{}, fmt.Errorf("create request: reason of %d bytes, over %d: %w", len(nr.Reason), MaxReason, ErrInvalid)
 	}
+	if err := checkRules(nr.Rules); err != nil {
+		return Request{}, fmt.Errorf("create request: %w", err)
+	}
 	var out Request
 	err := s.update(ctx, func(tx Tx) error {
 		r, err := s.createTx(tx, nr)
@@ -236,6 +250,7 @@ func (s *Service) createTx(tx Tx, nr NewRequest) (Request, error) {
 		Updated:           now,
 		Status:            StatusPending,
 		RequiredApprovals: q,
+		Rules:             cloneRules(nr.Rules),
 		ExpiresAt:         now.Add(shorter(nr.PendingTTL, s.life.PendingTTL)),
 		ApprovalTTL:       shorter(nr.ApprovalTTL, s.life.ApprovalTTL),
 		PTY:               nr.PTY,
@@ -260,6 +275,9 @@ func (s *Service) createTx(tx Tx, nr NewRequest) (Request, error) {
 	}
 	if r.RequesterCert != "" {
 		data["requester_cert"] = r.RequesterCert
+	}
+	if len(r.Rules) > 0 {
+		data["approver_rules"] = r.Rules
 	}
 	if err := s.audit(tx, "request.created", r.Requester, &r, data); err != nil {
 		return Request{}, err

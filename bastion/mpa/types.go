@@ -77,9 +77,12 @@ type Request struct {
 	Updated   time.Time       `json:"updated"`
 	Status    Status          `json:"status"`
 
-	RequiredApprovals int    `json:"required_approvals"`
-	Approvals         []Vote `json:"approvals,omitempty"`
-	Rejections        []Vote `json:"rejections,omitempty"`
+	RequiredApprovals int `json:"required_approvals"`
+	// Rules are the approvers rules of its actions (see GroupRule),
+	// fixed at creation like the quorum; empty: any approvers.
+	Rules      []GroupRule `json:"approver_rules,omitempty"`
+	Approvals  []Vote      `json:"approvals,omitempty"`
+	Rejections []Vote      `json:"rejections,omitempty"`
 
 	// ExpiresAt is when a Pending request stops taking votes, or when an
 	// Approved one can no longer be released. Zero once final.
@@ -117,6 +120,7 @@ type Request struct {
 func (r Request) Clone() Request {
 	r.Actions = slices.Clone(r.Actions)
 	r.Approvals = slices.Clone(r.Approvals)
+	r.Rules = cloneRules(r.Rules)
 	r.Rejections = slices.Clone(r.Rejections)
 	r.Why = slices.Clone(r.Why)
 	r.Payload = slices.Clone(r.Payload)
@@ -159,6 +163,9 @@ type NewRequest struct {
 	Reason    string
 	// RequiredApprovals is the quorum; 0 uses Options.DefaultQuorum.
 	RequiredApprovals int
+	// Rules are the approvers rules of the actions that have one: every
+	// line of every rule must be met by distinct approvers in its group.
+	Rules []GroupRule
 	// PendingTTL and ApprovalTTL are the policy's times for this request's
 	// actions; 0 uses the Lifecycle's. A lifecycle time shorter than the
 	// policy's still wins: the operator's limit is an upper bound.

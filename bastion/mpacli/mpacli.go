@@ -56,6 +56,11 @@ type Service interface {
 	VerifyAudit(ctx context.Context) error
 
 	RequestOutput(ctx context.Context, id string) (mpa.StoredOutput, error)
+
+	// Approver groups (see mpa.GroupRule).
+	Progress(ctx context.Context, r mpa.Request) (mpa.Progress, error)
+	CanHelp(r mpa.Request, user string) bool
+	GroupShortfall(ctx context.Context, requester string, actions []mpa.ActionRef, rules []mpa.GroupRule) ([]string, error)
 }
 
 var _ Service = (*mpa.Service)(nil)
@@ -198,7 +203,7 @@ func exitFor(err error) int {
 		return ExitDecided
 	}
 	for _, e := range []error{
-		mpa.ErrSelfApproval, mpa.ErrAlreadyVoted, mpa.ErrNotApprover, mpa.ErrNotAllowed,
+		mpa.ErrSelfApproval, mpa.ErrAlreadyVoted, mpa.ErrNotApprover, mpa.ErrNotAllowed, mpa.ErrNotInGroup,
 		mpa.ErrNotRequester, mpa.ErrBadCode, mpa.ErrReplayedCode, mpa.ErrLockedOut,
 		mpa.ErrNotPending, mpa.ErrNotApproved, mpa.ErrAlreadyReleased, mpa.ErrExpired,
 		mpa.ErrNotEnoughApprovers, mpa.ErrAlreadyRegistered, mpa.ErrNoRegistration,

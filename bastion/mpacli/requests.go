@@ -51,15 +51,24 @@ func runRequestsList(c *call, args []string) int {
 	now := c.env.Now()
 	tw := table(c.stdout())
 	fmt.Fprintln(tw, "ID\tSTATUS\tREQUESTER\tTARGET\tAPPROVALS\tEXPIRES\tCOMMAND")
+	marked := false
 	for _, r := range rs {
 		expires := "-"
 		if !r.Status.Final() {
 			expires = fmtDeadline(r.ExpiresAt, now)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", r.ID, r.Status, r.Requester, dash(r.Target),
+		status := r.Status.String()
+		if c.notForMe(r) {
+			status += "*"
+			marked = true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", r.ID, status, r.Requester, dash(r.Target),
 			len(r.Approvals), r.RequiredApprovals, expires, describe(r))
 	}
 	tw.Flush()
+	if marked {
+		fmt.Fprintf(c.stdout(), "* you cannot help: none of the lines it still needs is one of your groups\n")
+	}
 	fmt.Fprintf(c.stdout(), "Total: %d\n", len(rs))
 	return ExitOK
 }
@@ -85,6 +94,11 @@ func runRequestsView(c *call, args []string) int {
 		return c.writeJSON(r)
 	}
 	writeRequest(c.stdout(), r, c.env.Now())
+	tw := table(c.stdout())
+	if err := c.writeProgress(tw, r); err != nil {
+		return c.fail(err)
+	}
+	tw.Flush()
 	return ExitOK
 }
 
@@ -162,6 +176,7 @@ func runRequestsCreate(c *call, args []string) int {
 		RequesterCert:     c.env.Cert,
 		Reason:            *reason,
 		RequiredApprovals: d.Quorum,
+		Rules:             mpaRules(d.Approvers),
 		PendingTTL:        d.PendingTTL,
 		ApprovalTTL:       d.ApprovalTTL,
 	})

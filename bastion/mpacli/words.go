@@ -102,6 +102,9 @@ func (c *call) failVote(err error, who, id string) int {
 	case errors.Is(err, mpa.ErrNotAllowed):
 		c.sayf("%s may not approve the actions of %s", who, id)
 		return ExitRefused
+	case errors.Is(err, mpa.ErrNotInGroup):
+		c.sayf("%s is in none of the groups %s needs (see its lines: mpa requests view %s)", who, id, id)
+		return ExitRefused
 	case errors.Is(err, mpa.ErrNotFound) && id != "":
 		c.sayf("no request %s (see: mpa requests list)", id)
 		return ExitFailure
@@ -173,12 +176,25 @@ func (c *call) quorumReachable(d policy.Decision) (int, bool) {
 			n++
 		}
 	}
-	if n >= d.Quorum {
-		return ExitOK, true
-	}
 	names := make([]string, len(d.Actions))
 	for i, a := range d.Actions {
 		names[i] = a.Name
+	}
+	if n >= d.Quorum {
+		refs := make([]mpa.ActionRef, len(d.Actions))
+		for i, a := range d.Actions {
+			refs[i] = mpa.ActionRef{Name: a.Name, Service: a.Service}
+		}
+		short, err := c.env.Service.GroupShortfall(c.ctx, c.env.User, refs, mpaRules(d.Approvers))
+		if err != nil {
+			return c.fail(err), false
+		}
+		if len(short) == 0 {
+			return ExitOK, true
+		}
+		c.sayf("%s needs approvers from groups without enough registered approvers other than %s (%s), so it could never be approved; no request was made",
+			strings.Join(names, ", "), c.env.User, strings.Join(short, "; "))
+		return ExitNeverApproved, false
 	}
 	approvers := fmt.Sprintf("%d approvers other than %s are", n, c.env.User)
 	if n == 1 {

@@ -20,7 +20,9 @@ const policyUsage = `Usage:
   keyturn policy check [--config keyturn.yaml] [FILE]
       Validate a policy file (default ./policies.yaml). Prints "FILE: ok, N actions",
       or the first error as FILE:LINE:COL: message and exits 1. With --config, also
-      warns about actions needing more approvals than the config has approvers.
+      warns about actions needing more approvals than the config has approvers,
+      refuses an approvers rule naming a group no user is in, and warns where a
+      rule's groups have fewer approvers than it needs.
 
   keyturn policy test [--policy FILE] [--target NAME] [--pty] [--json] -- 'COMMAND LINE'
   keyturn policy test [--policy FILE] [--target NAME] [--pty] --stdin
@@ -82,7 +84,7 @@ func (fs flagSet) parse(args []string, stdout io.Writer) (int, bool) {
 }
 
 func policyCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "Usage: keyturn policy check [--config keyturn.yaml] [FILE]\n\nValidate a policy file (default ./policies.yaml). With --config, also warn about\nactions needing more approvals than the config has users with the approver role.\n\n", stderr)
+	fs := newFlagSet("check", "Usage: keyturn policy check [--config keyturn.yaml] [FILE]\n\nValidate a policy file (default ./policies.yaml). With --config, also warn about\nactions needing more approvals than the config has users with the approver role,\nrefuse an approvers rule naming a group no user is in, and warn where a rule's\ngroups have fewer approvers than it needs.\n\n", stderr)
 	configPath := fs.String("config", "", "the gate's config `file`, to check quorums against its approvers")
 	if code, ok := fs.parse(args, stdout); !ok {
 		return code
@@ -101,12 +103,7 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	n := len(p.Actions())
-	plural := "s"
-	if n == 1 {
-		plural = ""
-	}
-	fmt.Fprintf(stdout, "%s: ok, %d action%s\n", file, n, plural)
+	var warnings []string
 	if *configPath != "" {
 		cfg, err := config.Load(*configPath)
 		if err != nil {
@@ -121,10 +118,30 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		for _, a := range p.Actions() {
 			if a.RequiredApprovals > approvers {
-				fmt.Fprintf(stdout, "warning: action %s needs %d approvals but %s gives only %d users the approver role; its requests would be refused\n",
-					a.Name, a.RequiredApprovals, *configPath, approvers)
+				warnings = append(warnings, fmt.Sprintf("action %s needs %d approvals but %s gives only %d users the approver role; its requests would be refused",
+					a.Name, a.RequiredApprovals, *configPath, approvers))
 			}
 		}
+		// Approvers rules name groups the config gives users: a group no
+		// user is in is refused like a policy error (a typo would hold
+		// its requests for good).
+		errs, gw := bastion.CheckApproverGroups(cfg, p)
+		if len(errs) > 0 {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e)
+			}
+			return 1
+		}
+		warnings = append(warnings, gw...)
+	}
+	n := len(p.Actions())
+	plural := "s"
+	if n == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(stdout, "%s: ok, %d action%s\n", file, n, plural)
+	for _, w := range warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return 0
 }

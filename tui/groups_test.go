@@ -1,0 +1,70 @@
+package tui
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+)
+
+// groupsFixture is a fixture whose service knows these groups.
+func groupsFixture(t *testing.T, groups map[string][]string) *fixture {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clock := mpatest.NewClock(start)
+	svc := mpa.New(st, mpa.Options{Now: clock.Now, Logger: logger, Node: "gate-1",
+		InGroup: func(u, g string) bool { return slices.Contains(groups[u], g) }})
+	return &fixture{t: t, ctx: t.Context(), clock: clock, svc: svc, secrets: map[string]string{}}
+}
+
+// The detail view shows which lines of the approvers rule are met and who
+// can still approve; the queue of an approver outside the groups it still
+// needs marks it.
+func TestGroupsInConsole(t *testing.T) {
+	f := groupsFixture(t, map[string][]string{"carol": {"storage"}, "erin": {"storage"}, "dave": {"security"}})
+	f.register("carol", "erin", "dave")
+	r, err := f.svc.Create(f.ctx, mpa.NewRequest{
+		Actions: []mpa.ActionRef{{Name: "delete_snapshot", Service: "storage"}}, Target: "nas-1",
+		Command: "zfs destroy tank@old", Requester: "alice", RequiredApprovals: 2,
+		Rules: []mpa.GroupRule{{Action: "delete_snapshot", Lines: []mpa.GroupLine{{Group: "storage", Count: 1}, {Group: "security", Count: 1}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ids = append(f.ids, r.ID)
+	f.vote(r.ID, "carol", "", true)
+
+	tm := f.console(t, Viewer{Name: "dave", Approver: true}, "1 pending")
+	keys(tm, tea.KeyEnter)
+	waitFor(t, tm, "can still approve: dave")
+
+	// erin is in storage, whose line carol filled: her queue marks it.
+	m := f.model(Viewer{Name: "erin", Approver: true}, 120, 30)
+	m.upsert(r)
+	got, err := f.svc.Get(f.ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.upsert(got)
+	q := m.queueView()
+	if !strings.Contains(q, "- "+got.ID) {
+		t.Fatalf("erin's queue does not mark the request:\n%s", q)
+	}
+	// dave's does not.
+	m2 := f.model(Viewer{Name: "dave", Approver: true}, 120, 30)
+	m2.upsert(got)
+	if q := m2.queueView(); strings.Contains(q, "- "+got.ID) {
+		t.Fatalf("dave's queue marks a request he can help:\n%s", q)
+	}
+}
