@@ -41,6 +41,8 @@ type Gate struct {
 	mpa     *mpa.Service
 	log     *slog.Logger
 	srv     *ssh.Server
+	// conns keeps client connections within the config's limits.
+	conns *connLimiter
 }
 
 // New builds a gate; Serve starts it.
@@ -52,7 +54,8 @@ func New(o Options) (*Gate, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log}
+	lim := o.Config.Limits.Effective()
+	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, conns: newConnLimiter(lim, log)}
 	handler := Chain(g.route,
 		snapshotPTY,
 		recoverPanics(log),
@@ -67,13 +70,17 @@ func New(o Options) (*Gate, error) {
 		ServerConfigCallback: func(ssh.Context) *gossh.ServerConfig {
 			return &gossh.ServerConfig{VerifiedPublicKeyCallback: verifiedPermissions}
 		},
-		ChannelHandlers: map[string]ssh.ChannelHandler{
-			"session": sessionChannel(log),
+		// The limiter sees each connection first (and may refuse it),
+		// and learns from its first channel or global request that it
+		// authenticated.
+		ConnCallback: g.conns.accept,
+		ChannelHandlers: g.conns.channels(map[string]ssh.ChannelHandler{
+			"session": sessionChannel(log, lim),
 			"default": refuseChannel(log),
-		},
-		RequestHandlers: map[string]ssh.RequestHandler{
+		}),
+		RequestHandlers: g.conns.requests(map[string]ssh.RequestHandler{
 			"default": refuseGlobalRequest(log),
-		},
+		}),
 		Version: "keyturn",
 	}
 	return g, nil

@@ -85,6 +85,9 @@ func (o *observers) wire(g *Gate, pool *targets.Pool) {
 	}
 	pool.OnDialError = o.metrics.DialError
 	g.Use(countSessions(o.metrics.Session))
+	if err := g.conns.register(o.metrics.Registerer()); err != nil {
+		g.log.Error("client connection metrics not registered", "err", err)
+	}
 }
 
 // start runs every observer on ctx; wg is done when all have stopped.

@@ -36,6 +36,8 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Webhooks are told about request changes.
 	Webhooks []Webhook `yaml:"webhooks"`
+	// Limits bound what clients and targets can make the gate hold.
+	Limits Limits `yaml:"limits"`
 
 	// path is the file this config came from, for messages.
 	path string

@@ -160,6 +160,7 @@ func (v *validator) check(c *Config) {
 	for i := range c.Webhooks {
 		v.checkWebhook(&c.Webhooks[i], fmt.Sprintf("webhooks[%d]", i), hooks)
 	}
+	v.checkLimits(&c.Limits)
 }
 
 // validName keeps names usable in a login name, where "+" separates the user
