@@ -203,9 +203,12 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	say(s, "keyturn: %s approved; running on %s", r.ID, r.Target)
 	g.log.Info("request released", "user", id.User, "target", r.Target, "request", r.ID)
 	out := &outputRecord{h: sha256.New()}
-	status := g.runOnTarget(s, target, r.Command, out)
-	g.finish(r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.n, OutputSHA256: hex.EncodeToString(out.h.Sum(nil))})
-	return status
+	res := g.runOnTarget(s, target, r.Command, out)
+	g.finish(r.ID, mpa.ExecResult{ExitStatus: res.status, OutputBytes: out.n, OutputSHA256: hex.EncodeToString(out.h.Sum(nil)), Error: res.err, Interrupted: res.lost})
+	if res.lost {
+		say(s, "keyturn: %s is recorded as interrupted (outcome unknown); check %s before asking to run it again", r.ID, r.Target)
+	}
+	return res.status
 }
 
 // withoutPTY is a session whose terminal, if any, the target never sees.

@@ -217,6 +217,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	pool.MaxConnsPerTarget = cfg.Limits.Effective().MaxTargetConnections
 	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: svc, Logger: log})
 	if err != nil {
 		pool.Close()

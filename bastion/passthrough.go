@@ -28,18 +28,28 @@ func pooledCopy(dst io.Writer, src io.Reader) error {
 // each copy blocks until the other side's window opens, so nothing piles up
 // in the gate however much data a command moves.
 func (g *Gate) passthrough(s ssh.Session, id Identity) int {
-	return g.runOnTarget(s, id, s.RawCommand(), nil)
+	return g.runOnTarget(s, id, s.RawCommand(), nil).status
+}
+
+// runResult is how a command on a target ended.
+type runResult struct {
+	status int // for the client
+	// lost: the target's connection (or its channel) ended while the
+	// command may have been running, without an exit status. Whether it
+	// ran, in part or in full, is unknown; status is ExitInterrupted.
+	lost bool
+	err  string // what went wrong, for the record
 }
 
 // runOnTarget runs command on the session's target. out, if not nil, sees
 // every byte of the command's stdout and stderr too (for the record of a
 // released request).
-func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Writer) int {
+func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Writer) runResult {
 	ts, err := g.targets.NewSession(s.Context(), id.Target)
 	if err != nil {
 		g.log.Error("target unavailable", "user", id.User, "target", id.Target, "err", err)
 		say(s, "keyturn: %v", err)
-		return ExitUnavailable
+		return runResult{status: ExitUnavailable, err: err.Error()}
 	}
 	defer ts.Close()
 
@@ -48,7 +58,7 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 		if err := ts.RequestPty(ptyReq.Term, ptyReq.Window.Height, ptyReq.Window.Width, gossh.TerminalModes{}); err != nil {
 			g.log.Error("target refused a PTY", "user", id.User, "target", id.Target, "err", err)
 			say(s, "keyturn: target %s refused a terminal: %v", id.Target, err)
-			return ExitUnavailable
+			return runResult{status: ExitUnavailable, err: "target refused a terminal: " + err.Error()}
 		}
 		go func() {
 			// The channel starts with the size the PTY request already
@@ -68,19 +78,19 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	stdin, err := ts.StdinPipe()
 	if err != nil {
 		g.log.Error("target stdin", "target", id.Target, "err", err)
-		return ExitInternal
+		return runResult{status: ExitInternal, err: err.Error()}
 	}
 	// The gate copies the target's output itself, with pooled buffers,
 	// rather than through ts.Stdout and ts.Stderr.
 	targetOut, err := ts.StdoutPipe()
 	if err != nil {
 		g.log.Error("target stdout", "target", id.Target, "err", err)
-		return ExitInternal
+		return runResult{status: ExitInternal, err: err.Error()}
 	}
 	targetErr, err := ts.StderrPipe()
 	if err != nil {
 		g.log.Error("target stderr", "target", id.Target, "err", err)
-		return ExitInternal
+		return runResult{status: ExitInternal, err: err.Error()}
 	}
 	var stdout, stderr io.Writer = s, s.Stderr()
 	if out != nil {
@@ -100,10 +110,15 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	} else {
 		err = ts.Start(command)
 	}
+	if errors.Is(err, io.EOF) {
+		// The request may have reached the target before the
+		// connection went: the command may be running.
+		return g.lost(s, id, err)
+	}
 	if err != nil {
 		g.log.Error("target refused the command", "user", id.User, "target", id.Target, "err", err)
 		say(s, "keyturn: target %s refused the session: %v", id.Target, err)
-		return ExitUnavailable
+		return runResult{status: ExitUnavailable, err: "target refused the command: " + err.Error()}
 	}
 
 	go func() {
@@ -133,6 +148,14 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	return g.exitStatus(s, id, ts.Wait())
 }
 
+// lost tells the client that the target went away while its command may
+// have been running: not an exit status of the command.
+func (g *Gate) lost(s ssh.Session, id Identity, err error) runResult {
+	g.log.Error("target connection lost while a command ran", "user", id.User, "target", id.Target, "err", err)
+	say(s, "keyturn: lost the connection to target %s while the command ran; whether it finished is unknown", id.Target)
+	return runResult{status: ExitInterrupted, lost: true, err: "connection to the target lost while the command ran: " + err.Error()}
+}
+
 // lockedWriter serializes writes from the stdout and stderr copies.
 type lockedWriter struct {
 	mu sync.Mutex
@@ -146,27 +169,25 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // exitStatus passes the target's exit status, or the signal that ended the
-// command, on to the client.
-func (g *Gate) exitStatus(s ssh.Session, id Identity, err error) int {
+// command, on to the client. A session that ended without either (the
+// connection dropped, or the target closed the channel) is lost: the
+// command's outcome is unknown.
+func (g *Gate) exitStatus(s ssh.Session, id Identity, err error) runResult {
 	if err == nil {
-		return 0
+		return runResult{}
 	}
 	var exit *gossh.ExitError
 	if errors.As(err, &exit) {
 		if sig := exit.Signal(); sig != "" {
 			sendExitSignal(s, sig, exit.Msg())
 		}
-		return exit.ExitStatus()
+		return runResult{status: exit.ExitStatus()}
 	}
 	var missing *gossh.ExitMissingError
 	if errors.As(err, &missing) {
-		g.log.Warn("target sent no exit status", "user", id.User, "target", id.Target)
-		say(s, "keyturn: target %s closed the session without an exit status", id.Target)
-		return ExitUnavailable
+		return g.lost(s, id, errors.New("the session ended without an exit status"))
 	}
-	g.log.Error("target session failed", "user", id.User, "target", id.Target, "err", err)
-	say(s, "keyturn: target %s: %v", id.Target, err)
-	return ExitUnavailable
+	return g.lost(s, id, err)
 }
 
 // sendExitSignal tells the client the command was killed by a signal, as

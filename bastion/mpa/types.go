@@ -169,6 +169,10 @@ type ExecResult struct {
 	OutputBytes  int64
 	OutputSHA256 string
 	Error        string // why it failed to run, if it did
+	// Interrupted: the connection to the target was lost while the
+	// command ran, so whether it finished is unknown. The request ends
+	// Interrupted, not Completed, and ExitStatus means nothing.
+	Interrupted bool
 }
 
 // ApproverStatus is where an approver is in registration, as OneFS names
