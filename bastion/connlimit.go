@@ -219,7 +219,8 @@ type limitedConn struct {
 	source   string
 	deadline time.Time // the end of its login grace time
 	spoke    atomic.Bool
-	counted  bool // in l.open; guarded by l.mu
+	sessions atomic.Int32 // open session channels
+	counted  bool         // in l.open; guarded by l.mu
 	closed   sync.Once
 
 	mu     sync.Mutex

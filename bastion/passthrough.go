@@ -53,6 +53,9 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	}
 	defer ts.Close()
 
+	// done ends the goroutines that forward window changes and signals.
+	done := make(chan struct{})
+	defer close(done)
 	ptyReq, winCh, isPty := s.Pty()
 	if isPty {
 		if err := ts.RequestPty(ptyReq.Term, ptyReq.Window.Height, ptyReq.Window.Width, gossh.TerminalModes{}); err != nil {
@@ -64,13 +67,23 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 			// The channel starts with the size the PTY request already
 			// carried; sending it again as a change is noise to the
 			// target (and trips a data race in gliderlabs-based ones).
+			// The session's channel holds the latest size only, so a
+			// flood of changes reaches the target coalesced.
 			last := ptyReq.Window
-			for w := range winCh {
-				if w == last {
-					continue
+			for {
+				select {
+				case w, ok := <-winCh:
+					if !ok {
+						return
+					}
+					if w == last {
+						continue
+					}
+					last = w
+					ts.WindowChange(w.Height, w.Width)
+				case <-done:
+					return
 				}
-				last = w
-				ts.WindowChange(w.Height, w.Width)
 			}
 		}()
 	}
@@ -131,8 +144,6 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	copies.Add(2)
 	go func() { defer copies.Done(); pooledCopy(stdout, targetOut) }()
 	go func() { defer copies.Done(); pooledCopy(stderr, targetErr) }()
-	done := make(chan struct{})
-	defer close(done)
 	go func() {
 		for {
 			select {

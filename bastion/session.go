@@ -50,6 +50,15 @@ const (
 // sessionChannel accepts a session channel and serves its requests.
 func sessionChannel(log *slog.Logger, lim config.Limits) ssh.ChannelHandler {
 	return func(srv *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
+		if lc, ok := ctx.Value(limitedConnKey{}).(*limitedConn); ok {
+			if n := lc.sessions.Add(1); n > int32(lim.MaxSessionsPerConnection) {
+				lc.sessions.Add(-1)
+				log.Warn("session refused: too many on one connection", "login", conn.User(), "remote", conn.RemoteAddr().String(), "limit", lim.MaxSessionsPerConnection)
+				nc.Reject(gossh.ResourceShortage, fmt.Sprintf("keyturn: at most %d sessions per connection", lim.MaxSessionsPerConnection))
+				return
+			}
+			defer lc.sessions.Add(-1)
+		}
 		ch, reqs, err := nc.Accept()
 		if err != nil {
 			log.Warn("session channel not accepted", "login", conn.User(), "remote", conn.RemoteAddr().String(), "err", err)

@@ -23,6 +23,11 @@ type Limits struct {
 	// one target. A target that refuses a new session on a connection
 	// (sshd's MaxSessions) gets another connection, up to this many.
 	MaxTargetConnections int `yaml:"max_target_connections"`
+	// MaxSessionsPerConnection is how many sessions one client connection
+	// may have open at once (sshd's MaxSessions); more are refused.
+	// OpenSSH's connection sharing (ControlMaster) opens each command as
+	// a session on one connection.
+	MaxSessionsPerConnection int `yaml:"max_sessions_per_connection"`
 	// MaxEnv is how many env requests a session may make; later ones
 	// are refused and dropped.
 	MaxEnv int `yaml:"max_env"`
@@ -41,6 +46,7 @@ const (
 	DefaultMaxConnections              = 1024
 	DefaultMaxUnauthenticatedPerSource = 32
 	DefaultMaxTargetConnections        = 8
+	DefaultMaxSessionsPerConnection    = 16
 	DefaultMaxEnv                      = 64
 	DefaultMaxRequestBytes             = 16 << 10
 	DefaultMaxRequestsBeforeExec       = 256
@@ -56,6 +62,7 @@ func (l Limits) Effective() Limits {
 	def(&l.MaxConnections, DefaultMaxConnections)
 	def(&l.MaxUnauthenticatedPerSource, DefaultMaxUnauthenticatedPerSource)
 	def(&l.MaxTargetConnections, DefaultMaxTargetConnections)
+	def(&l.MaxSessionsPerConnection, DefaultMaxSessionsPerConnection)
 	def(&l.MaxEnv, DefaultMaxEnv)
 	def(&l.MaxRequestBytes, DefaultMaxRequestBytes)
 	def(&l.MaxRequestsBeforeExec, DefaultMaxRequestsBeforeExec)
@@ -75,6 +82,7 @@ func (v *validator) checkLimits(l *Limits) {
 		{"max_connections", l.MaxConnections},
 		{"max_unauthenticated_per_source", l.MaxUnauthenticatedPerSource},
 		{"max_target_connections", l.MaxTargetConnections},
+		{"max_sessions_per_connection", l.MaxSessionsPerConnection},
 		{"max_env", l.MaxEnv},
 		{"max_request_bytes", l.MaxRequestBytes},
 		{"max_requests_before_exec", l.MaxRequestsBeforeExec},
