@@ -134,12 +134,18 @@ func (l *connLimiter) refuse(reason, source string) {
 	l.log.Warn("client connection refused", "reason", reason, "source", source)
 }
 
-// silentIn returns the oldest connection in list that has sent nothing.
+// silentIn returns the oldest connection in list that has sent nothing:
+// not read by the gate, and nothing waiting to be read.
 func silentIn(list []*limitedConn) *limitedConn {
 	for _, c := range list {
-		if !c.spoke.Load() {
-			return c
+		if c.spoke.Load() {
+			continue
 		}
+		if pendingInput(c.Conn) {
+			c.spoke.Store(true)
+			continue
+		}
+		return c
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 
 	"github.com/creack/pty"
@@ -92,10 +93,26 @@ func runWithPTY(sess ssh.Session, cmd *exec.Cmd, win ssh.Window, winCh <-chan ss
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	// Setsize reads f's descriptor, which Close invalidates: the two are
+	// serialized, and no size is set once f is closed.
+	var fmu sync.Mutex
+	closed := false
+	closeF := func() {
+		fmu.Lock()
+		defer fmu.Unlock()
+		if !closed {
+			closed = true
+			f.Close()
+		}
+	}
+	defer closeF()
 	go func() {
 		for w := range winCh {
-			pty.Setsize(f, &pty.Winsize{Rows: uint16(w.Height), Cols: uint16(w.Width)})
+			fmu.Lock()
+			if !closed {
+				pty.Setsize(f, &pty.Winsize{Rows: uint16(w.Height), Cols: uint16(w.Width)})
+			}
+			fmu.Unlock()
 		}
 	}()
 	go io.Copy(f, sess)
@@ -106,7 +123,7 @@ func runWithPTY(sess ssh.Session, cmd *exec.Cmd, win ssh.Window, winCh <-chan ss
 	}()
 	defer forwardSignals(sess, cmd)()
 	err = cmd.Wait()
-	f.Close()
+	closeF()
 	<-done
 	return err
 }
