@@ -75,11 +75,16 @@ type gateTestOptions struct {
 	extraConfig string
 	// proxy puts a cuttable TCP proxy between the gate and its target.
 	proxy bool
+	// quiet logs nothing (a fuzz target may not log through f).
+	quiet bool
 }
 
 func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 	t.Helper()
 	log := testLogger(t)
+	if o.quiet {
+		log = slog.New(slog.DiscardHandler)
+	}
 	gateClient, targetHost := testSigner(t), testSigner(t)
 	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
 	tl, err := net.Listen("tcp", "127.0.0.1:0")

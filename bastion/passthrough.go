@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -138,6 +139,21 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 		pooledCopy(stdin, s)
 		stdin.Close() // the client's EOF becomes the command's EOF
 	}()
+	// A client that goes away takes its command's session with it, as
+	// with sshd: the target sees the channel close (and hangs up a
+	// terminal). Otherwise a command that never ends by itself would
+	// hold the gate's goroutines and the target's session forever.
+	var clientLeft atomic.Bool
+	go func() {
+		select {
+		case <-clientGone(s):
+		case <-s.Context().Done():
+		case <-done:
+			return
+		}
+		clientLeft.Store(true)
+		ts.Close()
+	}()
 	// Every byte of output reaches the client before its exit status:
 	// the copies end at the target's EOF, and Wait is called after them.
 	var copies sync.WaitGroup
@@ -156,7 +172,11 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	}()
 
 	copies.Wait()
-	return g.exitStatus(s, id, ts.Wait())
+	res := g.exitStatus(s, id, ts.Wait())
+	if res.lost && clientLeft.Load() {
+		res.err = "the client's connection ended while the command ran; the gate closed its session on the target"
+	}
+	return res
 }
 
 // lost tells the client that the target went away while its command may

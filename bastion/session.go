@@ -64,7 +64,7 @@ func sessionChannel(log *slog.Logger, lim config.Limits) ssh.ChannelHandler {
 			log.Warn("session channel not accepted", "login", conn.User(), "remote", conn.RemoteAddr().String(), "err", err)
 			return
 		}
-		s := &session{Channel: ch, conn: conn, ctx: ctx, handler: srv.Handler, log: log, lim: lim}
+		s := &session{Channel: ch, conn: conn, ctx: ctx, handler: srv.Handler, log: log, lim: lim, gone: make(chan struct{})}
 		s.serve(reqs)
 	}
 }
@@ -77,6 +77,10 @@ type session struct {
 	handler ssh.Handler
 	log     *slog.Logger
 	lim     config.Limits
+
+	// gone is closed when the client's side of the channel is gone (its
+	// close, or the connection's end).
+	gone chan struct{}
 
 	// Only the request loop uses these.
 	started    bool
@@ -97,6 +101,7 @@ type session struct {
 // serve answers the channel's requests until the client closes it. No
 // case blocks on the handler.
 func (s *session) serve(reqs <-chan *gossh.Request) {
+	defer close(s.gone)
 	defer func() {
 		s.mu.Lock()
 		if s.winch != nil {
@@ -376,6 +381,23 @@ func (s *session) Permissions() ssh.Permissions {
 		return *p
 	}
 	return ssh.Permissions{}
+}
+
+// clientGone returns a channel closed when the client's side of s is
+// gone, or nil for a session the gate did not serve itself.
+func clientGone(s ssh.Session) <-chan struct{} {
+	for {
+		switch x := s.(type) {
+		case *session:
+			return x.gone
+		case ptySnapshot:
+			s = x.Session
+		case withoutPTY:
+			s = x.Session
+		default:
+			return nil
+		}
+	}
 }
 
 // clampWindow bounds a client's terminal size.
