@@ -16,7 +16,7 @@ import (
 )
 
 // limitedTarget is an SSH server that, like sshd with MaxSessions, refuses
-// a session channel with "administratively prohibited" when a connection
+// a session channel with "open failed" (connect failed) when a connection
 // already has max sessions open. Every exec waits for release, then exits
 // 0, so that sessions overlap for as long as the test wants.
 type limitedTarget struct {
@@ -69,7 +69,7 @@ func (lt *limitedTarget) serve(nc net.Conn, cfg *gossh.ServerConfig) {
 	for nch := range chans {
 		if open.Load() >= int32(lt.max) {
 			lt.refused.Add(1)
-			nch.Reject(gossh.Prohibited, "open failed")
+			nch.Reject(gossh.ConnectionFailed, "open failed") // as OpenSSH does
 			continue
 		}
 		ch, creqs, err := nch.Accept()

@@ -130,9 +130,12 @@ func (p *Pool) NewSession(ctx context.Context, name string) (*Session, error) {
 			return &Session{Session: s, release: func() { p.release(name, c) }}, nil
 		}
 		var refused *gossh.OpenChannelError
-		if errors.As(err, &refused) && (refused.Reason == gossh.Prohibited || refused.Reason == gossh.ResourceShortage) {
-			// The connection is full, not broken: the sessions on it
-			// go on. The next reserve picks or dials another one.
+		if errors.As(err, &refused) {
+			// The target answered, so the connection works: it is
+			// full. OpenSSH's sshd says "open failed" with reason
+			// connect-failed at MaxSessions; others say prohibited or
+			// resource shortage. The sessions on it go on; the next
+			// reserve picks or dials another connection.
 			p.mu.Lock()
 			c.sessions--
 			c.full = true
