@@ -23,7 +23,8 @@ import (
 //     may be reading, so a second change blocks the request loop forever
 //     (and with it the session's memory after the client is gone);
 //   - it delivers signals with a blocking send while holding the
-//     session's mutex, so Signals(nil) deadlocks against a flood;
+//     session's mutex, so Signals(nil) deadlocks against a flood (and
+//     it keeps early signals for a goroutine that may block for ever);
 //   - it keeps every env request, of any size, before exec;
 //   - its pty-req parser adds a client's 32-bit length to 4 without
 //     overflow checks, and keeps any terminal size, which the console then
@@ -42,9 +43,6 @@ const (
 	maxTermHeight = 1000
 	// maxTermName bounds the TERM a pty-req names; real ones are short.
 	maxTermName = 64
-	// maxBufferedSignals are kept for a handler that has not asked for
-	// signals yet; later ones are dropped.
-	maxBufferedSignals = 16
 )
 
 // sessionChannel accepts a session channel and serves its requests.
@@ -94,7 +92,6 @@ type session struct {
 	pty        *ssh.Pty
 	winch      chan ssh.Window // capacity 1: holds the latest size only
 	sigCh      chan<- ssh.Signal
-	sigBuf     []ssh.Signal
 	sigDropped int
 }
 
@@ -267,10 +264,8 @@ func (s *session) signal(payload []byte) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sigCh == nil {
-		if len(s.sigBuf) < maxBufferedSignals {
-			s.sigBuf = append(s.sigBuf, sig)
-			return true
-		}
+		// As sshd: a signal with no command to take it is dropped,
+		// rather than kept for a command that has not started.
 		s.sigDropped++
 		return false
 	}
@@ -284,22 +279,12 @@ func (s *session) signal(payload []byte) bool {
 }
 
 // Signals implements ssh.Session. Delivery never blocks: a signal that
-// does not fit in c is dropped (and counted in the log).
+// does not fit in c, or comes while no channel is registered, is dropped
+// (and counted in the log).
 func (s *session) Signals(c chan<- ssh.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sigCh = c
-	if c == nil {
-		return
-	}
-	for _, sig := range s.sigBuf {
-		select {
-		case c <- sig:
-		default:
-			s.sigDropped++
-		}
-	}
-	s.sigBuf = nil
 }
 
 // Break implements ssh.Session; the gate refuses break requests, so c

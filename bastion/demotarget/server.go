@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/creack/pty"
 	"github.com/gliderlabs/ssh"
@@ -129,18 +130,33 @@ func runWithPTY(sess ssh.Session, cmd *exec.Cmd, win ssh.Window, winCh <-chan ss
 }
 
 // forwardSignals passes the client's signals to the command until the
-// returned stop is called.
+// returned stop is called. sigs is never closed: gliderlabs hands signals
+// that came before Signals to a goroutine of its own, which would panic
+// sending on a closed channel; after stop, what it still sends is drained
+// for a moment and dropped.
 func forwardSignals(sess ssh.Session, cmd *exec.Cmd) (stop func()) {
 	sigs := make(chan ssh.Signal, 4)
+	done := make(chan struct{})
 	sess.Signals(sigs)
 	stop = func() {
 		sess.Signals(nil) // gliderlabs sends under the lock Signals takes
-		close(sigs)
+		close(done)
 	}
 	go func() {
-		for sig := range sigs {
-			if s, ok := signals[sig]; ok && cmd.Process != nil {
-				cmd.Process.Signal(s)
+		for {
+			select {
+			case sig := <-sigs:
+				if s, ok := signals[sig]; ok && cmd.Process != nil {
+					cmd.Process.Signal(s)
+				}
+			case <-done:
+				for {
+					select {
+					case <-sigs:
+					case <-time.After(time.Second):
+						return
+					}
+				}
 			}
 		}
 	}()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -226,14 +227,18 @@ func (p *Pool) release(name string, c *conn) {
 	p.mu.Lock()
 	c.sessions--
 	c.full = false
-	idleExtra := false
+	idleExtra, orphan := false, false
 	if c.sessions == 0 {
 		if list := p.conns[name]; len(list) > 1 && list[0] != c {
 			idleExtra = p.dropLocked(name, c)
+		} else if !slices.Contains(list, c) {
+			// Dropped as broken while it still carried sessions; the
+			// last of them has ended.
+			orphan = true
 		}
 	}
 	p.mu.Unlock()
-	if idleExtra {
+	if idleExtra || orphan {
 		p.log.Info("idle extra target connection closed", "target", name)
 		c.client.Close()
 	}
