@@ -89,6 +89,12 @@ func decodeFuzzOps(data []byte, onTarget bool) []fuzzOp {
 // or not, to a gate in process, as the gate's own user and as a target
 // user, then ends the session. The gate must not crash, must keep serving,
 // and must not keep goroutines once the client is gone.
+//
+// An input costs a fraction of a second (a login, a session, waiting for
+// goroutines to settle), so minimizing every new input stalls the
+// fuzzer; run it as
+//
+//	go test -run '^$' -fuzz FuzzSessionRequests -fuzzminimizetime 1x ./bastion
 func FuzzSessionRequests(f *testing.F) {
 	tg := startGateOpts(f, allowAll, gateTestOptions{quiet: true, extraConfig: "limits:\n  max_requests_before_exec: 40\n  max_env: 8\n"})
 	// A warm-up, so that the target connection exists before the
