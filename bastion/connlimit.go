@@ -1,6 +1,7 @@
 package bastion
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -19,6 +20,7 @@ import (
 const (
 	refusedFull       = "max_connections"                // the gate holds max_connections
 	refusedSource     = "max_unauthenticated_per_source" // the source's slots are all talking
+	refusedUser       = "max_connections_per_user"       // the user holds as many as allowed
 	evictedSilent     = "evicted"                        // a silent connection made room for a new one
 	closedLoginGrace  = "login_grace_time"               // not authenticated in time
 	connLimiterPrefix = "keyturn_client_connections"
@@ -28,6 +30,9 @@ const (
 // a deadline on the handshake and authentication (login_grace_time), a
 // number of not yet authenticated connections per source address, and a
 // number of connections overall.
+//
+// An authenticated connection counts for its user, up to
+// max_connections_per_user, so that one key cannot hold every connection.
 //
 // A connection counts as authenticated once it opens its first channel or
 // sends its first global request, which x/crypto delivers only after
@@ -42,12 +47,14 @@ type connLimiter struct {
 	grace     time.Duration
 	max       int
 	perSource int
+	perUser   int
 	log       *slog.Logger
 	refused   *prometheus.CounterVec
 
 	mu     sync.Mutex
 	open   int
 	unauth map[string][]*limitedConn // by source address, oldest first
+	users  map[string]int            // authenticated connections by user
 }
 
 func newConnLimiter(lim config.Limits, log *slog.Logger) *connLimiter {
@@ -55,12 +62,14 @@ func newConnLimiter(lim config.Limits, log *slog.Logger) *connLimiter {
 		grace:     lim.LoginGraceTime.Std(),
 		max:       lim.MaxConnections,
 		perSource: lim.MaxUnauthenticatedPerSource,
+		perUser:   lim.MaxConnectionsPerUser,
 		log:       log,
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: connLimiterPrefix + "_refused_total",
-			Help: "Client connections refused or closed before authentication, by reason (max_connections, max_unauthenticated_per_source, evicted, login_grace_time).",
+			Help: "Client connections refused or closed by a limit, by reason (max_connections, max_unauthenticated_per_source, max_connections_per_user, evicted, login_grace_time).",
 		}, []string{"reason"}),
 		unauth: make(map[string][]*limitedConn),
+		users:  make(map[string]int),
 	}
 }
 
@@ -157,6 +166,12 @@ func (l *connLimiter) forgetLocked(c *limitedConn) {
 		c.counted = false
 		l.open--
 	}
+	if c.user != "" {
+		if l.users[c.user]--; l.users[c.user] <= 0 {
+			delete(l.users, c.user)
+		}
+		c.user = ""
+	}
 }
 
 func (l *connLimiter) dropUnauthLocked(c *limitedConn) {
@@ -174,23 +189,37 @@ func (l *connLimiter) dropUnauthLocked(c *limitedConn) {
 	}
 }
 
-// authenticated lifts the grace deadline of the connection ctx belongs to
-// and frees its unauthenticated slot.
-func (l *connLimiter) authenticated(ctx ssh.Context) {
+// authenticated lifts the grace deadline of the connection ctx belongs to,
+// frees its unauthenticated slot and counts it for its user. It is false
+// when the user already holds max_connections_per_user connections: the
+// caller refuses and the connection is closed.
+func (l *connLimiter) authenticated(ctx ssh.Context) bool {
 	c, ok := ctx.Value(limitedConnKey{}).(*limitedConn)
 	if !ok {
-		return
+		return true
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.authed {
-		return
+		return true
+	}
+	user, _ := splitLogin(ctx.User())
+	l.mu.Lock()
+	if l.users[user] >= l.perUser {
+		l.mu.Unlock()
+		l.refused.WithLabelValues(refusedUser).Inc()
+		l.log.Warn("client connection refused: too many for one user", "user", user, "source", c.source, "limit", l.perUser)
+		return false
 	}
 	c.authed = true
-	c.Conn.SetDeadline(time.Time{})
-	l.mu.Lock()
 	l.dropUnauthLocked(c)
+	if c.counted {
+		c.user = user
+		l.users[user]++
+	}
 	l.mu.Unlock()
+	c.Conn.SetDeadline(time.Time{})
+	return true
 }
 
 // channels wraps the server's channel handlers so that a first channel
@@ -199,7 +228,12 @@ func (l *connLimiter) channels(hs map[string]ssh.ChannelHandler) map[string]ssh.
 	out := make(map[string]ssh.ChannelHandler, len(hs))
 	for name, h := range hs {
 		out[name] = func(srv *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
-			l.authenticated(ctx)
+			if !l.authenticated(ctx) {
+				user, _ := splitLogin(conn.User())
+				nc.Reject(gossh.ResourceShortage, fmt.Sprintf("keyturn: %s already has %d connections to the gate", user, l.perUser))
+				conn.Close()
+				return
+			}
 			h(srv, conn, nc, ctx)
 		}
 	}
@@ -211,7 +245,12 @@ func (l *connLimiter) requests(hs map[string]ssh.RequestHandler) map[string]ssh.
 	out := make(map[string]ssh.RequestHandler, len(hs))
 	for name, h := range hs {
 		out[name] = func(ctx ssh.Context, srv *ssh.Server, req *gossh.Request) (bool, []byte) {
-			l.authenticated(ctx)
+			if !l.authenticated(ctx) {
+				if conn, ok := ctx.Value(ssh.ContextKeyConn).(gossh.Conn); ok {
+					conn.Close()
+				}
+				return false, nil
+			}
 			return h(ctx, srv, req)
 		}
 	}
@@ -227,6 +266,7 @@ type limitedConn struct {
 	spoke    atomic.Bool
 	sessions atomic.Int32 // open session channels
 	counted  bool         // in l.open; guarded by l.mu
+	user     string       // counted in l.users; guarded by l.mu
 	closed   sync.Once
 
 	mu     sync.Mutex

@@ -780,3 +780,47 @@ func TestHostileClientGoneEndsTargetSession(t *testing.T) {
 	c.Close()
 	waitGoroutines(t, base)
 }
+
+// One key cannot take every connection: past max_connections_per_user a
+// user's new connection is refused at its first channel and closed, and
+// other users still get in.
+func TestHostileConnectionsPerUser(t *testing.T) {
+	tg := startGateOpts(t, allowAll, gateTestOptions{extraConfig: "limits:\n  max_connections_per_user: 2\n"})
+	var held []*gossh.Client
+	for range 2 {
+		c := tg.dialAs(t, "alice", tg.alice)
+		if _, err := c.NewSession(); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	third := tg.dialAs(t, "alice+t1", tg.alice) // the target does not matter
+	_, err := third.NewSession()
+	var refused *gossh.OpenChannelError
+	if !errors.As(err, &refused) || !strings.Contains(refused.Message, "already has 2 connections") {
+		t.Fatalf("alice's third connection: %v; want refused naming the limit", err)
+	}
+	within(t, hostileBound, "the refused connection's close", func() { third.Wait() })
+	if got := refusedCount(tg, refusedUser); got != 1 {
+		t.Errorf("per-user refusals counted %v; want 1", got)
+	}
+	if out, _, st := tg.run(t, "carol", tg.carol, "whoami"); st != 0 || !strings.Contains(out, "user: carol") {
+		t.Fatalf("another user beside alice's connections: %d %q", st, out)
+	}
+	held[0].Close()
+	deadline := time.Now().Add(hostileBound)
+	for {
+		c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{User: "alice", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey)})
+		if err == nil {
+			_, err = c.NewSession()
+			c.Close()
+			if err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice cannot connect after closing one of her connections: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

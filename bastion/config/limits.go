@@ -13,6 +13,10 @@ type Limits struct {
 	// MaxConnections is how many client connections the gate holds at
 	// once, authenticated or not; more are refused at accept.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerUser is how many authenticated connections one user
+	// may hold at once; past it a new one is closed with a message, so
+	// that one key cannot take every connection the gate has.
+	MaxConnectionsPerUser int `yaml:"max_connections_per_user"`
 	// MaxUnauthenticatedPerSource is how many not yet authenticated
 	// connections one source address may hold. A new one past it evicts
 	// that source's oldest connection that has sent nothing yet, or is
@@ -44,6 +48,7 @@ type Limits struct {
 const (
 	DefaultLoginGraceTime              = 30 * time.Second
 	DefaultMaxConnections              = 1024
+	DefaultMaxConnectionsPerUser       = 64
 	DefaultMaxUnauthenticatedPerSource = 32
 	DefaultMaxTargetConnections        = 8
 	DefaultMaxSessionsPerConnection    = 16
@@ -60,6 +65,7 @@ func (l Limits) Effective() Limits {
 		}
 	}
 	def(&l.MaxConnections, DefaultMaxConnections)
+	def(&l.MaxConnectionsPerUser, DefaultMaxConnectionsPerUser)
 	def(&l.MaxUnauthenticatedPerSource, DefaultMaxUnauthenticatedPerSource)
 	def(&l.MaxTargetConnections, DefaultMaxTargetConnections)
 	def(&l.MaxSessionsPerConnection, DefaultMaxSessionsPerConnection)
@@ -80,6 +86,7 @@ func (v *validator) checkLimits(l *Limits) {
 		n    int
 	}{
 		{"max_connections", l.MaxConnections},
+		{"max_connections_per_user", l.MaxConnectionsPerUser},
 		{"max_unauthenticated_per_source", l.MaxUnauthenticatedPerSource},
 		{"max_target_connections", l.MaxTargetConnections},
 		{"max_sessions_per_connection", l.MaxSessionsPerConnection},
