@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 
 	"github.com/anmitsu/go-shlex"
@@ -110,12 +111,27 @@ func (s *session) serve(reqs <-chan *gossh.Request) {
 		s.mu.Unlock()
 	}()
 	for req := range reqs {
-		ok, then := s.handle(req)
+		ok, then := s.safeHandle(req)
 		req.Reply(ok, nil)
 		if then != nil {
 			then() // after the reply, as sshd does: the handler may write at once
 		}
 	}
+}
+
+// safeHandle is handle with a panic turned into a refusal and the end of
+// this session alone: a bug in parsing one client's request must not take
+// the gate down.
+func (s *session) safeHandle(req *gossh.Request) (ok bool, then func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("session request panicked", "login", s.conn.User(), "remote", s.conn.RemoteAddr().String(),
+				"type", truncate(req.Type, 64), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			ok, then = false, nil
+			s.Close()
+		}
+	}()
+	return s.handle(req)
 }
 
 // handle answers one request: true for yes, and what to do once the reply
