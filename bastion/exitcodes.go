@@ -19,6 +19,10 @@ const (
 	ExitUnavailable = 69
 	// ExitInternal: the gate failed; the log has the cause.
 	ExitInternal = 70
+	// ExitInterrupted: the connection to the target was lost while the
+	// command ran; whether it finished is unknown (EX_IOERR). A released
+	// request ends Interrupted, not Completed.
+	ExitInterrupted = 74
 	// ExitPending: the command was held for approval and has not run: the
 	// requester detached, or approval is not possible yet.
 	ExitPending = 75

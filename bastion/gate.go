@@ -48,6 +48,8 @@ type Gate struct {
 	// stopping is closed when shutdown begins, to tell idle consoles.
 	stopping chan struct{}
 	stopOnce sync.Once
+	// conns keeps client connections within the config's limits.
+	conns *connLimiter
 }
 
 // New builds a gate; Serve starts it.
@@ -59,8 +61,9 @@ func New(o Options) (*Gate, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	lim := o.Config.Limits.Effective()
 	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey,
-		stopping: make(chan struct{})}
+		stopping: make(chan struct{}), conns: newConnLimiter(lim, log)}
 	auth := newAuthenticator(o.Config, log, nil)
 	handler := Chain(g.route,
 		snapshotPTY,
@@ -75,13 +78,17 @@ func New(o Options) (*Gate, error) {
 		// Authentication is serverConfig's: public keys only, a refusal
 		// explained once per connection.
 		ServerConfigCallback: serverConfig(auth),
-		ChannelHandlers: map[string]ssh.ChannelHandler{
-			"session": sessionChannel(log),
+		// The limiter sees each connection first (and may refuse it),
+		// and learns from its first channel or global request that it
+		// authenticated.
+		ConnCallback: g.conns.accept,
+		ChannelHandlers: g.conns.channels(map[string]ssh.ChannelHandler{
+			"session": sessionChannel(log, lim),
 			"default": refuseChannel(log),
-		},
-		RequestHandlers: map[string]ssh.RequestHandler{
+		}),
+		RequestHandlers: g.conns.requests(map[string]ssh.RequestHandler{
 			"default": refuseGlobalRequest(log),
-		},
+		}),
 		Version: "keyturn",
 	}
 	return g, nil

@@ -46,6 +46,8 @@ type testGate struct {
 	carol   gossh.Signer // approver only
 	store   *badgerstore.Store
 	mpa     *mpa.Service
+	gate    *Gate
+	proxy   *cutProxy // nil unless asked for
 }
 
 // startTestGate starts a test gate enforcing policyYAML.
@@ -66,7 +68,25 @@ func startTestGate(t testing.TB, policyYAML string) *testGate {
 // and carol (approver only), target t1 (a demo target running /bin/sh).
 func startGateWith(t testing.TB, dec Decider) *testGate {
 	t.Helper()
+	return startGateOpts(t, dec, gateTestOptions{})
+}
+
+// gateTestOptions vary the test gate.
+type gateTestOptions struct {
+	// extraConfig is appended to the gate's config (a limits block, say).
+	extraConfig string
+	// proxy puts a cuttable TCP proxy between the gate and its target.
+	proxy bool
+	// quiet logs nothing (a fuzz target may not log through f).
+	quiet bool
+}
+
+func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
+	t.Helper()
 	log := testLogger(t)
+	if o.quiet {
+		log = slog.New(slog.DiscardHandler)
+	}
 	gateClient, targetHost := testSigner(t), testSigner(t)
 	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
@@ -75,11 +95,17 @@ func startGateWith(t testing.TB, dec Decider) *testGate {
 	}
 	go target.Serve(tl)
 	t.Cleanup(func() { target.Close() })
+	targetAddr := tl.Addr().String()
+	var proxy *cutProxy
+	if o.proxy {
+		proxy = startCutProxy(t, targetAddr)
+		targetAddr = proxy.addr
+	}
 
 	alice, carol := testSigner(t), testSigner(t)
 	cfgText := "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
 		"  - name: carol\n    roles: [approver]\n    keys: [\"" + AuthorizedKey(carol.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
-		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
+		"targets:\n  - name: t1\n    address: " + targetAddr + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n" + o.extraConfig
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +136,7 @@ func startGateWith(t testing.TB, dec Decider) *testGate {
 		defer cancel()
 		g.Shutdown(ctx)
 	})
-	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, carol: carol, store: st, mpa: svc}
+	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, carol: carol, store: st, mpa: svc, gate: g, proxy: proxy}
 }
 
 // testLogger logs through the test; benchmarks log nothing.

@@ -114,8 +114,7 @@ func (g *Gate) holdObserved(s ssh.Session, id Identity, rep *guard.Report) int {
 			return ExitInternal
 		}
 		say(s, "keyturn: multi-party approval is not enabled; running again with %v allowed", rep.Actions)
-		status, _ := g.runOnTarget(s, id, s.RawCommand(), nil, rep.Actions)
-		return status
+		return g.runOnTarget(s, id, s.RawCommand(), nil, rep.Actions).status
 	}
 	return g.hold(s, id, g.observedDecision(rep))
 }

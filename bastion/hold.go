@@ -253,12 +253,16 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	}
 	say(s, "keyturn: %s approved; running on %s", r.ID, r.Target)
 	g.log.Info("request released", "user", id.User, "target", r.Target, "request", r.ID)
-	status, out, blocked := g.runRecorded(s, target, r)
-	if blocked != nil {
-		say(s, "keyturn: %s did more than was approved (%v) and was stopped; request it again", r.ID, blocked.Actions)
+	out, res := g.runRecorded(s, target, r)
+	if res.blocked != nil {
+		say(s, "keyturn: %s did more than was approved (%v) and was stopped; request it again", r.ID, res.blocked.Actions)
 	}
-	g.finish(r.ID, mpa.ExecResult{ExitStatus: status, OutputBytes: out.TotalBytes, OutputSHA256: out.TotalSHA256, OutputHead: out.HeadLines()})
-	return status
+	g.finish(r.ID, mpa.ExecResult{ExitStatus: res.status, OutputBytes: out.TotalBytes, OutputSHA256: out.TotalSHA256, OutputHead: out.HeadLines(),
+		Error: res.err, Interrupted: res.lost})
+	if res.lost {
+		say(s, "keyturn: %s is recorded as interrupted (outcome unknown); check %s before asking to run it again", r.ID, r.Target)
+	}
+	return res.status
 }
 
 // withoutPTY is a session whose terminal, if any, the target never sees.

@@ -114,10 +114,11 @@ func redactSecrets(cmd string) string {
 }
 
 // snapshotPTY reads the session's terminal once, before anything else does.
-// gliderlabs updates the window size in place from its request loop while
-// a handler may be reading it through Pty(): a data race. Handlers see the
-// size the terminal started with here, and every later size on the
-// channel, which is all they need.
+// The request loop updates the window size as changes come in (under the
+// session's lock since the gate serves sessions itself, see session.go;
+// in place and racily under gliderlabs' own loop). Handlers see the size
+// the terminal started with here, clamped, and every later size on the
+// channel (coalesced to the latest), which is all they need.
 func snapshotPTY(next ssh.Handler) ssh.Handler {
 	return func(s ssh.Session) {
 		pty, winCh, isPty := s.Pty()

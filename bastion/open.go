@@ -89,6 +89,9 @@ func (o *observers) wire(g *Gate, pool *targets.Pool) {
 	}
 	pool.OnDialError = o.metrics.DialError
 	g.Use(countSessions(o.metrics.Session))
+	if err := g.conns.register(o.metrics.Registerer()); err != nil {
+		g.log.Error("client connection metrics not registered", "err", err)
+	}
 }
 
 // storeGauges exports the store's free space and whether it refuses
@@ -318,6 +321,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		closeStore()
 		return nil, err
 	}
+	pool.MaxConnsPerTarget = cfg.Limits.Effective().MaxTargetConnections
 	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: svc, Logger: log})
 	if err != nil {
 		pool.Close()

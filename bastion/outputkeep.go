@@ -7,7 +7,6 @@ import (
 
 	"github.com/gliderlabs/ssh"
 
-	"github.com/keyturn/keyturn/bastion/guard"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
@@ -25,17 +24,17 @@ var _ streamRecorder = (*mpa.OutputRecorder)(nil)
 // request is marked completed. A record the store does not take is logged:
 // the command has run by then, and its size and hash still reach the
 // audit trail with its completion.
-func (g *Gate) runRecorded(s ssh.Session, target Identity, r mpa.Request) (int, mpa.Output, *guard.Report) {
+func (g *Gate) runRecorded(s ssh.Session, target Identity, r mpa.Request) (mpa.Output, runResult) {
 	rec := mpa.NewOutputRecorder(r.ID, g.cfg.OutputMaxBytes(), time.Now)
 	if p, _, pty := s.Pty(); pty {
 		rec.SetTerminal(p.Term, p.Window.Width, p.Window.Height)
 	}
-	status, blocked := g.runOnTarget(s, target, r.Command, rec, mpaActionNames(r.Actions))
+	res := g.runOnTarget(s, target, r.Command, rec, mpaActionNames(r.Actions))
 	out := rec.Output()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := g.mpa.SaveOutput(ctx, r.ID, out); err != nil {
 		g.log.Error("keep output", "request", r.ID, "bytes", out.TotalBytes, "err", err)
 	}
-	return status, out, blocked
+	return out, res
 }

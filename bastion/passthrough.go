@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -30,50 +31,75 @@ func pooledCopy(dst io.Writer, src io.Reader) error {
 // each copy blocks until the other side's window opens, so nothing piles up
 // in the gate however much data a command moves.
 func (g *Gate) passthrough(s ssh.Session, id Identity) int {
-	status, blocked := g.runOnTarget(s, id, s.RawCommand(), nil, nil)
-	if blocked != nil {
-		return g.holdObserved(s, id, blocked)
+	res := g.runOnTarget(s, id, s.RawCommand(), nil, nil)
+	if res.blocked != nil {
+		return g.holdObserved(s, id, res.blocked)
 	}
-	return status
+	return res.status
+}
+
+// runResult is how a command on a target ended.
+type runResult struct {
+	status int // for the client
+	// lost: the target's connection (or its channel) ended while the
+	// command may have been running, without an exit status. Whether it
+	// ran, in part or in full, is unknown; status is ExitInterrupted.
+	lost bool
+	err  string // what went wrong, for the record
+	// blocked is what keyturn-guard stopped on a guarded target, if any.
+	blocked *guard.Report
 }
 
 // runOnTarget runs command on the session's target. out, if not nil, sees
 // every byte of the command's stdout and stderr too (for the record of a
 // released request). On a guarded target the command goes as a grant for
 // the granted actions, and blocked is what keyturn-guard stopped, if any.
-func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Writer, granted []string) (status int, blocked *guard.Report) {
+func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Writer, granted []string) runResult {
 	command, guarded, err := g.targetCommand(id.Target, command, granted)
 	if err != nil {
 		g.log.Error("grant for guarded target", "user", id.User, "target", id.Target, "err", err)
 		say(s, "keyturn: %s: %v; not run", id.Target, err)
-		return ExitInternal, nil
+		return runResult{status: ExitInternal, err: "grant for guarded target: " + err.Error()}
 	}
 	ts, err := g.targets.NewSession(s.Context(), id.Target)
 	if err != nil {
 		g.log.Error("target unavailable", "user", id.User, "target", id.Target, "err", err)
 		say(s, "keyturn: %v", err)
-		return ExitUnavailable, nil
+		return runResult{status: ExitUnavailable, err: err.Error()}
 	}
 	defer ts.Close()
 
+	// done ends the goroutines that forward window changes and signals.
+	done := make(chan struct{})
+	defer close(done)
 	ptyReq, winCh, isPty := s.Pty()
 	if isPty {
 		if err := ts.RequestPty(ptyReq.Term, ptyReq.Window.Height, ptyReq.Window.Width, gossh.TerminalModes{}); err != nil {
 			g.log.Error("target refused a PTY", "user", id.User, "target", id.Target, "err", err)
 			say(s, "keyturn: target %s refused a terminal: %v", id.Target, err)
-			return ExitUnavailable, nil
+			return runResult{status: ExitUnavailable, err: "target refused a terminal: " + err.Error()}
 		}
 		go func() {
 			// The channel starts with the size the PTY request already
 			// carried; sending it again as a change is noise to the
 			// target (and trips a data race in gliderlabs-based ones).
+			// The session's channel holds the latest size only, so a
+			// flood of changes reaches the target coalesced.
 			last := ptyReq.Window
-			for w := range winCh {
-				if w == last {
-					continue
+			for {
+				select {
+				case w, ok := <-winCh:
+					if !ok {
+						return
+					}
+					if w == last {
+						continue
+					}
+					last = w
+					ts.WindowChange(w.Height, w.Width)
+				case <-done:
+					return
 				}
-				last = w
-				ts.WindowChange(w.Height, w.Width)
 			}
 		}()
 	}
@@ -81,19 +107,19 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	stdin, err := ts.StdinPipe()
 	if err != nil {
 		g.log.Error("target stdin", "target", id.Target, "err", err)
-		return ExitInternal, nil
+		return runResult{status: ExitInternal, err: err.Error()}
 	}
 	// The gate copies the target's output itself, with pooled buffers,
 	// rather than through ts.Stdout and ts.Stderr.
 	targetOut, err := ts.StdoutPipe()
 	if err != nil {
 		g.log.Error("target stdout", "target", id.Target, "err", err)
-		return ExitInternal, nil
+		return runResult{status: ExitInternal, err: err.Error()}
 	}
 	targetErr, err := ts.StderrPipe()
 	if err != nil {
 		g.log.Error("target stderr", "target", id.Target, "err", err)
-		return ExitInternal, nil
+		return runResult{status: ExitInternal, err: err.Error()}
 	}
 	var stdout, stderr io.Writer = s, s.Stderr()
 	if out != nil {
@@ -123,15 +149,35 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	} else {
 		err = ts.Start(command)
 	}
+	if errors.Is(err, io.EOF) {
+		// The request may have reached the target before the
+		// connection went: the command may be running.
+		return g.lost(s, id, err)
+	}
 	if err != nil {
 		g.log.Error("target refused the command", "user", id.User, "target", id.Target, "err", err)
 		say(s, "keyturn: target %s refused the session: %v", id.Target, err)
-		return ExitUnavailable, nil
+		return runResult{status: ExitUnavailable, err: "target refused the command: " + err.Error()}
 	}
 
 	go func() {
 		pooledCopy(stdin, s)
 		stdin.Close() // the client's EOF becomes the command's EOF
+	}()
+	// A client that goes away takes its command's session with it, as
+	// with sshd: the target sees the channel close (and hangs up a
+	// terminal). Otherwise a command that never ends by itself would
+	// hold the gate's goroutines and the target's session forever.
+	var clientLeft atomic.Bool
+	go func() {
+		select {
+		case <-clientGone(s):
+		case <-s.Context().Done():
+		case <-done:
+			return
+		}
+		clientLeft.Store(true)
+		ts.Close()
 	}()
 	// Every byte of output reaches the client before its exit status:
 	// the copies end at the target's EOF, and Wait is called after them.
@@ -139,8 +185,6 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	copies.Add(2)
 	go func() { defer copies.Done(); pooledCopy(stdout, targetOut) }()
 	go func() { defer copies.Done(); pooledCopy(stderr, targetErr) }()
-	done := make(chan struct{})
-	defer close(done)
 	go func() {
 		for {
 			select {
@@ -153,11 +197,22 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	}()
 
 	copies.Wait()
-	status = g.exitStatus(s, id, ts.Wait())
-	if tail != nil {
-		return status, tail.report(status)
+	res := g.exitStatus(s, id, ts.Wait())
+	if tail != nil && !res.lost {
+		res.blocked = tail.report(res.status)
 	}
-	return status, nil
+	if res.lost && clientLeft.Load() {
+		res.err = "the client's connection ended while the command ran; the gate closed its session on the target"
+	}
+	return res
+}
+
+// lost tells the client that the target went away while its command may
+// have been running: not an exit status of the command.
+func (g *Gate) lost(s ssh.Session, id Identity, err error) runResult {
+	g.log.Error("target connection lost while a command ran", "user", id.User, "target", id.Target, "err", err)
+	say(s, "keyturn: lost the connection to target %s while the command ran; whether it finished is unknown", id.Target)
+	return runResult{status: ExitInterrupted, lost: true, err: "connection to the target lost while the command ran: " + err.Error()}
 }
 
 // lockedWriter serializes writes from the stdout and stderr copies.
@@ -173,27 +228,25 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // exitStatus passes the target's exit status, or the signal that ended the
-// command, on to the client.
-func (g *Gate) exitStatus(s ssh.Session, id Identity, err error) int {
+// command, on to the client. A session that ended without either (the
+// connection dropped, or the target closed the channel) is lost: the
+// command's outcome is unknown.
+func (g *Gate) exitStatus(s ssh.Session, id Identity, err error) runResult {
 	if err == nil {
-		return 0
+		return runResult{}
 	}
 	var exit *gossh.ExitError
 	if errors.As(err, &exit) {
 		if sig := exit.Signal(); sig != "" {
 			sendExitSignal(s, sig, exit.Msg())
 		}
-		return exit.ExitStatus()
+		return runResult{status: exit.ExitStatus()}
 	}
 	var missing *gossh.ExitMissingError
 	if errors.As(err, &missing) {
-		g.log.Warn("target sent no exit status", "user", id.User, "target", id.Target)
-		say(s, "keyturn: target %s closed the session without an exit status", id.Target)
-		return ExitUnavailable
+		return g.lost(s, id, errors.New("the session ended without an exit status"))
 	}
-	g.log.Error("target session failed", "user", id.User, "target", id.Target, "err", err)
-	say(s, "keyturn: target %s: %v", id.Target, err)
-	return ExitUnavailable
+	return g.lost(s, id, err)
 }
 
 // sendExitSignal tells the client the command was killed by a signal, as

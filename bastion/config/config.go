@@ -63,6 +63,8 @@ type Config struct {
 	RevokedKeys string `yaml:"revoked_keys"`
 	// Output configures the kept output of released commands.
 	Output ReleasedOutput `yaml:"output"`
+	// Limits bound what clients and targets can make the gate hold.
+	Limits Limits `yaml:"limits"`
 
 	// path is the file this config came from, for messages.
 	path string

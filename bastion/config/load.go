@@ -241,6 +241,7 @@ func (v *validator) check(c *Config) {
 		v.checkWebhook(&c.Webhooks[i], fmt.Sprintf("webhooks[%d]", i), hooks)
 	}
 	v.checkStore(c)
+	v.checkLimits(&c.Limits)
 }
 
 // validName keeps names usable in a login name, where "+" separates the user

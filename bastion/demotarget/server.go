@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/creack/pty"
 	"github.com/gliderlabs/ssh"
@@ -92,10 +94,26 @@ func runWithPTY(sess ssh.Session, cmd *exec.Cmd, win ssh.Window, winCh <-chan ss
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	// Setsize reads f's descriptor, which Close invalidates: the two are
+	// serialized, and no size is set once f is closed.
+	var fmu sync.Mutex
+	closed := false
+	closeF := func() {
+		fmu.Lock()
+		defer fmu.Unlock()
+		if !closed {
+			closed = true
+			f.Close()
+		}
+	}
+	defer closeF()
 	go func() {
 		for w := range winCh {
-			pty.Setsize(f, &pty.Winsize{Rows: uint16(w.Height), Cols: uint16(w.Width)})
+			fmu.Lock()
+			if !closed {
+				pty.Setsize(f, &pty.Winsize{Rows: uint16(w.Height), Cols: uint16(w.Width)})
+			}
+			fmu.Unlock()
 		}
 	}()
 	go io.Copy(f, sess)
@@ -106,24 +124,39 @@ func runWithPTY(sess ssh.Session, cmd *exec.Cmd, win ssh.Window, winCh <-chan ss
 	}()
 	defer forwardSignals(sess, cmd)()
 	err = cmd.Wait()
-	f.Close()
+	closeF()
 	<-done
 	return err
 }
 
 // forwardSignals passes the client's signals to the command until the
-// returned stop is called.
+// returned stop is called. sigs is never closed: gliderlabs hands signals
+// that came before Signals to a goroutine of its own, which would panic
+// sending on a closed channel; after stop, what it still sends is drained
+// for a moment and dropped.
 func forwardSignals(sess ssh.Session, cmd *exec.Cmd) (stop func()) {
 	sigs := make(chan ssh.Signal, 4)
+	done := make(chan struct{})
 	sess.Signals(sigs)
 	stop = func() {
 		sess.Signals(nil) // gliderlabs sends under the lock Signals takes
-		close(sigs)
+		close(done)
 	}
 	go func() {
-		for sig := range sigs {
-			if s, ok := signals[sig]; ok && cmd.Process != nil {
-				cmd.Process.Signal(s)
+		for {
+			select {
+			case sig := <-sigs:
+				if s, ok := signals[sig]; ok && cmd.Process != nil {
+					cmd.Process.Signal(s)
+				}
+			case <-done:
+				for {
+					select {
+					case <-sigs:
+					case <-time.After(time.Second):
+						return
+					}
+				}
 			}
 		}
 	}()

@@ -81,7 +81,7 @@ func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request,
 }
 
 // FinishExecution records how a released command ended and completes the
-// request.
+// request, or marks it Interrupted when res says the outcome is unknown.
 func (s *Service) FinishExecution(ctx context.Context, id string, res ExecResult) (Request, error) {
 	var out Request
 	err := s.update(ctx, func(tx Tx) error {
@@ -106,7 +106,16 @@ func (s *Service) FinishExecution(ctx context.Context, id string, res ExecResult
 		if x.Error != "" {
 			data["error"] = x.Error
 		}
-		if err := s.transition(tx, &r, StatusCompleted, r.Requester, data); err != nil {
+		next := StatusCompleted
+		if res.Interrupted {
+			// No exit status was seen: record none rather than a
+			// number that would read as the command's.
+			next = StatusInterrupted
+			x.ExitStatus = 0
+			delete(data, "exit_status")
+			data["outcome"] = "unknown"
+		}
+		if err := s.transition(tx, &r, next, r.Requester, data); err != nil {
 			return err
 		}
 		out = r
@@ -114,6 +123,11 @@ func (s *Service) FinishExecution(ctx context.Context, id string, res ExecResult
 	})
 	if err != nil {
 		return Request{}, fmt.Errorf("finish execution of %s: %w", id, err)
+	}
+	if res.Interrupted {
+		s.log.Warn("mpa request interrupted", "request", id, "user", out.Requester,
+			"target", out.Target, "err", res.Error)
+		return out, nil
 	}
 	s.log.Info("mpa request completed", "request", id, "user", out.Requester,
 		"target", out.Target, "exit_status", res.ExitStatus)

@@ -186,6 +186,10 @@ type ExecResult struct {
 	OutputSHA256 string
 	Error        string // why it failed to run, if it did
 	OutputHead   string // see Execution.OutputHead
+	// Interrupted: the connection to the target was lost while the
+	// command ran, so whether it finished is unknown. The request ends
+	// Interrupted, not Completed, and ExitStatus means nothing.
+	Interrupted bool
 }
 
 // ApproverStatus is where an approver is in registration, as OneFS names

@@ -135,7 +135,11 @@ func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
 	if x := r.Execution; x != nil {
 		row("started", fmtTime(x.Start))
 		row("ended", fmtTime(x.End))
-		row("exit status", fmt.Sprint(x.ExitStatus))
+		if r.Status == mpa.StatusInterrupted {
+			row("exit status", "unknown (interrupted)")
+		} else {
+			row("exit status", fmt.Sprint(x.ExitStatus))
+		}
 		row("output", fmt.Sprintf("%d bytes, sha256 %s", x.OutputBytes, dash(x.OutputSHA256)))
 		if x.Error != "" {
 			row("error", termsafe.String(x.Error))

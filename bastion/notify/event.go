@@ -76,8 +76,10 @@ func notification(event string, r *mpa.Request) Notification {
 		n.Comment = v.Comment
 	}
 	if x := r.Execution; x != nil && !x.End.IsZero() {
-		status := x.ExitStatus
-		n.ExitStatus = &status
+		if r.Status != mpa.StatusInterrupted { // an interrupted run has no exit status
+			status := x.ExitStatus
+			n.ExitStatus = &status
+		}
 		n.Error = x.Error
 		n.Gate = x.Node
 		if event == "request.completed" {
@@ -135,7 +137,11 @@ func text(n *Notification) string {
 		}
 		return s
 	case "request.interrupted":
-		return fmt.Sprintf("keyturn: %s interrupted: the gate stopped while %s's %s ran:%s; it will not be run again", n.Request, n.Requester, what, cmd)
+		why := "the gate stopped"
+		if n.Error != "" {
+			why = shorten(n.Error, 200)
+		}
+		return fmt.Sprintf("keyturn: %s interrupted (outcome unknown): %s while %s's %s ran:%s; it will not be run again", n.Request, why, n.Requester, what, cmd)
 	}
 	return fmt.Sprintf("keyturn: %s %s", n.Request, n.Status)
 }

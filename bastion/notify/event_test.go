@@ -1,7 +1,9 @@
 package notify
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
@@ -48,5 +50,23 @@ func TestShorten(t *testing.T) {
 		if got := shorten(tt.in, tt.max); got != tt.want {
 			t.Errorf("shorten(%q, %d) = %q; want %q", tt.in, tt.max, got, tt.want)
 		}
+	}
+}
+
+// An interrupted run has no exit status in its webhook, and its text
+// says why and that the outcome is unknown.
+func TestInterruptedNotificationHasNoExitStatus(t *testing.T) {
+	r := &mpa.Request{ID: "req-1", Kind: mpa.KindCommand, Status: mpa.StatusInterrupted, Requester: "alice", Target: "t1", Command: "zfs destroy x",
+		Execution: &mpa.Execution{Node: "gate-1", Start: time.Unix(1, 0), End: time.Unix(2, 0), Error: "connection to the target lost while the command ran: EOF"}}
+	n := notification("request.interrupted", r)
+	if n.ExitStatus != nil {
+		t.Errorf("exit_status = %d; want none for an interrupted run", *n.ExitStatus)
+	}
+	if !strings.Contains(n.Text, "outcome unknown") || !strings.Contains(n.Text, "connection to the target lost") {
+		t.Errorf("text %q does not say the outcome is unknown and why", n.Text)
+	}
+	r.Status = mpa.StatusCompleted
+	if n := notification("request.completed", r); n.ExitStatus == nil {
+		t.Error("a completed run lost its exit status")
 	}
 }

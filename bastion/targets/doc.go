@@ -1,6 +1,9 @@
 // Package targets keeps the gate's SSH connections to target hosts: one
 // verified connection per target, shared by every session that goes there,
-// dialled when first needed and again after it breaks.
+// dialled when first needed and again after it breaks. When a target
+// refuses a session on a connection because it is full (sshd's
+// MaxSessions, 10 by default), the pool opens another connection to it, up
+// to a limit, and never closes a connection that still carries sessions.
 //
 // Sharing one connection saves each admin command a TCP and SSH handshake
 // with the target, which is why a command through the gate can finish

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,7 +15,11 @@ import (
 	"github.com/keyturn/keyturn/bastion/config"
 )
 
-// Pool holds at most one SSH client connection per target.
+// Pool holds the gate's SSH client connections to its targets: one per
+// target while it has room for every session, more (up to
+// MaxConnsPerTarget) when the target refuses a session on a connection
+// because that connection is full (sshd's MaxSessions). A connection that
+// still carries sessions is never closed for another session's sake.
 // It is safe for concurrent use; no lock is held while dialling.
 type Pool struct {
 	signer  gossh.Signer
@@ -26,13 +31,17 @@ type Pool struct {
 	// KeepAlive is how often an idle connection is probed, so a dead one is
 	// found before a session needs it.
 	KeepAlive time.Duration
+	// MaxConnsPerTarget bounds the connections to one target
+	// (limits.max_target_connections); set it before the pool is first
+	// used.
+	MaxConnsPerTarget int
 	// OnDialError, if set, is called (on the dialling goroutine) each time
 	// a connection to a target fails: TCP, SSH handshake or host key. It
 	// feeds the dial-error metric; set it before the pool is first used.
 	OnDialError func(target string, err error)
 
 	mu     sync.Mutex
-	conns  map[string]*conn
+	conns  map[string][]*conn // the first one is kept when idle
 	closed bool
 }
 
@@ -47,6 +56,25 @@ type conn struct {
 	ready  chan struct{}
 	client *gossh.Client
 	err    error
+
+	// Guarded by Pool.mu.
+	sessions int  // open sessions, and ones being opened
+	full     bool // the target refused a session; cleared when one ends
+}
+
+// Session is a session on a target. Close it: that gives its place on
+// the connection back.
+type Session struct {
+	*gossh.Session
+	release func()
+	once    sync.Once
+}
+
+// Close closes the session and gives its place back.
+func (s *Session) Close() error {
+	err := s.Session.Close()
+	s.once.Do(s.release)
+	return err
 }
 
 // Ciphers the gate offers targets, fastest first on hardware with AES
@@ -59,12 +87,13 @@ var Ciphers = []string{
 // NewPool returns a pool that logs in to the configured targets with signer.
 func NewPool(signer gossh.Signer, cfgs []config.Target, log *slog.Logger) (*Pool, error) {
 	p := &Pool{
-		signer:      signer,
-		targets:     make(map[string]*target, len(cfgs)),
-		log:         log,
-		DialTimeout: 10 * time.Second,
-		KeepAlive:   30 * time.Second,
-		conns:       make(map[string]*conn),
+		signer:            signer,
+		targets:           make(map[string]*target, len(cfgs)),
+		log:               log,
+		DialTimeout:       10 * time.Second,
+		KeepAlive:         30 * time.Second,
+		MaxConnsPerTarget: config.DefaultMaxTargetConnections,
+		conns:             make(map[string][]*conn),
 	}
 	for _, c := range cfgs {
 		check, err := newHostKeyChecker(c.Name, c.HostKeys, c.KnownHosts)
@@ -82,55 +111,137 @@ var ErrUnknownTarget = errors.New("targets: unknown target")
 // ErrClosed is returned once the pool is closed.
 var ErrClosed = errors.New("targets: pool closed")
 
-// NewSession opens a session on the named target, dialling if needed. A
-// pooled connection that turns out to be broken is dropped and dialled again
-// once.
-func (p *Pool) NewSession(ctx context.Context, name string) (*gossh.Session, error) {
+// ErrBusy is returned when every connection the pool may open to a target
+// is full: the target refuses more sessions on each.
+var ErrBusy = errors.New("targets: every connection to the target is full (its MaxSessions times limits.max_target_connections)")
+
+// NewSession opens a session on the named target. It uses a connection
+// with room, dials another when the target refuses a session because a
+// connection is full, and dials again once when a pooled connection turns
+// out to be broken.
+func (p *Pool) NewSession(ctx context.Context, name string) (*Session, error) {
+	broken := 0
 	for attempt := 0; ; attempt++ {
-		c, err := p.client(ctx, name)
+		c, err := p.reserve(ctx, name)
 		if err != nil {
 			return nil, err
 		}
 		s, err := c.client.NewSession()
 		if err == nil {
-			return s, nil
+			return &Session{Session: s, release: func() { p.release(name, c) }}, nil
 		}
-		p.drop(name, c)
-		c.client.Close()
-		if attempt > 0 {
+		var refused *gossh.OpenChannelError
+		if errors.As(err, &refused) {
+			// The target answered, so the connection works: it is
+			// full. OpenSSH's sshd says "open failed" with reason
+			// connect-failed at MaxSessions; others say prohibited or
+			// resource shortage. The sessions on it go on; the next
+			// reserve picks or dials another connection.
+			p.mu.Lock()
+			c.sessions--
+			c.full = true
+			p.mu.Unlock()
+			p.log.Info("target connection full; using another", "target", name, "reason", refused.Message)
+			if attempt > p.maxConns()+1 {
+				return nil, fmt.Errorf("open session on target %s: %w", name, err)
+			}
+			continue
+		}
+		p.mu.Lock()
+		c.sessions--
+		p.dropLocked(name, c)
+		idle := c.sessions == 0
+		p.mu.Unlock()
+		if idle {
+			c.client.Close()
+		}
+		if broken++; broken > 1 {
 			return nil, fmt.Errorf("open session on target %s: %w", name, err)
 		}
 		p.log.Info("target connection broken; dialling again", "target", name, "err", err)
 	}
 }
 
-func (p *Pool) client(ctx context.Context, name string) (*conn, error) {
+func (p *Pool) maxConns() int {
+	if p.MaxConnsPerTarget <= 0 {
+		return config.DefaultMaxTargetConnections
+	}
+	return p.MaxConnsPerTarget
+}
+
+// reserve returns a connection to name with a session counted on it: one
+// that is up and not known to be full, or a new one.
+func (p *Pool) reserve(ctx context.Context, name string) (*conn, error) {
 	t, ok := p.targets[name]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownTarget, name)
 	}
-	p.mu.Lock()
-	if p.closed {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		var wait *conn
+		for _, c := range p.conns[name] {
+			select {
+			case <-c.ready:
+			default:
+				if wait == nil {
+					wait = c // being dialled: sessions wait for it rather than dial another
+				}
+				continue
+			}
+			if c.err == nil && !c.full {
+				c.sessions++
+				p.mu.Unlock()
+				return c, nil
+			}
+		}
+		if wait == nil {
+			if len(p.conns[name]) >= p.maxConns() {
+				p.mu.Unlock()
+				return nil, fmt.Errorf("session on target %s: %w", name, ErrBusy)
+			}
+			wait = &conn{ready: make(chan struct{})}
+			p.conns[name] = append(p.conns[name], wait)
+			go p.dial(t, wait)
+		}
 		p.mu.Unlock()
-		return nil, ErrClosed
+
+		select {
+		case <-wait.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if wait.err != nil {
+			return nil, wait.err
+		}
 	}
-	c, ok := p.conns[name]
-	if !ok {
-		c = &conn{ready: make(chan struct{})}
-		p.conns[name] = c
-		go p.dial(t, c)
+}
+
+// release gives back a session's place on c. An extra connection (not the
+// first) that carries no session any more is closed: the pool keeps one
+// idle connection per target, as before there were several.
+func (p *Pool) release(name string, c *conn) {
+	p.mu.Lock()
+	c.sessions--
+	c.full = false
+	idleExtra, orphan := false, false
+	if c.sessions == 0 {
+		if list := p.conns[name]; len(list) > 1 && list[0] != c {
+			idleExtra = p.dropLocked(name, c)
+		} else if !slices.Contains(list, c) {
+			// Dropped as broken while it still carried sessions; the
+			// last of them has ended.
+			orphan = true
+		}
 	}
 	p.mu.Unlock()
-
-	select {
-	case <-c.ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if idleExtra || orphan {
+		p.log.Info("idle extra target connection closed", "target", name)
+		c.client.Close()
 	}
-	if c.err != nil {
-		return nil, c.err
-	}
-	return c, nil
 }
 
 // dial runs without the pool's lock; sessions wanting the same target wait
@@ -229,10 +340,25 @@ func keepAlive(client *gossh.Client, timeout time.Duration) error {
 
 func (p *Pool) drop(name string, c *conn) {
 	p.mu.Lock()
-	if p.conns[name] == c {
-		delete(p.conns, name)
-	}
+	p.dropLocked(name, c)
 	p.mu.Unlock()
+}
+
+// dropLocked removes c from the pool, if it is there; p.mu is held.
+func (p *Pool) dropLocked(name string, c *conn) bool {
+	list := p.conns[name]
+	for i, x := range list {
+		if x == c {
+			list = append(list[:i:i], list[i+1:]...)
+			if len(list) == 0 {
+				delete(p.conns, name)
+			} else {
+				p.conns[name] = list
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes every connection; sessions on them end.
@@ -240,12 +366,14 @@ func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	conns := p.conns
-	p.conns = map[string]*conn{}
+	p.conns = map[string][]*conn{}
 	p.mu.Unlock()
-	for _, c := range conns {
-		<-c.ready
-		if c.client != nil {
-			c.client.Close()
+	for _, list := range conns {
+		for _, c := range list {
+			<-c.ready
+			if c.client != nil {
+				c.client.Close()
+			}
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,7 +28,7 @@ import (
 // Scripts get HOME in their work dir, and these commands:
 //
 //	keygen NAME             ed25519 key in keys/NAME; $NAME_PUB is its authorized_keys line
-//	sshd NAME               a real OpenSSH sshd on loopback; $NAME_ADDR, $NAME_HOSTKEY,
+//	sshd [-maxsessions=N] NAME  a real OpenSSH sshd on loopback; $NAME_ADDR, $NAME_HOSTKEY,
 //	                        and sshd/NAME/authorized_keys for the keys it accepts
 //	render SRC DST          copy SRC to DST expanding $VARS from the script's environment
 //	gate start [CONFIG]     run 'keyturn serve' in the background (default keyturn.yaml);
@@ -48,7 +49,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			env.Values[gateKey{}] = &gateSlot{}
 			return nil
 		},
-		Cmds: mergeCmds(mpaCmds, outputCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		Cmds: mergeCmds(mpaCmds, outputCmds, hostileCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"keygen": cmdKeygen,
 			"sshd":   cmdSSHD,
 			"render": cmdRender,
@@ -111,11 +112,17 @@ func cmdRender(ts *testscript.TestScript, neg bool, args []string) {
 
 // cmdSSHD starts a real sshd as a target (see localsshd).
 func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
+	maxSessions := 0
+	if len(args) > 0 && strings.HasPrefix(args[0], "-maxsessions=") {
+		n, err := strconv.Atoi(strings.TrimPrefix(args[0], "-maxsessions="))
+		ts.Check(err)
+		maxSessions, args = n, args[1:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: sshd NAME")
+		ts.Fatalf("usage: sshd [-maxsessions=N] NAME")
 	}
 	name := args[0]
-	srv, err := localsshd.Start(context.Background(), localsshd.Options{Dir: ts.MkAbs(filepath.Join("sshd", name))})
+	srv, err := localsshd.Start(context.Background(), localsshd.Options{Dir: ts.MkAbs(filepath.Join("sshd", name)), MaxSessions: maxSessions})
 	ts.Check(err)
 	ts.Defer(srv.Stop)
 	ts.Setenv(envName(name, "ADDR"), srv.Addr)
@@ -191,7 +198,10 @@ func cmdGate(ts *testscript.TestScript, neg bool, args []string) {
 type gateKey struct{}
 
 // gateSlot holds a script's running gate between commands.
-type gateSlot struct{ proc *gateProc }
+type gateSlot struct {
+	proc *gateProc
+	idle *idleConns // see idleconns
+}
 
 func startGate(ts *testscript.TestScript, cfgPath string) (*gateProc, error) {
 	bin, err := lookPathIn("keyturn", ts.Getenv("PATH"))

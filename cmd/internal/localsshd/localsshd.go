@@ -28,7 +28,13 @@ type Options struct {
 	// LogLevel is sshd's LogLevel; VERBOSE by default.
 	LogLevel string
 	// Extra is appended to the config (pinned algorithms, SetEnv, ...).
+	// sshd keeps the first value of a keyword, so Extra cannot override
+	// the ones Start writes; MaxSessions has its own field.
 	Extra string
+	// MaxSessions is sshd's MaxSessions, the sessions it allows on one
+	// connection; 0 means 1000, so that tests and benchmarks do not hit
+	// it unless they mean to.
+	MaxSessions int
 }
 
 // Server is a running sshd.
@@ -79,8 +85,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		// MaxSessions bounds sessions per connection, and the gate
-		// multiplexes every session to a target on one connection.
+		// MaxSessions bounds sessions per connection; the gate
+		// multiplexes sessions to a target on as few connections as it
+		// can (see targets.Pool).
+		maxSessions := o.MaxSessions
+		if maxSessions <= 0 {
+			maxSessions = 1000
+		}
 		cfg := fmt.Sprintf(`ListenAddress %s
 HostKey %s
 PidFile %s
@@ -94,9 +105,9 @@ PermitRootLogin prohibit-password
 UseDNS no
 PrintMotd no
 LogLevel %s
-MaxSessions 1000
+MaxSessions %d
 MaxStartups 1000
-%s`, addr, hostKeyPath, filepath.Join(o.Dir, "sshd.pid"), authKeys, logLevel, o.Extra)
+%s`, addr, hostKeyPath, filepath.Join(o.Dir, "sshd.pid"), authKeys, logLevel, maxSessions, o.Extra)
 		cfgPath := filepath.Join(o.Dir, "sshd_config")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 			return nil, err

@@ -1,0 +1,190 @@
+package targets
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/config"
+)
+
+// limitedTarget is an SSH server that, like sshd with MaxSessions, refuses
+// a session channel with "open failed" (connect failed) when a connection
+// already has max sessions open. Every exec waits for release, then exits
+// 0, so that sessions overlap for as long as the test wants.
+type limitedTarget struct {
+	max     int
+	release chan struct{}
+	conns   atomic.Int32
+	closed  atomic.Int32 // connections the client closed
+	refused atomic.Int32
+	addr    string
+}
+
+func startLimitedTarget(t *testing.T, client gossh.PublicKey, max int) (*limitedTarget, gossh.PublicKey) {
+	t.Helper()
+	host := newSigner(t)
+	cfg := &gossh.ServerConfig{PublicKeyCallback: func(_ gossh.ConnMetadata, k gossh.PublicKey) (*gossh.Permissions, error) {
+		if string(k.Marshal()) != string(client.Marshal()) {
+			return nil, errors.New("unknown key")
+		}
+		return nil, nil
+	}}
+	cfg.AddHostKey(host)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt := &limitedTarget{max: max, release: make(chan struct{}), addr: l.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			lt.conns.Add(1)
+			wg.Go(func() { lt.serve(nc, cfg) })
+		}
+	})
+	return lt, host.PublicKey()
+}
+
+func (lt *limitedTarget) serve(nc net.Conn, cfg *gossh.ServerConfig) {
+	defer nc.Close()
+	sc, chans, reqs, err := gossh.NewServerConn(nc, cfg)
+	if err != nil {
+		return
+	}
+	go gossh.DiscardRequests(reqs)
+	var open atomic.Int32
+	for nch := range chans {
+		if open.Load() >= int32(lt.max) {
+			lt.refused.Add(1)
+			nch.Reject(gossh.ConnectionFailed, "open failed") // as OpenSSH does
+			continue
+		}
+		ch, creqs, err := nch.Accept()
+		if err != nil {
+			continue
+		}
+		open.Add(1)
+		go func() {
+			defer open.Add(-1)
+			defer ch.Close()
+			for r := range creqs {
+				if r.Type != "exec" {
+					r.Reply(false, nil)
+					continue
+				}
+				r.Reply(true, nil)
+				<-lt.release
+				ch.Write([]byte("done\n"))
+				ch.SendRequest("exit-status", false, gossh.Marshal(struct{ Status uint32 }{0}))
+				return
+			}
+		}()
+	}
+	sc.Wait()
+	lt.closed.Add(1)
+}
+
+// Issue 16 item 1: with MaxSessions 2 on the target, five concurrent
+// sessions through one pool all complete, over three connections, and no
+// connection that carries sessions is closed. Against the old pool the
+// third session's refusal closed the shared connection and killed the
+// first two.
+func TestPoolOpensAnotherConnectionWhenTargetIsFull(t *testing.T) {
+	client := newSigner(t)
+	lt, hostKey := startLimitedTarget(t, client.PublicKey(), 2)
+	p, err := NewPool(client, []config.Target{{Name: "t1", Address: lt.addr, User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	const n = 5
+	sessions := make([]*Session, n)
+	for i := range sessions {
+		s, err := p.NewSession(context.Background(), "t1")
+		if err != nil {
+			t.Fatalf("session %d of %d on a target with MaxSessions 2: %v", i+1, n, err)
+		}
+		defer s.Close()
+		if err := s.Start("work"); err != nil {
+			t.Fatalf("start session %d: %v", i+1, err)
+		}
+		sessions[i] = s
+	}
+	if got := lt.closed.Load(); got != 0 {
+		t.Fatalf("%d target connections closed while they carried sessions", got)
+	}
+	if got := lt.conns.Load(); got != 3 {
+		t.Errorf("target saw %d connections for 5 sessions at 2 per connection; want 3", got)
+	}
+	close(lt.release)
+	errs := make(chan error, n)
+	for _, s := range sessions {
+		go func() { errs <- s.Wait() }()
+	}
+	for i := range n {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Errorf("session ended with %v; want exit 0", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("only %d of %d sessions ended within 30s", i, n)
+		}
+	}
+}
+
+// Past MaxConnsPerTarget the new session is refused with ErrBusy, and the
+// sessions already running are untouched.
+func TestPoolBusyTargetRefusesOnlyTheNewSession(t *testing.T) {
+	client := newSigner(t)
+	lt, hostKey := startLimitedTarget(t, client.PublicKey(), 2)
+	p, err := NewPool(client, []config.Target{{Name: "t1", Address: lt.addr, User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.MaxConnsPerTarget = 2
+	defer p.Close()
+	var running []*Session
+	for range 4 {
+		s, err := p.NewSession(context.Background(), "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Start("work"); err != nil {
+			t.Fatal(err)
+		}
+		running = append(running, s)
+	}
+	if _, err := p.NewSession(context.Background(), "t1"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("fifth session with 2 connections of 2 sessions = %v; want ErrBusy", err)
+	}
+	if got := lt.closed.Load(); got != 0 {
+		t.Fatalf("%d target connections closed while they carried sessions", got)
+	}
+	// A finished session makes room again.
+	close(lt.release)
+	if err := running[0].Wait(); err != nil {
+		t.Fatal(err)
+	}
+	running[0].Close()
+	s, err := p.NewSession(context.Background(), "t1")
+	if err != nil {
+		t.Fatalf("session after one ended: %v", err)
+	}
+	s.Close()
+}
