@@ -228,14 +228,22 @@ func (s *state) analyze(c call) {
 		return
 	}
 	args := words[1:]
+	w := s.p.wrappers.lookup(base)
+	if w != nil && w.abbrev {
+		args = canonArgs(w, args)
+	}
 	s.calls = append(s.calls, seen{name: base, word: name, args: args, open: c.open})
 	s.matchRules(base, name, args, c)
-	s.noteWrites(base, args)
+	s.noteWrites(base, args, c)
 	if s.builtin(base, words, c) {
 		return
 	}
-	if w := s.p.wrappers.lookup(base); w != nil {
+	switch {
+	case w != nil:
 		s.unwrap(w, base, words, c)
+	case s.p.inert.has(base), s.privileged(base):
+	default:
+		s.unknown(base, words, c)
 	}
 }
 
@@ -291,6 +299,43 @@ func matchArgs(pats []string, args []word, open bool) (argResult, []int) {
 	return argsNo, nil
 }
 
+// unless reports whether an option before the first operand makes the
+// command harmless (kill -l). Only literal words count.
+func unless(pats []string, args []word) bool {
+	if len(pats) == 0 {
+		return false
+	}
+	for _, a := range args {
+		if !a.ok || a.text == "--" || len(a.text) < 2 || a.text[0] != '-' {
+			return false
+		}
+		if matchAny(pats, a.text) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchWith finds an argument, anywhere, that matches one of pats.
+func matchWith(pats []string, args []word, open bool) (argResult, []int) {
+	maybe := open
+	for j, a := range args {
+		if !a.ok {
+			maybe = true
+			continue
+		}
+		for _, p := range pats {
+			if globMatch(p, a.text) {
+				return argsYes, []int{j}
+			}
+		}
+	}
+	if maybe {
+		return argsMaybe, nil
+	}
+	return argsNo, nil
+}
+
 func globMatch(pat, s string) bool {
 	if !isGlob(pat) {
 		return pat == s
@@ -321,8 +366,18 @@ func (s *state) matchRules(base string, name word, args []word, c call) {
 			return
 		}
 		res, idx := matchArgs(ref.rule.Args, args, c.open)
-		if res == argsNo {
+		if res == argsNo || unless(ref.rule.Unless, args) {
 			return
+		}
+		if len(ref.rule.With) > 0 {
+			wr, wi := matchWith(ref.rule.With, args, c.open)
+			if wr == argsNo {
+				return
+			}
+			if wr == argsMaybe {
+				res = argsMaybe
+			}
+			idx = append(idx, wi...)
 		}
 		m := Match{Rule: ref.rule.ID, Words: []Word{name.pub()}}
 		for _, i := range idx {

@@ -19,7 +19,9 @@ const (
 	optUnresolved
 )
 
-func (w *wrapper) kind(o string) optKind {
+func (w *wrapper) kind(o string) optKind { return w.exactKind(w.full(o)) }
+
+func (w *wrapper) exactKind(o string) optKind {
 	switch {
 	case w.unresolved[o]:
 		return optUnresolved
@@ -324,6 +326,10 @@ func (s *state) runReading(w *wrapper, name string, words []word, r reading, c c
 	if len(r.strings) > 0 && w.run != runArgv {
 		return
 	}
+	if len(w.subs) > 0 && r.start >= 0 {
+		s.subcommand(w, name, args[r.start:], c, via)
+		return
+	}
 	if r.start < 0 {
 		if w.bareUnresolved || w.run == runUnresolved {
 			s.unres(words[0], via, "%s", orDefault(w.note, name+" runs commands the gate cannot read"))
@@ -389,8 +395,10 @@ func (s *state) parseString(w word, c call, via []string, how string) {
 func (s *state) envAssignments(ws []word, c call, via []string) []word {
 	for len(ws) > 0 {
 		a := ws[0]
+		// env and sudo take any word holding "=" before the command as an
+		// assignment, identifier or not (env A.B=1 kill).
 		i := strings.IndexByte(a.text, '=')
-		if i <= 0 || !validEnvName(a.text[:i]) {
+		if i < 0 {
 			return ws
 		}
 		if !a.ok {
@@ -408,15 +416,6 @@ func (s *state) envAssignments(ws []word, c call, via []string) []word {
 		ws = ws[1:]
 	}
 	return ws
-}
-
-func validEnvName(s string) bool {
-	for i, c := range s {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // unwrapPermuted handles programs whose options may stand anywhere (find's

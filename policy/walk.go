@@ -167,6 +167,9 @@ func (s *state) redirect(r *syntax.Redirect, lv *level) {
 		if w.ok {
 			s.wrote(w, w.text)
 		}
+		if r.Op != syntax.DplOut {
+			s.persistWrite(w, lv.via, "a redirection")
+		}
 	}
 }
 
@@ -178,33 +181,6 @@ func (s *state) wrote(w word, file string) {
 		s.written = map[string]word{}
 	}
 	s.written[path.Base(file)] = w
-}
-
-// noteWrites records the files that common file-writing commands create.
-func (s *state) noteWrites(base string, args []word) {
-	switch base {
-	case "cp", "mv", "ln", "install", "rsync", "scp", "tee", "link", "rename":
-		for _, a := range args {
-			if a.ok && !strings.HasPrefix(a.text, "-") {
-				s.wrote(a, a.text)
-			}
-		}
-	case "dd":
-		for _, a := range args {
-			if f, ok := strings.CutPrefix(a.text, "of="); ok && a.ok {
-				s.wrote(a, f)
-			}
-		}
-	case "curl", "wget":
-		for i, a := range args {
-			switch a.text {
-			case "-o", "--output", "-O", "--output-document":
-				if i+1 < len(args) && args[i+1].ok {
-					s.wrote(args[i+1], args[i+1].text)
-				}
-			}
-		}
-	}
 }
 
 // checkWritten makes running a file the same line writes unresolved: cp
