@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // Input is what a client asked the gate to run.
@@ -36,6 +38,7 @@ type state struct {
 	unresolved []Match
 	calls      []seen
 	written    map[string]word
+	stdin      map[*syntax.CallExpr]*stdinText
 }
 
 type hit struct {
@@ -60,6 +63,7 @@ type call struct {
 	via         []string
 	open        bool   // more arguments are added at run time (xargs)
 	placeholder string // words containing it are filled in at run time
+	stdin       *stdinText
 }
 
 // Decide returns what the gate does with in. Deny rules win over everything;
@@ -220,6 +224,7 @@ func (s *state) analyze(c call) {
 	name := words[0]
 	if !name.ok {
 		s.unres(name, c.via, "command name is not a literal")
+		s.guessName(name, words[1:], c)
 		return
 	}
 	base, why := s.commandName(name.text)
@@ -238,13 +243,44 @@ func (s *state) analyze(c call) {
 	if s.builtin(base, words, c) {
 		return
 	}
+	if base == "sed" || base == "gsed" {
+		s.sedScript(base, args, c)
+	}
+		if base == "runuser" && runuserArgv(args) {
+		w = s.p.wrappers.lookup("runuser -u")
+	}
 	switch {
 	case w != nil:
+		before := len(s.unresolved)
 		s.unwrap(w, base, words, c)
+		if len(s.unresolved) > before && c.depth() < 2 {
+			s.guessTokens(args, c, append(slices.Clone(c.via), base))
+		}
 	case s.p.inert.has(base), s.privileged(base):
 	default:
 		s.unknown(base, words, c)
 	}
+}
+
+func (c call) depth() int {
+	if c.lv == nil {
+		return 0
+	}
+	return c.lv.depth
+}
+
+// runuserArgv reports runuser -u USER: then what follows is a command, not
+// su's grammar.
+func runuserArgv(args []word) bool {
+	for _, a := range args {
+		if a.text == "--" || !strings.HasPrefix(a.text, "-") {
+			return false
+		}
+		if a.text == "-u" || strings.HasPrefix(a.text, "--user") || (strings.HasPrefix(a.text, "-u") && !strings.HasPrefix(a.text, "--")) {
+			return true
+		}
+	}
+	return false
 }
 
 type argResult int

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -106,6 +107,17 @@ func (sc *scanner) scan(i, operands int, r reading) {
 	}
 	for i < len(args) {
 		a := args[i]
+		if a.noOpt && a.single && !a.ok {
+			// Never an option: an operand, or where the command starts.
+			if operands < w.operands {
+				operands++
+				i++
+				continue
+			}
+			r.start = i
+			sc.out = append(sc.out, r)
+			return
+		}
 		if !a.ok || !a.single {
 			fail(a, "a wrapper argument is not a literal, so where the command starts is unknown")
 			return
@@ -320,7 +332,7 @@ func (s *state) runReading(w *wrapper, name string, words []word, r reading, c c
 			s.unres(words[0], via, "%s -c without a command string", name)
 			return
 		}
-		s.parseString(args[r.start], c, via, name+" -c")
+		s.parseStringArgs(args[r.start], args[r.start+1:], c, via, name+" -c")
 		return
 	}
 	if len(r.strings) > 0 && w.run != runArgv {
@@ -331,8 +343,22 @@ func (s *state) runReading(w *wrapper, name string, words []word, r reading, c c
 		return
 	}
 	if r.start < 0 {
+		if c.stdin != nil && c.stdin.w.ok && len(w.stringFlags) > 0 {
+			// A shell reading a script the line shows (bash <<< 'kill 1').
+			in := c.stdin.w
+			lv := subLevel(c.lv, []word{in}, name+" stdin")
+			lv.via = via
+			s.parse(lv)
+			if c.stdin.exact {
+				return
+			}
+		} else if c.stdin != nil && c.stdin.w.ok {
+			s.guessTokens([]word{c.stdin.w}, c, via)
+		}
 		if w.bareUnresolved || w.run == runUnresolved {
 			s.unres(words[0], via, "%s", orDefault(w.note, name+" runs commands the gate cannot read"))
+		} else if c.open && w.run != runNone && len(w.subs) == 0 && !r.noexec {
+			s.unres(words[0], via, "%s runs a command it reads at run time (xargs adds it)", name)
 		}
 		return
 	}
@@ -377,6 +403,26 @@ func orDefault(s, def string) string {
 		return s
 	}
 	return def
+}
+
+// parseStringArgs reads sh -c STRING ARG0 ARG1...: the string sees the
+// arguments as $0, $1, ... (bash -c '"$0" 1' kill runs kill).
+func (s *state) parseStringArgs(w word, pos []word, c call, via []string, how string) {
+	if !w.ok || !w.single {
+		s.unres(w, via, "the string %s runs is not a literal", how)
+		return
+	}
+	lv := subLevel(c.lv, []word{w}, how)
+	lv.via = via
+	for i, p := range pos {
+		if i > 9 {
+			break
+		}
+		if p.ok && p.single && safeValue(p.text) {
+			lv.binds = append(lv.binds, binding{name: strconv.Itoa(i), vals: []string{p.text}, from: 0, to: len(lv.src) + 1})
+		}
+	}
+	s.parse(lv)
 }
 
 // parseString reads one word as a shell line.
@@ -425,6 +471,9 @@ func (s *state) unwrapPermuted(w *wrapper, name string, words []word, c call, vi
 	found := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a.noOpt && a.single {
+			continue // never an option
+		}
 		if !a.ok || !a.single {
 			s.unres(a, via, "an argument of %s is not a literal and may be an option that runs a command", name)
 			return
