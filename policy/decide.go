@@ -39,6 +39,9 @@ type state struct {
 	calls      []seen
 	written    map[string]word
 	stdin      map[*syntax.CallExpr]*stdinText
+	// guessing: looking at what code the gate cannot read may run, to name
+	// actions. Deny rules do not apply to a guess: the line is held anyway.
+	guessing bool
 }
 
 type hit struct {
@@ -84,6 +87,13 @@ func (p *Policy) Decide(in Input) Decision {
 	}
 	s.parse(&level{src: in.Command})
 	s.checkWritten()
+	if len(s.unresolved) > 0 && len(s.actions) == 0 && len(s.denies) == 0 {
+		// Unresolved, and nothing named: look for a privileged program
+		// named anywhere in the line (set -- kill 1; "$@"), so approvers
+		// see what it may be.
+		all := word{text: in.Command, end: len(in.Command), ok: true, single: true}
+		s.guessTokens([]word{all}, call{lv: &level{src: in.Command}}, []string{"named in the line"})
+	}
 	d := s.decision()
 	if in.PTY && !s.terminalAllowed() {
 		return p.withShell(d, Match{Action: InteractiveAction.Name,
@@ -119,6 +129,12 @@ func addRef(refs []ActionRef, r ActionRef) []ActionRef {
 }
 
 func (s *state) decision() Decision {
+	d := s.decide()
+	d.Why = boundWhy(d.Why)
+	return d
+}
+
+func (s *state) decide() Decision {
 	p := s.p
 	if len(s.denies) > 0 {
 		d := Decision{Verdict: Deny}
@@ -175,6 +191,9 @@ func appendMatch(ms []Match, m Match) []Match {
 
 // unres records that the line cannot be resolved statically.
 func (s *state) unres(w word, via []string, format string, args ...any) {
+	if len(s.unresolved) > 4*maxWhy {
+		return // the decision is made; more reasons are not shown anyway
+	}
 	note := "unresolved: " + fmt.Sprintf(format, args...)
 	if len(via) > 0 {
 		note += " (via " + strings.Join(via, ", ") + ")"
@@ -182,7 +201,25 @@ func (s *state) unres(w word, via []string, format string, args ...any) {
 	s.unresolved = append(s.unresolved, Match{Action: UnresolvedAction.Name, Words: []Word{w.pub()}, Note: note})
 }
 
-func (w word) pub() Word { return Word{Text: w.text, Offset: w.off, End: w.end} }
+// Bounds on what a decision explains: a line of 258 KB of nested $(...)
+// must not put hundreds of copies of itself in the log. A word is told by
+// its offsets; its text is cut short.
+const (
+	maxWhy      = 32
+	maxWordText = 200
+)
+
+func (w word) pub() Word { return Word{Text: clip(w.text, maxWordText), Offset: w.off, End: w.end} }
+
+// boundWhy keeps the first maxWhy reasons and says how many were left out.
+func boundWhy(why []Match) []Match {
+	if len(why) <= maxWhy {
+		return why
+	}
+	n := len(why) - (maxWhy - 1)
+	why = why[:maxWhy-1]
+	return append(why, Match{Action: why[0].Action, Note: fmt.Sprintf("%d more reasons not shown", n)})
+}
 
 // commandName returns the name a command word runs, or why it cannot be
 // known: a program given by a path is only trusted in trusted_paths.
@@ -246,7 +283,7 @@ func (s *state) analyze(c call) {
 	if base == "sed" || base == "gsed" {
 		s.sedScript(base, args, c)
 	}
-		if base == "runuser" && runuserArgv(args) {
+	if base == "runuser" && runuserArgv(args) {
 		w = s.p.wrappers.lookup("runuser -u")
 	}
 	switch {
@@ -393,6 +430,9 @@ func (s *state) matchRules(base string, name word, args []word, c call) {
 	p := s.p
 	try := func(ref ruleRef) {
 		var targets []string
+		if ref.kind == kindDeny && s.guessing {
+			return
+		}
 		if ref.kind == kindDeny {
 			targets = p.deny[ref.idx].targets
 		} else {

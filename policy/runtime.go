@@ -305,6 +305,8 @@ func (s *state) guessName(name word, args []word, c call) {
 			slices.Sort(cands)
 		}
 	}
+	defer func(g bool) { s.guessing = g }(s.guessing)
+	s.guessing = true
 	for i, cand := range cands {
 		if i >= 8 || cand == "" {
 			break
@@ -319,6 +321,8 @@ func (s *state) guessName(name word, args []word, c call) {
 // cannot read (python -c 'os.kill(1, 9)', awk's system("...")), to name
 // the action the line may perform. The line is unresolved anyway.
 func (s *state) guessTokens(args []word, c call, via []string) {
+	defer func(g bool) { s.guessing = g }(s.guessing)
+	s.guessing = true
 	budget := 8
 	for _, a := range args {
 		if !a.ok || budget <= 0 {
