@@ -126,15 +126,15 @@ func assignedIn(root syntax.Node, name string, skip syntax.Node) bool {
 					found = true
 				}
 			}
-		case *syntax.ArithmExp, *syntax.ArithmCmd, *syntax.LetClause:
-			// x++ or x=1 in arithmetic.
-			syntax.Walk(m, func(k syntax.Node) bool {
-				if l, ok := k.(*syntax.Lit); ok && l.Value == name {
-					found = true
-				}
-				return !found
-			})
-			return false
+		case *syntax.BinaryArithm:
+			// x=1, x+=2 in arithmetic.
+			if x, ok := m.X.(*syntax.Word); ok && x.Lit() == name && isAssignOp(m.Op) {
+				found = true
+			}
+		case *syntax.UnaryArithm:
+			if x, ok := m.X.(*syntax.Word); ok && x.Lit() == name && (m.Op == syntax.Inc || m.Op == syntax.Dec) {
+				found = true
+			}
 		}
 		return true
 	})
@@ -382,6 +382,9 @@ func tokens(t string) []string {
 // value the line does not show is code. Integers, and variables the line
 // sets to integers or only changes by arithmetic, are safe.
 func (s *state) arith(n syntax.Node, lv *level) {
+	if n == nil {
+		return
+	}
 	syntax.Walk(n, func(m syntax.Node) bool {
 		switch m := m.(type) {
 		case *syntax.CmdSubst:
@@ -569,4 +572,13 @@ func (s *state) arithTest(t *syntax.BinaryTest, lv *level) {
 		}
 		s.arith(w, lv)
 	}
+}
+
+func isAssignOp(op syntax.BinAritOperator) bool {
+	switch op {
+	case syntax.Assgn, syntax.AddAssgn, syntax.SubAssgn, syntax.MulAssgn, syntax.QuoAssgn, syntax.RemAssgn,
+		syntax.AndAssgn, syntax.OrAssgn, syntax.XorAssgn, syntax.ShlAssgn, syntax.ShrAssgn:
+		return true
+	}
+	return false
 }

@@ -281,7 +281,7 @@ func (sc *scanner) apply(r *reading, k optKind, v word) {
 func (s *state) unwrap(w *wrapper, name string, words []word, c call) {
 	args := words[1:]
 	via := append(append([]string(nil), c.via...), name)
-	if len(w.containsUnres) > 0 {
+	if len(w.containsUnres) > 0 && !hasNoexec(w, args) {
 		for _, a := range args {
 			if !a.ok {
 				s.unres(a, via, "an argument of %s is not a literal", name)
@@ -552,4 +552,18 @@ func (s *state) unwrapPermuted(w *wrapper, name string, words []word, c call, vi
 	if !found && w.run == runUnresolved {
 		s.unres(words[0], via, "%s", orDefault(w.note, name+" runs code the gate cannot read"))
 	}
+}
+
+// hasNoexec reports a literal option with which the program runs nothing
+// (git config --get): its other words are only read.
+func hasNoexec(w *wrapper, args []word) bool {
+	if len(w.noexec) == 0 {
+		return false
+	}
+	for _, a := range args {
+		if a.ok && w.noexec[w.full(a.text)] {
+			return true
+		}
+	}
+	return false
 }

@@ -370,6 +370,10 @@ func (s *state) builtin(base string, words []word, c call) bool {
 	case "let", "declare", "typeset", "local", "export", "readonly", "printf", "read",
 		"mapfile", "readarray", "getopts", "unset", "test", "[", "wait", "printf -v":
 		for _, a := range args {
+			if (base == "declare" || base == "typeset" || base == "local") && a.ok && len(a.text) > 1 &&
+				(a.text[0] == '-' || a.text[0] == '+') && strings.Contains(a.text, "n") {
+				s.unres(a, c.via, "%s -n makes a name refer to another variable", base)
+			}
 			if !a.ok {
 				continue
 			}
