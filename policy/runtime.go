@@ -395,6 +395,14 @@ func (s *state) arith(n syntax.Node, lv *level) {
 		case *syntax.ParamExp:
 			s.arithParam(m, lv)
 			return false
+		case *syntax.BinaryArithm:
+			if m.Op == syntax.Assgn {
+				// x=EXPR sets x: only EXPR is read.
+				if _, ok := m.X.(*syntax.Word); ok {
+					s.arith(m.Y, lv)
+					return false
+				}
+			}
 		case *syntax.Word:
 			// A bare name in arithmetic is a variable.
 			if l := m.Lit(); l != "" && syntax.ValidName(l) {
@@ -435,7 +443,7 @@ func (s *state) arithVar(name string, n syntax.Node, lv *level) {
 		}
 		return
 	}
-	if s.arithOnly(name, lv) {
+	if s.arithOnly(name, int(n.Pos().Offset()), lv) {
 		return
 	}
 	s.unresNode(n, lv, "arithmetic on %s, whose value is only known at run time; bash evaluates it as code", name)
@@ -443,12 +451,17 @@ func (s *state) arithVar(name string, n syntax.Node, lv *level) {
 
 // arithOnly reports whether every value the level gives a name comes from
 // arithmetic or an integer literal (for ((i=0; i<3; i++)), n=5; $((n+1))),
-// and the name is given one: then its value is a number.
-func (s *state) arithOnly(name string, lv *level) bool {
+// and one is given before the use at offset use: then its value is a number.
+func (s *state) arithOnly(name string, use int, lv *level) bool {
 	if lv.file == nil {
 		return false
 	}
 	set, other := false, false
+	number := func(n syntax.Node) {
+		if int(n.Pos().Offset()) < use {
+			set = true
+		}
+	}
 	syntax.Walk(lv.file, func(m syntax.Node) bool {
 		if other {
 			return false
@@ -458,32 +471,31 @@ func (s *state) arithOnly(name string, lv *level) bool {
 			if m.Name == nil || m.Name.Value != name {
 				return true
 			}
-			if m.Value == nil && !m.Naked {
-				other = true
-				return false
+			if m.Value == nil {
+				other = other || !m.Naked
+				return true
 			}
-			if m.Value != nil {
-				if l := m.Value.Lit(); l != "" {
-					if _, err := strconv.ParseInt(l, 0, 64); err == nil {
-						set = true
-						return true
-					}
+			if l := m.Value.Lit(); l != "" {
+				if _, err := strconv.ParseInt(l, 0, 64); err == nil {
+					number(m)
+					return true
 				}
-				if len(m.Value.Parts) == 1 {
-					if _, isArith := m.Value.Parts[0].(*syntax.ArithmExp); isArith {
-						set = true
-						return true
-					}
-				}
-				other = true
 			}
+			if len(m.Value.Parts) == 1 {
+				if _, isArith := m.Value.Parts[0].(*syntax.ArithmExp); isArith {
+					number(m)
+					return true
+				}
+			}
+			other = true
 		case *syntax.BinaryArithm:
-			if x, ok := m.X.(*syntax.Word); ok && x.Lit() == name {
-				set = true
+			// Only an assignment in arithmetic sets the name; a read does not.
+			if x, ok := m.X.(*syntax.Word); ok && x.Lit() == name && isAssignOp(m.Op) {
+				number(m)
 			}
 		case *syntax.UnaryArithm:
-			if x, ok := m.X.(*syntax.Word); ok && x.Lit() == name {
-				set = true
+			if x, ok := m.X.(*syntax.Word); ok && x.Lit() == name && (m.Op == syntax.Inc || m.Op == syntax.Dec) {
+				number(m)
 			}
 		case *syntax.ForClause:
 			if it, ok := m.Loop.(*syntax.WordIter); ok && it.Name != nil && it.Name.Value == name {
