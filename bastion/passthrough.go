@@ -98,7 +98,7 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 	if command == "" {
 		err = ts.Shell()
 	} else {
-		err = ts.Start(command)
+		err = ts.Start(targetCommand(g.targetShell(id.Target), command))
 	}
 	if err != nil {
 		g.log.Error("target refused the command", "user", id.User, "target", id.Target, "err", err)

@@ -65,6 +65,11 @@ type Target struct {
 	HostKeys []string `yaml:"host_keys"`
 	// KnownHosts is a path to a known_hosts file holding the target's keys.
 	KnownHosts string `yaml:"known_hosts"`
+	// Shell is the bash the gate runs every command line with on this
+	// target (exec SHELL --norc --noprofile -c 'LINE'), whatever the login
+	// shell is, so the line runs as the policy read it. Empty means
+	// /bin/bash.
+	Shell string `yaml:"shell"`
 }
 
 // Store configures the embedded store.
