@@ -10,7 +10,7 @@ import (
 
 // TestTargetCommandSameUnderEveryShell: whatever the target account's login
 // shell, the line runs under bash exactly as the policy read it (issue 18).
-// Under dash, echo $'\'<newline>echo INJECTED<newline>\'' runs the second
+// Under dash, echo $'\'<newline>echo INJECTED<newline>\” runs the second
 // echo as a command; sent through targetCommand it does not.
 func TestTargetCommandSameUnderEveryShell(t *testing.T) {
 	bash := targetShellPath(t, "bash")
