@@ -231,9 +231,16 @@ func (s *state) unknown(base string, words []word, c call) {
 		case plainWord(a.text):
 			s.analyze(call{words: words[i:], lv: c.lv, via: via, open: true})
 		default:
+			// Read as a shell line if it is one; text that is not shell
+			// (a query, a template) only counts if it names an action.
 			lv := subLevel(c.lv, []word{a}, base)
 			lv.via = via
-			s.parse(lv)
+			quiet := s.quiet
+			s.quiet = true
+			if !s.parse(lv) {
+				s.guessTokens([]word{a}, c, via)
+			}
+			s.quiet = quiet
 		}
 		if !a.ok || s.held() > before {
 			s.unres(a, c.via, "%s is in no list, and its argument %q names a program that would be held; "+

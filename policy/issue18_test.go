@@ -47,6 +47,10 @@ func TestIssue18Held(t *testing.T) {
 		{"unknown", "someprog -x 'pkill -f w'", kp},
 		{"unknown", "someprog --run=/bin/kill " + P, ""},
 		{"unknown", "/usr/bin/someprog -- sh -c 'kill " + P + "'", kp},
+		{"unknown", "someprog 'sh -c \"kill (\"'", ""},
+		{"unknown", "someprog 'kill 1 (' x", kp},
+		{"unknown", "someprog --eval 'db.x.find(); kill(1)'", kp},
+		{"unknown", "someprog python3", ""},
 		// 2. Wrappers fed their command from elsewhere.
 		{"fed", "xargs -L1 sudo < /tmp/cmds", ""},
 		{"fed", "echo kill " + P + " | xargs -L1 sudo", ""},
@@ -246,7 +250,8 @@ func TestIssue18Allowed(t *testing.T) {
 		"git config --get remote.origin.url", "env TZ=UTC date", "sqlite3 /tmp/db 'select 1'",
 		"xargs -a /tmp/hosts -n1 ping -c1", "ls | xargs wc -l", "auditctl -l", "aa-status", "getenforce",
 		"oscap xccdf eval --profile cis --results /tmp/r.xml ds.xml", "fuser -v /mnt", "loginctl list-sessions",
-		"someprog --list", "someprog /var/log/syslog",
+		"someprog --list", "someprog /var/log/syslog", "mongosh --eval 'db.x.find()'",
+		"update-alternatives --display python", "python3 --version", "java -version", "node --version",
 	} {
 		if d := p.Decide(Input{Command: line}); d.Verdict != Allow {
 			t.Errorf("%q = %v; want allow\n%s", line, d.Verdict, d.Message())

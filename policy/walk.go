@@ -15,12 +15,16 @@ var parsers = sync.Pool{New: func() any {
 
 // parse reads a level as bash and looks at every command in it. Anything the
 // parser rejects is unresolved: bash may read it differently.
-func (s *state) parse(lv *level) {
+// It reports false when the parser rejected the text; with s.quiet that is
+// not unresolved (the caller only wondered whether the text was shell).
+func (s *state) parse(lv *level) bool {
+	quiet := s.quiet
+	s.quiet = false // only this text is read quietly, not strings inside it
 	whole := word{text: lv.src}
 	whole.off, whole.end = lv.span(0, len(lv.src))
 	if lv.depth > maxDepth {
 		s.unres(whole, lv.via, "strings nested too deep")
-		return
+		return true
 	}
 	// Every string parsed again costs its length: strings in strings can
 	// otherwise make the work grow much faster than the line.
@@ -30,18 +34,21 @@ func (s *state) parse(lv *level) {
 			s.overBudget = true
 			s.unres(whole, lv.via, "the line runs too many strings to check")
 		}
-		return
+		return true
 	}
 	pr := parsers.Get().(*syntax.Parser)
 	f, err := pr.Parse(strings.NewReader(lv.src), "")
 	parsers.Put(pr)
 	if err != nil {
-		s.unres(whole, lv.via, "the shell parser rejects the line: %v", err)
-		return
+		if !quiet {
+			s.unres(whole, lv.via, "the shell parser rejects the line: %v", err)
+		}
+		return false
 	}
 	lv.file = f
 	s.bindSequential(f, lv)
 	s.walk(f, lv)
+	return true
 }
 
 func (s *state) walk(root syntax.Node, lv *level) {
