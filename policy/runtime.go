@@ -94,51 +94,79 @@ func multiBound(n *syntax.CallExpr, lv *level) []binding {
 	return out
 }
 
-// assignedIn reports whether a name is given a value anywhere in root other
-// than by skip: then a binding of it cannot be trusted.
-func assignedIn(root syntax.Node, name string, skip syntax.Node) bool {
-	found := false
-	syntax.Walk(root, func(m syntax.Node) bool {
-		if found {
-			return false
+// onlyReads reports whether every appearance of name in src is a plain
+// read: $name, ${name}, -name (an option letter) or a name read in
+// arithmetic. Anything else (name=..., read name, printf -v name, printf
+// -vname, trap 'name=...', ${name:=x}, declare -n r=name, ((name++))) may
+// change it, so a value the matcher saw set cannot be trusted.
+func onlyReads(src, name string) bool {
+	for i := 0; ; {
+		j := strings.Index(src[i:], name)
+		if j < 0 {
+			return true
 		}
-		switch m := m.(type) {
-		case *syntax.Assign:
-			if m != skip && m.Name != nil && m.Name.Value == name {
-				found = true
-			}
-		case *syntax.ForClause:
-			if it, ok := m.Loop.(*syntax.WordIter); ok && it.Name != nil && it.Name.Value == name && m != skip {
-				found = true
-			}
-		case *syntax.CallExpr:
-			// read x, printf -v x, mapfile x, getopts o x, declare -n...:
-			// any literal word equal to the name, or NAME=..., counts.
-			for _, a := range m.Args[min(1, len(m.Args)):] {
-				l := a.Lit()
-				if l == name || strings.HasPrefix(l, name+"=") || strings.HasPrefix(l, name+"[") {
-					found = true
-				}
-			}
-		case *syntax.DeclClause:
-			for _, a := range m.Args {
-				if a.Name != nil && a.Name.Value == name {
-					found = true
-				}
-			}
-		case *syntax.BinaryArithm:
-			// x=1, x+=2 in arithmetic.
-			if x, ok := m.X.(*syntax.Word); ok && x.Lit() == name && isAssignOp(m.Op) {
-				found = true
-			}
-		case *syntax.UnaryArithm:
-			if x, ok := m.X.(*syntax.Word); ok && x.Lit() == name && (m.Op == syntax.Inc || m.Op == syntax.Dec) {
-				found = true
-			}
+		j += i
+		end := j + len(name)
+		i = end
+		if end < len(src) && isNameByte(src[end]) {
+			continue // the start of a longer word
 		}
+		if j > 0 && isNameByte(src[j-1]) {
+			// The end of a longer word: harmless unless an option
+			// cluster with the name attached (printf -vname).
+			k := j
+			for k > 0 && isNameByte(src[k-1]) {
+				k--
+			}
+			if k > 0 && src[k-1] == '-' {
+				return false
+			}
+			continue
+		}
+		switch {
+		case j > 0 && src[j-1] == '$':
+			continue
+		case j > 1 && src[j-2:j] == "${" && end < len(src) && src[end] == '}':
+			continue
+		case j > 0 && src[j-1] == '-' && (j < 2 || src[j-2] != '-'):
+			continue
+		}
+		if inArith(src[:j]) && !arithWrite(src, j, end) {
+			continue
+		}
+		return false
+	}
+}
+
+// inArith reports whether the text before a point leaves an (( open.
+func inArith(before string) bool {
+	return strings.Count(before, "((") > strings.Count(before, "))")
+}
+
+// arithWrite reports whether the name at src[j:end] is assigned in
+// arithmetic: name=, name+=, name++, ++name...
+func arithWrite(src string, j, end int) bool {
+	after := strings.TrimLeft(src[end:], " \t")
+	before := strings.TrimRight(src[:j], " \t")
+	if strings.HasSuffix(before, "++") || strings.HasSuffix(before, "--") {
 		return true
-	})
-	return found
+	}
+	if strings.HasPrefix(after, "++") || strings.HasPrefix(after, "--") || strings.HasPrefix(after, "[") {
+		return true
+	}
+	if strings.HasPrefix(after, "==") {
+		return false
+	}
+	for _, op := range []string{"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="} {
+		if strings.HasPrefix(after, op) {
+			return true
+		}
+	}
+	return false
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // bindLoop binds a for loop's variable in its body when the loop runs over
@@ -160,10 +188,12 @@ func (s *state) bindLoop(fc *syntax.ForClause, lv *level) {
 	if len(vals) > maxBindValues {
 		return
 	}
-	for _, st := range fc.Do {
-		if assignedIn(st, it.Name.Value, nil) {
-			return
-		}
+	body := lv.srcOf(fc)
+	if i := strings.Index(body, " do"); i >= 0 {
+		body = body[i:]
+	}
+	if !onlyReads(body, it.Name.Value) {
+		return
 	}
 	lv.binds = append(lv.binds, binding{name: it.Name.Value, vals: vals,
 		from: int(fc.Pos().Offset()), to: int(fc.End().Offset())})
@@ -186,7 +216,9 @@ func (s *state) bindSequential(f *syntax.File, lv *level) {
 			if len(ws) != 1 || !ws[0].ok || !safeValue(ws[0].text) {
 				continue
 			}
-			if assignedIn(f, a.Name.Value, a) || matchAny(s.p.vars.unresolved, a.Name.Value) {
+			at := int(a.Pos().Offset())
+			src := lv.src[:at] + strings.Repeat(" ", len(a.Name.Value)) + lv.src[at+len(a.Name.Value):]
+			if !onlyReads(src, a.Name.Value) || matchAny(s.p.vars.unresolved, a.Name.Value) {
 				continue
 			}
 			lv.binds = append(lv.binds, binding{name: a.Name.Value, vals: []string{ws[0].text},

@@ -415,8 +415,8 @@ func (s *state) parseStringArgs(w word, pos []word, c call, via []string, how st
 	lv := subLevel(c.lv, []word{w}, how)
 	lv.via = via
 	for i, p := range pos {
-		if i > 9 {
-			break
+		if i > 9 || strings.Contains(lv.src, "set") || strings.Contains(lv.src, "shift") {
+			break // set -- and shift move the arguments
 		}
 		if p.ok && p.single && safeValue(p.text) {
 			lv.binds = append(lv.binds, binding{name: strconv.Itoa(i), vals: []string{p.text}, from: 0, to: len(lv.src) + 1})
