@@ -219,6 +219,10 @@ func TestIssue18Held(t *testing.T) {
 		{"literal", "tar czf /tmp/x$Y /etc", ""},
 		{"literal", "tar czf /tmp/x-$(date '+%F --to-command=kill') /etc", ""},
 		{"literal", "sudo /tmp/x$(date +%F) " + P, ""},
+		{"literal", "tar czf /tmp/x$(date +%n--to-command=kill) /etc", ""},
+		{"literal", "tar czf /tmp/x$(date +%_t--to-command=kill) /etc", ""},
+		{"name", "exec 3< /tmp/cmds; bash <<< 'ls' 0<&3", ""},
+		{"name", "bash <<< 'ls' < /tmp/cmds", ""},
 		// kill -0 probes another user's process: still held.
 		{"harmless", "kill -0 " + P, kp},
 		{"harmless", "kill -9 " + P + " -l", kp},

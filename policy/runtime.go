@@ -251,7 +251,7 @@ func fixedOutput(cs *syntax.CmdSubst) bool {
 	case "date":
 		for _, a := range args[1:] {
 			if strings.HasPrefix(a, "+") {
-				if strings.ContainsAny(a, " \t\n") {
+				if strings.ContainsAny(a, " \t\n") || dateSeparates(a) {
 					return false
 				}
 				continue
@@ -272,6 +272,25 @@ func fixedOutput(cs *syntax.CmdSubst) bool {
 		return len(args) == 2 && (args[1] == "-r" || args[1] == "-n" || args[1] == "-m" || args[1] == "-s")
 	case "id":
 		return len(args) == 2 && (args[1] == "-u" || args[1] == "-un" || args[1] == "-g" || args[1] == "-gn")
+	}
+	return false
+}
+
+// dateSeparates reports a date format with %n or %t: a newline or tab in
+// the output splits the word, and the next field may start with "-".
+func dateSeparates(f string) bool {
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			continue
+		}
+		j := i + 1
+		for j < len(f) && strings.IndexByte("-_0^#:123456789", f[j]) >= 0 {
+			j++
+		}
+		if j < len(f) && (f[j] == 'n' || f[j] == 't') {
+			return true
+		}
+		i = j
 	}
 	return false
 }

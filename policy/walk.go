@@ -140,8 +140,8 @@ func (s *state) hereInput(st *syntax.Stmt, lv *level) {
 				}
 				in = &stdinText{w: w, exact: true}
 			}
-		case syntax.RdrIn:
-			in = &stdinText{} // a file: unknown
+		case syntax.RdrIn, syntax.DplIn, syntax.RdrInOut:
+			in = &stdinText{} // a file or another descriptor: unknown
 		default:
 			continue
 		}
