@@ -85,6 +85,15 @@ func (r Rule) String() string {
 	if len(r.Args) > 0 {
 		s += " " + strings.Join(r.Args, " ")
 	}
+	if len(r.With) > 0 {
+		s += " with " + strings.Join(r.With, "|")
+	}
+	if len(r.Unless) > 0 {
+		s += " unless " + strings.Join(r.Unless, "|")
+	}
+	if len(r.Writes) > 0 {
+		s = strings.TrimSpace(s + " writes " + strings.Join(r.Writes, "|"))
+	}
 	return s
 }
 
