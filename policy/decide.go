@@ -42,7 +42,8 @@ type state struct {
 	// guessing: looking at what code the gate cannot read may run, to name
 	// actions. Deny rules do not apply to a guess: the line is held anyway.
 	guessing bool
-	quiet    bool // parse errors are not unresolved: see unknown
+	quiet    bool   // parse errors are not unresolved: see unknown
+	cwdRisk  string // cd went into a persistence directory, or one not known
 }
 
 type hit struct {

@@ -77,8 +77,7 @@
 // The matcher sees one line. A program an admin stages in one session (a
 // renamed copy of kill in a trusted directory, a script) and runs in a later
 // one by an innocent name is not seen; writes to the places in the
-// persistence list are held, but a relative path after cd into one of them
-// is not followed. Policies narrow this: keep trusted_paths to directories admins cannot
+// persistence list are held (also relative ones after cd into one of them). Policies narrow this: keep trusted_paths to directories admins cannot
 // write, deny or hold the tools that write there, and treat every interpreter
 // and task runner as unresolved (the built-in list does). Interactive shells
 // and terminals are refused or held as a whole, because a terminal turns vi,

@@ -213,6 +213,9 @@ func TestIssue18Held(t *testing.T) {
 		{"persist", "echo x > $D/job", ""},
 		{"persist", "echo x > /etc/cron.d/$NAME", ""},
 		{"persist", "echo x > ~/.bash$X", ""},
+		{"persist", "cd /etc/cron.d && echo '* * * * * root kill 1' > job", ""},
+		{"persist", "cd /etc/systemd/system; cp /tmp/k.service .", ""},
+		{"persist", "cd \"$D\" && tee job < /tmp/x", ""},
 		// Literal-first words: a word that may split into several is still
 		// not trusted.
 		{"literal", "tar czf /tmp/x$(echo ' --to-command=kill') /etc", ""},
@@ -271,7 +274,8 @@ func TestIssue18Allowed(t *testing.T) {
 		"git config --get remote.origin.url", "env TZ=UTC date", "sqlite3 /tmp/db 'select 1'",
 		"xargs -a /tmp/hosts -n1 ping -c1", "ls | xargs wc -l", "auditctl -l", "aa-status", "getenforce",
 		"oscap xccdf eval --profile cis --results /tmp/r.xml ds.xml", "fuser -v /mnt", "loginctl list-sessions",
-		"someprog --list", "someprog /var/log/syslog", "mongosh --eval 'db.x.find()'",
+		"someprog --list", "someprog /var/log/syslog", "cd /var/log && grep -c error syslog > /tmp/n",
+		"cd /tmp && echo x > out.txt", "cd /srv/app/$(date +%F) && ls", "mongosh --eval 'db.x.find()'",
 		"update-alternatives --display python", "python3 --version", "java -version", "node --version",
 	} {
 		if d := p.Decide(Input{Command: line}); d.Verdict != Allow {

@@ -152,6 +152,10 @@ func (s *state) persistWrite(w word, via []string, how string) {
 	if len(s.p.persist) == 0 || w.text == "" || w.text == "-" || w.text == "/dev/null" {
 		return
 	}
+	if s.cwdRisk != "" && !strings.HasPrefix(w.text, "/") && !strings.HasPrefix(w.text, "~") && !strings.HasPrefix(w.text, "$") {
+		s.unres(w, via, "%s writes %s in %s, which may make the system run something later", how, clip(w.text, 64), s.cwdRisk)
+		return
+	}
 	if e := s.p.persistPlace(w); e != "" {
 		s.unres(w, via, "%s writes %s, which makes the system run something later (persistence: %s)", how, clip(w.text, 64), e)
 	}
@@ -196,6 +200,22 @@ func (s *state) noteWrites(base string, args []word, c call) {
 		}
 	}
 	switch base {
+	case "cd", "pushd":
+		// A relative write after cd into a persistence directory lands
+		// there.
+		for _, a := range args {
+			if a.ok && strings.HasPrefix(a.text, "-") && len(a.text) > 1 {
+				continue
+			}
+			d := a
+			d.text = strings.TrimSuffix(a.text, "/") + "/x"
+			if !a.ok && !(a.noOpt && strings.HasPrefix(a.text, "/")) {
+				s.cwdRisk = "a directory only known at run time"
+			} else if e := s.p.persistPlace(d); e != "" && !strings.HasPrefix(e, "~/") {
+				s.cwdRisk = a.text
+			}
+			break
+		}
 	case "cp", "mv", "ln", "install", "rsync", "scp", "link", "rename":
 		ops := operands()
 		for _, a := range ops {
