@@ -18,6 +18,7 @@ const (
 	optReplace
 	optNoexec
 	optUnresolved
+	optRsh
 )
 
 func (w *wrapper) kind(o string) optKind { return w.exactKind(w.full(o)) }
@@ -28,6 +29,8 @@ func (w *wrapper) exactKind(o string) optKind {
 		return optUnresolved
 	case w.noexec[o]:
 		return optNoexec
+	case w.rsh[o]:
+		return optRsh
 	case w.stringOptions[o]:
 		return optString
 	case w.argv0Options[o]:
@@ -49,7 +52,7 @@ func (w *wrapper) exactKind(o string) optKind {
 // takesValue reports whether an option of this kind reads a value.
 func (w *wrapper) takesValue(k optKind, o string) bool {
 	switch k {
-	case optValue, optString, optArgv0:
+	case optValue, optString, optArgv0, optRsh:
 		return true
 	case optReplace:
 		return w.withValue[o]
@@ -71,6 +74,7 @@ type reading struct {
 	stringFlag  bool
 	strings     []word
 	argv0       []word
+	rsh         []word
 	noexec      bool
 	placeholder string
 	unresolved  string
@@ -263,6 +267,7 @@ func (sc *scanner) branch(i, operands int, r reading) {
 	}
 	r.strings = append([]word(nil), r.strings...)
 	r.argv0 = append([]word(nil), r.argv0...)
+	r.rsh = append([]word(nil), r.rsh...)
 	sc.scan(i, operands, r)
 }
 
@@ -272,6 +277,8 @@ func (sc *scanner) apply(r *reading, k optKind, v word) {
 		r.strings = append(r.strings, v)
 	case optArgv0:
 		r.argv0 = append(r.argv0, v)
+	case optRsh:
+		r.rsh = append(r.rsh, v)
 	case optReplace:
 		r.placeholder = v.text
 	}
@@ -318,6 +325,9 @@ func (s *state) runReading(w *wrapper, name string, words []word, r reading, c c
 	}
 	for _, sw := range r.strings {
 		s.parseString(sw, c, via, name)
+	}
+	for _, rw := range r.rsh {
+		s.remoteShell(rw, c, via, name)
 	}
 	if r.start >= 0 {
 		for _, a0 := range r.argv0 {
@@ -422,6 +432,21 @@ func (s *state) parseStringArgs(w word, pos []word, c call, via []string, how st
 			lv.binds = append(lv.binds, binding{name: strconv.Itoa(i), vals: []string{p.text}, from: 0, to: len(lv.src) + 1})
 		}
 	}
+	s.parse(lv)
+}
+
+// remoteShell reads rsync -e CMD: rsync runs CMD HOST rsync --server ...,
+// so CMD is read as the line "CMD HOST true" (ssh's options are checked,
+// and anything else than a remote shell is seen for what it is).
+func (s *state) remoteShell(w word, c call, via []string, how string) {
+	if !w.ok || !w.single {
+		s.unres(w, via, "the remote shell %s runs is not a literal", how)
+		return
+	}
+	v := w
+	v.text, v.sw, v.braced = w.text+" remote-host true", nil, true
+	lv := subLevel(c.lv, []word{v}, how)
+	lv.via = via
 	s.parse(lv)
 }
 
@@ -547,6 +572,16 @@ func (s *state) unwrapPermuted(w *wrapper, name string, words []word, c call, vi
 			if !attached {
 				i++
 			}
+		case optRsh:
+			v := valueWord(a, val)
+			if !attached {
+				if i+1 >= len(args) {
+					break
+				}
+				i++
+				v = args[i]
+			}
+			s.remoteShell(v, c, via, name+" "+t)
 		}
 	}
 	if !found && w.run == runUnresolved {

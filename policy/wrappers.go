@@ -51,7 +51,8 @@ type wrapper struct {
 	argv0Options  set // exec -a NAME: NAME is what the program sees as its name
 	unresolved    set // options that make the line unresolved (sudo -s)
 	noexec        set // options with which nothing runs (command -v)
-	replace       set // xargs -I R: words containing R are filled in at run time
+	replace       set // xargs -I R: words holding R are filled in at run time
+	rsh           set // rsync -e CMD: CMD is a remote shell, run with a host and a command
 
 	assignments    bool // NAME=VALUE words before the command (env)
 	appendsArgs    bool // more arguments are added at run time (xargs)
@@ -204,7 +205,7 @@ var wrapperFields = []string{
 	"command", "flags", "options_with_value", "operands", "run", "permute", "plus_options",
 	"string_flags", "string_options", "exec_options", "argv0_options", "unresolved_options",
 	"noexec_options", "replace_options", "assignments", "appends_args", "placeholder",
-	"unresolved_if_contains", "bare", "note", "subcommands", "abbrev", "example",
+	"unresolved_if_contains", "bare", "note", "subcommands", "abbrev", "example", "rsh_options",
 }
 
 func (d *decoder) wrapperList(n *yaml.Node, ctx string) ([]*wrapper, error) {
@@ -251,7 +252,7 @@ func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 		{"flags", &w.flags}, {"options_with_value", &w.withValue}, {"string_flags", &w.stringFlags},
 		{"string_options", &w.stringOptions}, {"exec_options", &w.execOptions},
 		{"argv0_options", &w.argv0Options}, {"unresolved_options", &w.unresolved},
-		{"noexec_options", &w.noexec}, {"replace_options", &w.replace},
+		{"noexec_options", &w.noexec}, {"replace_options", &w.replace}, {"rsh_options", &w.rsh},
 	}
 	for _, s := range sets {
 		*s.dst = set{}
@@ -344,7 +345,7 @@ func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 		}
 	}
 	for _, s := range []set{w.flags, w.withValue, w.stringFlags, w.stringOptions, w.execOptions,
-		w.argv0Options, w.unresolved, w.noexec, w.replace} {
+		w.argv0Options, w.unresolved, w.noexec, w.replace, w.rsh} {
 		for o := range s {
 			if strings.HasPrefix(o, "--") {
 				w.long = append(w.long, o)
