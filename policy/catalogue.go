@@ -153,16 +153,6 @@ func (s *state) subcommand(w *wrapper, name string, rest []word, c call, via []s
 	s.unwrap(sub, name+" "+sub.commands[0], rest, call{words: c.words, lv: c.lv, via: c.via, open: c.open, placeholder: c.placeholder})
 }
 
-// known reports whether a program name is in the catalogue or the policy:
-// a runner, an inert program, or one an action or deny rule names.
-func (s *state) known(base string) bool {
-	p := s.p
-	if p.inert.has(base) || p.wrappers.lookup(base) != nil {
-		return true
-	}
-	return s.privileged(base)
-}
-
 // privileged reports whether an action or deny rule names the program.
 func (s *state) privileged(base string) bool {
 	p := s.p
