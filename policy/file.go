@@ -36,8 +36,6 @@ type Policy struct {
 	index      map[string][]ruleRef
 	globRules  []ruleRef
 	writeRules []ruleRef
-	termIndex  map[string]bool
-	termGlobs  []string
 }
 
 // Defaults apply to actions that do not set their own values.
