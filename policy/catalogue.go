@@ -65,7 +65,7 @@ func (s *nameSet) has(name string) bool {
 // is a unique prefix of, as GNU getopt_long reads it. An ambiguous prefix is
 // returned as is (getopt rejects it, and an unknown option is read both ways).
 func (w *wrapper) full(o string) string {
-	if len(o) < 4 || !strings.HasPrefix(o, "--") || len(w.long) == 0 {
+	if len(o) < 3 || !strings.HasPrefix(o, "--") || len(w.long) == 0 {
 		return o
 	}
 	i, found := slices.BinarySearch(w.long, o)

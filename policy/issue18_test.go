@@ -138,6 +138,8 @@ func TestIssue18Held(t *testing.T) {
 		// GNU getopt long-option prefixes.
 		{"getopt", "env --split-s='kill " + P + "'", kp},
 		{"getopt", "env --split='kill " + P + "'", kp},
+		{"getopt", "env --s='kill " + P + "'", kp},
+		{"getopt", "env --s 'kill " + P + "'", kp},
 		{"getopt", "tar --to-c='kill " + P + "' -xf /tmp/a.tar", ""},
 		{"getopt", "tar -xf /tmp/a.tar --to-comm 'kill " + P + "'", ""},
 		{"getopt", "sudo --us=root kill " + P, kp},
