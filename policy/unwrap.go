@@ -303,6 +303,11 @@ func (s *state) unwrap(w *wrapper, name string, words []word, c call) {
 			}
 		}
 	}
+	if w.readsOnly() {
+		// Nothing in its grammar runs anything: its words, literal or
+		// not, are only data (kubectl logs $pod).
+		return
+	}
 	if w.permute {
 		s.unwrapPermuted(w, name, words, c, via)
 		return
@@ -365,7 +370,7 @@ func (s *state) runReading(w *wrapper, name string, words []word, r reading, c c
 		} else if c.stdin != nil && c.stdin.w.ok {
 			s.guessTokens([]word{c.stdin.w}, c, via)
 		}
-		if w.bareUnresolved || w.run == runUnresolved {
+		if w.bareUnresolved || (w.run == runUnresolved && len(w.subs) == 0) {
 			s.unres(words[0], via, "%s", orDefault(w.note, name+" runs commands the gate cannot read"))
 		} else if c.open && w.run != runNone && len(w.subs) == 0 && !r.noexec {
 			s.unres(words[0], via, "%s runs a command it reads at run time (xargs adds it)", name)
@@ -601,4 +606,12 @@ func hasNoexec(w *wrapper, args []word) bool {
 		}
 	}
 	return false
+}
+
+// readsOnly reports an entry that runs nothing whatever its words are: run:
+// none, no subcommands, and no option that runs, loads or reads a command.
+func (w *wrapper) readsOnly() bool {
+	return w.run == runNone && len(w.subs) == 0 && len(w.stringFlags) == 0 && len(w.stringOptions) == 0 &&
+		len(w.execOptions) == 0 && len(w.argv0Options) == 0 && len(w.unresolved) == 0 && len(w.rsh) == 0 &&
+		!w.bareUnresolved
 }
