@@ -208,10 +208,19 @@ func (s *state) held() int { return len(s.actions) + len(s.unresolved) + len(s.d
 // argument names a program that would be held, the unknown program may run
 // it: the line is unresolved, and the action it would be is named too.
 func (s *state) unknown(base string, words []word, c call) {
+	// What an unknown program may run is a guess: deny rules do not apply
+	// (the line is held, and the author can declare the program).
+	defer func(g bool) { s.guessing = g }(s.guessing)
+	s.guessing = true
 	for i := 1; i < len(words); i++ {
 		a := words[i]
 		if !s.namesProgram(a.text) {
 			continue
+		}
+		if j := strings.IndexByte(a.text, '='); j > 0 && a.ok && strings.HasPrefix(a.text, "-") {
+			// --cmd='kill 1': the value is what may run.
+			v := valueWord(a, a.text[j+1:])
+			a = v
 		}
 		before := s.held()
 		via := append(slices.Clone(c.via), base)

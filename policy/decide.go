@@ -44,6 +44,7 @@ type state struct {
 	guessing bool
 	quiet    bool   // parse errors are not unresolved: see unknown
 	cwdRisk  string // cd went into a persistence directory, or one not known
+	cwd      string // where cd went, when known
 }
 
 type hit struct {
@@ -432,9 +433,6 @@ func (s *state) matchRules(base string, name word, args []word, c call) {
 	p := s.p
 	try := func(ref ruleRef) {
 		var targets []string
-		if ref.kind == kindDeny && s.guessing {
-			return
-		}
 		if ref.kind == kindDeny {
 			targets = p.deny[ref.idx].targets
 		} else {
@@ -469,6 +467,14 @@ func (s *state) matchRules(base string, name word, args []word, c call) {
 			notes = append(notes, "may match: an argument is not known until run time")
 		}
 		m.Note = strings.Join(notes, "; ")
+		if ref.kind == kindDeny && s.guessing {
+			// A guess at what code may run is held, not denied: the line
+			// only may do what the rule forbids.
+			m.Action = UnresolvedAction.Name
+			m.Note = strings.TrimPrefix(m.Note+"; may run what deny rule "+p.deny[ref.idx].name+" forbids", "; ")
+			s.unresolved = append(s.unresolved, m)
+			return
+		}
 		if ref.kind == kindDeny {
 			// A deny rule that may match is a deny: approval cannot make
 			// it safe.

@@ -229,6 +229,15 @@ func TestIssue18Held(t *testing.T) {
 		{"persist", "cd /etc/cron.d && echo '* * * * * root kill 1' > job", ""},
 		{"persist", "cd /etc/systemd/system; cp /tmp/k.service .", ""},
 		{"persist", "cd \"$D\" && tee job < /tmp/x", ""},
+		{"persist", "cd /etc; echo x > cron.d/job", ""},
+		{"persist", "cd /etc && cd cron.d && echo x > job", ""},
+		{"persist", "cd ~/.ssh && cat k.pub >> authorized_keys", ""},
+		{"persist", "cd; echo 'kill 1' >> .bashrc", ""},
+		{"persist", "tar czf /etc/cron.d/x /tmp", ""},
+		{"persist", "tar xzf /tmp/a.tgz -C /etc/cron.d", ""},
+		{"persist", "git log -1 --output=/etc/cron.d/x", ""},
+		{"unknown", "someprog --cmd='kill 1'", kp},
+		{"unknown", "someprog --cmd='ls; rm -rf /'", ""},
 		// Literal-first words: a word that may split into several is still
 		// not trusted.
 		{"literal", "tar czf /tmp/x$(echo ' --to-command=kill') /etc", ""},
@@ -292,7 +301,7 @@ func TestIssue18Allowed(t *testing.T) {
 		"ssh-keyscan web1 >> ~/.ssh/known_hosts", "brew install python",
 		"for pod in $(kubectl get pods -o name); do kubectl logs $pod --tail=5; done", "alias k=kubectl", "docker", "git",
 		"someprog --list", "someprog /var/log/syslog", "cd /var/log && grep -c error syslog > /tmp/n",
-		"cd /tmp && echo x > out.txt", "cd /srv/app/$(date +%F) && ls", "mongosh --eval 'db.x.find()'",
+		"cd /tmp && echo x > out.txt", "tar czf /tmp/a.tgz -C /etc nginx", "cd /etc && tar czf /tmp/etc.tgz .", "cd /srv/app/$(date +%F) && ls", "mongosh --eval 'db.x.find()'",
 		"update-alternatives --display python", "python3 --version", "java -version", "node --version",
 	} {
 		if d := p.Decide(Input{Command: line}); d.Verdict != Allow {

@@ -152,9 +152,13 @@ func (s *state) persistWrite(w word, via []string, how string) {
 	if len(s.p.persist) == 0 || w.text == "" || w.text == "-" || w.text == "/dev/null" {
 		return
 	}
-	if s.cwdRisk != "" && !strings.HasPrefix(w.text, "/") && !strings.HasPrefix(w.text, "~") && !strings.HasPrefix(w.text, "$") {
+	relative := !strings.HasPrefix(w.text, "/") && !strings.HasPrefix(w.text, "~") && !strings.HasPrefix(w.text, "$")
+	if s.cwdRisk != "" && relative {
 		s.unres(w, via, "%s writes %s in %s, which may make the system run something later", how, clip(w.text, 64), s.cwdRisk)
 		return
+	}
+	if s.cwd != "" && relative {
+		w.text = path.Join(s.cwd, w.text)
 	}
 	if e := s.p.persistPlace(w); e != "" {
 		s.unres(w, via, "%s writes %s, which makes the system run something later (persistence: %s)", how, clip(w.text, 64), e)
@@ -201,20 +205,38 @@ func (s *state) noteWrites(base string, args []word, c call) {
 	}
 	switch base {
 	case "cd", "pushd":
-		// A relative write after cd into a persistence directory lands
-		// there.
+		// A relative write after cd lands in that directory.
+		dir := ""
 		for _, a := range args {
 			if a.ok && strings.HasPrefix(a.text, "-") && len(a.text) > 1 {
 				continue
 			}
-			d := a
-			d.text = strings.TrimSuffix(a.text, "/") + "/x"
-			if !a.ok && !(a.noOpt && strings.HasPrefix(a.text, "/")) {
+			switch {
+			case !a.ok && !(a.noOpt && strings.HasPrefix(a.text, "/")):
 				s.cwdRisk = "a directory only known at run time"
-			} else if e := s.p.persistPlace(d); e != "" && !strings.HasPrefix(e, "~/") {
-				s.cwdRisk = a.text
+			case a.ok && a.text == "-":
+				s.cwdRisk = "the previous directory"
+			default:
+				dir = a.text
 			}
 			break
+		}
+		if s.cwdRisk != "" {
+			break
+		}
+		switch {
+		case dir == "" || strings.HasPrefix(dir, "~"):
+			s.cwd = homeDir + strings.TrimPrefix(strings.TrimPrefix(dir, "~"), "/")
+		case strings.HasPrefix(dir, "/"):
+			s.cwd = path.Clean(dir)
+		case s.cwd != "":
+			s.cwd = path.Join(s.cwd, dir)
+		default:
+			s.cwdRisk = "a directory relative to one not known"
+		}
+		d := word{text: s.cwd + "/x", ok: !strings.ContainsAny(s.cwd, "$`*?[")}
+		if e := s.p.persistPlace(d); e != "" && !strings.HasPrefix(e, "~/") {
+			s.cwdRisk = s.cwd
 		}
 	case "cp", "mv", "ln", "install", "rsync", "scp", "link", "rename":
 		ops := operands()
@@ -250,6 +272,43 @@ func (s *state) noteWrites(base string, args []word, c call) {
 		}
 		if inPlace {
 			targets = append(targets, operands()...)
+		}
+	case "tar", "gtar", "bsdtar":
+		// The archive written (czf FILE, -f FILE) and the directory
+		// extracted into (-C DIR).
+		for i, a := range args {
+			if !a.ok {
+				continue
+			}
+			t := a.text
+			next := func() {
+				if i+1 < len(args) {
+					targets = append(targets, args[i+1])
+				}
+			}
+			switch {
+			case t == "-f" || t == "--file" || t == "-C" || t == "--directory":
+				if t == "-C" || t == "--directory" {
+					if i+1 < len(args) {
+						d := args[i+1]
+						d.text = strings.TrimSuffix(d.text, "/") + "/x"
+						targets = append(targets, d)
+					}
+					continue
+				}
+				next()
+			case strings.HasPrefix(t, "--file="), strings.HasPrefix(t, "--directory="):
+				v := a
+				v.text = t[strings.IndexByte(t, '=')+1:]
+				if strings.HasPrefix(t, "--directory=") {
+					v.text = strings.TrimSuffix(v.text, "/") + "/x"
+				}
+				targets = append(targets, v)
+			case i == 0 && !strings.HasPrefix(t, "--") && strings.HasSuffix(t, "f"):
+				next() // tar czf FILE
+			case strings.HasPrefix(t, "-") && !strings.HasPrefix(t, "--") && strings.HasSuffix(t, "f"):
+				next() // tar -czf FILE
+			}
 		}
 	case "dd":
 		for _, a := range args {
