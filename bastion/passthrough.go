@@ -146,8 +146,10 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 
 	if command == "" {
 		err = ts.Shell()
+	} else if guarded {
+		err = ts.Start(command) // the grant, for keyturn-guard
 	} else {
-		err = ts.Start(command)
+		err = ts.Start(bashCommand(g.targetShell(id.Target), command))
 	}
 	if errors.Is(err, io.EOF) {
 		// The request may have reached the target before the

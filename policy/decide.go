@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // Input is what a client asked the gate to run.
@@ -36,6 +38,13 @@ type state struct {
 	unresolved []Match
 	calls      []seen
 	written    map[string]word
+	stdin      map[*syntax.CallExpr]*stdinText
+	// guessing: looking at what code the gate cannot read may run, to name
+	// actions. Deny rules do not apply to a guess: the line is held anyway.
+	guessing bool
+	quiet    bool   // parse errors are not unresolved: see unknown
+	cwdRisk  string // cd went into a persistence directory, or one not known
+	cwd      string // where cd went, when known
 }
 
 type hit struct {
@@ -60,6 +69,7 @@ type call struct {
 	via         []string
 	open        bool   // more arguments are added at run time (xargs)
 	placeholder string // words containing it are filled in at run time
+	stdin       *stdinText
 }
 
 // Decide returns what the gate does with in. Deny rules win over everything;
@@ -80,6 +90,13 @@ func (p *Policy) Decide(in Input) Decision {
 	}
 	s.parse(&level{src: in.Command})
 	s.checkWritten()
+	if len(s.unresolved) > 0 && len(s.actions) == 0 && len(s.denies) == 0 {
+		// Unresolved, and nothing named: look for a privileged program
+		// named anywhere in the line (set -- kill 1; "$@"), so approvers
+		// see what it may be.
+		all := word{text: in.Command, end: len(in.Command), ok: true, single: true}
+		s.guessTokens([]word{all}, call{lv: &level{src: in.Command}}, []string{"named in the line"})
+	}
 	d := s.decision()
 	if in.PTY && !s.terminalAllowed() {
 		return p.withShell(d, Match{Action: InteractiveAction.Name,
@@ -115,6 +132,12 @@ func addRef(refs []ActionRef, r ActionRef) []ActionRef {
 }
 
 func (s *state) decision() Decision {
+	d := s.decide()
+	d.Why = boundWhy(d.Why)
+	return d
+}
+
+func (s *state) decide() Decision {
 	p := s.p
 	if len(s.denies) > 0 {
 		d := Decision{Verdict: Deny}
@@ -172,6 +195,9 @@ func appendMatch(ms []Match, m Match) []Match {
 
 // unres records that the line cannot be resolved statically.
 func (s *state) unres(w word, via []string, format string, args ...any) {
+	if len(s.unresolved) > 4*maxWhy {
+		return // the decision is made; more reasons are not shown anyway
+	}
 	note := "unresolved: " + fmt.Sprintf(format, args...)
 	if len(via) > 0 {
 		note += " (via " + strings.Join(via, ", ") + ")"
@@ -179,7 +205,25 @@ func (s *state) unres(w word, via []string, format string, args ...any) {
 	s.unresolved = append(s.unresolved, Match{Action: UnresolvedAction.Name, Words: []Word{w.pub()}, Note: note})
 }
 
-func (w word) pub() Word { return Word{Text: w.text, Offset: w.off, End: w.end} }
+// Bounds on what a decision explains: a line of 258 KB of nested $(...)
+// must not put hundreds of copies of itself in the log. A word is told by
+// its offsets; its text is cut short.
+const (
+	maxWhy      = 32
+	maxWordText = 200
+)
+
+func (w word) pub() Word { return Word{Text: clip(w.text, maxWordText), Offset: w.off, End: w.end} }
+
+// boundWhy keeps the first maxWhy reasons and says how many were left out.
+func boundWhy(why []Match) []Match {
+	if len(why) <= maxWhy {
+		return why
+	}
+	n := len(why) - (maxWhy - 1)
+	why = why[:maxWhy-1]
+	return append(why, Match{Action: why[0].Action, Note: fmt.Sprintf("%d more reasons not shown", n)})
+}
 
 // commandName returns the name a command word runs, or why it cannot be
 // known: a program given by a path is only trusted in trusted_paths.
@@ -221,6 +265,7 @@ func (s *state) analyze(c call) {
 	name := words[0]
 	if !name.ok {
 		s.unres(name, c.via, "command name is not a literal")
+		s.guessName(name, words[1:], c)
 		return
 	}
 	base, why := s.commandName(name.text)
@@ -229,15 +274,54 @@ func (s *state) analyze(c call) {
 		return
 	}
 	args := words[1:]
+	w := s.p.wrappers.lookup(base)
+	if w != nil && w.abbrev {
+		args = canonArgs(w, args)
+	}
 	s.calls = append(s.calls, seen{name: base, word: name, args: args, open: c.open})
 	s.matchRules(base, name, args, c)
-	s.noteWrites(base, args)
+	s.noteWrites(base, args, c)
 	if s.builtin(base, words, c) {
 		return
 	}
-	if w := s.p.wrappers.lookup(base); w != nil {
-		s.unwrap(w, base, words, c)
+	if base == "sed" || base == "gsed" {
+		s.sedScript(base, args, c)
 	}
+	if base == "runuser" && runuserArgv(args) {
+		w = s.p.wrappers.lookup("runuser -u")
+	}
+	switch {
+	case w != nil:
+		before := len(s.unresolved)
+		s.unwrap(w, base, words, c)
+		if len(s.unresolved) > before && c.depth() < 2 {
+			s.guessTokens(args, c, append(slices.Clone(c.via), base))
+		}
+	case s.p.inert.has(base), s.privileged(base):
+	default:
+		s.unknown(base, words, c)
+	}
+}
+
+func (c call) depth() int {
+	if c.lv == nil {
+		return 0
+	}
+	return c.lv.depth
+}
+
+// runuserArgv reports runuser -u USER: then what follows is a command, not
+// su's grammar.
+func runuserArgv(args []word) bool {
+	for _, a := range args {
+		if a.text == "--" || !strings.HasPrefix(a.text, "-") {
+			return false
+		}
+		if a.text == "-u" || strings.HasPrefix(a.text, "--user") || (strings.HasPrefix(a.text, "-u") && !strings.HasPrefix(a.text, "--")) {
+			return true
+		}
+	}
+	return false
 }
 
 type argResult int
@@ -292,6 +376,43 @@ func matchArgs(pats []string, args []word, open bool) (argResult, []int) {
 	return argsNo, nil
 }
 
+// unless reports whether an option before the first operand makes the
+// command harmless (kill -l). Only literal words count.
+func unless(pats []string, args []word) bool {
+	if len(pats) == 0 {
+		return false
+	}
+	for _, a := range args {
+		if !a.ok || a.text == "--" || len(a.text) < 2 || a.text[0] != '-' {
+			return false
+		}
+		if matchAny(pats, a.text) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchWith finds an argument, anywhere, that matches one of pats.
+func matchWith(pats []string, args []word, open bool) (argResult, []int) {
+	maybe := open
+	for j, a := range args {
+		if !a.ok {
+			maybe = true
+			continue
+		}
+		for _, p := range pats {
+			if globMatch(p, a.text) {
+				return argsYes, []int{j}
+			}
+		}
+	}
+	if maybe {
+		return argsMaybe, nil
+	}
+	return argsNo, nil
+}
+
 func globMatch(pat, s string) bool {
 	if !isGlob(pat) {
 		return pat == s
@@ -322,8 +443,18 @@ func (s *state) matchRules(base string, name word, args []word, c call) {
 			return
 		}
 		res, idx := matchArgs(ref.rule.Args, args, c.open)
-		if res == argsNo {
+		if res == argsNo || unless(ref.rule.Unless, args) {
 			return
+		}
+		if len(ref.rule.With) > 0 {
+			wr, wi := matchWith(ref.rule.With, args, c.open)
+			if wr == argsNo {
+				return
+			}
+			if wr == argsMaybe {
+				res = argsMaybe
+			}
+			idx = append(idx, wi...)
 		}
 		m := Match{Rule: ref.rule.ID, Words: []Word{name.pub()}}
 		for _, i := range idx {
@@ -337,6 +468,14 @@ func (s *state) matchRules(base string, name word, args []word, c call) {
 			notes = append(notes, "may match: an argument is not known until run time")
 		}
 		m.Note = strings.Join(notes, "; ")
+		if ref.kind == kindDeny && s.guessing {
+			// A guess at what code may run is held, not denied: the line
+			// only may do what the rule forbids.
+			m.Action = UnresolvedAction.Name
+			m.Note = strings.TrimPrefix(m.Note+"; may run what deny rule "+p.deny[ref.idx].name+" forbids", "; ")
+			s.unresolved = append(s.unresolved, m)
+			return
+		}
 		if ref.kind == kindDeny {
 			// A deny rule that may match is a deny: approval cannot make
 			// it safe.

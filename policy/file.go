@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,15 +27,16 @@ type Policy struct {
 	actions       []Action
 	deny          []denyRule
 	wrappers      *wrapperSet
+	inert         *nameSet
+	persist       []string // places whose writing makes the system run something later
 	vars          variables
 	groupUses     []GroupUse // where approvers rules name groups
 
 	// index finds the rules that may match a command name without scanning
 	// every rule; globRules holds the ones whose command is a pattern.
-	index     map[string][]ruleRef
-	globRules []ruleRef
-	termIndex map[string]bool
-	termGlobs []string
+	index      map[string][]ruleRef
+	globRules  []ruleRef
+	writeRules []ruleRef
 }
 
 // Defaults apply to actions that do not set their own values.
@@ -67,6 +69,15 @@ type Action struct {
 type Rule struct {
 	Commands []string `json:"command"`
 	Args     []string `json:"args,omitempty"`
+	// With: the rule matches only if some argument matches one of these
+	// (oscap ... --remediate, wherever it stands).
+	With []string `json:"with,omitempty"`
+	// Unless: the rule does not match when an option before the first
+	// operand matches one of these (kill -l lists signals, --version).
+	Unless []string `json:"unless,omitempty"`
+	// Writes: the rule matches a write to one of these paths (echo 0 >
+	// /sys/fs/selinux/enforce) instead of a command.
+	Writes []string `json:"writes,omitempty"`
 	// ID is where the rule stands in the file, e.g. "actions[0].match[1]".
 	ID string `json:"id"`
 }
@@ -75,6 +86,15 @@ func (r Rule) String() string {
 	s := strings.Join(r.Commands, "|")
 	if len(r.Args) > 0 {
 		s += " " + strings.Join(r.Args, " ")
+	}
+	if len(r.With) > 0 {
+		s += " with " + strings.Join(r.With, "|")
+	}
+	if len(r.Unless) > 0 {
+		s += " unless " + strings.Join(r.Unless, "|")
+	}
+	if len(r.Writes) > 0 {
+		s = strings.TrimSpace(s + " writes " + strings.Join(r.Writes, "|"))
 	}
 	return s
 }
@@ -143,7 +163,7 @@ func parseYAML(name string, data []byte) (*yaml.Node, error) {
 
 var topFields = []string{
 	"version", "defaults", "unresolved", "shell", "terminal_allow", "trusted_paths",
-	"actions", "deny", "wrappers", "unresolved_variables", "command_variables",
+	"actions", "deny", "wrappers", "inert", "persistence", "unresolved_variables", "command_variables",
 }
 
 // Parse parses a policy. name is used in error positions.
@@ -232,7 +252,31 @@ func Parse(name string, data []byte) (*Policy, error) {
 			return nil, err
 		}
 	}
-	p.wrappers = builtin.wrappers.with(site)
+	p.inert = builtin.inert.clone()
+	var siteInert []string
+	if x, ok := f["inert"]; ok {
+		if siteInert, err = d.globList(x.val, "inert"); err != nil {
+			return nil, err
+		}
+	}
+	// The site's word wins over the catalogue's: a program the site lists
+	// as inert is no longer a runner, and one it lists as a runner is no
+	// longer inert.
+	p.wrappers = builtin.wrappers.with(site).without(siteInert)
+	p.inert.add(siteInert)
+	for _, w := range site {
+		for _, c := range w.commands {
+			delete(p.inert.names, c)
+		}
+	}
+	p.persist = slices.Clone(builtin.persist)
+	if x, ok := f["persistence"]; ok {
+		l, err := d.persistList(x.val, "persistence")
+		if err != nil {
+			return nil, err
+		}
+		p.persist = append(p.persist, l...)
+	}
 	if x, ok := f["unresolved_variables"]; ok {
 		l, err := d.globList(x.val, "unresolved_variables")
 		if err != nil {
@@ -418,12 +462,27 @@ func (d *decoder) matchList(n *yaml.Node, ctx string, emptyOK bool) ([]Rule, err
 	out := make([]Rule, 0, len(n.Content))
 	for i, mn := range n.Content {
 		mctx := fmt.Sprintf("%s[%d]", ctx, i)
-		f, err := d.fields(mn, mctx, "command", "args")
+		f, err := d.fields(mn, mctx, "command", "args", "with", "unless", "writes")
 		if err != nil {
 			return nil, err
 		}
 		var r Rule
+		for _, l := range []struct {
+			key string
+			dst *[]string
+		}{{"with", &r.With}, {"unless", &r.Unless}, {"writes", &r.Writes}} {
+			if x, ok := f[l.key]; ok {
+				if *l.dst, err = d.globList(x.val, mctx+": "+l.key); err != nil {
+					return nil, err
+				}
+			}
+		}
 		x, ok := f["command"]
+		if !ok && len(r.Writes) > 0 {
+			r.ID = mctx
+			out = append(out, r)
+			continue
+		}
 		if !ok {
 			return nil, d.errf(mn, "%s: missing field \"command\"", mctx)
 		}
@@ -594,6 +653,9 @@ func validName(s string) bool {
 func (p *Policy) buildIndex() {
 	p.index = map[string][]ruleRef{}
 	add := func(ref ruleRef) {
+		if len(ref.rule.Writes) > 0 {
+			p.writeRules = append(p.writeRules, ref)
+		}
 		for _, c := range ref.rule.Commands {
 			if isGlob(c) {
 				p.globRules = append(p.globRules, ref)

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -17,14 +18,19 @@ const (
 	optReplace
 	optNoexec
 	optUnresolved
+	optRsh
 )
 
-func (w *wrapper) kind(o string) optKind {
+func (w *wrapper) kind(o string) optKind { return w.exactKind(w.full(o)) }
+
+func (w *wrapper) exactKind(o string) optKind {
 	switch {
 	case w.unresolved[o]:
 		return optUnresolved
 	case w.noexec[o]:
 		return optNoexec
+	case w.rsh[o]:
+		return optRsh
 	case w.stringOptions[o]:
 		return optString
 	case w.argv0Options[o]:
@@ -46,7 +52,7 @@ func (w *wrapper) kind(o string) optKind {
 // takesValue reports whether an option of this kind reads a value.
 func (w *wrapper) takesValue(k optKind, o string) bool {
 	switch k {
-	case optValue, optString, optArgv0:
+	case optValue, optString, optArgv0, optRsh:
 		return true
 	case optReplace:
 		return w.withValue[o]
@@ -68,6 +74,7 @@ type reading struct {
 	stringFlag  bool
 	strings     []word
 	argv0       []word
+	rsh         []word
 	noexec      bool
 	placeholder string
 	unresolved  string
@@ -104,6 +111,17 @@ func (sc *scanner) scan(i, operands int, r reading) {
 	}
 	for i < len(args) {
 		a := args[i]
+		if a.noOpt && a.single && !a.ok {
+			// Never an option: an operand, or where the command starts.
+			if operands < w.operands {
+				operands++
+				i++
+				continue
+			}
+			r.start = i
+			sc.out = append(sc.out, r)
+			return
+		}
 		if !a.ok || !a.single {
 			fail(a, "a wrapper argument is not a literal, so where the command starts is unknown")
 			return
@@ -249,6 +267,7 @@ func (sc *scanner) branch(i, operands int, r reading) {
 	}
 	r.strings = append([]word(nil), r.strings...)
 	r.argv0 = append([]word(nil), r.argv0...)
+	r.rsh = append([]word(nil), r.rsh...)
 	sc.scan(i, operands, r)
 }
 
@@ -258,6 +277,8 @@ func (sc *scanner) apply(r *reading, k optKind, v word) {
 		r.strings = append(r.strings, v)
 	case optArgv0:
 		r.argv0 = append(r.argv0, v)
+	case optRsh:
+		r.rsh = append(r.rsh, v)
 	case optReplace:
 		r.placeholder = v.text
 	}
@@ -267,7 +288,7 @@ func (sc *scanner) apply(r *reading, k optKind, v word) {
 func (s *state) unwrap(w *wrapper, name string, words []word, c call) {
 	args := words[1:]
 	via := append(append([]string(nil), c.via...), name)
-	if len(w.containsUnres) > 0 {
+	if len(w.containsUnres) > 0 && !hasNoexec(w, args) {
 		for _, a := range args {
 			if !a.ok {
 				s.unres(a, via, "an argument of %s is not a literal", name)
@@ -281,6 +302,11 @@ func (s *state) unwrap(w *wrapper, name string, words []word, c call) {
 				}
 			}
 		}
+	}
+	if w.readsOnly() {
+		// Nothing in its grammar runs anything: its words, literal or
+		// not, are only data (kubectl logs $pod).
+		return
 	}
 	if w.permute {
 		s.unwrapPermuted(w, name, words, c, via)
@@ -305,6 +331,9 @@ func (s *state) runReading(w *wrapper, name string, words []word, r reading, c c
 	for _, sw := range r.strings {
 		s.parseString(sw, c, via, name)
 	}
+	for _, rw := range r.rsh {
+		s.remoteShell(rw, c, via, name)
+	}
 	if r.start >= 0 {
 		for _, a0 := range r.argv0 {
 			// exec -a NAME PROG: a multi-call program such as busybox acts
@@ -318,15 +347,33 @@ func (s *state) runReading(w *wrapper, name string, words []word, r reading, c c
 			s.unres(words[0], via, "%s -c without a command string", name)
 			return
 		}
-		s.parseString(args[r.start], c, via, name+" -c")
+		s.parseStringArgs(args[r.start], args[r.start+1:], c, via, name+" -c")
 		return
 	}
 	if len(r.strings) > 0 && w.run != runArgv {
 		return
 	}
+	if len(w.subs) > 0 && r.start >= 0 {
+		s.subcommand(w, name, args[r.start:], c, via)
+		return
+	}
 	if r.start < 0 {
-		if w.bareUnresolved || w.run == runUnresolved {
+		if c.stdin != nil && c.stdin.w.ok && len(w.stringFlags) > 0 {
+			// A shell reading a script the line shows (bash <<< 'kill 1').
+			in := c.stdin.w
+			lv := subLevel(c.lv, []word{in}, name+" stdin")
+			lv.via = via
+			s.parse(lv)
+			if c.stdin.exact {
+				return
+			}
+		} else if c.stdin != nil && c.stdin.w.ok {
+			s.guessTokens([]word{c.stdin.w}, c, via)
+		}
+		if w.bareUnresolved || (w.run == runUnresolved && len(w.subs) == 0) {
 			s.unres(words[0], via, "%s", orDefault(w.note, name+" runs commands the gate cannot read"))
+		} else if c.open && w.run != runNone && len(w.subs) == 0 && !r.noexec {
+			s.unres(words[0], via, "%s runs a command it reads at run time (xargs adds it)", name)
 		}
 		return
 	}
@@ -373,6 +420,41 @@ func orDefault(s, def string) string {
 	return def
 }
 
+// parseStringArgs reads sh -c STRING ARG0 ARG1...: the string sees the
+// arguments as $0, $1, ... (bash -c '"$0" 1' kill runs kill).
+func (s *state) parseStringArgs(w word, pos []word, c call, via []string, how string) {
+	if !w.ok || !w.single {
+		s.unres(w, via, "the string %s runs is not a literal", how)
+		return
+	}
+	lv := subLevel(c.lv, []word{w}, how)
+	lv.via = via
+	for i, p := range pos {
+		if i > 9 || strings.Contains(lv.src, "set") || strings.Contains(lv.src, "shift") {
+			break // set -- and shift move the arguments
+		}
+		if p.ok && p.single && safeValue(p.text) {
+			lv.binds = append(lv.binds, binding{name: strconv.Itoa(i), vals: []string{p.text}, from: 0, to: len(lv.src) + 1})
+		}
+	}
+	s.parse(lv)
+}
+
+// remoteShell reads rsync -e CMD: rsync runs CMD HOST rsync --server ...,
+// so CMD is read as the line "CMD HOST true" (ssh's options are checked,
+// and anything else than a remote shell is seen for what it is).
+func (s *state) remoteShell(w word, c call, via []string, how string) {
+	if !w.ok || !w.single {
+		s.unres(w, via, "the remote shell %s runs is not a literal", how)
+		return
+	}
+	v := w
+	v.text, v.sw, v.braced = w.text+" remote-host true", nil, true
+	lv := subLevel(c.lv, []word{v}, how)
+	lv.via = via
+	s.parse(lv)
+}
+
 // parseString reads one word as a shell line.
 func (s *state) parseString(w word, c call, via []string, how string) {
 	if !w.ok || !w.single {
@@ -389,8 +471,10 @@ func (s *state) parseString(w word, c call, via []string, how string) {
 func (s *state) envAssignments(ws []word, c call, via []string) []word {
 	for len(ws) > 0 {
 		a := ws[0]
+		// env and sudo take any word holding "=" before the command as an
+		// assignment, identifier or not (env A.B=1 kill).
 		i := strings.IndexByte(a.text, '=')
-		if i <= 0 || !validEnvName(a.text[:i]) {
+		if i < 0 {
 			return ws
 		}
 		if !a.ok {
@@ -410,15 +494,6 @@ func (s *state) envAssignments(ws []word, c call, via []string) []word {
 	return ws
 }
 
-func validEnvName(s string) bool {
-	for i, c := range s {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // unwrapPermuted handles programs whose options may stand anywhere (find's
 // -exec, su's -c).
 func (s *state) unwrapPermuted(w *wrapper, name string, words []word, c call, via []string) {
@@ -426,6 +501,9 @@ func (s *state) unwrapPermuted(w *wrapper, name string, words []word, c call, vi
 	found := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a.noOpt && a.single {
+			continue // never an option
+		}
 		if !a.ok || !a.single {
 			s.unres(a, via, "an argument of %s is not a literal and may be an option that runs a command", name)
 			return
@@ -499,9 +577,41 @@ func (s *state) unwrapPermuted(w *wrapper, name string, words []word, c call, vi
 			if !attached {
 				i++
 			}
+		case optRsh:
+			v := valueWord(a, val)
+			if !attached {
+				if i+1 >= len(args) {
+					break
+				}
+				i++
+				v = args[i]
+			}
+			s.remoteShell(v, c, via, name+" "+t)
 		}
 	}
 	if !found && w.run == runUnresolved {
 		s.unres(words[0], via, "%s", orDefault(w.note, name+" runs code the gate cannot read"))
 	}
+}
+
+// hasNoexec reports a literal option with which the program runs nothing
+// (git config --get): its other words are only read.
+func hasNoexec(w *wrapper, args []word) bool {
+	if len(w.noexec) == 0 {
+		return false
+	}
+	for _, a := range args {
+		if a.ok && w.noexec[w.full(a.text)] {
+			return true
+		}
+	}
+	return false
+}
+
+// readsOnly reports an entry that runs nothing whatever its words are: run:
+// none, no subcommands, and no option that runs, loads or reads a command.
+func (w *wrapper) readsOnly() bool {
+	return w.run == runNone && len(w.subs) == 0 && len(w.stringFlags) == 0 && len(w.stringOptions) == 0 &&
+		len(w.execOptions) == 0 && len(w.argv0Options) == 0 && len(w.unresolved) == 0 && len(w.rsh) == 0 &&
+		!w.bareUnresolved
 }

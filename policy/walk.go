@@ -15,12 +15,16 @@ var parsers = sync.Pool{New: func() any {
 
 // parse reads a level as bash and looks at every command in it. Anything the
 // parser rejects is unresolved: bash may read it differently.
-func (s *state) parse(lv *level) {
+// It reports false when the parser rejected the text; with s.quiet that is
+// not unresolved (the caller only wondered whether the text was shell).
+func (s *state) parse(lv *level) bool {
+	quiet := s.quiet
+	s.quiet = false // only this text is read quietly, not strings inside it
 	whole := word{text: lv.src}
 	whole.off, whole.end = lv.span(0, len(lv.src))
 	if lv.depth > maxDepth {
 		s.unres(whole, lv.via, "strings nested too deep")
-		return
+		return true
 	}
 	// Every string parsed again costs its length: strings in strings can
 	// otherwise make the work grow much faster than the line.
@@ -30,16 +34,21 @@ func (s *state) parse(lv *level) {
 			s.overBudget = true
 			s.unres(whole, lv.via, "the line runs too many strings to check")
 		}
-		return
+		return true
 	}
 	pr := parsers.Get().(*syntax.Parser)
 	f, err := pr.Parse(strings.NewReader(lv.src), "")
 	parsers.Put(pr)
 	if err != nil {
-		s.unres(whole, lv.via, "the shell parser rejects the line: %v", err)
-		return
+		if !quiet {
+			s.unres(whole, lv.via, "the shell parser rejects the line: %v", err)
+		}
+		return false
 	}
+	lv.file = f
+	s.bindSequential(f, lv)
 	s.walk(f, lv)
+	return true
 }
 
 func (s *state) walk(root syntax.Node, lv *level) {
@@ -49,11 +58,7 @@ func (s *state) walk(root syntax.Node, lv *level) {
 			if len(n.Args) == 0 {
 				return true
 			}
-			var ws []word
-			for _, a := range n.Args {
-				ws = resolve(a, lv, ws)
-			}
-			s.analyze(call{words: ws, lv: lv, via: lv.via})
+			s.callExpr(n, lv, multiBound(n, lv))
 		case *syntax.Assign:
 			s.assign(n, lv)
 		case *syntax.DeclClause:
@@ -64,11 +69,141 @@ func (s *state) walk(root syntax.Node, lv *level) {
 			if it, ok := n.Loop.(*syntax.WordIter); ok && it.Name != nil && matchAny(s.p.vars.unresolved, it.Name.Value) {
 				s.unres(litWord(it.Name, lv), lv.via, "the loop assigns %s", it.Name.Value)
 			}
-		case *syntax.LetClause, *syntax.TestClause, *syntax.ArithmCmd, *syntax.ArithmExp:
+			s.bindLoop(n, lv)
+		case *syntax.CStyleLoop:
+			s.arith(n, lv)
+		case *syntax.LetClause, *syntax.ArithmCmd, *syntax.ArithmExp:
 			s.arithStrings(n, lv)
+			s.arith(n, lv)
+		case *syntax.TestClause:
+			s.arithStrings(n, lv)
+		case *syntax.BinaryTest:
+			s.arithTest(n, lv)
+		case *syntax.ParamExp:
+			s.paramRuntime(n, lv)
+		case *syntax.Stmt:
+			s.hereInput(n, lv)
+		case *syntax.BinaryCmd:
+			s.pipeInput(n, lv)
 		}
 		return true
 	})
+}
+
+// callExpr looks at a command once for each value of the loop variables
+// its words use.
+func (s *state) callExpr(n *syntax.CallExpr, lv *level, multi []binding) {
+	if len(multi) > 0 {
+		b := multi[0]
+		if lv.pick == nil {
+			lv.pick = map[string]string{}
+		}
+		for _, v := range b.vals {
+			lv.pick[b.name] = v
+			s.callExpr(n, lv, multi[1:])
+		}
+		delete(lv.pick, b.name)
+		return
+	}
+	var ws []word
+	for _, a := range n.Args {
+		ws = resolve(a, lv, ws)
+	}
+	s.analyze(call{words: ws, lv: lv, via: lv.via, stdin: s.stdin[n]})
+}
+
+// hereInput notes a here-document or here-string given to a command: fed to
+// a shell, it is the script that runs.
+func (s *state) hereInput(st *syntax.Stmt, lv *level) {
+	ce, ok := st.Cmd.(*syntax.CallExpr)
+	if !ok || len(st.Redirs) == 0 {
+		return
+	}
+	for _, r := range st.Redirs {
+		var in *stdinText
+		switch r.Op {
+		case syntax.WordHdoc:
+			ws := resolve(r.Word, lv, nil)
+			if len(ws) == 1 && ws[0].ok {
+				in = &stdinText{w: ws[0], exact: true}
+			}
+		case syntax.Hdoc, syntax.DashHdoc:
+			if r.Hdoc == nil {
+				continue
+			}
+			ws := resolve(r.Hdoc, lv, nil)
+			if len(ws) == 1 {
+				w := ws[0]
+				if q := r.Word.Lit() == ""; q || w.ok {
+					// A quoted delimiter keeps the body as it stands.
+					w.text, w.ok = lv.srcOf(r.Hdoc), true
+				}
+				in = &stdinText{w: w, exact: true}
+			}
+		case syntax.RdrIn, syntax.DplIn, syntax.RdrInOut:
+			in = &stdinText{} // a file or another descriptor: unknown
+		default:
+			continue
+		}
+		if s.stdin == nil {
+			s.stdin = map[*syntax.CallExpr]*stdinText{}
+		}
+		s.stdin[ce] = in
+	}
+}
+
+// pipeInput notes echo LITERAL | sh: the line is unresolved (echo's output
+// is only nearly its arguments), but the literal names the action.
+func (s *state) pipeInput(b *syntax.BinaryCmd, lv *level) {
+	if b.Op != syntax.Pipe && b.Op != syntax.PipeAll {
+		return
+	}
+	x, ok := b.X.Cmd.(*syntax.CallExpr)
+	if !ok || len(x.Args) < 2 {
+		return
+	}
+	y, ok := b.Y.Cmd.(*syntax.CallExpr)
+	if !ok {
+		return
+	}
+	name := x.Args[0].Lit()
+	if name != "echo" && name != "printf" {
+		return
+	}
+	var ws []word
+	for _, a := range x.Args[1:] {
+		ws = resolve(a, lv, ws)
+	}
+	for len(ws) > 0 && strings.HasPrefix(ws[0].text, "-") {
+		ws = ws[1:]
+	}
+	for _, w := range ws {
+		if !w.ok {
+			return
+		}
+	}
+	if len(ws) == 0 {
+		return
+	}
+	if s.stdin == nil {
+		s.stdin = map[*syntax.CallExpr]*stdinText{}
+	}
+	w := ws[0]
+	if len(ws) > 1 {
+		var parts []string
+		for _, x := range ws {
+			parts = append(parts, x.text)
+		}
+		w.text, w.sw, w.braced = strings.Join(parts, " "), nil, true
+		w.end = ws[len(ws)-1].end
+	}
+	s.stdin[y] = &stdinText{w: w}
+}
+
+// stdinText is what a command reads on stdin, when the line shows it.
+type stdinText struct {
+	w     word
+	exact bool // the whole input, exactly
 }
 
 func litWord(l *syntax.Lit, lv *level) word {
@@ -167,6 +302,9 @@ func (s *state) redirect(r *syntax.Redirect, lv *level) {
 		if w.ok {
 			s.wrote(w, w.text)
 		}
+		if r.Op != syntax.DplOut {
+			s.persistWrite(w, lv.via, "a redirection")
+		}
 	}
 }
 
@@ -178,33 +316,6 @@ func (s *state) wrote(w word, file string) {
 		s.written = map[string]word{}
 	}
 	s.written[path.Base(file)] = w
-}
-
-// noteWrites records the files that common file-writing commands create.
-func (s *state) noteWrites(base string, args []word) {
-	switch base {
-	case "cp", "mv", "ln", "install", "rsync", "scp", "tee", "link", "rename":
-		for _, a := range args {
-			if a.ok && !strings.HasPrefix(a.text, "-") {
-				s.wrote(a, a.text)
-			}
-		}
-	case "dd":
-		for _, a := range args {
-			if f, ok := strings.CutPrefix(a.text, "of="); ok && a.ok {
-				s.wrote(a, f)
-			}
-		}
-	case "curl", "wget":
-		for i, a := range args {
-			switch a.text {
-			case "-o", "--output", "-O", "--output-document":
-				if i+1 < len(args) && args[i+1].ok {
-					s.wrote(args[i+1], args[i+1].text)
-				}
-			}
-		}
-	}
 }
 
 // checkWritten makes running a file the same line writes unresolved: cp
@@ -266,6 +377,10 @@ func (s *state) builtin(base string, words []word, c call) bool {
 	case "let", "declare", "typeset", "local", "export", "readonly", "printf", "read",
 		"mapfile", "readarray", "getopts", "unset", "test", "[", "wait", "printf -v":
 		for _, a := range args {
+			if (base == "declare" || base == "typeset" || base == "local") && a.ok && len(a.text) > 1 &&
+				(a.text[0] == '-' || a.text[0] == '+') && strings.Contains(a.text, "n") {
+				s.unres(a, c.via, "%s -n makes a name refer to another variable", base)
+			}
 			if !a.ok {
 				continue
 			}

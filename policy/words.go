@@ -15,6 +15,7 @@ type word struct {
 	off, end int  // span in Input.Command
 	ok       bool // text is exactly the argument the program will get
 	single   bool // the word is one argument, even if its text is unknown
+	noOpt    bool // starts with a literal other than "-": never an option
 	sw       *syntax.Word
 	lv       *level
 	braced   bool // one field of a brace expansion: no exact mapping
@@ -39,6 +40,9 @@ type level struct {
 	pieces []piece // nil at the top: offsets are Input.Command offsets
 	depth  int
 	via    []string
+	binds  []binding         // values the line gives variables, see runtime.go
+	pick   map[string]string // the value being followed of a variable with several
+	file   *syntax.File
 }
 
 func (lv *level) span(a, b int) (int, int) {
@@ -107,12 +111,14 @@ func resolve(w *syntax.Word, lv *level, out []word) []word {
 		}
 		for _, parts := range alts {
 			text, ok, single := resolveParts(parts, lv)
-			out = append(out, word{text: text, off: off, end: end, ok: ok, single: single, sw: w, lv: lv, braced: true})
+			out = append(out, word{text: text, off: off, end: end, ok: ok, single: single, sw: w, lv: lv, braced: true,
+				noOpt: !ok && single && leadsLiteral(parts)})
 		}
 		return out
 	}
 	text, ok, single := resolveParts(w.Parts, lv)
-	return append(out, word{text: text, off: off, end: end, ok: ok, single: single, sw: w, lv: lv})
+	return append(out, word{text: text, off: off, end: end, ok: ok, single: single, sw: w, lv: lv,
+		noOpt: !ok && single && leadsLiteral(w.Parts)})
 }
 
 func hasBraceCandidate(w *syntax.Word) bool {
@@ -156,6 +162,10 @@ func resolveParts(parts []syntax.WordPart, lv *level) (text string, ok, single b
 				case *syntax.Lit:
 					b.WriteString(unescapeDouble(q.Value))
 				case *syntax.ParamExp:
+					if v, bound := boundValue(q, lv); bound {
+						b.WriteString(v)
+						continue
+					}
 					ok = false
 					if manyFields(q) {
 						single = false
@@ -169,12 +179,45 @@ func resolveParts(parts []syntax.WordPart, lv *level) (text string, ok, single b
 		case *syntax.ArithmExp, *syntax.ProcSubst:
 			ok = false
 			b.WriteString(lv.srcOf(p))
-		default: // ParamExp, CmdSubst, ExtGlob, BraceExp: unknown text and field count
+		case *syntax.ParamExp:
+			if v, bound := boundValue(p, lv); bound {
+				b.WriteString(v) // a safe value: no splitting, no globbing
+				continue
+			}
+			ok, single = false, false
+			b.WriteString(lv.srcOf(p))
+		case *syntax.CmdSubst:
+			// One word with no blank (date +%F) keeps the field count.
+			ok = false
+			single = single && fixedOutput(p)
+			b.WriteString(lv.srcOf(p))
+		default: // ExtGlob, BraceExp: unknown text and field count
 			ok, single = false, false
 			b.WriteString(lv.srcOf(p))
 		}
 	}
 	return b.String(), ok, single
+}
+
+// leadsLiteral reports whether a word starts with a literal character other
+// than "-", so that it can never be read as an option.
+func leadsLiteral(parts []syntax.WordPart) bool {
+	if len(parts) == 0 {
+		return false
+	}
+	switch p := parts[0].(type) {
+	case *syntax.Lit:
+		return p.Value != "" && p.Value[0] != '-' && p.Value[0] != '+' && p.Value[0] != '~'
+	case *syntax.SglQuoted:
+		return p.Value != "" && p.Value[0] != '-' && p.Value[0] != '+'
+	case *syntax.DblQuoted:
+		if len(p.Parts) > 0 {
+			if l, ok := p.Parts[0].(*syntax.Lit); ok {
+				return l.Value != "" && l.Value[0] != '-' && l.Value[0] != '+'
+			}
+		}
+	}
+	return false
 }
 
 // manyFields reports "$@" and "${a[@]}", which expand to several words even

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,7 +16,7 @@ import (
 // how sudo or find -exec are handled and describe a site's own wrappers the
 // same way.
 //
-//go:embed wrappers.yaml
+//go:embed catalogue.yaml
 var builtinYAML []byte
 
 type runMode int
@@ -50,7 +51,8 @@ type wrapper struct {
 	argv0Options  set // exec -a NAME: NAME is what the program sees as its name
 	unresolved    set // options that make the line unresolved (sudo -s)
 	noexec        set // options with which nothing runs (command -v)
-	replace       set // xargs -I R: words containing R are filled in at run time
+	replace       set // xargs -I R: words holding R are filled in at run time
+	rsh           set // rsync -e CMD: CMD is a remote shell, run with a host and a command
 
 	assignments    bool // NAME=VALUE words before the command (env)
 	appendsArgs    bool // more arguments are added at run time (xargs)
@@ -58,6 +60,17 @@ type wrapper struct {
 	containsUnres  []string // words containing these make the line unresolved (awk's system)
 	bareUnresolved bool     // with nothing to run, it reads commands from stdin
 	note           string
+
+	// subcommands: the first operand names a subcommand with its own
+	// grammar (docker exec, kubectl get); a subcommand not listed runs what
+	// run: says. abbrev: a unique prefix names a subcommand (btrfs su d).
+	subs   []*wrapper
+	abbrev bool
+	// long lists every long option the entry names, sorted, so that an
+	// abbreviation is read as GNU getopt reads it (--split-s is
+	// --split-string).
+	long    []string
+	example string
 }
 
 type set map[string]bool
@@ -116,6 +129,14 @@ func (s *wrapperSet) with(site []*wrapper) *wrapperSet {
 	return out
 }
 
+// without returns a set without the named programs (literal names only).
+func (s *wrapperSet) without(names []string) *wrapperSet {
+	for _, n := range names {
+		delete(s.byName, n)
+	}
+	return s
+}
+
 // variables lists environment variables that change what a command line
 // runs.
 type variables struct {
@@ -142,16 +163,18 @@ func matchAny(globs []string, s string) bool {
 type builtin struct {
 	wrappers *wrapperSet
 	vars     variables
+	inert    *nameSet
+	persist  []string
 }
 
 var builtinWrappers = sync.OnceValues(func() (*builtin, error) {
-	const name = "policy/wrappers.yaml"
+	const name = "policy/catalogue.yaml"
 	root, err := parseYAML(name, builtinYAML)
 	if err != nil {
 		return nil, err
 	}
 	d := &decoder{file: name}
-	f, err := d.fields(root, "", "wrappers", "unresolved_variables", "command_variables")
+	f, err := d.fields(root, "", "wrappers", "inert", "persistence", "unresolved_variables", "command_variables")
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +190,14 @@ var builtinWrappers = sync.OnceValues(func() (*builtin, error) {
 	if b.vars.command, err = d.globList(f["command_variables"].val, "command_variables"); err != nil {
 		return nil, err
 	}
+	in, err := d.globList(f["inert"].val, "inert")
+	if err != nil {
+		return nil, err
+	}
+	b.inert = newNameSet(in)
+	if b.persist, err = d.persistList(f["persistence"].val, "persistence"); err != nil {
+		return nil, err
+	}
 	return b, nil
 })
 
@@ -174,7 +205,7 @@ var wrapperFields = []string{
 	"command", "flags", "options_with_value", "operands", "run", "permute", "plus_options",
 	"string_flags", "string_options", "exec_options", "argv0_options", "unresolved_options",
 	"noexec_options", "replace_options", "assignments", "appends_args", "placeholder",
-	"unresolved_if_contains", "bare", "note",
+	"unresolved_if_contains", "bare", "note", "subcommands", "abbrev", "example", "rsh_options",
 }
 
 func (d *decoder) wrapperList(n *yaml.Node, ctx string) ([]*wrapper, error) {
@@ -221,7 +252,7 @@ func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 		{"flags", &w.flags}, {"options_with_value", &w.withValue}, {"string_flags", &w.stringFlags},
 		{"string_options", &w.stringOptions}, {"exec_options", &w.execOptions},
 		{"argv0_options", &w.argv0Options}, {"unresolved_options", &w.unresolved},
-		{"noexec_options", &w.noexec}, {"replace_options", &w.replace},
+		{"noexec_options", &w.noexec}, {"replace_options", &w.replace}, {"rsh_options", &w.rsh},
 	}
 	for _, s := range sets {
 		*s.dst = set{}
@@ -298,5 +329,30 @@ func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 			return nil, err
 		}
 	}
+	if x, ok := f["example"]; ok {
+		if w.example, err = d.str(x.val, ctx+": example"); err != nil {
+			return nil, err
+		}
+	}
+	if x, ok := f["abbrev"]; ok {
+		if w.abbrev, err = d.boolean(x.val, ctx+": abbrev"); err != nil {
+			return nil, err
+		}
+	}
+	if x, ok := f["subcommands"]; ok {
+		if w.subs, err = d.wrapperList(x.val, ctx+": subcommands"); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range []set{w.flags, w.withValue, w.stringFlags, w.stringOptions, w.execOptions,
+		w.argv0Options, w.unresolved, w.noexec, w.replace, w.rsh} {
+		for o := range s {
+			if strings.HasPrefix(o, "--") {
+				w.long = append(w.long, o)
+			}
+		}
+	}
+	slices.Sort(w.long)
+	w.long = slices.Compact(w.long)
 	return w, nil
 }

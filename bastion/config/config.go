@@ -108,6 +108,11 @@ type Target struct {
 	// RequireGuard refuses the target unless its login answers as
 	// keyturn-guard when the gate connects; it implies Guard.
 	RequireGuard bool `yaml:"require_guard"`
+	// Shell is the bash the gate runs every command line with on this
+	// target (exec SHELL --norc --noprofile -c 'LINE'), whatever the login
+	// shell is, so the line runs as the policy read it. Empty means
+	// /bin/bash.
+	Shell string `yaml:"shell"`
 }
 
 // Guarded reports whether commands for the target go through keyturn-guard.

@@ -323,7 +323,13 @@ func (v *validator) checkTarget(t *Target, p string, seen map[string]bool) {
 	if len(t.HostKeys) == 0 && t.KnownHosts == "" {
 		v.errorf(v.at(p), "%s: target %q has no host keys (set host_keys or known_hosts)", p, t.Name)
 	}
+	if t.Shell != "" && !validShell.MatchString(t.Shell) {
+		v.errorf(v.at(p+".shell"), "%s.shell: want an absolute path of letters, digits, '/', '.', '_', '+' or '-', got %q", p, t.Shell)
+	}
 }
+
+// validShell is a path the gate can put in a command line without quoting.
+var validShell = regexp.MustCompile(`^/[A-Za-z0-9/._+-]*$`)
 
 // checkSharedKeys refuses a key listed for two users: its holder would be
 // two identities, and could approve their own request as the other one.
