@@ -11,7 +11,7 @@ import (
 // TestTargetCommandSameUnderEveryShell: whatever the target account's login
 // shell, the line runs under bash exactly as the policy read it (issue 18).
 // Under dash, echo $'\'<newline>echo INJECTED<newline>\” runs the second
-// echo as a command; sent through targetCommand it does not.
+// echo as a command; sent through bashCommand it does not.
 func TestTargetCommandSameUnderEveryShell(t *testing.T) {
 	bash := targetShellPath(t, "bash")
 	lines := []string{
@@ -57,10 +57,10 @@ func TestTargetCommandSameUnderEveryShell(t *testing.T) {
 
 func TestTargetCommandShellPath(t *testing.T) {
 	if got, want := bashCommand("", "id"), "exec /bin/bash --norc --noprofile -c 'id'"; got != want {
-		t.Errorf("targetCommand = %q; want %q", got, want)
+		t.Errorf("bashCommand = %q; want %q", got, want)
 	}
 	if got, want := bashCommand("/usr/local/bin/bash", "it's"), `exec /usr/local/bin/bash --norc --noprofile -c 'it'\''s'`; got != want {
-		t.Errorf("targetCommand = %q; want %q", got, want)
+		t.Errorf("bashCommand = %q; want %q", got, want)
 	}
 }
 
