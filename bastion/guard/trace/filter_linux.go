@@ -36,6 +36,24 @@ const (
 	siocSPgrp = 0x8902
 )
 
+// Terminal ioctls that make a process outside the tree act or be signalled:
+// TIOCSTI pushes input into a terminal as if typed (with CAP_SYS_ADMIN into
+// any terminal: a ^C there is SIGINT to its foreground, a line typed into
+// a root shell runs outside the tree), TIOCSIG signals the foreground
+// process group of a pseudo-terminal's other side. Both fail with EPERM.
+const (
+	tiocSTI = unix.TIOCSTI
+	tiocSIG = unix.TIOCSIG
+)
+
+// seccompNewListener is SECCOMP_FILTER_FLAG_NEW_LISTENER. A filter of the
+// tree's own that returns USER_NOTIF takes precedence over the guard's TRACE,
+// and a listener answering CONTINUE would run kill unseen; installing a
+// filter with a listener fails with EPERM. Without a listener USER_NOTIF
+// fails the call (ENOSYS), and every other action a filter of the tree's
+// own can return either stops the call or is weaker than TRACE.
+const seccompNewListener = unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+
 const (
 	bpfLdAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 	bpfJeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
@@ -97,7 +115,8 @@ func (a *asm) build() []unix.SockFilter {
 // EPERM the refused calls, the other owner-setting commands, and clone with
 // CLONE_UNTRACED (a child the tracer could not follow); ENOSYS for clone3,
 // whose flags live in memory a filter cannot read (libc then falls back to
-// clone); allow the rest.
+// clone); EPERM a seccomp filter with a user-notification listener and
+// the terminal ioctls TIOCSTI and TIOCSIG; allow the rest.
 func filterProgram() []unix.SockFilter {
 	a := &asm{labels: map[string]int{}}
 	a.op(bpfLdAbs, 4) // seccomp_data.arch
@@ -114,7 +133,12 @@ func filterProgram() []unix.SockFilter {
 	a.jump(bpfJeq, unix.SYS_CLONE, "clone", "")
 	a.jump(bpfJeq, unix.SYS_FCNTL, "fcntl", "")
 	a.jump(bpfJeq, unix.SYS_IOCTL, "ioctl", "")
+	a.jump(bpfJeq, unix.SYS_SECCOMP, "seccomp", "")
 	a.op(bpfRet, unix.SECCOMP_RET_ALLOW)
+
+	a.label("seccomp")
+	a.op(bpfLdAbs, argLow1) // flags
+	a.jump(bpfJset, seccompNewListener, "eperm", "allow")
 
 	a.label("clone")
 	a.op(bpfLdAbs, argLow0) // flags
@@ -128,7 +152,9 @@ func filterProgram() []unix.SockFilter {
 	a.label("ioctl")
 	a.op(bpfLdAbs, argLow1) // request
 	a.jump(bpfJeq, fioSetOwn, "eperm", "")
-	a.jump(bpfJeq, siocSPgrp, "eperm", "allow")
+	a.jump(bpfJeq, siocSPgrp, "eperm", "")
+	a.jump(bpfJeq, tiocSTI, "eperm", "")
+	a.jump(bpfJeq, tiocSIG, "eperm", "allow")
 
 	a.label("allow")
 	a.op(bpfRet, unix.SECCOMP_RET_ALLOW)

@@ -1,0 +1,156 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyturn/keyturn/bastion/guard"
+)
+
+// The attacks of the adversarial review of the guard (see the README's
+// "What the guard cannot see"): each one targets only P, a process the test
+// started in a process group of its own.
+
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if !has(tool) {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+}
+
+// userNotifKill: the line installs a seccomp filter of its own that sends
+// kill to a user-notification listener (a thread of the same python) and
+// answers CONTINUE. USER_NOTIF takes precedence over the guard's TRACE, so
+// without a defence the kill runs without the tracer ever seeing it.
+const userNotifKill = `python3 -c '
+import ctypes, os, struct, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+prog = struct.pack("<HBBI", 0x20, 0, 0, 0) + struct.pack("<HBBI", 0x15, 0, 1, 62) + \
+       struct.pack("<HBBI", 0x06, 0, 0, 0x7fc00000) + struct.pack("<HBBI", 0x06, 0, 0, 0x7fff0000)
+buf = ctypes.create_string_buffer(prog)
+fprog = struct.pack("<HxxxxxxQ", 4, ctypes.addressof(buf))
+fbuf = ctypes.create_string_buffer(fprog)
+res = {}
+def victim():
+    libc.prctl(38, 1, 0, 0, 0)
+    fd = libc.syscall(317, 1, 8, fbuf)
+    res["fd"] = fd
+    res["errno"] = ctypes.get_errno()
+    ready.set()
+    if fd < 0:
+        return
+    r = libc.syscall(62, @P@, 15)
+    res["kill"] = r
+ready = threading.Event()
+th = threading.Thread(target=victim)
+th.start(); ready.wait()
+print("listener", res["fd"], res["errno"], flush=True)
+if res["fd"] >= 0:
+    notif = ctypes.create_string_buffer(80)
+    if libc.ioctl(res["fd"], ctypes.c_ulong(0xc0502100), notif) == 0:
+        nid = struct.unpack_from("<Q", notif.raw, 0)[0]
+        resp = ctypes.create_string_buffer(struct.pack("<QqiI", nid, 0, 0, 1))
+        libc.ioctl(res["fd"], ctypes.c_ulong(0xc0182101), resp)
+th.join()
+print("kill returned", res.get("kill"), flush=True)
+'`
+
+// TestReviewUserNotifFilter: a filter with a user-notification listener
+// cannot be installed in the tree, so kill keeps reaching the tracer.
+func TestReviewUserNotifFilter(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the attack's syscall numbers are x86-64")
+	}
+	needTools(t, "python3")
+	p := startVictim(t)
+	o := runLine(t, strings.ReplaceAll(userNotifKill, "@P@", strconv.Itoa(p.pid)))
+	time.Sleep(50 * time.Millisecond)
+	if !p.alive() {
+		t.Fatalf("a seccomp user-notification filter let kill reach P\nstdout: %s\nstderr: %s", o.stdout, o.stderr)
+	}
+	if !strings.Contains(o.stdout, "listener -1 1\n") {
+		t.Errorf("want the listener refused with EPERM; stdout: %s\nstderr: %s", o.stdout, o.stderr)
+	}
+}
+
+// pidfdSwap: one thread sends SIGTERM through pidfd N, which names a child
+// of the tree, while another thread keeps replacing N with a pidfd of P.
+// The tracer reads what N is at the seccomp stop; the kernel looks N up
+// again when the call runs.
+const pidfdSwap = `python3 -c '
+import ctypes, os, subprocess, threading
+libc = ctypes.CDLL(None, use_errno=True)
+inner = subprocess.Popen(["sh", "-c", "trap \"\" TERM; sleep 100"])
+a = os.pidfd_open(inner.pid)
+b = os.pidfd_open(@P@)
+n = os.dup(a)
+stop = False
+def swap():
+    while not stop:
+        os.dup2(b, n); os.dup2(a, n)
+th = threading.Thread(target=swap); th.start()
+for i in range(200):
+    libc.syscall(424, n, 15, None, 0)
+stop = True; th.join()
+inner.kill()
+print("done", flush=True)
+'`
+
+// TestReviewPidfdSwap: the descriptor a pidfd_send_signal names cannot be
+// swapped between the tracer's check and the kernel's use.
+func TestReviewPidfdSwap(t *testing.T) {
+	needTools(t, "python3", "sh", "sleep")
+	for i := 0; i < 10; i++ {
+		p := startVictim(t)
+		o := runLine(t, strings.ReplaceAll(pidfdSwap, "@P@", strconv.Itoa(p.pid)))
+		time.Sleep(50 * time.Millisecond)
+		if !p.alive() {
+			t.Fatalf("run %d: P died\nstdout: %s\nstderr: %s", i, o.stdout, o.stderr)
+		}
+	}
+}
+
+// ldsoExec: the dynamic loader runs a program in its own process without an
+// exec of that program: the exec stop sees ld.so and the program as an
+// argument.
+func TestReviewLoaderExec(t *testing.T) {
+	ldso := map[string]string{"amd64": "/lib64/ld-linux-x86-64.so.2", "arm64": "/lib/ld-linux-aarch64.so.1"}[runtime.GOARCH]
+	if ldso == "" || !has(ldso) {
+		t.Skipf("no dynamic loader at %q", ldso)
+	}
+	for name, line := range map[string]string{
+		"plain":   ldso + ` "$HOME/zfs" destroy tank/x`,
+		"options": ldso + ` --inhibit-cache --library-path /nonexistent "$HOME/zfs" destroy tank/x`,
+		"argv0":   ldso + ` --argv0 zfs "$HOME/true" destroy tank/x`,
+		"copy":    `cp ` + ldso + ` "$HOME/loader"; "$HOME/loader" "$HOME/zfs" destroy tank/x`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			home := t.TempDir()
+			for _, n := range []string{"zfs", "true"} {
+				data, err := os.ReadFile("/bin/true")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(home+"/"+n, data, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := runGuard(t, home, "-c", token(t, line))
+			if o.code != guard.ExitBlocked || !strings.Contains(o.stderr, "blocked delete_snapshot") {
+				t.Fatalf("line %q: exit %d, want %d (blocked delete_snapshot)\nstderr: %s", line, o.code, guard.ExitBlocked, o.stderr)
+			}
+		})
+	}
+}
