@@ -154,3 +154,27 @@ func TestReviewLoaderExec(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewPidfdAllowed: the guard sends a pidfd signal in the tracee's
+// stead; inside the tree, and outside with a grant, it still arrives, and
+// the caller sees the kernel's answer.
+func TestReviewPidfdAllowed(t *testing.T) {
+	needTools(t, "python3", "sleep")
+	o := runLine(t, `python3 -c 'import os, signal, subprocess
+p = subprocess.Popen(["sleep", "100"])
+signal.pidfd_send_signal(os.pidfd_open(p.pid), signal.SIGTERM)
+print("child", p.wait())
+try:
+    signal.pidfd_send_signal(os.pidfd_open(p.pid) if False else os.open("/", os.O_RDONLY), signal.SIGTERM)
+except OSError as e:
+    print("not a pidfd", e.errno)'`)
+	if o.code != 0 || !strings.Contains(o.stdout, "child -15\n") || !strings.Contains(o.stdout, "not a pidfd 9\n") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", o.code, o.stdout, o.stderr)
+	}
+	p := startVictim(t)
+	o = runLine(t, strings.ReplaceAll(`python3 -c 'import os, signal; signal.pidfd_send_signal(os.pidfd_open(P), 15)'`, "P", strconv.Itoa(p.pid)), "kill_process")
+	if o.code != 0 {
+		t.Fatalf("granted: exit %d\nstderr: %s", o.code, o.stderr)
+	}
+	p.waitDead(t)
+}

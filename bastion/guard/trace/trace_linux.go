@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -347,6 +348,8 @@ func (t *tracer) signal(tid int) error {
 		return t.refuse(tid, unix.EPERM)
 	}
 	sender, _ := t.tree.Tgid(tid)
+	// allow lets the call run as asked.
+	allow := func() error { return cont(tid, 0) }
 	var tg target
 	var sig int
 	switch nr {
@@ -387,7 +390,18 @@ func (t *tracer) signal(tid int) error {
 		}
 	case unix.SYS_PIDFD_SEND_SIGNAL:
 		sig = int(int32(a[1]))
-		pid, err := pidfdTarget(sender, int(int32(a[0])))
+		// The descriptor is a number in a table other threads (or
+		// CLONE_FILES processes) share: between this check and the
+		// kernel's lookup they could make it name another process. So
+		// the tracer takes the open file itself, checks that, and sends
+		// the signal through it in the tracee's stead.
+		held, err := holdFd(tid, sender, int(int32(a[0])))
+		if err != nil {
+			return t.refuse(tid, unix.EBADF)
+		}
+		defer unix.Close(held)
+		allow = func() error { return sendPidfd(tid, held, sig, a[2], a[3]) }
+		pid, err := pidfdTarget(os.Getpid(), held)
 		if err != nil {
 			// Not a pidfd we can read: the call would fail or hit
 			// something unknown. Fail closed.
@@ -406,11 +420,11 @@ func (t *tracer) signal(tid int) error {
 		}
 	}
 	if tg.pid <= 0 && !tg.all {
-		return cont(tid, 0) // the kernel refuses these itself
+		return allow() // the kernel refuses these itself
 	}
 	inside, exists := t.inside(tg)
 	if inside {
-		return cont(tid, 0)
+		return allow()
 	}
 	if !tg.group && !tg.all && t.ourZombie(tg.pid) {
 		// A child of the tree that has exited and is not reaped yet
@@ -434,7 +448,7 @@ func (t *tracer) signal(tid int) error {
 	}
 	v := t.dec.Signal(s)
 	if v == nil {
-		return cont(tid, 0)
+		return allow()
 	}
 	if err := refuse(tid, unix.EPERM); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("trace: refuse %s: %w", call, err)
@@ -654,6 +668,48 @@ func pidfdTarget(pid, fd int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("trace: fd %d of %d is not a pidfd", fd, pid)
+}
+
+// pidfdThread is PIDFD_THREAD (Linux 6.9): a pidfd for one thread.
+const pidfdThread = unix.O_EXCL
+
+// holdFd duplicates descriptor fd of task tid (of process tgid) into the
+// guard, so that what the tracer checks is the open file the call uses.
+func holdFd(tid, tgid, fd int) (int, error) {
+	pfd, err := unix.PidfdOpen(tid, pidfdThread)
+	if err != nil {
+		// Before Linux 6.9: the process's descriptor table, which its
+		// threads share.
+		if pfd, err = unix.PidfdOpen(tgid, 0); err != nil {
+			return -1, err
+		}
+	}
+	defer unix.Close(pfd)
+	return unix.PidfdGetfd(pfd, fd, 0)
+}
+
+// sendPidfd performs pidfd_send_signal(fd, sig, info, flags) for tid,
+// stopped in that call, with the guard's copy of its descriptor, and makes
+// the tracee's call return what the kernel answered. info is an address in
+// the tracee; the guard reads the siginfo from there once.
+//
+// The signal is sent by the guard: the kernel checks the guard's permission
+// (the same account's, unless the tree changed user), and with no siginfo
+// the receiver sees the guard as the sender.
+func sendPidfd(tid, fd, sig int, info, flags uint64) error {
+	var buf [128]byte // sizeof(siginfo_t)
+	var p unsafe.Pointer
+	if info != 0 {
+		if n, err := unix.PtracePeekData(tid, uintptr(info), buf[:]); err != nil || n != len(buf) {
+			return ignoreGone(refuse(tid, unix.EFAULT))
+		}
+		p = unsafe.Pointer(&buf[0])
+	}
+	_, _, e := unix.Syscall6(unix.SYS_PIDFD_SEND_SIGNAL, uintptr(fd), uintptr(sig), uintptr(p), uintptr(flags), 0, 0)
+	if err := refuse(tid, e); err != nil {
+		return ignoreGone(err)
+	}
+	return cont(tid, 0)
 }
 
 // procName is a process's program for messages.
