@@ -36,7 +36,57 @@ func (d *Decider) Exec(im trace.Image) *trace.Verdict {
 	for _, n := range names {
 		d.merge(&v, d.decide(append([]string{n}, args...)))
 	}
+	if isLoader(path.Base(im.Exe)) || (len(im.Argv) > 0 && isLoader(path.Base(im.Argv[0]))) {
+		for _, words := range loaded(args) {
+			d.merge(&v, d.decide(words))
+		}
+	}
 	return d.verdict(v)
+}
+
+// isLoader reports whether name is a dynamic loader's file name. Run as a
+// program (`ld-linux-x86-64.so.2 /sbin/zfs destroy x`), the loader maps the
+// program into its own process: no exec of the program is seen.
+func isLoader(name string) bool {
+	for _, pat := range []string{"ld-*.so*", "ld.so*", "ld64.so*"} {
+		if ok, _ := path.Match(pat, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Options of glibc's loader that take a value, as separate words.
+var loaderValueOpts = map[string]bool{
+	"--library-path": true, "--inhibit-rpath": true, "--audit": true, "--preload": true,
+	"--argv0": true, "--glibc-hwcaps-prepend": true, "--glibc-hwcaps-mask": true,
+}
+
+// loaded returns the command lines a loader's arguments may run. The loader
+// reads options until a word it does not know, which is the program; a
+// loader of another version knows other options, so every word from the
+// first up to the first that does not start with "--" is tried as the
+// program, and each --argv0 value as the name it runs under.
+func loaded(args []string) [][]string {
+	var out [][]string
+	var argv0 []string
+	for i := 0; i < len(args); i++ {
+		rest := args[i+1:]
+		out = append(out, append([]string{path.Base(args[i])}, rest...))
+		for _, a := range argv0 {
+			out = append(out, append([]string{path.Base(a)}, rest...))
+		}
+		if !strings.HasPrefix(args[i], "--") {
+			break
+		}
+		if loaderValueOpts[args[i]] && i+1 < len(args) {
+			if args[i] == "--argv0" {
+				argv0 = append(argv0, args[i+1])
+			}
+			i++
+		}
+	}
+	return out
 }
 
 // Signal decides a signal sent outside the tree.

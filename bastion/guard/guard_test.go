@@ -40,6 +40,14 @@ func TestDeciderExec(t *testing.T) {
 		// Unresolved is not an action: the guard sees what python does.
 		{trace.Image{Exe: "/usr/bin/python3", Argv: []string{"python3", "-c", "x"}}, nil},
 		{trace.Image{Exe: "/usr/bin/ls"}, nil},
+		// The dynamic loader run as a program runs its argument in its
+		// own process: the program is decided as if it were executed.
+		{trace.Image{Exe: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", Argv: []string{"/lib64/ld-linux-x86-64.so.2", "/sbin/zfs", "destroy", "a@b"}}, []string{"delete_snapshot"}},
+		{trace.Image{Exe: "/lib/ld-musl-x86_64.so.1", Argv: []string{"x", "--library-path", "/l", "--inhibit-cache", "zfs", "destroy", "a@b"}}, []string{"delete_snapshot"}},
+		{trace.Image{Exe: "/lib/ld-linux-aarch64.so.1", Argv: []string{"ld", "--argv0", "zfs", "/tmp/t", "destroy", "a@b"}}, []string{"delete_snapshot"}},
+		// An option this loader does not know is the program's name.
+		{trace.Image{Exe: "/lib/ld-2.31.so", Argv: []string{"ld", "--new-option", "kill", "1"}}, []string{"kill_process"}},
+		{trace.Image{Exe: "/lib64/ld-linux-x86-64.so.2", Argv: []string{"ld", "/usr/bin/ls", "kill"}}, nil},
 	} {
 		v := d.Exec(tc.im)
 		var got []string

@@ -134,7 +134,8 @@ func TestReviewLoaderExec(t *testing.T) {
 		"plain":   ldso + ` "$HOME/zfs" destroy tank/x`,
 		"options": ldso + ` --inhibit-cache --library-path /nonexistent "$HOME/zfs" destroy tank/x`,
 		"argv0":   ldso + ` --argv0 zfs "$HOME/true" destroy tank/x`,
-		"copy":    `cp ` + ldso + ` "$HOME/loader"; "$HOME/loader" "$HOME/zfs" destroy tank/x`,
+		"unknown": ldso + ` --no-such-option "$HOME/zfs" destroy tank/x`,
+		"as name": `(exec -a ld-linux.so.2 ` + ldso + ` "$HOME/zfs" destroy tank/x)`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			home := t.TempDir()
@@ -148,6 +149,12 @@ func TestReviewLoaderExec(t *testing.T) {
 				}
 			}
 			o := runGuard(t, home, "-c", token(t, line))
+			if name == "plain" {
+				// What the loader runs that is not privileged runs.
+				if o := runGuard(t, home, "-c", token(t, ldso+` "$HOME/true" && echo ran`)); o.code != 0 || o.stdout != "ran\n" {
+					t.Errorf("loader running true: exit %d, stdout %q, stderr %s", o.code, o.stdout, o.stderr)
+				}
+			}
 			if o.code != guard.ExitBlocked || !strings.Contains(o.stderr, "blocked delete_snapshot") {
 				t.Fatalf("line %q: exit %d, want %d (blocked delete_snapshot)\nstderr: %s", line, o.code, guard.ExitBlocked, o.stderr)
 			}
