@@ -3,7 +3,10 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -184,4 +187,72 @@ except OSError as e:
 		t.Fatalf("granted: exit %d\nstderr: %s", o.code, o.stderr)
 	}
 	p.waitDead(t)
+}
+
+// inNamespace runs script with sh in a PID namespace of its own (so that
+// the pid numbers the test sets are free, and nothing outside is hit), with
+// the guard as $0 and a token as $1.
+func inNamespace(t *testing.T, home, script, tok string) string {
+	t.Helper()
+	needTools(t, "unshare", "nsenter", "perl", "sleep")
+	if err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("unshare --pid: %v", err)
+		}
+		t.Skipf("unshare --pid: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
+	defer cancel()
+	c := exec.CommandContext(ctx, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", script, guardBin, tok)
+	c.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	out, _ := c.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("did not finish: %s", out)
+	}
+	return string(out)
+}
+
+// TestReviewForeignPidNamespace: pid numbers in a signal call are the
+// sender's namespace's. A tree member that joins P's namespace (nsenter,
+// as root) and sends to the number that is P there, while the same number
+// in the guard's namespace is a process of the tree, must not reach P.
+func TestReviewForeignPidNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("joining another PID namespace needs root")
+	}
+	home := t.TempDir()
+	// P is pid 5000 in a namespace of its own; the line makes 5000 in
+	// the guard's namespace a sleep of its own, then sends from P's.
+	tok := token(t, `echo 4999 > /proc/sys/kernel/ns_last_pid; sleep 100 & echo "tree=$!"; `+
+		`nsenter -t "$(cat "$HOME/s")" --pid perl -e 'print "kill=", kill(15, 5000), "\n"'`)
+	out := inNamespace(t, home, `
+unshare --pid --fork --mount-proc --kill-child sh -c 'echo 4999 > /proc/sys/kernel/ns_last_pid; sleep 1000 & wait' &
+u=$!
+i=0
+while [ -z "$p" ] && [ $i -lt 2000 ]; do
+	i=$((i+1)); read s 2>/dev/null < /proc/$u/task/$u/children; read p 2>/dev/null < /proc/$s/task/$s/children
+done
+echo $s > "$HOME/s"
+"$0" -c "$1"; echo "guard=$?"
+echo "P=$p"; kill -0 $p && echo P-alive; kill $u`, tok)
+	if !strings.Contains(out, "tree=5000") {
+		t.Fatalf("could not set up the pid numbers:\n%s", out)
+	}
+	if !strings.Contains(out, "P-alive") || !strings.Contains(out, fmt.Sprintf("guard=%d", guard.ExitBlocked)) ||
+		!strings.Contains(out, "kill(5000 (in another pid namespace), SIGTERM)") {
+		t.Fatalf("a signal from another pid namespace was not blocked:\n%s", out)
+	}
+}
+
+// TestReviewOwnPidNamespace: a namespace the tree made holds only the
+// tree; signals by its numbers are translated and pass.
+func TestReviewOwnPidNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("unshare --pid needs root")
+	}
+	needTools(t, "unshare", "sleep")
+	o := runLine(t, `unshare --pid --fork sh -c 'sleep 5 & p=$!; k=kill; $k $p; wait $p; echo "ns-ok $?"'`)
+	if o.code != 0 || o.stdout != "ns-ok 143\n" {
+		t.Fatalf("exit %d, stdout %q\nstderr: %s", o.code, o.stdout, o.stderr)
+	}
 }

@@ -86,6 +86,7 @@ type tracer struct {
 	dec     Decider
 	self    string       // the guard's own executable
 	started map[int]bool // tids whose first stop was seen
+	pidNS   uint64       // the guard's pid namespace, whose numbers /proc shows
 	res     Result
 }
 
@@ -101,6 +102,10 @@ func Run(cfg Config) (*Result, error) {
 	self, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("trace: own executable: %w", err)
+	}
+	ns, err := pidNS(os.Getpid())
+	if err != nil {
+		return nil, fmt.Errorf("trace: own pid namespace: %w", err)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -145,7 +150,7 @@ func Run(cfg Config) (*Result, error) {
 	// The child proceeds only now, traced; if this write fails it exits.
 	_, werr := w.Write([]byte{1})
 	w.Close()
-	t := &tracer{tree: NewTree(pid), dec: cfg.Decider, started: map[int]bool{pid: true}, self: self}
+	t := &tracer{tree: NewTree(pid), dec: cfg.Decider, started: map[int]bool{pid: true}, self: self, pidNS: ns}
 	if werr != nil {
 		t.killAll()
 		return nil, fmt.Errorf("trace: release child: %w", werr)
@@ -422,6 +427,23 @@ func (t *tracer) signal(tid int) error {
 	if tg.pid <= 0 && !tg.all {
 		return allow() // the kernel refuses these itself
 	}
+	if nr != unix.SYS_PIDFD_SEND_SIGNAL && !tg.all && !(nr == unix.SYS_KILL && int32(a[0]) == 0) {
+		// The number is one of the sender's pid namespace, the tracer
+		// reads /proc in its own: a tree member that joined another
+		// namespace (nsenter) could name a process outside the tree by
+		// the number of one inside.
+		ns, err := pidNS(tid)
+		if err != nil {
+			return t.refuse(tid, unix.EPERM)
+		}
+		if ns != t.pidNS {
+			g, ok := t.translate(ns, tg)
+			if !ok {
+				return t.foreign(tid, sender, call, sig, tg, allow)
+			}
+			tg.pid = g
+		}
+	}
 	inside, exists := t.inside(tg)
 	if inside {
 		return allow()
@@ -456,6 +478,76 @@ func (t *tracer) signal(tid int) error {
 	im := t.tree.Describe(sender)
 	t.block(*v, fmt.Sprintf("%s by %s", s, im.String()), t.tree.Chain(sender))
 	return nil
+}
+
+// foreign decides a signal to a number of another pid namespace that names
+// no process of the tree there: it may be any process, so the policy
+// decides it as a signal outside the tree.
+func (t *tracer) foreign(tid, sender int, call string, sig int, tg target, allow func() error) error {
+	s := Signal{Call: call, Sig: sig, Pid: tg.pid, Target: "in another pid namespace"}
+	if tg.group {
+		s.Pid, s.Target = -tg.pid, ""
+	}
+	v := t.dec.Signal(s)
+	if v == nil {
+		return allow()
+	}
+	if err := refuse(tid, unix.EPERM); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("trace: refuse %s: %w", call, err)
+	}
+	im := t.tree.Describe(sender)
+	what := fmt.Sprintf("%s by %s", s, im.String())
+	if tg.group {
+		what += " (in another pid namespace)"
+	}
+	t.block(*v, what, t.tree.Chain(sender))
+	return nil
+}
+
+// translate finds the process of the tree that has number tg.pid in pid
+// namespace ns. Only single processes are translated; a group or a thread
+// id from another namespace is not.
+func (t *tracer) translate(ns uint64, tg target) (int, bool) {
+	if tg.group || tg.task {
+		return 0, false
+	}
+	for _, pid := range t.tree.Pids() {
+		if n, err := pidNS(pid); err != nil || n != ns {
+			continue
+		}
+		if local, ok := innermostPid(pid); ok && local == tg.pid {
+			return pid, true
+		}
+	}
+	return 0, false
+}
+
+// pidNS identifies the pid namespace task tid is in.
+func pidNS(tid int) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(tid)+"/ns/pid", &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
+
+// innermostPid is pid's number in its own pid namespace (the last NSpid).
+func innermostPid(pid int) (int, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				return 0, false
+			}
+			n, err := strconv.Atoi(f[len(f)-1])
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 // ourZombie reports whether pid is an exited, unreaped child of a process
