@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,5 +255,69 @@ func TestReviewOwnPidNamespace(t *testing.T) {
 	o := runLine(t, `unshare --pid --fork sh -c 'sleep 5 & p=$!; k=kill; $k $p; wait $p; echo "ns-ok $?"'`)
 	if o.code != 0 || o.stdout != "ns-ok 143\n" {
 		t.Fatalf("exit %d, stdout %q\nstderr: %s", o.code, o.stdout, o.stderr)
+	}
+}
+
+// ttyVictim is P on a terminal of its own: `script` gives sleep a
+// pseudo-terminal whose foreground it is. It returns P's pid and the
+// terminal's path.
+func ttyVictim(t *testing.T) (*victim, string) {
+	t.Helper()
+	needTools(t, "script", "sleep")
+	c := exec.Command("script", "-qec", "exec sleep 1000", "/dev/null")
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	t.Cleanup(func() { syscall.Kill(-c.Process.Pid, syscall.SIGKILL); <-done })
+	// script's child is the sleep, leading a session on the terminal.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", c.Process.Pid, c.Process.Pid))
+		if f := strings.Fields(string(data)); len(f) == 1 {
+			pid, _ := strconv.Atoi(f[0])
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			tty, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", pid))
+			if err == nil && strings.TrimSpace(string(comm)) == "sleep" && strings.HasPrefix(tty, "/dev/pts/") {
+				return &victim{pid: pid, done: make(chan struct{})}, tty
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("script did not start sleep on a terminal within 30s")
+	return nil, ""
+}
+
+// TestReviewTerminalIoctls: with CAP_SYS_ADMIN a process may type into any
+// terminal (TIOCSTI: a ^C is SIGINT to its foreground) and hang any up
+// (TIOCVHANGUP: SIGHUP to its session). Both reach P without a signal call.
+func TestReviewTerminalIoctls(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("reaching another session's terminal needs CAP_SYS_ADMIN")
+	}
+	needTools(t, "python3")
+	for name, call := range map[string]string{
+		"TIOCSTI":     `fcntl.ioctl(fd, termios.TIOCSTI, b"\x03")`,
+		"TIOCVHANGUP": `fcntl.ioctl(fd, 0x5437)`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, tty := ttyVictim(t)
+			o := runLine(t, `python3 -c 'import fcntl, os, termios
+fd = os.open("`+tty+`", os.O_RDWR | os.O_NOCTTY)
+try:
+    `+call+`
+    print("done")
+except OSError as e:
+    print("errno", e.errno)'`)
+			time.Sleep(100 * time.Millisecond)
+			if !pidAlive(p.pid) {
+				t.Fatalf("%s reached P\nstdout: %s\nstderr: %s", name, o.stdout, o.stderr)
+			}
+			if o.stdout != "errno 1\n" {
+				t.Errorf("want EPERM; stdout %q, stderr %s", o.stdout, o.stderr)
+			}
+		})
 	}
 }

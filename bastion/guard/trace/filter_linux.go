@@ -24,7 +24,7 @@ var signalCalls = map[uint64]string{
 
 // refusedCalls fail with EPERM in the tree: with them a tree member could
 // make a process outside the tree act for it, or take its descriptors.
-var refusedCalls = []uint64{unix.SYS_PTRACE, unix.SYS_PROCESS_VM_WRITEV, unix.SYS_PIDFD_GETFD}
+var refusedCalls = []uint64{unix.SYS_PTRACE, unix.SYS_PROCESS_VM_WRITEV, unix.SYS_PIDFD_GETFD, unix.SYS_VHANGUP}
 
 // fcntl F_SETOWN names a process that the kernel signals later (SIGIO,
 // lease breaks): it is traced and checked like kill. The forms that pass
@@ -41,9 +41,14 @@ const (
 // any terminal: a ^C there is SIGINT to its foreground, a line typed into
 // a root shell runs outside the tree), TIOCSIG signals the foreground
 // process group of a pseudo-terminal's other side. Both fail with EPERM.
+// TIOCVHANGUP (with CAP_SYS_ADMIN, on any terminal) and vhangup (on the
+// caller's own) hang a terminal up: SIGHUP to its session leader and
+// foreground, and end of input for every process using it. They fail with
+// EPERM too.
 const (
-	tiocSTI = unix.TIOCSTI
-	tiocSIG = unix.TIOCSIG
+	tiocSTI     = unix.TIOCSTI
+	tiocSIG     = unix.TIOCSIG
+	tiocVHangup = unix.TIOCVHANGUP
 )
 
 // seccompNewListener is SECCOMP_FILTER_FLAG_NEW_LISTENER. A filter of the
@@ -115,8 +120,9 @@ func (a *asm) build() []unix.SockFilter {
 // EPERM the refused calls, the other owner-setting commands, and clone with
 // CLONE_UNTRACED (a child the tracer could not follow); ENOSYS for clone3,
 // whose flags live in memory a filter cannot read (libc then falls back to
-// clone); EPERM a seccomp filter with a user-notification listener and
-// the terminal ioctls TIOCSTI and TIOCSIG; allow the rest.
+// clone); EPERM a seccomp filter with a user-notification listener, the
+// terminal ioctls TIOCSTI, TIOCSIG and TIOCVHANGUP, and vhangup; allow the
+// rest.
 func filterProgram() []unix.SockFilter {
 	a := &asm{labels: map[string]int{}}
 	a.op(bpfLdAbs, 4) // seccomp_data.arch
@@ -154,7 +160,8 @@ func filterProgram() []unix.SockFilter {
 	a.jump(bpfJeq, fioSetOwn, "eperm", "")
 	a.jump(bpfJeq, siocSPgrp, "eperm", "")
 	a.jump(bpfJeq, tiocSTI, "eperm", "")
-	a.jump(bpfJeq, tiocSIG, "eperm", "allow")
+	a.jump(bpfJeq, tiocSIG, "eperm", "")
+	a.jump(bpfJeq, tiocVHangup, "eperm", "allow")
 
 	a.label("allow")
 	a.op(bpfRet, unix.SECCOMP_RET_ALLOW)

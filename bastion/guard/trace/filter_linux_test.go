@@ -103,6 +103,7 @@ func TestFilterProgram(t *testing.T) {
 		{"ioctl TCGETS", unix.SYS_IOCTL, []uint32{0, unix.TCGETS}, unix.SECCOMP_RET_ALLOW},
 		{"ioctl TIOCSTI", unix.SYS_IOCTL, []uint32{0, unix.TIOCSTI}, eperm},
 		{"ioctl TIOCSIG", unix.SYS_IOCTL, []uint32{3, unix.TIOCSIG}, eperm},
+		{"ioctl TIOCVHANGUP", unix.SYS_IOCTL, []uint32{3, unix.TIOCVHANGUP}, eperm},
 		// A filter of the tree's own may not come with a listener
 		// (USER_NOTIF outranks TRACE); one without is harmless.
 		{"seccomp listener", unix.SYS_SECCOMP, []uint32{unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH}, eperm},
