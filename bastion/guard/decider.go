@@ -26,7 +26,8 @@ func (d *Decider) Exec(im trace.Image) *trace.Verdict {
 	if len(im.Argv) > 1 {
 		args = im.Argv[1:]
 	}
-	names := []string{path.Base(im.Exe)}
+	// A file unlinked after the exec reads as "PATH (deleted)".
+	names := []string{path.Base(strings.TrimSuffix(im.Exe, " (deleted)"))}
 	if len(im.Argv) > 0 && im.Argv[0] != "" {
 		if n := path.Base(im.Argv[0]); n != names[0] {
 			names = append(names, n)

@@ -40,6 +40,8 @@ func TestDeciderExec(t *testing.T) {
 		// Unresolved is not an action: the guard sees what python does.
 		{trace.Image{Exe: "/usr/bin/python3", Argv: []string{"python3", "-c", "x"}}, nil},
 		{trace.Image{Exe: "/usr/bin/ls"}, nil},
+		// The executable was unlinked after the exec (a race with rm).
+		{trace.Image{Exe: "/tmp/zfs (deleted)", Argv: []string{"x", "destroy", "a@b"}}, []string{"delete_snapshot"}},
 		// The dynamic loader run as a program runs its argument in its
 		// own process: the program is decided as if it were executed.
 		{trace.Image{Exe: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", Argv: []string{"/lib64/ld-linux-x86-64.so.2", "/sbin/zfs", "destroy", "a@b"}}, []string{"delete_snapshot"}},

@@ -321,3 +321,60 @@ except OSError as e:
 		})
 	}
 }
+
+// TestReviewExecForms: ways to start a program other than a plain exec of
+// it by name are decided on the program that runs. $HOME/zfs is a copy of
+// true, so only the decision can stop it; P is a process outside the tree.
+func TestReviewExecForms(t *testing.T) {
+	cases := []struct {
+		name, line, action, want string
+		tools                    []string
+	}{
+		{"shebang interpreter", `printf '#!%s/zfs destroy\n' "$HOME" > "$HOME/s"; chmod +x "$HOME/s"; "$HOME/s" tank/x`,
+			"delete_snapshot", "zfs destroy", nil},
+		{"exec through /proc/self/fd", `exec 9<"$HOME/zfs"; /proc/self/fd/9 destroy tank/x`, "delete_snapshot", "/zfs (as /proc/self/fd/9) destroy tank/x", nil},
+		{"memfd fexecve", `python3 -c 'import os
+fd = os.memfd_create("x", 0)
+os.write(fd, open(os.environ["HOME"] + "/zfs", "rb").read())
+os.execve(fd, ["zfs", "destroy", "tank/x"], {})'`, "delete_snapshot", "/memfd:x (deleted) (as zfs) destroy tank/x", []string{"python3"}},
+		{"execveat AT_EMPTY_PATH", `python3 -c 'import ctypes, os
+fd = os.open(os.environ["HOME"] + "/zfs", os.O_RDONLY)
+argv = (ctypes.c_char_p * 4)(b"x", b"destroy", b"tank/x", None)
+ctypes.CDLL(None).syscall(322, fd, b"", argv, None, 0x1000)'`, "delete_snapshot", "/zfs (as x) destroy tank/x", []string{"python3"}},
+		{"posix_spawn (vfork)", `python3 -c 'import os; os.waitpid(os.posix_spawn("/bin/kill", ["kill", "P"], {}), 0)'`,
+			"kill_process", "/usr/bin/kill P, started by python3", []string{"python3", "kill"}},
+		// The leader exits (SYS_exit, this thread only) and a thread
+		// executes kill afterwards: its exec takes the leader's pid.
+		{"exec after the leader exited", `python3 -c 'import ctypes, os, threading, time
+def later():
+    time.sleep(0.3)
+    os.execv("/bin/kill", ["kill", "P"])
+threading.Thread(target=later).start()
+ctypes.CDLL(None).syscall(60, 0)'`, "kill_process", "/usr/bin/kill P", []string{"python3", "kill"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			needTools(t, tc.tools...)
+			p := startVictim(t)
+			pid := strconv.Itoa(p.pid)
+			home := t.TempDir()
+			data, err := os.ReadFile("/bin/true")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(home+"/zfs", data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			line := strings.ReplaceAll(tc.line, "P", pid)
+			o := runGuard(t, home, "-c", token(t, line))
+			want := strings.ReplaceAll(tc.want, "P", pid)
+			if o.code != guard.ExitBlocked || !strings.Contains(o.stderr, "blocked "+tc.action+": ") || !strings.Contains(o.stderr, want) {
+				t.Fatalf("line %q: exit %d, want %d naming %s and %q\nstderr: %s", line, o.code, guard.ExitBlocked, tc.action, want, o.stderr)
+			}
+			time.Sleep(50 * time.Millisecond)
+			if !p.alive() {
+				t.Errorf("line %q killed P", line)
+			}
+		})
+	}
+}
