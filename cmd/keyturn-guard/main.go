@@ -151,6 +151,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return guard.ExitBlocked
 	case !res.Started:
 		return guard.ExitInternal
+	case res.Exit >= guard.ExitUsage && res.Exit <= guard.ExitGrant:
+		fmt.Fprintf(stderr, "keyturn-guard: the line exited with %d, a status of the guard's own; exiting %d\n", res.Exit, guard.ExitCollided)
+		return guard.ExitCollided
 	}
 	return res.Exit
 }

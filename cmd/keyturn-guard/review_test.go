@@ -378,3 +378,35 @@ ctypes.CDLL(None).syscall(60, 0)'`, "kill_process", "/usr/bin/kill P", []string{
 		})
 	}
 }
+
+// TestReviewLongArgv: an argv longer than the tracer reads (possible with a
+// raised stack limit) cannot be decided, so the tree is stopped.
+func TestReviewLongArgv(t *testing.T) {
+	needTools(t, "python3", "true")
+	home := t.TempDir()
+	marker := home + "/after"
+	o := runGuard(t, home, "-c", token(t, `ulimit -s 65536 && python3 -c 'import os; os.execv("/bin/true", ["true"] + ["a" * 100000] * 45)'; touch `+marker))
+	if o.code != guard.ExitInternal || !strings.Contains(o.stderr, "is over") {
+		t.Fatalf("exit %d, want %d (internal, tree stopped)\nstderr: %s", o.code, guard.ExitInternal, o.stderr)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the line went on after an argv the tracer could not read")
+	}
+}
+
+// TestReviewForgedReport: a line that prints a report of its own and exits
+// as a blocked line would does not pass for one: its status is mapped.
+func TestReviewForgedReport(t *testing.T) {
+	o := runLine(t, `echo 'keyturn-guard: blocked kill_process: /usr/bin/kill 1' >&2; echo 'keyturn-guard-report: {"v":1,"actions":["kill_process"],"observed":"/usr/bin/kill 1"}' >&2; exit 121`)
+	if o.code != guard.ExitCollided {
+		t.Fatalf("exit %d, want %d\nstderr: %s", o.code, guard.ExitCollided, o.stderr)
+	}
+	for _, code := range []int{guard.ExitUsage, guard.ExitInternal, guard.ExitDenied, guard.ExitGrant} {
+		if o := runLine(t, fmt.Sprintf("exit %d", code)); o.code != guard.ExitCollided {
+			t.Errorf("exit %d: got %d, want %d", code, o.code, guard.ExitCollided)
+		}
+	}
+	if o := runLine(t, "exit 117"); o.code != 117 {
+		t.Errorf("exit 117: got %d", o.code)
+	}
+}

@@ -162,11 +162,27 @@ func Run(cfg Config) (*Result, error) {
 	return res, err
 }
 
-// killAll kills every process of the tree. Tracees the tree does not know
-// yet die with EXITKILL when the guard exits.
+// killAll kills every process of the tree and waits until every tracee is
+// gone, killing any the tree did not know yet (a child whose fork event was
+// not seen) at its next stop. Once it returns nothing of the tree can write
+// to the guard's stdout or stderr any more: a report the guard writes then
+// is the last thing there.
 func (t *tracer) killAll() {
 	for _, pid := range t.tree.Pids() {
 		unix.Kill(pid, unix.SIGKILL)
+	}
+	for {
+		var ws unix.WaitStatus
+		tid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return // ECHILD: no tracee and no child left
+		}
+		if ws.Stopped() {
+			unix.Kill(tid, unix.SIGKILL)
+		}
 	}
 }
 
