@@ -410,3 +410,55 @@ func TestReviewForgedReport(t *testing.T) {
 		t.Errorf("exit 117: got %d", o.code)
 	}
 }
+
+// TestReviewLimitsAndPerf: new resource limits for P kill it (RLIMIT_FSIZE
+// is SIGXFSZ at its next write), and a perf event with sigtrap on P sends it
+// SIGTRAP; both are decided like a signal to P. The same calls on the
+// tree's own processes, and reading P's limits, pass.
+func TestReviewLimitsAndPerf(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the perf attack's syscall number is x86-64's")
+	}
+	needTools(t, "python3", "sh", "sleep")
+	// P writes a line to a file of its own every 0.05s.
+	home := t.TempDir()
+	c := exec.Command("sh", "-c", `while :; do echo x >> "$0"; sleep 0.05; done`, home+"/p.out")
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &victim{pid: c.Process.Pid, done: make(chan struct{})}
+	go func() { c.Wait(); close(p.done) }()
+	t.Cleanup(func() { c.Process.Kill(); <-p.done })
+	pid := strconv.Itoa(p.pid)
+
+	o := runLine(t, `python3 -c 'import resource; resource.prlimit(`+pid+`, resource.RLIMIT_FSIZE, (1, 1))'`)
+	time.Sleep(300 * time.Millisecond)
+	if !p.alive() {
+		t.Fatalf("prlimit killed P\nstderr: %s", o.stderr)
+	}
+	if o.code != guard.ExitBlocked || !strings.Contains(o.stderr, "blocked kill_process: prlimit64 RLIMIT_FSIZE("+pid+" (sh), SIGKILL)") {
+		t.Errorf("prlimit: exit %d\nstderr: %s", o.code, o.stderr)
+	}
+	perf := `python3 -c 'import ctypes, struct
+attr = struct.pack("<IIQQQQQ", 1, 136, 1, 1000000, 0, 0, (1 << 36) | (1 << 37)) + bytes(136 - 48)
+fd = ctypes.CDLL(None, use_errno=True).syscall(298, ctypes.create_string_buffer(attr), @P@, -1, -1, 0)
+print("fd", fd >= 0 or ctypes.get_errno())'`
+	o = runLine(t, strings.ReplaceAll(perf, "@P@", pid))
+	if o.code != guard.ExitBlocked || !strings.Contains(o.stderr, "blocked kill_process: perf_event_open("+pid+" (sh), SIGTRAP)") {
+		t.Errorf("perf_event_open: exit %d\nstdout: %s\nstderr: %s", o.code, o.stdout, o.stderr)
+	}
+	// Reading P's limits, and limits and events on the tree's own.
+	o = runLine(t, `python3 -c 'import resource, subprocess
+print(resource.prlimit(`+pid+`, resource.RLIMIT_FSIZE)[0] == resource.RLIM_INFINITY)
+c = subprocess.Popen(["sleep", "100"])
+resource.prlimit(c.pid, resource.RLIMIT_NOFILE, (64, 64))
+print(resource.prlimit(c.pid, resource.RLIMIT_NOFILE) == (64, 64))
+c.kill()'`)
+	if o.code != 0 || o.stdout != "True\nTrue\n" {
+		t.Errorf("own limits: exit %d, stdout %q\nstderr: %s", o.code, o.stdout, o.stderr)
+	}
+	if !p.alive() {
+		t.Fatal("P died")
+	}
+}

@@ -51,6 +51,12 @@ const (
 	tiocVHangup = unix.TIOCVHANGUP
 )
 
+// prlimit64 and perf_event_open aimed at another process are traced and
+// checked like kill: lowering a process's limits kills it (RLIMIT_FSIZE:
+// SIGXFSZ at its next write; RLIMIT_CPU: SIGXCPU, then SIGKILL;
+// RLIMIT_STACK: SIGSEGV), and a perf event with sigtrap set sends SIGTRAP to
+// the task it watches (the attribute is in memory the filter cannot read).
+
 // seccompNewListener is SECCOMP_FILTER_FLAG_NEW_LISTENER. A filter of the
 // tree's own that returns USER_NOTIF takes precedence over the guard's TRACE,
 // and a listener answering CONTINUE would run kill unseen; installing a
@@ -120,7 +126,8 @@ func (a *asm) build() []unix.SockFilter {
 // EPERM the refused calls, the other owner-setting commands, and clone with
 // CLONE_UNTRACED (a child the tracer could not follow); ENOSYS for clone3,
 // whose flags live in memory a filter cannot read (libc then falls back to
-// clone); EPERM a seccomp filter with a user-notification listener, the
+// clone); TRACE prlimit64 and perf_event_open on another process; EPERM a
+// seccomp filter with a user-notification listener, the
 // terminal ioctls TIOCSTI, TIOCSIG and TIOCVHANGUP, and vhangup; allow the
 // rest.
 func filterProgram() []unix.SockFilter {
@@ -140,7 +147,18 @@ func filterProgram() []unix.SockFilter {
 	a.jump(bpfJeq, unix.SYS_FCNTL, "fcntl", "")
 	a.jump(bpfJeq, unix.SYS_IOCTL, "ioctl", "")
 	a.jump(bpfJeq, unix.SYS_SECCOMP, "seccomp", "")
+	a.jump(bpfJeq, unix.SYS_PRLIMIT64, "prlimit", "")
+	a.jump(bpfJeq, unix.SYS_PERF_EVENT_OPEN, "perf", "")
 	a.op(bpfRet, unix.SECCOMP_RET_ALLOW)
+
+	a.label("prlimit")
+	a.op(bpfLdAbs, argLow0) // pid; 0 is the caller
+	a.jump(bpfJeq, 0, "allow", "trace")
+
+	a.label("perf")
+	a.op(bpfLdAbs, argLow1) // pid; 0 is the caller, -1 every task of a CPU
+	a.jump(bpfJeq, 0, "allow", "")
+	a.jump(bpfJeq, 0xffffffff, "allow", "trace")
 
 	a.label("seccomp")
 	a.op(bpfLdAbs, argLow1) // flags

@@ -360,8 +360,13 @@ func (t *tracer) signal(tid int) error {
 		return ignoreGone(err)
 	}
 	call, ok := signalCalls[nr]
-	if nr == unix.SYS_FCNTL {
+	switch nr {
+	case unix.SYS_FCNTL:
 		call, ok = "fcntl F_SETOWN", int(int32(a[1])) == unix.F_SETOWN
+	case unix.SYS_PRLIMIT64:
+		call, ok = "prlimit64 "+rlimitName(a[1]), true
+	case unix.SYS_PERF_EVENT_OPEN:
+		call, ok = "perf_event_open", true
 	}
 	if !ok {
 		// Only signal calls return TRACE; anything else is a bug or a
@@ -409,6 +414,19 @@ func (t *tracer) signal(tid int) error {
 		default:
 			return cont(tid, 0)
 		}
+	case unix.SYS_PRLIMIT64:
+		if a[2] == 0 {
+			return cont(tid, 0) // reads the limits only
+		}
+		// New limits for another process may kill it (see the filter);
+		// they are decided as SIGKILL. The pid may be any thread's.
+		tg, sig = target{pid: int(int32(a[0])), task: true}, int(unix.SIGKILL)
+	case unix.SYS_PERF_EVENT_OPEN:
+		if a[4]&perfFlagPidCgroup != 0 {
+			return cont(tid, 0) // pid is a cgroup's descriptor: no task to signal
+		}
+		// The event may send SIGTRAP to the thread it watches.
+		tg, sig = target{pid: int(int32(a[1])), task: true}, int(unix.SIGTRAP)
 	case unix.SYS_PIDFD_SEND_SIGNAL:
 		sig = int(int32(a[1]))
 		// The descriptor is a number in a table other threads (or
@@ -468,7 +486,11 @@ func (t *tracer) signal(tid int) error {
 		// A child of the tree that has exited and is not reaped yet
 		// (timeout signals its child after it died): a signal to a
 		// zombie does nothing and succeeds. Answer so without running
-		// the call, so the pid cannot be reused in between.
+		// the call, so the pid cannot be reused in between. The calls
+		// that are not signals fail as they would on an exited process.
+		if nr == unix.SYS_PRLIMIT64 || nr == unix.SYS_PERF_EVENT_OPEN {
+			return t.refuse(tid, unix.ESRCH)
+		}
 		return t.refuse(tid, 0)
 	}
 	if !exists {
@@ -575,6 +597,19 @@ func (t *tracer) ourZombie(pid int) bool {
 	}
 	ppid, err := strconv.Atoi(f[1])
 	return err == nil && t.tree.Contains(ppid)
+}
+
+// perfFlagPidCgroup is PERF_FLAG_PID_CGROUP.
+const perfFlagPidCgroup = 4
+
+// rlimitName names a resource of prlimit64 for messages.
+func rlimitName(r uint64) string {
+	names := []string{"CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE",
+		"MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"}
+	if r < uint64(len(names)) {
+		return "RLIMIT_" + names[r]
+	}
+	return "resource " + strconv.FormatUint(r, 10)
 }
 
 // pidfdSignalProcessGroup is PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9).
