@@ -462,3 +462,41 @@ c.kill()'`)
 		t.Fatal("P died")
 	}
 }
+
+// TestReviewSharedConfig: a gate.pub or policies.yaml (or their directory)
+// that a group or others may write is refused: whoever can write gate.pub
+// signs his own grants.
+func TestReviewSharedConfig(t *testing.T) {
+	for _, name := range []string{"", "gate.pub", "policies.yaml", "target"} {
+		t.Run("writable "+name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.Chmod(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"keyturn-guard", "gate.pub", "policies.yaml", "target"} {
+				data, err := os.ReadFile(installDir + "/" + f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(dir+"/"+f, data, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chmod(dir+"/"+name, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
+			defer cancel()
+			marker := t.TempDir() + "/ran"
+			c := exec.CommandContext(ctx, dir+"/keyturn-guard", "-c", token(t, "touch "+marker))
+			c.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+			out, err := c.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != guard.ExitInternal || !strings.Contains(string(out), "writable by group or others") {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Fatal("the line ran")
+			}
+		})
+	}
+}
