@@ -500,3 +500,35 @@ func TestReviewSharedConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewNothingLeftBehind: processes that leave the root's care (a
+// setsid double fork, a CLONE_PARENT child whose parent is the guard itself)
+// are gone when the guard has exited.
+func TestReviewNothingLeftBehind(t *testing.T) {
+	needTools(t, "setsid", "python3", "sleep")
+	home := t.TempDir()
+	o := runGuard(t, home, "-c", token(t, `setsid -f sh -c 'echo $$ > "$HOME/daemon"; exec sleep 1000'
+python3 -c 'import ctypes, os
+pid = ctypes.CDLL(None).syscall(56, 0x00008000 | 17, 0, 0, 0, 0)
+if pid == 0:
+    os.execv("/bin/sleep", ["sleep", "1000"])
+open(os.environ["HOME"] + "/sibling", "w").write(str(pid))'
+i=0; while [ ! -s "$HOME/daemon" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done`))
+	if o.code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", o.code, o.stderr)
+	}
+	for _, f := range []string{"daemon", "sibling"} {
+		data, err := os.ReadFile(home + "/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 {
+			t.Fatalf("%s: %q", f, data)
+		}
+		if pidAlive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("%s (%d) outlived the guard", f, pid)
+		}
+	}
+}
