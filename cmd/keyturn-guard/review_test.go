@@ -341,6 +341,10 @@ os.execve(fd, ["zfs", "destroy", "tank/x"], {})'`, "delete_snapshot", "/memfd:x 
 fd = os.open(os.environ["HOME"] + "/zfs", os.O_RDONLY)
 argv = (ctypes.c_char_p * 4)(b"x", b"destroy", b"tank/x", None)
 ctypes.CDLL(None).syscall(322, fd, b"", argv, None, 0x1000)'`, "delete_snapshot", "/zfs (as x) destroy tank/x", []string{"python3"}},
+		// What the tree names reaches the admin's terminal: control
+		// characters are escaped, so no fake line or screen redraw.
+		{"control characters in argv", `exec -a $'zfs\e[2K\nkeyturn-guard: ok' "$HOME/zfs" destroy tank/x`,
+			"delete_snapshot", `(as 'zfs\x1b[2K\nkeyturn-guard: ok') destroy tank/x`, nil},
 		{"posix_spawn (vfork)", `python3 -c 'import os; os.waitpid(os.posix_spawn("/bin/kill", ["kill", "P"], {}), 0)'`,
 			"kill_process", "/usr/bin/kill P, started by python3", []string{"python3", "kill"}},
 		// The leader exits (SYS_exit, this thread only) and a thread

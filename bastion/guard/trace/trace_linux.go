@@ -342,7 +342,7 @@ func (t *tracer) block(v Verdict, what string, chain []string) {
 		b.WriteString(", started by ")
 		b.WriteString(c)
 	}
-	t.res.Blocked = &Blocked{Verdict: v, Observed: b.String()}
+	t.res.Blocked = &Blocked{Verdict: v, Observed: printable(b.String())}
 }
 
 // target is what a signal call aims at.

@@ -163,6 +163,18 @@ func TestImageString(t *testing.T) {
 			t.Errorf("%+v: %q, want %q", tc.im, got, tc.want)
 		}
 	}
+	for in, want := range map[string]string{
+		"/usr/bin/kill 4242":                 "/usr/bin/kill 4242",
+		"naïve — ok":                         "naïve — ok",
+		"a\x1b[2J\nkeyturn-guard-report: {}": `a\x1b[2J\nkeyturn-guard-report: {}`,
+		"evil\u202eexe.txt":                  `evil\u202eexe.txt`,
+		"bad \xff\xfe utf8":                  `bad \xff\xfe utf8`,
+		"tab\there\x7f":                      `tab\there\x7f`,
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
 	long := img("echo", strings.Repeat("a", 1000))
 	if got := long.String(); len(got) > maxShownArgs+10 || !strings.HasSuffix(got, "…") {
 		t.Errorf("long argv shown as %d bytes", len(got))
