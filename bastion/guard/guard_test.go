@@ -47,9 +47,14 @@ func TestDeciderExec(t *testing.T) {
 		{trace.Image{Exe: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", Argv: []string{"/lib64/ld-linux-x86-64.so.2", "/sbin/zfs", "destroy", "a@b"}}, []string{"delete_snapshot"}},
 		{trace.Image{Exe: "/lib/ld-musl-x86_64.so.1", Argv: []string{"x", "--library-path", "/l", "--inhibit-cache", "zfs", "destroy", "a@b"}}, []string{"delete_snapshot"}},
 		{trace.Image{Exe: "/lib/ld-linux-aarch64.so.1", Argv: []string{"ld", "--argv0", "zfs", "/tmp/t", "destroy", "a@b"}}, []string{"delete_snapshot"}},
-		// An option this loader does not know is the program's name.
-		{trace.Image{Exe: "/lib/ld-2.31.so", Argv: []string{"ld", "--new-option", "kill", "1"}}, []string{"kill_process"}},
+		// An option the guard does not know may be one of another
+		// loader version's, with a value: the guard cannot tell.
+		{trace.Image{Exe: "/lib/ld-2.31.so", Argv: []string{"ld", "--new-option", "kill", "1"}}, []string{"unresolved_command"}},
 		{trace.Image{Exe: "/lib64/ld-linux-x86-64.so.2", Argv: []string{"ld", "/usr/bin/ls", "kill"}}, nil},
+		// Options repeated past what is looked through: held as
+		// unresolved, not passed.
+		{trace.Image{Exe: "/lib64/ld-linux-x86-64.so.2", Argv: append(append([]string{"ld"}, slices.Repeat([]string{"--inhibit-cache"}, 100000)...), "/tmp/x", "destroy", "a@b")}, []string{"unresolved_command"}},
+		{trace.Image{Exe: "/lib64/ld-linux-x86-64.so.2", Argv: append(append([]string{"ld"}, slices.Repeat([]string{"--inhibit-cache"}, 15)...), "zfs", "destroy", "a@b")}, []string{"delete_snapshot"}},
 	} {
 		v := d.Exec(tc.im)
 		var got []string

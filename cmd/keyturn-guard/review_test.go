@@ -138,7 +138,7 @@ func TestReviewLoaderExec(t *testing.T) {
 		"plain":   ldso + ` "$HOME/zfs" destroy tank/x`,
 		"options": ldso + ` --inhibit-cache --library-path /nonexistent "$HOME/zfs" destroy tank/x`,
 		"argv0":   ldso + ` --argv0 zfs "$HOME/true" destroy tank/x`,
-		"unknown": ldso + ` --no-such-option "$HOME/zfs" destroy tank/x`,
+		"padded":  ldso + strings.Repeat(" --inhibit-cache", 40) + ` "$HOME/zfs" destroy tank/x`,
 		"as name": `(exec -a ld-linux.so.2 ` + ldso + ` "$HOME/zfs" destroy tank/x)`,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -159,8 +159,12 @@ func TestReviewLoaderExec(t *testing.T) {
 					t.Errorf("loader running true: exit %d, stdout %q, stderr %s", o.code, o.stdout, o.stderr)
 				}
 			}
-			if o.code != guard.ExitBlocked || !strings.Contains(o.stderr, "blocked delete_snapshot") {
-				t.Fatalf("line %q: exit %d, want %d (blocked delete_snapshot)\nstderr: %s", line, o.code, guard.ExitBlocked, o.stderr)
+			want := "blocked delete_snapshot"
+			if name == "padded" {
+				want = "blocked unresolved_command"
+			}
+			if o.code != guard.ExitBlocked || !strings.Contains(o.stderr, want) {
+				t.Fatalf("line %q: exit %d, want %d (%s)\nstderr: %s", line, o.code, guard.ExitBlocked, want, o.stderr)
 			}
 		})
 	}
