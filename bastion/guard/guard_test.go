@@ -148,3 +148,27 @@ func FuzzParseReport(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoaded: the loader's argument parser never looks past
+// maxLoaderOptions option words, and each line it returns is the program
+// (by file or --argv0 name) followed by the words after it.
+func FuzzLoaded(f *testing.F) {
+	f.Add("--library-path\x00/l\x00--argv0\x00zfs\x00/tmp/t\x00destroy\x00x")
+	f.Add("--inhibit-cache\x00--new\x00kill\x001")
+	f.Add("--argv0")
+	f.Fuzz(func(t *testing.T, s string) {
+		args := strings.Split(s, "\x00")
+		runs, ok := loaded(args)
+		if !ok && runs != nil {
+			t.Fatalf("%q: lines %q though it cannot tell", args, runs)
+		}
+		for _, r := range runs {
+			if len(r) == 0 || len(r)-1 > len(args) || !slices.Equal(r[1:], args[len(args)-(len(r)-1):]) {
+				t.Fatalf("%q: line %q", args, r)
+			}
+			if len(args)-len(r) > maxLoaderOptions {
+				t.Fatalf("%q: looked past %d option words: %q", args, maxLoaderOptions, r)
+			}
+		}
+	})
+}

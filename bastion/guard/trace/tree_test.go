@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func img(argv ...string) Image { return Image{Exe: "/usr/bin/" + argv[0], Argv: argv} }
@@ -179,4 +181,27 @@ func TestImageString(t *testing.T) {
 	if got := long.String(); len(got) > maxShownArgs+10 || !strings.HasSuffix(got, "…") {
 		t.Errorf("long argv shown as %d bytes", len(got))
 	}
+}
+
+// FuzzPrintable: whatever a tree names itself, the message has no control
+// or format character and is valid UTF-8; text without them is unchanged.
+func FuzzPrintable(f *testing.F) {
+	for _, s := range []string{"kill 4242", "a\x1b[2J\nb", "\xff\xfe", "e\u202ev", "naïve", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := printable(s)
+		if !utf8.ValidString(got) {
+			t.Fatalf("printable(%q) = %q: not UTF-8", s, got)
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("printable(%q) = %q: has %U", s, got, r)
+			}
+		}
+		clean := utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) })
+		if clean != (got == s) {
+			t.Fatalf("printable(%q) = %q", s, got)
+		}
+	})
 }
