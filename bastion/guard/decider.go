@@ -26,7 +26,8 @@ func (d *Decider) Exec(im trace.Image) *trace.Verdict {
 	if len(im.Argv) > 1 {
 		args = im.Argv[1:]
 	}
-	names := []string{path.Base(im.Exe)}
+	// A file unlinked after the exec reads as "PATH (deleted)".
+	names := []string{path.Base(strings.TrimSuffix(im.Exe, " (deleted)"))}
 	if len(im.Argv) > 0 && im.Argv[0] != "" {
 		if n := path.Base(im.Argv[0]); n != names[0] {
 			names = append(names, n)
@@ -36,7 +37,80 @@ func (d *Decider) Exec(im trace.Image) *trace.Verdict {
 	for _, n := range names {
 		d.merge(&v, d.decide(append([]string{n}, args...)))
 	}
+	if isLoader(path.Base(im.Exe)) || (len(im.Argv) > 0 && isLoader(path.Base(im.Argv[0]))) {
+		runs, ok := loaded(args)
+		for _, words := range runs {
+			d.merge(&v, d.decide(words))
+		}
+		if !ok && !slices.Contains(v.Actions, policy.UnresolvedAction.Name) {
+			// Which program the loader runs is past what the guard
+			// tries: it cannot tell, so approvers must.
+			v.Actions = append(v.Actions, policy.UnresolvedAction.Name)
+		}
+	}
 	return d.verdict(v)
+}
+
+// maxLoaderOptions bounds the option words [loaded] looks through. The
+// loader takes an option more than once, so padding could push the program
+// past any bound: a longer run of options is not looked through but held.
+const maxLoaderOptions = 16
+
+// isLoader reports whether name is a dynamic loader's file name. Run as a
+// program (`ld-linux-x86-64.so.2 /sbin/zfs destroy x`), the loader maps the
+// program into its own process: no exec of the program is seen.
+func isLoader(name string) bool {
+	for _, pat := range []string{"ld-*.so*", "ld.so*", "ld64.so*"} {
+		if ok, _ := path.Match(pat, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Options of glibc's loader, as separate words: those that take a value
+// and those that do not.
+var (
+	loaderValueOpts = map[string]bool{
+		"--library-path": true, "--inhibit-rpath": true, "--audit": true, "--preload": true,
+		"--argv0": true, "--glibc-hwcaps-prepend": true, "--glibc-hwcaps-mask": true,
+	}
+	loaderFlagOpts = map[string]bool{
+		"--list": true, "--verify": true, "--inhibit-cache": true, "--list-tunables": true,
+		"--list-diagnostics": true, "--help": true, "--version": true,
+	}
+)
+
+// loaded returns the command lines a loader's arguments run: the first word
+// that is not one of the loader's options is the program, named by its file
+// and by each --argv0 value. It reports false when it cannot tell: a word
+// starting with "--" that it does not know (another loader version may take
+// it as an option with a value, this one as the program's file name), or
+// options going on past maxLoaderOptions words.
+func loaded(args []string) ([][]string, bool) {
+	var argv0 []string
+	for i := 0; i < len(args); i++ {
+		switch {
+		case i >= maxLoaderOptions:
+			return nil, false
+		case loaderValueOpts[args[i]]:
+			if args[i] == "--argv0" && i+1 < len(args) {
+				argv0 = append(argv0, args[i+1])
+			}
+			i++
+		case loaderFlagOpts[args[i]]:
+		case strings.HasPrefix(args[i], "--"):
+			return nil, false
+		default:
+			rest := args[i+1:]
+			out := [][]string{append([]string{path.Base(args[i])}, rest...)}
+			for _, a := range argv0 {
+				out = append(out, append([]string{path.Base(a)}, rest...))
+			}
+			return out, true
+		}
+	}
+	return nil, true
 }
 
 // Signal decides a signal sent outside the tree.

@@ -40,6 +40,21 @@ func TestDeciderExec(t *testing.T) {
 		// Unresolved is not an action: the guard sees what python does.
 		{trace.Image{Exe: "/usr/bin/python3", Argv: []string{"python3", "-c", "x"}}, nil},
 		{trace.Image{Exe: "/usr/bin/ls"}, nil},
+		// The executable was unlinked after the exec (a race with rm).
+		{trace.Image{Exe: "/tmp/zfs (deleted)", Argv: []string{"x", "destroy", "a@b"}}, []string{"delete_snapshot"}},
+		// The dynamic loader run as a program runs its argument in its
+		// own process: the program is decided as if it were executed.
+		{trace.Image{Exe: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", Argv: []string{"/lib64/ld-linux-x86-64.so.2", "/sbin/zfs", "destroy", "a@b"}}, []string{"delete_snapshot"}},
+		{trace.Image{Exe: "/lib/ld-musl-x86_64.so.1", Argv: []string{"x", "--library-path", "/l", "--inhibit-cache", "zfs", "destroy", "a@b"}}, []string{"delete_snapshot"}},
+		{trace.Image{Exe: "/lib/ld-linux-aarch64.so.1", Argv: []string{"ld", "--argv0", "zfs", "/tmp/t", "destroy", "a@b"}}, []string{"delete_snapshot"}},
+		// An option the guard does not know may be one of another
+		// loader version's, with a value: the guard cannot tell.
+		{trace.Image{Exe: "/lib/ld-2.31.so", Argv: []string{"ld", "--new-option", "kill", "1"}}, []string{"unresolved_command"}},
+		{trace.Image{Exe: "/lib64/ld-linux-x86-64.so.2", Argv: []string{"ld", "/usr/bin/ls", "kill"}}, nil},
+		// Options repeated past what is looked through: held as
+		// unresolved, not passed.
+		{trace.Image{Exe: "/lib64/ld-linux-x86-64.so.2", Argv: append(append([]string{"ld"}, slices.Repeat([]string{"--inhibit-cache"}, 100000)...), "/tmp/x", "destroy", "a@b")}, []string{"unresolved_command"}},
+		{trace.Image{Exe: "/lib64/ld-linux-x86-64.so.2", Argv: append(append([]string{"ld"}, slices.Repeat([]string{"--inhibit-cache"}, 15)...), "zfs", "destroy", "a@b")}, []string{"delete_snapshot"}},
 	} {
 		v := d.Exec(tc.im)
 		var got []string
@@ -130,6 +145,30 @@ func FuzzParseReport(f *testing.F) {
 		r, err := ParseReport(s)
 		if err == nil && (len(r.Actions) == 0 || r.Version != 1) {
 			t.Fatalf("accepted %+v", r)
+		}
+	})
+}
+
+// FuzzLoaded: the loader's argument parser never looks past
+// maxLoaderOptions option words, and each line it returns is the program
+// (by file or --argv0 name) followed by the words after it.
+func FuzzLoaded(f *testing.F) {
+	f.Add("--library-path\x00/l\x00--argv0\x00zfs\x00/tmp/t\x00destroy\x00x")
+	f.Add("--inhibit-cache\x00--new\x00kill\x001")
+	f.Add("--argv0")
+	f.Fuzz(func(t *testing.T, s string) {
+		args := strings.Split(s, "\x00")
+		runs, ok := loaded(args)
+		if !ok && runs != nil {
+			t.Fatalf("%q: lines %q though it cannot tell", args, runs)
+		}
+		for _, r := range runs {
+			if len(r) == 0 || len(r)-1 > len(args) || !slices.Equal(r[1:], args[len(args)-(len(r)-1):]) {
+				t.Fatalf("%q: line %q", args, r)
+			}
+			if len(args)-len(r) > maxLoaderOptions {
+				t.Fatalf("%q: looked past %d option words: %q", args, maxLoaderOptions, r)
+			}
 		}
 	})
 }

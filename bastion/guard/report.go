@@ -11,8 +11,10 @@ import (
 
 // Exit statuses of keyturn-guard besides the line's own. A line can exit
 // with any status itself, so the gate treats ExitBlocked and ExitDenied as
-// the guard's only together with a report line on stderr (see [FindReport]);
-// a line that forges one only gets itself held.
+// the guard's only together with a report line on stderr (see [FindReport]).
+// The guard maps a line's own exit with one of these to ExitCollided, and
+// writes its report after every process of the tree is gone, so the last
+// report line with ExitBlocked is the guard's.
 const (
 	// ExitUsage: no command, an interactive login, or not a grant.
 	ExitUsage = 119
@@ -27,6 +29,10 @@ const (
 	// ExitGrant: the grant was refused (forged, expired, replayed, for
 	// another target or another policy); nothing ran.
 	ExitGrant = 123
+	// ExitCollided: the line itself exited with one of the statuses
+	// above. The guard reports it as this, so the statuses above, and the
+	// report that goes with ExitBlocked, always come from the guard.
+	ExitCollided = 118
 )
 
 // ProbeCommand is what the gate sends to ask whether a target's login is

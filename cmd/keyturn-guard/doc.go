@@ -19,5 +19,8 @@
 // Spent nonces are kept in ~/.keyturn-guard/nonces of the account.
 //
 // Exit statuses: the line's own, or those in package guard (119 usage, 120
-// internal error, 121 blocked, 122 denied, 123 grant refused).
+// internal error, 121 blocked, 122 denied, 123 grant refused). A line that
+// exits with one of the guard's own statuses exits 118 instead (guard.
+// ExitCollided), so a line cannot pass for a blocked one with a report it
+// printed itself.
 package main

@@ -43,8 +43,27 @@ type config struct {
 	shell  string
 }
 
+// notShared fails if path (a file or directory, symlinks followed) may be
+// written by a group or by others: whoever can change gate.pub signs his own
+// grants, whoever can change policies.yaml decides what is privileged.
+func notShared(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("%s: writable by group or others (mode %v); the guard's files must be writable by root only", path, fi.Mode().Perm())
+	}
+	return nil
+}
+
 func loadConfig(dir string) (*config, error) {
 	c := &config{shell: "/bin/bash"}
+	for _, name := range []string{"", "gate.pub", "policies.yaml", "target", "shell"} {
+		if err := notShared(filepath.Join(dir, name)); err != nil && !(name == "shell" && errors.Is(err, os.ErrNotExist)) {
+			return nil, err
+		}
+	}
 	pub, err := os.ReadFile(filepath.Join(dir, "gate.pub"))
 	if err != nil {
 		return nil, err
@@ -151,6 +170,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return guard.ExitBlocked
 	case !res.Started:
 		return guard.ExitInternal
+	case res.Exit >= guard.ExitUsage && res.Exit <= guard.ExitGrant:
+		fmt.Fprintf(stderr, "keyturn-guard: the line exited with %d, a status of the guard's own; exiting %d\n", res.Exit, guard.ExitCollided)
+		return guard.ExitCollided
 	}
 	return res.Exit
 }

@@ -24,7 +24,7 @@ var signalCalls = map[uint64]string{
 
 // refusedCalls fail with EPERM in the tree: with them a tree member could
 // make a process outside the tree act for it, or take its descriptors.
-var refusedCalls = []uint64{unix.SYS_PTRACE, unix.SYS_PROCESS_VM_WRITEV, unix.SYS_PIDFD_GETFD}
+var refusedCalls = []uint64{unix.SYS_PTRACE, unix.SYS_PROCESS_VM_WRITEV, unix.SYS_PIDFD_GETFD, unix.SYS_VHANGUP}
 
 // fcntl F_SETOWN names a process that the kernel signals later (SIGIO,
 // lease breaks): it is traced and checked like kill. The forms that pass
@@ -35,6 +35,35 @@ const (
 	fioSetOwn = 0x8901
 	siocSPgrp = 0x8902
 )
+
+// Terminal ioctls that make a process outside the tree act or be signalled:
+// TIOCSTI pushes input into a terminal as if typed (with CAP_SYS_ADMIN into
+// any terminal: a ^C there is SIGINT to its foreground, a line typed into
+// a root shell runs outside the tree), TIOCSIG signals the foreground
+// process group of a pseudo-terminal's other side. Both fail with EPERM.
+// TIOCVHANGUP (with CAP_SYS_ADMIN, on any terminal) and vhangup (on the
+// caller's own) hang a terminal up: SIGHUP to its session leader and
+// foreground, and end of input for every process using it. They fail with
+// EPERM too.
+const (
+	tiocSTI     = unix.TIOCSTI
+	tiocSIG     = unix.TIOCSIG
+	tiocVHangup = unix.TIOCVHANGUP
+)
+
+// prlimit64 and perf_event_open aimed at another process are traced and
+// checked like kill: lowering a process's limits kills it (RLIMIT_FSIZE:
+// SIGXFSZ at its next write; RLIMIT_CPU: SIGXCPU, then SIGKILL;
+// RLIMIT_STACK: SIGSEGV), and a perf event with sigtrap set sends SIGTRAP to
+// the task it watches (the attribute is in memory the filter cannot read).
+
+// seccompNewListener is SECCOMP_FILTER_FLAG_NEW_LISTENER. A filter of the
+// tree's own that returns USER_NOTIF takes precedence over the guard's TRACE,
+// and a listener answering CONTINUE would run kill unseen; installing a
+// filter with a listener fails with EPERM. Without a listener USER_NOTIF
+// fails the call (ENOSYS), and every other action a filter of the tree's
+// own can return either stops the call or is weaker than TRACE.
+const seccompNewListener = unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
 
 const (
 	bpfLdAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
@@ -97,7 +126,10 @@ func (a *asm) build() []unix.SockFilter {
 // EPERM the refused calls, the other owner-setting commands, and clone with
 // CLONE_UNTRACED (a child the tracer could not follow); ENOSYS for clone3,
 // whose flags live in memory a filter cannot read (libc then falls back to
-// clone); allow the rest.
+// clone); TRACE prlimit64 and perf_event_open on another process; EPERM a
+// seccomp filter with a user-notification listener, the
+// terminal ioctls TIOCSTI, TIOCSIG and TIOCVHANGUP, and vhangup; allow the
+// rest.
 func filterProgram() []unix.SockFilter {
 	a := &asm{labels: map[string]int{}}
 	a.op(bpfLdAbs, 4) // seccomp_data.arch
@@ -114,7 +146,23 @@ func filterProgram() []unix.SockFilter {
 	a.jump(bpfJeq, unix.SYS_CLONE, "clone", "")
 	a.jump(bpfJeq, unix.SYS_FCNTL, "fcntl", "")
 	a.jump(bpfJeq, unix.SYS_IOCTL, "ioctl", "")
+	a.jump(bpfJeq, unix.SYS_SECCOMP, "seccomp", "")
+	a.jump(bpfJeq, unix.SYS_PRLIMIT64, "prlimit", "")
+	a.jump(bpfJeq, unix.SYS_PERF_EVENT_OPEN, "perf", "")
 	a.op(bpfRet, unix.SECCOMP_RET_ALLOW)
+
+	a.label("prlimit")
+	a.op(bpfLdAbs, argLow0) // pid; 0 is the caller
+	a.jump(bpfJeq, 0, "allow", "trace")
+
+	a.label("perf")
+	a.op(bpfLdAbs, argLow1) // pid; 0 is the caller, -1 every task of a CPU
+	a.jump(bpfJeq, 0, "allow", "")
+	a.jump(bpfJeq, 0xffffffff, "allow", "trace")
+
+	a.label("seccomp")
+	a.op(bpfLdAbs, argLow1) // flags
+	a.jump(bpfJset, seccompNewListener, "eperm", "allow")
 
 	a.label("clone")
 	a.op(bpfLdAbs, argLow0) // flags
@@ -128,7 +176,10 @@ func filterProgram() []unix.SockFilter {
 	a.label("ioctl")
 	a.op(bpfLdAbs, argLow1) // request
 	a.jump(bpfJeq, fioSetOwn, "eperm", "")
-	a.jump(bpfJeq, siocSPgrp, "eperm", "allow")
+	a.jump(bpfJeq, siocSPgrp, "eperm", "")
+	a.jump(bpfJeq, tiocSTI, "eperm", "")
+	a.jump(bpfJeq, tiocSIG, "eperm", "")
+	a.jump(bpfJeq, tiocVHangup, "eperm", "allow")
 
 	a.label("allow")
 	a.op(bpfRet, unix.SECCOMP_RET_ALLOW)

@@ -101,6 +101,18 @@ func TestFilterProgram(t *testing.T) {
 		{"ioctl FIOSETOWN", unix.SYS_IOCTL, []uint32{3, fioSetOwn}, eperm},
 		{"ioctl SIOCSPGRP", unix.SYS_IOCTL, []uint32{3, siocSPgrp}, eperm},
 		{"ioctl TCGETS", unix.SYS_IOCTL, []uint32{0, unix.TCGETS}, unix.SECCOMP_RET_ALLOW},
+		{"ioctl TIOCSTI", unix.SYS_IOCTL, []uint32{0, unix.TIOCSTI}, eperm},
+		{"ioctl TIOCSIG", unix.SYS_IOCTL, []uint32{3, unix.TIOCSIG}, eperm},
+		{"ioctl TIOCVHANGUP", unix.SYS_IOCTL, []uint32{3, unix.TIOCVHANGUP}, eperm},
+		{"prlimit64 self", unix.SYS_PRLIMIT64, []uint32{0, unix.RLIMIT_NOFILE}, unix.SECCOMP_RET_ALLOW},
+		{"prlimit64 other", unix.SYS_PRLIMIT64, []uint32{4242, unix.RLIMIT_FSIZE}, unix.SECCOMP_RET_TRACE},
+		{"perf_event_open self", unix.SYS_PERF_EVENT_OPEN, []uint32{0, 0}, unix.SECCOMP_RET_ALLOW},
+		{"perf_event_open cpu", unix.SYS_PERF_EVENT_OPEN, []uint32{0, 0xffffffff}, unix.SECCOMP_RET_ALLOW},
+		{"perf_event_open other", unix.SYS_PERF_EVENT_OPEN, []uint32{0, 4242}, unix.SECCOMP_RET_TRACE},
+		// A filter of the tree's own may not come with a listener
+		// (USER_NOTIF outranks TRACE); one without is harmless.
+		{"seccomp listener", unix.SYS_SECCOMP, []uint32{unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH}, eperm},
+		{"seccomp filter", unix.SYS_SECCOMP, []uint32{unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC}, unix.SECCOMP_RET_ALLOW},
 	} {
 		if got := runFilter(t, prog, tc.nr, nativeArch, tc.args...); got != tc.want {
 			t.Errorf("%s: %#x, want %#x", tc.name, got, tc.want)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -85,6 +86,7 @@ type tracer struct {
 	dec     Decider
 	self    string       // the guard's own executable
 	started map[int]bool // tids whose first stop was seen
+	pidNS   uint64       // the guard's pid namespace, whose numbers /proc shows
 	res     Result
 }
 
@@ -100,6 +102,10 @@ func Run(cfg Config) (*Result, error) {
 	self, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("trace: own executable: %w", err)
+	}
+	ns, err := pidNS(os.Getpid())
+	if err != nil {
+		return nil, fmt.Errorf("trace: own pid namespace: %w", err)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -144,7 +150,7 @@ func Run(cfg Config) (*Result, error) {
 	// The child proceeds only now, traced; if this write fails it exits.
 	_, werr := w.Write([]byte{1})
 	w.Close()
-	t := &tracer{tree: NewTree(pid), dec: cfg.Decider, started: map[int]bool{pid: true}, self: self}
+	t := &tracer{tree: NewTree(pid), dec: cfg.Decider, started: map[int]bool{pid: true}, self: self, pidNS: ns}
 	if werr != nil {
 		t.killAll()
 		return nil, fmt.Errorf("trace: release child: %w", werr)
@@ -156,11 +162,27 @@ func Run(cfg Config) (*Result, error) {
 	return res, err
 }
 
-// killAll kills every process of the tree. Tracees the tree does not know
-// yet die with EXITKILL when the guard exits.
+// killAll kills every process of the tree and waits until every tracee is
+// gone, killing any the tree did not know yet (a child whose fork event was
+// not seen) at its next stop. Once it returns nothing of the tree can write
+// to the guard's stdout or stderr any more: a report the guard writes then
+// is the last thing there.
 func (t *tracer) killAll() {
 	for _, pid := range t.tree.Pids() {
 		unix.Kill(pid, unix.SIGKILL)
+	}
+	for {
+		var ws unix.WaitStatus
+		tid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return // ECHILD: no tracee and no child left
+		}
+		if ws.Stopped() {
+			unix.Kill(tid, unix.SIGKILL)
+		}
 	}
 }
 
@@ -320,7 +342,7 @@ func (t *tracer) block(v Verdict, what string, chain []string) {
 		b.WriteString(", started by ")
 		b.WriteString(c)
 	}
-	t.res.Blocked = &Blocked{Verdict: v, Observed: b.String()}
+	t.res.Blocked = &Blocked{Verdict: v, Observed: printable(b.String())}
 }
 
 // target is what a signal call aims at.
@@ -338,8 +360,13 @@ func (t *tracer) signal(tid int) error {
 		return ignoreGone(err)
 	}
 	call, ok := signalCalls[nr]
-	if nr == unix.SYS_FCNTL {
+	switch nr {
+	case unix.SYS_FCNTL:
 		call, ok = "fcntl F_SETOWN", int(int32(a[1])) == unix.F_SETOWN
+	case unix.SYS_PRLIMIT64:
+		call, ok = "prlimit64 "+rlimitName(a[1]), true
+	case unix.SYS_PERF_EVENT_OPEN:
+		call, ok = "perf_event_open", true
 	}
 	if !ok {
 		// Only signal calls return TRACE; anything else is a bug or a
@@ -347,6 +374,8 @@ func (t *tracer) signal(tid int) error {
 		return t.refuse(tid, unix.EPERM)
 	}
 	sender, _ := t.tree.Tgid(tid)
+	// allow lets the call run as asked.
+	allow := func() error { return cont(tid, 0) }
 	var tg target
 	var sig int
 	switch nr {
@@ -385,9 +414,33 @@ func (t *tracer) signal(tid int) error {
 		default:
 			return cont(tid, 0)
 		}
+	case unix.SYS_PRLIMIT64:
+		if a[2] == 0 {
+			return cont(tid, 0) // reads the limits only
+		}
+		// New limits for another process may kill it (see the filter);
+		// they are decided as SIGKILL. The pid may be any thread's.
+		tg, sig = target{pid: int(int32(a[0])), task: true}, int(unix.SIGKILL)
+	case unix.SYS_PERF_EVENT_OPEN:
+		if a[4]&perfFlagPidCgroup != 0 {
+			return cont(tid, 0) // pid is a cgroup's descriptor: no task to signal
+		}
+		// The event may send SIGTRAP to the thread it watches.
+		tg, sig = target{pid: int(int32(a[1])), task: true}, int(unix.SIGTRAP)
 	case unix.SYS_PIDFD_SEND_SIGNAL:
 		sig = int(int32(a[1]))
-		pid, err := pidfdTarget(sender, int(int32(a[0])))
+		// The descriptor is a number in a table other threads (or
+		// CLONE_FILES processes) share: between this check and the
+		// kernel's lookup they could make it name another process. So
+		// the tracer takes the open file itself, checks that, and sends
+		// the signal through it in the tracee's stead.
+		held, err := holdFd(tid, sender, int(int32(a[0])))
+		if err != nil {
+			return t.refuse(tid, unix.EBADF)
+		}
+		defer unix.Close(held)
+		allow = func() error { return sendPidfd(tid, held, sig, a[2], a[3]) }
+		pid, err := pidfdTarget(os.Getpid(), held)
 		if err != nil {
 			// Not a pidfd we can read: the call would fail or hit
 			// something unknown. Fail closed.
@@ -406,17 +459,38 @@ func (t *tracer) signal(tid int) error {
 		}
 	}
 	if tg.pid <= 0 && !tg.all {
-		return cont(tid, 0) // the kernel refuses these itself
+		return allow() // the kernel refuses these itself
+	}
+	if nr != unix.SYS_PIDFD_SEND_SIGNAL && !tg.all && !(nr == unix.SYS_KILL && int32(a[0]) == 0) {
+		// The number is one of the sender's pid namespace, the tracer
+		// reads /proc in its own: a tree member that joined another
+		// namespace (nsenter) could name a process outside the tree by
+		// the number of one inside.
+		ns, err := pidNS(tid)
+		if err != nil {
+			return t.refuse(tid, unix.EPERM)
+		}
+		if ns != t.pidNS {
+			g, ok := t.translate(ns, tg)
+			if !ok {
+				return t.foreign(tid, sender, call, sig, tg, allow)
+			}
+			tg.pid = g
+		}
 	}
 	inside, exists := t.inside(tg)
 	if inside {
-		return cont(tid, 0)
+		return allow()
 	}
 	if !tg.group && !tg.all && t.ourZombie(tg.pid) {
 		// A child of the tree that has exited and is not reaped yet
 		// (timeout signals its child after it died): a signal to a
 		// zombie does nothing and succeeds. Answer so without running
-		// the call, so the pid cannot be reused in between.
+		// the call, so the pid cannot be reused in between. The calls
+		// that are not signals fail as they would on an exited process.
+		if nr == unix.SYS_PRLIMIT64 || nr == unix.SYS_PERF_EVENT_OPEN {
+			return t.refuse(tid, unix.ESRCH)
+		}
 		return t.refuse(tid, 0)
 	}
 	if !exists {
@@ -434,7 +508,7 @@ func (t *tracer) signal(tid int) error {
 	}
 	v := t.dec.Signal(s)
 	if v == nil {
-		return cont(tid, 0)
+		return allow()
 	}
 	if err := refuse(tid, unix.EPERM); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("trace: refuse %s: %w", call, err)
@@ -442,6 +516,76 @@ func (t *tracer) signal(tid int) error {
 	im := t.tree.Describe(sender)
 	t.block(*v, fmt.Sprintf("%s by %s", s, im.String()), t.tree.Chain(sender))
 	return nil
+}
+
+// foreign decides a signal to a number of another pid namespace that names
+// no process of the tree there: it may be any process, so the policy
+// decides it as a signal outside the tree.
+func (t *tracer) foreign(tid, sender int, call string, sig int, tg target, allow func() error) error {
+	s := Signal{Call: call, Sig: sig, Pid: tg.pid, Target: "in another pid namespace"}
+	if tg.group {
+		s.Pid, s.Target = -tg.pid, ""
+	}
+	v := t.dec.Signal(s)
+	if v == nil {
+		return allow()
+	}
+	if err := refuse(tid, unix.EPERM); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("trace: refuse %s: %w", call, err)
+	}
+	im := t.tree.Describe(sender)
+	what := fmt.Sprintf("%s by %s", s, im.String())
+	if tg.group {
+		what += " (in another pid namespace)"
+	}
+	t.block(*v, what, t.tree.Chain(sender))
+	return nil
+}
+
+// translate finds the process of the tree that has number tg.pid in pid
+// namespace ns. Only single processes are translated; a group or a thread
+// id from another namespace is not.
+func (t *tracer) translate(ns uint64, tg target) (int, bool) {
+	if tg.group || tg.task {
+		return 0, false
+	}
+	for _, pid := range t.tree.Pids() {
+		if n, err := pidNS(pid); err != nil || n != ns {
+			continue
+		}
+		if local, ok := innermostPid(pid); ok && local == tg.pid {
+			return pid, true
+		}
+	}
+	return 0, false
+}
+
+// pidNS identifies the pid namespace task tid is in.
+func pidNS(tid int) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(tid)+"/ns/pid", &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
+
+// innermostPid is pid's number in its own pid namespace (the last NSpid).
+func innermostPid(pid int) (int, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				return 0, false
+			}
+			n, err := strconv.Atoi(f[len(f)-1])
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 // ourZombie reports whether pid is an exited, unreaped child of a process
@@ -453,6 +597,19 @@ func (t *tracer) ourZombie(pid int) bool {
 	}
 	ppid, err := strconv.Atoi(f[1])
 	return err == nil && t.tree.Contains(ppid)
+}
+
+// perfFlagPidCgroup is PERF_FLAG_PID_CGROUP.
+const perfFlagPidCgroup = 4
+
+// rlimitName names a resource of prlimit64 for messages.
+func rlimitName(r uint64) string {
+	names := []string{"CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE",
+		"MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"}
+	if r < uint64(len(names)) {
+		return "RLIMIT_" + names[r]
+	}
+	return "resource " + strconv.FormatUint(r, 10)
 }
 
 // pidfdSignalProcessGroup is PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9).
@@ -654,6 +811,48 @@ func pidfdTarget(pid, fd int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("trace: fd %d of %d is not a pidfd", fd, pid)
+}
+
+// pidfdThread is PIDFD_THREAD (Linux 6.9): a pidfd for one thread.
+const pidfdThread = unix.O_EXCL
+
+// holdFd duplicates descriptor fd of task tid (of process tgid) into the
+// guard, so that what the tracer checks is the open file the call uses.
+func holdFd(tid, tgid, fd int) (int, error) {
+	pfd, err := unix.PidfdOpen(tid, pidfdThread)
+	if err != nil {
+		// Before Linux 6.9: the process's descriptor table, which its
+		// threads share.
+		if pfd, err = unix.PidfdOpen(tgid, 0); err != nil {
+			return -1, err
+		}
+	}
+	defer unix.Close(pfd)
+	return unix.PidfdGetfd(pfd, fd, 0)
+}
+
+// sendPidfd performs pidfd_send_signal(fd, sig, info, flags) for tid,
+// stopped in that call, with the guard's copy of its descriptor, and makes
+// the tracee's call return what the kernel answered. info is an address in
+// the tracee; the guard reads the siginfo from there once.
+//
+// The signal is sent by the guard: the kernel checks the guard's permission
+// (the same account's, unless the tree changed user), and with no siginfo
+// the receiver sees the guard as the sender.
+func sendPidfd(tid, fd, sig int, info, flags uint64) error {
+	var buf [128]byte // sizeof(siginfo_t)
+	var p unsafe.Pointer
+	if info != 0 {
+		if n, err := unix.PtracePeekData(tid, uintptr(info), buf[:]); err != nil || n != len(buf) {
+			return ignoreGone(refuse(tid, unix.EFAULT))
+		}
+		p = unsafe.Pointer(&buf[0])
+	}
+	_, _, e := unix.Syscall6(unix.SYS_PIDFD_SEND_SIGNAL, uintptr(fd), uintptr(sig), uintptr(p), uintptr(flags), 0, 0)
+	if err := refuse(tid, e); err != nil {
+		return ignoreGone(err)
+	}
+	return cont(tid, 0)
 }
 
 // procName is a process's program for messages.

@@ -1,8 +1,12 @@
 package trace
 
 import (
+	"fmt"
 	"path"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Bounds on what the tree keeps per process and in all; a tree that grows
@@ -44,6 +48,33 @@ func (im Image) String() string {
 		if b.Len() > maxShownArgs {
 			return b.String()[:maxShownArgs] + "…"
 		}
+	}
+	return b.String()
+}
+
+// printable replaces control and format characters (ESC, newline, bidi
+// overrides) and bytes that are not UTF-8 with Go escapes (\x1b, \n,
+// \u202e). What a tree names itself or passes as argv reaches the admin's
+// terminal, the approvers and the audit trail in a message; it must not be
+// able to redraw the screen or start a line of its own there.
+func printable(s string) string {
+	bad := func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, bad) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case bad(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
 	}
 	return b.String()
 }

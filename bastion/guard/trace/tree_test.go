@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func img(argv ...string) Image { return Image{Exe: "/usr/bin/" + argv[0], Argv: argv} }
@@ -163,8 +165,43 @@ func TestImageString(t *testing.T) {
 			t.Errorf("%+v: %q, want %q", tc.im, got, tc.want)
 		}
 	}
+	for in, want := range map[string]string{
+		"/usr/bin/kill 4242":                 "/usr/bin/kill 4242",
+		"naïve — ok":                         "naïve — ok",
+		"a\x1b[2J\nkeyturn-guard-report: {}": `a\x1b[2J\nkeyturn-guard-report: {}`,
+		"evil\u202eexe.txt":                  `evil\u202eexe.txt`,
+		"bad \xff\xfe utf8":                  `bad \xff\xfe utf8`,
+		"tab\there\x7f":                      `tab\there\x7f`,
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
 	long := img("echo", strings.Repeat("a", 1000))
 	if got := long.String(); len(got) > maxShownArgs+10 || !strings.HasSuffix(got, "…") {
 		t.Errorf("long argv shown as %d bytes", len(got))
 	}
+}
+
+// FuzzPrintable: whatever a tree names itself, the message has no control
+// or format character and is valid UTF-8; text without them is unchanged.
+func FuzzPrintable(f *testing.F) {
+	for _, s := range []string{"kill 4242", "a\x1b[2J\nb", "\xff\xfe", "e\u202ev", "naïve", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := printable(s)
+		if !utf8.ValidString(got) {
+			t.Fatalf("printable(%q) = %q: not UTF-8", s, got)
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("printable(%q) = %q: has %U", s, got, r)
+			}
+		}
+		clean := utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) })
+		if clean != (got == s) {
+			t.Fatalf("printable(%q) = %q", s, got)
+		}
+	})
 }
