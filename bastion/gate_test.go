@@ -315,7 +315,7 @@ func TestGateRefusesUnreachableQuorum(t *testing.T) {
 		if tc.register != "" {
 			tg.register(t, tc.register)
 		}
-		_, stderr, status := tg.run(t, "alice+t1", tg.alice, "X=touch; $X "+marker)
+		_, stderr, status := tg.run(t, "alice+t1", tg.alice, "X=$(printf touch); $X "+marker)
 		if status != ExitPending || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "could never be approved") {
 			t.Errorf("with %q registered: status %d, stderr %q; want %d and %q", tc.register, status, stderr, ExitPending, tc.want)
 		}

@@ -77,7 +77,7 @@ func TestReasonRefusalSuggestsTerminalOnlyWhenAllowed(t *testing.T) {
 			"actions:\n  - name: kill_process\n    service: process\n    match: [{command: [kill, pkill]}]\n")
 		tg.register(t, "carol")
 		// An unresolved line is held even with approval off.
-		_, stderr, status := tg.run(t, "alice+t1", tg.alice, "X=kill; $X -0 1")
+		_, stderr, status := tg.run(t, "alice+t1", tg.alice, "X=$(printf kill); $X -0 1")
 		if status != ExitUsage || !strings.Contains(stderr, "a reason is required") {
 			t.Fatalf("shell: %s: status %d stderr %q; want %d and the reason refusal", tc.shell, status, stderr, ExitUsage)
 		}

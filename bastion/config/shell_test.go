@@ -26,7 +26,7 @@ func TestTargetShell(t *testing.T) {
 	}
 	for _, bad := range []string{"bash", "'/bin/bash; kill 1'", "/bin/ba sh", "\"/bin/$(x)\""} {
 		_, err := Parse("testdata/bad.yaml", []byte(with(bad)))
-		if err == nil || !strings.Contains(err.Error(), ".shell: want an absolute path") {
+		if err == nil || !strings.Contains(err.Error(), "shell: want an absolute path") {
 			t.Errorf("Parse with shell %s: err = %v; want a shell error", bad, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/keyturn/keyturn/bastion/guard/trace"
 	"github.com/keyturn/keyturn/policy"
@@ -16,6 +17,9 @@ type Decider struct {
 	Target string
 	// Granted are the action names the grant covers.
 	Granted []string
+
+	sigOnce    sync.Once
+	sigActions []string // see isSignalAction
 }
 
 var _ trace.Decider = (*Decider)(nil)
@@ -138,19 +142,42 @@ func (d *Decider) decide(words []string) policy.Decision {
 
 // merge adds the decision's privileged actions to v. Unresolved and
 // interactive are the matcher's own limits, not actions: the guard sees
-// what an unresolved program goes on to run.
+// what an unresolved program goes on to run. When the matcher could not
+// resolve a program (an interpreter's code, an unknown program naming
+// another), the actions it names beside unresolved are its guesses from
+// the text; a guessed signal action is left to the signal trap, which sees
+// the act itself (a block there names the real target), while any other
+// guessed action still blocks here: the guard has no trap for it.
 func (d *Decider) merge(v *trace.Verdict, dec policy.Decision) {
+	guessed := slices.Contains(dec.Actions, policy.UnresolvedAction)
 	for _, a := range dec.Actions {
 		switch {
 		case a == policy.UnresolvedAction || a == policy.InteractiveAction:
 			continue
 		case a.Service == "deny":
 			v.Deny = true
+		case guessed && d.isSignalAction(a.Name):
+			continue
 		}
 		if !slices.Contains(v.Actions, a.Name) {
 			v.Actions = append(v.Actions, a.Name)
 		}
 	}
+}
+
+// isSignalAction reports whether the policy calls sending a signal to
+// another process name: the actions `kill -TERM 1` and `kill -KILL 1` are.
+func (d *Decider) isSignalAction(name string) bool {
+	d.sigOnce.Do(func() {
+		for _, sig := range []string{"-15", "-9"} {
+			for _, a := range d.decide([]string{"kill", sig, "1"}).Actions {
+				if a != policy.UnresolvedAction && a.Service != "deny" {
+					d.sigActions = append(d.sigActions, a.Name)
+				}
+			}
+		}
+	})
+	return slices.Contains(d.sigActions, name)
 }
 
 // verdict keeps what the grant does not cover; a deny is never covered.

@@ -191,7 +191,7 @@ func TestAttacksBlocked(t *testing.T) {
 		{"git alias", `git -c alias.x='!kill P' x`, "started by git", []string{"git"}},
 		{"arithmetic injection", `read x <<< 'a[$(kill P)]'; : $((x))`, "kill(P (sleep), SIGTERM)", nil},
 		{"xargs env", `echo kill P | xargs env`, "kill P", []string{"xargs", "env"}},
-		{"setsid double fork", `setsid -f sh -c 'k=kill; $k P'; sleep 20`, "kill(P (sleep), SIGTERM)", []string{"setsid"}},
+		{"setsid double fork", `setsid -f sh -c 'k=$(printf ki; printf ll); $k P'; sleep 20`, "kill(P (sleep), SIGTERM)", []string{"setsid"}},
 		{"renamed copy", `cp /bin/kill "$HOME/k" && "$HOME/k" P`, "kill(P (sleep), SIGTERM)", []string{"kill"}},
 		{"exec -a", `(exec -a kill /bin/sleep 0)`, "/usr/bin/sleep (as kill) 0", nil},
 		{"tkill", `python3 -c 'import ctypes; ctypes.CDLL(None).syscall(200, P, 15)'`, "tkill(P (sleep), SIGTERM)", []string{"python3"}},

@@ -161,7 +161,10 @@ func TestReviewLoaderExec(t *testing.T) {
 			}
 			want := "blocked delete_snapshot"
 			if name == "padded" {
-				want = "blocked unresolved_command"
+				// Past the options it looks through, the loader's
+				// program is held as unresolved; the words after it
+				// also name the action they read as.
+				want = "unresolved_command"
 			}
 			if o.code != guard.ExitBlocked || !strings.Contains(o.stderr, want) {
 				t.Fatalf("line %q: exit %d, want %d (%s)\nstderr: %s", line, o.code, guard.ExitBlocked, want, o.stderr)
@@ -340,7 +343,7 @@ func TestReviewExecForms(t *testing.T) {
 		{"memfd fexecve", `python3 -c 'import os
 fd = os.memfd_create("x", 0)
 os.write(fd, open(os.environ["HOME"] + "/zfs", "rb").read())
-os.execve(fd, ["zfs", "destroy", "tank/x"], {})'`, "delete_snapshot", "/memfd:x (deleted) (as zfs) destroy tank/x", []string{"python3"}},
+os.execve(fd, ["z" + "fs", "de" + "stroy", "tank/x"], {})'`, "delete_snapshot", "/memfd:x (deleted) (as zfs) destroy tank/x", []string{"python3"}},
 		{"execveat AT_EMPTY_PATH", `python3 -c 'import ctypes, os
 fd = os.open(os.environ["HOME"] + "/zfs", os.O_RDONLY)
 argv = (ctypes.c_char_p * 4)(b"x", b"destroy", b"tank/x", None)
