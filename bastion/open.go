@@ -299,6 +299,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		log.Warn("request interrupted by a gate stop; not run again", "request", r.ID, "target", r.Target, "user", r.Requester)
 	}
 	holdPolicyChanges(pol, svc, log)
+	svc.SetPolicyCheck(pol.checkRecord)
 	switch err := startFromRecord(context.Background(), pol, svc, log); {
 	case errors.Is(err, mpa.ErrStoreFull):
 		// The policy in force is the approved one (or, with MPA off, the
