@@ -225,4 +225,3 @@ func cmdHook(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Fatalf("webhook receiver not listening within a minute")
 }
-
