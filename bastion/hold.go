@@ -216,7 +216,7 @@ func (g *Gate) await(s ssh.Session, id Identity, reqID string) int {
 // target, so a second release, from this gate or another, fails.
 func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	ctx := s.Context()
-	r, err := g.mpa.BeginExecution(ctx, reqID, id.User)
+	r, err := g.beginExecution(ctx, reqID, id.User)
 	if err != nil {
 		g.log.Warn("release refused", "user", id.User, "request", reqID, "err", err)
 		if cur, gerr := g.mpa.Get(ctx, reqID); gerr == nil && cur.Status == mpa.StatusRejected {

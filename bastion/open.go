@@ -307,6 +307,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		log.Warn("request interrupted by a gate stop; not run again", "request", r.ID, "target", r.Target, "user", r.Requester)
 	}
 	holdPolicyChanges(pol, svc, log)
+	svc.SetPolicyCheck(pol.checkRecord)
 	switch err := startFromRecord(context.Background(), pol, svc, log); {
 	case errors.Is(err, mpa.ErrStoreFull):
 		// The policy in force is the approved one (or, with MPA off, the
@@ -444,8 +445,9 @@ func (s *Server) interruptGone(ctx context.Context) {
 // leadWebhooks sends webhooks only while this gate leads the "webhooks"
 // election, so that gates sharing a store send each notification once
 // rather than once per gate. On losing the lead it stops and campaigns
-// again. (A handover can drop or repeat the notifications of changes made
-// during it: the new leader starts from the requests live then.)
+// again. The new leader resumes from the mark the old one saved (see
+// notify.Notifier.Follow): nothing is lost in a handover; a notification
+// may be sent twice, with the same delivery id.
 func leadWebhooks(ctx context.Context, n *notify.Notifier, st mpa.Store, svc *mpa.Service, log *slog.Logger) {
 	for ctx.Err() == nil {
 		l, err := st.Campaign(ctx, "webhooks", svc.Node())
@@ -468,7 +470,7 @@ func leadWebhooks(ctx context.Context, n *notify.Notifier, st mpa.Store, svc *mp
 			case <-lctx.Done():
 			}
 		}()
-		err = n.Run(lctx, st, svc)
+		err = n.RunFenced(lctx, st, svc, l.Fence)
 		failed := err != nil && lctx.Err() == nil
 		if failed {
 			log.Error("webhook notifications stopped; handing over", "err", err)

@@ -184,6 +184,14 @@ func applyApprovedPolicies(ctx context.Context, h *PolicyHolder, svc *mpa.Servic
 		if r.Kind != mpa.KindUpdatePolicy || r.Status != mpa.StatusCompleted {
 			continue
 		}
+		// The feed may tell of an older change after this gate loaded a
+		// newer one from the record (see syncPolicy): the record wins.
+		if st, err := svc.Settings(ctx); err == nil && st.Enabled && len(st.Policy) > 0 && !bytes.Equal(st.Policy, r.Payload) {
+			if err := syncPolicy(ctx, h, svc, log); err != nil {
+				log.Error("approved policy on record does not load; keeping the policy in force (releases are refused)", "request", r.ID, "err", err)
+			}
+			continue
+		}
 		var u policyUpdate
 		if err := json.Unmarshal(r.Payload, &u); err != nil {
 			log.Error("approved policy update unreadable; keeping the policy in force", "request", r.ID, "err", err)

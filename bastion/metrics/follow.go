@@ -36,13 +36,13 @@ func (m *Metrics) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) er
 	if err != nil {
 		return fmt.Errorf("metrics: follow store: %w", err)
 	}
-	live, err := svc.List(ctx, mpa.ListFilter{Statuses: liveStatuses})
-	if err != nil {
-		return fmt.Errorf("metrics: read open requests: %w", err)
+	open := map[string]mpa.Status{}
+	if err := m.reseed(ctx, svc, open); err != nil {
+		return err
 	}
-	open := make(map[string]mpa.Status, len(live))
-	for _, r := range live {
-		m.track(open, r.ID, r.Status)
+	next, err := auditNext(ctx, st)
+	if err != nil {
+		return err
 	}
 	if m.seeded != nil {
 		m.seeded()
@@ -50,15 +50,100 @@ func (m *Metrics) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) er
 	for c := range changes {
 		switch c.Kind {
 		case mpa.ChangeAudit:
-			m.count(c.Audit)
+			switch e := c.Audit; {
+			case e.Seq < next: // counted already, by a catch-up
+			case e.Seq > next: // the feed skipped some: read the trail
+				if next, err = m.catchUp(ctx, st, next); err != nil {
+					return err
+				}
+			default:
+				m.count(e)
+				next = e.Seq + 1
+			}
 		case mpa.ChangeRequest:
 			m.track(open, c.Request.ID, c.Request.Status)
+		case mpa.ChangeResync:
+			// The feed lost changes: count the events it lost from the
+			// trail, and the open requests afresh.
+			if next, err = m.catchUp(ctx, st, next); err != nil {
+				return err
+			}
+			if err := m.reseed(ctx, svc, open); err != nil {
+				return err
+			}
 		}
 		if m.handled != nil {
 			m.handled(c)
 		}
 	}
 	return ctx.Err()
+}
+
+// reseed sets the open-request gauges from svc's live requests.
+func (m *Metrics) reseed(ctx context.Context, svc *mpa.Service, open map[string]mpa.Status) error {
+	live, err := svc.List(ctx, mpa.ListFilter{Statuses: liveStatuses})
+	if err != nil {
+		return fmt.Errorf("metrics: read open requests: %w", err)
+	}
+	for id := range open {
+		m.track(open, id, mpa.StatusCompleted) // uncount
+	}
+	for _, r := range live {
+		m.track(open, r.ID, r.Status)
+	}
+	return nil
+}
+
+// maxCatchUp bounds how many audit events one catch-up counts.
+const maxCatchUp = 100000
+
+// auditNext is the sequence number the next audit event will have.
+func auditNext(ctx context.Context, st mpa.Store) (uint64, error) {
+	var h audit.Head
+	err := st.View(ctx, func(tx mpa.Tx) error {
+		var err error
+		h, err = tx.AuditHead()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("metrics: read the audit head: %w", err)
+	}
+	return h.Seq + 1, nil
+}
+
+// catchUp counts the audit events from next on that are in the store now
+// and returns the sequence number after the last.
+func (m *Metrics) catchUp(ctx context.Context, st mpa.Store, next uint64) (uint64, error) {
+	var events []audit.Event
+	err := st.View(ctx, func(tx mpa.Tx) error {
+		events = events[:0]
+		h, err := tx.AuditHead()
+		if err != nil {
+			return err
+		}
+		from := next
+		if h.Seq >= from && h.Seq-from >= maxCatchUp {
+			from = h.Seq - maxCatchUp + 1
+		}
+		for e, err := range tx.AuditEvents(from) {
+			if err != nil {
+				return err
+			}
+			if e.Seq > h.Seq {
+				break
+			}
+			events = append(events, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return next, fmt.Errorf("metrics: read the audit trail from %d: %w", next, err)
+	}
+	for i := range events {
+		m.count(&events[i])
+		next = events[i].Seq + 1
+	}
+	return next, nil
 }
 
 // track moves request id to status st in the open gauges; open holds what

@@ -63,6 +63,9 @@ func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request,
 				"unmet":  short, "lines": lines,
 			})
 		}
+		if err := s.checkPolicyTx(tx); err != nil {
+			return err
+		}
 		r.Execution = &Execution{Node: s.node, Start: s.clock()}
 		if err := s.transition(tx, &r, StatusExecuting, user, map[string]any{"node": s.node}); err != nil {
 			return err

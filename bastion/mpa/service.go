@@ -84,6 +84,10 @@ type Service struct {
 	// seq group-commits Record's events; its transactions go through
 	// update, so they take turns with the service's other writes.
 	seq *Sequencer
+
+	// policyCheck, if set, vets each release against the policy record
+	// (see SetPolicyCheck).
+	policyCheck policyCheck
 }
 
 // update runs fn in a read-write store transaction, one at a time per

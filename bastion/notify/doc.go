@@ -15,10 +15,17 @@
 // moves on, dropping the oldest when a queue is full (counted in
 // keyturn_webhook_notifications_total{result="dropped"}). One goroutine per
 // endpoint sends, retrying with exponential backoff a bounded number of
-// times. Delivery is at most once per gate and best effort: what is still
-// queued when the gate stops is lost, and the audit trail, not the
-// webhook, is the record. Every gate sharing a store notifies, so give
-// the webhooks to one of them.
+// times.
+//
+// Notifications are read from the audit trail, where each request
+// transition is one event committed with the request: a notification's id
+// (X-Keyturn-Delivery) is derived from its event's chain hash, so it is
+// the same whichever gate sends it. Gates sharing a store elect one
+// webhooks leader; it saves how far every endpoint got (a store mark), and
+// the next leader, or the same gate after a restart, resumes from there.
+// Delivery is at least once: a notification the old leader sent just
+// before it stopped may come again, with the same id, and receivers drop
+// ids they have seen. The audit trail, not the webhook, is the record.
 //
 // The audit file: [AuditFile] appends each audit event to an
 // [audit.Mirror] as it is committed, fsyncing once per batch.

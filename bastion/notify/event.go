@@ -46,6 +46,10 @@ type Notification struct {
 	// for request.completed. 'mpa requests output ID' shows the rest.
 	OutputBytes *int64 `json:"output_bytes,omitempty"`
 	OutputHead  string `json:"output_head,omitempty"`
+
+	// seq is the audit event the notification tells of (0: none), for
+	// the webhook mark; not sent.
+	seq uint64
 }
 
 // notification describes r as it stands after event.

@@ -8,30 +8,27 @@ import (
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
-func TestTransition(t *testing.T) {
-	seen := map[string]mpa.Status{"old": mpa.StatusPending}
-	steps := []struct {
-		id     string
-		status mpa.Status
-		want   string
-	}{
-		{"new", mpa.StatusPending, "request.created"},
-		{"new", mpa.StatusPending, ""}, // a vote short of quorum
-		{"old", mpa.StatusPending, ""}, // live when the notifier started
-		{"new", mpa.StatusApproved, "request.approved"},
-		{"new", mpa.StatusExecuting, ""},
-		{"new", mpa.StatusCompleted, "request.completed"},
-		{"old", mpa.StatusExpired, "request.expired"},
-		{"gone", mpa.StatusExpired, "request.expired"}, // expired while no notifier watched it
-		{"x", mpa.StatusInterrupted, "request.interrupted"},
-	}
-	for _, s := range steps {
-		if got := transition(seen, &mpa.Request{ID: s.id, Status: s.status}); got != s.want {
-			t.Errorf("transition(%s -> %s) = %q; want %q", s.id, s.status, got, s.want)
+// TestEventOf: the audit events that are webhook events, and the ones
+// that are not (a vote short of quorum, a release, lapsed approvals).
+func TestEventOf(t *testing.T) {
+	for kind, want := range map[string]string{
+		"request.created":     "request.created",
+		"request.approved":    "request.approved",
+		"request.rejected":    "request.rejected",
+		"request.cancelled":   "request.cancelled",
+		"request.expired":     "request.expired",
+		"request.completed":   "request.completed",
+		"request.interrupted": "request.interrupted",
+		"request.approval":    "",
+		"request.rejection":   "",
+		"request.executing":   "",
+		"request.pending":     "",
+		"request.output":      "",
+		"decision":            "",
+	} {
+		if got := eventOf(kind); got != want {
+			t.Errorf("eventOf(%q) = %q; want %q", kind, got, want)
 		}
-	}
-	if len(seen) != 0 {
-		t.Errorf("seen = %v after every request ended; want empty", seen)
 	}
 }
 

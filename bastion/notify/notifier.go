@@ -5,14 +5,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
@@ -37,6 +40,10 @@ type Notifier struct {
 	// after each change it handled.
 	ready    func()
 	followed func(mpa.Change)
+
+	// progress tracks which audit events every endpoint is done with,
+	// for the mark (set by Run).
+	progress *progress
 }
 
 type endpointStats struct {
@@ -96,64 +103,134 @@ func New(eps []Endpoint, opts Options) (*Notifier, error) {
 }
 
 // Notify queues x for every endpoint that wants its event. It never
-// blocks and never fails: a full queue drops its oldest notification.
-func (n *Notifier) Notify(x Notification) {
+// blocks and never fails: a full queue drops its oldest notification. It
+// returns how many endpoints took it.
+func (n *Notifier) Notify(x Notification) int {
 	if x.ID == "" {
-		x.ID = deliveryID()
+		var b [12]byte
+		rand.Read(b[:])
+		x.ID = hex.EncodeToString(b[:])
 	}
 	body, err := json.Marshal(x)
 	if err != nil {
 		n.log.Error("encode notification", "event", x.Event, "request", x.Request, "err", err)
-		return
+		return 0
 	}
+	taken := 0
 	for _, s := range n.senders {
 		if s.wants(x.Event) {
-			s.enqueue(queued{n: x, body: body})
+			taken++
+			s.enqueue(queued{n: x, body: body, done: n.progress.done})
 		}
 	}
+	return taken
 }
 
 // Run sends notifications for the store's request changes until ctx is
-// done: it starts one sender per endpoint and follows the change feed
-// (see [Notifier.Follow]). What is queued when ctx ends is not sent.
+// done: it starts one sender per endpoint and follows the store (see
+// [Notifier.Follow]). What is queued when ctx ends is not sent by this
+// gate; with a store that keeps marks it is sent by the next follower.
 func (n *Notifier) Run(ctx context.Context, st mpa.Store, svc *mpa.Service) error {
+	return n.RunFenced(ctx, st, svc, nil)
+}
+
+// RunFenced is Run for a leader: fence (a [mpa.Leadership]'s Fence, nil
+// for none) guards every write of the webhook mark, so a gate that lost
+// the lead cannot move the position back or forward under the new leader.
+func (n *Notifier) RunFenced(ctx context.Context, st mpa.Store, svc *mpa.Service, fence func(mpa.Tx) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	n.progress = newProgress()
 	var wg sync.WaitGroup
 	for _, s := range n.senders {
 		wg.Go(func() { s.run(ctx) })
 	}
+	wg.Go(func() { n.keepMark(ctx, st, fence) })
 	err := n.Follow(ctx, st, svc)
 	cancel()
 	wg.Wait()
 	return err
 }
 
-// Follow turns request changes into notifications until ctx is done or
-// the store closes. A request's event is its new status; a status it
-// already had (a vote that did not reach quorum) is no event. Requests
-// live when Follow starts are read from svc, so their later changes are
-// told as changes, not as new requests.
+// MarkName is the store mark (see mpa.MarkTx) that holds the audit
+// sequence number up to which every webhook notification was handled
+// (delivered, given up, or dropped from a full queue).
+const MarkName = "webhooks"
+
+// maxCatchUp bounds how many audit events a follower reads back when it
+// takes over: a mark further behind (webhooks led by no gate for a long
+// time) skips the oldest, with a warning.
+const maxCatchUp = 10000
+
+// markEvery is how often the leader saves its position.
+const markEvery = 500 * time.Millisecond
+
+// Follow turns the audit trail into notifications until ctx is done or
+// the store closes. Each request transition (created, approved, rejected,
+// cancelled, expired, completed, interrupted) is one audit event,
+// committed with the request in one transaction, so the trail is the
+// notification log: the notification's id is derived from its event's
+// chain hash, the same on every gate, and a follower that takes over
+// (another gate after a leader change, or this one after a restart) reads
+// the trail from the mark its predecessor saved. A gap in the change feed
+// (ChangeResync) is closed the same way, by reading the trail.
+//
+// The result is at least once, never lost while the trail holds the
+// events: a notification the old leader sent just before it stopped may
+// be sent again by the new one, with the same id (X-Keyturn-Delivery);
+// receivers drop ids they have seen.
 func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) error {
+	if n.progress == nil {
+		n.progress = newProgress()
+	}
 	changes, err := st.Changes(ctx)
 	if err != nil {
 		return fmt.Errorf("notify: follow store: %w", err)
 	}
-	live, err := svc.List(ctx, mpa.ListFilter{Statuses: []mpa.Status{mpa.StatusPending, mpa.StatusApproved, mpa.StatusExecuting}})
+	next, err := n.startAt(ctx, st)
 	if err != nil {
-		return fmt.Errorf("notify: read live requests: %w", err)
+		return err
 	}
-	seen := make(map[string]mpa.Status, len(live))
-	for _, r := range live {
-		seen[r.ID] = r.Status
+	if next, err = n.catchUp(ctx, st, next); err != nil {
+		return err
 	}
 	if n.ready != nil {
 		n.ready()
 	}
+	// Requests changed at the revision being read, to describe the
+	// audit events of the same transaction without a read.
+	var rev uint64
+	reqs := map[string]*mpa.Request{}
 	for c := range changes {
-		if c.Kind == mpa.ChangeRequest {
-			if event := transition(seen, c.Request); event != "" {
-				n.Notify(notification(event, c.Request))
+		if c.Rev != rev {
+			rev = c.Rev
+			clear(reqs)
+		}
+		switch c.Kind {
+		case mpa.ChangeRequest:
+			reqs[c.Request.ID] = c.Request
+		case mpa.ChangeResync:
+			if next, err = n.catchUp(ctx, st, next); err != nil {
+				return err
+			}
+		case mpa.ChangeAudit:
+			e := c.Audit
+			switch {
+			case e.Seq < next: // read already, by a catch-up
+			case e.Seq > next: // the feed skipped some: read the trail
+				if next, err = n.catchUp(ctx, st, next); err != nil {
+					return err
+				}
+			default:
+				r := reqs[e.Request]
+				if r == nil && eventOf(e.Kind) != "" {
+					r, err = readRequest(ctx, st, e.Request)
+					if err != nil {
+						n.log.Error("webhook: request unreadable; notification not sent", "request", e.Request, "event", e.Kind, "err", err)
+					}
+				}
+				n.event(e, r)
+				next = e.Seq + 1
 			}
 		}
 		if n.followed != nil {
@@ -163,30 +240,157 @@ func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) e
 	return ctx.Err()
 }
 
-// transition records r's status in seen and returns the event its change
-// is, or "".
-func transition(seen map[string]mpa.Status, r *mpa.Request) string {
-	prev, known := seen[r.ID]
-	if r.Status.Final() {
-		delete(seen, r.ID)
-	} else {
-		seen[r.ID] = r.Status
-	}
-	switch {
-	case known && prev == r.Status:
-		return ""
-	case r.Status == mpa.StatusPending:
-		if known {
-			return "" // not a path requests take; nothing new to tell
+// startAt is the first audit sequence number to notify: after the saved
+// mark, or, with none (the first start, or a store without marks), after
+// the trail's head now.
+func (n *Notifier) startAt(ctx context.Context, st mpa.Store) (uint64, error) {
+	var next uint64
+	var stored bool
+	err := st.View(ctx, func(tx mpa.Tx) error {
+		if mt, ok := tx.(mpa.MarkTx); ok {
+			v, found, err := mt.GetMark(MarkName)
+			if err != nil {
+				return err
+			}
+			if found {
+				next, stored = v+1, true
+				return nil
+			}
 		}
-		return "request.created"
-	case r.Status == mpa.StatusExecuting:
-		return "" // told when it ends
+		h, err := tx.AuditHead()
+		if err != nil {
+			return err
+		}
+		next = h.Seq + 1
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("notify: read the webhook position: %w", err)
 	}
-	return "request." + r.Status.String()
+	n.progress.start(next, stored)
+	return next, nil
 }
 
-func deliveryID() string {
+// catchUp notifies the audit events from next on that are in the store
+// now, and returns the sequence number after the last.
+func (n *Notifier) catchUp(ctx context.Context, st mpa.Store, next uint64) (uint64, error) {
+	type found struct {
+		e audit.Event
+		r *mpa.Request
+	}
+	var events []found
+	from := next
+	err := st.View(ctx, func(tx mpa.Tx) error {
+		events = events[:0]
+		h, err := tx.AuditHead()
+		if err != nil {
+			return err
+		}
+		if h.Seq >= from && h.Seq-from >= maxCatchUp {
+			n.log.Warn("webhook: too far behind; the oldest notifications are skipped", "from", from, "head", h.Seq, "kept", maxCatchUp)
+			from = h.Seq - maxCatchUp + 1
+		}
+		for e, err := range tx.AuditEvents(from) {
+			if err != nil {
+				return err
+			}
+			if e.Seq > h.Seq {
+				break
+			}
+			f := found{e: e}
+			if eventOf(e.Kind) != "" {
+				r, err := tx.GetRequest(e.Request)
+				switch {
+				case err == nil:
+					f.r = &r
+				case !errors.Is(err, mpa.ErrNotFound):
+					return err
+				}
+			}
+			events = append(events, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return next, fmt.Errorf("notify: read the audit trail from %d: %w", from, err)
+	}
+	if from > next {
+		n.progress.skip(from)
+	}
+	next = from
+	for _, f := range events {
+		if f.e.Seq < next {
+			continue
+		}
+		if eventOf(f.e.Kind) != "" && f.r == nil {
+			n.log.Warn("webhook: request no longer stored; notification not sent", "request", f.e.Request, "event", f.e.Kind)
+		}
+		n.event(&f.e, f.r)
+		next = f.e.Seq + 1
+	}
+	return next, nil
+}
+
+// readRequest reads one request.
+func readRequest(ctx context.Context, st mpa.Store, id string) (*mpa.Request, error) {
+	var r mpa.Request
+	err := st.View(ctx, func(tx mpa.Tx) error {
+		var err error
+		r, err = tx.GetRequest(id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// event notifies audit event e about request r (nil: nothing to send) and
+// counts it handled once every endpoint is done with it.
+func (n *Notifier) event(e *audit.Event, r *mpa.Request) {
+	event := eventOf(e.Kind)
+	if event == "" || r == nil || r.ID != e.Request {
+		n.progress.handled(e.Seq, 0)
+		return
+	}
+	x := notification(event, r)
+	x.ID = deliveryID(e)
+	x.Status = strings.TrimPrefix(e.Kind, "request.")
+	if event == "request.created" {
+		x.Status = mpa.StatusPending.String()
+	}
+	x.seq = e.Seq
+	// Counted open before the senders can finish it.
+	want := 0
+	for _, s := range n.senders {
+		if s.wants(event) {
+			want++
+		}
+	}
+	n.progress.handled(e.Seq, want)
+	for range want - n.Notify(x) { // not queued (unencodable): not open
+		n.progress.done(e.Seq)
+	}
+}
+
+// eventOf is the webhook event an audit event kind is, or "": the
+// transitions a request takes, less the ones told otherwise (Executing is
+// told when it ends; back to Pending, when approvals lapse, is no news).
+func eventOf(kind string) string {
+	switch kind {
+	case "request.created", "request.approved", "request.rejected", "request.cancelled",
+		"request.expired", "request.completed", "request.interrupted":
+		return kind
+	}
+	return ""
+}
+
+// deliveryID is the notification id for audit event e: the first 96 bits
+// of its chain hash, so every gate derives the same id for it.
+func deliveryID(e *audit.Event) string {
+	if len(e.Hash) >= 24 {
+		return e.Hash[:24]
+	}
 	var b [12]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])

@@ -18,19 +18,30 @@ type queue struct {
 type queued struct {
 	n    Notification
 	body []byte
+	// done, if set, is told n.seq once this endpoint is done with it
+	// (delivered, given up or dropped), for the webhook mark.
+	done func(seq uint64)
+}
+
+// finished tells done, if any, that this endpoint is done with it.
+func (it queued) finished() {
+	if it.done != nil && it.n.seq != 0 {
+		it.done(it.n.seq)
+	}
 }
 
 func newQueue(max int) *queue {
 	return &queue{max: max, wake: make(chan struct{}, 1)}
 }
 
-// push adds q and reports whether an older item was dropped for it.
-func (q *queue) push(it queued) (dropped bool) {
+// push adds it and returns the older item dropped for it, if any.
+func (q *queue) push(it queued) (dropped *queued) {
 	q.mu.Lock()
 	if len(q.items) >= q.max {
+		old := q.items[0]
+		dropped = &old
 		q.items[0] = queued{} // let the dropped body be collected
 		q.items = q.items[1:]
-		dropped = true
 	}
 	q.items = append(q.items, it)
 	q.mu.Unlock()

@@ -86,7 +86,8 @@ func (s *sender) wants(event string) bool {
 
 // enqueue never blocks: a full queue loses its oldest notification.
 func (s *sender) enqueue(it queued) {
-	if s.q.push(it) {
+	if old := s.q.push(it); old != nil {
+		old.finished()
 		s.stats.dropped.Inc()
 		s.log.Warn("webhook queue full; oldest notification dropped", "endpoint", s.ep.Name)
 	}
@@ -104,12 +105,14 @@ func (s *sender) run(ctx context.Context) {
 		case err == nil:
 			s.stats.delivered.Inc()
 		case ctx.Err() != nil:
+			// Not done: the next follower sends it again, same id.
 			return
 		default:
 			s.stats.failed.Inc()
 			s.log.Warn("webhook notification given up", "endpoint", s.ep.Name,
 				"event", it.n.Event, "request", it.n.Request, "err", err)
 		}
+		it.finished()
 		if s.sent != nil {
 			s.sent(it.n, err)
 		}

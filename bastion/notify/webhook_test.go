@@ -157,7 +157,7 @@ func TestDeadEndpointBlocksNothing(t *testing.T) {
 	lastID.Store("")
 	n.followed = func(c mpa.Change) {
 		handled.Add(1)
-		if c.Kind == mpa.ChangeRequest && c.Request.ID == lastID.Load() && c.Request.Status == mpa.StatusCompleted {
+		if c.Kind == mpa.ChangeAudit && c.Audit.Request == lastID.Load() && c.Audit.Kind == "request.completed" {
 			close(last)
 		}
 	}

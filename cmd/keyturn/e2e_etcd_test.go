@@ -28,9 +28,11 @@ func TestE2EEtcd(t *testing.T) {
 	p := scriptParams(t, "testdata/e2e-etcd")
 	p.Cmds["etcd"] = cmdEtcd
 	p.Cmds["gates"] = cmdGates
+	p.Cmds["hook"] = cmdHook
 	setup := p.Setup
 	p.Setup = func(env *testscript.Env) error {
 		env.Values[gatesKey{}] = map[string]*exec.Cmd{}
+		env.Values[membersKey{}] = map[string]*member{}
 		return setup(env)
 	}
 	testscript.Run(t, p)
@@ -39,6 +41,10 @@ func TestE2EEtcd(t *testing.T) {
 // etcdProcessMain is `keyturn-etcd DIR ADDRFILE`: one etcd member on
 // loopback, its client URL written to ADDRFILE, until SIGTERM or SIGKILL.
 func etcdProcessMain() {
+	if len(os.Args) > 1 && os.Args[1] == "member" {
+		etcdMemberMain(os.Args[2:])
+		return
+	}
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: keyturn-etcd DIR ADDRFILE")
 		os.Exit(2)
@@ -61,6 +67,10 @@ func etcdProcessMain() {
 
 // cmdEtcd is `etcd start`: starts keyturn-etcd and sets ETCD_ENDPOINT.
 func cmdEtcd(ts *testscript.TestScript, neg bool, args []string) {
+	if !neg && len(args) > 0 && args[0] != "start" {
+		cmdEtcdCluster(ts, args)
+		return
+	}
 	if neg || len(args) != 1 || args[0] != "start" {
 		ts.Fatalf("usage: etcd start")
 	}

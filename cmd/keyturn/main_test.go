@@ -11,6 +11,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"keyturn":      func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 		"keyturn-etcd": etcdProcessMain, // a real etcd process for the multi-gate scripts
+		"keyturn-hook": hookProcessMain, // a webhook receiver that logs each delivery
 	})
 }
 

@@ -42,8 +42,24 @@ func run(args []string) int {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs) for a look afterwards")
 	fs.StringVar(&o.gateBin, "keyturn", "", "use this keyturn `binary` instead of building cmd/keyturn")
 	fs.StringVar(&o.policies, "policies", "policies.yaml", "the gate's policy `file` (the shipped one)")
+	storesOnly := fs.Bool("stores", false, "only measure decisions recorded per second on Badger and on a three-member etcd with 1 and 3 gates")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *storesOnly {
+		perGate, sessions := 20000, 32
+		if o.quick {
+			perGate = 4000
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		fsg, err := storesBench(ctx, perGate, sessions)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "keyturnbench: %v\n", err)
+			return 1
+		}
+		printStores(os.Stdout, fsg)
+		return 0
 	}
 	if o.quick {
 		o.coldRuns, o.warmRuns, o.defRuns = 10, 10, 5

@@ -27,7 +27,7 @@ func (s *Store) interruptWatches() (resume func()) {
 }
 
 // leaseOf returns the lease under a membership.
-func leaseOf(m mpa.Membership) clientv3.LeaseID { return m.(*membership).sess.Lease() }
+func leaseOf(m mpa.Membership) clientv3.LeaseID { return m.(*membership).lease }
 
 // Sweep runs one retention sweep now.
 func (s *Store) Sweep(ctx context.Context) (int, error) { return s.sweep(ctx) }

@@ -363,3 +363,77 @@ func TestClusterMemberLoss(t *testing.T) {
 		t.Fatalf("chain after the outage: %v", err)
 	}
 }
+
+// A lost and regained quorum keeps every gate's membership: etcd resets
+// lease timers when a new leader is elected, so the lease is alive when
+// the quorum is back, and the gate carries on by itself. Before, the
+// client gave the membership up once etcd had not answered for a TTL, and
+// every gate stopped serving. A lease that really ends still ends it.
+func TestMembershipSurvivesQuorumLoss(t *testing.T) {
+	c, err := etcdtest.StartCluster(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	st, err := Open(Options{Endpoints: c.Endpoints, Prefix: "/quorum/", SecretKey: testKey(), Logger: logger(t), SessionTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := ctxT(t)
+	m, err := st.Join(ctx, "gate-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c.Members[0].Down()
+	c.Members[1].Down()
+	time.Sleep(3 * time.Second) // three TTLs without a quorum
+	select {
+	case <-m.Done():
+		t.Fatal("membership ended while etcd had no quorum: the gate would stop for an outage it cannot tell from its own")
+	default:
+	}
+	if err := c.Members[0].Up(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var live bool
+		err := st.View(ctx, func(tx mpa.Tx) error {
+			var err error
+			live, err = tx.GateLive("gate-a")
+			return err
+		})
+		if err == nil && live {
+			break
+		}
+		if err == nil && !live {
+			t.Fatal("gate-a not live once the quorum is back: its lease was lost")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("store unreadable 30s after the quorum came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case <-m.Done():
+		t.Fatal("membership ended after the quorum came back")
+	default:
+	}
+	// The lease ends for real (as when this gate alone was cut off past
+	// its TTL): the membership ends.
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.Revoke(ctx, leaseOf(m)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-m.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("membership still on 30s after its lease was revoked")
+	}
+}

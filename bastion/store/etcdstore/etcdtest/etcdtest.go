@@ -210,3 +210,16 @@ func (c *Cluster) Stop() {
 		m.Stop()
 	}
 }
+
+// StartMember starts one member of a cluster whose members run in
+// separate processes: its data in dir (kept across a restart: a member
+// started again on the same dir rejoins with its data), its client and
+// peer addresses fixed (host:port on loopback), initial the cluster's
+// "name=http://peer,..." list.
+func StartMember(dir, name, client, peer, initial string) (*Server, error) {
+	s := &Server{dir: dir, client: client, name: name, peer: peer, initial: initial}
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
