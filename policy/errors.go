@@ -66,6 +66,21 @@ func (d *decoder) fields(n *yaml.Node, ctx string, known ...string) (map[string]
 	return out, nil
 }
 
+// namedContext names an entry of a list in messages: by its name: field
+// when it has a plain one (action "kill_process"), which is how a policy
+// author knows it, else by its place (actions[3]).
+func namedContext(n *yaml.Node, what, place string) string {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" && v.Tag != "!!null" {
+				return fmt.Sprintf("%s %q", what, v.Value)
+			}
+		}
+	}
+	return place
+}
+
 func prefix(ctx string) string {
 	if ctx == "" {
 		return ""

@@ -329,7 +329,7 @@ func (d *decoder) actions(n *yaml.Node, p *Policy) error {
 	}
 	seen := map[string]bool{}
 	for i, an := range n.Content {
-		ctx := fmt.Sprintf("actions[%d]", i)
+		ctx := namedContext(an, "action", fmt.Sprintf("actions[%d]", i))
 		f, err := d.fields(an, ctx, "name", "service", "description", "match",
 			"required_approvals", "pending_ttl", "approval_ttl", "reason", "targets", "approvers")
 		if err != nil {
@@ -352,7 +352,7 @@ func (d *decoder) actions(n *yaml.Node, p *Policy) error {
 			return d.errf(x.val, "%s: name %q: want lower case letters, digits and _", ctx, a.Name)
 		}
 		if seen[a.Name] {
-			return d.errf(x.val, "%s: duplicate action name %q", ctx, a.Name)
+			return d.errf(x.val, "actions[%d]: duplicate action name %q", i, a.Name)
 		}
 		seen[a.Name] = true
 		ctx = fmt.Sprintf("action %q", a.Name)
@@ -419,12 +419,12 @@ func (d *decoder) denyList(n *yaml.Node, p *Policy) error {
 		return d.errf(n, "deny: want a list, got %s", kindName(n))
 	}
 	for i, dn := range n.Content {
-		ctx := fmt.Sprintf("deny[%d]", i)
+		ctx := namedContext(dn, "deny rule", fmt.Sprintf("deny[%d]", i))
 		f, err := d.fields(dn, ctx, "name", "match", "targets")
 		if err != nil {
 			return err
 		}
-		r := denyRule{name: ctx}
+		r := denyRule{name: fmt.Sprintf("deny[%d]", i)}
 		if x, ok := f["name"]; ok {
 			if r.name, err = d.str(x.val, ctx+": name"); err != nil {
 				return err

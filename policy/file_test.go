@@ -15,7 +15,7 @@ func TestLoadErrors(t *testing.T) {
 		file string
 		want string
 	}{
-		{"unknown_field.yaml", `testdata/unknown_field.yaml:5:5: actions[0]: unknown field "quorom"; did you mean "required_approvals"?`},
+		{"unknown_field.yaml", `testdata/unknown_field.yaml:5:5: action "kill_process": unknown field "quorom"; did you mean "required_approvals"?`},
 		{"wrong_type.yaml", `testdata/wrong_type.yaml:3:23: defaults: required_approvals: want an integer, got "two"`},
 		{"duplicate_action.yaml", `testdata/duplicate_action.yaml:6:11: actions[1]: duplicate action name "kill_process"`},
 		{"empty_match.yaml", `testdata/empty_match.yaml:5:12: action "kill_process": match: empty match list`},

@@ -46,6 +46,13 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 				return err
 			}
 			env.Setenv("USER", me.Username)
+			// $SHIPPED_POLICY is the repository's policies.yaml, which the
+			// demo must carry byte for byte.
+			shipped, err := filepath.Abs(filepath.Join("..", "..", "policies.yaml"))
+			if err != nil {
+				return err
+			}
+			env.Setenv("SHIPPED_POLICY", shipped)
 			env.Values[gateKey{}] = &gateSlot{}
 			return nil
 		},
