@@ -39,6 +39,13 @@ func TestDeciderExec(t *testing.T) {
 		{trace.Image{Exe: "/usr/bin/zfs", Argv: []string{"zfs", "list"}}, nil},
 		// Unresolved is not an action: the guard sees what python does.
 		{trace.Image{Exe: "/usr/bin/python3", Argv: []string{"python3", "-c", "x"}}, nil},
+		// A signal action the matcher guesses from code it cannot read is
+		// left to the signal trap, which sees the act and its target...
+		{trace.Image{Exe: "/usr/bin/python3", Argv: []string{"python3", "-c", "import os; os.kill(1, 15)"}}, nil},
+		// ...but a guessed action the guard has no trap for blocks here.
+		{trace.Image{Exe: "/usr/bin/python3", Argv: []string{"python3", "-c", `import subprocess; subprocess.run(["zfs", "destroy", "tank@a"])`}}, []string{"delete_snapshot"}},
+		// A resolved signal action blocks at the exec, before it runs.
+		{trace.Image{Exe: "/usr/bin/sh", Argv: []string{"sh", "-c", "k=kill; $k 1"}}, []string{"kill_process"}},
 		{trace.Image{Exe: "/usr/bin/ls"}, nil},
 		// The executable was unlinked after the exec (a race with rm).
 		{trace.Image{Exe: "/tmp/zfs (deleted)", Argv: []string{"x", "destroy", "a@b"}}, []string{"delete_snapshot"}},
