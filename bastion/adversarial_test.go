@@ -285,6 +285,21 @@ func TestAdversarialOnlyAllowRuns(t *testing.T) {
 	}
 }
 
+// A Decision nobody filled in is a denial: the zero Verdict is Deny, so a
+// decider that forgets to set one fails closed and runs nothing.
+func TestAdversarialZeroDecisionRunsNothing(t *testing.T) {
+	tg := startGateWith(t, fixedDecider{})
+	marker := filepath.Join(t.TempDir(), "ran")
+	for _, line := range []string{"touch " + marker, ""} {
+		if _, _, st := tg.run(t, "alice+t1", tg.alice, line); st != ExitDenied {
+			t.Errorf("zero decision, line %q: status %d; want %d", line, st, ExitDenied)
+		}
+	}
+	if advExists(marker) {
+		t.Fatal("a zero Decision ran the command")
+	}
+}
+
 // A held command does not run while MPA is on and nobody approved it, and
 // its requester cannot approve it.
 func TestAdversarialHeldCommandWaits(t *testing.T) {

@@ -245,8 +245,8 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 		s = withoutPTY{s}
 	}
 	// Policy may have changed since approval: a line it now denies stays
-	// unrun.
-	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target, PTY: r.PTY}); d.Verdict == policy.Deny {
+	// unrun, and so does one with a verdict this code does not know.
+	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target, PTY: r.PTY}); d.Verdict != policy.Allow && d.Verdict != policy.Hold {
 		g.finish(r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
 		g.sayLines(s, explain(r.Command, d, g.describer()))
 		return ExitDenied

@@ -132,12 +132,13 @@ func runRequestsCreate(c *call, args []string) int {
 	line := joinCommand(p.tail)
 	d := c.env.Policy.Decide(policy.Input{Command: line, Target: *target})
 	switch d.Verdict {
-	case policy.Deny:
-		return c.refused("%s", decisionWords(d))
+	case policy.Hold:
 	case policy.Allow:
 		fmt.Fprintf(c.stdout(), "%s: needs no approval; run it with ssh %s+%s@gate %s\n",
 			decisionWords(d), c.env.User, *target, shellQuote(line))
 		return ExitOK
+	default: // Deny, and a verdict this code does not know
+		return c.refused("%s", decisionWords(d))
 	}
 	settings, err := c.env.Service.Settings(c.ctx)
 	if err != nil {
