@@ -33,6 +33,8 @@ type Options struct {
 	Policy  Decider
 	MPA     *mpa.Service
 	Logger  *slog.Logger
+	// Console, if set, is what a login without a command opens.
+	Console Console
 }
 
 // Gate is the keyturn SSH server.
@@ -50,6 +52,9 @@ type Gate struct {
 	stopOnce sync.Once
 	// conns keeps client connections within the config's limits.
 	conns *connLimiter
+	// runConsole is the approvers' console; nil when the assembler gave
+	// none.
+	runConsole Console
 }
 
 // New builds a gate; Serve starts it.
@@ -63,7 +68,7 @@ func New(o Options) (*Gate, error) {
 	}
 	lim := o.Config.Limits.Effective()
 	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey,
-		stopping: make(chan struct{}), conns: newConnLimiter(lim, log)}
+		stopping: make(chan struct{}), conns: newConnLimiter(lim, log), runConsole: o.Console}
 	auth := newAuthenticator(o.Config, log, nil)
 	handler := Chain(g.route,
 		snapshotPTY,

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"log/slog"
 	"net"
 	"os"
@@ -15,13 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 	"github.com/keyturn/keyturn/bastion/targets"
+	"github.com/keyturn/keyturn/tui"
 )
 
 func testSigner(t testing.TB) gossh.Signer {
@@ -122,7 +124,7 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 	t.Cleanup(func() { pool.Close() })
 	hostKey := testSigner(t)
 	svc := NewService(cfg, st, log)
-	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log})
+	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log, Console: tuiConsole})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,4 +332,10 @@ func TestGateRefusesUnreachableQuorum(t *testing.T) {
 			t.Errorf("requests filed: %d; want none", len(reqs))
 		}
 	}
+}
+
+// tuiConsole is the real console, as cmd/keyturn hands it to the gate.
+func tuiConsole(s ssh.Session, c ConsoleSession) error {
+	return tui.Serve(s, c.MPA, tui.Viewer{Name: c.User, Approver: c.Approver},
+		tui.Options{Stopping: c.Stopping, PolicyProblem: c.PolicyProblem})
 }

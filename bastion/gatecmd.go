@@ -11,7 +11,6 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpacli"
-	"github.com/keyturn/keyturn/tui"
 )
 
 // gateCommand runs a command in the gate's own namespace (login name without
@@ -106,10 +105,16 @@ func (g *Gate) console(s ssh.Session, id Identity) int {
 		say(s, "keyturn: the approvers' console needs a terminal: ssh -t %s@gate (or 'ssh %s@gate help')", id.User, id.User)
 		return ExitUsage
 	}
+	if g.runConsole == nil {
+		say(s, "keyturn: this gate has no console; use the mpa commands ('ssh %s@gate help')", id.User)
+		return ExitUsage
+	}
 	u, _ := g.cfg.User(id.User)
 	g.record(s.Context(), "console.open", id, nil)
-	if err := tui.Serve(s, g.mpa, tui.Viewer{Name: id.User, Approver: u.HasRole(config.RoleApprover)},
-		tui.Options{Stopping: g.stopping, PolicyProblem: g.policyProblem}); err != nil {
+	if err := g.runConsole(s, ConsoleSession{
+		User: id.User, Approver: u.HasRole(config.RoleApprover), MPA: g.mpa,
+		Stopping: g.stopping, PolicyProblem: g.policyProblem,
+	}); err != nil {
 		g.log.Error("console", "user", id.User, "err", err)
 		return ExitInternal
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/gliderlabs/ssh"
 	"golang.org/x/term"
 
-	"github.com/keyturn/keyturn/tui/termsafe"
+	"github.com/keyturn/keyturn/bastion/termsafe"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpacli"

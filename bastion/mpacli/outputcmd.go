@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/tui/termsafe"
+	"github.com/keyturn/keyturn/bastion/termsafe"
 )
 
 // runRequestsOutput prints the kept output of a released command, after

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/termsafe"
 	"github.com/keyturn/keyturn/policy"
-	"github.com/keyturn/keyturn/tui/termsafe"
 )
 
 // Exit statuses an approver's script can tell apart (see the README's

@@ -134,6 +134,7 @@ func runDemo(ctx context.Context, dir, listen, policies string, stdout io.Writer
 		l.Close()
 		return err
 	}
+	srv.SetConsole(console)
 	if err := writeDemoSSHConfig(dir, l.Addr().String(), cfg); err != nil {
 		l.Close()
 		srv.Close()
