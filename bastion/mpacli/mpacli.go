@@ -12,17 +12,18 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/policy"
 )
 
-// Exit statuses of [Run]. They match the gate's own (bastion/exitcodes.go)
-// so scripts see the same number for the same kind of outcome.
+// Exit statuses of [Run], named from the one table in [exitcode] (the
+// gate command family).
 const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 64
-	ExitRefused = 77
+	ExitOK      = exitcode.OK
+	ExitFailure = exitcode.Failure
+	ExitUsage   = exitcode.Usage
+	ExitRefused = exitcode.NotPermitted
 )
 
 // Gate roles, as keyturn.yaml spells them.
