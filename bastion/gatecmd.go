@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -26,11 +25,7 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 		return 0
 	case "whoami":
 		u, _ := g.cfg.User(id.User)
-		roles := make([]string, len(u.Roles))
-		for i, r := range u.Roles {
-			roles[i] = string(r)
-		}
-		fmt.Fprintf(s, "user: %s\nroles: %s\nkey: %s\nfrom: %s\n", id.User, strings.Join(roles, ","), id.Fingerprint, id.Remote)
+		fmt.Fprintf(s, "user: %s\nroles: %s\nkey: %s\nfrom: %s\n", id.User, config.JoinRoles(u.Roles, ","), id.Fingerprint, id.Remote)
 		if id.Cert != nil {
 			fmt.Fprintf(s, "certificate: %s\n", id.Cert)
 		}
@@ -74,17 +69,13 @@ const gateHelp = `keyturn gate commands (ssh USER@gate COMMAND):
 // mpaCommand runs the mpa command namespace for the session's user.
 func (g *Gate) mpaCommand(s ssh.Session, id Identity, args []string) int {
 	u, _ := g.cfg.User(id.User)
-	roles := make([]string, len(u.Roles))
-	for i, r := range u.Roles {
-		roles[i] = string(r)
-	}
 	var policyInfo mpacli.PolicyInfo
 	if p, ok := g.policy.(mpacli.PolicyInfo); ok && p != nil {
 		policyInfo = p
 	}
 	return mpacli.Run(s.Context(), mpacli.Env{
 		User:          id.User,
-		Roles:         roles,
+		Roles:         u.Roles,
 		Stdout:        s,
 		Stderr:        s.Stderr(),
 		Service:       g.mpa,

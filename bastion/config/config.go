@@ -2,6 +2,7 @@ package config
 
 import (
 	"path"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,15 @@ const (
 	// only their own; approvers what they may approve.
 	RoleAuditor Role = "auditor"
 )
+
+// JoinRoles writes roles as keyturn.yaml spells them, separated by sep.
+func JoinRoles(roles []Role, sep string) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names, sep)
+}
 
 // Config is the gate's configuration as read from keyturn.yaml.
 // Relative paths in it are resolved against the file's directory.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -119,7 +120,7 @@ func runRequestsCreate(c *call, args []string) int {
 		c.usageErr(errors.New("missing command after --"))
 		return ExitUsage
 	}
-	if st := c.require(RoleAdmin); st != ExitOK {
+	if st := c.require(config.RoleAdmin); st != ExitOK {
 		return st
 	}
 	if c.env.CanReach != nil && !c.env.CanReach(*target) {
@@ -231,7 +232,7 @@ func runRequestsCancel(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleAdmin, config.RoleApprover); st != ExitOK {
 		return st
 	}
 	// Someone else's request that the caller may not see is not found,
@@ -253,7 +254,7 @@ func runRequestsRun(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin); st != ExitOK {
+	if st := c.require(config.RoleAdmin); st != ExitOK {
 		return st
 	}
 	id := p.args[0]
@@ -321,7 +322,7 @@ func runRequestsApprove(c *call, args []string) int {
 		}
 		in.ValidBefore = t
 	}
-	if st := c.require(RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleApprover); st != ExitOK {
 		return st
 	}
 	r, err := c.env.Service.Approve(c.ctx, p.args[0], c.env.User, in)
@@ -366,7 +367,7 @@ func runRequestsReject(c *call, args []string) int {
 		c.usageErr(errors.New("--comment is required: say why you reject it"))
 		return ExitUsage
 	}
-	if st := c.require(RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleApprover); st != ExitOK {
 		return st
 	}
 	r, err := c.env.Service.Reject(c.ctx, p.args[0], c.env.User, mpa.VoteInput{Code: *vf.code, Comment: *vf.comment})
