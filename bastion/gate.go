@@ -12,6 +12,7 @@ import (
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpacli"
@@ -137,7 +138,7 @@ func (g *Gate) route(s ssh.Session) {
 func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	if refusal := g.authorizeTarget(id); refusal != "" {
 		g.log.Warn("target refused", "user", id.User, "target", id.Target, "key", id.Fingerprint)
-		g.record(s.Context(), "session.refused", id, map[string]any{"why": refusal})
+		g.record(s.Context(), audit.KindSessionRefused, id, map[string]any{"why": refusal})
 		say(s, "keyturn: %s", refusal)
 		return ExitRefused
 	}
@@ -145,9 +146,12 @@ func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	in := policy.Input{Command: s.RawCommand(), Shell: s.RawCommand() == "", PTY: pty, Target: id.Target}
 	d := g.policy.Decide(in)
 	g.log.Info("decision", "user", id.User, "target", id.Target, "verdict", d.Verdict.String(), "actions", actionNames(d.Actions), "command", in.Command)
-	if err := g.record(s.Context(), "decision", id, map[string]any{
-		"command": in.Command, "pty": pty, "verdict": d.Verdict.String(), "actions": actionNames(d.Actions), "why": mpacli.BoundWhy(d.Why),
-	}); err != nil {
+	data := audit.DecisionData{Command: in.Command, PTY: pty, Verdict: d.Verdict.String(), Actions: actionNames(d.Actions),
+		Why: mpacli.BoundWhy(d.Why), Key: id.Fingerprint, Remote: id.Remote}
+	if id.Cert != nil {
+		data.Cert = id.Cert
+	}
+	if err := g.recordData(s.Context(), audit.KindDecision, id, data); err != nil {
 		return unrecorded(s, err)
 	}
 	switch d.Verdict {

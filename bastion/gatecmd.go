@@ -8,6 +8,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 
+	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpacli"
 )
@@ -101,7 +102,7 @@ func (g *Gate) console(s ssh.Session, id Identity) int {
 		return ExitUsage
 	}
 	u, _ := g.cfg.User(id.User)
-	g.record(s.Context(), "console.open", id, nil)
+	g.record(s.Context(), audit.KindConsoleOpen, id, nil)
 	if err := g.runConsole(s, ConsoleSession{
 		User: id.User, Approver: u.HasRole(config.RoleApprover), MPA: g.mpa,
 		Stopping: g.stopping, PolicyProblem: g.policyProblem,

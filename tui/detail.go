@@ -283,25 +283,25 @@ func eventWords(kind, actor string) string {
 		by = " by " + actor
 	}
 	switch kind {
-	case "request.created":
+	case audit.KindRequestCreated:
 		return "created" + by
-	case "request.approval":
+	case audit.KindRequestApproval:
 		return "approved" + by
-	case "request.rejection":
+	case audit.KindRequestRejection:
 		return "rejected" + by
-	case "request.approved":
+	case audit.KindRequestApproved:
 		return "quorum reached; ready to run"
-	case "request.rejected":
+	case audit.KindRequestRejected:
 		return "request closed as rejected"
-	case "request.executing":
+	case audit.KindRequestExecuting:
 		return "released" + by + "; running"
-	case "request.completed":
+	case audit.KindRequestCompleted:
 		return "finished"
-	case "request.expired":
+	case audit.KindRequestExpired:
 		return "expired before it was decided or run"
-	case "request.cancelled":
+	case audit.KindRequestCancelled:
 		return "cancelled" + by
-	case "request.interrupted":
+	case audit.KindRequestInterrupted:
 		return "interrupted by a gate stop; not run again"
 	}
 	return strings.TrimPrefix(kind, "request.") + by

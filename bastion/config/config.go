@@ -4,6 +4,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/keyturn/keyturn/bastion/audit"
 )
 
 // Role names what a user may do at the gate.
@@ -223,8 +225,8 @@ func (w *Webhook) Secret() []byte { return w.secret }
 
 // WebhookEvents are the events a webhook may be sent, in lifecycle order.
 var WebhookEvents = []string{
-	"request.created", "request.approved", "request.rejected", "request.cancelled",
-	"request.expired", "request.completed", "request.interrupted",
+	audit.KindRequestCreated, audit.KindRequestApproved, audit.KindRequestRejected, audit.KindRequestCancelled,
+	audit.KindRequestExpired, audit.KindRequestCompleted, audit.KindRequestInterrupted,
 }
 
 // Defaults fill what a config leaves out.

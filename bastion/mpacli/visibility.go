@@ -52,7 +52,7 @@ func (c *call) auditVisibility() *auditVisibility {
 // chain order, before any filter.
 func (v *auditVisibility) sees(e audit.Event) bool {
 	c := v.c
-	if e.Kind == "request.created" && e.Request != "" && e.Actor == c.env.User {
+	if e.Kind == audit.KindRequestCreated && e.Request != "" && e.Actor == c.env.User {
 		v.mine[e.Request] = true
 	}
 	switch {

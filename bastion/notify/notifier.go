@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
@@ -179,11 +180,11 @@ func transition(seen map[string]mpa.Status, r *mpa.Request) string {
 		if known {
 			return "" // not a path requests take; nothing new to tell
 		}
-		return "request.created"
+		return audit.KindRequestCreated
 	case r.Status == mpa.StatusExecuting:
 		return "" // told when it ends
 	}
-	return "request." + r.Status.String()
+	return audit.KindRequestPrefix + r.Status.String()
 }
 
 func deliveryID() string {
