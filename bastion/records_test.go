@@ -117,23 +117,8 @@ func TestGateStoresNestedLineOnce(t *testing.T) {
 	if len(line) > 64<<10 {
 		t.Fatalf("test line is %d bytes", len(line))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	requests, err := tg.mpa.WatchAll(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	requests := tg.watchRequests(t)
+	c, s := tg.session(t, "alice+t1", tg.alice)
 	s.Stderr, s.Stdout = io.Discard, io.Discard
 	if err := s.Start(line); err != nil {
 		t.Fatal(err)
