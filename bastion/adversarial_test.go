@@ -285,29 +285,29 @@ func TestAdversarialOnlyAllowRuns(t *testing.T) {
 	}
 }
 
+// A Decision nobody filled in is a denial: the zero Verdict is Deny, so a
+// decider that forgets to set one fails closed and runs nothing.
+func TestAdversarialZeroDecisionRunsNothing(t *testing.T) {
+	tg := startGateWith(t, fixedDecider{})
+	marker := filepath.Join(t.TempDir(), "ran")
+	for _, line := range []string{"touch " + marker, ""} {
+		if _, _, st := tg.run(t, "alice+t1", tg.alice, line); st != ExitDenied {
+			t.Errorf("zero decision, line %q: status %d; want %d", line, st, ExitDenied)
+		}
+	}
+	if advExists(marker) {
+		t.Fatal("a zero Decision ran the command")
+	}
+}
+
 // A held command does not run while MPA is on and nobody approved it, and
 // its requester cannot approve it.
 func TestAdversarialHeldCommandWaits(t *testing.T) {
 	tg := startTestGate(t, advPolicy)
 	advEnableMPA(t, tg)
 	marker := filepath.Join(t.TempDir(), "ran")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	requests, err := tg.mpa.WatchAll(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	requests := tg.watchRequests(t)
+	_, s := tg.session(t, "alice+t1", tg.alice)
 	if err := s.Start("kill -0 $$; touch " + marker); err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestAdversarialHeldCommandWaits(t *testing.T) {
 			break
 		}
 	}
-	if _, err := tg.mpa.Approve(ctx, r.ID, "alice", mpa.VoteInput{Code: "000000"}); err == nil {
+	if _, err := tg.mpa.Approve(t.Context(), r.ID, "alice", mpa.VoteInput{Code: "000000"}); err == nil {
 		t.Fatal("the requester approved her own request")
 	}
 	if _, _, st := tg.run(t, "alice", tg.alice, "mpa requests approve "+r.ID+" --totp-code 123456"); st == 0 {

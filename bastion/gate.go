@@ -12,6 +12,7 @@ import (
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpacli"
@@ -33,6 +34,8 @@ type Options struct {
 	Policy  Decider
 	MPA     *mpa.Service
 	Logger  *slog.Logger
+	// Console, if set, is what a login without a command opens.
+	Console Console
 }
 
 // Gate is the keyturn SSH server.
@@ -50,6 +53,9 @@ type Gate struct {
 	stopOnce sync.Once
 	// conns keeps client connections within the config's limits.
 	conns *connLimiter
+	// runConsole is the approvers' console; nil when the assembler gave
+	// none.
+	runConsole Console
 }
 
 // New builds a gate; Serve starts it.
@@ -63,7 +69,7 @@ func New(o Options) (*Gate, error) {
 	}
 	lim := o.Config.Limits.Effective()
 	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey,
-		stopping: make(chan struct{}), conns: newConnLimiter(lim, log)}
+		stopping: make(chan struct{}), conns: newConnLimiter(lim, log), runConsole: o.Console}
 	auth := newAuthenticator(o.Config, log, nil)
 	handler := Chain(g.route,
 		snapshotPTY,
@@ -132,7 +138,7 @@ func (g *Gate) route(s ssh.Session) {
 func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	if refusal := g.authorizeTarget(id); refusal != "" {
 		g.log.Warn("target refused", "user", id.User, "target", id.Target, "key", id.Fingerprint)
-		g.record(s.Context(), "session.refused", id, map[string]any{"why": refusal})
+		g.record(s.Context(), audit.KindSessionRefused, id, map[string]any{"why": refusal})
 		say(s, "keyturn: %s", refusal)
 		return ExitRefused
 	}
@@ -140,9 +146,12 @@ func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	in := policy.Input{Command: s.RawCommand(), Shell: s.RawCommand() == "", PTY: pty, Target: id.Target}
 	d := g.policy.Decide(in)
 	g.log.Info("decision", "user", id.User, "target", id.Target, "verdict", d.Verdict.String(), "actions", actionNames(d.Actions), "command", in.Command)
-	if err := g.record(s.Context(), "decision", id, map[string]any{
-		"command": in.Command, "pty": pty, "verdict": d.Verdict.String(), "actions": actionNames(d.Actions), "why": mpacli.BoundWhy(d.Why),
-	}); err != nil {
+	data := audit.DecisionData{Command: in.Command, PTY: pty, Verdict: d.Verdict.String(), Actions: actionNames(d.Actions),
+		Why: mpacli.BoundWhy(d.Why), Key: id.Fingerprint, Remote: id.Remote}
+	if id.Cert != nil {
+		data.Cert = id.Cert
+	}
+	if err := g.recordData(s.Context(), audit.KindDecision, id, data); err != nil {
 		return unrecorded(s, err)
 	}
 	switch d.Verdict {

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"log/slog"
 	"net"
 	"os"
@@ -15,13 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 	"github.com/keyturn/keyturn/bastion/targets"
+	"github.com/keyturn/keyturn/tui"
 )
 
 func testSigner(t testing.TB) gossh.Signer {
@@ -122,7 +124,7 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 	t.Cleanup(func() { pool.Close() })
 	hostKey := testSigner(t)
 	svc := NewService(cfg, st, log)
-	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log})
+	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log, Console: tuiConsole})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,24 +219,9 @@ func TestGateHoldsUnresolvedEvenWithMPAOff(t *testing.T) {
 	tg := startTestGate(t, "version: 1\ndefaults: {required_approvals: 1}\nactions:\n  - name: kill_process\n    service: process\n    match: [{command: kill}]\n")
 	tg.register(t, "carol") // one approver: the quorum of 1 can be reached
 	marker := filepath.Join(t.TempDir(), "ran")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	requests, err := tg.mpa.WatchAll(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	requests := tg.watchRequests(t)
 
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := tg.session(t, "alice+t1", tg.alice)
 	// X is set twice, so the matcher cannot know it (X=touch alone is read
 	// as touch since issue 18).
 	if err := s.Start("X=touch; X=$X; $X " + marker); err != nil {
@@ -248,7 +235,7 @@ func TestGateHoldsUnresolvedEvenWithMPAOff(t *testing.T) {
 	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("an unresolved line ran with MPA off (stat: %v)", err)
 	}
-	if got, err := tg.mpa.Get(ctx, r.ID); err != nil || got.Status != mpa.StatusPending {
+	if got, err := tg.mpa.Get(t.Context(), r.ID); err != nil || got.Status != mpa.StatusPending {
 		t.Fatalf("after detaching: %v, %v; want the request still pending", got.Status, err)
 	}
 }
@@ -330,4 +317,35 @@ func TestGateRefusesUnreachableQuorum(t *testing.T) {
 			t.Errorf("requests filed: %d; want none", len(reqs))
 		}
 	}
+}
+
+// tuiConsole is the real console, as cmd/keyturn hands it to the gate.
+func tuiConsole(s ssh.Session, c ConsoleSession) error {
+	return tui.Serve(s, c.MPA, tui.Viewer{Name: c.User, Approver: c.Approver},
+		tui.Options{Stopping: c.Stopping, PolicyProblem: c.PolicyProblem})
+}
+
+// session opens a session as login with key on a connection of its own;
+// both close when the test ends, or earlier by the caller.
+func (tg *testGate) session(t testing.TB, login string, key gossh.Signer) (*gossh.Client, *gossh.Session) {
+	t.Helper()
+	c := tg.dialAs(t, login, key)
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatalf("session as %s: %v", login, err)
+	}
+	return c, s
+}
+
+// watchRequests is every change to a request from now until the test
+// ends.
+func (tg *testGate) watchRequests(t testing.TB) <-chan mpa.Request {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	requests, err := tg.mpa.WatchAll(ctx)
+	if err != nil {
+		t.Fatalf("watch requests: %v", err)
+	}
+	return requests
 }

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gliderlabs/ssh"
 
+	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpacli"
-	"github.com/keyturn/keyturn/tui"
 )
 
 // gateCommand runs a command in the gate's own namespace (login name without
@@ -27,11 +26,7 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 		return 0
 	case "whoami":
 		u, _ := g.cfg.User(id.User)
-		roles := make([]string, len(u.Roles))
-		for i, r := range u.Roles {
-			roles[i] = string(r)
-		}
-		fmt.Fprintf(s, "user: %s\nroles: %s\nkey: %s\nfrom: %s\n", id.User, strings.Join(roles, ","), id.Fingerprint, id.Remote)
+		fmt.Fprintf(s, "user: %s\nroles: %s\nkey: %s\nfrom: %s\n", id.User, config.JoinRoles(u.Roles, ","), id.Fingerprint, id.Remote)
 		if id.Cert != nil {
 			fmt.Fprintf(s, "certificate: %s\n", id.Cert)
 		}
@@ -75,17 +70,13 @@ const gateHelp = `keyturn gate commands (ssh USER@gate COMMAND):
 // mpaCommand runs the mpa command namespace for the session's user.
 func (g *Gate) mpaCommand(s ssh.Session, id Identity, args []string) int {
 	u, _ := g.cfg.User(id.User)
-	roles := make([]string, len(u.Roles))
-	for i, r := range u.Roles {
-		roles[i] = string(r)
-	}
 	var policyInfo mpacli.PolicyInfo
 	if p, ok := g.policy.(mpacli.PolicyInfo); ok && p != nil {
 		policyInfo = p
 	}
 	return mpacli.Run(s.Context(), mpacli.Env{
 		User:          id.User,
-		Roles:         roles,
+		Roles:         u.Roles,
 		Stdout:        s,
 		Stderr:        s.Stderr(),
 		Service:       g.mpa,
@@ -106,10 +97,16 @@ func (g *Gate) console(s ssh.Session, id Identity) int {
 		say(s, "keyturn: the approvers' console needs a terminal: ssh -t %s@gate (or 'ssh %s@gate help')", id.User, id.User)
 		return ExitUsage
 	}
+	if g.runConsole == nil {
+		say(s, "keyturn: this gate has no console; use the mpa commands ('ssh %s@gate help')", id.User)
+		return ExitUsage
+	}
 	u, _ := g.cfg.User(id.User)
-	g.record(s.Context(), "console.open", id, nil)
-	if err := tui.Serve(s, g.mpa, tui.Viewer{Name: id.User, Approver: u.HasRole(config.RoleApprover)},
-		tui.Options{Stopping: g.stopping, PolicyProblem: g.policyProblem}); err != nil {
+	g.record(s.Context(), audit.KindConsoleOpen, id, nil)
+	if err := g.runConsole(s, ConsoleSession{
+		User: id.User, Approver: u.HasRole(config.RoleApprover), MPA: g.mpa,
+		Stopping: g.stopping, PolicyProblem: g.policyProblem,
+	}); err != nil {
 		g.log.Error("console", "user", id.User, "err", err)
 		return ExitInternal
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 
+	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/grant"
 	"github.com/keyturn/keyturn/bastion/guard"
 	"github.com/keyturn/keyturn/bastion/mpa"
@@ -88,7 +89,7 @@ func (t *tailWriter) report(status int) *guard.Report {
 func (g *Gate) holdObserved(s ssh.Session, id Identity, rep *guard.Report) int {
 	ctx := s.Context()
 	g.log.Warn("guard blocked a line", "user", id.User, "target", id.Target, "actions", rep.Actions, "observed", rep.Observed, "deny", rep.Deny)
-	if err := g.record(ctx, "guard.blocked", id, map[string]any{
+	if err := g.record(ctx, audit.KindGuardBlocked, id, map[string]any{
 		"command": s.RawCommand(), "actions": rep.Actions, "observed": rep.Observed, "deny": rep.Deny,
 	}); err != nil {
 		say(s, "keyturn: the audit trail is unavailable; not run again")
@@ -109,7 +110,7 @@ func (g *Gate) holdObserved(s ssh.Session, id Identity, rep *guard.Report) int {
 		// record says so. Running it again with the grant (rather than
 		// through hold, which would pass it through and be blocked again)
 		// keeps this from looping.
-		if err := g.record(ctx, "command.unapproved", id, map[string]any{"actions": rep.Actions, "command": s.RawCommand(), "reason": "mpa disabled"}); err != nil {
+		if err := g.record(ctx, audit.KindCommandUnapproved, id, map[string]any{"actions": rep.Actions, "command": s.RawCommand(), "reason": "mpa disabled"}); err != nil {
 			say(s, "keyturn: the audit trail is unavailable; the command was not run again")
 			return ExitInternal
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -11,7 +12,8 @@ import (
 	"github.com/gliderlabs/ssh"
 	"golang.org/x/term"
 
-	"github.com/keyturn/keyturn/tui/termsafe"
+	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/termsafe"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpacli"
@@ -40,7 +42,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		// privileged actions run, and the record shows they would have
 		// been held. A line the gate could not resolve is never waved
 		// through, enabled or not.
-		if err := g.record(ctx, "command.unapproved", id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "reason": "mpa disabled"}); err != nil {
+		if err := g.record(ctx, audit.KindCommandUnapproved, id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "reason": "mpa disabled"}); err != nil {
 			return unrecorded(s, err)
 		}
 		say(s, "keyturn: multi-party approval is not enabled; running %s without approval", strings.Join(actionNames(d.Actions), ", "))
@@ -49,7 +51,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 
 	if refusal := g.neverApproved(ctx, id.User, d); refusal != "" {
 		g.log.Warn("request refused: quorum out of reach", "user", id.User, "target", id.Target, "actions", actionNames(d.Actions), "why", refusal)
-		if err := g.record(ctx, "request.refused", id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "why": refusal}); err != nil {
+		if err := g.record(ctx, audit.KindRequestRefused, id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "why": refusal}); err != nil {
 			say(s, "keyturn: the audit trail is unavailable; the command was not run")
 			return ExitInternal
 		}
@@ -245,8 +247,8 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 		s = withoutPTY{s}
 	}
 	// Policy may have changed since approval: a line it now denies stays
-	// unrun.
-	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target, PTY: r.PTY}); d.Verdict == policy.Deny {
+	// unrun, and so does one with a verdict this code does not know.
+	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target, PTY: r.PTY}); d.Verdict != policy.Allow && d.Verdict != policy.Hold {
 		g.finish(r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
 		g.sayLines(s, explain(r.Command, d, g.describer()))
 		return ExitDenied
@@ -329,9 +331,24 @@ func unrecorded(s ssh.Session, err error) int {
 // here; a caller about to let a command run must not run it on an error,
 // since the trail would then miss it.
 func (g *Gate) record(ctx context.Context, kind string, id Identity, data map[string]any) error {
-	_, err := g.mpa.Record(ctx, auditEvent(kind, id, data))
+	return g.appendEvent(ctx, auditEvent(kind, id, data), id)
+}
+
+// recordData is record for an event whose data is a typed payload that
+// carries the session's fields itself ([audit.DecisionData]).
+func (g *Gate) recordData(ctx context.Context, kind string, id Identity, data any) error {
+	raw, err := json.Marshal(data)
 	if err != nil {
 		g.log.Error("audit record failed", "kind", kind, "user", id.User, "err", err)
+		return fmt.Errorf("encode %s event: %w", kind, err)
+	}
+	return g.appendEvent(ctx, audit.Event{Kind: kind, Actor: id.User, Target: id.Target, Data: raw}, id)
+}
+
+func (g *Gate) appendEvent(ctx context.Context, e audit.Event, id Identity) error {
+	_, err := g.mpa.Record(ctx, e)
+	if err != nil {
+		g.log.Error("audit record failed", "kind", e.Kind, "user", id.User, "err", err)
 	}
 	return err
 }

@@ -117,23 +117,8 @@ func TestGateStoresNestedLineOnce(t *testing.T) {
 	if len(line) > 64<<10 {
 		t.Fatalf("test line is %d bytes", len(line))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	requests, err := tg.mpa.WatchAll(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	requests := tg.watchRequests(t)
+	c, s := tg.session(t, "alice+t1", tg.alice)
 	s.Stderr, s.Stdout = io.Discard, io.Discard
 	if err := s.Start(line); err != nil {
 		t.Fatal(err)
@@ -162,7 +147,7 @@ func TestGateStoresNestedLineOnce(t *testing.T) {
 		if k := strings.Count(string(e.Data), line); k > 1 {
 			t.Errorf("audit event %d (%s) holds the line %d times", e.Seq, e.Kind, k)
 		}
-		if e.Kind == "decision" {
+		if e.Kind == audit.KindDecision {
 			n++
 		}
 	}
@@ -194,4 +179,34 @@ func firstPending(ch <-chan mpa.Request, requester string) <-chan mpa.Request {
 		}
 	}()
 	return out
+}
+
+// The decision event the gate writes is the payload metrics reads:
+// audit.DecisionData, with the verdict, the line and the session's key.
+func TestDecisionEventIsTyped(t *testing.T) {
+	tg := startTestGate(t, allowAllPolicy)
+	if out, _, st := tg.run(t, "alice+t1", tg.alice, "echo typed"); st != 0 || out != "typed\n" {
+		t.Fatalf("echo: %q, status %d", out, st)
+	}
+	var got []audit.DecisionData
+	for e, err := range tg.mpa.AuditEvents(context.Background(), audit.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind != audit.KindDecision {
+			continue
+		}
+		var d audit.DecisionData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			t.Fatalf("decision event %d: %v\n%s", e.Seq, err, e.Data)
+		}
+		got = append(got, d)
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d decision events; want 1", len(got))
+	}
+	d := got[0]
+	if d.Verdict != "allow" || d.Command != "echo typed" || !strings.HasPrefix(d.Key, "SHA256:") || d.Remote == "" || d.Actions == nil {
+		t.Errorf("decision data = %+v; want allow, the line, the key and the remote address", d)
+	}
 }

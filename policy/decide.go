@@ -114,7 +114,7 @@ func (p *Policy) withShell(d Decision, why Match) Decision {
 		d.PendingTTL, d.ApprovalTTL = p.defaults.PendingTTL, p.defaults.ApprovalTTL
 		d.ReasonRequired = p.defaults.ReasonRequired
 	}
-	d.Verdict = max(d.Verdict, p.shell)
+	d.Verdict = stricter(d.Verdict, p.shell)
 	d.Actions = addRef(d.Actions, InteractiveAction)
 	d.Why = append(d.Why, why)
 	return d
@@ -147,13 +147,13 @@ func (s *state) decide() Decision {
 		}
 		return d
 	}
-	d := Decision{}
+	d := Decision{Verdict: Allow}
 	first := true
 	for _, h := range s.actions {
 		a := p.actions[h.idx]
 		d.Actions = addRef(d.Actions, ActionRef{Name: a.Name, Service: a.Service})
 		d.Why = appendMatch(d.Why, h.m)
-		d.Verdict = max(d.Verdict, Hold)
+		d.Verdict = stricter(d.Verdict, Hold)
 		d.Quorum = max(d.Quorum, a.RequiredApprovals)
 		d.ReasonRequired = d.ReasonRequired || a.ReasonRequired
 		if first {
@@ -167,7 +167,7 @@ func (s *state) decide() Decision {
 		for _, m := range s.unresolved {
 			d.Why = appendMatch(d.Why, m)
 		}
-		d.Verdict = max(d.Verdict, p.unresolved)
+		d.Verdict = stricter(d.Verdict, p.unresolved)
 		df := p.defaults
 		d.Quorum = max(d.Quorum, df.RequiredApprovals)
 		d.ReasonRequired = d.ReasonRequired || df.ReasonRequired

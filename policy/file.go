@@ -202,61 +202,92 @@ func Parse(name string, data []byte) (*Policy, error) {
 		trusted:    map[string]bool{},
 		vars:       builtin.vars.clone(),
 	}
+	if err := d.settings(f, p); err != nil {
+		return nil, err
+	}
+	if err := d.rules(f, p); err != nil {
+		return nil, err
+	}
+	if err := d.catalogue(f, p, builtin); err != nil {
+		return nil, err
+	}
+	p.buildIndex()
+	return p, nil
+}
+
+// settings reads the file's top-level settings into p: defaults, the
+// unresolved and shell verdicts, and the trusted paths.
+func (d *decoder) settings(f map[string]field, p *Policy) error {
+	var err error
 	if x, ok := f["defaults"]; ok {
 		if err := d.defaults(x.val, &p.defaults); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if x, ok := f["unresolved"]; ok {
 		if p.unresolved, err = d.holdOrDeny(x.val, "unresolved"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if x, ok := f["shell"]; ok {
 		if p.shell, err = d.holdOrDeny(x.val, "shell"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	trusted := []string{"/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin"}
 	if x, ok := f["trusted_paths"]; ok {
 		if trusted, err = d.stringList(x.val, "trusted_paths", false); err != nil {
-			return nil, err
+			return err
 		}
 		for i, t := range trusted {
 			if !path.IsAbs(t) {
-				return nil, d.errf(x.val.Content[i], "trusted_paths: %q is not an absolute path", t)
+				return d.errf(x.val.Content[i], "trusted_paths: %q is not an absolute path", t)
 			}
 		}
 	}
 	for _, t := range trusted {
 		p.trusted[path.Clean(t)] = true
 	}
+	return nil
+}
+
+// rules reads what the file matches lines against: terminal_allow,
+// actions and deny.
+func (d *decoder) rules(f map[string]field, p *Policy) error {
+	var err error
 	if x, ok := f["terminal_allow"]; ok {
 		if p.terminalAllow, err = d.matchList(x.val, "terminal_allow", true); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if x, ok := f["actions"]; ok {
 		if err := d.actions(x.val, p); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if x, ok := f["deny"]; ok {
 		if err := d.denyList(x.val, p); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
+
+// catalogue merges the site's additions to the built-in catalogue into p:
+// wrappers, inert programs, persistence and variable names.
+func (d *decoder) catalogue(f map[string]field, p *Policy, builtin *builtin) error {
+	var err error
 	var site []*wrapper
 	if x, ok := f["wrappers"]; ok {
 		if site, err = d.wrapperList(x.val, "wrappers"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	p.inert = builtin.inert.clone()
 	var siteInert []string
 	if x, ok := f["inert"]; ok {
 		if siteInert, err = d.globList(x.val, "inert"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// The site's word wins over the catalogue's: a program the site lists
@@ -273,26 +304,25 @@ func Parse(name string, data []byte) (*Policy, error) {
 	if x, ok := f["persistence"]; ok {
 		l, err := d.persistList(x.val, "persistence")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.persist = append(p.persist, l...)
 	}
 	if x, ok := f["unresolved_variables"]; ok {
 		l, err := d.globList(x.val, "unresolved_variables")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.vars.unresolved = append(p.vars.unresolved, l...)
 	}
 	if x, ok := f["command_variables"]; ok {
 		l, err := d.globList(x.val, "command_variables")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.vars.command = append(p.vars.command, l...)
 	}
-	p.buildIndex()
-	return p, nil
+	return nil
 }
 
 func (d *decoder) defaults(n *yaml.Node, out *Defaults) error {

@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +71,22 @@ func TestShippedPolicy(t *testing.T) {
 	}
 	if got := p.Actions()[3].RequiredApprovals; got != 3 {
 		t.Errorf("disable_hardening RequiredApprovals = %d; want 3", got)
+	}
+}
+
+// The zero Verdict and the zero Decision refuse: a forgotten assignment
+// fails closed.
+func TestZeroVerdictIsDeny(t *testing.T) {
+	var v Verdict
+	if v != Deny {
+		t.Errorf("zero Verdict = %v; want deny", v)
+	}
+	if d := (Decision{}); d.Verdict != Deny || !strings.HasPrefix(d.Message(), "denied") {
+		t.Errorf("zero Decision = %v, %q; want a denial", d.Verdict, d.Message())
+	}
+	var back Decision
+	if err := json.Unmarshal([]byte(`{"actions":[]}`), &back); err != nil || back.Verdict != Deny {
+		t.Errorf("a decision without a verdict reads as %v, %v; want deny", back.Verdict, err)
 	}
 }
 

@@ -103,12 +103,18 @@ func valueWord(a word, val string) word {
 	return v
 }
 
+// fail ends reading r as unresolved at word a, for the reason why.
+func (sc *scanner) fail(r reading, a word, why string) {
+	r.unresolved, r.unresWord = why, a
+	sc.out = append(sc.out, r)
+}
+
+// scan reads the wrapper's words from args[i] with operands of its
+// operands already seen, and adds each way to read them to sc.out: where the
+// command starts, and what the options said on the way.
 func (sc *scanner) scan(i, operands int, r reading) {
 	w, args := sc.w, sc.args
-	fail := func(a word, why string) {
-		r.unresolved, r.unresWord = why, a
-		sc.out = append(sc.out, r)
-	}
+	fail := func(a word, why string) { sc.fail(r, a, why) }
 	for i < len(args) {
 		a := args[i]
 		if a.noOpt && a.single && !a.ok {
@@ -158,51 +164,12 @@ func (sc *scanner) scan(i, operands int, r reading) {
 			}
 		}
 		if k == optUnknown && !strings.HasPrefix(t, "--") && len(t) > 2 {
-			// A cluster of short options: -ec, -uroot, -n5.
-			var next bool
-			var stop bool
-			for j := 1; j < len(t) && !stop; j++ {
-				o := t[:1] + t[j:j+1]
-				ko := w.kind(o)
-				switch ko {
-				case optUnresolved:
-					fail(a, "option "+o+" of "+w.commands[0])
-					return
-				case optNoexec:
-					r.noexec = true
-				case optStringFlag:
-					r.stringFlag = true
-				case optUnknown:
-					if j == len(t)-1 {
-						next = true
-					}
-				}
-				if w.takesValue(ko, o) || ko == optReplace {
-					rest := t[j+1:]
-					stop = true
-					if rest == "" && w.takesValue(ko, o) {
-						if i+1 >= len(args) {
-							i = len(args)
-							break
-						}
-						i++
-						rest = args[i].text
-						if !args[i].ok && ko != optValue {
-							fail(args[i], "the value of "+o+" is not a literal")
-							return
-						}
-						if !args[i].single {
-							fail(args[i], "the value of "+o+" is not a literal")
-							return
-						}
-						sc.apply(&r, ko, valueWord(args[i], rest))
-					} else {
-						sc.apply(&r, ko, valueWord(a, rest))
-					}
-				}
+			next, unknownLast, ok := sc.cluster(i, &r)
+			if !ok {
+				return
 			}
-			i++
-			if next && i < len(args) && !w.isOption(args[i].text) {
+			i = next
+			if unknownLast && i < len(args) && !w.isOption(args[i].text) {
 				sc.branch(i+1, operands, r)
 			}
 			continue
@@ -252,6 +219,54 @@ func (sc *scanner) scan(i, operands int, r reading) {
 		r.start = -1
 	}
 	sc.out = append(sc.out, r)
+}
+
+// cluster reads the cluster of short options at args[i] (-ec, -uroot,
+// -n5) into r. It returns the index of the word after the cluster (and
+// after a value taken from the next word), whether the cluster ended with an
+// option the wrapper does not know (which may take the next word as its
+// value), and false if the reading ended unresolved (already in sc.out).
+func (sc *scanner) cluster(i int, r *reading) (next int, unknownLast, ok bool) {
+	w, args := sc.w, sc.args
+	a := args[i]
+	t := a.text
+	for j := 1; j < len(t); j++ {
+		o := t[:1] + t[j:j+1]
+		ko := w.kind(o)
+		switch ko {
+		case optUnresolved:
+			sc.fail(*r, a, "option "+o+" of "+w.commands[0])
+			return i, false, false
+		case optNoexec:
+			r.noexec = true
+		case optStringFlag:
+			r.stringFlag = true
+		case optUnknown:
+			unknownLast = j == len(t)-1
+		}
+		takes := w.takesValue(ko, o)
+		if !takes && ko != optReplace {
+			continue
+		}
+		// The option's value is the rest of the word, or else the
+		// next word; either way the cluster ends here.
+		rest := t[j+1:]
+		if rest != "" || !takes {
+			sc.apply(r, ko, valueWord(a, rest))
+			return i + 1, unknownLast, true
+		}
+		if i+1 >= len(args) {
+			return len(args) + 1, unknownLast, true
+		}
+		i++
+		if v := args[i]; (!v.ok && ko != optValue) || !v.single {
+			sc.fail(*r, v, "the value of "+o+" is not a literal")
+			return i, false, false
+		}
+		sc.apply(r, ko, valueWord(args[i], args[i].text))
+		return i + 1, unknownLast, true
+	}
+	return i + 1, unknownLast, true
 }
 
 // branch reads the words again from i, as if the unknown option before them

@@ -10,13 +10,17 @@ import (
 // Verdict is what the gate does with a command line.
 type Verdict int
 
-// The zero Verdict is Allow; Decide never returns it for a line it could not
-// resolve.
+// The verdicts run from the strictest up, so the zero Verdict is Deny: a
+// Decision nobody filled in refuses rather than runs. A value outside these
+// three is treated as Deny wherever a verdict is read.
 const (
-	Allow Verdict = iota
+	Deny Verdict = iota
 	Hold
-	Deny
+	Allow
 )
+
+// stricter returns the stricter of two verdicts.
+func stricter(a, b Verdict) Verdict { return min(a, b) }
 
 func (v Verdict) String() string {
 	switch v {

@@ -245,84 +245,11 @@ func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 	if err := d.checkGlobs(x.val, w.commands, ctx+": command"); err != nil {
 		return nil, err
 	}
-	sets := []struct {
-		key string
-		dst *set
-	}{
-		{"flags", &w.flags}, {"options_with_value", &w.withValue}, {"string_flags", &w.stringFlags},
-		{"string_options", &w.stringOptions}, {"exec_options", &w.execOptions},
-		{"argv0_options", &w.argv0Options}, {"unresolved_options", &w.unresolved},
-		{"noexec_options", &w.noexec}, {"replace_options", &w.replace}, {"rsh_options", &w.rsh},
+	if err := d.wrapperOptions(f, ctx, w); err != nil {
+		return nil, err
 	}
-	for _, s := range sets {
-		*s.dst = set{}
-		x, ok := f[s.key]
-		if !ok {
-			continue
-		}
-		l, err := d.stringList(x.val, ctx+": "+s.key, false)
-		if err != nil {
-			return nil, err
-		}
-		for j, o := range l {
-			if len(o) < 2 || (o[0] != '-' && o[0] != '+') {
-				return nil, d.errf(elem(x.val, j), "%s: %s: %q is not an option (want -x or --name)", ctx, s.key, o)
-			}
-			(*s.dst)[o] = true
-		}
-	}
-	if x, ok := f["operands"]; ok {
-		if w.operands, err = d.integer(x.val, ctx+": operands"); err != nil {
-			return nil, err
-		}
-		if w.operands < 0 {
-			return nil, d.errf(x.val, "%s: operands: %d is negative", ctx, w.operands)
-		}
-	}
-	if x, ok := f["run"]; ok {
-		s, err := d.str(x.val, ctx+": run")
-		if err != nil {
-			return nil, err
-		}
-		m, known := runModes[s]
-		if !known {
-			return nil, d.errf(x.val, "%s: run: unknown value %q (want argv, string, first_string, none or unresolved)", ctx, s)
-		}
-		w.run = m
-	}
-	bools := []struct {
-		key string
-		dst *bool
-	}{{"permute", &w.permute}, {"plus_options", &w.plus}, {"assignments", &w.assignments}, {"appends_args", &w.appendsArgs}}
-	for _, b := range bools {
-		if x, ok := f[b.key]; ok {
-			if *b.dst, err = d.boolean(x.val, ctx+": "+b.key); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if x, ok := f["placeholder"]; ok {
-		if w.placeholder, err = d.str(x.val, ctx+": placeholder"); err != nil {
-			return nil, err
-		}
-	}
-	if x, ok := f["unresolved_if_contains"]; ok {
-		if w.containsUnres, err = d.stringList(x.val, ctx+": unresolved_if_contains", false); err != nil {
-			return nil, err
-		}
-	}
-	if x, ok := f["bare"]; ok {
-		s, err := d.str(x.val, ctx+": bare")
-		if err != nil {
-			return nil, err
-		}
-		switch s {
-		case "allow":
-		case "unresolved":
-			w.bareUnresolved = true
-		default:
-			return nil, d.errf(x.val, "%s: bare: unknown value %q (want allow or unresolved)", ctx, s)
-		}
+	if err := d.wrapperBehaviour(f, ctx, w); err != nil {
+		return nil, err
 	}
 	if x, ok := f["note"]; ok {
 		if w.note, err = d.str(x.val, ctx+": note"); err != nil {
@@ -344,6 +271,38 @@ func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 			return nil, err
 		}
 	}
+	return w, nil
+}
+
+// wrapperOptions reads a wrapper entry's option lists into w, and notes
+// its long options for abbreviation.
+func (d *decoder) wrapperOptions(f map[string]field, ctx string, w *wrapper) error {
+	sets := []struct {
+		key string
+		dst *set
+	}{
+		{"flags", &w.flags}, {"options_with_value", &w.withValue}, {"string_flags", &w.stringFlags},
+		{"string_options", &w.stringOptions}, {"exec_options", &w.execOptions},
+		{"argv0_options", &w.argv0Options}, {"unresolved_options", &w.unresolved},
+		{"noexec_options", &w.noexec}, {"replace_options", &w.replace}, {"rsh_options", &w.rsh},
+	}
+	for _, s := range sets {
+		*s.dst = set{}
+		x, ok := f[s.key]
+		if !ok {
+			continue
+		}
+		l, err := d.stringList(x.val, ctx+": "+s.key, false)
+		if err != nil {
+			return err
+		}
+		for j, o := range l {
+			if len(o) < 2 || (o[0] != '-' && o[0] != '+') {
+				return d.errf(elem(x.val, j), "%s: %s: %q is not an option (want -x or --name)", ctx, s.key, o)
+			}
+			(*s.dst)[o] = true
+		}
+	}
 	for _, s := range []set{w.flags, w.withValue, w.stringFlags, w.stringOptions, w.execOptions,
 		w.argv0Options, w.unresolved, w.noexec, w.replace, w.rsh} {
 		for o := range s {
@@ -354,5 +313,65 @@ func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 	}
 	slices.Sort(w.long)
 	w.long = slices.Compact(w.long)
-	return w, nil
+	return nil
+}
+
+// wrapperBehaviour reads how a wrapper entry runs its command: operands,
+// run mode, the yes/no switches, the placeholder and when it cannot tell.
+func (d *decoder) wrapperBehaviour(f map[string]field, ctx string, w *wrapper) error {
+	var err error
+	if x, ok := f["operands"]; ok {
+		if w.operands, err = d.integer(x.val, ctx+": operands"); err != nil {
+			return err
+		}
+		if w.operands < 0 {
+			return d.errf(x.val, "%s: operands: %d is negative", ctx, w.operands)
+		}
+	}
+	if x, ok := f["run"]; ok {
+		s, err := d.str(x.val, ctx+": run")
+		if err != nil {
+			return err
+		}
+		m, known := runModes[s]
+		if !known {
+			return d.errf(x.val, "%s: run: unknown value %q (want argv, string, first_string, none or unresolved)", ctx, s)
+		}
+		w.run = m
+	}
+	bools := []struct {
+		key string
+		dst *bool
+	}{{"permute", &w.permute}, {"plus_options", &w.plus}, {"assignments", &w.assignments}, {"appends_args", &w.appendsArgs}}
+	for _, b := range bools {
+		if x, ok := f[b.key]; ok {
+			if *b.dst, err = d.boolean(x.val, ctx+": "+b.key); err != nil {
+				return err
+			}
+		}
+	}
+	if x, ok := f["placeholder"]; ok {
+		if w.placeholder, err = d.str(x.val, ctx+": placeholder"); err != nil {
+			return err
+		}
+	}
+	if x, ok := f["unresolved_if_contains"]; ok {
+		if w.containsUnres, err = d.stringList(x.val, ctx+": unresolved_if_contains", false); err != nil {
+			return err
+		}
+	}
+	if x, ok := f["bare"]; ok {
+		s, err := d.str(x.val, ctx+": bare")
+		if err != nil {
+			return err
+		}
+		switch s {
+		case "allow":
+		case "unresolved":
+			w.bareUnresolved = true
+		default:
+			return d.errf(x.val, "%s: bare: unknown value %q (want allow or unresolved)", ctx, s)
+		}
+	}
+	return nil
 }

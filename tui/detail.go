@@ -36,28 +36,67 @@ func (m *Model) refreshDetail() {
 	m.vp.SetContent(m.detailContent())
 }
 
+// detailPage collects the lines of the detail view at width w.
+type detailPage struct {
+	st    styles
+	w     int
+	lines []string
+}
+
+// field adds a labelled value, wrapped under the label's column.
+func (p *detailPage) field(label, value string) {
+	for i, l := range wrapText(value, max(10, p.w-labelWidth)) {
+		if i == 0 {
+			p.lines = append(p.lines, p.st.label.Render(pad(label, labelWidth))+l)
+		} else {
+			p.lines = append(p.lines, strings.Repeat(" ", labelWidth)+l)
+		}
+	}
+}
+
+// section starts a titled block after a blank line.
+func (p *detailPage) section(title string) {
+	p.lines = append(p.lines, "", p.st.label.Render(title))
+}
+
+// text adds already-safe lines, each indented by two spaces.
+func (p *detailPage) text(lines ...string) {
+	for _, l := range lines {
+		p.lines = append(p.lines, "  "+l)
+	}
+}
+
+// hanging adds s wrapped to width, its first line after first and the
+// others after rest.
+func (p *detailPage) hanging(s, first, rest string, width int) {
+	for i, l := range wrapText(s, max(10, width)) {
+		if i == 0 {
+			p.lines = append(p.lines, first+l)
+		} else {
+			p.lines = append(p.lines, rest+l)
+		}
+	}
+}
+
 func (m Model) detailContent() string {
 	r, ok := m.reqs[m.detailID]
 	if !ok {
 		return m.st.dim.Render("Request " + m.detailID + " is no longer stored.")
 	}
-	w := m.width
-	now := m.now()
-	var lines []string
-	field := func(label, value string) {
-		vw := max(10, w-labelWidth)
-		for i, l := range wrapText(value, vw) {
-			if i == 0 {
-				lines = append(lines, m.st.label.Render(pad(label, labelWidth))+l)
-			} else {
-				lines = append(lines, strings.Repeat(" ", labelWidth)+l)
-			}
-		}
-	}
-	section := func(title string) {
-		lines = append(lines, "", m.st.label.Render(title))
-	}
+	p := &detailPage{st: m.st, w: m.width}
+	m.detailSummary(p, r)
+	m.detailCommand(p, r)
+	p.section("Reason")
+	p.text(wrapText(printable(orDash(r.Reason)), max(10, p.w-2))...)
+	m.detailVotes(p, r)
+	m.detailHistory(p)
+	return strings.Join(p.lines, "\n")
+}
 
+// detailSummary is the head of the detail view: status, requester,
+// target and actions.
+func (m Model) detailSummary(p *detailPage, r *mpa.Request) {
+	now := m.now()
 	status := r.Status.String()
 	if r.Status == mpa.StatusPending {
 		status = fmt.Sprintf("pending · %d/%d approvals · expires in %s (%s)",
@@ -70,30 +109,32 @@ func (m Model) detailContent() string {
 	if x := r.Execution; x != nil && !x.End.IsZero() {
 		status += fmt.Sprintf(" · exit status %d", x.ExitStatus)
 	}
-	field("Status", status)
+	p.field("Status", status)
 	if note := ownNote(r, m.viewer.Name); note != "" && m.viewer.Approver {
-		lines = append(lines, strings.Repeat(" ", labelWidth)+m.st.own.Render(note))
+		p.lines = append(p.lines, strings.Repeat(" ", labelWidth)+m.st.own.Render(note))
 	}
-	field("Requester", fmt.Sprintf("%s · %s (%s ago)", r.Requester, stamp(r.Created), short(now.Sub(r.Created))))
+	p.field("Requester", fmt.Sprintf("%s · %s (%s ago)", r.Requester, stamp(r.Created), short(now.Sub(r.Created))))
 	if r.RequesterCert != "" {
-		field("Certificate", printable(r.RequesterCert))
+		p.field("Certificate", printable(r.RequesterCert))
 	}
-	field("Target", orDash(r.Target))
-	field("Action", actionList(r.Actions))
+	p.field("Target", orDash(r.Target))
+	p.field("Action", actionList(r.Actions))
+}
 
-	// The command line: every byte shown, wrapped, never cut.
+// detailCommand shows what would run, every byte, wrapped and never cut,
+// with the words the policy matched highlighted, then why it was held.
+func (m Model) detailCommand(p *detailPage, r *mpa.Request) {
+	w := p.w
 	matches, whyOK := parseWhy(r.Why)
 	if r.Kind == mpa.KindUpdatePolicy {
 		// What approvers approve is the change: the diff, line by line,
 		// is the why of the request.
-		section("Why: this change to policies.yaml")
+		p.section("Why: this change to policies.yaml")
 		for _, dl := range strings.Split(strings.TrimRight(r.Command, "\n"), "\n") {
-			for _, l := range wrapText(printable(dl), max(10, w-2)) {
-				lines = append(lines, "  "+l)
-			}
+			p.text(wrapText(printable(dl), max(10, w-2))...)
 		}
 	} else {
-		section("Command")
+		p.section("Command")
 		cmd := r.Command
 		if r.Kind != mpa.KindCommand {
 			cmd = string(r.Kind)
@@ -102,80 +143,67 @@ func (m Model) detailContent() string {
 			}
 		}
 		hl := highlight(cmd, matchedSpans(matches, len(cmd)), m.st.match)
-		for _, l := range wrap(hl, max(10, w-2)) {
-			lines = append(lines, "  "+l)
-		}
+		p.text(wrap(hl, max(10, w-2))...)
 		if r.PTY {
-			lines = append(lines, "  "+m.st.own.Render("runs with a terminal: interactive programs can run anything"))
+			p.text(m.st.own.Render("runs with a terminal: interactive programs can run anything"))
 		}
 	}
 	if r.Kind != mpa.KindUpdatePolicy || len(matches) > 0 || !whyOK {
-		section("Why")
+		p.section("Why")
 	}
 	switch {
 	case r.Kind == mpa.KindUpdatePolicy && whyOK && len(matches) == 0:
 		// The diff above is the why.
 	case !whyOK:
-		for _, l := range wrap(printable(string(r.Why)), max(10, w-2)) {
-			lines = append(lines, "  "+l)
-		}
+		p.text(wrap(printable(string(r.Why)), max(10, w-2))...)
 	case len(matches) == 0:
-		lines = append(lines, "  "+m.st.dim.Render("no policy explanation stored"))
+		p.text(m.st.dim.Render("no policy explanation stored"))
 	}
 	for _, pm := range matches {
-		for i, l := range wrapText(printable(describeMatch(pm)), max(10, w-4)) {
-			p := "  - "
-			if i > 0 {
-				p = "    "
-			}
-			lines = append(lines, p+l)
-		}
+		p.hanging(printable(describeMatch(pm)), "  - ", "    ", w-4)
 	}
-	section("Reason")
-	for _, l := range wrapText(printable(orDash(r.Reason)), max(10, w-2)) {
-		lines = append(lines, "  "+l)
-	}
+}
 
-	section(fmt.Sprintf("Approvals (%d of %d)", len(r.Approvals), r.RequiredApprovals))
+// detailVotes shows the approvals, rejections, progress, the execution
+// and its kept output.
+func (m Model) detailVotes(p *detailPage, r *mpa.Request) {
+	w := p.w
+	p.section(fmt.Sprintf("Approvals (%d of %d)", len(r.Approvals), r.RequiredApprovals))
 	for _, v := range r.Approvals {
-		lines = append(lines, m.voteLines("+ ", v, w)...)
+		p.lines = append(p.lines, m.voteLines("+ ", v, w)...)
 	}
 	if len(r.Rejections) > 0 {
-		section("Rejections")
+		p.section("Rejections")
 		for _, v := range r.Rejections {
-			lines = append(lines, m.voteLines("- ", v, w)...)
+			p.lines = append(p.lines, m.voteLines("- ", v, w)...)
 		}
 	}
-	lines = append(lines, m.progressLines(r, w)...)
+	p.lines = append(p.lines, m.progressLines(r, w)...)
 	if x := r.Execution; x != nil {
-		section("Execution")
-		field("Ran", fmt.Sprintf("%s on %s", stamp(x.Start), orDash(x.Node)))
+		p.section("Execution")
+		p.field("Ran", fmt.Sprintf("%s on %s", stamp(x.Start), orDash(x.Node)))
 		if !x.End.IsZero() {
-			field("Exit", fmt.Sprintf("status %d at %s, %d bytes of output", x.ExitStatus, stamp(x.End), x.OutputBytes))
+			p.field("Exit", fmt.Sprintf("status %d at %s, %d bytes of output", x.ExitStatus, stamp(x.End), x.OutputBytes))
 		}
 		if x.Error != "" {
-			field("Error", printable(x.Error))
+			p.field("Error", printable(x.Error))
 		}
 	}
-	lines = append(lines, m.outputLines(w)...)
+	p.lines = append(p.lines, m.outputLines(w)...)
+}
 
-	section("History")
+// detailHistory is the request's audit events.
+func (m Model) detailHistory(p *detailPage) {
+	p.section("History")
 	switch {
 	case m.eventsErr != nil:
-		lines = append(lines, "  "+m.st.err.Render(describe(m.eventsErr)))
+		p.text(m.st.err.Render(describe(m.eventsErr)))
 	case m.events == nil:
-		lines = append(lines, "  "+m.st.dim.Render("loading…"))
+		p.text(m.st.dim.Render("loading…"))
 	}
 	for _, e := range m.events {
-		for i, l := range wrapText(printable(eventLine(e)), max(10, w-2)) {
-			p := "  "
-			if i > 0 {
-				p = "      "
-			}
-			lines = append(lines, p+l)
-		}
+		p.hanging(printable(eventLine(e)), "  ", "      ", p.w-2)
 	}
-	return strings.Join(lines, "\n")
 }
 
 func (m Model) voteLines(sign string, v mpa.Vote, w int) []string {
@@ -283,25 +311,25 @@ func eventWords(kind, actor string) string {
 		by = " by " + actor
 	}
 	switch kind {
-	case "request.created":
+	case audit.KindRequestCreated:
 		return "created" + by
-	case "request.approval":
+	case audit.KindRequestApproval:
 		return "approved" + by
-	case "request.rejection":
+	case audit.KindRequestRejection:
 		return "rejected" + by
-	case "request.approved":
+	case audit.KindRequestApproved:
 		return "quorum reached; ready to run"
-	case "request.rejected":
+	case audit.KindRequestRejected:
 		return "request closed as rejected"
-	case "request.executing":
+	case audit.KindRequestExecuting:
 		return "released" + by + "; running"
-	case "request.completed":
+	case audit.KindRequestCompleted:
 		return "finished"
-	case "request.expired":
+	case audit.KindRequestExpired:
 		return "expired before it was decided or run"
-	case "request.cancelled":
+	case audit.KindRequestCancelled:
 		return "cancelled" + by
-	case "request.interrupted":
+	case audit.KindRequestInterrupted:
 		return "interrupted by a gate stop; not run again"
 	}
 	return strings.TrimPrefix(kind, "request.") + by

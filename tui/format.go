@@ -7,7 +7,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/keyturn/keyturn/tui/termsafe"
+	"github.com/keyturn/keyturn/bastion/termsafe"
 )
 
 // short formats d as the one or two largest units ("3d4h", "12m", "45s"),

@@ -29,7 +29,7 @@ func loadOutput(ctx context.Context, b Backend, id string, events []audit.Event)
 		return nil, nil
 	}
 	for _, e := range events {
-		if e.Kind == "request.output" {
+		if e.Kind == audit.KindRequestOutput {
 			out, err := ob.RequestOutput(ctx, id)
 			if err != nil {
 				return nil, err

@@ -2,7 +2,10 @@ package config
 
 import (
 	"path"
+	"strings"
 	"time"
+
+	"github.com/keyturn/keyturn/bastion/audit"
 )
 
 // Role names what a user may do at the gate.
@@ -18,6 +21,15 @@ const (
 	// only their own; approvers what they may approve.
 	RoleAuditor Role = "auditor"
 )
+
+// JoinRoles writes roles as keyturn.yaml spells them, separated by sep.
+func JoinRoles(roles []Role, sep string) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names, sep)
+}
 
 // Config is the gate's configuration as read from keyturn.yaml.
 // Relative paths in it are resolved against the file's directory.
@@ -213,8 +225,8 @@ func (w *Webhook) Secret() []byte { return w.secret }
 
 // WebhookEvents are the events a webhook may be sent, in lifecycle order.
 var WebhookEvents = []string{
-	"request.created", "request.approved", "request.rejected", "request.cancelled",
-	"request.expired", "request.completed", "request.interrupted",
+	audit.KindRequestCreated, audit.KindRequestApproved, audit.KindRequestRejected, audit.KindRequestCancelled,
+	audit.KindRequestExpired, audit.KindRequestCompleted, audit.KindRequestInterrupted,
 }
 
 // Defaults fill what a config leaves out.

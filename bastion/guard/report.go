@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/keyturn/keyturn/bastion/exitcode"
 )
 
 // Exit statuses of keyturn-guard besides the line's own. A line can exit
@@ -15,24 +17,15 @@ import (
 // The guard maps a line's own exit with one of these to ExitCollided, and
 // writes its report after every process of the tree is gone, so the last
 // report line with ExitBlocked is the guard's.
+//
+// The numbers and their meanings are [exitcode]'s (the guard family).
 const (
-	// ExitUsage: no command, an interactive login, or not a grant.
-	ExitUsage = 119
-	// ExitInternal: the guard could not set up or keep up tracing; the
-	// tree, if started, was killed.
-	ExitInternal = 120
-	// ExitBlocked: the tree did a privileged action the grant does not
-	// cover and was killed. Earlier parts of the line may have run.
-	ExitBlocked = 121
-	// ExitDenied: the tree did something a deny rule names and was killed.
-	ExitDenied = 122
-	// ExitGrant: the grant was refused (forged, expired, replayed, for
-	// another target or another policy); nothing ran.
-	ExitGrant = 123
-	// ExitCollided: the line itself exited with one of the statuses
-	// above. The guard reports it as this, so the statuses above, and the
-	// report that goes with ExitBlocked, always come from the guard.
-	ExitCollided = 118
+	ExitUsage    = exitcode.GuardUsage
+	ExitInternal = exitcode.GuardInternal
+	ExitBlocked  = exitcode.GuardBlocked
+	ExitDenied   = exitcode.GuardDenied
+	ExitGrant    = exitcode.GuardGrant
+	ExitCollided = exitcode.GuardCollided
 )
 
 // ProbeCommand is what the gate sends to ask whether a target's login is

@@ -168,27 +168,25 @@ func (m *Metrics) track(open map[string]mpa.Status, id string, st mpa.Status) {
 func (m *Metrics) count(e *audit.Event) {
 	m.auditEvents.WithLabelValues(e.Kind).Inc()
 	switch e.Kind {
-	case "decision":
-		var d struct {
-			Verdict string `json:"verdict"`
-		}
+	case audit.KindDecision:
+		var d audit.DecisionData
 		if json.Unmarshal(e.Data, &d) == nil && d.Verdict != "" {
 			m.decisions.WithLabelValues(d.Verdict).Inc()
 		}
-	case "request.approval":
+	case audit.KindRequestApproval:
 		m.approvals.Inc()
-	case "request.rejection":
+	case audit.KindRequestRejection:
 		m.rejections.Inc()
-	case "totp.failed":
+	case audit.KindTOTPFailed:
 		m.totpFailures.WithLabelValues(reasonBad).Inc()
-	case "totp.replayed":
+	case audit.KindTOTPReplayed:
 		m.totpFailures.WithLabelValues(reasonReplayed).Inc()
-	case "totp.locked_out":
+	case audit.KindTOTPLockedOut:
 		m.totpFailures.WithLabelValues(reasonLocked).Inc()
-	case "totp.lockout":
+	case audit.KindTOTPLockout:
 		m.lockouts.Inc()
 	}
-	status, ok := strings.CutPrefix(e.Kind, "request.")
+	status, ok := strings.CutPrefix(e.Kind, audit.KindRequestPrefix)
 	if !ok {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/policy"
 )
 
 // Session kinds, as [Metrics.Session] takes them.
@@ -40,52 +41,25 @@ type Metrics struct {
 // and process collectors.
 func New() *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyturn_sessions_total",
-			Help: "SSH sessions opened at the gate, by kind (target, gate, console).",
-		}, []string{"kind"}),
-		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyturn_decisions_total",
-			Help: "Policy decisions on command lines, by verdict (allow, hold, deny).",
-		}, []string{"verdict"}),
+		reg:          prometheus.NewRegistry(),
+		sessions:     counterVec("keyturn_sessions_total", "SSH sessions opened at the gate, by kind (target, gate, console).", "kind"),
+		decisions:    counterVec("keyturn_decisions_total", "Policy decisions on command lines, by verdict (allow, hold, deny).", "verdict"),
+		approvals:    counter("keyturn_approvals_total", "Approvals cast (each approver's vote, with a good code)."),
+		rejections:   counter("keyturn_rejections_total", "Rejections cast."),
+		totpFailures: counterVec("keyturn_totp_failures_total", "TOTP codes refused, by reason (bad, replayed, locked: tried while locked out).", "reason"),
+		lockouts:     counter("keyturn_totp_lockouts_total", "Approvers locked out after too many bad codes in a row."),
+		finished:     counterVec("keyturn_requests_finished_total", "Requests that reached a final status, by status.", "status"),
+		dialErrors:   counterVec("keyturn_target_dial_errors_total", "Failed connections to targets (TCP, SSH handshake or host key), by target.", "target"),
+		auditEvents:  counterVec("keyturn_audit_events_total", "Events appended to the audit trail, by kind.", "kind"),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "keyturn_requests_open",
 			Help: "Requests not yet final, by status (pending, approved, executing).",
-		}, []string{"status"}),
-		approvals: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "keyturn_approvals_total",
-			Help: "Approvals cast (each approver's vote, with a good code).",
-		}),
-		rejections: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "keyturn_rejections_total",
-			Help: "Rejections cast.",
-		}),
-		totpFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyturn_totp_failures_total",
-			Help: "TOTP codes refused, by reason (bad, replayed, locked: tried while locked out).",
-		}, []string{"reason"}),
-		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "keyturn_totp_lockouts_total",
-			Help: "Approvers locked out after too many bad codes in a row.",
-		}),
-		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyturn_requests_finished_total",
-			Help: "Requests that reached a final status, by status.",
 		}, []string{"status"}),
 		execSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "keyturn_exec_duration_seconds",
 			Help:    "How long released (approved) commands ran on their target.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 4, 9), // 50 ms to about 55 min
 		}),
-		dialErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyturn_target_dial_errors_total",
-			Help: "Failed connections to targets (TCP, SSH handshake or host key), by target.",
-		}, []string{"target"}),
-		auditEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyturn_audit_events_total",
-			Help: "Events appended to the audit trail, by kind.",
-		}, []string{"kind"}),
 	}
 	// Resolved once, so that counting a session is one atomic add.
 	m.sessTarget = m.sessions.WithLabelValues(SessionTarget)
@@ -93,11 +67,11 @@ func New() *Metrics {
 	m.sessConsole = m.sessions.WithLabelValues(SessionConsole)
 	// Label values known in advance start at zero, so that rate() and
 	// alerts see the series before the first event.
-	for _, v := range []string{"allow", "hold", "deny"} {
-		m.decisions.WithLabelValues(v)
+	for _, v := range []policy.Verdict{policy.Allow, policy.Hold, policy.Deny} {
+		m.decisions.WithLabelValues(v.String())
 	}
-	for _, v := range []string{"pending", "approved", "executing"} {
-		m.open.WithLabelValues(v)
+	for _, v := range []mpa.Status{mpa.StatusPending, mpa.StatusApproved, mpa.StatusExecuting} {
+		m.open.WithLabelValues(v.String())
 	}
 	for _, v := range []string{reasonBad, reasonReplayed, reasonLocked} {
 		m.totpFailures.WithLabelValues(v)
@@ -106,6 +80,14 @@ func New() *Metrics {
 		m.totpFailures, m.lockouts, m.finished, m.execSeconds, m.dialErrors, m.auditEvents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+}
+
+func counterVec(name, help, label string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{label})
 }
 
 // Registerer is where other parts of the gate (the notifier) register

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/keyturn/keyturn/bastion/audit"
 )
 
 // registerPayload is the Payload of a register_approver request.
@@ -83,5 +85,5 @@ func (s *Service) registerTx(tx Tx, name, reqID string) error {
 	if reqID != "" {
 		req = &Request{ID: reqID}
 	}
-	return s.audit(tx, "approver.registered", name, req, nil)
+	return s.audit(tx, audit.KindApproverRegistered, name, req, nil)
 }

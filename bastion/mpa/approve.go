@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/keyturn/keyturn/bastion/audit"
 )
 
 // VoteInput is an approver's vote: the TOTP code that proves it is them,
@@ -134,7 +136,7 @@ func (s *Service) castTx(tx Tx, r *Request, v Vote, approve bool) error {
 	r.Updated = now
 	if !approve {
 		r.Rejections = append(r.Rejections, v)
-		if err := s.audit(tx, "request.rejection", v.Approver, r, map[string]any{"comment": v.Comment}); err != nil {
+		if err := s.audit(tx, audit.KindRequestRejection, v.Approver, r, map[string]any{"comment": v.Comment}); err != nil {
 			return err
 		}
 		return s.transition(tx, r, StatusRejected, v.Approver, nil)
@@ -149,7 +151,7 @@ func (s *Service) castTx(tx Tx, r *Request, v Vote, approve bool) error {
 	if len(r.Rules) > 0 {
 		data["lines"] = lines
 	}
-	if err := s.audit(tx, "request.approval", v.Approver, r, data); err != nil {
+	if err := s.audit(tx, audit.KindRequestApproval, v.Approver, r, data); err != nil {
 		return err
 	}
 	if !met {

@@ -287,7 +287,7 @@ func (s *Service) SaveOutput(ctx context.Context, id string, out Output) error {
 		if err := otx.PutOutput(id, record, s.life.Retention(StatusCompleted)); err != nil {
 			return err
 		}
-		return s.audit(tx, "request.output", r.Requester, &r, map[string]any{
+		return s.audit(tx, audit.KindRequestOutput, r.Requester, &r, map[string]any{
 			"record_sha256": hex.EncodeToString(sum[:]), "record_bytes": len(record),
 			"output_bytes": out.TotalBytes, "output_sha256": out.TotalSHA256,
 			"omitted_bytes": out.OmittedBytes, "terminal": out.Terminal != nil,
@@ -342,7 +342,7 @@ func (s *Service) RequestOutput(ctx context.Context, id string) (StoredOutput, e
 		if err != nil {
 			return StoredOutput{}, fmt.Errorf("output of %s: audit: %w", id, err)
 		}
-		if e.Kind != "request.output" {
+		if e.Kind != audit.KindRequestOutput {
 			continue
 		}
 		var d struct {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/pquerna/otp/totp"
+
+	"github.com/keyturn/keyturn/bastion/audit"
 )
 
 // InitiateRegistration issues user a new TOTP secret to load into an
@@ -60,7 +62,7 @@ func (s *Service) InitiateRegistration(ctx context.Context, user string, force b
 		if err := tx.PutApprover(a); err != nil {
 			return err
 		}
-		return s.audit(tx, "approver.registration_initiated", user, nil, map[string]any{"force": force})
+		return s.audit(tx, audit.KindRegistrationInitiated, user, nil, map[string]any{"force": force})
 	})
 	if err != nil {
 		return Registration{}, fmt.Errorf("initiate registration for %s: %w", user, err)
@@ -148,7 +150,7 @@ func (s *Service) CompleteRegistration(ctx context.Context, user, code string) (
 			return err
 		}
 		out, held = a, &r
-		return s.audit(tx, "approver.registration_held", user, &r, nil)
+		return s.audit(tx, audit.KindRegistrationHeld, user, &r, nil)
 	})
 	if err == nil {
 		err = committed
@@ -199,7 +201,7 @@ func (s *Service) BreakGlassRegisterApprover(ctx context.Context, name string) (
 		}
 		r := *found
 		r.Approvals = append(r.Approvals, Vote{Approver: breakGlassActor, At: now, Comment: "break-glass"})
-		if err := s.audit(tx, "breakglass.register_approver", breakGlassActor, &r,
+		if err := s.audit(tx, audit.KindBreakGlassRegister, breakGlassActor, &r,
 			map[string]any{"approver": name}); err != nil {
 			return err
 		}

@@ -283,7 +283,7 @@ func (s *Service) createTx(tx Tx, nr NewRequest) (Request, error) {
 	if len(r.Rules) > 0 {
 		data["approver_rules"] = r.Rules
 	}
-	if err := s.audit(tx, "request.created", r.Requester, &r, data); err != nil {
+	if err := s.audit(tx, audit.KindRequestCreated, r.Requester, &r, data); err != nil {
 		return Request{}, err
 	}
 	return r, nil
@@ -337,7 +337,7 @@ func (s *Service) transition(tx Tx, r *Request, to Status, actor string, data ma
 	}
 	data["from"] = from.String()
 	data["to"] = to.String()
-	return s.audit(tx, "request."+to.String(), actor, r, data)
+	return s.audit(tx, audit.KindRequestPrefix+to.String(), actor, r, data)
 }
 
 // Get returns a request. A live request past its expiry is shown Expired

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/keyturn/keyturn/bastion/audit"
 )
 
 // Settings returns the global MPA settings. While MPA is disabled the gate
@@ -98,7 +100,7 @@ func (s *Service) putSettingsTx(tx Tx, st Settings, actor string, r *Request) er
 	if err := tx.PutSettings(st); err != nil {
 		return err
 	}
-	return s.audit(tx, "settings.changed", actor, r, map[string]any{"enabled": st.Enabled})
+	return s.audit(tx, audit.KindSettingsChanged, actor, r, map[string]any{"enabled": st.Enabled})
 }
 
 // RecordPolicy records policy (the gate's encoding of its policy in force)
@@ -121,7 +123,7 @@ func (s *Service) RecordPolicy(ctx context.Context, actor string, policy json.Ra
 		if err := tx.PutSettings(st); err != nil {
 			return err
 		}
-		return s.audit(tx, "policy.recorded", actor, nil, map[string]any{"policy": json.RawMessage(policy)})
+		return s.audit(tx, audit.KindPolicyRecorded, actor, nil, map[string]any{"policy": json.RawMessage(policy)})
 	})
 	if err != nil {
 		return fmt.Errorf("record policy: %w", err)

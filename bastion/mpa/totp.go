@@ -7,6 +7,8 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+
+	"github.com/keyturn/keyturn/bastion/audit"
 )
 
 // TOTP parameters: RFC 6238 defaults, what every authenticator app and
@@ -75,9 +77,9 @@ func lockedOut(a *Approver, now time.Time) error {
 func (s *Service) failCode(tx Tx, a *Approver, cause error, purpose string, r *Request) error {
 	now := s.clock()
 	a.Failures++
-	kind := "totp.failed"
+	kind := audit.KindTOTPFailed
 	if cause == ErrReplayedCode {
-		kind = "totp.replayed"
+		kind = audit.KindTOTPReplayed
 	}
 	data := map[string]any{"purpose": purpose, "failures": a.Failures, "error": cause.Error()}
 	var locked error
@@ -94,7 +96,7 @@ func (s *Service) failCode(tx Tx, a *Approver, cause error, purpose string, r *R
 		return err
 	}
 	if locked != nil {
-		if err := s.audit(tx, "totp.lockout", a.Name, r, map[string]any{"until": a.LockedUntil}); err != nil {
+		if err := s.audit(tx, audit.KindTOTPLockout, a.Name, r, map[string]any{"until": a.LockedUntil}); err != nil {
 			return err
 		}
 		s.log.Warn("mpa approver locked out", "user", a.Name, "until", a.LockedUntil)
@@ -106,6 +108,6 @@ func (s *Service) failCode(tx Tx, a *Approver, cause error, purpose string, r *R
 
 // auditLocked records an attempt by a locked-out approver.
 func (s *Service) auditLocked(tx Tx, a *Approver, purpose string, r *Request) error {
-	return s.audit(tx, "totp.locked_out", a.Name, r,
+	return s.audit(tx, audit.KindTOTPLockedOut, a.Name, r,
 		map[string]any{"purpose": purpose, "until": a.LockedUntil})
 }

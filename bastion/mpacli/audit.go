@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/config"
 )
 
 func runAuditList(c *call, args []string) int {
@@ -93,7 +94,7 @@ func runAuditExport(c *call, args []string) int {
 	}
 	// The whole chain, every command line in it: for auditors only. (An
 	// export has to be whole to verify offline.)
-	if st := c.require(RoleAuditor); st != ExitOK {
+	if st := c.require(config.RoleAuditor); st != ExitOK {
 		return st
 	}
 	if err := audit.WriteJSONL(c.stdout(), c.env.Service.AuditEvents(c.ctx, audit.Filter{})); err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -27,7 +28,7 @@ func mpaRules(rules []policy.ApproverRule) []mpa.GroupRule {
 // one of the caller's groups. Requests the caller made or voted on are
 // not marked: they are theirs, or done with.
 func (c *call) notForMe(r mpa.Request) bool {
-	if r.Status != mpa.StatusPending || len(r.Rules) == 0 || !c.hasRole(RoleApprover) ||
+	if r.Status != mpa.StatusPending || len(r.Rules) == 0 || !c.hasRole(config.RoleApprover) ||
 		r.Requester == c.env.User || voted(r, c.env.User) {
 		return false
 	}

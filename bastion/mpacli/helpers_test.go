@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
@@ -52,14 +53,14 @@ deny:
 `
 
 // roles are the test users' gate roles.
-var roles = map[string][]string{
-	"alice":   {mpacli.RoleAdmin},
-	"bob":     {mpacli.RoleApprover},
-	"carol":   {mpacli.RoleApprover},
-	"dave":    {mpacli.RoleApprover},
-	"erin":    {mpacli.RoleAdmin, mpacli.RoleApprover},
-	"frank":   {mpacli.RoleAdmin},
-	"ivy":     {mpacli.RoleAuditor},
+var roles = map[string][]config.Role{
+	"alice":   {config.RoleAdmin},
+	"bob":     {config.RoleApprover},
+	"carol":   {config.RoleApprover},
+	"dave":    {config.RoleApprover},
+	"erin":    {config.RoleAdmin, config.RoleApprover},
+	"frank":   {config.RoleAdmin},
+	"ivy":     {config.RoleAuditor},
 	"mallory": nil,
 }
 

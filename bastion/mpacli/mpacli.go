@@ -12,25 +12,19 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/policy"
 )
 
-// Exit statuses of [Run]. They match the gate's own (bastion/exitcodes.go)
-// so scripts see the same number for the same kind of outcome.
+// Exit statuses of [Run], named from the one table in [exitcode] (the
+// gate command family).
 const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 64
-	ExitRefused = 77
-)
-
-// Gate roles, as keyturn.yaml spells them.
-const (
-	RoleAdmin    = "admin"
-	RoleApprover = "approver"
-	// RoleAuditor sees every request and audit event, read-only.
-	RoleAuditor = "auditor"
+	ExitOK      = exitcode.OK
+	ExitFailure = exitcode.Failure
+	ExitUsage   = exitcode.Usage
+	ExitRefused = exitcode.NotPermitted
 )
 
 // Service is what the commands need from [*mpa.Service]. It is defined
@@ -76,8 +70,8 @@ type PolicyInfo interface {
 
 // Env is one invocation's context: who runs the command and with what.
 type Env struct {
-	User  string   // the authenticated gate user
-	Roles []string // the user's gate roles: RoleAdmin, RoleApprover, RoleAuditor
+	User  string        // the authenticated gate user
+	Roles []config.Role // the user's gate roles
 
 	Stdout, Stderr io.Writer
 
@@ -220,7 +214,7 @@ func exitFor(err error) int {
 }
 
 // hasRole reports whether the caller holds any of roles.
-func (c *call) hasRole(roles ...string) bool {
+func (c *call) hasRole(roles ...config.Role) bool {
 	for _, r := range roles {
 		if slices.Contains(c.env.Roles, r) {
 			return true
@@ -231,7 +225,7 @@ func (c *call) hasRole(roles ...string) bool {
 
 // require refuses unless the caller holds one of roles. It returns 0 when
 // the caller may go on.
-func (c *call) require(roles ...string) int {
+func (c *call) require(roles ...config.Role) int {
 	if c.hasRole(roles...) {
 		return ExitOK
 	}
@@ -239,19 +233,19 @@ func (c *call) require(roles ...string) int {
 		orList(roles), c.env.User, rolesText(c.env.Roles))
 }
 
-// orList writes "a", "a or b", "a, b or c".
-func orList(words []string) string {
-	if len(words) <= 1 {
-		return strings.Join(words, "")
+// orList writes roles as "a", "a or b", "a, b or c".
+func orList(roles []config.Role) string {
+	if len(roles) <= 1 {
+		return config.JoinRoles(roles, "")
 	}
-	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+	return config.JoinRoles(roles[:len(roles)-1], ", ") + " or " + string(roles[len(roles)-1])
 }
 
-func rolesText(roles []string) string {
+func rolesText(roles []config.Role) string {
 	if len(roles) == 0 {
 		return "no role"
 	}
-	return "role " + strings.Join(roles, ",")
+	return "role " + config.JoinRoles(roles, ",")
 }
 
 // parsed is a leaf command's arguments once flags are taken out.

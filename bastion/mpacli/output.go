@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/termsafe"
 	"github.com/keyturn/keyturn/policy"
-	"github.com/keyturn/keyturn/tui/termsafe"
 )
 
 // writeJSON prints v indented, with a final newline. HTML escaping is off

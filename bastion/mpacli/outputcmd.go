@@ -7,8 +7,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/tui/termsafe"
+	"github.com/keyturn/keyturn/bastion/termsafe"
 )
 
 // runRequestsOutput prints the kept output of a released command, after
@@ -23,7 +24,7 @@ func runRequestsOutput(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleAdmin, config.RoleApprover); st != ExitOK {
 		return st
 	}
 	id := p.args[0]

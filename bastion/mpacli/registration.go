@@ -7,6 +7,8 @@ import (
 	"net/url"
 
 	"github.com/mdp/qrterminal/v3"
+
+	"github.com/keyturn/keyturn/bastion/config"
 )
 
 func runInitiateRegistration(c *call, args []string) int {
@@ -18,7 +20,7 @@ func runInitiateRegistration(c *call, args []string) int {
 	// The role is checked here, not only by the service, because the
 	// service lets any name register: it is the gate that knows who may
 	// be an approver.
-	if st := c.require(RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleApprover); st != ExitOK {
 		return st
 	}
 	reg, err := c.env.Service.InitiateRegistration(c.ctx, c.env.User, *force)
@@ -75,7 +77,7 @@ func runCompleteRegistration(c *call, args []string) int {
 		c.usageErr(errors.New("--totp-code is required"))
 		return ExitUsage
 	}
-	if st := c.require(RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleApprover); st != ExitOK {
 		return st
 	}
 	a, held, err := c.env.Service.CompleteRegistration(c.ctx, c.env.User, *code)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -119,7 +120,7 @@ func runRequestsCreate(c *call, args []string) int {
 		c.usageErr(errors.New("missing command after --"))
 		return ExitUsage
 	}
-	if st := c.require(RoleAdmin); st != ExitOK {
+	if st := c.require(config.RoleAdmin); st != ExitOK {
 		return st
 	}
 	if c.env.CanReach != nil && !c.env.CanReach(*target) {
@@ -132,12 +133,13 @@ func runRequestsCreate(c *call, args []string) int {
 	line := joinCommand(p.tail)
 	d := c.env.Policy.Decide(policy.Input{Command: line, Target: *target})
 	switch d.Verdict {
-	case policy.Deny:
-		return c.refused("%s", decisionWords(d))
+	case policy.Hold:
 	case policy.Allow:
 		fmt.Fprintf(c.stdout(), "%s: needs no approval; run it with ssh %s+%s@gate %s\n",
 			decisionWords(d), c.env.User, *target, shellQuote(line))
 		return ExitOK
+	default: // Deny, and a verdict this code does not know
+		return c.refused("%s", decisionWords(d))
 	}
 	settings, err := c.env.Service.Settings(c.ctx)
 	if err != nil {
@@ -230,7 +232,7 @@ func runRequestsCancel(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleAdmin, config.RoleApprover); st != ExitOK {
 		return st
 	}
 	// Someone else's request that the caller may not see is not found,
@@ -252,7 +254,7 @@ func runRequestsRun(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(RoleAdmin); st != ExitOK {
+	if st := c.require(config.RoleAdmin); st != ExitOK {
 		return st
 	}
 	id := p.args[0]
@@ -320,7 +322,7 @@ func runRequestsApprove(c *call, args []string) int {
 		}
 		in.ValidBefore = t
 	}
-	if st := c.require(RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleApprover); st != ExitOK {
 		return st
 	}
 	r, err := c.env.Service.Approve(c.ctx, p.args[0], c.env.User, in)
@@ -365,7 +367,7 @@ func runRequestsReject(c *call, args []string) int {
 		c.usageErr(errors.New("--comment is required: say why you reject it"))
 		return ExitUsage
 	}
-	if st := c.require(RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleApprover); st != ExitOK {
 		return st
 	}
 	r, err := c.env.Service.Reject(c.ctx, p.args[0], c.env.User, mpa.VoteInput{Code: *vf.code, Comment: *vf.comment})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
@@ -173,7 +174,7 @@ func runGlobalModify(c *call, args []string) int {
 		c.usageErr(errors.New("--enable=true or --enable=false is required"))
 		return ExitUsage
 	}
-	if st := c.require(RoleAdmin, RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleAdmin, config.RoleApprover); st != ExitOK {
 		return st
 	}
 	held, err := c.env.Service.SetEnabled(c.ctx, c.env.User, *enable)

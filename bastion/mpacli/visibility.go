@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
@@ -16,14 +17,14 @@ import (
 // the same: non-approvers see their own requests only.
 
 // readRoles may use the read-only commands (lists, views, audit).
-var readRoles = []string{RoleAdmin, RoleApprover, RoleAuditor}
+var readRoles = []config.Role{config.RoleAdmin, config.RoleApprover, config.RoleAuditor}
 
 // seesAll reports whether the caller may see every request and event.
-func (c *call) seesAll() bool { return c.hasRole(RoleAuditor) }
+func (c *call) seesAll() bool { return c.hasRole(config.RoleAuditor) }
 
 // seesRequest reports whether the caller may see r.
 func (c *call) seesRequest(r mpa.Request) bool {
-	return c.seesAll() || r.Requester == c.env.User || c.hasRole(RoleApprover)
+	return c.seesAll() || r.Requester == c.env.User || c.hasRole(config.RoleApprover)
 }
 
 // notFound is what a caller who may not see a request is told: the same
@@ -51,18 +52,18 @@ func (c *call) auditVisibility() *auditVisibility {
 // chain order, before any filter.
 func (v *auditVisibility) sees(e audit.Event) bool {
 	c := v.c
-	if e.Kind == "request.created" && e.Request != "" && e.Actor == c.env.User {
+	if e.Kind == audit.KindRequestCreated && e.Request != "" && e.Actor == c.env.User {
 		v.mine[e.Request] = true
 	}
 	switch {
 	case c.seesAll(), e.Actor == c.env.User:
 		return true
 	case e.Request != "":
-		return v.mine[e.Request] || c.hasRole(RoleApprover)
+		return v.mine[e.Request] || c.hasRole(config.RoleApprover)
 	case e.Actor == mpa.SystemActor:
 		// What keyturn does by itself (a recorded policy, a sweep) carries
 		// no one's command line.
-		return c.hasRole(RoleApprover)
+		return c.hasRole(config.RoleApprover)
 	}
 	return false
 }

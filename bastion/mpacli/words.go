@@ -6,26 +6,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/termsafe"
 	"github.com/keyturn/keyturn/policy"
-	"github.com/keyturn/keyturn/tui/termsafe"
 )
 
-// Exit statuses an approver's script can tell apart (see the README's
-// exit status table). A refusal (ExitRefused) is everything else the
-// caller may not do.
+// Exit statuses an approver's script can tell apart, from [exitcode]'s
+// table. A refusal (ExitRefused) is everything else the caller may not do.
 const (
-	// ExitBadCode: the TOTP code was wrong, or already used.
-	ExitBadCode = 65
-	// ExitDecided: the request was already decided (approved, rejected,
-	// expired, cancelled or released); the vote changed nothing.
-	ExitDecided = 68
+	ExitBadCode = exitcode.BadCode
+	ExitDecided = exitcode.Decided
 	// ExitNeverApproved: the request could never reach its quorum, so
 	// none was made (the gate's "held and not run" status).
-	ExitNeverApproved = 75
-	// ExitRejected: the request to run was rejected by an approver; it
-	// never runs. The gate's requester session uses the same status.
-	ExitRejected = 78
+	ExitNeverApproved = exitcode.Pending
+	ExitRejected      = exitcode.Rejected
 )
 
 // rejected tells the requester who rejected r and why.

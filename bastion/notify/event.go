@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
@@ -86,7 +87,7 @@ func notification(event string, r *mpa.Request) Notification {
 		}
 		n.Error = x.Error
 		n.Gate = x.Node
-		if event == "request.completed" {
+		if event == audit.KindRequestCompleted {
 			size := x.OutputBytes
 			n.OutputBytes, n.OutputHead = &size, x.OutputHead
 		}
@@ -109,7 +110,7 @@ func text(n *Notification) string {
 		cmd = " `" + shorten(n.Command, 120) + "`"
 	}
 	switch n.Event {
-	case "request.created":
+	case audit.KindRequestCreated:
 		s := fmt.Sprintf("keyturn: %s requests %s:%s (%s, needs %d approval%s", n.Requester, what, cmd, n.Request, n.RequiredApprovals, plural(n.RequiredApprovals))
 		if !n.ExpiresAt.IsZero() {
 			s += ", expires " + n.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
@@ -119,19 +120,19 @@ func text(n *Notification) string {
 			s += " reason: " + shorten(n.Reason, 200)
 		}
 		return s
-	case "request.approved":
+	case audit.KindRequestApproved:
 		return fmt.Sprintf("keyturn: %s approved by %s: %s may now run %s:%s", n.Request, names(n.Approvers), n.Requester, what, cmd)
-	case "request.rejected":
+	case audit.KindRequestRejected:
 		s := fmt.Sprintf("keyturn: %s rejected by %s: %s's %s:%s", n.Request, names(n.RejectedBy), n.Requester, what, cmd)
 		if n.Comment != "" {
 			s += " (" + shorten(n.Comment, 200) + ")"
 		}
 		return s
-	case "request.cancelled":
+	case audit.KindRequestCancelled:
 		return fmt.Sprintf("keyturn: %s cancelled by %s: %s:%s", n.Request, n.Requester, what, cmd)
-	case "request.expired":
+	case audit.KindRequestExpired:
 		return fmt.Sprintf("keyturn: %s expired before it ran: %s's %s:%s", n.Request, n.Requester, what, cmd)
-	case "request.completed":
+	case audit.KindRequestCompleted:
 		if n.ExitStatus == nil {
 			return fmt.Sprintf("keyturn: %s applied: %s by %s, approved by %s", n.Request, what, n.Requester, names(n.Approvers))
 		}
@@ -140,7 +141,7 @@ func text(n *Notification) string {
 			s += "; error: " + shorten(n.Error, 200)
 		}
 		return s
-	case "request.interrupted":
+	case audit.KindRequestInterrupted:
 		why := "the gate stopped"
 		if n.Error != "" {
 			why = shorten(n.Error, 200)

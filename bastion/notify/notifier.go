@@ -355,8 +355,8 @@ func (n *Notifier) event(e *audit.Event, r *mpa.Request) {
 	}
 	x := notification(event, r)
 	x.ID = deliveryID(e)
-	x.Status = strings.TrimPrefix(e.Kind, "request.")
-	if event == "request.created" {
+	x.Status = strings.TrimPrefix(e.Kind, audit.KindRequestPrefix)
+	if event == audit.KindRequestCreated {
 		x.Status = mpa.StatusPending.String()
 	}
 	x.seq = e.Seq
@@ -378,8 +378,8 @@ func (n *Notifier) event(e *audit.Event, r *mpa.Request) {
 // told when it ends; back to Pending, when approvals lapse, is no news).
 func eventOf(kind string) string {
 	switch kind {
-	case "request.created", "request.approved", "request.rejected", "request.cancelled",
-		"request.expired", "request.completed", "request.interrupted":
+	case audit.KindRequestCreated, audit.KindRequestApproved, audit.KindRequestRejected, audit.KindRequestCancelled,
+		audit.KindRequestExpired, audit.KindRequestCompleted, audit.KindRequestInterrupted:
 		return kind
 	}
 	return ""

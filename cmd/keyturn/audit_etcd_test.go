@@ -22,28 +22,7 @@ import (
 // `keyturn audit verify --config` reads the etcd store the config names,
 // and names the first event edited behind the gates' backs.
 func TestAuditVerifyEtcd(t *testing.T) {
-	srv, err := etcdtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "secrets.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "keyturn.yaml")
-	text := "gate_id: gate-a\nstore:\n  backend: etcd\n  endpoints: [" + srv.Endpoints[0] + "]\n  prefix: /site-a/\n  encryption_key_file: secrets.key\n"
-	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := bastion.OpenStore(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, dir, cfgPath, st := etcdGate(t, "  prefix: /site-a/\n")
 	svc := mpa.New(st, mpa.Options{Logger: slog.New(slog.DiscardHandler)})
 	for i := range 4 {
 		if _, err := svc.Record(context.Background(), audit.Event{Kind: "test", Actor: "alice", Data: audit.Data(map[string]int{"i": i})}); err != nil {
@@ -84,28 +63,7 @@ func TestAuditVerifyEtcd(t *testing.T) {
 // Break-glass on etcd refuses while any gate is live, and works once all
 // have left.
 func TestBreakglassEtcd(t *testing.T) {
-	srv, err := etcdtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "secrets.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "keyturn.yaml")
-	text := "gate_id: gate-a\nstore:\n  backend: etcd\n  endpoints: [" + srv.Endpoints[0] + "]\n  encryption_key_file: secrets.key\n"
-	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := bastion.OpenStore(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, cfgPath, st := etcdGate(t, "")
 	defer st.Close()
 	clock := mpatest.NewClock(time.Now().UTC().Truncate(time.Second))
 	svc := mpa.New(st, mpa.Options{Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
@@ -138,4 +96,34 @@ func TestBreakglassEtcd(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "dave is now a registered approver") {
 		t.Fatalf("break-glass with no gate live: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// etcdGate starts an etcd server for the test and writes a gate config
+// for it in a new directory, with extra appended to its store block, then
+// opens the store that config names. The server stops with the test.
+func etcdGate(t *testing.T, extra string) (srv *etcdtest.Server, dir, cfgPath string, st bastion.ClosableStore) {
+	t.Helper()
+	srv, err := etcdtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secrets.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath = filepath.Join(dir, "keyturn.yaml")
+	text := "gate_id: gate-a\nstore:\n  backend: etcd\n  endpoints: [" + srv.Endpoints[0] + "]\n" + extra + "  encryption_key_file: secrets.key\n"
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err = bastion.OpenStore(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, dir, cfgPath, st
 }

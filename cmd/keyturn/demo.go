@@ -134,6 +134,7 @@ func runDemo(ctx context.Context, dir, listen, policies string, stdout io.Writer
 		l.Close()
 		return err
 	}
+	srv.SetConsole(console)
 	if err := writeDemoSSHConfig(dir, l.Addr().String(), cfg); err != nil {
 		l.Close()
 		srv.Close()
@@ -163,11 +164,7 @@ func writeDemoConfig(dir, listen, policies, targetAddr, login string, targetHost
 		if err != nil {
 			return nil, err
 		}
-		roles := make([]string, len(u.roles))
-		for i, r := range u.roles {
-			roles[i] = string(r)
-		}
-		fmt.Fprintf(&b, "  - name: %s\n    roles: [%s]\n    keys: [%q]\n    targets: [\"demo\"]\n", u.name, strings.Join(roles, ", "), pub)
+		fmt.Fprintf(&b, "  - name: %s\n    roles: [%s]\n    keys: [%q]\n    targets: [\"demo\"]\n", u.name, config.JoinRoles(u.roles, ", "), pub)
 	}
 	fmt.Fprintf(&b, "targets:\n  - name: demo\n    address: %s\n    user: %s\n    host_keys: [%q]\n",
 		targetAddr, login, bastion.AuthorizedKey(targetHostKey, ""))

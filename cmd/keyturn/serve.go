@@ -69,6 +69,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, addrFile s
 	if err != nil {
 		return err
 	}
+	srv.SetConsole(console)
 	if err := srv.LogStart(ctx, versionString()); err != nil {
 		srv.Close()
 		return err

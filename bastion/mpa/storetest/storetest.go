@@ -725,7 +725,7 @@ func testLargeTransaction(t *testing.T, b Backend) {
 		if err := tx.PutRequest(r, 0); err != nil {
 			return err
 		}
-		_, err := tx.AppendAudit(event("request.created", 0))
+		_, err := tx.AppendAudit(event(audit.KindRequestCreated, 0))
 		return err
 	})
 	if err != nil {
