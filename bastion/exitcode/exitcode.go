@@ -31,8 +31,9 @@ const (
 	// TooLong: the command line is longer than the gate accepts
 	// (max_command_line); nothing was decided or recorded.
 	TooLong = 65
-	// BadCode: the TOTP code was wrong, or already used.
-	BadCode = 65
+	// BadCode: the TOTP code was wrong, or already used. (Not 65: a gate
+	// command line over max_command_line ends with TooLong.)
+	BadCode = 66
 	// Decided: the request was already decided (approved, rejected,
 	// expired, cancelled or released); the vote changed nothing.
 	Decided = 68
