@@ -140,14 +140,21 @@ func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	in := policy.Input{Command: s.RawCommand(), Shell: s.RawCommand() == "", PTY: pty, Target: id.Target}
 	d := g.policy.Decide(in)
 	g.log.Info("decision", "user", id.User, "target", id.Target, "verdict", d.Verdict.String(), "actions", actionNames(d.Actions), "command", in.Command)
+	var early *earlySession
+	if d.Verdict == policy.Allow {
+		// The target's channel opens while the record commits; nothing
+		// is sent on it until the record is durable (see early.go).
+		early = g.openEarly(s.Context(), id.Target)
+	}
 	if err := g.record(s.Context(), "decision", id, map[string]any{
 		"command": in.Command, "pty": pty, "verdict": d.Verdict.String(), "actions": actionNames(d.Actions), "why": mpacli.BoundWhy(d.Why),
 	}); err != nil {
+		early.abandon()
 		return unrecorded(s, err)
 	}
 	switch d.Verdict {
 	case policy.Allow:
-		return g.passthrough(s, id)
+		return g.passthroughOn(s, id, early)
 	case policy.Hold:
 		return g.hold(s, id, d)
 	default:

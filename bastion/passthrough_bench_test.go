@@ -3,6 +3,9 @@ package bastion
 import (
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -72,8 +75,26 @@ func startBenchGate(b *testing.B) (addr string, hostKey gossh.PublicKey, alice g
 // BenchmarkWarmSession is one session on an open client connection, as
 // with ControlMaster: decision, audit record, a channel on the pooled
 // target connection, and `true` run by the demo target's /bin/sh.
+//
+// "disk" keeps the store on disk with synced writes, as a real gate does:
+// then each decision waits for an fsync, which the target channel's open
+// overlaps (early.go). "mem" is the in-memory store.
 func BenchmarkWarmSession(b *testing.B) {
-	addr, hostKey, alice := startBenchGate(b)
+	b.Run("mem", func(b *testing.B) { benchWarmSession(b, gateTestOptions{quiet: true}) })
+	b.Run("disk", func(b *testing.B) { benchWarmSession(b, gateTestOptions{quiet: true, storeDir: b.TempDir()}) })
+}
+
+func benchWarmSession(b *testing.B, o gateTestOptions) {
+	policyPath := filepath.Join(b.TempDir(), "policies.yaml")
+	if err := os.WriteFile(policyPath, []byte(allowAllPolicy), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pol, err := LoadPolicy(policyPath, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tg := startGateOpts(b, pol, o)
+	addr, hostKey, alice := tg.addr, tg.hostKey, tg.alice
 	c, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{
 		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(alice)}, HostKeyCallback: gossh.FixedHostKey(hostKey),
 	})
