@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-		"sync"
+	"sync"
 	"testing"
 	"time"
 
