@@ -133,6 +133,12 @@ func TestNoCommandBeforeItsRecord(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				if a.killAt != 0 {
+					// Staggered, so that a kill at the k-th arrival
+					// finds later sessions before, during and after
+					// their records.
+					time.Sleep(time.Duration(i) * time.Millisecond)
+				}
 				s, err := c.NewSession()
 				if err != nil {
 					failed.Store(i, err)
@@ -145,7 +151,11 @@ func TestNoCommandBeforeItsRecord(t *testing.T) {
 			}()
 		}
 		if a.killAt == 0 {
-			time.Sleep(time.Duration(rng.IntN(20_000)) * time.Microsecond)
+			// Round 1 kills at once (so some session is cut on any
+			// machine), the others after a random delay.
+			if round > 1 {
+				time.Sleep(time.Duration(rng.IntN(20_000)) * time.Microsecond)
+			}
 			tg.store.Close()
 		}
 		waitBounded(t, &wg, 30*time.Second, fmt.Sprintf("round %d: sessions did not end after the store closed", round))
