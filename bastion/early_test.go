@@ -30,6 +30,7 @@ type arrivals struct {
 	killAt   int    // close the store when this many commands have arrived (0: never)
 	kill     func() // closes the store
 	channels int    // session channels opened (with or without a command)
+	open     int    // session channels open now
 }
 
 func (a *arrivals) serve(l net.Listener, hostKey gossh.Signer, gateKey gossh.PublicKey) func() {
@@ -60,8 +61,12 @@ func (a *arrivals) serve(l net.Listener, hostKey gossh.Signer, gateKey gossh.Pub
 			"session": func(srv *ssh.Server, conn *gossh.ServerConn, newChan gossh.NewChannel, ctx ssh.Context) {
 				a.mu.Lock()
 				a.channels++
+				a.open++
 				a.mu.Unlock()
-				ssh.DefaultSessionHandler(srv, conn, newChan, ctx)
+				ssh.DefaultSessionHandler(srv, conn, newChan, ctx) // returns once the channel is closed
+				a.mu.Lock()
+				a.open--
+				a.mu.Unlock()
 			},
 		},
 	}
@@ -160,6 +165,21 @@ func TestNoCommandBeforeItsRecord(t *testing.T) {
 		}
 		waitBounded(t, &wg, 30*time.Second, fmt.Sprintf("round %d: sessions did not end after the store closed", round))
 		c.Close()
+		// Channels opened for sessions whose record failed are closed
+		// by the gate, unused: none is left holding a place on the
+		// target (its MaxSessions) while the gate's pool lives on.
+		for n := 0; ; n++ {
+			a.mu.Lock()
+			open := a.open
+			a.mu.Unlock()
+			if open == 0 {
+				break
+			}
+			if n == 1000 {
+				t.Fatalf("round %d: %d session channels still open on the target after every session ended", round, open)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		failed.Range(func(_, _ any) bool { cut++; return true })
 
 		// Reopen what reached the disk.
