@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -112,4 +113,52 @@ func benchWarmSession(b *testing.B, o gateTestOptions) {
 		}
 		s.Close()
 	}
+}
+
+// BenchmarkWarmOverlap runs warm sessions on a gate with a synced on-disk
+// store, alternating every session between opening the target channel
+// while the decision record commits (early.go) and opening it after, as
+// before; overlap-ms and serial-ms are the mean session times of each, so
+// the machine's load drifting falls on both alike.
+func BenchmarkWarmOverlap(b *testing.B) {
+	policyPath := filepath.Join(b.TempDir(), "policies.yaml")
+	if err := os.WriteFile(policyPath, []byte(allowAllPolicy), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pol, err := LoadPolicy(policyPath, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tg := startGateOpts(b, pol, gateTestOptions{quiet: true, storeDir: b.TempDir()})
+	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
+		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var took [2]time.Duration
+	n := 0
+	for b.Loop() {
+		for _, serial := range []bool{n%2 == 0, n%2 != 0} {
+			tg.gate.serialOpen.Store(serial)
+			start := time.Now()
+			s, err := c.NewSession()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Run("true"); err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+			i := 0
+			if serial {
+				i = 1
+			}
+			took[i] += time.Since(start)
+		}
+		n++
+	}
+	b.ReportMetric(float64(took[0].Microseconds())/1000/float64(n), "overlap-ms")
+	b.ReportMetric(float64(took[1].Microseconds())/1000/float64(n), "serial-ms")
 }
