@@ -31,6 +31,21 @@ type arrivals struct {
 	kill     func() // closes the store
 	channels int    // session channels opened (with or without a command)
 	open     int    // session channels open now
+
+	// storeMu keeps the arrival check's read and the kill apart: Badger
+	// panics on an iterator opened on a DB being closed.
+	storeMu sync.RWMutex
+	killed  bool
+}
+
+// killStore closes the gate's store (idempotent).
+func (a *arrivals) killStore(close func() error) {
+	a.storeMu.Lock()
+	defer a.storeMu.Unlock()
+	if !a.killed {
+		a.killed = true
+		close()
+	}
 }
 
 func (a *arrivals) serve(l net.Listener, hostKey gossh.Signer, gateKey gossh.PublicKey) func() {
@@ -46,11 +61,15 @@ func (a *arrivals) serve(l net.Listener, hostKey gossh.Signer, gateKey gossh.Pub
 			n, svc, kill := len(a.seen), a.svc, a.kill
 			a.mu.Unlock()
 			if svc != nil {
-				if recorded, err := decisionRecorded(svc, cmd); err == nil && !recorded {
-					a.mu.Lock()
-					a.early = append(a.early, cmd)
-					a.mu.Unlock()
+				a.storeMu.RLock()
+				if !a.killed {
+					if recorded, err := decisionRecorded(svc, cmd); err == nil && !recorded {
+						a.mu.Lock()
+						a.early = append(a.early, cmd)
+						a.mu.Unlock()
+					}
 				}
+				a.storeMu.RUnlock()
 			}
 			if n == a.killAt && kill != nil {
 				kill()
@@ -123,7 +142,7 @@ func TestNoCommandBeforeItsRecord(t *testing.T) {
 		}
 		tg := startGateOpts(t, mustPolicy(t, allowAllPolicy), gateTestOptions{quiet: true, storeDir: dir, target: a.serve})
 		a.mu.Lock()
-		a.svc, a.kill = tg.mpa, func() { tg.store.Close() }
+		a.svc, a.kill = tg.mpa, func() { a.killStore(tg.store.Close) }
 		a.mu.Unlock()
 
 		c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
@@ -161,7 +180,7 @@ func TestNoCommandBeforeItsRecord(t *testing.T) {
 			if round > 1 {
 				time.Sleep(time.Duration(rng.IntN(20_000)) * time.Microsecond)
 			}
-			tg.store.Close()
+			a.killStore(tg.store.Close)
 		}
 		waitBounded(t, &wg, 30*time.Second, fmt.Sprintf("round %d: sessions did not end after the store closed", round))
 		c.Close()
@@ -183,7 +202,7 @@ func TestNoCommandBeforeItsRecord(t *testing.T) {
 		failed.Range(func(_, _ any) bool { cut++; return true })
 
 		// Reopen what reached the disk.
-		tg.store.Close()
+		a.killStore(tg.store.Close)
 		st, err := badgerstore.Open(badgerstore.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatalf("round %d: reopen store: %v", round, err)
