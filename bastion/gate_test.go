@@ -82,6 +82,9 @@ type gateTestOptions struct {
 	// storeDir, if set, keeps the store on disk there (synced writes, as
 	// a real gate) instead of in memory.
 	storeDir string
+	// targetDelay, if set, delays every read from the gate's target
+	// connection by that much each way (a target across a network).
+	targetDelay time.Duration
 	// target, if set, serves the target instead of the demo target.
 	target func(l net.Listener, hostKey gossh.Signer, gateKey gossh.PublicKey) (stop func())
 }
@@ -105,6 +108,9 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 		t.Cleanup(func() { target.Close() })
 	}
 	targetAddr := tl.Addr().String()
+	if o.targetDelay > 0 {
+		targetAddr = startDelayProxy(t, targetAddr, o.targetDelay)
+	}
 	var proxy *cutProxy
 	if o.proxy {
 		proxy = startCutProxy(t, targetAddr)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -120,7 +121,14 @@ func benchWarmSession(b *testing.B, o gateTestOptions) {
 // while the decision record commits (early.go) and opening it after, as
 // before; overlap-ms and serial-ms are the mean session times of each, so
 // the machine's load drifting falls on both alike.
+//
+// "lan" puts 0.5 ms each way between the gate and its target.
 func BenchmarkWarmOverlap(b *testing.B) {
+	b.Run("loopback", func(b *testing.B) { benchWarmOverlap(b, 0) })
+	b.Run("lan", func(b *testing.B) { benchWarmOverlap(b, 500*time.Microsecond) })
+}
+
+func benchWarmOverlap(b *testing.B, delay time.Duration) {
 	policyPath := filepath.Join(b.TempDir(), "policies.yaml")
 	if err := os.WriteFile(policyPath, []byte(allowAllPolicy), 0o600); err != nil {
 		b.Fatal(err)
@@ -129,7 +137,7 @@ func BenchmarkWarmOverlap(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tg := startGateOpts(b, pol, gateTestOptions{quiet: true, storeDir: b.TempDir()})
+	tg := startGateOpts(b, pol, gateTestOptions{quiet: true, storeDir: b.TempDir(), targetDelay: delay})
 	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
 		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
 	})
@@ -161,4 +169,59 @@ func BenchmarkWarmOverlap(b *testing.B) {
 	}
 	b.ReportMetric(float64(took[0].Microseconds())/1000/float64(n), "overlap-ms")
 	b.ReportMetric(float64(took[1].Microseconds())/1000/float64(n), "serial-ms")
+}
+
+// startDelayProxy forwards TCP to addr, each chunk read in either
+// direction passed on d later (in order), like a link with d one-way
+// latency. For benchmarks only: no bound on what it queues.
+func startDelayProxy(t testing.TB, addr string, d time.Duration) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	pipe := func(dst, src net.Conn) {
+		type chunk struct {
+			b  []byte
+			at time.Time
+		}
+		q := make(chan chunk, 1024)
+		go func() {
+			defer dst.Close()
+			for c := range q {
+				time.Sleep(time.Until(c.at))
+				if _, err := dst.Write(c.b); err != nil {
+					return
+				}
+			}
+		}()
+		defer close(q)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- chunk{buf[:n], time.Now().Add(d)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go pipe(u, c)
+			go pipe(c, u)
+		}
+	}()
+	return l.Addr().String()
 }
