@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -56,6 +57,9 @@ type Gate struct {
 	// runConsole is the approvers' console; nil when the assembler gave
 	// none.
 	runConsole Console
+	// serialOpen turns off opening the target channel during the
+	// record (early.go); set only by a benchmark comparing the two.
+	serialOpen atomic.Bool
 }
 
 // New builds a gate; Serve starts it.
@@ -146,17 +150,24 @@ func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 	in := policy.Input{Command: s.RawCommand(), Shell: s.RawCommand() == "", PTY: pty, Target: id.Target}
 	d := g.policy.Decide(in)
 	g.log.Info("decision", "user", id.User, "target", id.Target, "verdict", d.Verdict.String(), "actions", actionNames(d.Actions), "command", in.Command)
+	var early *earlySession
+	if d.Verdict == policy.Allow && !g.serialOpen.Load() {
+		// The target's channel opens while the record commits; nothing
+		// is sent on it until the record is durable (see early.go).
+		early = g.openEarly(s.Context(), id.Target)
+	}
 	data := audit.DecisionData{Command: in.Command, PTY: pty, Verdict: d.Verdict.String(), Actions: actionNames(d.Actions),
 		Why: mpacli.BoundWhy(d.Why), Key: id.Fingerprint, Remote: id.Remote}
 	if id.Cert != nil {
 		data.Cert = id.Cert
 	}
 	if err := g.recordData(s.Context(), audit.KindDecision, id, data); err != nil {
+		early.abandon()
 		return unrecorded(s, err)
 	}
 	switch d.Verdict {
 	case policy.Allow:
-		return g.passthrough(s, id)
+		return g.passthroughOn(s, id, early)
 	case policy.Hold:
 		return g.hold(s, id, d)
 	default:

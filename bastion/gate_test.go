@@ -81,6 +81,14 @@ type gateTestOptions struct {
 	proxy bool
 	// quiet logs nothing (a fuzz target may not log through f).
 	quiet bool
+	// storeDir, if set, keeps the store on disk there (synced writes, as
+	// a real gate) instead of in memory.
+	storeDir string
+	// targetDelay, if set, delays every read from the gate's target
+	// connection by that much each way (a target across a network).
+	targetDelay time.Duration
+	// target, if set, serves the target instead of the demo target.
+	target func(l net.Listener, hostKey gossh.Signer, gateKey gossh.PublicKey) (stop func())
 }
 
 func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
@@ -90,14 +98,21 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 		log = slog.New(slog.DiscardHandler)
 	}
 	gateClient, targetHost := testSigner(t), testSigner(t)
-	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go target.Serve(tl)
-	t.Cleanup(func() { target.Close() })
+	if o.target != nil {
+		t.Cleanup(o.target(tl, targetHost, gateClient.PublicKey()))
+	} else {
+		target := demotarget.New(targetHost, gateClient.PublicKey(), log)
+		go target.Serve(tl)
+		t.Cleanup(func() { target.Close() })
+	}
 	targetAddr := tl.Addr().String()
+	if o.targetDelay > 0 {
+		targetAddr = startDelayProxy(t, targetAddr, o.targetDelay)
+	}
 	var proxy *cutProxy
 	if o.proxy {
 		proxy = startCutProxy(t, targetAddr)
@@ -112,7 +127,7 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: o.storeDir == "", Dir: o.storeDir, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion/guard"
+	"github.com/keyturn/keyturn/bastion/targets"
 )
 
 // copyBufs are reused across sessions: a busy gate would otherwise allocate
@@ -31,7 +32,12 @@ func pooledCopy(dst io.Writer, src io.Reader) error {
 // each copy blocks until the other side's window opens, so nothing piles up
 // in the gate however much data a command moves.
 func (g *Gate) passthrough(s ssh.Session, id Identity) int {
-	res := g.runOnTarget(s, id, s.RawCommand(), nil, nil)
+	return g.passthroughOn(s, id, nil)
+}
+
+// passthroughOn is passthrough on a channel opened early (nil: open one).
+func (g *Gate) passthroughOn(s ssh.Session, id Identity, early *earlySession) int {
+	res := g.runOnTargetEarly(s, id, s.RawCommand(), nil, nil, early)
 	if res.blocked != nil {
 		return g.holdObserved(s, id, res.blocked)
 	}
@@ -55,13 +61,26 @@ type runResult struct {
 // released request). On a guarded target the command goes as a grant for
 // the granted actions, and blocked is what keyturn-guard stopped, if any.
 func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Writer, granted []string) runResult {
+	return g.runOnTargetEarly(s, id, command, out, granted, nil)
+}
+
+// runOnTargetEarly is runOnTarget on a channel whose opening started
+// before the caller's record committed (nil: open one now). The caller
+// has the record: nothing is sent on the channel before this.
+func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out io.Writer, granted []string, early *earlySession) runResult {
 	command, guarded, err := g.targetCommand(id.Target, command, granted)
 	if err != nil {
+		early.abandon()
 		g.log.Error("grant for guarded target", "user", id.User, "target", id.Target, "err", err)
 		say(s, "keyturn: %s: %v; not run", id.Target, err)
 		return runResult{status: ExitInternal, err: "grant for guarded target: " + err.Error()}
 	}
-	ts, err := g.targets.NewSession(s.Context(), id.Target)
+	var ts *targets.Session
+	if early != nil {
+		ts, err = early.wait()
+	} else {
+		ts, err = g.targets.NewSession(s.Context(), id.Target)
+	}
 	if err != nil {
 		g.log.Error("target unavailable", "user", id.User, "target", id.Target, "err", err)
 		say(s, "keyturn: %v", err)

@@ -3,7 +3,12 @@ package bastion
 import (
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -72,8 +77,26 @@ func startBenchGate(b *testing.B) (addr string, hostKey gossh.PublicKey, alice g
 // BenchmarkWarmSession is one session on an open client connection, as
 // with ControlMaster: decision, audit record, a channel on the pooled
 // target connection, and `true` run by the demo target's /bin/sh.
+//
+// "disk" keeps the store on disk with synced writes, as a real gate does:
+// then each decision waits for an fsync, which the target channel's open
+// overlaps (early.go). "mem" is the in-memory store.
 func BenchmarkWarmSession(b *testing.B) {
-	addr, hostKey, alice := startBenchGate(b)
+	b.Run("mem", func(b *testing.B) { benchWarmSession(b, gateTestOptions{quiet: true}) })
+	b.Run("disk", func(b *testing.B) { benchWarmSession(b, gateTestOptions{quiet: true, storeDir: b.TempDir()}) })
+}
+
+func benchWarmSession(b *testing.B, o gateTestOptions) {
+	policyPath := filepath.Join(b.TempDir(), "policies.yaml")
+	if err := os.WriteFile(policyPath, []byte(allowAllPolicy), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pol, err := LoadPolicy(policyPath, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tg := startGateOpts(b, pol, o)
+	addr, hostKey, alice := tg.addr, tg.hostKey, tg.alice
 	c, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{
 		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(alice)}, HostKeyCallback: gossh.FixedHostKey(hostKey),
 	})
@@ -91,4 +114,114 @@ func BenchmarkWarmSession(b *testing.B) {
 		}
 		s.Close()
 	}
+}
+
+// BenchmarkWarmOverlap runs warm sessions on a gate with a synced on-disk
+// store, alternating every session between opening the target channel
+// while the decision record commits (early.go) and opening it after, as
+// before; overlap-ms and serial-ms are the mean session times of each, so
+// the machine's load drifting falls on both alike.
+//
+// "lan" puts 0.5 ms each way between the gate and its target.
+func BenchmarkWarmOverlap(b *testing.B) {
+	b.Run("loopback", func(b *testing.B) { benchWarmOverlap(b, 0) })
+	b.Run("lan", func(b *testing.B) { benchWarmOverlap(b, 500*time.Microsecond) })
+}
+
+func benchWarmOverlap(b *testing.B, delay time.Duration) {
+	policyPath := filepath.Join(b.TempDir(), "policies.yaml")
+	if err := os.WriteFile(policyPath, []byte(allowAllPolicy), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pol, err := LoadPolicy(policyPath, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tg := startGateOpts(b, pol, gateTestOptions{quiet: true, storeDir: b.TempDir(), targetDelay: delay})
+	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
+		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var took [2]time.Duration
+	n := 0
+	for b.Loop() {
+		for _, serial := range []bool{n%2 == 0, n%2 != 0} {
+			tg.gate.serialOpen.Store(serial)
+			start := time.Now()
+			s, err := c.NewSession()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Run("true"); err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+			i := 0
+			if serial {
+				i = 1
+			}
+			took[i] += time.Since(start)
+		}
+		n++
+	}
+	b.ReportMetric(float64(took[0].Microseconds())/1000/float64(n), "overlap-ms")
+	b.ReportMetric(float64(took[1].Microseconds())/1000/float64(n), "serial-ms")
+}
+
+// startDelayProxy forwards TCP to addr, each chunk read in either
+// direction passed on d later (in order), like a link with d one-way
+// latency. For benchmarks only: no bound on what it queues.
+func startDelayProxy(t testing.TB, addr string, d time.Duration) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	pipe := func(dst, src net.Conn) {
+		type chunk struct {
+			b  []byte
+			at time.Time
+		}
+		q := make(chan chunk, 1024)
+		go func() {
+			defer dst.Close()
+			for c := range q {
+				time.Sleep(time.Until(c.at))
+				if _, err := dst.Write(c.b); err != nil {
+					return
+				}
+			}
+		}()
+		defer close(q)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- chunk{buf[:n], time.Now().Add(d)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go pipe(u, c)
+			go pipe(c, u)
+		}
+	}()
+	return l.Addr().String()
 }

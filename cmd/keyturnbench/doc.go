@@ -13,8 +13,13 @@
 // and the policy matcher's decisions per second. It prints a table with
 // ratios against direct and, with --json FILE, writes the same figures.
 //
-// It is a harness, not part of the product binary, and no test starts it:
-// a full run takes a few minutes, --quick under one.
+// Warm exec is also measured direct against keyturn alone, the two
+// alternating every iteration, with the median of the per-iteration ratios
+// (warm.go): on a shared machine that figure moves least with the load.
 //
-//	go run ./cmd/keyturnbench [--quick] [--json FILE] [--keep]
+// It is a harness, not part of the product binary, and no test starts it:
+// a full run takes a few minutes, --quick under one. --only runs some
+// parts (cold, warm, throughput, concurrency, approval).
+//
+//	go run ./cmd/keyturnbench [--quick] [--json FILE] [--keep] [--only warm,concurrency] [--warm-runs N]
 package main

@@ -28,7 +28,12 @@ type options struct {
 	approvers  int
 	decideTime time.Duration
 	limit      time.Duration
+	only       map[string]bool // parts to run (--only); empty: all
+	pairRuns   int             // iterations of the interleaved warm pair
 }
+
+// wants says whether the run includes part (see --only).
+func (o options) wants(part string) bool { return len(o.only) == 0 || o.only[part] }
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -43,6 +48,8 @@ func run(args []string) int {
 	fs.StringVar(&o.gateBin, "keyturn", "", "use this keyturn `binary` instead of building cmd/keyturn")
 	fs.StringVar(&o.policies, "policies", "policies.yaml", "the gate's policy `file` (the shipped one)")
 	storesOnly := fs.Bool("stores", false, "only measure decisions recorded per second on Badger and on a three-member etcd with 1 and 3 gates")
+	only := fs.String("only", "", "run only these `parts`, comma-separated: cold, warm, throughput, concurrency, approval")
+	fs.IntVar(&o.pairRuns, "warm-runs", 0, "iterations of the interleaved direct/keyturn warm exec (default 60, 20 with --quick)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -61,6 +68,18 @@ func run(args []string) int {
 		printStores(os.Stdout, fsg)
 		return 0
 	}
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, part := range strings.Split(*only, ",") {
+			switch part {
+			case "cold", "warm", "throughput", "concurrency", "approval":
+				o.only[part] = true
+			default:
+				fmt.Fprintf(os.Stderr, "keyturnbench: --only: unknown part %q\n", part)
+				return 2
+			}
+		}
+	}
 	if o.quick {
 		o.coldRuns, o.warmRuns, o.defRuns = 10, 10, 5
 		o.size, o.sessions, o.hold = 64<<20, []int{200}, time.Second
@@ -69,6 +88,12 @@ func run(args []string) int {
 		o.coldRuns, o.warmRuns, o.defRuns = 60, 60, 20
 		o.size, o.sessions, o.hold = 1<<30, []int{200, 500}, time.Second
 		o.requests, o.decideTime, o.limit = 50, 2*time.Second, 15*time.Minute
+	}
+	if o.pairRuns <= 0 {
+		o.pairRuns = 60
+		if o.quick {
+			o.pairRuns = 20
+		}
 	}
 	o.approvers = o.requests + 4 // two approvals each right away, see nextApprover
 
@@ -125,29 +150,43 @@ func bench(ctx context.Context, o options) (*Results, error) {
 		}
 	}
 
-	progress("cold exec, %d runs per path", o.coldRuns)
-	r.Cold["aes"] = coldLatency(ctx, e, "aes", o.coldRuns)
-	progress("cold exec with the client's defaults, %d runs per path", o.defRuns)
-	r.Cold["default"] = coldLatency(ctx, e, "default", o.defRuns)
-	progress("warm exec over ControlMaster, %d runs per path", o.warmRuns)
-	if r.Warm, err = warmLatency(ctx, e, "aes", o.warmRuns); err != nil {
-		return nil, err
+	if o.wants("cold") {
+		progress("cold exec, %d runs per path", o.coldRuns)
+		r.Cold["aes"] = coldLatency(ctx, e, "aes", o.coldRuns)
+		progress("cold exec with the client's defaults, %d runs per path", o.defRuns)
+		r.Cold["default"] = coldLatency(ctx, e, "default", o.defRuns)
 	}
-	for _, a := range algSets {
-		progress("throughput, %d MiB per path, %s", o.size>>20, a.Name)
-		r.Throughput[a.Name] = throughput(ctx, e, a.Name, o.size, 1)
+	if o.wants("warm") {
+		progress("warm exec over ControlMaster, %d runs per path", o.warmRuns)
+		if r.Warm, err = warmLatency(ctx, e, "aes", o.warmRuns); err != nil {
+			return nil, err
+		}
+		progress("warm exec over ControlMaster, direct and keyturn alternating, %d runs each", o.pairRuns)
+		if r.WarmPair, err = warmPair(ctx, e, "aes", o.pairRuns); err != nil {
+			return nil, err
+		}
 	}
-	for _, n := range o.sessions {
-		progress("%d concurrent sessions through the gate", n)
-		r.Concurrency = append(r.Concurrency, concurrency(ctx, e, n, o.hold))
+	if o.wants("throughput") {
+		for _, a := range algSets {
+			progress("throughput, %d MiB per path, %s", o.size>>20, a.Name)
+			r.Throughput[a.Name] = throughput(ctx, e, a.Name, o.size, 1)
+		}
+	}
+	if o.wants("concurrency") {
+		for _, n := range o.sessions {
+			progress("%d concurrent sessions through the gate", n)
+			r.Concurrency = append(r.Concurrency, concurrency(ctx, e, n, o.hold))
+		}
 	}
 	// Last: enabling MPA is one-way for this gate.
-	progress("approval to execution, %d held requests", o.requests)
-	a, err := approvals(ctx, e, o.requests)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "keyturnbench: approvals: %v\n", err)
-	} else {
-		r.Approval = &a
+	if o.wants("approval") {
+		progress("approval to execution, %d held requests", o.requests)
+		a, err := approvals(ctx, e, o.requests)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "keyturnbench: approvals: %v\n", err)
+		} else {
+			r.Approval = &a
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("stopped before the end: %w", err)

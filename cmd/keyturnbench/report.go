@@ -22,7 +22,8 @@ type Results struct {
 	Negotiated     map[string]map[string]Negotiated `json:"negotiated"` // alg set, path
 	Cold           map[string]map[string]Dist       `json:"cold_exec"`  // alg set, path
 	Warm           map[string]Dist                  `json:"warm_exec_controlmaster"`
-	Throughput     map[string]map[string]Throughput `json:"throughput"` // alg set, path
+	WarmPair       *WarmPair                        `json:"warm_exec_pair,omitempty"` // warm.go
+	Throughput     map[string]map[string]Throughput `json:"throughput"`               // alg set, path
 	ThroughputSize int64                            `json:"throughput_bytes"`
 	Concurrency    []Concurrency                    `json:"concurrency"`
 	Approval       *Approval                        `json:"approval,omitempty"`
@@ -136,6 +137,7 @@ func printTable(w io.Writer, r *Results) {
 		fmt.Fprintf(w, "approval to execution, %d held requests (quorum %d), errors %d: p50 %.1f ms, p99 %.1f ms\n  measured %s\n",
 			a.Requests, a.Quorum, a.Latency.Errors, a.Latency.P50ms, a.Latency.P99ms, a.Method)
 	}
+	printWarmPair(w, r.WarmPair)
 	fmt.Fprintf(w, "policy decisions: %.0f per second on one goroutine (%s, %d lines in turn)\n", r.Decisions.PerSecond, r.Decisions.Policy, r.Decisions.Lines)
 
 	fmt.Fprintln(w, "\ngoals (issue 7):")
@@ -169,6 +171,9 @@ func goals(r *Results) []Goal {
 		k, d := r.Warm[pathKeyturn].P50ms, r.Warm[pathDirect].P50ms
 		gs = append(gs, Goal{"warm exec p50 (ControlMaster) at most 1.10x direct",
 			fmt.Sprintf("%.2fx (%.1f vs %.1f ms)", k/d, k, d), k <= 1.10*d})
+	}
+	if r.WarmPair != nil {
+		gs = append(gs, warmPairGoal(r.WarmPair))
 	}
 	if t, ok := r.Throughput["aes"]; ok {
 		k, d := t[pathKeyturn].MiBps, t[pathDirect].MiBps

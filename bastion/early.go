@@ -1,0 +1,52 @@
+package bastion
+
+import (
+	"context"
+
+	"github.com/keyturn/keyturn/bastion/targets"
+)
+
+// earlySession is a target session channel being opened while the
+// session's decision record commits, so that the channel-open round trip
+// and the record's fsync overlap instead of queueing.
+//
+// Opening a channel runs nothing on the target: sshd starts no process
+// and no shell until a pty-req, env, exec or shell request. The gate
+// sends those only after the record returned (runOnTargetEarly is called
+// after g.record succeeded), so "a decision not recorded does not run"
+// holds. A session whose record fails abandons the channel: it is closed
+// with no request ever sent on it (TestNoCommandBeforeItsRecord).
+type earlySession struct {
+	done chan struct{}
+	ts   *targets.Session
+	err  error
+}
+
+// openEarly starts opening a session on target.
+func (g *Gate) openEarly(ctx context.Context, target string) *earlySession {
+	e := &earlySession{done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		e.ts, e.err = g.targets.NewSession(ctx, target)
+	}()
+	return e
+}
+
+// wait returns the session once it is open (or why it is not).
+func (e *earlySession) wait() (*targets.Session, error) {
+	<-e.done
+	return e.ts, e.err
+}
+
+// abandon closes the channel, unused, once it is open; nil does nothing.
+// It does not wait: the record's failure is reported to the client now.
+func (e *earlySession) abandon() {
+	if e == nil {
+		return
+	}
+	go func() {
+		if ts, err := e.wait(); err == nil {
+			ts.Close()
+		}
+	}()
+}
