@@ -35,6 +35,8 @@ func New(hostKey gossh.Signer, clientKey gossh.PublicKey, log *slog.Logger) *Ser
 			return bytes.Equal(key.Marshal(), want)
 		},
 		Version: "keyturn-demo-target",
+		// Late window changes wait for the handler (see winrace.go).
+		ChannelHandlers: map[string]ssh.ChannelHandler{"session": sessionChannel},
 	}
 	return s
 }
@@ -62,6 +64,7 @@ func (s *Server) handle(sess ssh.Session) {
 		cmd.Dir = home
 	}
 	ptyReq, winCh, isPty := sess.Pty()
+	sess.SendRequest(startedRequest, false, nil) // see winrace.go
 	var err error
 	if isPty {
 		cmd.Env = append(cmd.Env, "TERM="+ptyReq.Term)
