@@ -105,7 +105,7 @@ func decisionCommands(svc *mpa.Service) (map[string]bool, error) {
 		if err != nil {
 			return out, err
 		}
-		if e.Kind != "decision" {
+		if e.Kind != audit.KindDecision {
 			continue
 		}
 		var d struct {
@@ -114,7 +114,10 @@ func decisionCommands(svc *mpa.Service) (map[string]bool, error) {
 		if err := json.Unmarshal(e.Data, &d); err != nil {
 			return out, fmt.Errorf("decision event %d: %w", e.Seq, err)
 		}
+		// What reaches an unguarded target is the line under bash
+		// (targetshell.go).
 		out[d.Command] = true
+		out[bashCommand("", d.Command)] = true
 	}
 	return out, nil
 }
