@@ -194,7 +194,13 @@ func testRenderer() *lipgloss.Renderer {
 
 // model is the console for viewer on f's service, at the fixture's clock.
 func (f *fixture) model(viewer Viewer, w, h int) Model {
-	return New(f.ctx, f.svc, viewer, Options{Renderer: testRenderer(), Now: f.clock.Now, Width: w, Height: h})
+	return f.modelWith(viewer, w, h, Options{})
+}
+
+// modelWith is model with more options set.
+func (f *fixture) modelWith(viewer Viewer, w, h int, o Options) Model {
+	o.Renderer, o.Now, o.Width, o.Height = testRenderer(), f.clock.Now, w, h
+	return New(f.ctx, f.svc, viewer, o)
 }
 
 // golden compares got with testdata/NAME.golden (NAME flattened from the

@@ -57,24 +57,25 @@ func finalView(t *testing.T, f *fixture, tm *teatest.TestModel) string {
 // with the golden files (go test ./tui -update rewrites them).
 func TestViews(t *testing.T) {
 	cases := []struct {
-		name   string
-		viewer Viewer
-		drive  func(t *testing.T, tm *teatest.TestModel)
+		name    string
+		viewer  Viewer
+		drive   func(t *testing.T, tm *teatest.TestModel)
+		problem string // what is wrong with policies.yaml on disk, if anything
 	}{
 		{"queue", bob, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "3 pending")
-		}},
+		}, ""},
 		{"detail", bob, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "3 pending")
 			keys(tm, tea.KeyDown, tea.KeyDown)
 			openDetail(t, tm)
-		}},
+		}, ""},
 		{"approve_dialog", bob, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "3 pending")
 			openDetail(t, tm)
 			tm.Type("a123")
 			waitFor(t, tm, "•••")
-		}},
+		}, ""},
 		{"reject_error", bob, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "3 pending")
 			openDetail(t, tm)
@@ -84,12 +85,12 @@ func TestViews(t *testing.T) {
 			tm.Type("000000")
 			keys(tm, tea.KeyEnter)
 			waitFor(t, tm, "a comment is required")
-		}},
+		}, ""},
 		{"history", bob, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "3 pending")
 			keys(tm, tea.KeyTab)
 			waitFor(t, tm, "completed")
-		}},
+		}, ""},
 		{"history_filter", bob, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "3 pending")
 			keys(tm, tea.KeyTab)
@@ -97,32 +98,47 @@ func TestViews(t *testing.T) {
 			tm.Type("/status:rej")
 			keys(tm, tea.KeyEnter)
 			waitFor(t, tm, "filter: status:rej")
-		}},
+		}, ""},
 		{"history_detail", bob, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "3 pending")
 			keys(tm, tea.KeyTab)
 			waitFor(t, tm, "completed")
 			keys(tm, tea.KeyDown)
 			openDetail(t, tm)
-		}},
+		}, ""},
 		{"requester", dave, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "2 pending")
-		}},
+		}, ""},
 		{"help", bob, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "3 pending")
 			tm.Type("?")
 			waitFor(t, tm, "page down")
-		}},
+		}, ""},
 		{"register", Viewer{Name: "frank", Approver: true}, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "no TOTP secret yet")
-		}},
+		}, ""},
+		// a on one's own request refuses at once, before any code is asked.
+		{"own_request", bob, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "3 pending")
+			keys(tm, tea.KeyDown)
+			tm.Type("a")
+			waitFor(t, tm, "is your own request")
+		}, ""},
+		// A broken policies.yaml on disk is shown to approvers.
+		{"policy_broken", bob, func(t *testing.T, tm *teatest.TestModel) {
+			waitFor(t, tm, "policies.yaml on disk is broken")
+		}, `policies.yaml:12:5: action "kill_process": unknown field "quorom"`},
 	}
 	for _, size := range [][2]int{{80, 24}, {100, 40}, {120, 40}, {200, 50}, {56, 20}} {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s_%dx%d", tc.name, size[0], size[1]), func(t *testing.T) {
 				f := newFixture(t)
 				f.populate()
-				tm := teatest.NewTestModel(t, f.model(tc.viewer, size[0], size[1]),
+				m := f.model(tc.viewer, size[0], size[1])
+				if tc.problem != "" {
+					m = f.modelWith(tc.viewer, size[0], size[1], Options{PolicyProblem: func() string { return tc.problem }})
+				}
+				tm := teatest.NewTestModel(t, m,
 					teatest.WithInitialTermSize(size[0], size[1]))
 				tc.drive(t, tm)
 				golden(t, finalView(t, f, tm))
