@@ -93,7 +93,7 @@ func (s *Server) LogStart(ctx context.Context, version string) error {
 
 func warnApprovalOff(log *slog.Logger) {
 	log.Warn("multi-party approval is off: privileged commands run without approval (and are audited as command.unapproved); " +
-		"register two approvers and enable it: ssh APPROVER@gate mpa settings global enable --totp-code CODE")
+		"register two approvers and enable it: ssh APPROVER@gate mpa settings global modify --enable=true")
 }
 
 // WarnWhileApprovalOff repeats the approval-off warning every interval

@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/termsafe"
 )
@@ -24,10 +23,19 @@ func runRequestsOutput(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(config.RoleAdmin, config.RoleApprover); st != ExitOK {
+	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	id := p.args[0]
+	// Output is as private as its request: someone who may not see the
+	// request is told what a missing one tells, so ids cannot be probed.
+	r, err := c.env.Service.Get(c.ctx, id)
+	if err == nil && !c.seesRequest(r) {
+		err = notFound("get", id)
+	}
+	if err != nil {
+		return c.fail(err)
+	}
 	out, err := c.env.Service.RequestOutput(c.ctx, id)
 	if errors.Is(err, mpa.ErrNotFound) {
 		if _, gerr := c.env.Service.Get(c.ctx, id); gerr != nil {

@@ -68,7 +68,7 @@ func TestAdminSeesOnlyOwnRequests(t *testing.T) {
 		strings.Contains(hidden.stdout+hidden.stderr, "stuck worker") {
 		t.Errorf("frank views alice's request: exit %d %q %q; a missing one: exit %d %q", hidden.code, hidden.stdout, hidden.stderr, missing.code, missing.stderr)
 	}
-	for _, verb := range []string{"run", "cancel"} {
+	for _, verb := range []string{"run", "cancel", "output"} {
 		hidden, missing := h.run("frank", "requests", verb, aliceReq), h.run("frank", "requests", verb, "req-0000000000")
 		if hidden.code == 0 || hidden.code != missing.code || strings.Contains(hidden.stderr, "alice") ||
 			strings.ReplaceAll(hidden.stderr, aliceReq, "ID") != strings.ReplaceAll(missing.stderr, "req-0000000000", "ID") {

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -65,6 +66,17 @@ func guardMain(args []string, stdout, stderr io.Writer) int {
 		user = "keyturn"
 	}
 	shell := guardDir + "/keyturn-guard"
+	if user == "root" {
+		// Making root's own login shell the guard would lock every
+		// other root login into it: use a second uid-0 account.
+		user = "keyturn-root"
+		fmt.Fprintf(stdout, "# Target %s logs in as root. Do not make root's own shell the guard: the steps\n"+
+			"# below create %s (uid 0); set user: %s for this target in keyturn.yaml.\n", t.Name, user, user)
+	}
+	host, port, err := net.SplitHostPort(t.Address)
+	if err != nil {
+		host, port = t.Address, "22"
+	}
 	fmt.Fprintf(stdout, `# keyturn-guard on target %[1]s (%[2]s), account %[3]s. Run as root there.
 # Build the guard for the target (static, no cgo):
 #   CGO_ENABLED=0 GOARCH=amd64 go build ./cmd/keyturn-guard    (or GOARCH=arm64)
@@ -97,11 +109,11 @@ echo '%[9]s' >> "$(getent passwd %[3]s | cut -d: -f6)/.ssh/authorized_keys"
 # 4. In the gate's keyturn.yaml, for target %[1]s:
 #      guard: true
 #      require_guard: true    # refuse the target unless its login is the guard
-# Check from the gate host: ssh -i <client key> %[3]s@%[2]s 'keyturn-guard --probe'
+# Check from the gate host: ssh -i <client key> -p %[11]s %[3]s@%[10]s 'keyturn-guard --probe'
 #   answers: keyturn-guard protocol 1
 `, t.Name, t.Address, user, guardDir, shell,
 		bastion.AuthorizedKey(hostKey.PublicKey(), "keyturn-gate-grants")+"\n",
 		grant.PolicyDigest(pol), cfg.Policies,
-		bastion.AuthorizedKey(clientKey.PublicKey(), "keyturn-gate"))
+		bastion.AuthorizedKey(clientKey.PublicKey(), "keyturn-gate"), host, port)
 	return 0
 }
