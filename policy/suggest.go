@@ -33,14 +33,21 @@ var fieldSynonyms = map[string]string{
 }
 
 // suggestField returns "; did you mean %q?" naming the field in known
-// that the unknown field got most likely meant, or "" when nothing is
-// close: a wrong hint is worse than none.
+// that the unknown field got most likely meant, or "".
 func suggestField(got string, known []string) string {
-	candidates := make(map[string]string, len(known)+len(fieldSynonyms))
+	return SuggestName(got, known, fieldSynonyms)
+}
+
+// SuggestName returns "; did you mean %q?" naming the name in known that
+// got most likely meant, or "" when nothing is close: a wrong hint is worse
+// than none. synonyms map words people reach for to the name they mean;
+// they are matched with typos too. keyturn.yaml's errors use it as well.
+func SuggestName(got string, known []string, synonyms map[string]string) string {
+	candidates := make(map[string]string, len(known)+len(synonyms))
 	for _, k := range known {
 		candidates[k] = k
 	}
-	for word, field := range fieldSynonyms {
+	for word, field := range synonyms {
 		if _, ok := candidates[word]; ok {
 			continue // a field of its own here (approvers), not a synonym
 		}

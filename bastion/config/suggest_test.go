@@ -21,19 +21,6 @@ func TestSuggestField(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"abc", "", 3}, {"", "ab", 2}, {"kitten", "sitting", 3}, {"ab", "ba", 1}, {"listen", "listen", 0},
-	} {
-		if got := editDistance(c.a, c.b); got != c.want {
-			t.Errorf("editDistance(%q, %q) = %d; want %d", c.a, c.b, got, c.want)
-		}
-	}
-}
-
 // An unknown field in keyturn.yaml is reported at its own line and column
 // with the nearest field's name.
 func TestUnknownFieldSuggests(t *testing.T) {
