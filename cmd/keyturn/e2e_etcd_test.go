@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -140,40 +138,17 @@ func startNamedGate(ts *testscript.TestScript, name, cfgPath string) *exec.Cmd {
 	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--addr-file", addrFile)
 	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = append(os.Environ(), "HOME="+ts.Getenv("HOME"))
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = logf, pw
+	cmd.Stdout, cmd.Stderr = logf, logf // synchronous, as startGate's
 	ts.Check(cmd.Start())
 	exited := make(chan error, 1)
-	listening := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pr)
-		seen := false
-		for sc.Scan() {
-			fmt.Fprintln(logf, sc.Text())
-			if !seen && strings.Contains(sc.Text(), "gate listening") {
-				seen = true
-				close(listening)
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	go func() {
-		err := cmd.Wait()
-		pw.Close()
-		exited <- err
-	}()
+	go func() { exited <- cmd.Wait() }()
 	ts.Defer(func() { cmd.Process.Kill() })
-	select {
-	case <-listening:
-	case err := <-exited:
+	addr, err := waitListening(addrFile, exited)
+	if err != nil {
 		log, _ := os.ReadFile(ts.MkAbs(name + ".log"))
-		ts.Fatalf("gate %s exited before listening (%v):\n%s", name, err, log)
-	case <-time.After(time.Minute):
-		ts.Fatalf("gate %s not listening within a minute", name)
+		ts.Fatalf("gate %s: %v:\n%s", name, err, log)
 	}
-	addr, err := os.ReadFile(addrFile)
-	ts.Check(err)
-	ts.Check(appendSSHHost(ts, name, cfgPath, strings.TrimSpace(string(addr))))
+	ts.Check(appendSSHHost(ts, name, cfgPath, addr))
 	return cmd
 }
 

@@ -1,10 +1,9 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -224,52 +223,48 @@ func startGate(ts *testscript.TestScript, cfgPath string) (*gateProc, error) {
 	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--addr-file", addrFile)
 	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = append(os.Environ(), "HOME="+ts.Getenv("HOME"))
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = logf, pw
+	// The gate writes its log straight into the file: a line it logs
+	// before answering a client is in gate.log before that client exits.
+	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	g := &gateProc{cmd: cmd, exited: make(chan error, 1)}
-	listening := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pr)
-		seen := false
-		for sc.Scan() {
-			fmt.Fprintln(logf, sc.Text())
-			if !seen && strings.Contains(sc.Text(), "gate listening") {
-				seen = true
-				close(listening)
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	go func() {
-		err := cmd.Wait()
-		pw.Close()
-		g.exited <- err
-	}()
+	go func() { g.exited <- cmd.Wait() }()
 	ts.Defer(func() {
 		cmd.Process.Kill()
 		err := g.wait(ts)
 		g.exited <- err
 	})
-	bound := time.NewTimer(waitBound)
-	defer bound.Stop()
-	select {
-	case <-bound.C:
-		cmd.Process.Kill()
-		return nil, fmt.Errorf("gate not listening after %v", waitBound)
-	case <-listening:
-	case err := <-g.exited:
-		g.exited <- err
-		log, _ := os.ReadFile(ts.MkAbs("gate.log"))
-		return nil, fmt.Errorf("gate exited before listening (%v):\n%s", err, log)
-	}
-	addr, err := os.ReadFile(addrFile)
+	addr, err := waitListening(addrFile, g.exited)
 	if err != nil {
-		return nil, err
+		cmd.Process.Kill()
+		log, _ := os.ReadFile(ts.MkAbs("gate.log"))
+		return nil, fmt.Errorf("%w:\n%s", err, log)
 	}
-	return g, writeSSHConfig(ts, cfgPath, strings.TrimSpace(string(addr)))
+	return g, writeSSHConfig(ts, cfgPath, addr)
+}
+
+// waitListening waits, within waitBound, for a gate started with
+// --addr-file to write the address it listens on there (it does once its
+// listener is open) and returns it; a gate that exits first is an error,
+// and its exit status goes back on exited.
+func waitListening(addrFile string, exited chan error) (string, error) {
+	deadline := time.Now().Add(waitBound)
+	for {
+		if b, err := os.ReadFile(addrFile); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			return string(bytes.TrimSpace(b)), nil
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			return "", fmt.Errorf("gate exited before listening (%v)", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("gate not listening after %v", waitBound)
+		}
+	}
 }
 
 // writeSSHConfig makes "ssh -F ssh_config USER@gate" reach the gate, trusting
