@@ -169,6 +169,8 @@ func TestInterruptGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its keep-alive goroutine logs to t: it must end with the test.
+	defer ma.Close()
 	mb, err := sb.Join(ctx, "gate-b")
 	if err != nil {
 		t.Fatal(err)
