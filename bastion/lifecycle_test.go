@@ -93,8 +93,6 @@ func TestServerLifecycleLeaksNothing(t *testing.T) {
 	target.Close()
 	hook.Close()
 	// Connections and timers wind down on their own goroutines for a
-	// moment after Close; goleak retries until its own bound. The demo
-	// target (the test's stand-in for a host, not the gate) drains late
-	// signals for a second after each command by design.
-	goleak.VerifyNone(t, baseline, goleak.IgnoreTopFunction("github.com/keyturn/keyturn/bastion/demotarget.forwardSignals.func2"))
+	// moment after Close; goleak retries until its own bound.
+	goleak.VerifyNone(t, baseline)
 }

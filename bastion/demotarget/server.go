@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/creack/pty"
 	"github.com/gliderlabs/ssh"
@@ -64,18 +63,20 @@ func (s *Server) handle(sess ssh.Session) {
 		cmd.Dir = home
 	}
 	ptyReq, winCh, isPty := sess.Pty()
+	sigs := forwardSignals(sess)
+	defer sigs.stop()
 	sess.SendRequest(startedRequest, false, nil) // see winrace.go
 	var err error
 	if isPty {
 		cmd.Env = append(cmd.Env, "TERM="+ptyReq.Term)
-		err = runWithPTY(sess, cmd, ptyReq.Window, winCh)
+		err = runWithPTY(sess, cmd, ptyReq.Window, winCh, sigs)
 	} else {
-		err = runPiped(sess, cmd)
+		err = runPiped(sess, cmd, sigs)
 	}
 	sess.Exit(exitCode(err))
 }
 
-func runPiped(sess ssh.Session, cmd *exec.Cmd) error {
+func runPiped(sess ssh.Session, cmd *exec.Cmd, sigs *signalForwarder) error {
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
@@ -88,11 +89,11 @@ func runPiped(sess ssh.Session, cmd *exec.Cmd) error {
 		io.Copy(stdin, sess)
 		stdin.Close()
 	}()
-	defer forwardSignals(sess, cmd)()
+	sigs.start(cmd.Process)
 	return cmd.Wait()
 }
 
-func runWithPTY(sess ssh.Session, cmd *exec.Cmd, win ssh.Window, winCh <-chan ssh.Window) error {
+func runWithPTY(sess ssh.Session, cmd *exec.Cmd, win ssh.Window, winCh <-chan ssh.Window, sigs *signalForwarder) error {
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: uint16(win.Height), Cols: uint16(win.Width)})
 	if err != nil {
 		return err
@@ -125,45 +126,78 @@ func runWithPTY(sess ssh.Session, cmd *exec.Cmd, win ssh.Window, winCh <-chan ss
 		io.Copy(sess, f)
 		close(done)
 	}()
-	defer forwardSignals(sess, cmd)()
+	sigs.start(cmd.Process)
 	err = cmd.Wait()
 	closeF()
 	<-done
 	return err
 }
 
-// forwardSignals passes the client's signals to the command until the
-// returned stop is called. sigs is never closed: gliderlabs hands signals
-// that came before Signals to a goroutine of its own, which would panic
-// sending on a closed channel; after stop, what it still sends is drained
-// for a moment and dropped.
-func forwardSignals(sess ssh.Session, cmd *exec.Cmd) (stop func()) {
-	sigs := make(chan ssh.Signal, 4)
-	done := make(chan struct{})
-	sess.Signals(sigs)
-	stop = func() {
-		sess.Signals(nil) // gliderlabs sends under the lock Signals takes
-		close(done)
+// signalForwarder passes the client's signals to the command. The handler
+// registers it before it tells winrace.go it started, and winrace.go holds
+// every signal until then, so gliderlabs has buffered none when Signals is
+// called: for a buffered signal, Signals starts a goroutine of its own that
+// reads the session's channel without the session's lock, which races with
+// the Signals(nil) in stop.
+type signalForwarder struct {
+	sess ssh.Session
+	sigs chan ssh.Signal
+	proc chan *os.Process
+	done chan struct{}
+}
+
+// maxEarlySignals bounds the signals kept for a command not yet started.
+const maxEarlySignals = 4
+
+func forwardSignals(sess ssh.Session) *signalForwarder {
+	f := &signalForwarder{
+		sess: sess,
+		sigs: make(chan ssh.Signal, 4),
+		proc: make(chan *os.Process, 1),
+		done: make(chan struct{}),
 	}
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				if s, ok := signals[sig]; ok && cmd.Process != nil {
-					cmd.Process.Signal(s)
-				}
-			case <-done:
-				for {
-					select {
-					case <-sigs:
-					case <-time.After(time.Second):
-						return
-					}
-				}
-			}
+	sess.Signals(f.sigs)
+	go f.run()
+	return f
+}
+
+// start delivers the signals kept so far, and all later ones, to p.
+func (f *signalForwarder) start(p *os.Process) { f.proc <- p }
+
+// stop ends the forwarding. gliderlabs sends on the channel under the lock
+// Signals takes, and run drains it until done is closed, so once Signals(nil)
+// returns nothing is being sent or will be.
+func (f *signalForwarder) stop() {
+	f.sess.Signals(nil)
+	close(f.done)
+}
+
+func (f *signalForwarder) run() {
+	var p *os.Process
+	var early []ssh.Signal
+	send := func(sig ssh.Signal) {
+		if s, ok := signals[sig]; ok {
+			p.Signal(s)
 		}
-	}()
-	return stop
+	}
+	for {
+		select {
+		case p = <-f.proc:
+			for _, sig := range early {
+				send(sig)
+			}
+			early = nil
+		case sig := <-f.sigs:
+			switch {
+			case p != nil:
+				send(sig)
+			case len(early) < maxEarlySignals:
+				early = append(early, sig)
+			}
+		case <-f.done:
+			return
+		}
+	}
 }
 
 var signals = map[ssh.Signal]syscall.Signal{

@@ -60,26 +60,47 @@ func (c *orderedChannel) SendRequest(name string, wantReply bool, payload []byte
 	return c.Channel.SendRequest(name, wantReply, payload)
 }
 
-// forward passes the client's requests on in order; a window change after
-// exec, shell or subsystem waits for the handler to have started (bounded:
-// gliderlabs may have refused the exec, and then no handler starts).
+// forward passes the client's requests on in order; a window change or a
+// signal after exec, shell or subsystem waits for the handler to have
+// started (bounded: gliderlabs may have refused the exec, and then no
+// handler starts). A signal before exec is dropped: there is no command to
+// receive it, and gliderlabs would buffer it and later hand it on from a
+// goroutine that reads the session's signal channel without its lock,
+// racing with the handler's Signals(nil) (see signalForwarder).
 func (c *orderedChannel) forward(in <-chan *gossh.Request, out chan<- *gossh.Request) {
 	defer close(out)
-	running := false
+	running, gaveUp := false, false
 	for req := range in {
 		switch req.Type {
 		case "exec", "shell", "subsystem":
 			running = true
+		case "signal":
+			if !running {
+				if req.WantReply {
+					req.Reply(false, nil)
+				}
+				continue
+			}
+			gaveUp = gaveUp || !c.waitStarted()
 		case "window-change":
 			if running {
-				t := time.NewTimer(handlerStart)
-				select {
-				case <-c.started:
-				case <-t.C:
-				}
-				t.Stop()
+				gaveUp = gaveUp || !c.waitStarted()
 			}
 		}
 		out <- req
+	}
+}
+
+// waitStarted waits, bounded, for the handler's startedRequest and says
+// whether it came. Once it did not, forward stops waiting: a refused exec
+// starts no handler, and each later request would wait the bound again.
+func (c *orderedChannel) waitStarted() bool {
+	t := time.NewTimer(handlerStart)
+	defer t.Stop()
+	select {
+	case <-c.started:
+		return true
+	case <-t.C:
+		return false
 	}
 }
