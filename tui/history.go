@@ -74,11 +74,7 @@ func (h historyModel) view(s *shared, spec filterSpec) string {
 	rows := h.rows(s, spec)
 	st := s.st
 	cols := layout(historyCols, s.width, historyDrop)
-	titles := make([]string, len(cols))
-	for i, c := range cols {
-		titles[i] = c.title
-	}
-	lines := []string{st.header.Render(renderRow(cols, titles))}
+	lines := []string{header(s, cols, "")}
 	if len(rows) == 0 {
 		msg := "No finished requests."
 		if !h.listed {
@@ -114,10 +110,7 @@ func (h historyModel) view(s *shared, spec filterSpec) string {
 	}
 	if len(rows) > page {
 		note := fmt.Sprintf("%d-%d of %d", top+1, min(len(rows), top+page), len(rows))
-		head := strings.TrimRight(renderRow(cols, titles), " ")
-		if w := s.width - len(note) - 1; w > len(head) {
-			lines[0] = st.header.Render(pad(head, w)) + " " + st.dim.Render(note)
-		}
+		lines[0] = header(s, cols, note)
 	}
 	return strings.Join(lines, "\n")
 }

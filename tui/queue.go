@@ -155,6 +155,23 @@ func layout(cols []column, width int, drop []int) []column {
 	return cols
 }
 
+// header is a list's header row, with note (what the marks mean, where
+// the page is) at its right end when both fit.
+func header(s *shared, cols []column, note string) string {
+	titles := make([]string, len(cols))
+	for i, c := range cols {
+		titles[i] = c.title
+	}
+	row := renderRow(cols, titles)
+	if note != "" {
+		head := strings.TrimRight(row, " ")
+		if w := s.width - len([]rune(note)) - 1; w > len(head) {
+			return s.st.header.Render(pad(head, w)) + " " + s.st.dim.Render(note)
+		}
+	}
+	return s.st.header.Render(row)
+}
+
 func renderRow(cols []column, cells []string) string {
 	var b strings.Builder
 	first := true
@@ -192,11 +209,7 @@ func (q queueModel) view(s *shared, spec filterSpec) string {
 	h := s.body
 	st, viewer := s.st, s.viewer
 	cols := layout(queueCols, s.width, queueDrop)
-	titles := make([]string, len(cols))
-	for i, c := range cols {
-		titles[i] = c.title
-	}
-	lines := []string{st.header.Render(renderRow(cols, titles))}
+	lines := []string{header(s, cols, "")}
 	if len(rows) == 0 {
 		msg := "No pending requests."
 		if !viewer.Approver {
@@ -254,10 +267,7 @@ func (q queueModel) view(s *shared, spec filterSpec) string {
 	}
 	if len(notes) > 0 {
 		note := strings.Join(notes, " · ")
-		head := strings.TrimRight(renderRow(cols, titles), " ")
-		if w := s.width - len([]rune(note)) - 1; w > len(head) {
-			lines[0] = st.header.Render(pad(head, w)) + " " + st.dim.Render(note)
-		}
+		lines[0] = header(s, cols, note)
 	}
 	return strings.Join(lines, "\n")
 }

@@ -278,6 +278,21 @@ func (c *call) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (p p
 	return p, ExitOK, true
 }
 
+// readCommand parses the arguments of a list or view that takes no flag
+// but --json, and checks the caller holds a role that may read. ok is
+// false when the command must stop with status.
+func (c *call) readCommand(args []string, minArgs, maxArgs int) (p parsed, asJSON bool, status int, ok bool) {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	j := jsonFlag(fs)
+	if p, status, ok = c.parse(fs, args, minArgs, maxArgs); !ok {
+		return p, false, status, false
+	}
+	if status := c.require(readRoles...); status != ExitOK {
+		return p, false, status, false
+	}
+	return p, *j, ExitOK, true
+}
+
 // jsonFlag adds the --json flag every list and view takes.
 func jsonFlag(fs *flag.FlagSet) *bool {
 	return fs.Bool("json", false, "print JSON instead of a table")

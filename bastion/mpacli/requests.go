@@ -75,13 +75,8 @@ func runRequestsList(c *call, args []string) int {
 }
 
 func runRequestsView(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	asJSON := jsonFlag(fs)
-	p, st, ok := c.parse(fs, args, 1, 1)
+	p, asJSON, st, ok := c.readCommand(args, 1, 1)
 	if !ok {
-		return st
-	}
-	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	r, err := c.env.Service.Get(c.ctx, p.args[0])
@@ -91,7 +86,7 @@ func runRequestsView(c *call, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	if *asJSON {
+	if asJSON {
 		return c.writeJSON(r)
 	}
 	writeRequest(c.stdout(), r, c.env.Now())
