@@ -13,10 +13,12 @@ import (
 	"golang.org/x/term"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/termsafe"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpacli"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -226,11 +228,9 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 			say(s, "keyturn: %s was rejected by %s: %s; it never runs", reqID, v.Approver, termsafe.String(v.Comment))
 			return ExitRejected
 		}
-		say(s, "keyturn: %s cannot run: %s", reqID, strings.ReplaceAll(err.Error(), "mpa: ", ""))
-		if errors.Is(err, mpa.ErrExpired) {
-			return ExitExpired
-		}
-		return ExitDenied
+		sentence, code := mpawords.Error(err, exitcode.Session, mpawords.Subject{Who: id.User})
+		say(s, "keyturn: %s cannot run: %s", reqID, sentence)
+		return code
 	}
 	// The request names its target; the caller may be in the gate's own
 	// namespace (mpa requests run), so authorize the target again now.
@@ -320,8 +320,9 @@ func envValue(env []string, key string) string {
 // the gate being unavailable (try later), anything else an internal error.
 func unrecorded(s ssh.Session, err error) int {
 	if errors.Is(err, mpa.ErrStoreFull) {
-		say(s, "keyturn: the gate's disk is full, so it cannot record new commands; the command was not run (reading requests and the audit trail still works)")
-		return ExitUnavailable
+		sentence, code := mpawords.Error(err, exitcode.Session, mpawords.Subject{})
+		say(s, "keyturn: %s; the command was not run", sentence)
+		return code
 	}
 	say(s, "keyturn: the audit trail is unavailable; the command was not run")
 	return ExitInternal

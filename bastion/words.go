@@ -2,15 +2,16 @@ package bastion
 
 import (
 	"context"
-	"gopkg.in/yaml.v3"
-
 	"fmt"
-	"github.com/gliderlabs/ssh"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gliderlabs/ssh"
+	"gopkg.in/yaml.v3"
+
+	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -26,76 +27,22 @@ type describer interface {
 }
 
 // explain renders decision d on command for the person who sent it, one
-// line per entry, without a "keyturn:" prefix.
+// line per entry, without a "keyturn:" prefix, as [mpawords.Explain]
+// renders a decision everywhere; the gate adds what only it knows: the
+// actions' descriptions and the line of each rule in the policy in force.
 func explain(command string, d policy.Decision, desc describer) []string {
-	var lines []string
 	descs := map[string]string{}
 	if desc != nil {
 		for _, a := range desc.Actions() {
 			descs[a.Name] = a.Description
 		}
 	}
-	switch d.Verdict {
-	case policy.Hold:
-		lines = append(lines, fmt.Sprintf("held for approval: %s", actionList(d.Actions, descs)))
-	case policy.Deny:
-		lines = append(lines, fmt.Sprintf("denied: %s", actionList(d.Actions, descs)))
-	default:
-		lines = append(lines, d.Verdict.String())
-	}
-	oneLine := !strings.Contains(command, "\n")
-	for _, m := range d.Why {
-		head := "  " + m.Action
-		if file, line := ruleLineOf(desc, m.Rule); line > 0 {
-			head += fmt.Sprintf(" (%s line %d)", file, line)
-		} else if n := ruleNumber(m.Rule); n != "" {
-			head += " (" + n + ")"
+	return mpawords.Explain(command, d, descs, func(rule string) string {
+		if file, line := ruleLineOf(desc, rule); line > 0 {
+			return fmt.Sprintf("%s line %d", file, line)
 		}
-		if m.Note != "" {
-			head += ": " + m.Note
-		}
-		lines = append(lines, head)
-		if len(m.Words) == 0 {
-			continue
-		}
-		if !oneLine {
-			words := make([]string, len(m.Words))
-			for i, w := range m.Words {
-				words[i] = strconv.Quote(w.Text)
-			}
-			lines = append(lines, "    matched "+strings.Join(words, ", "))
-			continue
-		}
-		lines = append(lines, "    "+command, "    "+underline(command, m.Words))
-	}
-	return lines
-}
-
-// actionList names actions with their descriptions: "kill_process (stop
-// or signal a process)".
-func actionList(refs []policy.ActionRef, descs map[string]string) string {
-	parts := make([]string, len(refs))
-	for i, r := range refs {
-		parts[i] = r.Name
-		if d := strings.TrimSpace(descs[r.Name]); d != "" {
-			parts[i] += " (" + d + ")"
-		}
-	}
-	if len(parts) == 0 {
-		return "no action named"
-	}
-	return strings.Join(parts, ", ")
-}
-
-// underline marks the bytes of words in command with '^'.
-func underline(command string, words []policy.Word) string {
-	marks := []byte(strings.Repeat(" ", len(command)))
-	for _, w := range words {
-		for i := max(w.Offset, 0); i < w.End && i < len(marks); i++ {
-			marks[i] = '^'
-		}
-	}
-	return strings.TrimRight(string(marks), " ")
+		return ruleNumber(rule)
+	})
 }
 
 var rulePath = regexp.MustCompile(`^(?:actions|deny)\[\d+\]\.match\[(\d+)\]$`)

@@ -177,31 +177,14 @@ func Parse(name string, data []byte) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, ok := f["version"]
-	if !ok {
-		return nil, d.errf(root, "missing field \"version\" (want version: 1)")
-	}
-	if n, err := d.integer(v.val, "version"); err != nil {
+	if err := d.version(root, f); err != nil {
 		return nil, err
-	} else if n != 1 {
-		return nil, d.errf(v.val, "version: unsupported version %d (want 1)", n)
 	}
-
 	builtin, err := builtinWrappers()
 	if err != nil {
 		return nil, fmt.Errorf("policy: built-in wrappers: %w", err)
 	}
-	p := &Policy{
-		defaults: Defaults{
-			RequiredApprovals: 2,
-			PendingTTL:        168 * time.Hour,
-			ApprovalTTL:       168 * time.Hour,
-		},
-		unresolved: Hold,
-		shell:      Deny,
-		trusted:    map[string]bool{},
-		vars:       builtin.vars.clone(),
-	}
+	p := newPolicy(builtin)
 	if err := d.settings(f, p); err != nil {
 		return nil, err
 	}
@@ -213,6 +196,40 @@ func Parse(name string, data []byte) (*Policy, error) {
 	}
 	p.buildIndex()
 	return p, nil
+}
+
+// version checks the file says which format it is in: version 1, the only
+// one.
+func (d *decoder) version(root *yaml.Node, f map[string]field) error {
+	v, ok := f["version"]
+	if !ok {
+		return d.errf(root, "missing field \"version\" (want version: 1)")
+	}
+	n, err := d.integer(v.val, "version")
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return d.errf(v.val, "version: unsupported version %d (want 1)", n)
+	}
+	return nil
+}
+
+// newPolicy is a policy with keyturn's defaults, before the file's
+// settings: two approvals, a week to decide and a week to run, unresolved
+// lines held, shells denied, and the catalogue's variable names.
+func newPolicy(builtin *builtin) *Policy {
+	return &Policy{
+		defaults: Defaults{
+			RequiredApprovals: 2,
+			PendingTTL:        168 * time.Hour,
+			ApprovalTTL:       168 * time.Hour,
+		},
+		unresolved: Hold,
+		shell:      Deny,
+		trusted:    map[string]bool{},
+		vars:       builtin.vars.clone(),
+	}
 }
 
 // settings reads the file's top-level settings into p: defaults, the

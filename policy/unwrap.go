@@ -114,11 +114,12 @@ func (sc *scanner) fail(r reading, a word, why string) {
 // command starts, and what the options said on the way.
 func (sc *scanner) scan(i, operands int, r reading) {
 	w, args := sc.w, sc.args
-	fail := func(a word, why string) { sc.fail(r, a, why) }
 	for i < len(args) {
 		a := args[i]
-		if a.noOpt && a.single && !a.ok {
-			// Never an option: an operand, or where the command starts.
+		switch {
+		case a.noOpt && a.single && !a.ok, a.ok && a.single && a.text != "--" && !w.isOption(a.text):
+			// Never an option, or not one: an operand, or where the
+			// command starts.
 			if operands < w.operands {
 				operands++
 				i++
@@ -127,98 +128,114 @@ func (sc *scanner) scan(i, operands int, r reading) {
 			r.start = i
 			sc.out = append(sc.out, r)
 			return
-		}
-		if !a.ok || !a.single {
-			fail(a, "a wrapper argument is not a literal, so where the command starts is unknown")
+		case !a.ok || !a.single:
+			sc.fail(r, a, "a wrapper argument is not a literal, so where the command starts is unknown")
 			return
-		}
-		t := a.text
-		if t == "--" {
-			i++
-			for operands < w.operands && i < len(args) {
-				if !args[i].ok {
-					fail(args[i], "a wrapper argument is not a literal")
-					return
-				}
-				operands++
-				i++
-			}
-			break
-		}
-		if !w.isOption(t) {
-			if operands < w.operands {
-				operands++
-				i++
-				continue
-			}
-			r.start = i
-			sc.out = append(sc.out, r)
-			return
-		}
-		name, val, attached := t, "", false
-		k := w.kind(t)
-		if k == optUnknown && strings.HasPrefix(t, "--") {
-			if j := strings.IndexByte(t, '='); j > 0 {
-				name, val, attached = t[:j], t[j+1:], true
-				k = w.kind(name)
-			}
-		}
-		if k == optUnknown && !strings.HasPrefix(t, "--") && len(t) > 2 {
-			next, unknownLast, ok := sc.cluster(i, &r)
+		case a.text == "--":
+			next, ok := sc.afterDashDash(i+1, operands, r)
 			if !ok {
 				return
 			}
-			i = next
-			if unknownLast && i < len(args) && !w.isOption(args[i].text) {
-				sc.branch(i+1, operands, r)
-			}
-			continue
-		}
-		switch k {
-		case optUnresolved:
-			fail(a, "option "+name+" of "+w.commands[0])
+			sc.end(next, r)
 			return
-		case optNoexec:
-			r.noexec = true
-		case optStringFlag:
-			r.stringFlag = true
-		case optUnknown:
-			i++
-			if i < len(args) && !attached && !w.isOption(args[i].text) {
-				sc.branch(i+1, operands, r)
-			}
-			continue
 		}
-		if w.takesValue(k, name) {
-			if attached {
-				sc.apply(&r, k, valueWord(a, val))
-			} else {
-				if i+1 >= len(args) {
-					i = len(args)
-					break
-				}
-				i++
-				v := args[i]
-				if !v.single || (!v.ok && k != optValue) {
-					fail(v, "the value of "+name+" is not a literal")
-					return
-				}
-				sc.apply(&r, k, v)
-			}
-		} else if k == optReplace {
-			r.placeholder = w.placeholder
-			if attached {
-				r.placeholder = val
-			}
+		next, ok := sc.option(i, operands, &r)
+		if !ok {
+			return
 		}
-		i++
+		i = next
 	}
-	if i < len(args) {
+	sc.end(i, r)
+}
+
+// end adds reading r, whose command starts at args[i]; there is none when
+// i is past the last word.
+func (sc *scanner) end(i int, r reading) {
+	r.start = -1
+	if i < len(sc.args) {
 		r.start = i
-	} else {
-		r.start = -1
 	}
 	sc.out = append(sc.out, r)
+}
+
+// afterDashDash reads the wrapper's operands left after "--" (args[i]
+// on); the command starts after them. ok is false if the reading ended
+// unresolved (already in sc.out).
+func (sc *scanner) afterDashDash(i, operands int, r reading) (next int, ok bool) {
+	for operands < sc.w.operands && i < len(sc.args) {
+		if !sc.args[i].ok {
+			sc.fail(r, sc.args[i], "a wrapper argument is not a literal")
+			return i, false
+		}
+		operands++
+		i++
+	}
+	return i, true
+}
+
+// option reads the option word at args[i] (-x, --name, --name=value, a
+// cluster of short options) and its value, if it takes one, into r. It
+// returns the index of the next word to read, and false if the reading
+// ended unresolved (already in sc.out). An option the wrapper does not
+// know may or may not take the next word as its value: both readings are
+// followed, the other one by a branch.
+func (sc *scanner) option(i, operands int, r *reading) (next int, ok bool) {
+	w, args := sc.w, sc.args
+	a := args[i]
+	t := a.text
+	name, val, attached := t, "", false
+	k := w.kind(t)
+	if k == optUnknown && strings.HasPrefix(t, "--") {
+		if j := strings.IndexByte(t, '='); j > 0 {
+			name, val, attached = t[:j], t[j+1:], true
+			k = w.kind(name)
+		}
+	}
+	if k == optUnknown && !strings.HasPrefix(t, "--") && len(t) > 2 {
+		next, unknownLast, ok := sc.cluster(i, r)
+		if !ok {
+			return i, false
+		}
+		if unknownLast && next < len(args) && !w.isOption(args[next].text) {
+			sc.branch(next+1, operands, *r)
+		}
+		return next, true
+	}
+	switch k {
+	case optUnresolved:
+		sc.fail(*r, a, "option "+name+" of "+w.commands[0])
+		return i, false
+	case optNoexec:
+		r.noexec = true
+	case optStringFlag:
+		r.stringFlag = true
+	case optUnknown:
+		if i+1 < len(args) && !attached && !w.isOption(args[i+1].text) {
+			sc.branch(i+2, operands, *r)
+		}
+		return i + 1, true
+	}
+	switch {
+	case w.takesValue(k, name) && attached:
+		sc.apply(r, k, valueWord(a, val))
+	case w.takesValue(k, name):
+		if i+1 >= len(args) {
+			return len(args), true // the value is missing: no command
+		}
+		i++
+		v := args[i]
+		if !v.single || (!v.ok && k != optValue) {
+			sc.fail(*r, v, "the value of "+name+" is not a literal")
+			return i, false
+		}
+		sc.apply(r, k, v)
+	case k == optReplace:
+		r.placeholder = w.placeholder
+		if attached {
+			r.placeholder = val
+		}
+	}
+	return i + 1, true
 }
 
 // cluster reads the cluster of short options at args[i] (-ec, -uroot,

@@ -226,23 +226,15 @@ func (d *decoder) wrapperList(n *yaml.Node, ctx string) ([]*wrapper, error) {
 	return out, nil
 }
 
+// wrapper reads one wrapper entry: the commands it names, its options,
+// how it runs its command, its notes and its subcommands.
 func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 	f, err := d.fields(n, ctx, wrapperFields...)
 	if err != nil {
 		return nil, err
 	}
 	w := &wrapper{placeholder: "{}"}
-	x, ok := f["command"]
-	if !ok {
-		return nil, d.errf(n, "%s: missing field \"command\"", ctx)
-	}
-	if w.commands, err = d.stringList(x.val, ctx+": command", true); err != nil {
-		return nil, err
-	}
-	if len(w.commands) == 0 {
-		return nil, d.errf(x.val, "%s: command: empty list", ctx)
-	}
-	if err := d.checkGlobs(x.val, w.commands, ctx+": command"); err != nil {
+	if w.commands, err = d.wrapperCommands(n, f, ctx); err != nil {
 		return nil, err
 	}
 	if err := d.wrapperOptions(f, ctx, w); err != nil {
@@ -251,20 +243,8 @@ func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 	if err := d.wrapperBehaviour(f, ctx, w); err != nil {
 		return nil, err
 	}
-	if x, ok := f["note"]; ok {
-		if w.note, err = d.str(x.val, ctx+": note"); err != nil {
-			return nil, err
-		}
-	}
-	if x, ok := f["example"]; ok {
-		if w.example, err = d.str(x.val, ctx+": example"); err != nil {
-			return nil, err
-		}
-	}
-	if x, ok := f["abbrev"]; ok {
-		if w.abbrev, err = d.boolean(x.val, ctx+": abbrev"); err != nil {
-			return nil, err
-		}
+	if err := d.wrapperNotes(f, ctx, w); err != nil {
+		return nil, err
 	}
 	if x, ok := f["subcommands"]; ok {
 		if w.subs, err = d.wrapperList(x.val, ctx+": subcommands"); err != nil {
@@ -272,6 +252,48 @@ func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 		}
 	}
 	return w, nil
+}
+
+// wrapperCommands reads the command names (or globs) a wrapper entry is
+// for; there must be at least one.
+func (d *decoder) wrapperCommands(n *yaml.Node, f map[string]field, ctx string) ([]string, error) {
+	x, ok := f["command"]
+	if !ok {
+		return nil, d.errf(n, "%s: missing field \"command\"", ctx)
+	}
+	commands, err := d.stringList(x.val, ctx+": command", true)
+	if err != nil {
+		return nil, err
+	}
+	if len(commands) == 0 {
+		return nil, d.errf(x.val, "%s: command: empty list", ctx)
+	}
+	if err := d.checkGlobs(x.val, commands, ctx+": command"); err != nil {
+		return nil, err
+	}
+	return commands, nil
+}
+
+// wrapperNotes reads what a wrapper entry says to people (note, example)
+// and whether its long options may be abbreviated.
+func (d *decoder) wrapperNotes(f map[string]field, ctx string, w *wrapper) error {
+	var err error
+	if x, ok := f["note"]; ok {
+		if w.note, err = d.str(x.val, ctx+": note"); err != nil {
+			return err
+		}
+	}
+	if x, ok := f["example"]; ok {
+		if w.example, err = d.str(x.val, ctx+": example"); err != nil {
+			return err
+		}
+	}
+	if x, ok := f["abbrev"]; ok {
+		if w.abbrev, err = d.boolean(x.val, ctx+": abbrev"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wrapperOptions reads a wrapper entry's option lists into w, and notes

@@ -25,8 +25,8 @@ func benchModel(b *testing.B, n int) (Model, []mpa.Request) {
 		}
 		m.upsert(reqs[i])
 	}
-	if len(m.queue) != n {
-		b.Fatalf("queue holds %d; want %d", len(m.queue), n)
+	if len(m.s.queue) != n {
+		b.Fatalf("queue holds %d; want %d", len(m.s.queue), n)
 	}
 	return m, reqs
 }

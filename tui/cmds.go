@@ -6,10 +6,10 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/mdp/qrterminal/v3"
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 )
 
 // The commands are the console's only I/O. Each takes the session context
@@ -100,16 +100,7 @@ func initiateCmd(ctx context.Context, b Backend, user string) tea.Cmd {
 			return registrationMsg{err: err}
 		}
 		var buf bytes.Buffer
-		qrterminal.GenerateWithConfig(reg.URL, qrterminal.Config{
-			Level:          qrterminal.L,
-			Writer:         &buf,
-			HalfBlocks:     true,
-			BlackChar:      qrterminal.BLACK_BLACK,
-			WhiteBlackChar: qrterminal.WHITE_BLACK,
-			WhiteChar:      qrterminal.WHITE_WHITE,
-			BlackWhiteChar: qrterminal.BLACK_WHITE,
-			QuietZone:      1,
-		})
+		mpawords.QR(&buf, reg.URL)
 		return registrationMsg{reg: reg, qr: buf.String()}
 	}
 }

@@ -6,34 +6,85 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 )
 
 const labelWidth = 11
 
-// detailHeight is the viewport's height: the body less the dialog, when
-// open, and the scroll line.
-func (m Model) detailHeight() int {
-	h := m.bodyHeight() - 1
-	if m.dialogOpen {
-		h -= lipgloss.Height(m.dialogView())
-	}
-	return max(1, h)
+// detailModel is a request's detail view: everything about one request,
+// in a viewport that scrolls. Its own state is which request, what was
+// fetched about it (its audit trail, kept output and approvers rule
+// lines) and the scroll position; the request itself is the shared one.
+type detailModel struct {
+	id        string
+	events    []audit.Event
+	eventsErr error
+	output    *mpa.StoredOutput
+	outputErr error
+	// progress is the request's approvers rule lines (groups.go).
+	progress    *mpa.Progress
+	progressErr error
+	vp          viewport.Model
 }
 
-// refreshDetail rebuilds the detail view's content (after a change, a
-// resize or a tick of the countdown) keeping the scroll position.
-func (m *Model) refreshDetail() {
-	m.vp.Width = m.width
-	m.vp.Height = m.detailHeight()
-	if m.view != viewDetail {
-		return
+// opened is the view for request id, at the top, with nothing fetched yet.
+func (d detailModel) opened(id string) detailModel {
+	vp := d.vp
+	vp.GotoTop()
+	return detailModel{id: id, vp: vp}
+}
+
+// loaded takes what eventsCmd fetched about the request.
+func (d detailModel) loaded(msg eventsMsg) detailModel {
+	d.events, d.eventsErr = msg.events, msg.err
+	d.output, d.outputErr = msg.output, msg.outputErr
+	d.progress, d.progressErr = msg.progress, msg.progressErr
+	return d
+}
+
+// refresh sizes the viewport and, when the view is shown, rebuilds its
+// content (after a change, a resize or a tick of the countdown) keeping
+// the scroll position.
+func (d *detailModel) refresh(s *shared, height int, shown bool) {
+	d.vp.Width = s.width
+	d.vp.Height = height
+	if shown {
+		d.vp.SetContent(d.content(s))
 	}
-	m.vp.SetContent(m.detailContent())
+}
+
+// update scrolls; the root handles every other key.
+func (d detailModel) update(k KeyMap, msg tea.KeyMsg) detailModel {
+	switch {
+	case key.Matches(msg, k.Up):
+		d.vp.ScrollUp(1)
+	case key.Matches(msg, k.Down):
+		d.vp.ScrollDown(1)
+	case key.Matches(msg, k.PageUp):
+		d.vp.HalfPageUp()
+	case key.Matches(msg, k.PageDown):
+		d.vp.HalfPageDown()
+	}
+	return d
+}
+
+// view draws the viewport and, when it does not show everything, where
+// the scroll is.
+func (d detailModel) view(s *shared) string {
+	var b strings.Builder
+	b.WriteString(d.vp.View())
+	b.WriteByte('\n')
+	if d.vp.TotalLineCount() > d.vp.Height {
+		note := fmt.Sprintf("── %d%% · ↑/↓ to scroll ", int(d.vp.ScrollPercent()*100))
+		b.WriteString(s.st.dim.Render(note + strings.Repeat("─", max(0, s.width-lipgloss.Width(note)))))
+	}
+	return b.String()
 }
 
 // detailPage collects the lines of the detail view at width w.
@@ -78,25 +129,28 @@ func (p *detailPage) hanging(s, first, rest string, width int) {
 	}
 }
 
-func (m Model) detailContent() string {
-	r, ok := m.reqs[m.detailID]
+// content is the whole detail page: a summary, the command and why it
+// was held, the reason, the votes and execution, the audit trail.
+func (d detailModel) content(s *shared) string {
+	r, ok := s.reqs[d.id]
 	if !ok {
-		return m.st.dim.Render("Request " + m.detailID + " is no longer stored.")
+		return s.st.dim.Render("Request " + d.id + " is no longer stored.")
 	}
-	p := &detailPage{st: m.st, w: m.width}
-	m.detailSummary(p, r)
-	m.detailCommand(p, r)
+	p := &detailPage{st: s.st, w: s.width}
+	summarySection(p, s, r)
+	commandSection(p, s.st, r)
+	whySection(p, r)
 	p.section("Reason")
 	p.text(wrapText(printable(orDash(r.Reason)), max(10, p.w-2))...)
-	m.detailVotes(p, r)
-	m.detailHistory(p)
+	d.votesSection(p, s, r)
+	d.historySection(p)
 	return strings.Join(p.lines, "\n")
 }
 
-// detailSummary is the head of the detail view: status, requester,
+// summarySection is the head of the detail view: status, requester,
 // target and actions.
-func (m Model) detailSummary(p *detailPage, r *mpa.Request) {
-	now := m.now()
+func summarySection(p *detailPage, s *shared, r *mpa.Request) {
+	now := s.now()
 	status := r.Status.String()
 	if r.Status == mpa.StatusPending {
 		status = fmt.Sprintf("pending · %d/%d approvals · expires in %s (%s)",
@@ -110,8 +164,8 @@ func (m Model) detailSummary(p *detailPage, r *mpa.Request) {
 		status += fmt.Sprintf(" · exit status %d", x.ExitStatus)
 	}
 	p.field("Status", status)
-	if note := ownNote(r, m.viewer.Name); note != "" && m.viewer.Approver {
-		p.lines = append(p.lines, strings.Repeat(" ", labelWidth)+m.st.own.Render(note))
+	if note := ownNote(r, s.viewer.Name); note != "" && s.viewer.Approver {
+		p.lines = append(p.lines, strings.Repeat(" ", labelWidth)+s.st.own.Render(note))
 	}
 	p.field("Requester", fmt.Sprintf("%s · %s (%s ago)", r.Requester, stamp(r.Created), short(now.Sub(r.Created))))
 	if r.RequesterCert != "" {
@@ -121,33 +175,41 @@ func (m Model) detailSummary(p *detailPage, r *mpa.Request) {
 	p.field("Action", actionList(r.Actions))
 }
 
-// detailCommand shows what would run, every byte, wrapped and never cut,
-// with the words the policy matched highlighted, then why it was held.
-func (m Model) detailCommand(p *detailPage, r *mpa.Request) {
+// commandSection shows what would run, every byte, wrapped and never
+// cut, with the words the policy matched highlighted. For a change to
+// policies.yaml, what approvers approve is the change: the diff, line by
+// line, is the why of the request.
+func commandSection(p *detailPage, st styles, r *mpa.Request) {
 	w := p.w
-	matches, whyOK := parseWhy(r.Why)
 	if r.Kind == mpa.KindUpdatePolicy {
-		// What approvers approve is the change: the diff, line by line,
-		// is the why of the request.
 		p.section("Why: this change to policies.yaml")
 		for _, dl := range strings.Split(strings.TrimRight(r.Command, "\n"), "\n") {
 			p.text(wrapText(printable(dl), max(10, w-2))...)
 		}
-	} else {
-		p.section("Command")
-		cmd := r.Command
-		if r.Kind != mpa.KindCommand {
-			cmd = string(r.Kind)
-			if len(r.Payload) > 0 {
-				cmd += " " + string(r.Payload)
-			}
-		}
-		hl := highlight(cmd, matchedSpans(matches, len(cmd)), m.st.match)
-		p.text(wrap(hl, max(10, w-2))...)
-		if r.PTY {
-			p.text(m.st.own.Render("runs with a terminal: interactive programs can run anything"))
+		return
+	}
+	p.section("Command")
+	cmd := r.Command
+	if r.Kind != mpa.KindCommand {
+		cmd = string(r.Kind)
+		if len(r.Payload) > 0 {
+			cmd += " " + string(r.Payload)
 		}
 	}
+	matches, _ := parseWhy(r.Why)
+	hl := highlight(cmd, matchedSpans(matches, len(cmd)), st.match)
+	p.text(wrap(hl, max(10, w-2))...)
+	if r.PTY {
+		p.text(st.own.Render("runs with a terminal: interactive programs can run anything"))
+	}
+}
+
+// whySection is why the request was held: each policy match in the words
+// every keyturn client uses ([mpawords.MatchLine]), or the stored why as
+// is when it is not a list of matches.
+func whySection(p *detailPage, r *mpa.Request) {
+	w := p.w
+	matches, whyOK := parseWhy(r.Why)
 	if r.Kind != mpa.KindUpdatePolicy || len(matches) > 0 || !whyOK {
 		p.section("Why")
 	}
@@ -157,28 +219,28 @@ func (m Model) detailCommand(p *detailPage, r *mpa.Request) {
 	case !whyOK:
 		p.text(wrap(printable(string(r.Why)), max(10, w-2))...)
 	case len(matches) == 0:
-		p.text(m.st.dim.Render("no policy explanation stored"))
+		p.text(p.st.dim.Render("no policy explanation stored"))
 	}
 	for _, pm := range matches {
-		p.hanging(printable(describeMatch(pm)), "  - ", "    ", w-4)
+		p.hanging(mpawords.MatchLine(pm, ""), "  - ", "    ", w-4)
 	}
 }
 
-// detailVotes shows the approvals, rejections, progress, the execution
+// votesSection shows the approvals, rejections, progress, the execution
 // and its kept output.
-func (m Model) detailVotes(p *detailPage, r *mpa.Request) {
+func (d detailModel) votesSection(p *detailPage, s *shared, r *mpa.Request) {
 	w := p.w
 	p.section(fmt.Sprintf("Approvals (%d of %d)", len(r.Approvals), r.RequiredApprovals))
 	for _, v := range r.Approvals {
-		p.lines = append(p.lines, m.voteLines("+ ", v, w)...)
+		p.lines = append(p.lines, voteLines("+ ", v, w)...)
 	}
 	if len(r.Rejections) > 0 {
 		p.section("Rejections")
 		for _, v := range r.Rejections {
-			p.lines = append(p.lines, m.voteLines("- ", v, w)...)
+			p.lines = append(p.lines, voteLines("- ", v, w)...)
 		}
 	}
-	p.lines = append(p.lines, m.progressLines(r, w)...)
+	p.lines = append(p.lines, d.progressLines(s, r, w)...)
 	if x := r.Execution; x != nil {
 		p.section("Execution")
 		p.field("Ran", fmt.Sprintf("%s on %s", stamp(x.Start), orDash(x.Node)))
@@ -189,24 +251,24 @@ func (m Model) detailVotes(p *detailPage, r *mpa.Request) {
 			p.field("Error", printable(x.Error))
 		}
 	}
-	p.lines = append(p.lines, m.outputLines(w)...)
+	p.lines = append(p.lines, d.outputLines(s, w)...)
 }
 
-// detailHistory is the request's audit events.
-func (m Model) detailHistory(p *detailPage) {
+// historySection is the request's audit events.
+func (d detailModel) historySection(p *detailPage) {
 	p.section("History")
 	switch {
-	case m.eventsErr != nil:
-		p.text(m.st.err.Render(describe(m.eventsErr)))
-	case m.events == nil:
-		p.text(m.st.dim.Render("loading…"))
+	case d.eventsErr != nil:
+		p.text(p.st.err.Render(describe(d.eventsErr)))
+	case d.events == nil:
+		p.text(p.st.dim.Render("loading…"))
 	}
-	for _, e := range m.events {
+	for _, e := range d.events {
 		p.hanging(printable(eventLine(e)), "  ", "      ", p.w-2)
 	}
 }
 
-func (m Model) voteLines(sign string, v mpa.Vote, w int) []string {
+func voteLines(sign string, v mpa.Vote, w int) []string {
 	s := fmt.Sprintf("%s at %s", v.Approver, stamp(v.At))
 	if !v.ValidBefore.IsZero() {
 		s += ", valid before " + stamp(v.ValidBefore)
@@ -260,46 +322,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func (m Model) detailView() string {
-	var b strings.Builder
-	b.WriteString(m.vp.View())
-	b.WriteByte('\n')
-	if m.vp.TotalLineCount() > m.vp.Height {
-		note := fmt.Sprintf("── %d%% · ↑/↓ to scroll ", int(m.vp.ScrollPercent()*100))
-		b.WriteString(m.st.dim.Render(note + strings.Repeat("─", max(0, m.width-lipgloss.Width(note)))))
-	}
-	if m.dialogOpen {
-		b.WriteByte('\n')
-		b.WriteString(m.dialogView())
-	}
-	return b.String()
-}
-
-func (m Model) detailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Back):
-		m.view = m.back
-		m.detailID = ""
-		return m, nil
-	case key.Matches(msg, k.Up):
-		m.vp.ScrollUp(1)
-	case key.Matches(msg, k.Down):
-		m.vp.ScrollDown(1)
-	case key.Matches(msg, k.PageUp):
-		m.vp.HalfPageUp()
-	case key.Matches(msg, k.PageDown):
-		m.vp.HalfPageDown()
-	case key.Matches(msg, k.Approve), key.Matches(msg, k.Reject):
-		if m.viewer.Approver {
-			return m.openDialog(key.Matches(msg, k.Approve))
-		}
-	case key.Matches(msg, k.Cancel):
-		return m.startCancel()
-	}
-	return m, nil
 }
 
 // eventWords says what an audit event of a request means, in plain words:

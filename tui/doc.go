@@ -23,7 +23,13 @@
 // Someone without the approver role sees only their own requests and may
 // cancel them.
 //
-// The [Model] does no I/O in Update: every call to the Backend is a tea.Cmd
+// Each view is a model of its own (queueModel, historyModel, detailModel,
+// dialogModel, registerModel, filterModel) holding only its own state; the
+// root [Model] holds what they share (shared.go: the requests, the viewer,
+// the size), routes messages (route.go) and moves between views. Errors
+// and policy matches read as in every keyturn client (bastion/mpawords).
+//
+// No model does I/O in Update: every call to the Backend is a tea.Cmd
 // that returns a typed message (msgs.go). Tests build it with [New], a
 // fixed clock and a fixed colour profile.
 package tui

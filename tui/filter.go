@@ -78,33 +78,49 @@ func (f filterSpec) match(r *mpa.Request, now time.Time) bool {
 	return true
 }
 
-func (m Model) startFilter() (tea.Model, tea.Cmd) {
-	m.filtering = true
-	m.filter.set(m.spec.raw)
-	m.filter.focus()
-	return m, nil
+// filterModel is the filter both lists share: the line being typed after
+// / and what it parses to.
+type filterModel struct {
+	input  field
+	typing bool
+	spec   filterSpec
 }
 
-// filterKey edits the filter; it applies as typed, enter keeps it and esc
+func newFilter(st styles) filterModel {
+	f := filterModel{input: newField(st, "filter: ", false)}
+	f.input.placeholder = "text status:rejected action:kill target:web"
+	return f
+}
+
+// start opens the line with the filter in force.
+func (f filterModel) start() filterModel {
+	f.typing = true
+	f.input.set(f.spec.raw)
+	f.input.focus()
+	return f
+}
+
+// update edits the filter; it applies as typed, enter keeps it and esc
 // drops it.
-func (m Model) filterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+func (f filterModel) update(msg tea.KeyMsg) filterModel {
 	switch msg.Type {
 	case tea.KeyEnter:
-		m.filtering = false
-		m.filter.blur()
-		return m, nil
+		f.typing = false
+		f.input.blur()
+		return f
 	case tea.KeyEsc:
-		m.clearFilter()
-		return m, nil
+		return f.clear()
 	}
-	m.filter = m.filter.update(msg)
-	m.spec = parseFilter(m.filter.text())
-	return m, nil
+	f.input = f.input.update(msg)
+	f.spec = parseFilter(f.input.text())
+	return f
 }
 
-func (m *Model) clearFilter() {
-	m.filtering = false
-	m.filter.blur()
-	m.filter.set("")
-	m.spec = filterSpec{}
+// clear drops the filter.
+func (f filterModel) clear() filterModel {
+	f.typing = false
+	f.input.blur()
+	f.input.set("")
+	f.spec = filterSpec{}
+	return f
 }

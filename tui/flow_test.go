@@ -113,7 +113,8 @@ func TestDialogErrors(t *testing.T) {
 			bad = "111111"
 		}
 		decide(tm, 0, "a", bad, "")
-		waitFor(t, tm, "wrong code")
+		// The words every client uses (mpawords), said to "you".
+		waitFor(t, tm, "wrong TOTP code; check the code in your authenticator app")
 	})
 	t.Run("self approval", func(t *testing.T) {
 		f := setup(t)
@@ -186,7 +187,7 @@ func TestRequesterCancels(t *testing.T) {
 	}
 	tm.Quit()
 	m := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(Model)
-	for _, r := range m.queue {
+	for _, r := range m.s.queue {
 		if r.Requester != "dave" {
 			t.Errorf("dave's queue shows %s's request %s", r.Requester, r.ID)
 		}
@@ -203,9 +204,9 @@ func TestRegistration(t *testing.T) {
 	waitFor(t, tm, "otpauth://")
 	tm.Quit()
 	m := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(Model)
-	secret := m.regInfo.Secret
-	if secret == "" || !strings.Contains(m.regQR, "▀") {
-		t.Fatalf("no secret or QR code: %q", m.regQR)
+	secret := m.register.info.Secret
+	if secret == "" || !strings.Contains(m.register.qr, "▀") {
+		t.Fatalf("no secret or QR code: %q", m.register.qr)
 	}
 	if !strings.Contains(m.View(), secret) {
 		t.Fatalf("secret not shown:\n%s", m.View())
@@ -217,8 +218,8 @@ func TestRegistration(t *testing.T) {
 	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(mpatest.Oathtool(t, secret, f.clock.Now()))})
 	mm, cmd = mm.Update(tea.KeyMsg{Type: tea.KeyEnter})
 	mm, _ = mm.Update(cmd())
-	if got := mm.(Model); got.reg != regRegistered {
-		t.Fatalf("reg state %v, err %q", got.reg, got.regErr)
+	if got := mm.(Model); got.register.state != regRegistered {
+		t.Fatalf("reg state %v, err %q", got.register.state, got.register.err)
 	}
 	// The code just used approves nothing: the console says when the next
 	// one is accepted (the next 30 s step).
@@ -245,13 +246,13 @@ func TestRegistrationHeld(t *testing.T) {
 	mm, _ = mm.Update(approverCmd(f.ctx, f.svc, "frank")())
 	mm, cmd := mm.Update(tea.KeyMsg{Type: tea.KeyEnter})
 	mm, _ = mm.Update(cmd())
-	secret := mm.(Model).regInfo.Secret
+	secret := mm.(Model).register.info.Secret
 	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(mpatest.Oathtool(t, secret, f.clock.Now()))})
 	mm, cmd = mm.Update(tea.KeyMsg{Type: tea.KeyEnter})
 	mm, _ = mm.Update(cmd())
 	got := mm.(Model)
-	if got.reg != regHeld || !strings.Contains(got.View(), "waiting for other approvers") {
-		t.Fatalf("reg %v, err %q:\n%s", got.reg, got.regErr, got.View())
+	if got.register.state != regHeld || !strings.Contains(got.View(), "waiting for other approvers") {
+		t.Fatalf("reg %v, err %q:\n%s", got.register.state, got.register.err, got.View())
 	}
 	if strings.Contains(got.View(), secret) {
 		t.Fatal("secret still shown after confirmation")

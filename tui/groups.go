@@ -36,36 +36,18 @@ func loadProgress(ctx context.Context, b Backend, id string) (*mpa.Progress, err
 	return &p, nil
 }
 
-// cannotHelp reports whether the viewer, an approver, cannot help the
-// pending request r with their vote: it has approvers rules and none of
-// the lines it still needs is one of their groups. The queue marks it.
-func (m Model) cannotHelp(r *mpa.Request) bool {
-	if !m.viewer.Approver || len(r.Rules) == 0 || r.Status != mpa.StatusPending || r.Requester == m.viewer.Name {
-		return false
-	}
-	for _, vs := range [][]mpa.Vote{r.Approvals, r.Rejections} {
-		for _, v := range vs {
-			if v.Approver == m.viewer.Name {
-				return false
-			}
-		}
-	}
-	gb, ok := m.svc.(groupsBackend)
-	return ok && !gb.CanHelp(*r, m.viewer.Name)
-}
-
 // progressLines is the detail view's Approvers section: each line of the
 // request's approvers rules, met or not and by whom, and who can still
 // approve it.
-func (m Model) progressLines(r *mpa.Request, w int) []string {
-	if len(r.Rules) == 0 || (m.progress == nil && m.progressErr == nil) {
+func (d detailModel) progressLines(s *shared, r *mpa.Request, w int) []string {
+	if len(r.Rules) == 0 || (d.progress == nil && d.progressErr == nil) {
 		return nil
 	}
-	lines := []string{"", m.st.label.Render("Approvers rule")}
-	if m.progressErr != nil {
-		return append(lines, "  "+m.st.err.Render(describe(m.progressErr)))
+	lines := []string{"", s.st.label.Render("Approvers rule")}
+	if d.progressErr != nil {
+		return append(lines, "  "+s.st.err.Render(describe(d.progressErr)))
 	}
-	for _, l := range m.progress.Lines {
+	for _, l := range d.progress.Lines {
 		mark, text := "✗ ", l.String()
 		if l.Met() {
 			mark = "✓ "
@@ -78,16 +60,16 @@ func (m Model) progressLines(r *mpa.Request, w int) []string {
 			lines = append(lines, p+wl)
 		}
 	}
-	if r.Status == mpa.StatusPending && !m.progress.Met() {
+	if r.Status == mpa.StatusPending && !d.progress.Met() {
 		who := "nobody registered: the groups as they stand cannot meet it"
-		if len(m.progress.CanHelp) > 0 {
-			who = strings.Join(m.progress.CanHelp, ", ")
+		if len(d.progress.CanHelp) > 0 {
+			who = strings.Join(d.progress.CanHelp, ", ")
 		}
 		for _, wl := range wrapText(printable("can still approve: "+who), max(10, w-2)) {
 			lines = append(lines, "  "+wl)
 		}
-		if m.cannotHelp(r) {
-			lines = append(lines, "  "+m.st.own.Render("you cannot help: none of the lines it still needs is one of your groups"))
+		if s.cannotHelp(r) {
+			lines = append(lines, "  "+s.st.own.Render("you cannot help: none of the lines it still needs is one of your groups"))
 		}
 	}
 	return lines

@@ -57,14 +57,14 @@ func TestGroupsInConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.upsert(got)
-	q := m.queueView()
+	q := m.queue.view(&m.s, filterSpec{})
 	if !strings.Contains(q, "- "+got.ID) {
 		t.Fatalf("erin's queue does not mark the request:\n%s", q)
 	}
 	// dave's does not.
 	m2 := f.model(Viewer{Name: "dave", Approver: true}, 120, 30)
 	m2.upsert(got)
-	if q := m2.queueView(); strings.Contains(q, "- "+got.ID) {
+	if q := m2.queue.view(&m2.s, filterSpec{}); strings.Contains(q, "- "+got.ID) {
 		t.Fatalf("dave's queue marks a request he can help:\n%s", q)
 	}
 }

@@ -13,20 +13,26 @@ import (
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
-// historyRows is every request the viewer may see that is no longer
-// waiting for votes (approved, running, or final), newest change first,
-// as filtered.
-func (m Model) historyRows() []*mpa.Request {
-	now := m.now()
+// historyModel is the history view: every request the viewer may see
+// that is no longer waiting for votes. Its own state is the cursor.
+type historyModel struct {
+	selID  string // the selected request
+	listed bool   // the stored requests have been loaded
+}
+
+// rows is every request the viewer may see that is no longer waiting for
+// votes (approved, running, or final), newest change first, as filtered.
+func (h historyModel) rows(s *shared, spec filterSpec) []*mpa.Request {
+	now := s.now()
 	var out []*mpa.Request
-	for _, r := range m.reqs {
-		if !m.visible(r) {
+	for _, r := range s.reqs {
+		if !s.visible(r) {
 			continue
 		}
 		if r.Status == mpa.StatusPending && (r.ExpiresAt.IsZero() || now.Before(r.ExpiresAt)) {
 			continue
 		}
-		if m.spec.match(r, now) {
+		if spec.match(r, now) {
 			out = append(out, r)
 		}
 	}
@@ -63,29 +69,26 @@ var historyCols = []column{
 
 var historyDrop = []int{7, 4, 6, 3}
 
-func (m Model) historyView() string {
-	rows := m.historyRows()
-	cols := layout(historyCols, m.width, historyDrop)
-	titles := make([]string, len(cols))
-	for i, c := range cols {
-		titles[i] = c.title
-	}
-	lines := []string{m.st.header.Render(renderRow(cols, titles))}
+// view draws the history: a header and a page of rows around the cursor.
+func (h historyModel) view(s *shared, spec filterSpec) string {
+	rows := h.rows(s, spec)
+	st := s.st
+	cols := layout(historyCols, s.width, historyDrop)
+	lines := []string{header(s, cols, "")}
 	if len(rows) == 0 {
 		msg := "No finished requests."
-		if !m.listed {
+		if !h.listed {
 			msg = "Loading…"
 		}
-		if !m.spec.empty() {
+		if !spec.empty() {
 			msg = "No request matches the filter."
 		}
-		return strings.Join(append(lines, m.st.dim.Render(msg)), "\n")
+		return strings.Join(append(lines, st.dim.Render(msg)), "\n")
 	}
-	page := max(1, m.bodyHeight()-1)
-	cur := slices.IndexFunc(rows, func(r *mpa.Request) bool { return r.ID == m.histID })
-	cur = max(cur, 0)
+	page := max(1, s.body-1)
+	cur := h.cursor(rows)
 	top := cur / page * page
-	now := m.now()
+	now := s.now()
 	for i := top; i < min(len(rows), top+page); i++ {
 		r := rows[i]
 		exit := "-"
@@ -101,30 +104,38 @@ func (m Model) historyView() string {
 			exit, orDash(decided), short(now.Sub(r.Updated))}
 		line := renderRow(cols, cells)
 		if i == cur {
-			line = m.st.selected.Render(pad(line, m.width))
+			line = st.selected.Render(pad(line, s.width))
 		}
 		lines = append(lines, line)
 	}
 	if len(rows) > page {
 		note := fmt.Sprintf("%d-%d of %d", top+1, min(len(rows), top+page), len(rows))
-		head := strings.TrimRight(renderRow(cols, titles), " ")
-		if w := m.width - len(note) - 1; w > len(head) {
-			lines[0] = m.st.header.Render(pad(head, w)) + " " + m.st.dim.Render(note)
-		}
+		lines[0] = header(s, cols, note)
 	}
 	return strings.Join(lines, "\n")
 }
 
-func (m Model) historyKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	k := m.keys
-	rows := m.historyRows()
-	page := max(1, m.bodyHeight()-1)
-	pos := func() int {
-		return max(0, slices.IndexFunc(rows, func(r *mpa.Request) bool { return r.ID == m.histID }))
+// cursor is the selected row, or the first when the selected request is
+// not in rows.
+func (h historyModel) cursor(rows []*mpa.Request) int {
+	return max(0, slices.IndexFunc(rows, func(r *mpa.Request) bool { return r.ID == h.selID }))
+}
+
+// selected is the request under the cursor.
+func (h historyModel) selected(rows []*mpa.Request) (*mpa.Request, bool) {
+	if len(rows) == 0 {
+		return nil, false
 	}
+	return rows[h.cursor(rows)], true
+}
+
+// update moves the cursor; the root handles every other key.
+func (h historyModel) update(s *shared, rows []*mpa.Request, msg tea.KeyMsg) historyModel {
+	k := s.keys
+	page := max(1, s.body-1)
 	step := func(d int) {
 		if len(rows) > 0 {
-			m.histID = rows[min(max(pos()+d, 0), len(rows)-1)].ID
+			h.selID = rows[min(max(h.cursor(rows)+d, 0), len(rows)-1)].ID
 		}
 	}
 	switch {
@@ -136,18 +147,8 @@ func (m Model) historyKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		step(-page)
 	case key.Matches(msg, k.PageDown):
 		step(page)
-	case key.Matches(msg, k.Open):
-		if len(rows) > 0 {
-			return m.open(rows[pos()].ID)
-		}
-	case key.Matches(msg, k.History), key.Matches(msg, k.Back) && m.spec.empty():
-		m.view = viewQueue
-	case key.Matches(msg, k.Back):
-		m.clearFilter()
-	case key.Matches(msg, k.Filter):
-		return m.startFilter()
 	}
-	return m, nil
+	return h
 }
 
 // decidedBy says who decided r in words: "approved by alice, carol",

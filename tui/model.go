@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
-	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
-	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 )
 
 // Options configures [New]. Zero fields take the documented defaults.
@@ -47,77 +47,37 @@ const (
 	viewRegister
 )
 
-// regState is where the viewer is in TOTP registration, as far as the
-// console knows.
-type regState int
-
-const (
-	regUnknown    regState = iota // not asked yet, or not an approver
-	regNone                       // an approver with no secret in force
-	regIssued                     // a secret was issued in this session; waiting for its code
-	regHeld                       // the code was confirmed; other approvers must approve
-	regRegistered                 // may approve
-)
-
-// Model is the console's Bubble Tea model. Build it with [New]; [Serve]
-// runs one per SSH session.
+// Model is the console's root Bubble Tea model. Build it with [New];
+// [Serve] runs one per SSH session.
+//
+// It holds the state the views share (shared.go) and one model per view:
+// queue, history, detail, the approve / reject dialog, registration and
+// the filter. It routes each message: the service's answers change the
+// shared state, keys go to the view in front, and the keys that move
+// between views (open, back, tab, a, r, c, g, /) are the root's.
 type Model struct {
-	// stopping is set once the gate began to shut down.
-	stopping bool
+	s    shared
+	help help.Model
+	// height is the terminal's; the views get what is left of it (s.body).
+	height int
 	// policyProblem reads what is wrong with policies.yaml on disk.
 	policyProblem func() string
-	// ctx is the session's lifetime. It is kept only to hand to commands,
-	// so that their Backend calls end with the session; the model itself
-	// never blocks on it.
-	ctx    context.Context
-	svc    Backend
-	viewer Viewer
-	now    func() time.Time
-	st     styles
-	keys   KeyMap
-	help   help.Model
+	// stopping is set once the gate began to shut down.
+	stopping bool
 
-	width, height int
-	view          view
-	back          view // where esc goes from the detail view
+	view view
+	back view // where esc goes from the detail view
 
-	// reqs is every request seen, by id. queue holds the pending ones the
-	// viewer may see, sorted by expiry then id, so an update moves one
-	// entry rather than re-sorting 10,000.
-	reqs  map[string]*mpa.Request
-	queue []*mpa.Request
+	queue    queueModel
+	history  historyModel
+	detail   detailModel
+	dialog   dialogModel
+	register registerModel
+	filter   filterModel
 
-	cursorID  string // the selected request in the queue
-	histID    string // the selected request in the history
-	watchErr  error
-	listed    bool
-	filter    field
-	filtering bool
-	spec      filterSpec
-
-	detailID  string
-	events    []audit.Event
-	eventsErr error
-	output    *mpa.StoredOutput
-	outputErr error
-	// progress is the detail request's approvers rule lines (groups.go).
-	progress    *mpa.Progress
-	progressErr error
-	vp          viewport.Model
-
-	dialog     dialog
-	dialogOpen bool
-	confirm    string // id whose cancellation awaits y
-
-	reg      regState
-	approver mpa.Approver
-	regInfo  mpa.Registration
-	regQR    string
-	regCode  field
-	regMsg   string
-	regErr   string
-
-	flash    string
+	confirm  string // id whose cancellation awaits y
+	watchErr error  // why the live updates stopped
+	flash    string // the last action's result or error
 	flashErr bool
 }
 
@@ -141,17 +101,18 @@ func New(ctx context.Context, svc Backend, viewer Viewer, opts Options) Model {
 	h := help.New()
 	h.Styles = st.help
 	m := Model{
-		ctx: ctx, svc: svc, viewer: viewer, now: opts.Now,
-		st: st, keys: DefaultKeyMap(), help: h,
-		width: opts.Width, height: opts.Height,
+		s: shared{
+			ctx: ctx, svc: svc, viewer: viewer, now: opts.Now,
+			st: st, keys: DefaultKeyMap(), width: opts.Width,
+			reqs: map[string]*mpa.Request{},
+		},
+		help:          h,
+		height:        opts.Height,
 		policyProblem: opts.PolicyProblem,
-		reqs:          map[string]*mpa.Request{},
-		filter:        newField(st, "filter: ", false),
-		regCode:       newField(st, "code: ", true),
-		vp:            viewport.New(opts.Width, 1),
+		detail:        detailModel{vp: viewport.New(opts.Width, 1)},
+		register:      newRegister(st),
+		filter:        newFilter(st),
 	}
-	m.regCode.limit = 8
-	m.filter.placeholder = "text status:rejected action:kill target:web"
 	m.resize()
 	return m
 }
@@ -159,9 +120,10 @@ func New(ctx context.Context, svc Backend, viewer Viewer, opts Options) Model {
 // Init starts the subscription, loads the history and, for an approver,
 // their registration state.
 func (m Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{watchCmd(m.ctx, m.svc), listCmd(m.ctx, m.svc, m.viewer), tickCmd()}
-	if m.viewer.Approver {
-		cmds = append(cmds, approverCmd(m.ctx, m.svc, m.viewer.Name))
+	s := &m.s
+	cmds := []tea.Cmd{watchCmd(s.ctx, s.svc), listCmd(s.ctx, s.svc, s.viewer), tickCmd()}
+	if s.viewer.Approver {
+		cmds = append(cmds, approverCmd(s.ctx, s.svc, s.viewer.Name))
 	}
 	return tea.Batch(cmds...)
 }
@@ -169,28 +131,29 @@ func (m Model) Init() tea.Cmd {
 // Update handles one message. It does no I/O: calls to the Backend are
 // returned as commands.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	s := &m.s
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.width, m.height = msg.Width, msg.Height
+		s.width, m.height = msg.Width, msg.Height
 		m.resize()
 		return m, nil
 	case tickMsg:
-		m.expireQueue()
+		s.expireQueue()
 		m.refreshDetail()
 		return m, tickCmd()
 	case watchStartedMsg:
 		return m, nextCmd(msg.ch)
 	case requestMsg:
 		m.upsert(msg.r)
-		if msg.r.ID == m.detailID {
+		if msg.r.ID == m.detail.id {
 			m.refreshDetail()
 			// The trail grew with this change; fetch it again.
-			return m, tea.Batch(nextCmd(msg.ch), eventsCmd(m.ctx, m.svc, m.detailID))
+			return m, tea.Batch(nextCmd(msg.ch), eventsCmd(s.ctx, s.svc, m.detail.id))
 		}
 		return m, nextCmd(msg.ch)
 	case watchEndedMsg:
 		m.watchErr = msg.err
-		if m.watchErr == nil && m.ctx.Err() == nil {
+		if m.watchErr == nil && s.ctx.Err() == nil {
 			m.watchErr = errors.New("subscription closed")
 		}
 		return m, nil
@@ -202,24 +165,23 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		for _, r := range msg.reqs {
 			m.upsert(r)
 		}
-		m.listed = true
+		m.history.listed = true
 		return m, nil
 	case eventsMsg:
-		if msg.id == m.detailID {
-			m.events, m.eventsErr = msg.events, msg.err
-			m.output, m.outputErr = msg.output, msg.outputErr
-			m.progress, m.progressErr = msg.progress, msg.progressErr
+		if msg.id == m.detail.id {
+			m.detail = m.detail.loaded(msg)
 			m.refreshDetail()
 		}
 		return m, nil
 	case approverMsg:
 		return m.onApprover(msg)
 	case voteMsg:
-		next, cmd := m.onVote(msg)
-		if nm, ok := next.(Model); ok && nm.stopping && !nm.dialogOpen {
-			return nm, tea.Batch(cmd, tea.Quit)
+		var cmd tea.Cmd
+		m, cmd = m.onVote(msg)
+		if m.stopping && !m.dialog.open {
+			return m, tea.Batch(cmd, tea.Quit)
 		}
-		return next, cmd
+		return m, cmd
 	case cancelMsg:
 		if msg.err != nil {
 			m.setFlash("cancel "+msg.id+": "+describe(msg.err), true)
@@ -228,13 +190,22 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.upsert(msg.r)
 		m.setFlash("cancelled "+msg.id, false)
 		return m, nil
-	case registrationMsg, registeredMsg:
-		return m.updateRegister(msg)
+	case registrationMsg:
+		m.register = m.register.issued(msg)
+		return m, nil
+	case registeredMsg:
+		var done bool
+		m.register, done = m.register.confirmed(msg)
+		if done {
+			m.view = viewQueue
+			m.setFlash(m.register.nextCode(), false)
+		}
+		return m, nil
 	case tea.KeyMsg:
 		return m.onKey(msg)
 	case StoppingMsg:
 		m.stopping = true
-		if m.dialogOpen {
+		if m.dialog.open {
 			m.setFlash("the gate is shutting down: send your vote now; the console closes after it", true)
 			return m, nil
 		}
@@ -246,52 +217,53 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // StoppingMsg tells the console the gate is shutting down.
 type StoppingMsg struct{}
 
-func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	if msg.Type == tea.KeyCtrlC {
-		return m, tea.Quit
+// upsert records r in the shared state; the first request queued gets the
+// queue's cursor.
+func (m *Model) upsert(r mpa.Request) {
+	if m.s.upsert(r) && m.queue.cursorID == "" {
+		m.queue.cursorID = r.ID
 	}
-	// An open input takes every key, so that q or a can be typed.
-	switch {
-	case m.dialogOpen:
-		return m.dialogKey(msg)
-	case m.filtering:
-		return m.filterKey(msg)
-	case m.view == viewRegister && m.reg == regIssued:
-		return m.registerKey(msg)
-	}
-	if m.confirm != "" {
-		id := m.confirm
-		m.confirm = ""
-		if msg.String() == "y" {
-			m.setFlash("cancelling "+id+"…", false)
-			return m, cancelCmd(m.ctx, m.svc, id, m.viewer.Name)
-		}
-		m.setFlash("not cancelled", false)
+}
+
+// onApprover learns where the viewer is in registration. An approver with
+// no secret in force is taken to the registration view first, since they
+// can decide nothing until they have one.
+func (m Model) onApprover(msg approverMsg) (tea.Model, tea.Cmd) {
+	reg, err := m.register.learned(msg)
+	if err != nil {
+		m.setFlash("registration state: "+describe(err), true)
 		return m, nil
 	}
-	// A result or error from the last action is stale once the next
-	// key is pressed.
-	m.setFlash("", false)
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Quit):
-		return m, tea.Quit
-	case key.Matches(msg, k.Help):
-		m.help.ShowAll = !m.help.ShowAll
-		m.resize()
-		return m, nil
-	}
-	switch m.view {
-	case viewQueue:
-		return m.queueKey(msg)
-	case viewHistory:
-		return m.historyKey(msg)
-	case viewDetail:
-		return m.detailKey(msg)
-	case viewRegister:
-		return m.registerKey(msg)
+	m.register = reg
+	if reg.needed() {
+		m.view = viewRegister
 	}
 	return m, nil
+}
+
+// onVote shows the service's answer to a vote: in the dialog if refused,
+// in the status line if counted.
+func (m Model) onVote(msg voteMsg) (Model, tea.Cmd) {
+	if !m.dialog.open || msg.id != m.dialog.id {
+		return m, nil // the dialog was closed; the service's answer stands
+	}
+	if msg.err != nil {
+		m.dialog = m.dialog.refused(msg.err)
+		return m, nil
+	}
+	m.upsert(msg.r)
+	m = m.closeDialog()
+	if msg.approve {
+		s := fmt.Sprintf("approved %s: %d of %d approvals", msg.id, len(msg.r.Approvals), msg.r.RequiredApprovals)
+		if msg.r.Status != mpa.StatusPending {
+			s += ", now " + msg.r.Status.String()
+		}
+		m.setFlash(s, false)
+	} else {
+		m.setFlash("rejected "+msg.id, false)
+	}
+	m.refreshDetail()
+	return m, eventsCmd(m.s.ctx, m.s.svc, msg.id)
 }
 
 func (m *Model) setFlash(s string, isErr bool) { m.flash, m.flashErr = s, isErr }
@@ -304,36 +276,50 @@ func (m Model) helpHeight() int {
 	return 1
 }
 
-// bodyHeight is the lines left for the current view between the title
-// line and the status and help lines.
-func (m Model) bodyHeight() int { return max(1, m.height-2-m.helpHeight()) }
-
 func (m *Model) resize() {
-	m.help.Width = m.width
-	m.filter.width = max(10, m.width-len(m.filter.prompt)-2)
-	m.vp.Width = m.width
-	m.vp.Height = m.detailHeight()
+	m.s.body = max(1, m.height-2-m.helpHeight())
+	m.help.Width = m.s.width
+	m.filter.input.width = max(10, m.s.width-len(m.filter.input.prompt)-2)
 	m.refreshDetail()
 }
 
+// detailHeight is the detail viewport's height: the body less the
+// dialog, when open, and the scroll line.
+func (m Model) detailHeight() int {
+	h := m.s.body - 1
+	if m.dialog.open {
+		h -= lipgloss.Height(m.dialog.view(&m.s))
+	}
+	return max(1, h)
+}
+
+// refreshDetail sizes the detail view and redraws it if it is shown.
+func (m *Model) refreshDetail() {
+	m.detail.refresh(&m.s, m.detailHeight(), m.view == viewDetail)
+}
+
 // View draws the title line, the current view, the status line and the
-// help bar, in exactly m.height lines.
+// help bar, in exactly the terminal's height.
 func (m Model) View() string {
+	s := &m.s
 	body := ""
 	switch m.view {
 	case viewQueue:
-		body = m.queueView()
+		body = m.queue.view(s, m.filter.spec)
 	case viewHistory:
-		body = m.historyView()
+		body = m.history.view(s, m.filter.spec)
 	case viewDetail:
-		body = m.detailView()
+		body = m.detail.view(s)
+		if m.dialog.open {
+			body += "\n" + m.dialog.view(s)
+		}
 	case viewRegister:
-		body = m.registerView()
+		body = m.register.view(s)
 	}
 	var b strings.Builder
 	b.WriteString(m.titleLine())
 	b.WriteByte('\n')
-	b.WriteString(fitHeight(body, m.bodyHeight()))
+	b.WriteString(fitHeight(body, s.body))
 	b.WriteByte('\n')
 	b.WriteString(m.statusLine())
 	b.WriteByte('\n')
@@ -343,24 +329,25 @@ func (m Model) View() string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString(truncate(l, m.width))
+		b.WriteString(truncate(l, s.width))
 	}
 	return b.String()
 }
 
 func (m Model) titleLine() string {
+	s := &m.s
 	role := "requester"
-	if m.viewer.Approver {
+	if s.viewer.Approver {
 		role = "approver"
-		if m.reg != regRegistered && m.reg != regUnknown {
+		if st := m.register.state; st != regRegistered && st != regUnknown {
 			role = "approver, not registered"
 		}
 	}
-	left := m.st.title.Render("keyturn") + " " + m.viewTitle()
-	right := fmt.Sprintf("%s (%s)", m.viewer.Name, role)
-	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	left := s.st.title.Render("keyturn") + " " + m.viewTitle()
+	right := fmt.Sprintf("%s (%s)", s.viewer.Name, role)
+	gap := s.width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
-		return truncate(left+" "+right, m.width)
+		return truncate(left+" "+right, s.width)
 	}
 	return left + strings.Repeat(" ", gap) + right
 }
@@ -368,11 +355,11 @@ func (m Model) titleLine() string {
 func (m Model) viewTitle() string {
 	switch m.view {
 	case viewQueue:
-		return fmt.Sprintf("queue · %d pending", len(m.queue))
+		return fmt.Sprintf("queue · %d pending", len(m.s.queue))
 	case viewHistory:
 		return "history"
 	case viewDetail:
-		return "request " + m.detailID
+		return "request " + m.detail.id
 	case viewRegister:
 		return "TOTP registration"
 	}
@@ -382,74 +369,25 @@ func (m Model) viewTitle() string {
 // statusLine shows, by priority, the filter being typed, a pending
 // confirmation, the last result, or a lost subscription.
 func (m Model) statusLine() string {
+	st, w := m.s.st, m.s.width
 	switch {
-	case m.filtering:
-		return m.filter.view()
+	case m.filter.typing:
+		return m.filter.input.view()
 	case m.confirm != "":
-		return m.st.warn.Render(truncate("cancel "+m.confirm+"? y to confirm, any other key to keep it", m.width))
+		return st.warn.Render(truncate("cancel "+m.confirm+"? y to confirm, any other key to keep it", w))
 	case m.flash != "":
 		if m.flashErr {
-			return m.st.err.Render(truncate(m.flash, m.width))
+			return st.err.Render(truncate(m.flash, w))
 		}
-		return m.st.ok.Render(truncate(m.flash, m.width))
-	case m.viewer.Approver && m.policyProblem != nil && m.policyProblem() != "":
-		return m.st.warn.Render(truncate("policies.yaml on disk is broken; the last good policy stays in force: "+m.policyProblem(), m.width))
+		return st.ok.Render(truncate(m.flash, w))
+	case m.s.viewer.Approver && m.policyProblem != nil && m.policyProblem() != "":
+		return st.warn.Render(truncate("policies.yaml on disk is broken; the last good policy stays in force: "+m.policyProblem(), w))
 	case m.watchErr != nil:
-		return m.st.err.Render(truncate("live updates stopped: "+describe(m.watchErr)+"; reopen the console", m.width))
-	case !m.spec.empty():
-		return m.st.dim.Render(truncate("filter: "+m.spec.raw+" (/ to change, esc to clear)", m.width))
+		return st.err.Render(truncate("live updates stopped: "+describe(m.watchErr)+"; reopen the console", w))
+	case !m.filter.spec.empty():
+		return st.dim.Render(truncate("filter: "+m.filter.spec.raw+" (/ to change, esc to clear)", w))
 	}
 	return ""
-}
-
-// activeKeys is the KeyMap with the bindings that do nothing here
-// disabled, so the help bar shows only what works.
-func (m Model) activeKeys() KeyMap {
-	k := m.keys
-	onList := m.view == viewQueue || m.view == viewHistory
-	inQueueOrDetail := m.view == viewQueue || m.view == viewDetail
-	k.Up.SetEnabled(!m.dialogOpen)
-	k.Down.SetEnabled(!m.dialogOpen)
-	k.PageUp.SetEnabled(!m.dialogOpen)
-	k.PageDown.SetEnabled(!m.dialogOpen)
-	k.Open.SetEnabled(onList)
-	k.Back.SetEnabled(m.view != viewQueue || !m.spec.empty())
-	// Offer a vote or a cancel only on a request that could take one; the
-	// service still decides whether it counts.
-	sel, ok := m.selected()
-	live := ok && inQueueOrDetail && !m.dialogOpen && shownStatus(sel, m.now()) == mpa.StatusPending.String()
-	k.Approve.SetEnabled(m.viewer.Approver && live)
-	k.Reject.SetEnabled(m.viewer.Approver && live)
-	k.Cancel.SetEnabled(ok && inQueueOrDetail && !m.dialogOpen && sel.Requester == m.viewer.Name &&
-		(sel.Status == mpa.StatusPending || sel.Status == mpa.StatusApproved))
-	k.History.SetEnabled(onList)
-	if m.view == viewHistory {
-		k.History.SetHelp("tab", "queue")
-	}
-	k.Register.SetEnabled(m.viewer.Approver && m.reg == regNone && m.view != viewRegister)
-	k.Filter.SetEnabled(onList)
-	if m.view == viewRegister {
-		k.Up.SetEnabled(false)
-		k.Down.SetEnabled(false)
-		k.PageUp.SetEnabled(false)
-		k.PageDown.SetEnabled(false)
-		switch m.reg {
-		case regNone:
-			k.Open = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "issue secret"))
-		case regIssued:
-			k.Open = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm code"))
-			k.Quit = key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))
-			k.Help.SetEnabled(false)
-		}
-	}
-	if m.dialogOpen {
-		k.Open = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "submit"))
-		k.Back = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close"))
-		k.Up = key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field"))
-		k.Quit = key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))
-		k.Help.SetEnabled(false)
-	}
-	return k
 }
 
 // selected returns the request the current view's cursor is on.
@@ -457,43 +395,19 @@ func (m Model) selected() (*mpa.Request, bool) {
 	var id string
 	switch m.view {
 	case viewQueue:
-		id = m.cursorID
+		id = m.queue.cursorID
 	case viewHistory:
-		id = m.histID
+		id = m.history.selID
 	case viewDetail:
-		id = m.detailID
+		id = m.detail.id
 	}
-	r, ok := m.reqs[id]
+	r, ok := m.s.reqs[id]
 	return r, ok && id != ""
 }
 
-// visible reports whether the viewer may see r: approvers see every
-// request, anyone else only their own.
-func (m Model) visible(r *mpa.Request) bool {
-	return m.viewer.Approver || r.Requester == m.viewer.Name
-}
-
-// open shows r's detail view and fetches its audit trail.
-func (m Model) open(id string) (Model, tea.Cmd) {
-	if m.view != viewDetail {
-		m.back = m.view
-	}
-	m.view = viewDetail
-	m.detailID = id
-	m.events, m.eventsErr = nil, nil
-	m.output, m.outputErr = nil, nil
-	m.progress, m.progressErr = nil, nil
-	m.vp.GotoTop()
-	m.refreshDetail()
-	return m, eventsCmd(m.ctx, m.svc, id)
-}
-
-// startCancel asks to confirm cancelling the selected request.
-func (m Model) startCancel() (Model, tea.Cmd) {
-	r, ok := m.selected()
-	if !ok {
-		return m, nil
-	}
-	m.confirm = r.ID
-	return m, nil
+// ownRequest is the sentence for a vote on one's own request, as the
+// service would refuse it.
+func ownRequest() string {
+	s, _ := mpawords.Error(mpa.ErrSelfApproval, exitcode.Command, mpawords.Subject{})
+	return s
 }

@@ -43,23 +43,24 @@ func loadOutput(ctx context.Context, b Backend, id string, events []audit.Event)
 // outputLines is the detail view's Output section: what a finished
 // request's command wrote, each line with its time and stream, escaped.
 // A kept copy that does not match the audit trail is not shown.
-func (m Model) outputLines(w int) []string {
-	if m.output == nil && m.outputErr == nil {
+func (d detailModel) outputLines(s *shared, w int) []string {
+	if d.output == nil && d.outputErr == nil {
 		return nil
 	}
-	lines := []string{"", m.st.label.Render("Output")}
-	if m.outputErr != nil {
-		return append(lines, "  "+m.st.err.Render(describe(m.outputErr)))
+	st := s.st
+	lines := []string{"", st.label.Render("Output")}
+	if d.outputErr != nil {
+		return append(lines, "  "+st.err.Render(describe(d.outputErr)))
 	}
-	o := m.output
+	o := d.output
 	if !o.Matches() {
-		return append(lines, "  "+m.st.err.Render(fmt.Sprintf("the kept output does not match the audit trail (event %d); not shown", o.AuditSeq)))
+		return append(lines, "  "+st.err.Render(fmt.Sprintf("the kept output does not match the audit trail (event %d); not shown", o.AuditSeq)))
 	}
 	kept := "kept in full"
 	if o.Output.OmittedBytes > 0 {
 		kept = fmt.Sprintf("%d bytes omitted in the middle", o.Output.OmittedBytes)
 	}
-	lines = append(lines, "  "+m.st.dim.Render(fmt.Sprintf("%d bytes, %s; sha256 %s matches audit event %d",
+	lines = append(lines, "  "+st.dim.Render(fmt.Sprintf("%d bytes, %s; sha256 %s matches audit event %d",
 		o.Output.TotalBytes, kept, short12(o.SHA256), o.AuditSeq)))
 	shown := 0
 	add := func(chunks []mpa.OutputChunk) bool {
@@ -70,7 +71,7 @@ func (m Model) outputLines(w int) []string {
 			}
 			for _, l := range strings.Split(strings.TrimSuffix(string(c.Data), "\n"), "\n") {
 				if shown == maxOutputLines {
-					lines = append(lines, "  "+m.st.dim.Render(fmt.Sprintf("… more: ssh %s@gate mpa requests output %s", m.viewer.Name, o.Output.Request)))
+					lines = append(lines, "  "+st.dim.Render(fmt.Sprintf("… more: ssh %s@gate mpa requests output %s", s.viewer.Name, o.Output.Request)))
 					return false
 				}
 				shown++
@@ -79,7 +80,7 @@ func (m Model) outputLines(w int) []string {
 					if i > 0 {
 						prefix = strings.Repeat(" ", len(prefix))
 					}
-					lines = append(lines, m.st.dim.Render(prefix)+wl)
+					lines = append(lines, st.dim.Render(prefix)+wl)
 				}
 			}
 		}
@@ -87,7 +88,7 @@ func (m Model) outputLines(w int) []string {
 	}
 	if add(o.Output.Head) {
 		if o.Output.OmittedBytes > 0 {
-			lines = append(lines, "  "+m.st.dim.Render(fmt.Sprintf("… %d bytes omitted …", o.Output.OmittedBytes)))
+			lines = append(lines, "  "+st.dim.Render(fmt.Sprintf("… %d bytes omitted …", o.Output.OmittedBytes)))
 		}
 		add(o.Output.Tail)
 	}

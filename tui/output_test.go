@@ -89,10 +89,11 @@ func TestDetailHidesForgedOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.reqs[r.ID] = &req
+	m.s.reqs[r.ID] = &req
 	m, cmd := m.open(r.ID)
 	next, _ := m.Update(cmd())
-	got := next.(Model).detailContent()
+	nm := next.(Model)
+	got := nm.detail.content(&nm.s)
 	if !strings.Contains(got, "does not match the audit trail") || strings.Contains(got, "all fine") {
 		t.Errorf("detail view of a forged output:\n%s", got)
 	}

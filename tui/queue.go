@@ -11,171 +11,92 @@ import (
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
-// upsert records r, unless it is older than the state already held (the
-// history's List and the subscription may deliver out of order), and keeps
-// the queue sorted by expiry.
-func (m *Model) upsert(r mpa.Request) {
-	old, ok := m.reqs[r.ID]
-	if ok && r.Updated.Before(old.Updated) {
-		return
-	}
-	if ok && m.queued(old) {
-		m.queue = removeSorted(m.queue, old)
-	}
-	nr := r
-	m.reqs[r.ID] = &nr
-	if !m.visible(&nr) {
-		return
-	}
-	if m.queued(&nr) {
-		i, _ := slices.BinarySearchFunc(m.queue, &nr, byExpiry)
-		m.queue = slices.Insert(m.queue, i, &nr)
-		if m.cursorID == "" {
-			m.cursorID = nr.ID
-		}
-	}
+// queueModel is the queue view: the pending requests the viewer may see,
+// soonest expiry first, as filtered. Its own state is the cursor; the
+// requests are the shared ones.
+type queueModel struct {
+	cursorID string // the selected request
 }
 
-// queued reports whether r belongs in the queue: pending, visible to the
-// viewer, and not yet past its expiry (the service marks it Expired only
-// when it is next read or swept).
-func (m *Model) queued(r *mpa.Request) bool {
-	return r.Status == mpa.StatusPending && m.visible(r) &&
-		(r.ExpiresAt.IsZero() || m.now().Before(r.ExpiresAt))
-}
-
-// byExpiry orders the queue: soonest expiry first, then by id so the
-// order is total.
-func byExpiry(a, b *mpa.Request) int {
-	if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
-		return c
-	}
-	return strings.Compare(a.ID, b.ID)
-}
-
-func removeSorted(q []*mpa.Request, r *mpa.Request) []*mpa.Request {
-	i, found := slices.BinarySearchFunc(q, r, byExpiry)
-	if found {
-		return slices.Delete(q, i, i+1)
-	}
-	return q
-}
-
-// expireQueue drops the requests whose expiry has passed. The queue is
-// sorted by expiry, so they are all at its front.
-func (m *Model) expireQueue() {
-	now := m.now()
-	n := 0
-	for n < len(m.queue) && !m.queue[n].ExpiresAt.IsZero() && !now.Before(m.queue[n].ExpiresAt) {
-		n++
-	}
-	if n > 0 {
-		m.queue = slices.Delete(m.queue, 0, n)
-	}
-}
-
-// queueRows is the queue as filtered; without a filter it is the queue
+// rows is the queue as filtered; without a filter it is the queue
 // itself, not a copy.
-func (m Model) queueRows() []*mpa.Request {
-	if m.spec.empty() {
-		return m.queue
+func (q queueModel) rows(s *shared, spec filterSpec) []*mpa.Request {
+	if spec.empty() {
+		return s.queue
 	}
 	var out []*mpa.Request
-	now := m.now()
-	for _, r := range m.queue {
-		if m.spec.match(r, now) {
+	now := s.now()
+	for _, r := range s.queue {
+		if spec.match(r, now) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// indexOf finds id in rows; -1 if absent. On the unfiltered queue it is a
-// binary search.
-func (m Model) indexOf(rows []*mpa.Request, id string) int {
-	r, ok := m.reqs[id]
+// indexOf finds id in rows; -1 if absent. rows is the queue or a part of
+// it, so sorted by expiry: a binary search.
+func indexOf(s *shared, rows []*mpa.Request, id string) int {
+	r, ok := s.reqs[id]
 	if !ok {
 		return -1
 	}
-	if m.spec.empty() && len(rows) == len(m.queue) {
-		if i, found := slices.BinarySearchFunc(rows, r, byExpiry); found {
-			return i
-		}
+	if i, found := slices.BinarySearchFunc(rows, r, byExpiry); found {
+		return i
+	}
+	return -1
+}
+
+// cursor is the cursor's row, falling back to the first row when the
+// selected request left the list; -1 for an empty list.
+func (q queueModel) cursor(s *shared, rows []*mpa.Request) int {
+	if len(rows) == 0 {
 		return -1
 	}
-	return slices.IndexFunc(rows, func(x *mpa.Request) bool { return x.ID == id })
+	if i := indexOf(s, rows, q.cursorID); i >= 0 {
+		return i
+	}
+	return 0
+}
+
+// selected is the request under the cursor.
+func (q queueModel) selected(s *shared, rows []*mpa.Request) (*mpa.Request, bool) {
+	i := q.cursor(s, rows)
+	if i < 0 {
+		return nil, false
+	}
+	return rows[i], true
+}
+
+// update moves the cursor; the root handles every other key.
+func (q queueModel) update(s *shared, rows []*mpa.Request, msg tea.KeyMsg) queueModel {
+	k := s.keys
+	page := s.body - 1
+	switch {
+	case key.Matches(msg, k.Up):
+		q.cursorID = move(s, rows, q.cursorID, -1)
+	case key.Matches(msg, k.Down):
+		q.cursorID = move(s, rows, q.cursorID, 1)
+	case key.Matches(msg, k.PageUp):
+		q.cursorID = move(s, rows, q.cursorID, -page)
+	case key.Matches(msg, k.PageDown):
+		q.cursorID = move(s, rows, q.cursorID, page)
+	}
+	return q
 }
 
 // move returns the id at the cursor moved by delta within rows.
-func (m Model) move(rows []*mpa.Request, id string, delta int) string {
+func move(s *shared, rows []*mpa.Request, id string, delta int) string {
 	if len(rows) == 0 {
 		return ""
 	}
-	i := m.indexOf(rows, id)
+	i := indexOf(s, rows, id)
 	if i < 0 {
 		i = 0
 	} else {
 		i = min(max(i+delta, 0), len(rows)-1)
 	}
 	return rows[i].ID
-}
-
-func (m Model) queueKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	k := m.keys
-	rows := m.queueRows()
-	page := m.bodyHeight() - 1
-	switch {
-	case key.Matches(msg, k.Up):
-		m.cursorID = m.move(rows, m.cursorID, -1)
-	case key.Matches(msg, k.Down):
-		m.cursorID = m.move(rows, m.cursorID, 1)
-	case key.Matches(msg, k.PageUp):
-		m.cursorID = m.move(rows, m.cursorID, -page)
-	case key.Matches(msg, k.PageDown):
-		m.cursorID = m.move(rows, m.cursorID, page)
-	case key.Matches(msg, k.Open):
-		if i := m.cursorIndex(rows); i >= 0 {
-			return m.open(rows[i].ID)
-		}
-	case key.Matches(msg, k.Approve), key.Matches(msg, k.Reject):
-		if !m.viewer.Approver {
-			return m, nil
-		}
-		i := m.cursorIndex(rows)
-		if i < 0 {
-			return m, nil
-		}
-		m, _ = m.open(rows[i].ID)
-		var cmd tea.Cmd
-		m, cmd = m.openDialog(key.Matches(msg, k.Approve))
-		return m, tea.Batch(cmd, eventsCmd(m.ctx, m.svc, m.detailID))
-	case key.Matches(msg, k.Cancel):
-		if i := m.cursorIndex(rows); i >= 0 {
-			m.cursorID = rows[i].ID
-			return m.startCancel()
-		}
-	case key.Matches(msg, k.History):
-		m.view = viewHistory
-	case key.Matches(msg, k.Filter):
-		return m.startFilter()
-	case key.Matches(msg, k.Back):
-		m.clearFilter()
-	case key.Matches(msg, k.Register):
-		return m.startRegister()
-	}
-	return m, nil
-}
-
-// cursorIndex is the cursor's row, falling back to the first row when
-// the selected request left the list.
-func (m Model) cursorIndex(rows []*mpa.Request) int {
-	if len(rows) == 0 {
-		return -1
-	}
-	if i := m.indexOf(rows, m.cursorID); i >= 0 {
-		return i
-	}
-	return 0
 }
 
 // column is one column of a list: its title, a width, and whether it
@@ -234,6 +155,23 @@ func layout(cols []column, width int, drop []int) []column {
 	return cols
 }
 
+// header is a list's header row, with note (what the marks mean, where
+// the page is) at its right end when both fit.
+func header(s *shared, cols []column, note string) string {
+	titles := make([]string, len(cols))
+	for i, c := range cols {
+		titles[i] = c.title
+	}
+	row := renderRow(cols, titles)
+	if note != "" {
+		head := strings.TrimRight(row, " ")
+		if w := s.width - len([]rune(note)) - 1; w > len(head) {
+			return s.st.header.Render(pad(head, w)) + " " + s.st.dim.Render(note)
+		}
+	}
+	return s.st.header.Render(row)
+}
+
 func renderRow(cols []column, cells []string) string {
 	var b strings.Builder
 	first := true
@@ -265,38 +203,36 @@ var queueCols = []column{
 // requester, then target. The id, action, approvals and expiry stay.
 var queueDrop = []int{5, 4, 3}
 
-func (m Model) queueView() string {
-	rows := m.queueRows()
-	h := m.bodyHeight()
-	cols := layout(queueCols, m.width, queueDrop)
-	titles := make([]string, len(cols))
-	for i, c := range cols {
-		titles[i] = c.title
-	}
-	lines := []string{m.st.header.Render(renderRow(cols, titles))}
+// view draws the queue: a header and a page of rows around the cursor.
+func (q queueModel) view(s *shared, spec filterSpec) string {
+	rows := q.rows(s, spec)
+	h := s.body
+	st, viewer := s.st, s.viewer
+	cols := layout(queueCols, s.width, queueDrop)
+	lines := []string{header(s, cols, "")}
 	if len(rows) == 0 {
 		msg := "No pending requests."
-		if !m.viewer.Approver {
+		if !viewer.Approver {
 			msg = "You have no pending requests."
 		}
-		if !m.spec.empty() {
+		if !spec.empty() {
 			msg = "No pending request matches the filter."
 		}
-		lines = append(lines, m.st.dim.Render(msg))
+		lines = append(lines, st.dim.Render(msg))
 		return strings.Join(lines, "\n")
 	}
 	page := max(1, h-1)
-	cur := m.cursorIndex(rows)
+	cur := q.cursor(s, rows)
 	top := cur / page * page
-	now := m.now()
+	now := s.now()
 	ownShown, notForMe := false, false
 	for i := top; i < min(len(rows), top+page); i++ {
 		r := rows[i]
 		mark := " "
-		if r.Requester == m.viewer.Name && m.viewer.Approver {
+		if r.Requester == viewer.Name && viewer.Approver {
 			mark = "*" // the viewer's own: another approver must decide
 			ownShown = true
-		} else if m.cannotHelp(r) {
+		} else if s.cannotHelp(r) {
 			mark = "-" // its approvers rule needs other groups than the viewer's
 			notForMe = true
 		}
@@ -309,11 +245,11 @@ func (m Model) queueView() string {
 		line := renderRow(cols, cells)
 		switch {
 		case i == cur:
-			line = m.st.selected.Render(pad(line, m.width))
+			line = st.selected.Render(pad(line, s.width))
 		case mark == "*":
-			line = m.st.own.Render(line)
+			line = st.own.Render(line)
 		case mark == "-":
-			line = m.st.dim.Render(line)
+			line = st.dim.Render(line)
 		}
 		lines = append(lines, line)
 	}
@@ -331,10 +267,7 @@ func (m Model) queueView() string {
 	}
 	if len(notes) > 0 {
 		note := strings.Join(notes, " · ")
-		head := strings.TrimRight(renderRow(cols, titles), " ")
-		if w := m.width - len([]rune(note)) - 1; w > len(head) {
-			lines[0] = m.st.header.Render(pad(head, w)) + " " + m.st.dim.Render(note)
-		}
+		lines[0] = header(s, cols, note)
 	}
 	return strings.Join(lines, "\n")
 }

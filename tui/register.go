@@ -3,170 +3,199 @@ package tui
 import (
 	"errors"
 	"fmt"
-	"github.com/charmbracelet/lipgloss"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
-// onApprover learns where the viewer is in registration. An approver with
-// no secret in force is taken to the registration view first, since they
-// can decide nothing until they have one.
-func (m Model) onApprover(msg approverMsg) (tea.Model, tea.Cmd) {
+// regState is where the viewer is in TOTP registration, as far as the
+// console knows.
+type regState int
+
+const (
+	regUnknown    regState = iota // not asked yet, or not an approver
+	regNone                       // an approver with no secret in force
+	regIssued                     // a secret was issued in this session; waiting for its code
+	regHeld                       // the code was confirmed; other approvers must approve
+	regRegistered                 // may approve
+)
+
+// registerModel is the TOTP registration view: the viewer's state, the
+// secret issued in this session (shown once), and the confirming code
+// being typed.
+type registerModel struct {
+	state    regState
+	approver mpa.Approver
+	info     mpa.Registration
+	qr       string // info.URL as a QR code (mpawords.QR)
+	code     field
+	msg      string
+	err      string
+}
+
+func newRegister(st styles) registerModel {
+	r := registerModel{code: newField(st, "code: ", true)}
+	r.code.limit = 8
+	return r
+}
+
+// learned takes the viewer's registration state from the service. ok is
+// false, with the error, when the service could not say.
+func (r registerModel) learned(msg approverMsg) (registerModel, error) {
 	switch {
 	case errors.Is(msg.err, mpa.ErrNotFound):
-		m.reg = regNone
+		r.state = regNone
 	case msg.err != nil:
-		m.setFlash("registration state: "+describe(msg.err), true)
-		return m, nil
+		return r, msg.err
 	case msg.a.Status == mpa.Registered:
-		m.reg = regRegistered
+		r.state = regRegistered
 	case msg.a.Status == mpa.PendingApproval:
-		m.reg = regHeld
+		r.state = regHeld
 	default:
-		m.reg = regNone
+		r.state = regNone
 	}
-	m.approver = msg.a
-	if m.reg == regNone || m.reg == regHeld {
-		m.view = viewRegister
-	}
-	return m, nil
+	r.approver = msg.a
+	return r, nil
 }
 
-func (m Model) startRegister() (tea.Model, tea.Cmd) {
-	if !m.viewer.Approver || m.reg == regRegistered {
-		return m, nil
-	}
-	m.view = viewRegister
-	return m, nil
-}
+// needed reports whether the viewer must register before deciding
+// anything: the console opens on this view then.
+func (r registerModel) needed() bool { return r.state == regNone || r.state == regHeld }
 
-func (m Model) registerKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	k := m.keys
-	if m.reg == regIssued {
-		switch msg.Type {
-		case tea.KeyEsc:
-			m.regCode.blur()
-			m.view = viewQueue
-			return m, nil
-		case tea.KeyEnter:
-			code := strings.TrimSpace(m.regCode.text())
+// typing reports whether the code prompt takes every key.
+func (r registerModel) typing() bool { return r.state == regIssued }
+
+// update issues a secret (enter or g) or, once one is issued, edits and
+// sends the confirming code. The root leaves the view on esc.
+func (r registerModel) update(s *shared, msg tea.KeyMsg) (registerModel, tea.Cmd) {
+	k := s.keys
+	if r.state == regIssued {
+		if msg.Type == tea.KeyEnter {
+			code := strings.TrimSpace(r.code.text())
 			if code == "" {
-				m.regErr = "enter the code your authenticator shows"
-				return m, nil
+				r.err = "enter the code your authenticator shows"
+				return r, nil
 			}
-			m.regErr, m.regMsg = "", "checking…"
-			m.regCode.set("")
-			return m, completeCmd(m.ctx, m.svc, m.viewer.Name, code)
+			r.err, r.msg = "", "checking…"
+			r.code.set("")
+			return r, completeCmd(s.ctx, s.svc, s.viewer.Name, code)
 		}
-		m.regCode = m.regCode.update(msg)
-		return m, nil
+		r.code = r.code.update(msg)
+		return r, nil
 	}
-	switch {
-	case key.Matches(msg, k.Back):
-		m.view = viewQueue
-	case key.Matches(msg, k.Open), key.Matches(msg, k.Register):
-		if m.reg == regNone {
-			m.regMsg, m.regErr = "issuing a secret…", ""
-			return m, initiateCmd(m.ctx, m.svc, m.viewer.Name)
-		}
+	if (key.Matches(msg, k.Open) || key.Matches(msg, k.Register)) && r.state == regNone {
+		r.msg, r.err = "issuing a secret…", ""
+		return r, initiateCmd(s.ctx, s.svc, s.viewer.Name)
 	}
-	return m, nil
+	return r, nil
 }
 
-func (m Model) updateRegister(msg tea.Msg) (tea.Model, tea.Cmd) {
-	switch msg := msg.(type) {
-	case registrationMsg:
-		if msg.err != nil {
-			m.regMsg, m.regErr = "", describe(msg.err)
-			return m, nil
-		}
-		m.reg, m.regInfo, m.regQR, m.regMsg = regIssued, msg.reg, msg.qr, ""
-		m.regCode.focus()
-		return m, nil
-	case registeredMsg:
-		m.regMsg = ""
-		if msg.err != nil {
-			m.regErr = describe(msg.err)
-			return m, nil
-		}
-		m.regCode.blur()
-		m.approver = msg.a
-		// The secret is no longer shown once confirmed.
-		m.regInfo, m.regQR = mpa.Registration{}, ""
-		if msg.held != nil {
-			m.reg = regHeld
-			m.approver.Request = msg.held.ID
-			return m, nil
-		}
-		m.reg = regRegistered
-		m.view = viewQueue
-		// The code just used cannot approve anything: say when the next
-		// one will be accepted.
-		next := time.Unix((msg.a.LastStep+1)*30, 0).UTC()
-		m.setFlash("registered: you can approve with your next code, from "+next.Format("15:04:05 UTC"), false)
+// issued shows the secret the service issued, or its refusal.
+func (r registerModel) issued(msg registrationMsg) registerModel {
+	if msg.err != nil {
+		r.msg, r.err = "", describe(msg.err)
+		return r
 	}
-	return m, nil
+	r.state, r.info, r.qr, r.msg = regIssued, msg.reg, msg.qr, ""
+	r.code.focus()
+	return r
 }
 
-func (m Model) registerView() string {
-	w := m.width
+// confirmed takes the service's answer to the code. done is true once the
+// viewer may approve: the root then says when the next code is accepted
+// and goes back to the queue.
+func (r registerModel) confirmed(msg registeredMsg) (_ registerModel, done bool) {
+	r.msg = ""
+	if msg.err != nil {
+		r.err = describe(msg.err)
+		return r, false
+	}
+	r.code.blur()
+	r.approver = msg.a
+	// The secret is no longer shown once confirmed.
+	r.info, r.qr = mpa.Registration{}, ""
+	if msg.held != nil {
+		r.state = regHeld
+		r.approver.Request = msg.held.ID
+		return r, false
+	}
+	r.state = regRegistered
+	return r, true
+}
+
+// nextCode says when the code after the one just used is accepted: that
+// one cannot approve anything.
+func (r registerModel) nextCode() string {
+	next := time.Unix((r.approver.LastStep+1)*30, 0).UTC()
+	return "registered: you can approve with your next code, from " + next.Format("15:04:05 UTC")
+}
+
+func (r registerModel) view(s *shared) string {
+	w := s.width
 	var lines []string
-	text := func(s string) {
-		lines = append(lines, wrapText(s, max(10, w))...)
+	text := func(t string) {
+		lines = append(lines, wrapText(t, max(10, w))...)
 	}
-	switch m.reg {
+	switch r.state {
 	case regRegistered:
 		text("You are a registered approver.")
 	case regHeld:
 		text("Your code was confirmed. Registration is waiting for other approvers to approve request " +
-			orDash(m.approver.Request) + "; until then you cannot approve.")
+			orDash(r.approver.Request) + "; until then you cannot approve.")
 	case regIssued:
 		text("Scan the QR code with your authenticator app, or enter the secret by hand, then type the code it shows.")
 		lines = append(lines, "")
-		qr := strings.Split(strings.TrimRight(m.regQR, "\n"), "\n")
-		qrW := 0
-		for _, l := range qr {
-			qrW = max(qrW, lipgloss.Width(l))
-		}
-		// A QR code is whole or useless: one that does not fit is not
-		// drawn cropped; the secret below says the same.
-		if qrW > w || len(qr)+6 > m.bodyHeight() {
-			for _, l := range wrapText(fmt.Sprintf(
-				"The terminal is too small for the QR code (it needs %dx%d): enlarge the window to scan it, or type the secret below into your app.",
-				qrW, len(qr)+8), max(10, w)) {
-				lines = append(lines, m.st.warn.Render(l))
-			}
-		} else {
-			lines = append(lines, qr...)
-		}
-		lines = append(lines, m.st.label.Render("Secret ")+m.regInfo.Secret)
-		for i, l := range wrap(m.regInfo.URL, max(10, w-7)) {
-			p := m.st.label.Render("URL    ")
+		lines = append(lines, r.qrLines(s)...)
+		lines = append(lines, s.st.label.Render("Secret ")+r.info.Secret)
+		for i, l := range wrap(r.info.URL, max(10, w-7)) {
+			p := s.st.label.Render("URL    ")
 			if i > 0 {
 				p = "       "
 			}
 			lines = append(lines, p+l)
 		}
-		lines = append(lines, m.regCode.view())
+		lines = append(lines, r.code.view())
 	default:
 		text("You have the approver role but no TOTP secret yet, so you cannot approve.")
 		lines = append(lines, "")
 		text("Press enter to issue a secret: it is shown once, as a QR code and as text. Make sure nobody can see your screen.")
 	}
-	if m.regMsg != "" {
-		lines = append(lines, m.st.dim.Render(m.regMsg))
+	if r.msg != "" {
+		lines = append(lines, s.st.dim.Render(r.msg))
 	}
-	if m.regErr != "" {
-		lines = append(lines, m.st.err.Render(m.regErr))
+	if r.err != "" {
+		lines = append(lines, s.st.err.Render(r.err))
 	}
-	if h := m.bodyHeight(); len(lines) > h && m.reg == regIssued {
+	if h := s.body; len(lines) > h && r.state == regIssued {
 		// Never drop the code prompt: what gives way is the text above.
 		lines = lines[len(lines)-h:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// qrLines is the QR code, whole, or a request to enlarge the window: a
+// QR code is whole or useless, so one that does not fit is not drawn
+// cropped; the secret below says the same.
+func (r registerModel) qrLines(s *shared) []string {
+	w := s.width
+	qr := strings.Split(strings.TrimRight(r.qr, "\n"), "\n")
+	qrW := 0
+	for _, l := range qr {
+		qrW = max(qrW, lipgloss.Width(l))
+	}
+	if qrW <= w && len(qr)+6 <= s.body {
+		return qr
+	}
+	var lines []string
+	for _, l := range wrapText(fmt.Sprintf(
+		"The terminal is too small for the QR code (it needs %dx%d): enlarge the window to scan it, or type the secret below into your app.",
+		qrW, len(qr)+8), max(10, w)) {
+		lines = append(lines, s.st.warn.Render(l))
+	}
+	return lines
 }

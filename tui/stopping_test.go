@@ -21,7 +21,7 @@ func TestStoppingClosesIdleConsole(t *testing.T) {
 	}
 
 	m = f.model(bob, 80, 24)
-	m.dialogOpen = true
+	m.dialog.open = true
 	next, cmd = m.Update(StoppingMsg{})
 	if cmd != nil {
 		t.Errorf("a console with a vote being typed quit at once")
@@ -54,9 +54,9 @@ func TestSmallTerminalNoCroppedQR(t *testing.T) {
 	qr := strings.Repeat(strings.Repeat("█", 40)+"\n", 20)
 	for _, size := range [][2]int{{30, 40}, {80, 20}} {
 		m := f.model(Viewer{Name: "frank", Approver: true}, size[0], size[1])
-		m.view, m.reg, m.regQR = viewRegister, regIssued, qr
-		m.regInfo.Secret, m.regInfo.URL = "JBSWY3DPEHPK3PXP", "otpauth://totp/keyturn:frank?secret=JBSWY3DPEHPK3PXP"
-		v := m.registerView()
+		m.view, m.register.state, m.register.qr = viewRegister, regIssued, qr
+		m.register.info.Secret, m.register.info.URL = "JBSWY3DPEHPK3PXP", "otpauth://totp/keyturn:frank?secret=JBSWY3DPEHPK3PXP"
+		v := m.register.view(&m.s)
 		if strings.Contains(v, "█") {
 			t.Errorf("%dx%d: part of the QR code drawn:\n%s", size[0], size[1], v)
 		}
@@ -65,8 +65,8 @@ func TestSmallTerminalNoCroppedQR(t *testing.T) {
 		}
 	}
 	m := f.model(Viewer{Name: "frank", Approver: true}, 100, 40)
-	m.view, m.reg, m.regQR = viewRegister, regIssued, qr
-	if v := m.registerView(); strings.Count(v, strings.Repeat("█", 40)) != 20 {
+	m.view, m.register.state, m.register.qr = viewRegister, regIssued, qr
+	if v := m.register.view(&m.s); strings.Count(v, strings.Repeat("█", 40)) != 20 {
 		t.Errorf("100x40: the QR code is not drawn whole:\n%s", v)
 	}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyturn/keyturn/policy"
 )
 
 func TestParseWhy(t *testing.T) {
@@ -35,17 +37,17 @@ func TestHighlight(t *testing.T) {
 	hi := lipgloss.NewStyle().Transform(func(s string) string { return "[" + s + "]" })
 	for _, tc := range []struct {
 		name, cmd string
-		words     []policyWord
+		words     []policy.Word
 		want      string
 	}{
-		{"words", "kill -9 4242", []policyWord{{"kill", 0, 4}, {"-9", 5, 7}}, "[kill] [-9] 4242"},
-		{"overlap merged", "rm -rf /", []policyWord{{"rm", 0, 2}, {"rm -rf", 0, 6}}, "[rm -rf] /"},
-		{"out of range dropped", "ls", []policyWord{{"x", 1, 9}, {"y", -1, 1}}, "ls"},
-		{"escape shown", "echo ok\x1b[2K\rrm -rf /", []policyWord{{"rm", 12, 14}}, `echo ok\x1b[2K\r[rm] -rf /`},
+		{"words", "kill -9 4242", []policy.Word{{Text: "kill", Offset: 0, End: 4}, {Text: "-9", Offset: 5, End: 7}}, "[kill] [-9] 4242"},
+		{"overlap merged", "rm -rf /", []policy.Word{{Text: "rm", Offset: 0, End: 2}, {Text: "rm -rf", Offset: 0, End: 6}}, "[rm -rf] /"},
+		{"out of range dropped", "ls", []policy.Word{{Text: "x", Offset: 1, End: 9}, {Text: "y", Offset: -1, End: 1}}, "ls"},
+		{"escape shown", "echo ok\x1b[2K\rrm -rf /", []policy.Word{{Text: "rm", Offset: 12, End: 14}}, `echo ok\x1b[2K\r[rm] -rf /`},
 		{"bidi shown", "echo \u202egnp.exe", nil, `echo \u202egnp.exe`},
 		{"newline shown", "a\nb", nil, `a\nb`},
 	} {
-		ms := []policyMatch{{Action: "a", Words: tc.words}}
+		ms := []policy.Match{{Action: "a", Words: tc.words}}
 		got := highlight(tc.cmd, matchedSpans(ms, len(tc.cmd)), hi)
 		if got != tc.want {
 			t.Errorf("highlight(%s) = %q; want %q", tc.name, got, tc.want)
@@ -117,7 +119,7 @@ func TestFilter(t *testing.T) {
 	} {
 		spec := parseFilter(tc.filter)
 		n := 0
-		for _, r := range m.reqs {
+		for _, r := range m.s.reqs {
 			if spec.match(r, f.clock.Now()) {
 				n++
 			}

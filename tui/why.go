@@ -2,37 +2,19 @@ package tui
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
+
+	"github.com/keyturn/keyturn/policy"
 )
 
-// policyMatch is one entry of a request's Why: the policy decision's
-// explanation, as policy.Match encodes it. It is decoded here rather than
-// imported so that the console depends on the stored JSON only, which is
-// what mpa keeps verbatim.
-type policyMatch struct {
-	Action string       `json:"action"`
-	Rule   string       `json:"rule,omitempty"`
-	Words  []policyWord `json:"words,omitempty"`
-	Note   string       `json:"note,omitempty"`
-}
-
-// policyWord is a matched word; Offset and End are byte offsets into the
-// request's Command.
-type policyWord struct {
-	Text   string `json:"text"`
-	Offset int    `json:"offset"`
-	End    int    `json:"end"`
-}
-
-// parseWhy decodes a Why that is either the list of matches or a whole
-// decision with a "why" field. ok is false for anything else, which the
+// parseWhy decodes a request's Why (the policy decision's explanation as
+// mpa stores it) that is either the list of matches or a whole decision
+// with a "why" field. ok is false for anything else, which the
 // detail view then shows raw.
-func parseWhy(raw []byte) (ms []policyMatch, ok bool) {
+func parseWhy(raw []byte) (ms []policy.Match, ok bool) {
 	if len(raw) == 0 {
 		return nil, true
 	}
@@ -40,7 +22,7 @@ func parseWhy(raw []byte) (ms []policyMatch, ok bool) {
 		return ms, true
 	}
 	var d struct {
-		Why []policyMatch `json:"why"`
+		Why []policy.Match `json:"why"`
 	}
 	if json.Unmarshal(raw, &d) == nil && d.Why != nil {
 		return d.Why, true
@@ -54,7 +36,7 @@ type span struct{ from, to int }
 // matchedSpans returns the valid word ranges of ms within a command of n
 // bytes, sorted and merged. A range outside the command (a Why from a
 // different line) is dropped rather than trusted.
-func matchedSpans(ms []policyMatch, n int) []span {
+func matchedSpans(ms []policy.Match, n int) []span {
 	var out []span
 	for _, m := range ms {
 		for _, w := range m.Words {
@@ -87,25 +69,5 @@ func highlight(cmd string, spans []span, hi lipgloss.Style) string {
 		at = s.to
 	}
 	b.WriteString(printable(cmd[at:]))
-	return b.String()
-}
-
-// describeMatch is one line of the "why" section: the action, the words
-// that matched (highlighted in the command above) and the note. Byte
-// offsets and rule paths (actions[0].match[0]) stay in the audit record
-// and --json; a person reads words.
-func describeMatch(m policyMatch) string {
-	var b strings.Builder
-	b.WriteString(m.Action)
-	if len(m.Words) > 0 {
-		words := make([]string, len(m.Words))
-		for i, w := range m.Words {
-			words[i] = strconv.Quote(w.Text)
-		}
-		fmt.Fprintf(&b, ": matched %s", strings.Join(words, ", "))
-	}
-	if m.Note != "" {
-		fmt.Fprintf(&b, " (%s)", m.Note)
-	}
 	return b.String()
 }

@@ -1,7 +1,6 @@
 package mpacli
 
 import (
-	"flag"
 	"fmt"
 	"time"
 
@@ -30,12 +29,8 @@ func approverView(a mpa.Approver, now time.Time) approverOut {
 }
 
 func runApproversList(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	asJSON := jsonFlag(fs)
-	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
-		return st
-	}
-	if st := c.require(readRoles...); st != ExitOK {
+	_, asJSON, st, ok := c.readCommand(args, 0, 0)
+	if !ok {
 		return st
 	}
 	as, err := c.env.Service.Approvers(c.ctx)
@@ -47,7 +42,7 @@ func runApproversList(c *call, args []string) int {
 	for _, a := range as {
 		out = append(out, approverView(a, now))
 	}
-	if *asJSON {
+	if asJSON {
 		return c.writeJSON(out)
 	}
 	tw := table(c.stdout())
@@ -61,13 +56,8 @@ func runApproversList(c *call, args []string) int {
 }
 
 func runApproversView(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	asJSON := jsonFlag(fs)
-	p, st, ok := c.parse(fs, args, 1, 1)
+	p, asJSON, st, ok := c.readCommand(args, 1, 1)
 	if !ok {
-		return st
-	}
-	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	a, err := c.env.Service.Approver(c.ctx, p.args[0])
@@ -75,7 +65,7 @@ func runApproversView(c *call, args []string) int {
 		return c.fail(err)
 	}
 	o := approverView(a, c.env.Now())
-	if *asJSON {
+	if asJSON {
 		return c.writeJSON(o)
 	}
 	tw := table(c.stdout())

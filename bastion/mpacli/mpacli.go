@@ -15,6 +15,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -186,32 +187,10 @@ func (c *call) refused(format string, args ...any) int {
 	return ExitRefused
 }
 
-// exitFor maps the service's errors to exit statuses: what the caller is
-// not allowed to do is a refusal, a malformed argument a usage error, the
-// rest a failure.
-func exitFor(err error) int {
-	switch {
-	case errors.Is(err, mpa.ErrBadCode), errors.Is(err, mpa.ErrReplayedCode):
-		return ExitBadCode
-	case errors.Is(err, mpa.ErrNotPending), errors.Is(err, mpa.ErrAlreadyReleased), errors.Is(err, mpa.ErrExpired):
-		return ExitDecided
-	}
-	for _, e := range []error{
-		mpa.ErrSelfApproval, mpa.ErrAlreadyVoted, mpa.ErrNotApprover, mpa.ErrNotAllowed, mpa.ErrNotInGroup,
-		mpa.ErrNotRequester, mpa.ErrBadCode, mpa.ErrReplayedCode, mpa.ErrLockedOut,
-		mpa.ErrNotPending, mpa.ErrNotApproved, mpa.ErrAlreadyReleased, mpa.ErrExpired,
-		mpa.ErrNotEnoughApprovers, mpa.ErrAlreadyRegistered, mpa.ErrNoRegistration,
-		mpa.ErrRegistrationPending,
-	} {
-		if errors.Is(err, e) {
-			return ExitRefused
-		}
-	}
-	if errors.Is(err, mpa.ErrInvalid) {
-		return ExitUsage
-	}
-	return ExitFailure
-}
+// exitFor is the exit status for an error from the service, from the
+// one translation in [mpawords]: what the caller is not allowed to do is
+// a refusal, a malformed argument a usage error, the rest a failure.
+func exitFor(err error) int { return mpawords.Code(err, exitcode.Command) }
 
 // hasRole reports whether the caller holds any of roles.
 func (c *call) hasRole(roles ...config.Role) bool {
@@ -297,6 +276,21 @@ func (c *call) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (p p
 		return p, ExitUsage, false
 	}
 	return p, ExitOK, true
+}
+
+// readCommand parses the arguments of a list or view that takes no flag
+// but --json, and checks the caller holds a role that may read. ok is
+// false when the command must stop with status.
+func (c *call) readCommand(args []string, minArgs, maxArgs int) (p parsed, asJSON bool, status int, ok bool) {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	j := jsonFlag(fs)
+	if p, status, ok = c.parse(fs, args, minArgs, maxArgs); !ok {
+		return p, false, status, false
+	}
+	if status := c.require(readRoles...); status != ExitOK {
+		return p, false, status, false
+	}
+	return p, *j, ExitOK, true
 }
 
 // jsonFlag adds the --json flag every list and view takes.

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/bastion/termsafe"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -148,10 +148,10 @@ func writeRequest(w io.Writer, r mpa.Request, now time.Time) {
 	tw.Flush()
 }
 
-// whyLines shows a request's why in words: each action with the words of
-// the command that matched it, and the matcher's note. Byte offsets and
-// rule paths (actions[0].match[0]) stay in --json and the audit record. A
-// why that is not a list of policy matches is shown as stored.
+// whyLines shows a request's why in words, a line per match as
+// [mpawords.MatchLine] renders it. Byte offsets and rule paths
+// (actions[0].match[0]) stay in --json and the audit record. A why that
+// is not a list of policy matches is shown as stored.
 func whyLines(why json.RawMessage) []string {
 	if len(why) == 0 {
 		return nil
@@ -162,51 +162,22 @@ func whyLines(why json.RawMessage) []string {
 	}
 	lines := make([]string, 0, len(ms))
 	for _, m := range ms {
-		lines = append(lines, termsafe.String(matchWords(m)))
+		lines = append(lines, mpawords.MatchLine(m, ""))
 	}
 	return lines
 }
 
-// matchWords is one match in words: `kill_process: matched "kill", "-9"
-// (via sudo)`.
-func matchWords(m policy.Match) string {
-	var b strings.Builder
-	b.WriteString(m.Action)
-	if len(m.Words) > 0 {
-		words := make([]string, len(m.Words))
-		for i, w := range m.Words {
-			words[i] = strconv.Quote(w.Text)
+// decisionWords is decision d on line for a person, as the gate says it
+// ([mpawords.Explain]): the verdict with the actions, then each match.
+// The quorum is said once, by the caller.
+func (c *call) decisionWords(line string, d policy.Decision) string {
+	descs := map[string]string{}
+	if c.env.Policy != nil {
+		for _, a := range c.env.Policy.Actions() {
+			descs[a.Name] = a.Description
 		}
-		b.WriteString(": matched " + strings.Join(words, ", "))
 	}
-	if m.Note != "" {
-		fmt.Fprintf(&b, " (%s)", m.Note)
-	}
-	return b.String()
-}
-
-// decisionWords is a decision for a person: the verdict with the actions,
-// then a line per match. The quorum is said once, by the caller.
-func decisionWords(d policy.Decision) string {
-	names := make([]string, len(d.Actions))
-	for i, a := range d.Actions {
-		names[i] = a.Name
-	}
-	var b strings.Builder
-	switch d.Verdict {
-	case policy.Allow:
-		b.WriteString("allowed")
-	case policy.Hold:
-		b.WriteString("held for approval: " + strings.Join(names, ", "))
-	case policy.Deny:
-		b.WriteString("denied: " + strings.Join(names, ", "))
-	default:
-		b.WriteString(d.Verdict.String())
-	}
-	for _, m := range d.Why {
-		b.WriteString("\n  " + matchWords(m))
-	}
-	return termsafe.String(b.String())
+	return strings.Join(mpawords.Explain(line, d, descs, nil), "\n")
 }
 
 // policySum is the new policy's SHA-256 from an update_policy payload.

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/mdp/qrterminal/v3"
-
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 )
 
 func runInitiateRegistration(c *call, args []string) int {
@@ -45,18 +44,7 @@ func runInitiateRegistration(c *call, args []string) int {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-	// Half blocks keep the code small enough for an 80x24 terminal; the
-	// quiet zone of 1 is enough for phone cameras in practice.
-	qrterminal.GenerateWithConfig(reg.URL, qrterminal.Config{
-		Level:          qrterminal.L,
-		Writer:         w,
-		HalfBlocks:     true,
-		BlackChar:      qrterminal.BLACK_BLACK,
-		WhiteBlackChar: qrterminal.WHITE_BLACK,
-		WhiteChar:      qrterminal.WHITE_WHITE,
-		BlackWhiteChar: qrterminal.BLACK_WHITE,
-		QuietZone:      1,
-	})
+	mpawords.QR(w, reg.URL)
 	return ExitOK
 }
 

@@ -75,13 +75,8 @@ func runRequestsList(c *call, args []string) int {
 }
 
 func runRequestsView(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	asJSON := jsonFlag(fs)
-	p, st, ok := c.parse(fs, args, 1, 1)
+	p, asJSON, st, ok := c.readCommand(args, 1, 1)
 	if !ok {
-		return st
-	}
-	if st := c.require(readRoles...); st != ExitOK {
 		return st
 	}
 	r, err := c.env.Service.Get(c.ctx, p.args[0])
@@ -91,7 +86,7 @@ func runRequestsView(c *call, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	if *asJSON {
+	if asJSON {
 		return c.writeJSON(r)
 	}
 	writeRequest(c.stdout(), r, c.env.Now())
@@ -136,10 +131,10 @@ func runRequestsCreate(c *call, args []string) int {
 	case policy.Hold:
 	case policy.Allow:
 		fmt.Fprintf(c.stdout(), "%s: needs no approval; run it with ssh %s+%s@gate %s\n",
-			decisionWords(d), c.env.User, *target, shellQuote(line))
+			c.decisionWords(line, d), c.env.User, *target, shellQuote(line))
 		return ExitOK
 	default: // Deny, and a verdict this code does not know
-		return c.refused("%s", decisionWords(d))
+		return c.refused("%s", c.decisionWords(line, d))
 	}
 	settings, err := c.env.Service.Settings(c.ctx)
 	if err != nil {
@@ -149,7 +144,7 @@ func runRequestsCreate(c *call, args []string) int {
 		// As the vendors do it: until MPA is enabled, privileged commands
 		// pass (audited by the gate), so there is nothing to approve.
 		fmt.Fprintf(c.stdout(), "%s\nMulti-party approval is disabled, so it needs no approval now; run it with ssh %s+%s@gate %s\n",
-			decisionWords(d), c.env.User, *target, shellQuote(line))
+			c.decisionWords(line, d), c.env.User, *target, shellQuote(line))
 		return ExitOK
 	}
 	if d.ReasonRequired && strings.TrimSpace(*reason) == "" {
@@ -190,7 +185,7 @@ func runRequestsCreate(c *call, args []string) int {
 	}
 	fmt.Fprintf(c.stdout(), "%s\nCreated request %s: %d approvals needed, expires %s.\n"+
 		"Once approved, run it with: mpa requests run %s\n",
-		decisionWords(d), r.ID, r.RequiredApprovals, fmtDeadline(r.ExpiresAt, c.env.Now()), r.ID)
+		c.decisionWords(line, d), r.ID, r.RequiredApprovals, fmtDeadline(r.ExpiresAt, c.env.Now()), r.ID)
 	return ExitOK
 }
 

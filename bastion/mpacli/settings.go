@@ -36,12 +36,8 @@ var builtinActions = []struct {
 }
 
 func runPAMetadataList(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	asJSON := jsonFlag(fs)
-	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
-		return st
-	}
-	if st := c.require(readRoles...); st != ExitOK {
+	_, asJSON, st, ok := c.readCommand(args, 0, 0)
+	if !ok {
 		return st
 	}
 	var out []paOut
@@ -67,7 +63,7 @@ func runPAMetadataList(c *call, args []string) int {
 		})
 	}
 	slices.SortStableFunc(out, func(a, b paOut) int { return strings.Compare(a.Service, b.Service) })
-	if *asJSON {
+	if asJSON {
 		return c.writeJSON(out)
 	}
 	tw := table(c.stdout())
@@ -104,12 +100,8 @@ type lifecycleOut struct {
 }
 
 func runLifecycleList(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	asJSON := jsonFlag(fs)
-	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
-		return st
-	}
-	if st := c.require(readRoles...); st != ExitOK {
+	_, asJSON, st, ok := c.readCommand(args, 0, 0)
+	if !ok {
 		return st
 	}
 	var out []lifecycleOut
@@ -117,7 +109,7 @@ func runLifecycleList(c *call, args []string) int {
 		out = append(out, lifecycleOut{Status: e.Status.String(), Duration: e.Duration.String(),
 			Seconds: int64(e.Duration / time.Second), Meaning: e.Meaning})
 	}
-	if *asJSON {
+	if asJSON {
 		return c.writeJSON(out)
 	}
 	tw := table(c.stdout())
@@ -130,19 +122,15 @@ func runLifecycleList(c *call, args []string) int {
 }
 
 func runGlobalView(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
-	asJSON := jsonFlag(fs)
-	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
-		return st
-	}
-	if st := c.require(readRoles...); st != ExitOK {
+	_, asJSON, st, ok := c.readCommand(args, 0, 0)
+	if !ok {
 		return st
 	}
 	s, err := c.env.Service.Settings(c.ctx)
 	if err != nil {
 		return c.fail(err)
 	}
-	if *asJSON {
+	if asJSON {
 		return c.writeJSON(s)
 	}
 	fmt.Fprintf(c.stdout(), "Multi-party approval is %s\n", enabledWord(s.Enabled))

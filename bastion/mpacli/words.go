@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/bastion/termsafe"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -61,50 +62,26 @@ func (c *call) sayf(format string, args ...any) {
 }
 
 // failVote reports an error from a vote or a registration (who = the
-// voter, id = the request, "" for a registration) in one sentence, and
-// returns its exit status.
+// voter, id = the request, "" for a registration) in one sentence, the
+// one [mpawords.Error] gives, with what only the CLI looks up: the tries
+// left before a lockout and the request's status now. It returns the
+// sentence's exit status.
 func (c *call) failVote(err error, who, id string) int {
-	var locked *mpa.LockedOutError
-	switch {
-	case errors.As(err, &locked):
-		c.sayf("%s is locked out after too many wrong TOTP codes, until %s", who, locked.Until.UTC().Format("15:04:05 UTC"))
-		return ExitRefused
-	case errors.Is(err, mpa.ErrLockedOut):
-		c.sayf("%s is locked out after too many wrong TOTP codes; try again in %s", who, c.env.Lockout.duration())
-		return ExitRefused
-	case errors.Is(err, mpa.ErrBadCode):
-		c.sayf("wrong TOTP code for %s; %s", who, c.triesLeft(who))
-		return ExitBadCode
-	case errors.Is(err, mpa.ErrReplayedCode):
-		c.sayf("that TOTP code for %s was already used; wait for the next one (codes change every 30 s)", who)
-		return ExitBadCode
-	case errors.Is(err, mpa.ErrNotPending), errors.Is(err, mpa.ErrExpired):
-		if r, gerr := c.env.Service.Get(c.ctx, id); gerr == nil {
-			c.sayf("request %s was already decided: it is %s", id, r.Status)
-		} else {
-			c.sayf("request %s was already decided", id)
-		}
-		return ExitDecided
-	case errors.Is(err, mpa.ErrSelfApproval):
-		c.sayf("%s cannot vote on their own request %s; another approver must", who, id)
-		return ExitRefused
-	case errors.Is(err, mpa.ErrAlreadyVoted):
-		c.sayf("%s already voted on %s", who, id)
-		return ExitRefused
-	case errors.Is(err, mpa.ErrNotApprover):
-		c.sayf("%s is not a registered approver (register with: mpa initiate-registration)", who)
-		return ExitRefused
-	case errors.Is(err, mpa.ErrNotAllowed):
-		c.sayf("%s may not approve the actions of %s", who, id)
-		return ExitRefused
-	case errors.Is(err, mpa.ErrNotInGroup):
-		c.sayf("%s is in none of the groups %s needs (see its lines: mpa requests view %s)", who, id, id)
-		return ExitRefused
-	case errors.Is(err, mpa.ErrNotFound) && id != "":
-		c.sayf("no request %s (see: mpa requests list)", id)
-		return ExitFailure
+	if !mpawords.Known(err) {
+		return c.fail(err)
 	}
-	return c.fail(err)
+	s := mpawords.Subject{Who: who, Request: id, LockFor: c.env.Lockout.duration()}
+	switch {
+	case errors.Is(err, mpa.ErrBadCode):
+		s.TriesLeft = c.triesLeft(who)
+	case errors.Is(err, mpa.ErrNotPending):
+		if r, gerr := c.env.Service.Get(c.ctx, id); gerr == nil {
+			s.Status = r.Status.String()
+		}
+	}
+	sentence, code := mpawords.Error(err, exitcode.Command, s)
+	c.sayf("%s", sentence)
+	return code
 }
 
 // triesLeft says how many more wrong codes who may give before the lock.

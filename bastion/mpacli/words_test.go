@@ -108,3 +108,14 @@ func TestCreateRefusesUnreachableQuorum(t *testing.T) {
 	}
 	h.create() // kill_process needs 2: alice's request is filed
 }
+
+// An error the CLI had no sentence of its own for reads as every client
+// says it (mpawords), in one sentence with its status, not as the
+// service's log text.
+func TestRegistrationErrorWords(t *testing.T) {
+	h := newHarness(t)
+	r := h.run("dave", "complete-registration", "--totp-code", "123456")
+	if r.code != mpacli.ExitRefused || r.stderr != "keyturn: no registration started (start one with: mpa initiate-registration)\n" {
+		t.Errorf("complete without initiate: exit %d stderr %q", r.code, r.stderr)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -216,7 +217,8 @@ func writeJSONLine(w io.Writer, command string, d policy.Decision) error {
 }
 
 // printDecision shows the decision for a person: the verdict, the actions,
-// and the command line with the words that decided it marked underneath.
+// and each match as the gate renders it ([mpawords.MatchLines]): the
+// command line with the words that decided it marked underneath.
 //
 // A rule is named by where it is (ruleAt: "policies.yaml line 50"), never
 // by its path (actions[0].match[0]), and words by their text, never by
@@ -242,31 +244,7 @@ func printDecision(w io.Writer, command string, d policy.Decision, ruleAt func(i
 		return
 	}
 	fmt.Fprintln(w, "why:")
-	oneLine := !strings.Contains(command, "\n")
-	for _, m := range d.Why {
-		fmt.Fprintf(w, "  %s", m.Action)
-		if at := ruleAt(m.Rule); at != "" {
-			fmt.Fprintf(w, " (%s)", at)
-		}
-		if m.Note != "" {
-			fmt.Fprintf(w, " %s", m.Note)
-		}
-		fmt.Fprintln(w)
-		if len(m.Words) == 0 {
-			continue
-		}
-		if !oneLine {
-			for _, wd := range m.Words {
-				fmt.Fprintf(w, "    matched %q\n", wd.Text)
-			}
-			continue
-		}
-		marks := []byte(strings.Repeat(" ", len(command)))
-		for _, wd := range m.Words {
-			for i := wd.Offset; i < wd.End && i < len(marks); i++ {
-				marks[i] = '^'
-			}
-		}
-		fmt.Fprintf(w, "    %s\n    %s\n", command, strings.TrimRight(string(marks), " "))
+	for _, l := range mpawords.MatchLines(command, d.Why, ruleAt) {
+		fmt.Fprintln(w, l)
 	}
 }
