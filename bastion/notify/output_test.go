@@ -11,7 +11,7 @@ import (
 func TestCompletedCarriesOutput(t *testing.T) {
 	g := newGate(t)
 	srv, got := receiver(t)
-	n, err := New([]Endpoint{endpoint("chat", srv.URL)}, Options{Logger: g.log, Backoff: noBackoff})
+	n, err := New([]Endpoint{endpoint("chat", srv.URL)}, Options{Logger: g.Log, Backoff: noBackoff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,11 +20,11 @@ func TestCompletedCarriesOutput(t *testing.T) {
 	r := g.create("df -h")
 	g.vote(r.ID, "bob", true)
 	g.vote(r.ID, "carol", true)
-	if _, err := g.svc.BeginExecution(g.ctx, r.ID, "alice"); err != nil {
+	if _, err := g.Svc.BeginExecution(g.ctx, r.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	head := "Filesystem Size\n/dev/sda1 10G\n\\x1b[31m\n"
-	if _, err := g.svc.FinishExecution(g.ctx, r.ID, mpa.ExecResult{OutputBytes: 123456, OutputHead: head}); err != nil {
+	if _, err := g.Svc.FinishExecution(g.ctx, r.ID, mpa.ExecResult{OutputBytes: 123456, OutputHead: head}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
