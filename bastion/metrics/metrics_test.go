@@ -18,8 +18,8 @@ import (
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
 
-// gate is a real Service on an in-memory Badger store, approvers bob and
-// carol registered with oathtool codes, and Metrics following the store.
+// gate is the shared fixture with approvers bob and carol, and Metrics
+// following its store.
 type gate struct {
 	*svctest.Fixture
 	t       *testing.T
@@ -239,28 +239,42 @@ func TestGaugeSeededAndRejection(t *testing.T) {
 			}
 		}
 	}
-	ctx, cancel := context.WithCancel(g.ctx)
-	defer cancel()
-	followed := make(chan error, 1)
-	started := make(chan struct{})
-	m2.seeded = func() { close(started) }
-	go func() { followed <- m2.Follow(ctx, g.Store, g.Svc) }()
-	mpatest.Closed(t, started, "a second Follow to seed its gauges")
-	if got := gauge(t, m2, "keyturn_requests_open", "pending"); got != 1 {
-		t.Errorf("pending on a fresh Follow = %v; want 1", got)
-	}
+	stop := g.follow(m2, g.Store, "a second Follow")
+	wantGauge(t, m2, "keyturn_requests_open", "pending", 1, "pending on a fresh Follow")
 	if _, err := g.Svc.Reject(g.ctx, r.ID, "bob", mpa.VoteInput{Code: g.Code("bob"), Comment: "no"}); err != nil {
 		t.Fatal(err)
 	}
 	mpatest.Closed(t, done, "the second Follow to count the rejection's two changes")
-	if got := gauge(t, m2, "keyturn_requests_open", "pending"); got != 0 {
-		t.Errorf("pending after the rejection = %v; want 0", got)
+	wantGauge(t, m2, "keyturn_requests_open", "pending", 0, "pending after the rejection")
+	wantGauge(t, m2, "keyturn_rejections_total", "", 1, "rejections")
+	stop()
+}
+
+// follow starts m following st (g's store, or one wrapping it) and waits
+// until it has seeded its gauges. stop ends it and waits for it to end;
+// what names it in a failure.
+func (g *gate) follow(m *Metrics, st mpa.Store, what string) (stop func()) {
+	g.t.Helper()
+	ctx, cancel := context.WithCancel(g.ctx)
+	g.t.Cleanup(cancel) // if the test ends before stop
+	followed := make(chan error, 1)
+	started := make(chan struct{})
+	m.seeded = func() { close(started) }
+	go func() { followed <- m.Follow(ctx, st, g.Svc) }()
+	mpatest.Closed(g.t, started, what+" to seed its gauges")
+	return func() {
+		g.t.Helper()
+		cancel()
+		mpatest.Recv(g.t, followed, what+" to end with its context")
 	}
-	if got := gauge(t, m2, "keyturn_rejections_total", ""); got != 1 {
-		t.Errorf("rejections = %v; want 1", got)
+}
+
+// wantGauge checks one series of m's registry; what names it in a failure.
+func wantGauge(t *testing.T, m *Metrics, name, label string, want float64, what string) {
+	t.Helper()
+	if got := gauge(t, m, name, label); got != want {
+		t.Errorf("%s = %v; want %v", what, got, want)
 	}
-	cancel()
-	mpatest.Recv(t, followed, "the second Follow to end with its context")
 }
 
 // gauge reads one series from m's registry.

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"context"
 	"testing"
 
 	"github.com/keyturn/keyturn/bastion/internal/svctest"
@@ -27,13 +26,7 @@ func TestResyncAfterGap(t *testing.T) {
 			after = 0
 		}
 	}
-	ctx, cancel := context.WithCancel(g.ctx)
-	defer cancel()
-	followed := make(chan error, 1)
-	started := make(chan struct{})
-	m2.seeded = func() { close(started) }
-	go func() { followed <- m2.Follow(ctx, st, g.Svc) }()
-	mpatest.Closed(t, started, "the lossy Follow to seed its gauges")
+	stop := g.follow(m2, st, "the lossy Follow")
 
 	r := g.create()
 	st.SetDrop(true)
@@ -43,15 +36,8 @@ func TestResyncAfterGap(t *testing.T) {
 	g.create()
 	mpatest.Closed(t, resynced, "the lossy Follow to resync and count the next request")
 
-	if got := gauge(t, m2, "keyturn_approvals_total", ""); got != 2 {
-		t.Errorf("approvals after the gap = %v; want 2 (counted from the trail)", got)
-	}
-	if got := gauge(t, m2, "keyturn_requests_open", "approved"); got != 1 {
-		t.Errorf("approved open after the gap = %v; want 1", got)
-	}
-	if got := gauge(t, m2, "keyturn_requests_open", "pending"); got != 1 {
-		t.Errorf("pending open after the gap = %v; want 1 (the second request)", got)
-	}
-	cancel()
-	mpatest.Recv(t, followed, "the lossy Follow to end with its context")
+	wantGauge(t, m2, "keyturn_approvals_total", "", 2, "approvals after the gap (counted from the trail)")
+	wantGauge(t, m2, "keyturn_requests_open", "approved", 1, "approved open after the gap")
+	wantGauge(t, m2, "keyturn_requests_open", "pending", 1, "pending open after the gap (the second request)")
+	stop()
 }

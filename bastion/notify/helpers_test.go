@@ -10,8 +10,8 @@ import (
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
 
-// gate is a real Service on an in-memory Badger store with approvers bob
-// and carol registered with oathtool codes.
+// gate is the shared fixture with approvers bob and carol, and the context
+// its calls run in (the test's).
 type gate struct {
 	*svctest.Fixture
 	t   *testing.T
