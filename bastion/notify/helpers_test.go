@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,15 +63,33 @@ func (g *gate) run(id string, exit int) {
 	}
 }
 
+// chatNotifier is a Notifier with one endpoint, "chat", at url, that
+// retries at once.
+func (g *gate) chatNotifier(url string) *Notifier {
+	g.t.Helper()
+	n, err := New([]Endpoint{endpoint("chat", url)}, Options{Logger: g.Log, Backoff: noBackoff})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return n
+}
+
 // runNotifier runs n on g's store until the test ends; it returns once
 // n follows the store.
 func (g *gate) runNotifier(n *Notifier) {
+	g.t.Helper()
+	g.startNotifier(n, g.Store)
+}
+
+// startNotifier runs n on st (g's store, or one wrapping it) until stop is
+// called or the test ends; it returns once n follows the store.
+func (g *gate) startNotifier(n *Notifier, st mpa.Store) (stop func()) {
 	g.t.Helper()
 	ctx, cancel := context.WithCancel(g.ctx)
 	ready := make(chan struct{})
 	n.ready = func() { close(ready) }
 	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx, g.Store, g.Svc) }()
+	go func() { done <- n.Run(ctx, st, g.Svc) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -78,10 +97,15 @@ func (g *gate) runNotifier(n *Notifier) {
 	case <-time.After(mpatest.Bound):
 		g.t.Fatalf("gave up after %v waiting for the notifier to follow the store", mpatest.Bound)
 	}
-	g.t.Cleanup(func() {
-		cancel()
-		if err := mpatest.Recv(g.t, done, "the notifier to end with its context"); err != nil && err != context.Canceled {
-			g.t.Errorf("notifier Run = %v", err)
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := mpatest.Recv(g.t, done, "the notifier to end with its context"); err != nil && err != context.Canceled {
+				g.t.Errorf("notifier Run = %v", err)
+			}
+		})
+	}
+	g.t.Cleanup(stop)
+	return stop
 }

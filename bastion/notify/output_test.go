@@ -11,11 +11,7 @@ import (
 func TestCompletedCarriesOutput(t *testing.T) {
 	g := newGate(t)
 	srv, got := receiver(t)
-	n, err := New([]Endpoint{endpoint("chat", srv.URL)}, Options{Logger: g.Log, Backoff: noBackoff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.runNotifier(n)
+	g.runNotifier(g.chatNotifier(srv.URL))
 
 	r := g.create("df -h")
 	g.vote(r.ID, "bob", true)

@@ -1,12 +1,9 @@
 package notify
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/internal/svctest"
@@ -24,35 +21,10 @@ type follower struct {
 
 func follow(t *testing.T, g *gate, st mpa.Store, url string) *follower {
 	t.Helper()
-	n, err := New([]Endpoint{endpoint("chat", url)}, Options{Logger: g.Log, Backoff: noBackoff})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := g.chatNotifier(url)
 	sent := make(chan string, 64)
 	n.senders[0].sent = func(x Notification, _ error) { sent <- x.ID }
-	ctx, cancel := context.WithCancel(g.ctx)
-	ready := make(chan struct{})
-	n.ready = func() { close(ready) }
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx, st, g.Svc) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("notifier Run = %v before it followed the store", err)
-	case <-time.After(mpatest.Bound):
-		t.Fatalf("gave up after %v waiting for the notifier to follow the store", mpatest.Bound)
-	}
-	var once sync.Once
-	f := &follower{sent: sent, stop: func() {
-		once.Do(func() {
-			cancel()
-			if err := mpatest.Recv(t, done, "the notifier to stop"); err != nil && err != context.Canceled {
-				t.Errorf("notifier Run = %v", err)
-			}
-		})
-	}}
-	t.Cleanup(f.stop)
-	return f
+	return &follower{sent: sent, stop: g.startNotifier(n, st)}
 }
 
 // expect receives the next notifications and checks their events and

@@ -67,11 +67,7 @@ func receiver(t *testing.T) (*httptest.Server, <-chan received) {
 func TestWebhookSignedDeliveries(t *testing.T) {
 	g := newGate(t)
 	srv, got := receiver(t)
-	n, err := New([]Endpoint{endpoint("chat", srv.URL)}, Options{Logger: g.Log, Backoff: noBackoff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.runNotifier(n)
+	g.runNotifier(g.chatNotifier(srv.URL))
 
 	r1 := g.create("kill -9 1")
 	g.run(r1.ID, 3)
