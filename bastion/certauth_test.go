@@ -457,27 +457,27 @@ func (g *certGate) certSigner(t *testing.T, edit func(*gossh.Certificate)) gossh
 func TestCertificateSessions(t *testing.T) {
 	g := startCertGate(t)
 	alice := g.certSigner(t, func(c *gossh.Certificate) { c.Serial = 4242; c.KeyId = "alice-yubikey" })
-	out, errOut, status := g.advRun(t, "alice", alice, "whoami", false)
+	out, errOut, status := g.runPTY(t, "alice", alice, "whoami", false)
 	if status != 0 || !strings.Contains(out, `certificate: certificate "alice-yubikey" serial 4242`) {
 		t.Errorf("whoami = %q %q %d; want the certificate named", out, errOut, status)
 	}
 	// (A terminal in the gate's own namespace: the demo target has a
 	// data race of its own in its PTY handling.)
-	out, errOut, status = g.advRun(t, "alice", alice, "whoami", true)
+	out, errOut, status = g.runPTY(t, "alice", alice, "whoami", true)
 	if status != 0 || !strings.Contains(out, "user: alice") {
 		t.Errorf("with permit-pty and a terminal: %q %q %d", out, errOut, status)
 	}
-	out, errOut, status = g.advRun(t, "alice+t1", alice, "echo hi", false)
+	out, errOut, status = g.runPTY(t, "alice+t1", alice, "echo hi", false)
 	if status != 0 || !strings.Contains(out, "hi") {
 		t.Errorf("a command on the target: %q %q %d", out, errOut, status)
 	}
 
 	noPTY := g.certSigner(t, func(c *gossh.Certificate) { c.Serial = 5; c.Permissions.Extensions = map[string]string{} })
-	out, errOut, status = g.advRun(t, "alice+t1", noPTY, "echo hi", true)
+	out, errOut, status = g.runPTY(t, "alice+t1", noPTY, "echo hi", true)
 	if status != ExitRefused || strings.Contains(out, "hi") || !strings.Contains(errOut, "permit-pty") {
 		t.Errorf("no permit-pty, terminal asked: %q %q %d; want refused", out, errOut, status)
 	}
-	out, _, status = g.advRun(t, "alice+t1", noPTY, "echo hi", false)
+	out, _, status = g.runPTY(t, "alice+t1", noPTY, "echo hi", false)
 	if status != 0 || !strings.Contains(out, "hi") {
 		t.Errorf("no permit-pty, no terminal: %q %d; want it to run", out, status)
 	}
@@ -523,7 +523,7 @@ func TestCertificateRequesterShown(t *testing.T) {
 	alice := g.certSigner(t, func(c *gossh.Certificate) { c.Serial = 31; c.KeyId = "alice-ci" })
 	done := make(chan string, 1)
 	go func() {
-		// Not advRun: a test may not fail from another goroutine.
+		// Not runPTY: a test may not fail from another goroutine.
 		c, err := gossh.Dial("tcp", g.addr, &gossh.ClientConfig{User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(alice)},
 			HostKeyCallback: gossh.FixedHostKey(g.hostKey)})
 		if err != nil {
@@ -559,11 +559,11 @@ func TestCertificateRequesterShown(t *testing.T) {
 		t.Errorf("RequesterCert = %q", req.RequesterCert)
 	}
 	carolCert := g.certSigner(t, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"carol@example.com"} })
-	out, errOut, status := g.advRun(t, "carol", carolCert, "mpa requests view "+req.ID, false)
+	out, errOut, status := g.runPTY(t, "carol", carolCert, "mpa requests view "+req.ID, false)
 	if status != 0 || !strings.Contains(out, "requester cert") || !strings.Contains(out, "alice-ci") {
 		t.Errorf("view: %q %q %d; want the requester's certificate", out, errOut, status)
 	}
-	out, errOut, status = g.advRun(t, "carol", carolCert, "mpa requests approve "+req.ID, false)
+	out, errOut, status = g.runPTY(t, "carol", carolCert, "mpa requests approve "+req.ID, false)
 	if status == 0 {
 		t.Errorf("a certificate approver voted without a TOTP code: %q %q", out, errOut)
 	}

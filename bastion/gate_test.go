@@ -168,6 +168,12 @@ func testLogger(t testing.TB) *slog.Logger {
 // status.
 func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string) (string, string, int) {
 	t.Helper()
+	return tg.runPTY(t, login, key, cmd, false)
+}
+
+// runPTY is run, with a PTY if pty is set (as ssh -t asks for one).
+func (tg *testGate) runPTY(t *testing.T, login string, key gossh.Signer, cmd string, pty bool) (string, string, int) {
+	t.Helper()
 	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
 		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
 	})
@@ -180,6 +186,11 @@ func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if pty {
+		if err := s.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var out, errOut bytes.Buffer
 	s.Stdout, s.Stderr = &out, &errOut
 	err = s.Run(cmd)
