@@ -211,10 +211,7 @@ func TestAdversarialSessionRequestsRefused(t *testing.T) {
 		t.Error("tcpip-forward accepted")
 	}
 
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	defer s.Close()
 	s.Setenv("KEYTURN_ADV", "leak") // the gate accepts env requests; they must stay at the gate
 	out, err := s.Output(`echo "[$KEYTURN_ADV]"`)

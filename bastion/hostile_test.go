@@ -48,6 +48,16 @@ func (tg *testGate) dialAs(t testing.TB, login string, key gossh.Signer) *gossh.
 	return c
 }
 
+// newSession opens a session on c; it closes with c.
+func newSession(t testing.TB, c *gossh.Client) *gossh.Session {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatalf("open a session: %v", err)
+	}
+	return s
+}
+
 // within runs f and fails the test if it has not returned after d.
 func within(t testing.TB, d time.Duration, what string, f func()) {
 	t.Helper()
@@ -174,10 +184,7 @@ func TestHostileHugeTerminal(t *testing.T) {
 	const huge = 4294967295
 
 	t.Run("target", func(t *testing.T) {
-		s, err := tg.dialAs(t, "alice+t1", tg.alice).NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newSession(t, tg.dialAs(t, "alice+t1", tg.alice))
 		if ok, err := s.SendRequest("pty-req", true, ptyReq("xterm", huge, huge)); err != nil || !ok {
 			t.Fatalf("pty-req: %v %v", ok, err)
 		}
@@ -196,10 +203,7 @@ func TestHostileHugeTerminal(t *testing.T) {
 	})
 
 	t.Run("console", func(t *testing.T) {
-		s, err := tg.dialAs(t, "carol", tg.carol).NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newSession(t, tg.dialAs(t, "carol", tg.carol))
 		defer s.Close()
 		if ok, err := s.SendRequest("pty-req", true, ptyReq("xterm", huge, huge)); err != nil || !ok {
 			t.Fatalf("pty-req: %v %v", ok, err)
@@ -239,10 +243,7 @@ func TestClampWindow(t *testing.T) {
 // the rest refused, and the command still runs.
 func TestHostileEnvBounded(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{extraConfig: "limits:\n  max_env: 8\n"})
-	s, err := tg.dialAs(t, "alice+t1", tg.alice).NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, tg.dialAs(t, "alice+t1", tg.alice))
 	accepted := 0
 	for i := range 20 {
 		ok, err := s.SendRequest("env", true, envReq(fmt.Sprintf("V%d", i), "x"))
@@ -278,10 +279,7 @@ func TestHostileEnvFlood(t *testing.T) {
 	runtime.ReadMemStats(&before)
 
 	c := tg.dialAs(t, "alice+t1", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	stderr, err := s.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -320,10 +318,7 @@ func TestHostileWindowChangesBeforeExec(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
 	base := tg.baseline(t)
 	c := tg.dialAs(t, "alice", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	if ok, err := s.SendRequest("pty-req", true, ptyReq("xterm", 80, 24)); err != nil || !ok {
 		t.Fatalf("pty-req: %v %v", ok, err)
 	}
@@ -332,7 +327,10 @@ func TestHostileWindowChangesBeforeExec(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var out []byte
+	var (
+		out []byte
+		err error
+	)
 	within(t, hostileBound, "whoami after 200 window changes", func() { out, err = s.Output("whoami") })
 	if err != nil || !strings.Contains(string(out), "user: alice") {
 		t.Fatalf("whoami after window changes: %q %v", out, err)
@@ -348,10 +346,7 @@ func TestHostileWindowChangeFlood(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
 	base := tg.baseline(t)
 	c := tg.dialAs(t, "alice+t1", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
 		t.Fatal(err)
 	}
@@ -409,10 +404,7 @@ func TestHostileSignalFlood(t *testing.T) {
 	base := tg.baseline(t)
 	for round := range 3 {
 		c := tg.dialAs(t, "alice+t1", tg.alice)
-		s, err := c.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newSession(t, c)
 		stdin, _ := s.StdinPipe()
 		out, _ := s.StdoutPipe()
 		if err := s.Start("echo ready; read x; echo done"); err != nil {
@@ -446,10 +438,7 @@ func TestHostileSignalFloodOnRelease(t *testing.T) {
 	apv.approve(t, r.ID)
 
 	c := tg.dialAs(t, "alice", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	stdin, _ := s.StdinPipe()
 	out, _ := s.StdoutPipe()
 	if err := s.Start("mpa requests run " + r.ID); err != nil {
@@ -504,10 +493,7 @@ func TestHostileLostTargetDuringRelease(t *testing.T) {
 	r := advCreate(t, tg, "alice", "kill -0 $$; echo started; read x", time.Hour)
 	apv.approve(t, r.ID)
 
-	s, err := tg.dialAs(t, "alice", tg.alice).NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, tg.dialAs(t, "alice", tg.alice))
 	out, _ := s.StdoutPipe()
 	stdin, _ := s.StdinPipe() // kept open: the command waits on it
 	defer stdin.Close()
@@ -646,10 +632,7 @@ func TestHostileLoginGraceTime(t *testing.T) {
 	}
 	// A real login is not cut by the grace time once it has a channel.
 	c := tg.dialAs(t, "alice", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	defer s.Close()
 	time.Sleep(1500 * time.Millisecond)
 	if out, err := s.Output("whoami"); err != nil || !strings.Contains(string(out), "user: alice") {
@@ -707,10 +690,7 @@ func TestHostileMaxConnections(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{extraConfig: "limits:\n  max_connections: 2\n"})
 	// Two authenticated connections, each with a session open.
 	for range 2 {
-		s, err := tg.dialAs(t, "alice", tg.alice).NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newSession(t, tg.dialAs(t, "alice", tg.alice))
 		defer s.Close()
 	}
 	_, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
@@ -763,10 +743,7 @@ func TestHostileClientGoneEndsTargetSession(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
 	base := tg.baseline(t)
 	c := tg.dialAs(t, "alice+t1", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
 		t.Fatal(err)
 	}
