@@ -168,37 +168,3 @@ func TestAuditVerifyFile(t *testing.T) {
 		t.Errorf("verify missing file: exit %d stderr %q", r.code, r.stderr)
 	}
 }
-
-func TestAuditUsage(t *testing.T) {
-	checkUsage(t, "audit", auditMain, []usageCase{
-		{"", 2, "", "Usage:"},
-		{"--help", 0, "keyturn audit verify --file EXPORT.jsonl", ""},
-		{"verify --help", 0, "-data-dir dir", ""},
-		{"frob", 2, "", `unknown command "frob"`},
-		{"verify", 2, "", "give exactly one of --data-dir and --file"},
-		{"verify --data-dir a --file b", 2, "", "give exactly one of --data-dir and --file"},
-		{"verify --file b --encryption-key-file k", 2, "", "--encryption-key-file goes with --data-dir"},
-		{"verify --file b extra", 2, "", `unexpected argument "extra"`},
-		{"verify --bogus", 2, "", "flag provided but not defined: -bogus"},
-	})
-}
-
-// usageCase is a command line to a tool and what it must answer: the exit
-// status, and text its stdout and its stderr contain.
-type usageCase struct {
-	args   string
-	code   int
-	stdout string
-	stderr string
-}
-
-// checkUsage runs tool main (keyturn name) with each case's arguments.
-func checkUsage(t *testing.T, name string, main func([]string, io.Reader, io.Writer, io.Writer) int, cases []usageCase) {
-	t.Helper()
-	for _, tc := range cases {
-		r := runTool(main, "", strings.Fields(tc.args)...)
-		if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
-			t.Errorf("keyturn %s %s: exit %d\nstdout: %s\nstderr: %s\nwant %d, %q, %q", name, tc.args, r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
-		}
-	}
-}

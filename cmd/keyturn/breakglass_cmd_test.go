@@ -105,15 +105,3 @@ func TestBreakglassRegisterApprover(t *testing.T) {
 		t.Errorf("audit chain after break-glass: %v", err)
 	}
 }
-
-func TestBreakglassUsage(t *testing.T) {
-	checkUsage(t, "breakglass", breakglassMain, []usageCase{
-		{"", 2, "", "Usage:"},
-		{"--help", 0, "approves the pending", ""},
-		{"register-approver --help", 0, "-data-dir dir", ""},
-		{"frob", 2, "", `unknown command "frob"`},
-		{"register-approver dave", 2, "", "--data-dir is required"},
-		{"register-approver --data-dir x", 2, "", "want exactly one approver NAME, got 0"},
-		{"register-approver --data-dir x a b", 2, "", "got 2"},
-	})
-}
