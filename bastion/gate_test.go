@@ -3,8 +3,6 @@ package bastion
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
@@ -26,18 +25,8 @@ import (
 	"github.com/keyturn/keyturn/tui"
 )
 
-func testSigner(t testing.TB) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// testSigner makes a fresh key, as every test of the gate needs several.
+var testSigner = testkey.Signer
 
 // testGate is a gate on loopback in front of a demo target, with a real
 // in-memory store.
