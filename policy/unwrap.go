@@ -375,10 +375,7 @@ func (s *state) runReading(w *wrapper, name string, words []word, r reading, c c
 	if r.start < 0 {
 		if c.stdin != nil && c.stdin.w.ok && len(w.stringFlags) > 0 {
 			// A shell reading a script the line shows (bash <<< 'kill 1').
-			in := c.stdin.w
-			lv := subLevel(c.lv, []word{in}, name+" stdin")
-			lv.via = via
-			s.parse(lv)
+			s.parse(wordLevel(c, c.stdin.w, via, name+" stdin"))
 			if c.stdin.exact {
 				return
 			}
@@ -438,12 +435,10 @@ func orDefault(s, def string) string {
 // parseStringArgs reads sh -c STRING ARG0 ARG1...: the string sees the
 // arguments as $0, $1, ... (bash -c '"$0" 1' kill runs kill).
 func (s *state) parseStringArgs(w word, pos []word, c call, via []string, how string) {
-	if !w.ok || !w.single {
-		s.unres(w, via, "the string %s runs is not a literal", how)
+	if !s.literal(w, via, "string", how) {
 		return
 	}
-	lv := subLevel(c.lv, []word{w}, how)
-	lv.via = via
+	lv := wordLevel(c, w, via, how)
 	for i, p := range pos {
 		if i > 9 || strings.Contains(lv.src, "set") || strings.Contains(lv.src, "shift") {
 			break // set -- and shift move the arguments
@@ -459,26 +454,36 @@ func (s *state) parseStringArgs(w word, pos []word, c call, via []string, how st
 // so CMD is read as the line "CMD HOST true" (ssh's options are checked,
 // and anything else than a remote shell is seen for what it is).
 func (s *state) remoteShell(w word, c call, via []string, how string) {
-	if !w.ok || !w.single {
-		s.unres(w, via, "the remote shell %s runs is not a literal", how)
+	if !s.literal(w, via, "remote shell", how) {
 		return
 	}
 	v := w
 	v.text, v.sw, v.braced = w.text+" remote-host true", nil, true
-	lv := subLevel(c.lv, []word{v}, how)
-	lv.via = via
-	s.parse(lv)
+	s.parse(wordLevel(c, v, via, how))
 }
 
 // parseString reads one word as a shell line.
 func (s *state) parseString(w word, c call, via []string, how string) {
-	if !w.ok || !w.single {
-		s.unres(w, via, "the string %s runs is not a literal", how)
-		return
+	if s.literal(w, via, "string", how) {
+		s.parse(wordLevel(c, w, via, how))
 	}
+}
+
+// literal reports whether w is one literal word; if not, it is
+// unresolved as the what (string, remote shell) that how runs.
+func (s *state) literal(w word, via []string, what, how string) bool {
+	if !w.ok || !w.single {
+		s.unres(w, via, "the %s %s runs is not a literal", what, how)
+		return false
+	}
+	return true
+}
+
+// wordLevel is the level that reads word w as the shell line how runs.
+func wordLevel(c call, w word, via []string, how string) *level {
 	lv := subLevel(c.lv, []word{w}, how)
 	lv.via = via
-	s.parse(lv)
+	return lv
 }
 
 // envAssignments skips env's NAME=VALUE words, checking the names. It returns
