@@ -117,8 +117,30 @@ func (sc *scanner) scan(i, operands int, r reading) {
 	fail := func(a word, why string) { sc.fail(r, a, why) }
 	for i < len(args) {
 		a := args[i]
-		if a.noOpt && a.single && !a.ok {
-			// Never an option: an operand, or where the command starts.
+		// A word that is never an option (it starts with a literal other
+		// than "-") or a literal that is not one: an operand, or where the
+		// command starts.
+		operand := a.noOpt && a.single && !a.ok
+		if !operand {
+			if !a.ok || !a.single {
+				fail(a, "a wrapper argument is not a literal, so where the command starts is unknown")
+				return
+			}
+			if a.text == "--" {
+				i++
+				for operands < w.operands && i < len(args) {
+					if !args[i].ok {
+						fail(args[i], "a wrapper argument is not a literal")
+						return
+					}
+					operands++
+					i++
+				}
+				break
+			}
+			operand = !w.isOption(a.text)
+		}
+		if operand {
 			if operands < w.operands {
 				operands++
 				i++
@@ -126,35 +148,9 @@ func (sc *scanner) scan(i, operands int, r reading) {
 			}
 			r.start = i
 			sc.out = append(sc.out, r)
-			return
-		}
-		if !a.ok || !a.single {
-			fail(a, "a wrapper argument is not a literal, so where the command starts is unknown")
 			return
 		}
 		t := a.text
-		if t == "--" {
-			i++
-			for operands < w.operands && i < len(args) {
-				if !args[i].ok {
-					fail(args[i], "a wrapper argument is not a literal")
-					return
-				}
-				operands++
-				i++
-			}
-			break
-		}
-		if !w.isOption(t) {
-			if operands < w.operands {
-				operands++
-				i++
-				continue
-			}
-			r.start = i
-			sc.out = append(sc.out, r)
-			return
-		}
 		name, val, attached := t, "", false
 		k := w.kind(t)
 		if k == optUnknown && strings.HasPrefix(t, "--") {
