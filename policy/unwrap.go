@@ -49,6 +49,18 @@ func (w *wrapper) exactKind(o string) optKind {
 	return optUnknown
 }
 
+// option reads the option word t: its kind and, for a --name=value the
+// wrapper does not know as a whole, the name and the attached value.
+func (w *wrapper) option(t string) (k optKind, name, val string, attached bool) {
+	k = w.kind(t)
+	if k == optUnknown && strings.HasPrefix(t, "--") {
+		if j := strings.IndexByte(t, '='); j > 0 {
+			return w.kind(t[:j]), t[:j], t[j+1:], true
+		}
+	}
+	return k, t, "", false
+}
+
 // takesValue reports whether an option of this kind reads a value.
 func (w *wrapper) takesValue(k optKind, o string) bool {
 	switch k {
@@ -151,14 +163,7 @@ func (sc *scanner) scan(i, operands int, r reading) {
 			return
 		}
 		t := a.text
-		name, val, attached := t, "", false
-		k := w.kind(t)
-		if k == optUnknown && strings.HasPrefix(t, "--") {
-			if j := strings.IndexByte(t, '='); j > 0 {
-				name, val, attached = t[:j], t[j+1:], true
-				k = w.kind(name)
-			}
-		}
+		k, name, val, attached := w.option(t)
 		if k == optUnknown && !strings.HasPrefix(t, "--") && len(t) > 2 {
 			next, unknownLast, ok := sc.cluster(i, &r)
 			if !ok {
@@ -531,13 +536,7 @@ func (s *state) unwrapPermuted(w *wrapper, name string, words []word, c call, vi
 		if !w.isOption(t) {
 			continue
 		}
-		k := w.kind(t)
-		val, attached := "", false
-		if k == optUnknown && strings.HasPrefix(t, "--") {
-			if j := strings.IndexByte(t, '='); j > 0 {
-				k, val, attached = w.kind(t[:j]), t[j+1:], true
-			}
-		}
+		k, _, val, attached := w.option(t)
 		if k == optUnknown && !strings.HasPrefix(t, "--") && len(t) > 2 {
 			for j := 1; j < len(t); j++ {
 				o := t[:1] + t[j:j+1]
