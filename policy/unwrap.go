@@ -23,28 +23,29 @@ const (
 
 func (w *wrapper) kind(o string) optKind { return w.exactKind(w.full(o)) }
 
+// exactKind is the kind of option o as spelled. The first set in this
+// order that lists o gives its kind: unresolved first, so that an entry
+// listing an option twice fails closed, and options that carry a command
+// before plain values and flags.
 func (w *wrapper) exactKind(o string) optKind {
-	switch {
-	case w.unresolved[o]:
-		return optUnresolved
-	case w.noexec[o]:
-		return optNoexec
-	case w.rsh[o]:
-		return optRsh
-	case w.stringOptions[o]:
-		return optString
-	case w.argv0Options[o]:
-		return optArgv0
-	case w.replace[o]:
-		return optReplace
-	case w.execOptions[o]:
-		return optExec
-	case w.stringFlags[o]:
-		return optStringFlag
-	case w.withValue[o]:
-		return optValue
-	case w.flags[o]:
-		return optFlag
+	for _, k := range [...]struct {
+		set  map[string]bool
+		kind optKind
+	}{
+		{w.unresolved, optUnresolved},
+		{w.noexec, optNoexec},
+		{w.rsh, optRsh},
+		{w.stringOptions, optString},
+		{w.argv0Options, optArgv0},
+		{w.replace, optReplace},
+		{w.execOptions, optExec},
+		{w.stringFlags, optStringFlag},
+		{w.withValue, optValue},
+		{w.flags, optFlag},
+	} {
+		if k.set[o] {
+			return k.kind
+		}
 	}
 	return optUnknown
 }
