@@ -127,92 +127,57 @@ func TestCertificateRules(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		login  string
-		cert   func() gossh.PublicKey
+		edit   func(*gossh.Certificate) // of the certificate f.ca signs for f.user
+		key    func() gossh.PublicKey   // what logs in, if not that certificate
 		remote net.Addr
 		rule   string // "" for accepted
 	}{
-		{name: "valid", cert: func() gossh.PublicKey { return certFor(t, f.ca, f.user.PublicKey(), f.now, nil) }},
-		{name: "valid for a target login", login: "alice+t1", cert: func() gossh.PublicKey { return certFor(t, f.ca, f.user.PublicKey(), f.now, nil) }},
-		{name: "never expires", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidBefore = gossh.CertTimeInfinity })
+		{name: "valid"},
+		{name: "valid for a target login", login: "alice+t1"},
+		{name: "never expires", edit: func(c *gossh.Certificate) { c.ValidBefore = gossh.CertTimeInfinity }},
+		{name: "expired", rule: "expired", edit: func(c *gossh.Certificate) { c.ValidBefore = uint64(f.now.Add(-time.Minute).Unix()) }},
+		{name: "expired within the skew", edit: func(c *gossh.Certificate) {
+			c.ValidBefore = uint64(f.now.Add(-config.CertClockSkew + time.Second).Unix())
 		}},
-		{name: "expired", rule: "expired", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidBefore = uint64(f.now.Add(-time.Minute).Unix()) })
+		{name: "expired just past the skew", rule: "expired", edit: func(c *gossh.Certificate) {
+			c.ValidBefore = uint64(f.now.Add(-config.CertClockSkew).Unix())
 		}},
-		{name: "expired within the skew", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.ValidBefore = uint64(f.now.Add(-config.CertClockSkew + time.Second).Unix())
-			})
+		{name: "not yet valid", rule: "not-yet-valid", edit: func(c *gossh.Certificate) { c.ValidAfter = uint64(f.now.Add(5 * time.Minute).Unix()) }},
+		{name: "not yet valid within the skew", edit: func(c *gossh.Certificate) { c.ValidAfter = uint64(f.now.Add(10 * time.Second).Unix()) }},
+		{name: "wrong CA", rule: "untrusted-ca", key: func() gossh.PublicKey { return certFor(t, f.otherCA, f.user.PublicKey(), f.now, nil) }},
+		{name: "host certificate as a user certificate", rule: "not-a-user-certificate", edit: hostCA},
+		{name: "principal unknown", rule: "principal-not-user", edit: func(c *gossh.Certificate) { c.ValidPrincipals = []string{"mallory"} }},
+		{name: "another user's principal", rule: "principal-not-user", edit: func(c *gossh.Certificate) { c.ValidPrincipals = []string{"robert"} }},
+		{name: "a user's name that is not their principal", login: "bob", rule: "principal-not-user", edit: func(c *gossh.Certificate) { c.ValidPrincipals = []string{"bob"} }},
+		{name: "a user's own principal", login: "bob", edit: func(c *gossh.Certificate) { c.ValidPrincipals = []string{"robert"} }},
+		{name: "no principals (valid for anyone to x/crypto)", rule: "no-principals", edit: func(c *gossh.Certificate) { c.ValidPrincipals = nil }},
+		{name: "unknown user", login: "mallory", rule: "unknown-user"},
+		{name: "unknown critical option", rule: "critical-option", edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"verify-required": ""}
 		}},
-		{name: "expired just past the skew", rule: "expired", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.ValidBefore = uint64(f.now.Add(-config.CertClockSkew).Unix())
-			})
+		{name: "force-command", rule: "force-command", edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"force-command": "uptime"}
 		}},
-		{name: "not yet valid", rule: "not-yet-valid", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidAfter = uint64(f.now.Add(5 * time.Minute).Unix()) })
+		{name: "source-address outside its range", rule: "source-address", edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"source-address": "10.0.0.0/8,192.168.1.7"}
 		}},
-		{name: "not yet valid within the skew", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidAfter = uint64(f.now.Add(10 * time.Second).Unix()) })
+		{name: "source-address inside its range", edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"source-address": "10.0.0.0/8,127.0.0.0/8"}
 		}},
-		{name: "wrong CA", rule: "untrusted-ca", cert: func() gossh.PublicKey { return certFor(t, f.otherCA, f.user.PublicKey(), f.now, nil) }},
-		{name: "host certificate as a user certificate", rule: "not-a-user-certificate", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, hostCA)
+		{name: "source-address, IPv6 client", rule: "source-address", remote: &net.TCPAddr{IP: net.IPv6loopback, Port: 1}, edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"source-address": "127.0.0.1"}
 		}},
-		{name: "principal unknown", rule: "principal-not-user", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"mallory"} })
+		{name: "source-address malformed", rule: "source-address", edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"source-address": "everywhere"}
 		}},
-		{name: "another user's principal", rule: "principal-not-user", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"robert"} })
-		}},
-		{name: "a user's name that is not their principal", login: "bob", rule: "principal-not-user", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"bob"} })
-		}},
-		{name: "a user's own principal", login: "bob", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"robert"} })
-		}},
-		{name: "no principals (valid for anyone to x/crypto)", rule: "no-principals", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidPrincipals = nil })
-		}},
-		{name: "unknown user", login: "mallory", rule: "unknown-user", cert: func() gossh.PublicKey { return certFor(t, f.ca, f.user.PublicKey(), f.now, nil) }},
-		{name: "unknown critical option", rule: "critical-option", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"verify-required": ""}
-			})
-		}},
-		{name: "force-command", rule: "force-command", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"force-command": "uptime"}
-			})
-		}},
-		{name: "source-address outside its range", rule: "source-address", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"source-address": "10.0.0.0/8,192.168.1.7"}
-			})
-		}},
-		{name: "source-address inside its range", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"source-address": "10.0.0.0/8,127.0.0.0/8"}
-			})
-		}},
-		{name: "source-address, IPv6 client", rule: "source-address", remote: &net.TCPAddr{IP: net.IPv6loopback, Port: 1}, cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"source-address": "127.0.0.1"}
-			})
-		}},
-		{name: "source-address malformed", rule: "source-address", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"source-address": "everywhere"}
-			})
-		}},
-		{name: "tampered after signing", rule: "bad-certificate", cert: func() gossh.PublicKey {
+		{name: "tampered after signing", rule: "bad-certificate", key: func() gossh.PublicKey {
 			c := certFor(t, f.ca, f.user.PublicKey(), f.now, nil)
 			c.ValidBefore = gossh.CertTimeInfinity // the CA said an hour
 			return c
 		}},
-		{name: "plain registered key", login: "carol", cert: func() gossh.PublicKey { return f.carol.PublicKey() }},
-		{name: "plain key of nobody", rule: "key-not-registered", cert: func() gossh.PublicKey { return f.user.PublicKey() }},
-		{name: "a registered key's certificate for another user", login: "carol", rule: "principal-not-user", cert: func() gossh.PublicKey {
+		{name: "plain registered key", login: "carol", key: func() gossh.PublicKey { return f.carol.PublicKey() }},
+		{name: "plain key of nobody", rule: "key-not-registered", key: func() gossh.PublicKey { return f.user.PublicKey() }},
+		{name: "a registered key's certificate for another user", login: "carol", rule: "principal-not-user", key: func() gossh.PublicKey {
 			return certFor(t, f.ca, f.carol.PublicKey(), f.now, nil)
 		}},
 	} {
@@ -225,7 +190,12 @@ func TestCertificateRules(t *testing.T) {
 			if remote == nil {
 				remote = loopback
 			}
-			key := tc.cert()
+			var key gossh.PublicKey
+			if tc.key != nil {
+				key = tc.key()
+			} else {
+				key = certFor(t, f.ca, f.user.PublicKey(), f.now, tc.edit)
+			}
 			info, r := f.auth.check(login, remote, key)
 			switch {
 			case tc.rule == "" && r != nil:
