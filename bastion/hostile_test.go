@@ -396,6 +396,30 @@ func floodSignals(s *gossh.Session, stop <-chan struct{}) (sent int) {
 	}
 }
 
+// endUnderSignalFlood starts cmd on s (a command that prints ready, reads
+// a line and prints done) and lets it end while floodSignals runs; it
+// returns the exit status. what names the command in a failure.
+func endUnderSignalFlood(t *testing.T, s *gossh.Session, cmd, what string) int {
+	t.Helper()
+	stdin, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	if err := s.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, out, "ready", what+"'s start")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { floodSignals(s, stop) })
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	time.Sleep(20 * time.Millisecond) // flooding when the command ends is the point
+	fmt.Fprintln(stdin, "x")
+	readUntil(t, out, "done", what+"'s end")
+	return exitOf(t, s, what+" ending under a signal flood")
+}
+
 // Item 7: a flood of bogus signals while a command ends. The old gate
 // deadlocked: its deferred Signals(nil) waited for a mutex held by the
 // request loop, blocked sending a signal nobody read.
@@ -405,23 +429,9 @@ func TestHostileSignalFlood(t *testing.T) {
 	for round := range 3 {
 		c := tg.dialAs(t, "alice+t1", tg.alice)
 		s := newSession(t, c)
-		stdin, _ := s.StdinPipe()
-		out, _ := s.StdoutPipe()
-		if err := s.Start("echo ready; read x; echo done"); err != nil {
-			t.Fatal(err)
-		}
-		readUntil(t, out, "ready", "the command's start")
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() { floodSignals(s, stop) })
-		time.Sleep(20 * time.Millisecond) // flooding when the command ends is the point
-		fmt.Fprintln(stdin, "x")
-		readUntil(t, out, "done", "the command's end")
-		if st := exitOf(t, s, fmt.Sprintf("round %d: a command ending under a signal flood", round)); st != 0 {
+		if st := endUnderSignalFlood(t, s, "echo ready; read x; echo done", fmt.Sprintf("round %d: the command", round)); st != 0 {
 			t.Errorf("round %d: exit %d; want 0", round, st)
 		}
-		close(stop)
-		wg.Wait()
 		c.Close()
 	}
 	waitGoroutines(t, base)
@@ -439,23 +449,9 @@ func TestHostileSignalFloodOnRelease(t *testing.T) {
 
 	c := tg.dialAs(t, "alice", tg.alice)
 	s := newSession(t, c)
-	stdin, _ := s.StdinPipe()
-	out, _ := s.StdoutPipe()
-	if err := s.Start("mpa requests run " + r.ID); err != nil {
-		t.Fatal(err)
-	}
-	readUntil(t, out, "ready", "the released command's start")
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { floodSignals(s, stop) })
-	time.Sleep(20 * time.Millisecond)
-	fmt.Fprintln(stdin, "x")
-	readUntil(t, out, "done", "the released command's end")
-	if st := exitOf(t, s, "a released command ending under a signal flood"); st != 0 {
+	if st := endUnderSignalFlood(t, s, "mpa requests run "+r.ID, "the released command"); st != 0 {
 		t.Errorf("exit %d; want 0", st)
 	}
-	close(stop)
-	wg.Wait()
 	got := requestIn(t, tg, r.ID, mpa.StatusCompleted)
 	if got.Execution == nil || got.Execution.ExitStatus != 0 {
 		t.Errorf("execution record %+v; want exit 0", got.Execution)
