@@ -114,6 +114,15 @@ func gateGoroutines() int {
 	return count
 }
 
+// checkLeaks takes the goroutine baseline now and checks, once the test
+// has ended and the clients it dialled since are closed (cleanups run last
+// first), that the gate's goroutines are back to it.
+func (tg *testGate) checkLeaks(t *testing.T) {
+	t.Helper()
+	base := tg.baseline(t)
+	t.Cleanup(func() { waitGoroutines(t, base) })
+}
+
 // baseline returns the goroutine count once the gate has served one
 // session to t1 (so that its target connection exists) and settled.
 func (tg *testGate) baseline(t *testing.T) int {
@@ -273,7 +282,7 @@ func TestHostileEnvBounded(t *testing.T) {
 // gate kept every one (about 80 MB here, gigabytes in the issue).
 func TestHostileEnvFlood(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -308,7 +317,6 @@ func TestHostileEnvFlood(t *testing.T) {
 	if out, _, st := tg.run(t, "alice", tg.alice, "whoami"); st != 0 || !strings.Contains(out, "user: alice") {
 		t.Fatalf("the gate after an env flood: %d %q", st, out)
 	}
-	waitGoroutines(t, base)
 }
 
 // Item 7: window changes before the command, while nothing reads them,
@@ -316,7 +324,7 @@ func TestHostileEnvFlood(t *testing.T) {
 // change and never saw the exec.
 func TestHostileWindowChangesBeforeExec(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	c := tg.dialAs(t, "alice", tg.alice)
 	s := newSession(t, c)
 	if ok, err := s.SendRequest("pty-req", true, ptyReq("xterm", 80, 24)); err != nil || !ok {
@@ -335,8 +343,6 @@ func TestHostileWindowChangesBeforeExec(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "user: alice") {
 		t.Fatalf("whoami after window changes: %q %v", out, err)
 	}
-	c.Close()
-	waitGoroutines(t, base)
 }
 
 // Item 7: a flood of window changes during a command on a target, with a
@@ -344,7 +350,7 @@ func TestHostileWindowChangesBeforeExec(t *testing.T) {
 // running.
 func TestHostileWindowChangeFlood(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	c := tg.dialAs(t, "alice+t1", tg.alice)
 	s := newSession(t, c)
 	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
@@ -376,8 +382,6 @@ func TestHostileWindowChangeFlood(t *testing.T) {
 	if st := exitOf(t, s, "the command after a window-change flood"); st != 0 {
 		t.Errorf("exit %d after a window-change flood; want 0", st)
 	}
-	c.Close()
-	waitGoroutines(t, base)
 }
 
 // floodSignals sends bogus signals on s until stop is closed or the
@@ -425,7 +429,7 @@ func endUnderSignalFlood(t *testing.T, s *gossh.Session, cmd, what string) int {
 // request loop, blocked sending a signal nobody read.
 func TestHostileSignalFlood(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	for round := range 3 {
 		c := tg.dialAs(t, "alice+t1", tg.alice)
 		s := newSession(t, c)
@@ -434,7 +438,6 @@ func TestHostileSignalFlood(t *testing.T) {
 		}
 		c.Close()
 	}
-	waitGoroutines(t, base)
 }
 
 // Item 7, released path: the same flood on 'mpa requests run'. The old
@@ -443,7 +446,7 @@ func TestHostileSignalFlood(t *testing.T) {
 func TestHostileSignalFloodOnRelease(t *testing.T) {
 	tg := startTestGate(t, advPolicy)
 	apv := advEnableMPA(t, tg)
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	r := advCreate(t, tg, "alice", "kill -0 $$; echo ready; read x; echo done", time.Hour)
 	apv.approve(t, r.ID)
 
@@ -456,8 +459,6 @@ func TestHostileSignalFloodOnRelease(t *testing.T) {
 	if got.Execution == nil || got.Execution.ExitStatus != 0 {
 		t.Errorf("execution record %+v; want exit 0", got.Execution)
 	}
-	c.Close()
-	waitGoroutines(t, base)
 }
 
 // requestIn waits until request id has status want, within the bound.
@@ -642,7 +643,7 @@ func TestHostileLoginGraceTime(t *testing.T) {
 // refuses connections past max_connections, counted in the metric.
 func TestHostileIdleConnectionFlood(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{extraConfig: "limits:\n  max_unauthenticated_per_source: 16\n"})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	const n = 2000
 	conns := make([]net.Conn, 0, n)
 	defer func() {
@@ -677,7 +678,6 @@ func TestHostileIdleConnectionFlood(t *testing.T) {
 		c.Close()
 	}
 	conns = nil
-	waitGoroutines(t, base)
 }
 
 // Item 8: max_connections refuses what is past it, and a silent
@@ -737,7 +737,7 @@ func refusedCount(tg *testGate, reason string) float64 {
 // and its goroutines until the command ended by itself.
 func TestHostileClientGoneEndsTargetSession(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	c := tg.dialAs(t, "alice+t1", tg.alice)
 	s := newSession(t, c)
 	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
@@ -750,8 +750,7 @@ func TestHostileClientGoneEndsTargetSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	readUntil(t, out, "ready", "the command's start")
-	c.Close()
-	waitGoroutines(t, base)
+	c.Close() // checkLeaks then finds the target session gone
 }
 
 // One key cannot take every connection: past max_connections_per_user a
