@@ -1,10 +1,8 @@
 package bastion
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,40 +69,6 @@ func (a *advApprover) approve(t *testing.T, id string) mpa.Request {
 		t.Fatalf("carol approves %s: %v", id, err)
 	}
 	return r
-}
-
-// advRun is tg.run with an optional PTY (as ssh -t asks for one).
-func (tg *testGate) advRun(t *testing.T, login string, key gossh.Signer, cmd string, pty bool) (string, string, int) {
-	t.Helper()
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		t.Fatalf("dial gate as %s: %v", login, err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if pty {
-		if err := s.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var out, errOut bytes.Buffer
-	s.Stdout, s.Stderr = &out, &errOut
-	err = s.Run(cmd)
-	var exit *gossh.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errOut.String(), 0
-	case errors.As(err, &exit):
-		return out.String(), errOut.String(), exit.ExitStatus()
-	}
-	t.Fatalf("run %q: %v", cmd, err)
-	return "", "", -1
 }
 
 func advCreate(t *testing.T, tg *testGate, requester, command string, approvalTTL time.Duration) mpa.Request {
@@ -247,10 +211,7 @@ func TestAdversarialSessionRequestsRefused(t *testing.T) {
 		t.Error("tcpip-forward accepted")
 	}
 
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	defer s.Close()
 	s.Setenv("KEYTURN_ADV", "leak") // the gate accepts env requests; they must stay at the gate
 	out, err := s.Output(`echo "[$KEYTURN_ADV]"`)
@@ -259,7 +220,7 @@ func TestAdversarialSessionRequestsRefused(t *testing.T) {
 	}
 
 	// A shell (no command) is denied by default.
-	if _, _, st := tg.advRun(t, "alice+t1", tg.alice, "", true); st != ExitDenied {
+	if _, _, st := tg.runPTY(t, "alice+t1", tg.alice, "", true); st != ExitDenied {
 		t.Errorf("interactive shell: status %d; want %d", st, ExitDenied)
 	}
 }
@@ -337,7 +298,7 @@ func TestAdversarialReleaseKeepsTerminalAsDecided(t *testing.T) {
 	apv := advEnableMPA(t, tg)
 	marker := filepath.Join(t.TempDir(), "had-a-terminal")
 	line := "kill -0 $$; if test -t 0; then touch " + marker + "; fi"
-	if _, _, st := tg.advRun(t, "alice+t1", tg.alice, line, true); st != ExitDenied {
+	if _, _, st := tg.runPTY(t, "alice+t1", tg.alice, line, true); st != ExitDenied {
 		t.Fatalf("line with a PTY at the gate: status %d; want %d", st, ExitDenied)
 	}
 	out, stderr, st := tg.run(t, "alice", tg.alice, "mpa requests create --target t1 --json -- '"+line+"'")
@@ -352,7 +313,7 @@ func TestAdversarialReleaseKeepsTerminalAsDecided(t *testing.T) {
 		t.Fatal("a request created without a terminal is marked as having one")
 	}
 	apv.approve(t, r.ID)
-	if _, stderr, st := tg.advRun(t, "alice", tg.alice, "mpa requests run "+r.ID, true); st != 0 {
+	if _, stderr, st := tg.runPTY(t, "alice", tg.alice, "mpa requests run "+r.ID, true); st != 0 {
 		t.Fatalf("release: status %d, %q", st, stderr)
 	}
 	if advExists(marker) {

@@ -127,92 +127,57 @@ func TestCertificateRules(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		login  string
-		cert   func() gossh.PublicKey
+		edit   func(*gossh.Certificate) // of the certificate f.ca signs for f.user
+		key    func() gossh.PublicKey   // what logs in, if not that certificate
 		remote net.Addr
 		rule   string // "" for accepted
 	}{
-		{name: "valid", cert: func() gossh.PublicKey { return certFor(t, f.ca, f.user.PublicKey(), f.now, nil) }},
-		{name: "valid for a target login", login: "alice+t1", cert: func() gossh.PublicKey { return certFor(t, f.ca, f.user.PublicKey(), f.now, nil) }},
-		{name: "never expires", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidBefore = gossh.CertTimeInfinity })
+		{name: "valid"},
+		{name: "valid for a target login", login: "alice+t1"},
+		{name: "never expires", edit: func(c *gossh.Certificate) { c.ValidBefore = gossh.CertTimeInfinity }},
+		{name: "expired", rule: "expired", edit: func(c *gossh.Certificate) { c.ValidBefore = uint64(f.now.Add(-time.Minute).Unix()) }},
+		{name: "expired within the skew", edit: func(c *gossh.Certificate) {
+			c.ValidBefore = uint64(f.now.Add(-config.CertClockSkew + time.Second).Unix())
 		}},
-		{name: "expired", rule: "expired", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidBefore = uint64(f.now.Add(-time.Minute).Unix()) })
+		{name: "expired just past the skew", rule: "expired", edit: func(c *gossh.Certificate) {
+			c.ValidBefore = uint64(f.now.Add(-config.CertClockSkew).Unix())
 		}},
-		{name: "expired within the skew", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.ValidBefore = uint64(f.now.Add(-config.CertClockSkew + time.Second).Unix())
-			})
+		{name: "not yet valid", rule: "not-yet-valid", edit: func(c *gossh.Certificate) { c.ValidAfter = uint64(f.now.Add(5 * time.Minute).Unix()) }},
+		{name: "not yet valid within the skew", edit: func(c *gossh.Certificate) { c.ValidAfter = uint64(f.now.Add(10 * time.Second).Unix()) }},
+		{name: "wrong CA", rule: "untrusted-ca", key: func() gossh.PublicKey { return certFor(t, f.otherCA, f.user.PublicKey(), f.now, nil) }},
+		{name: "host certificate as a user certificate", rule: "not-a-user-certificate", edit: hostCA},
+		{name: "principal unknown", rule: "principal-not-user", edit: func(c *gossh.Certificate) { c.ValidPrincipals = []string{"mallory"} }},
+		{name: "another user's principal", rule: "principal-not-user", edit: func(c *gossh.Certificate) { c.ValidPrincipals = []string{"robert"} }},
+		{name: "a user's name that is not their principal", login: "bob", rule: "principal-not-user", edit: func(c *gossh.Certificate) { c.ValidPrincipals = []string{"bob"} }},
+		{name: "a user's own principal", login: "bob", edit: func(c *gossh.Certificate) { c.ValidPrincipals = []string{"robert"} }},
+		{name: "no principals (valid for anyone to x/crypto)", rule: "no-principals", edit: func(c *gossh.Certificate) { c.ValidPrincipals = nil }},
+		{name: "unknown user", login: "mallory", rule: "unknown-user"},
+		{name: "unknown critical option", rule: "critical-option", edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"verify-required": ""}
 		}},
-		{name: "expired just past the skew", rule: "expired", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.ValidBefore = uint64(f.now.Add(-config.CertClockSkew).Unix())
-			})
+		{name: "force-command", rule: "force-command", edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"force-command": "uptime"}
 		}},
-		{name: "not yet valid", rule: "not-yet-valid", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidAfter = uint64(f.now.Add(5 * time.Minute).Unix()) })
+		{name: "source-address outside its range", rule: "source-address", edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"source-address": "10.0.0.0/8,192.168.1.7"}
 		}},
-		{name: "not yet valid within the skew", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidAfter = uint64(f.now.Add(10 * time.Second).Unix()) })
+		{name: "source-address inside its range", edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"source-address": "10.0.0.0/8,127.0.0.0/8"}
 		}},
-		{name: "wrong CA", rule: "untrusted-ca", cert: func() gossh.PublicKey { return certFor(t, f.otherCA, f.user.PublicKey(), f.now, nil) }},
-		{name: "host certificate as a user certificate", rule: "not-a-user-certificate", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, hostCA)
+		{name: "source-address, IPv6 client", rule: "source-address", remote: &net.TCPAddr{IP: net.IPv6loopback, Port: 1}, edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"source-address": "127.0.0.1"}
 		}},
-		{name: "principal unknown", rule: "principal-not-user", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"mallory"} })
+		{name: "source-address malformed", rule: "source-address", edit: func(c *gossh.Certificate) {
+			c.CriticalOptions = map[string]string{"source-address": "everywhere"}
 		}},
-		{name: "another user's principal", rule: "principal-not-user", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"robert"} })
-		}},
-		{name: "a user's name that is not their principal", login: "bob", rule: "principal-not-user", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"bob"} })
-		}},
-		{name: "a user's own principal", login: "bob", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"robert"} })
-		}},
-		{name: "no principals (valid for anyone to x/crypto)", rule: "no-principals", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) { c.ValidPrincipals = nil })
-		}},
-		{name: "unknown user", login: "mallory", rule: "unknown-user", cert: func() gossh.PublicKey { return certFor(t, f.ca, f.user.PublicKey(), f.now, nil) }},
-		{name: "unknown critical option", rule: "critical-option", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"verify-required": ""}
-			})
-		}},
-		{name: "force-command", rule: "force-command", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"force-command": "uptime"}
-			})
-		}},
-		{name: "source-address outside its range", rule: "source-address", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"source-address": "10.0.0.0/8,192.168.1.7"}
-			})
-		}},
-		{name: "source-address inside its range", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"source-address": "10.0.0.0/8,127.0.0.0/8"}
-			})
-		}},
-		{name: "source-address, IPv6 client", rule: "source-address", remote: &net.TCPAddr{IP: net.IPv6loopback, Port: 1}, cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"source-address": "127.0.0.1"}
-			})
-		}},
-		{name: "source-address malformed", rule: "source-address", cert: func() gossh.PublicKey {
-			return certFor(t, f.ca, f.user.PublicKey(), f.now, func(c *gossh.Certificate) {
-				c.CriticalOptions = map[string]string{"source-address": "everywhere"}
-			})
-		}},
-		{name: "tampered after signing", rule: "bad-certificate", cert: func() gossh.PublicKey {
+		{name: "tampered after signing", rule: "bad-certificate", key: func() gossh.PublicKey {
 			c := certFor(t, f.ca, f.user.PublicKey(), f.now, nil)
 			c.ValidBefore = gossh.CertTimeInfinity // the CA said an hour
 			return c
 		}},
-		{name: "plain registered key", login: "carol", cert: func() gossh.PublicKey { return f.carol.PublicKey() }},
-		{name: "plain key of nobody", rule: "key-not-registered", cert: func() gossh.PublicKey { return f.user.PublicKey() }},
-		{name: "a registered key's certificate for another user", login: "carol", rule: "principal-not-user", cert: func() gossh.PublicKey {
+		{name: "plain registered key", login: "carol", key: func() gossh.PublicKey { return f.carol.PublicKey() }},
+		{name: "plain key of nobody", rule: "key-not-registered", key: func() gossh.PublicKey { return f.user.PublicKey() }},
+		{name: "a registered key's certificate for another user", login: "carol", rule: "principal-not-user", key: func() gossh.PublicKey {
 			return certFor(t, f.ca, f.carol.PublicKey(), f.now, nil)
 		}},
 	} {
@@ -225,7 +190,12 @@ func TestCertificateRules(t *testing.T) {
 			if remote == nil {
 				remote = loopback
 			}
-			key := tc.cert()
+			var key gossh.PublicKey
+			if tc.key != nil {
+				key = tc.key()
+			} else {
+				key = certFor(t, f.ca, f.user.PublicKey(), f.now, tc.edit)
+			}
 			info, r := f.auth.check(login, remote, key)
 			switch {
 			case tc.rule == "" && r != nil:
@@ -457,27 +427,27 @@ func (g *certGate) certSigner(t *testing.T, edit func(*gossh.Certificate)) gossh
 func TestCertificateSessions(t *testing.T) {
 	g := startCertGate(t)
 	alice := g.certSigner(t, func(c *gossh.Certificate) { c.Serial = 4242; c.KeyId = "alice-yubikey" })
-	out, errOut, status := g.advRun(t, "alice", alice, "whoami", false)
+	out, errOut, status := g.runPTY(t, "alice", alice, "whoami", false)
 	if status != 0 || !strings.Contains(out, `certificate: certificate "alice-yubikey" serial 4242`) {
 		t.Errorf("whoami = %q %q %d; want the certificate named", out, errOut, status)
 	}
 	// (A terminal in the gate's own namespace: the demo target has a
 	// data race of its own in its PTY handling.)
-	out, errOut, status = g.advRun(t, "alice", alice, "whoami", true)
+	out, errOut, status = g.runPTY(t, "alice", alice, "whoami", true)
 	if status != 0 || !strings.Contains(out, "user: alice") {
 		t.Errorf("with permit-pty and a terminal: %q %q %d", out, errOut, status)
 	}
-	out, errOut, status = g.advRun(t, "alice+t1", alice, "echo hi", false)
+	out, errOut, status = g.runPTY(t, "alice+t1", alice, "echo hi", false)
 	if status != 0 || !strings.Contains(out, "hi") {
 		t.Errorf("a command on the target: %q %q %d", out, errOut, status)
 	}
 
 	noPTY := g.certSigner(t, func(c *gossh.Certificate) { c.Serial = 5; c.Permissions.Extensions = map[string]string{} })
-	out, errOut, status = g.advRun(t, "alice+t1", noPTY, "echo hi", true)
+	out, errOut, status = g.runPTY(t, "alice+t1", noPTY, "echo hi", true)
 	if status != ExitRefused || strings.Contains(out, "hi") || !strings.Contains(errOut, "permit-pty") {
 		t.Errorf("no permit-pty, terminal asked: %q %q %d; want refused", out, errOut, status)
 	}
-	out, _, status = g.advRun(t, "alice+t1", noPTY, "echo hi", false)
+	out, _, status = g.runPTY(t, "alice+t1", noPTY, "echo hi", false)
 	if status != 0 || !strings.Contains(out, "hi") {
 		t.Errorf("no permit-pty, no terminal: %q %d; want it to run", out, status)
 	}
@@ -523,7 +493,7 @@ func TestCertificateRequesterShown(t *testing.T) {
 	alice := g.certSigner(t, func(c *gossh.Certificate) { c.Serial = 31; c.KeyId = "alice-ci" })
 	done := make(chan string, 1)
 	go func() {
-		// Not advRun: a test may not fail from another goroutine.
+		// Not runPTY: a test may not fail from another goroutine.
 		c, err := gossh.Dial("tcp", g.addr, &gossh.ClientConfig{User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(alice)},
 			HostKeyCallback: gossh.FixedHostKey(g.hostKey)})
 		if err != nil {
@@ -559,11 +529,11 @@ func TestCertificateRequesterShown(t *testing.T) {
 		t.Errorf("RequesterCert = %q", req.RequesterCert)
 	}
 	carolCert := g.certSigner(t, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"carol@example.com"} })
-	out, errOut, status := g.advRun(t, "carol", carolCert, "mpa requests view "+req.ID, false)
+	out, errOut, status := g.runPTY(t, "carol", carolCert, "mpa requests view "+req.ID, false)
 	if status != 0 || !strings.Contains(out, "requester cert") || !strings.Contains(out, "alice-ci") {
 		t.Errorf("view: %q %q %d; want the requester's certificate", out, errOut, status)
 	}
-	out, errOut, status = g.advRun(t, "carol", carolCert, "mpa requests approve "+req.ID, false)
+	out, errOut, status = g.runPTY(t, "carol", carolCert, "mpa requests approve "+req.ID, false)
 	if status == 0 {
 		t.Errorf("a certificate approver voted without a TOTP code: %q %q", out, errOut)
 	}

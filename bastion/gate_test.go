@@ -3,8 +3,6 @@ package bastion
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
@@ -26,18 +25,8 @@ import (
 	"github.com/keyturn/keyturn/tui"
 )
 
-func testSigner(t testing.TB) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// testSigner makes a fresh key, as every test of the gate needs several.
+var testSigner = testkey.Signer
 
 // testGate is a gate on loopback in front of a demo target, with a real
 // in-memory store.
@@ -168,6 +157,12 @@ func testLogger(t testing.TB) *slog.Logger {
 // status.
 func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string) (string, string, int) {
 	t.Helper()
+	return tg.runPTY(t, login, key, cmd, false)
+}
+
+// runPTY is run, with a PTY if pty is set (as ssh -t asks for one).
+func (tg *testGate) runPTY(t *testing.T, login string, key gossh.Signer, cmd string, pty bool) (string, string, int) {
+	t.Helper()
 	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
 		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
 	})
@@ -180,6 +175,11 @@ func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if pty {
+		if err := s.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var out, errOut bytes.Buffer
 	s.Stdout, s.Stderr = &out, &errOut
 	err = s.Run(cmd)

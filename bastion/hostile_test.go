@@ -48,6 +48,16 @@ func (tg *testGate) dialAs(t testing.TB, login string, key gossh.Signer) *gossh.
 	return c
 }
 
+// newSession opens a session on c; it closes with c.
+func newSession(t testing.TB, c *gossh.Client) *gossh.Session {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatalf("open a session: %v", err)
+	}
+	return s
+}
+
 // within runs f and fails the test if it has not returned after d.
 func within(t testing.TB, d time.Duration, what string, f func()) {
 	t.Helper()
@@ -102,6 +112,15 @@ func gateGoroutines() int {
 		}
 	}
 	return count
+}
+
+// checkLeaks takes the goroutine baseline now and checks, once the test
+// has ended and the clients it dialled since are closed (cleanups run last
+// first), that the gate's goroutines are back to it.
+func (tg *testGate) checkLeaks(t *testing.T) {
+	t.Helper()
+	base := tg.baseline(t)
+	t.Cleanup(func() { waitGoroutines(t, base) })
 }
 
 // baseline returns the goroutine count once the gate has served one
@@ -174,10 +193,7 @@ func TestHostileHugeTerminal(t *testing.T) {
 	const huge = 4294967295
 
 	t.Run("target", func(t *testing.T) {
-		s, err := tg.dialAs(t, "alice+t1", tg.alice).NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newSession(t, tg.dialAs(t, "alice+t1", tg.alice))
 		if ok, err := s.SendRequest("pty-req", true, ptyReq("xterm", huge, huge)); err != nil || !ok {
 			t.Fatalf("pty-req: %v %v", ok, err)
 		}
@@ -196,10 +212,7 @@ func TestHostileHugeTerminal(t *testing.T) {
 	})
 
 	t.Run("console", func(t *testing.T) {
-		s, err := tg.dialAs(t, "carol", tg.carol).NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newSession(t, tg.dialAs(t, "carol", tg.carol))
 		defer s.Close()
 		if ok, err := s.SendRequest("pty-req", true, ptyReq("xterm", huge, huge)); err != nil || !ok {
 			t.Fatalf("pty-req: %v %v", ok, err)
@@ -239,10 +252,7 @@ func TestClampWindow(t *testing.T) {
 // the rest refused, and the command still runs.
 func TestHostileEnvBounded(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{extraConfig: "limits:\n  max_env: 8\n"})
-	s, err := tg.dialAs(t, "alice+t1", tg.alice).NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, tg.dialAs(t, "alice+t1", tg.alice))
 	accepted := 0
 	for i := range 20 {
 		ok, err := s.SendRequest("env", true, envReq(fmt.Sprintf("V%d", i), "x"))
@@ -272,16 +282,13 @@ func TestHostileEnvBounded(t *testing.T) {
 // gate kept every one (about 80 MB here, gigabytes in the issue).
 func TestHostileEnvFlood(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 
 	c := tg.dialAs(t, "alice+t1", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	stderr, err := s.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -310,7 +317,6 @@ func TestHostileEnvFlood(t *testing.T) {
 	if out, _, st := tg.run(t, "alice", tg.alice, "whoami"); st != 0 || !strings.Contains(out, "user: alice") {
 		t.Fatalf("the gate after an env flood: %d %q", st, out)
 	}
-	waitGoroutines(t, base)
 }
 
 // Item 7: window changes before the command, while nothing reads them,
@@ -318,12 +324,9 @@ func TestHostileEnvFlood(t *testing.T) {
 // change and never saw the exec.
 func TestHostileWindowChangesBeforeExec(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	c := tg.dialAs(t, "alice", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	if ok, err := s.SendRequest("pty-req", true, ptyReq("xterm", 80, 24)); err != nil || !ok {
 		t.Fatalf("pty-req: %v %v", ok, err)
 	}
@@ -332,13 +335,14 @@ func TestHostileWindowChangesBeforeExec(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var out []byte
+	var (
+		out []byte
+		err error
+	)
 	within(t, hostileBound, "whoami after 200 window changes", func() { out, err = s.Output("whoami") })
 	if err != nil || !strings.Contains(string(out), "user: alice") {
 		t.Fatalf("whoami after window changes: %q %v", out, err)
 	}
-	c.Close()
-	waitGoroutines(t, base)
 }
 
 // Item 7: a flood of window changes during a command on a target, with a
@@ -346,12 +350,9 @@ func TestHostileWindowChangesBeforeExec(t *testing.T) {
 // running.
 func TestHostileWindowChangeFlood(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	c := tg.dialAs(t, "alice+t1", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
 		t.Fatal(err)
 	}
@@ -381,8 +382,6 @@ func TestHostileWindowChangeFlood(t *testing.T) {
 	if st := exitOf(t, s, "the command after a window-change flood"); st != 0 {
 		t.Errorf("exit %d after a window-change flood; want 0", st)
 	}
-	c.Close()
-	waitGoroutines(t, base)
 }
 
 // floodSignals sends bogus signals on s until stop is closed or the
@@ -401,38 +400,44 @@ func floodSignals(s *gossh.Session, stop <-chan struct{}) (sent int) {
 	}
 }
 
+// endUnderSignalFlood starts cmd on s (a command that prints ready, reads
+// a line and prints done) and lets it end while floodSignals runs; it
+// returns the exit status. what names the command in a failure.
+func endUnderSignalFlood(t *testing.T, s *gossh.Session, cmd, what string) int {
+	t.Helper()
+	stdin, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	if err := s.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, out, "ready", what+"'s start")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { floodSignals(s, stop) })
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	time.Sleep(20 * time.Millisecond) // flooding when the command ends is the point
+	fmt.Fprintln(stdin, "x")
+	readUntil(t, out, "done", what+"'s end")
+	return exitOf(t, s, what+" ending under a signal flood")
+}
+
 // Item 7: a flood of bogus signals while a command ends. The old gate
 // deadlocked: its deferred Signals(nil) waited for a mutex held by the
 // request loop, blocked sending a signal nobody read.
 func TestHostileSignalFlood(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	for round := range 3 {
 		c := tg.dialAs(t, "alice+t1", tg.alice)
-		s, err := c.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdin, _ := s.StdinPipe()
-		out, _ := s.StdoutPipe()
-		if err := s.Start("echo ready; read x; echo done"); err != nil {
-			t.Fatal(err)
-		}
-		readUntil(t, out, "ready", "the command's start")
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() { floodSignals(s, stop) })
-		time.Sleep(20 * time.Millisecond) // flooding when the command ends is the point
-		fmt.Fprintln(stdin, "x")
-		readUntil(t, out, "done", "the command's end")
-		if st := exitOf(t, s, fmt.Sprintf("round %d: a command ending under a signal flood", round)); st != 0 {
+		s := newSession(t, c)
+		if st := endUnderSignalFlood(t, s, "echo ready; read x; echo done", fmt.Sprintf("round %d: the command", round)); st != 0 {
 			t.Errorf("round %d: exit %d; want 0", round, st)
 		}
-		close(stop)
-		wg.Wait()
 		c.Close()
 	}
-	waitGoroutines(t, base)
 }
 
 // Item 7, released path: the same flood on 'mpa requests run'. The old
@@ -441,38 +446,19 @@ func TestHostileSignalFlood(t *testing.T) {
 func TestHostileSignalFloodOnRelease(t *testing.T) {
 	tg := startTestGate(t, advPolicy)
 	apv := advEnableMPA(t, tg)
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	r := advCreate(t, tg, "alice", "kill -0 $$; echo ready; read x; echo done", time.Hour)
 	apv.approve(t, r.ID)
 
 	c := tg.dialAs(t, "alice", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdin, _ := s.StdinPipe()
-	out, _ := s.StdoutPipe()
-	if err := s.Start("mpa requests run " + r.ID); err != nil {
-		t.Fatal(err)
-	}
-	readUntil(t, out, "ready", "the released command's start")
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { floodSignals(s, stop) })
-	time.Sleep(20 * time.Millisecond)
-	fmt.Fprintln(stdin, "x")
-	readUntil(t, out, "done", "the released command's end")
-	if st := exitOf(t, s, "a released command ending under a signal flood"); st != 0 {
+	s := newSession(t, c)
+	if st := endUnderSignalFlood(t, s, "mpa requests run "+r.ID, "the released command"); st != 0 {
 		t.Errorf("exit %d; want 0", st)
 	}
-	close(stop)
-	wg.Wait()
 	got := requestIn(t, tg, r.ID, mpa.StatusCompleted)
 	if got.Execution == nil || got.Execution.ExitStatus != 0 {
 		t.Errorf("execution record %+v; want exit 0", got.Execution)
 	}
-	c.Close()
-	waitGoroutines(t, base)
 }
 
 // requestIn waits until request id has status want, within the bound.
@@ -504,10 +490,7 @@ func TestHostileLostTargetDuringRelease(t *testing.T) {
 	r := advCreate(t, tg, "alice", "kill -0 $$; echo started; read x", time.Hour)
 	apv.approve(t, r.ID)
 
-	s, err := tg.dialAs(t, "alice", tg.alice).NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, tg.dialAs(t, "alice", tg.alice))
 	out, _ := s.StdoutPipe()
 	stdin, _ := s.StdinPipe() // kept open: the command waits on it
 	defer stdin.Close()
@@ -646,10 +629,7 @@ func TestHostileLoginGraceTime(t *testing.T) {
 	}
 	// A real login is not cut by the grace time once it has a channel.
 	c := tg.dialAs(t, "alice", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	defer s.Close()
 	time.Sleep(1500 * time.Millisecond)
 	if out, err := s.Output("whoami"); err != nil || !strings.Contains(string(out), "user: alice") {
@@ -663,7 +643,7 @@ func TestHostileLoginGraceTime(t *testing.T) {
 // refuses connections past max_connections, counted in the metric.
 func TestHostileIdleConnectionFlood(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{extraConfig: "limits:\n  max_unauthenticated_per_source: 16\n"})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	const n = 2000
 	conns := make([]net.Conn, 0, n)
 	defer func() {
@@ -698,7 +678,6 @@ func TestHostileIdleConnectionFlood(t *testing.T) {
 		c.Close()
 	}
 	conns = nil
-	waitGoroutines(t, base)
 }
 
 // Item 8: max_connections refuses what is past it, and a silent
@@ -707,10 +686,7 @@ func TestHostileMaxConnections(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{extraConfig: "limits:\n  max_connections: 2\n"})
 	// Two authenticated connections, each with a session open.
 	for range 2 {
-		s, err := tg.dialAs(t, "alice", tg.alice).NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newSession(t, tg.dialAs(t, "alice", tg.alice))
 		defer s.Close()
 	}
 	_, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
@@ -761,12 +737,9 @@ func refusedCount(tg *testGate, reason string) float64 {
 // and its goroutines until the command ended by itself.
 func TestHostileClientGoneEndsTargetSession(t *testing.T) {
 	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	base := tg.baseline(t)
+	tg.checkLeaks(t)
 	c := tg.dialAs(t, "alice+t1", tg.alice)
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, c)
 	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
 		t.Fatal(err)
 	}
@@ -777,8 +750,7 @@ func TestHostileClientGoneEndsTargetSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	readUntil(t, out, "ready", "the command's start")
-	c.Close()
-	waitGoroutines(t, base)
+	c.Close() // checkLeaks then finds the target session gone
 }
 
 // One key cannot take every connection: past max_connections_per_user a

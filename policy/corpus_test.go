@@ -17,7 +17,10 @@ type corpusLine struct {
 	action, line string
 }
 
-func readCorpus(t *testing.T, name string, labelled bool) []corpusLine {
+// readCorpus reads the corpus in file name, ACTION<TAB>LINE lines if
+// labelled; fewer than atLeast lines fails the test (a corpus cut short
+// would pass with nothing checked).
+func readCorpus(t *testing.T, name string, labelled bool, atLeast int) []corpusLine {
 	t.Helper()
 	f, err := os.Open(name)
 	if err != nil {
@@ -45,15 +48,15 @@ func readCorpus(t *testing.T, name string, labelled bool) []corpusLine {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
+	if len(out) < atLeast {
+		t.Errorf("%s has %d lines; want at least %d", name, len(out), atLeast)
+	}
 	return out
 }
 
 func TestCorpusBenign(t *testing.T) {
 	p := shippedPolicy(t)
-	lines := readCorpus(t, "testdata/corpus/benign.txt", false)
-	if len(lines) < 500 {
-		t.Errorf("benign corpus has %d lines; want at least 500", len(lines))
-	}
+	lines := readCorpus(t, "testdata/corpus/benign.txt", false, 500)
 	held := 0
 	for _, c := range lines {
 		d := p.Decide(Input{Command: c.line})
@@ -67,10 +70,7 @@ func TestCorpusBenign(t *testing.T) {
 
 func TestCorpusPrivileged(t *testing.T) {
 	p := shippedPolicy(t)
-	lines := readCorpus(t, "testdata/corpus/privileged.txt", true)
-	if len(lines) < 300 {
-		t.Errorf("privileged corpus has %d lines; want at least 300", len(lines))
-	}
+	lines := readCorpus(t, "testdata/corpus/privileged.txt", true, 300)
 	named := 0
 	var wrong []string
 	for _, c := range lines {

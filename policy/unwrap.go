@@ -23,30 +23,43 @@ const (
 
 func (w *wrapper) kind(o string) optKind { return w.exactKind(w.full(o)) }
 
+// exactKind is the kind of option o as spelled. The first set in this
+// order that lists o gives its kind: unresolved first, so that an entry
+// listing an option twice fails closed, and options that carry a command
+// before plain values and flags.
 func (w *wrapper) exactKind(o string) optKind {
-	switch {
-	case w.unresolved[o]:
-		return optUnresolved
-	case w.noexec[o]:
-		return optNoexec
-	case w.rsh[o]:
-		return optRsh
-	case w.stringOptions[o]:
-		return optString
-	case w.argv0Options[o]:
-		return optArgv0
-	case w.replace[o]:
-		return optReplace
-	case w.execOptions[o]:
-		return optExec
-	case w.stringFlags[o]:
-		return optStringFlag
-	case w.withValue[o]:
-		return optValue
-	case w.flags[o]:
-		return optFlag
+	for _, k := range [...]struct {
+		set  map[string]bool
+		kind optKind
+	}{
+		{w.unresolved, optUnresolved},
+		{w.noexec, optNoexec},
+		{w.rsh, optRsh},
+		{w.stringOptions, optString},
+		{w.argv0Options, optArgv0},
+		{w.replace, optReplace},
+		{w.execOptions, optExec},
+		{w.stringFlags, optStringFlag},
+		{w.withValue, optValue},
+		{w.flags, optFlag},
+	} {
+		if k.set[o] {
+			return k.kind
+		}
 	}
 	return optUnknown
+}
+
+// option reads the option word t: its kind and, for a --name=value the
+// wrapper does not know as a whole, the name and the attached value.
+func (w *wrapper) option(t string) (k optKind, name, val string, attached bool) {
+	k = w.kind(t)
+	if k == optUnknown && strings.HasPrefix(t, "--") {
+		if j := strings.IndexByte(t, '='); j > 0 {
+			return w.kind(t[:j]), t[:j], t[j+1:], true
+		}
+	}
+	return k, t, "", false
 }
 
 // takesValue reports whether an option of this kind reads a value.
@@ -183,14 +196,7 @@ func (sc *scanner) option(i, operands int, r *reading) (next int, ok bool) {
 	w, args := sc.w, sc.args
 	a := args[i]
 	t := a.text
-	name, val, attached := t, "", false
-	k := w.kind(t)
-	if k == optUnknown && strings.HasPrefix(t, "--") {
-		if j := strings.IndexByte(t, '='); j > 0 {
-			name, val, attached = t[:j], t[j+1:], true
-			k = w.kind(name)
-		}
-	}
+	k, name, val, attached := w.option(t)
 	if k == optUnknown && !strings.HasPrefix(t, "--") && len(t) > 2 {
 		next, unknownLast, ok := sc.cluster(i, r)
 		if !ok {
@@ -392,10 +398,7 @@ func (s *state) runReading(w *wrapper, name string, words []word, r reading, c c
 	if r.start < 0 {
 		if c.stdin != nil && c.stdin.w.ok && len(w.stringFlags) > 0 {
 			// A shell reading a script the line shows (bash <<< 'kill 1').
-			in := c.stdin.w
-			lv := subLevel(c.lv, []word{in}, name+" stdin")
-			lv.via = via
-			s.parse(lv)
+			s.parse(wordLevel(c, c.stdin.w, via, name+" stdin"))
 			if c.stdin.exact {
 				return
 			}
@@ -455,12 +458,10 @@ func orDefault(s, def string) string {
 // parseStringArgs reads sh -c STRING ARG0 ARG1...: the string sees the
 // arguments as $0, $1, ... (bash -c '"$0" 1' kill runs kill).
 func (s *state) parseStringArgs(w word, pos []word, c call, via []string, how string) {
-	if !w.ok || !w.single {
-		s.unres(w, via, "the string %s runs is not a literal", how)
+	if !s.literal(w, via, "string", how) {
 		return
 	}
-	lv := subLevel(c.lv, []word{w}, how)
-	lv.via = via
+	lv := wordLevel(c, w, via, how)
 	for i, p := range pos {
 		if i > 9 || strings.Contains(lv.src, "set") || strings.Contains(lv.src, "shift") {
 			break // set -- and shift move the arguments
@@ -476,26 +477,36 @@ func (s *state) parseStringArgs(w word, pos []word, c call, via []string, how st
 // so CMD is read as the line "CMD HOST true" (ssh's options are checked,
 // and anything else than a remote shell is seen for what it is).
 func (s *state) remoteShell(w word, c call, via []string, how string) {
-	if !w.ok || !w.single {
-		s.unres(w, via, "the remote shell %s runs is not a literal", how)
+	if !s.literal(w, via, "remote shell", how) {
 		return
 	}
 	v := w
 	v.text, v.sw, v.braced = w.text+" remote-host true", nil, true
-	lv := subLevel(c.lv, []word{v}, how)
-	lv.via = via
-	s.parse(lv)
+	s.parse(wordLevel(c, v, via, how))
 }
 
 // parseString reads one word as a shell line.
 func (s *state) parseString(w word, c call, via []string, how string) {
-	if !w.ok || !w.single {
-		s.unres(w, via, "the string %s runs is not a literal", how)
-		return
+	if s.literal(w, via, "string", how) {
+		s.parse(wordLevel(c, w, via, how))
 	}
+}
+
+// literal reports whether w is one literal word; if not, it is
+// unresolved as the what (string, remote shell) that how runs.
+func (s *state) literal(w word, via []string, what, how string) bool {
+	if !w.ok || !w.single {
+		s.unres(w, via, "the %s %s runs is not a literal", what, how)
+		return false
+	}
+	return true
+}
+
+// wordLevel is the level that reads word w as the shell line how runs.
+func wordLevel(c call, w word, via []string, how string) *level {
 	lv := subLevel(c.lv, []word{w}, how)
 	lv.via = via
-	s.parse(lv)
+	return lv
 }
 
 // envAssignments skips env's NAME=VALUE words, checking the names. It returns
@@ -547,13 +558,7 @@ func (s *state) unwrapPermuted(w *wrapper, name string, words []word, c call, vi
 		if !w.isOption(t) {
 			continue
 		}
-		k := w.kind(t)
-		val, attached := "", false
-		if k == optUnknown && strings.HasPrefix(t, "--") {
-			if j := strings.IndexByte(t, '='); j > 0 {
-				k, val, attached = w.kind(t[:j]), t[j+1:], true
-			}
-		}
+		k, _, val, attached := w.option(t)
 		if k == optUnknown && !strings.HasPrefix(t, "--") && len(t) > 2 {
 			for j := 1; j < len(t); j++ {
 				o := t[:1] + t[j:j+1]

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
 	"os"
 	"path/filepath"
@@ -9,18 +8,13 @@ import (
 	"testing"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
 )
 
 func newPub(t *testing.T) (gossh.PublicKey, string) {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := gossh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testkey.Signer(t).PublicKey()
 	return key, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(key)))
 }
 
@@ -135,17 +129,13 @@ users: [{name: alice, roles: [admin]}]
 // CA is the key that signs, not one it signed.
 func TestCertificateAsCAKey(t *testing.T) {
 	ca, _ := newPub(t)
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := testkey.Signer(t)
 	cert := &gossh.Certificate{Key: ca, CertType: gossh.UserCert, ValidBefore: gossh.CertTimeInfinity}
 	if err := cert.SignCert(rand.Reader, signer); err != nil {
 		t.Fatal(err)
 	}
 	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(cert)))
-	_, err = Parse("keyturn.yaml", []byte(`user_ca_keys: ["`+line+`"]
+	_, err := Parse("keyturn.yaml", []byte(`user_ca_keys: ["`+line+`"]
 users: [{name: alice, roles: [admin]}]
 `+certTargets))
 	if err == nil || !strings.Contains(err.Error(), "a certificate is not a CA key") {

@@ -248,14 +248,20 @@ func (v *validator) check(c *Config) {
 // from the target.
 var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
 
-func (v *validator) checkUser(u *User, p string, seen map[string]bool, certs bool) {
+// checkName checks the name of the user or target (what) at p: usable in
+// a login name, and not one an earlier entry in seen already has.
+func (v *validator) checkName(p, what, name string, seen map[string]bool) {
 	switch {
-	case !validName.MatchString(u.Name):
-		v.errorf(v.at(p+".name"), "%s.name: want letters, digits, '.', '_' or '-', got %q", p, u.Name)
-	case seen[u.Name]:
-		v.errorf(v.at(p+".name"), "%s.name: user %q defined twice", p, u.Name)
+	case !validName.MatchString(name):
+		v.errorf(v.at(p+".name"), "%s.name: want letters, digits, '.', '_' or '-', got %q", p, name)
+	case seen[name]:
+		v.errorf(v.at(p+".name"), "%s.name: %s %q defined twice", p, what, name)
 	}
-	seen[u.Name] = true
+	seen[name] = true
+}
+
+func (v *validator) checkUser(u *User, p string, seen map[string]bool, certs bool) {
+	v.checkName(p, "user", u.Name, seen)
 	v.checkGroups(u, p)
 	for j, r := range u.Roles {
 		if r != RoleAdmin && r != RoleApprover && r != RoleAuditor {
@@ -296,13 +302,7 @@ func (v *validator) checkUser(u *User, p string, seen map[string]bool, certs boo
 }
 
 func (v *validator) checkTarget(t *Target, p string, seen map[string]bool) {
-	switch {
-	case !validName.MatchString(t.Name):
-		v.errorf(v.at(p+".name"), "%s.name: want letters, digits, '.', '_' or '-', got %q", p, t.Name)
-	case seen[t.Name]:
-		v.errorf(v.at(p+".name"), "%s.name: target %q defined twice", p, t.Name)
-	}
-	seen[t.Name] = true
+	v.checkName(p, "target", t.Name, seen)
 	if _, _, err := net.SplitHostPort(t.Address); err != nil {
 		v.errorf(v.at(p+".address"), "%s.address: want host:port, got %q", p, t.Address)
 	}

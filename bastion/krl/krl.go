@@ -135,45 +135,41 @@ func (r *reader) fail(what string) {
 	r.b = nil
 }
 
-func (r *reader) u8(what string) byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.fail(what)
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *reader) u32(what string) uint32 {
-	if r.err != nil || len(r.b) < 4 {
-		r.fail(what)
-		return 0
-	}
-	v := binary.BigEndian.Uint32(r.b)
-	r.b = r.b[4:]
-	return v
-}
-
-func (r *reader) u64(what string) uint64 {
-	if r.err != nil || len(r.b) < 8 {
-		r.fail(what)
-		return 0
-	}
-	v := binary.BigEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
-
-func (r *reader) str(what string) []byte {
-	n := r.u32(what)
-	if r.err != nil || uint64(n) > uint64(len(r.b)) {
+// take returns the next n bytes, or nil (and the error sticks) if there
+// are fewer: the one bounds check every read goes through.
+func (r *reader) take(n uint64, what string) []byte {
+	if r.err != nil || n > uint64(len(r.b)) {
 		r.fail(what)
 		return nil
 	}
 	v := r.b[:n]
 	r.b = r.b[n:]
 	return v
+}
+
+func (r *reader) u8(what string) byte {
+	if b := r.take(1, what); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) u32(what string) uint32 {
+	if b := r.take(4, what); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *reader) u64(what string) uint64 {
+	if b := r.take(8, what); b != nil {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (r *reader) str(what string) []byte {
+	return r.take(uint64(r.u32(what)), what)
 }
 
 // more reports whether there is more to read: no error so far and bytes

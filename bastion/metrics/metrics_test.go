@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -14,55 +13,34 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/internal/svctest"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
-	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
 
-var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// gate is a real Service on an in-memory Badger store, approvers bob and
-// carol registered with oathtool codes, and Metrics following the store.
+// gate is the shared fixture with approvers bob and carol, and Metrics
+// following its store.
 type gate struct {
+	*svctest.Fixture
 	t       *testing.T
 	ctx     context.Context
-	clock   *mpatest.Clock
-	store   *badgerstore.Store
-	svc     *mpa.Service
 	m       *Metrics
 	seen    chan mpa.Change // every change Follow has counted
 	history []mpa.Change    // read from seen, not yet waited for
-	secrets map[string]string
 	srv     *httptest.Server
 }
 
 func newGate(t *testing.T) *gate {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := svctest.New(t, "bob", "carol")
+	st, log := f.Store, f.Log
 	ctx, cancel := context.WithCancel(context.Background())
-	clock := mpatest.NewClock(start)
 	g := &gate{
-		t: t, ctx: ctx, clock: clock, store: st,
-		svc:     mpa.New(st, mpa.Options{Now: clock.Now, Logger: log, Node: "gate-1"}),
-		m:       New(),
-		seen:    make(chan mpa.Change, 1024),
-		secrets: map[string]string{},
+		Fixture: f, t: t, ctx: ctx,
+		m:    New(),
+		seen: make(chan mpa.Change, 1024),
 	}
 	g.m.handled = func(c mpa.Change) { g.seen <- c }
-	for _, name := range []string{"bob", "carol"} {
-		reg, err := g.svc.InitiateRegistration(ctx, name, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := g.svc.CompleteRegistration(ctx, name, mpatest.Oathtool(t, reg.Secret, clock.Now())); err != nil {
-			t.Fatal(err)
-		}
-		g.secrets[name] = reg.Secret
-	}
 	// Follow subscribes on its own goroutine: wait until it has, or a
 	// change the test makes right after newGate returns would be committed
 	// before the subscription and never counted (the wait for it would
@@ -70,7 +48,7 @@ func newGate(t *testing.T) *gate {
 	followed := make(chan error, 1)
 	subscribed := make(chan struct{})
 	g.m.seeded = func() { close(subscribed) }
-	go func() { followed <- g.m.Follow(ctx, st, g.svc) }()
+	go func() { followed <- g.m.Follow(ctx, st, g.Svc) }()
 	select {
 	case <-subscribed:
 	case err := <-followed:
@@ -88,7 +66,6 @@ func newGate(t *testing.T) *gate {
 		if err := mpatest.Recv(t, followed, "Follow to end with its context"); err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("Follow = %v; want it to end with its context or the store", err)
 		}
-		st.Close()
 	})
 	return g
 }
@@ -135,12 +112,6 @@ func (g *gate) waitRequest(id string, st mpa.Status) {
 	})
 }
 
-// code returns a fresh code for approver name, one TOTP step on.
-func (g *gate) code(name string) string {
-	g.clock.Advance(30 * time.Second)
-	return mpatest.Oathtool(g.t, g.secrets[name], g.clock.Now())
-}
-
 // scrape reads /metrics over HTTP and returns each sample by its series
 // ("name{labels}") .
 func (g *gate) scrape() map[string]float64 {
@@ -172,7 +143,7 @@ func (g *gate) scrape() map[string]float64 {
 
 func (g *gate) create() mpa.Request {
 	g.t.Helper()
-	r, err := g.svc.Create(g.ctx, mpa.NewRequest{
+	r, err := g.Svc.Create(g.ctx, mpa.NewRequest{
 		Actions: []mpa.ActionRef{{Name: "kill_process", Service: "process"}},
 		Target:  "web-1", Command: "kill -9 1", Requester: "alice",
 	})
@@ -186,7 +157,7 @@ func (g *gate) create() mpa.Request {
 
 func (g *gate) approve(id, name string) {
 	g.t.Helper()
-	if _, err := g.svc.Approve(g.ctx, id, name, mpa.VoteInput{Code: g.code(name)}); err != nil {
+	if _, err := g.Svc.Approve(g.ctx, id, name, mpa.VoteInput{Code: g.Code(name)}); err != nil {
 		g.t.Fatal(err)
 	}
 	g.waitEvent("request.approval")
@@ -208,7 +179,7 @@ func TestScrapeCountersMove(t *testing.T) {
 	g.m.Session(SessionTarget)
 	g.m.Session(SessionConsole)
 	g.m.DialError("web-2", errors.New("connection refused"))
-	if _, err := g.svc.Record(g.ctx, audit.Event{Kind: "decision", Actor: "alice", Target: "web-1",
+	if _, err := g.Svc.Record(g.ctx, audit.Event{Kind: "decision", Actor: "alice", Target: "web-1",
 		Data: audit.Data(map[string]any{"verdict": "hold", "command": "kill -9 1"})}); err != nil {
 		t.Fatal(err)
 	}
@@ -217,17 +188,17 @@ func TestScrapeCountersMove(t *testing.T) {
 	mid := g.scrape()
 	wantMoved(t, before, mid, `keyturn_requests_open{status="pending"}`, 1)
 
-	if _, err := g.svc.Approve(g.ctx, r.ID, "bob", mpa.VoteInput{Code: "000000"}); !errors.Is(err, mpa.ErrBadCode) {
+	if _, err := g.Svc.Approve(g.ctx, r.ID, "bob", mpa.VoteInput{Code: "000000"}); !errors.Is(err, mpa.ErrBadCode) {
 		t.Fatalf("Approve with a bad code = %v; want ErrBadCode", err)
 	}
 	g.waitEvent("totp.failed")
 	g.approve(r.ID, "bob")
 	g.approve(r.ID, "carol")
-	if _, err := g.svc.BeginExecution(g.ctx, r.ID, "alice"); err != nil {
+	if _, err := g.Svc.BeginExecution(g.ctx, r.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	g.clock.Advance(3 * time.Second)
-	if _, err := g.svc.FinishExecution(g.ctx, r.ID, mpa.ExecResult{ExitStatus: 0}); err != nil {
+	g.Clock.Advance(3 * time.Second)
+	if _, err := g.Svc.FinishExecution(g.ctx, r.ID, mpa.ExecResult{ExitStatus: 0}); err != nil {
 		t.Fatal(err)
 	}
 	g.waitEvent("request.completed")
@@ -268,28 +239,42 @@ func TestGaugeSeededAndRejection(t *testing.T) {
 			}
 		}
 	}
-	ctx, cancel := context.WithCancel(g.ctx)
-	defer cancel()
-	followed := make(chan error, 1)
-	started := make(chan struct{})
-	m2.seeded = func() { close(started) }
-	go func() { followed <- m2.Follow(ctx, g.store, g.svc) }()
-	mpatest.Closed(t, started, "a second Follow to seed its gauges")
-	if got := gauge(t, m2, "keyturn_requests_open", "pending"); got != 1 {
-		t.Errorf("pending on a fresh Follow = %v; want 1", got)
-	}
-	if _, err := g.svc.Reject(g.ctx, r.ID, "bob", mpa.VoteInput{Code: g.code("bob"), Comment: "no"}); err != nil {
+	stop := g.follow(m2, g.Store, "a second Follow")
+	wantGauge(t, m2, "keyturn_requests_open", "pending", 1, "pending on a fresh Follow")
+	if _, err := g.Svc.Reject(g.ctx, r.ID, "bob", mpa.VoteInput{Code: g.Code("bob"), Comment: "no"}); err != nil {
 		t.Fatal(err)
 	}
 	mpatest.Closed(t, done, "the second Follow to count the rejection's two changes")
-	if got := gauge(t, m2, "keyturn_requests_open", "pending"); got != 0 {
-		t.Errorf("pending after the rejection = %v; want 0", got)
+	wantGauge(t, m2, "keyturn_requests_open", "pending", 0, "pending after the rejection")
+	wantGauge(t, m2, "keyturn_rejections_total", "", 1, "rejections")
+	stop()
+}
+
+// follow starts m following st (g's store, or one wrapping it) and waits
+// until it has seeded its gauges. stop ends it and waits for it to end;
+// what names it in a failure.
+func (g *gate) follow(m *Metrics, st mpa.Store, what string) (stop func()) {
+	g.t.Helper()
+	ctx, cancel := context.WithCancel(g.ctx)
+	g.t.Cleanup(cancel) // if the test ends before stop
+	followed := make(chan error, 1)
+	started := make(chan struct{})
+	m.seeded = func() { close(started) }
+	go func() { followed <- m.Follow(ctx, st, g.Svc) }()
+	mpatest.Closed(g.t, started, what+" to seed its gauges")
+	return func() {
+		g.t.Helper()
+		cancel()
+		mpatest.Recv(g.t, followed, what+" to end with its context")
 	}
-	if got := gauge(t, m2, "keyturn_rejections_total", ""); got != 1 {
-		t.Errorf("rejections = %v; want 1", got)
+}
+
+// wantGauge checks one series of m's registry; what names it in a failure.
+func wantGauge(t *testing.T, m *Metrics, name, label string, want float64, what string) {
+	t.Helper()
+	if got := gauge(t, m, name, label); got != want {
+		t.Errorf("%s = %v; want %v", what, got, want)
 	}
-	cancel()
-	mpatest.Recv(t, followed, "the second Follow to end with its context")
 }
 
 // gauge reads one series from m's registry.
@@ -333,7 +318,7 @@ func TestHealthz(t *testing.T) {
 	if got := get(); got != http.StatusOK {
 		t.Errorf("GET /healthz on a live store = %d; want 200", got)
 	}
-	g.store.Close()
+	g.Store.Close()
 	if got := get(); got != http.StatusServiceUnavailable {
 		t.Errorf("GET /healthz on a closed store = %d; want 503", got)
 	}

@@ -19,12 +19,12 @@ func runAuditFile(t *testing.T, g *gate, path string) (heads <-chan audit.Head, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewAuditFile(m, g.log)
+	a := NewAuditFile(m, g.Log)
 	ch := make(chan audit.Head, 256)
 	a.written = func(h audit.Head) { ch <- h }
 	ctx, cancel := context.WithCancel(g.ctx)
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, g.store) }()
+	go func() { done <- a.Run(ctx, g.Store) }()
 	return ch, func() {
 		cancel()
 		if err := mpatest.Recv(t, done, "AuditFile.Run to end with its context"); err != nil && err != context.Canceled {
@@ -38,7 +38,7 @@ func runAuditFile(t *testing.T, g *gate, path string) (heads <-chan audit.Head, 
 func storeHead(t *testing.T, g *gate) audit.Head {
 	t.Helper()
 	var last audit.Head
-	for e, err := range g.svc.AuditEvents(g.ctx, audit.Filter{}) {
+	for e, err := range g.Svc.AuditEvents(g.ctx, audit.Filter{}) {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,20 +11,16 @@ import (
 func TestCompletedCarriesOutput(t *testing.T) {
 	g := newGate(t)
 	srv, got := receiver(t)
-	n, err := New([]Endpoint{endpoint("chat", srv.URL)}, Options{Logger: g.log, Backoff: noBackoff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.runNotifier(n)
+	g.runNotifier(g.chatNotifier(srv.URL))
 
 	r := g.create("df -h")
 	g.vote(r.ID, "bob", true)
 	g.vote(r.ID, "carol", true)
-	if _, err := g.svc.BeginExecution(g.ctx, r.ID, "alice"); err != nil {
+	if _, err := g.Svc.BeginExecution(g.ctx, r.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	head := "Filesystem Size\n/dev/sda1 10G\n\\x1b[31m\n"
-	if _, err := g.svc.FinishExecution(g.ctx, r.ID, mpa.ExecResult{OutputBytes: 123456, OutputHead: head}); err != nil {
+	if _, err := g.Svc.FinishExecution(g.ctx, r.ID, mpa.ExecResult{OutputBytes: 123456, OutputHead: head}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {

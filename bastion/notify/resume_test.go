@@ -1,14 +1,12 @@
 package notify
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/internal/svctest"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
@@ -23,35 +21,10 @@ type follower struct {
 
 func follow(t *testing.T, g *gate, st mpa.Store, url string) *follower {
 	t.Helper()
-	n, err := New([]Endpoint{endpoint("chat", url)}, Options{Logger: g.log, Backoff: noBackoff})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := g.chatNotifier(url)
 	sent := make(chan string, 64)
 	n.senders[0].sent = func(x Notification, _ error) { sent <- x.ID }
-	ctx, cancel := context.WithCancel(g.ctx)
-	ready := make(chan struct{})
-	n.ready = func() { close(ready) }
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx, st, g.svc) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("notifier Run = %v before it followed the store", err)
-	case <-time.After(mpatest.Bound):
-		t.Fatalf("gave up after %v waiting for the notifier to follow the store", mpatest.Bound)
-	}
-	var once sync.Once
-	f := &follower{sent: sent, stop: func() {
-		once.Do(func() {
-			cancel()
-			if err := mpatest.Recv(t, done, "the notifier to stop"); err != nil && err != context.Canceled {
-				t.Errorf("notifier Run = %v", err)
-			}
-		})
-	}}
-	t.Cleanup(f.stop)
-	return f
+	return &follower{sent: sent, stop: g.startNotifier(n, st)}
 }
 
 // expect receives the next notifications and checks their events and
@@ -72,7 +45,7 @@ func expect(t *testing.T, got <-chan received, want ...string) []received {
 // auditID is the delivery id every gate derives for request id's event.
 func auditID(t *testing.T, g *gate, id, kind string) string {
 	t.Helper()
-	for e, err := range g.svc.AuditEvents(g.ctx, audit.Filter{}) {
+	for e, err := range g.Svc.AuditEvents(g.ctx, audit.Filter{}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +65,7 @@ func auditID(t *testing.T, g *gate, id, kind string) string {
 func TestWebhookHandoverResumes(t *testing.T) {
 	g := newGate(t)
 	srv, got := receiver(t)
-	a := follow(t, g, g.store, srv.URL)
+	a := follow(t, g, g.Store, srv.URL)
 	r1 := g.create("kill -9 1")
 	first := expect(t, got, "request.created "+r1.ID)
 	mpatest.Recv(t, a.sent, "the sender to be done with it")
@@ -103,7 +76,7 @@ func TestWebhookHandoverResumes(t *testing.T) {
 	g.vote(r1.ID, "carol", true)
 	r2 := g.create("kill -9 2")
 
-	follow(t, g, g.store, srv.URL)
+	follow(t, g, g.Store, srv.URL)
 	later := expect(t, got, "request.approved "+r1.ID, "request.created "+r2.ID)
 	r3 := g.create("kill -9 3") // then the live feed goes on, with nothing repeated before it
 	later = append(later, expect(t, got, "request.created "+r3.ID)...)
@@ -138,84 +111,33 @@ func TestWebhookInFlightResentSameID(t *testing.T) {
 	}))
 	t.Cleanup(hung.Close)
 	t.Cleanup(func() { close(release) })
-	a := follow(t, g, g.store, hung.URL)
+	a := follow(t, g, g.Store, hung.URL)
 	r1 := g.create("kill -9 1")
 	firstID := mpatest.Recv(t, arrived, "the first POST")
 	a.stop()
 
 	srv, got := receiver(t)
-	follow(t, g, g.store, srv.URL)
+	follow(t, g, g.Store, srv.URL)
 	rc := expect(t, got, "request.created "+r1.ID)[0]
 	if rc.n.ID != firstID {
 		t.Fatalf("resent with id %q; the first attempt had %q", rc.n.ID, firstID)
 	}
 }
 
-// gappy is a real store whose change feed can lose changes, as an etcd
-// watch does when it breaks and the history it needed was compacted: it
-// then says so with a ChangeResync, as the contract requires.
-type gappy struct {
-	mpa.Store
-	mu   sync.Mutex
-	drop bool
-	lost bool
-}
-
-func (s *gappy) setDrop(v bool) {
-	s.mu.Lock()
-	s.drop = v
-	s.mu.Unlock()
-}
-
-func (s *gappy) Changes(ctx context.Context) (<-chan mpa.Change, error) {
-	in, err := s.Store.Changes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan mpa.Change)
-	go func() {
-		defer close(out)
-		for c := range in {
-			s.mu.Lock()
-			drop, lost := s.drop, s.lost
-			s.lost = drop || lost
-			if !drop {
-				s.lost = false
-			}
-			s.mu.Unlock()
-			if drop {
-				continue
-			}
-			var cs []mpa.Change
-			if lost {
-				cs = append(cs, mpa.Change{Kind: mpa.ChangeResync, Rev: c.Rev})
-			}
-			for _, c := range append(cs, c) {
-				select {
-				case out <- c:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
-}
-
 // TestWebhookResyncAfterGap: changes the feed lost are sent once it says
 // it lost some. Before, a ChangeResync was ignored and they were lost.
 func TestWebhookResyncAfterGap(t *testing.T) {
 	g := newGate(t)
-	st := &gappy{Store: g.store}
+	st := &svctest.LossyStore{Store: g.Store}
 	srv, got := receiver(t)
 	follow(t, g, st, srv.URL)
 	r1 := g.create("kill -9 1")
 	expect(t, got, "request.created "+r1.ID)
 
-	st.setDrop(true)
+	st.SetDrop(true)
 	r2 := g.create("kill -9 2")
 	g.vote(r1.ID, "bob", false)
-	st.setDrop(false)
+	st.SetDrop(false)
 	r3 := g.create("kill -9 3")
 	expect(t, got, "request.created "+r2.ID, "request.rejected "+r1.ID, "request.created "+r3.ID)
 }

@@ -67,11 +67,7 @@ func receiver(t *testing.T) (*httptest.Server, <-chan received) {
 func TestWebhookSignedDeliveries(t *testing.T) {
 	g := newGate(t)
 	srv, got := receiver(t)
-	n, err := New([]Endpoint{endpoint("chat", srv.URL)}, Options{Logger: g.log, Backoff: noBackoff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.runNotifier(n)
+	g.runNotifier(g.chatNotifier(srv.URL))
 
 	r1 := g.create("kill -9 1")
 	g.run(r1.ID, 3)
@@ -147,7 +143,7 @@ func TestDeadEndpointBlocksNothing(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	ep := endpoint("hung", hung.URL)
 	ep.Queue = 2
-	n, err := New([]Endpoint{ep}, Options{Logger: g.log, Registerer: reg, Backoff: noBackoff})
+	n, err := New([]Endpoint{ep}, Options{Logger: g.Log, Registerer: reg, Backoff: noBackoff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +220,7 @@ func TestRetries(t *testing.T) {
 	goneURL := gone.URL
 	gone.Close() // its port now refuses connections
 
-	n, err := New([]Endpoint{endpoint("flaky", flaky.URL), endpoint("gone", goneURL)}, Options{Logger: g.log, Backoff: noBackoff})
+	n, err := New([]Endpoint{endpoint("flaky", flaky.URL), endpoint("gone", goneURL)}, Options{Logger: g.Log, Backoff: noBackoff})
 	if err != nil {
 		t.Fatal(err)
 	}

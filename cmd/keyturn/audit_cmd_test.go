@@ -168,27 +168,3 @@ func TestAuditVerifyFile(t *testing.T) {
 		t.Errorf("verify missing file: exit %d stderr %q", r.code, r.stderr)
 	}
 }
-
-func TestAuditUsage(t *testing.T) {
-	for _, tc := range []struct {
-		args   string
-		code   int
-		stdout string
-		stderr string
-	}{
-		{"", 2, "", "Usage:"},
-		{"--help", 0, "keyturn audit verify --file EXPORT.jsonl", ""},
-		{"verify --help", 0, "-data-dir dir", ""},
-		{"frob", 2, "", `unknown command "frob"`},
-		{"verify", 2, "", "give exactly one of --data-dir and --file"},
-		{"verify --data-dir a --file b", 2, "", "give exactly one of --data-dir and --file"},
-		{"verify --file b --encryption-key-file k", 2, "", "--encryption-key-file goes with --data-dir"},
-		{"verify --file b extra", 2, "", `unexpected argument "extra"`},
-		{"verify --bogus", 2, "", "flag provided but not defined: -bogus"},
-	} {
-		r := runTool(auditMain, "", strings.Fields(tc.args)...)
-		if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
-			t.Errorf("keyturn audit %s: exit %d\nstdout: %s\nstderr: %s\nwant %d, %q, %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
-		}
-	}
-}

@@ -105,25 +105,3 @@ func TestBreakglassRegisterApprover(t *testing.T) {
 		t.Errorf("audit chain after break-glass: %v", err)
 	}
 }
-
-func TestBreakglassUsage(t *testing.T) {
-	for _, tc := range []struct {
-		args   string
-		code   int
-		stdout string
-		stderr string
-	}{
-		{"", 2, "", "Usage:"},
-		{"--help", 0, "approves the pending", ""},
-		{"register-approver --help", 0, "-data-dir dir", ""},
-		{"frob", 2, "", `unknown command "frob"`},
-		{"register-approver dave", 2, "", "--data-dir is required"},
-		{"register-approver --data-dir x", 2, "", "want exactly one approver NAME, got 0"},
-		{"register-approver --data-dir x a b", 2, "", "got 2"},
-	} {
-		r := runTool(breakglassMain, "", strings.Fields(tc.args)...)
-		if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
-			t.Errorf("keyturn breakglass %s: exit %d\nstdout: %s\nstderr: %s\nwant %d, %q, %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
-		}
-	}
-}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+// usageCase is a command line to a tool and what it must answer: the exit
+// status, and text its stdout and its stderr contain.
+type usageCase struct {
+	args   string
+	code   int
+	stdout string
+	stderr string
+}
+
+// TestToolUsage: each offline tool's help, usage errors and bad flags.
+func TestToolUsage(t *testing.T) {
+	for _, tool := range []struct {
+		name  string
+		main  func([]string, io.Reader, io.Writer, io.Writer) int
+		cases []usageCase
+	}{
+		{"audit", auditMain, []usageCase{
+			{"", 2, "", "Usage:"},
+			{"--help", 0, "keyturn audit verify --file EXPORT.jsonl", ""},
+			{"verify --help", 0, "-data-dir dir", ""},
+			{"frob", 2, "", `unknown command "frob"`},
+			{"verify", 2, "", "give exactly one of --data-dir and --file"},
+			{"verify --data-dir a --file b", 2, "", "give exactly one of --data-dir and --file"},
+			{"verify --file b --encryption-key-file k", 2, "", "--encryption-key-file goes with --data-dir"},
+			{"verify --file b extra", 2, "", `unexpected argument "extra"`},
+			{"verify --bogus", 2, "", "flag provided but not defined: -bogus"},
+		}},
+		{"breakglass", breakglassMain, []usageCase{
+			{"", 2, "", "Usage:"},
+			{"--help", 0, "approves the pending", ""},
+			{"register-approver --help", 0, "-data-dir dir", ""},
+			{"frob", 2, "", `unknown command "frob"`},
+			{"register-approver dave", 2, "", "--data-dir is required"},
+			{"register-approver --data-dir x", 2, "", "want exactly one approver NAME, got 0"},
+			{"register-approver --data-dir x a b", 2, "", "got 2"},
+		}},
+	} {
+		for _, tc := range tool.cases {
+			r := runTool(tool.main, "", strings.Fields(tc.args)...)
+			if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("keyturn %s %s: exit %d\nstdout: %s\nstderr: %s\nwant %d, %q, %q", tool.name, tc.args, r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
+			}
+		}
+	}
+}
