@@ -15,12 +15,13 @@ import (
 )
 
 // twoGates is two gates' policy holders and services on one store, wired
-// as Open wires them, with MPA on and approvers bob and carol.
+// as server.Open wires them, with MPA on and approvers bob and carol.
 type twoGates struct {
 	store   *badgerstore.Store
 	clock   *mpatest.Clock
 	secrets map[string]string
 	h       [2]*PolicyHolder
+	ctl     [2]*PolicyController
 	svc     [2]*mpa.Service
 	gate    [2]*Gate
 }
@@ -60,11 +61,11 @@ func newTwoGates(t *testing.T) *twoGates {
 		if err != nil {
 			t.Fatal(err)
 		}
-		holdPolicyChanges(h, g.svc[i], log)
-		if err := startFromRecord(ctx, h, g.svc[i], log); err != nil {
+		g.ctl[i] = NewPolicyController(h, g.svc[i], log)
+		if err := g.ctl[i].Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		g.svc[i].SetPolicyCheck(h.checkRecord)
+		g.svc[i].SetPolicyCheck(g.ctl[i].CheckRecord)
 		g.h[i] = h
 		g.gate[i] = &Gate{policy: h, mpa: g.svc[i], log: log}
 	}
@@ -109,7 +110,7 @@ func (g *twoGates) changePolicyOnA(t *testing.T, text string) {
 	if err := os.WriteFile(g.h[0].path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.h[0].Reload(); err != nil {
+	if err := g.ctl[0].Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	held, err := g.svc[0].List(context.Background(), mpa.ListFilter{Kind: mpa.KindUpdatePolicy, Statuses: []mpa.Status{mpa.StatusPending}})

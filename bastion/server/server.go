@@ -1,4 +1,4 @@
-package bastion
+package server
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/metrics"
@@ -27,15 +28,23 @@ import (
 // Server is a gate assembled from its config with everything it owns: keys,
 // policy, target connections, the store and the approval service.
 type Server struct {
-	*Gate
-	Policy *PolicyHolder
+	// Gate is the SSH transport; the server hands it the parts below.
+	Gate *bastion.Gate
+	// Policy is the policy in force; policy keeps it in step with the
+	// file and the store.
+	Policy *bastion.PolicyHolder
+	policy *bastion.PolicyController
 	MPA    *mpa.Service
+	cfg    *config.Config
+	log    *slog.Logger
 	store  ClosableStore
 	member mpa.Membership
 	shared bool // the store is shared with other gates (etcd)
 	pool   *targets.Pool
 	grace  time.Duration
 	obs    *observers
+	// approvalOffEvery is Options.ApprovalOffEvery.
+	approvalOffEvery time.Duration
 }
 
 // observers are the optional consumers of the store's change feed:
@@ -81,17 +90,21 @@ func openObservers(cfg *config.Config, log *slog.Logger) (*observers, error) {
 	return o, nil
 }
 
-// wire hooks the gate's direct counters (sessions, dial errors) to the
-// metrics.
-func (o *observers) wire(g *Gate, pool *targets.Pool) {
+// countSession is the gate's session counter, nil with metrics off.
+func (o *observers) countSession() func(bastion.SessionKind) {
 	if o.metrics == nil {
-		return
+		return nil
 	}
-	pool.OnDialError = o.metrics.DialError
-	g.Use(countSessions(o.metrics.Session))
-	if err := g.conns.register(o.metrics.Registerer()); err != nil {
-		g.log.Error("client connection metrics not registered", "err", err)
+	return func(k bastion.SessionKind) { o.metrics.Session(string(k)) }
+}
+
+// registerer is where the gate registers its own collectors, nil with
+// metrics off.
+func (o *observers) registerer() prometheus.Registerer {
+	if o.metrics == nil {
+		return nil
 	}
+	return o.metrics.Registerer()
 }
 
 // storeGauges exports the store's free space and whether it refuses
@@ -122,8 +135,10 @@ type spaceKeeper interface {
 	CheckSpace() error
 }
 
-// start runs every observer on ctx; wg is done when all have stopped.
-func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st mpa.Store, shared bool, svc *mpa.Service, log *slog.Logger) {
+// loops are the observers' long-lived loops, each run until its ctx is
+// done; none when nothing is configured.
+func (o *observers) loops(st mpa.Store, shared bool, svc *mpa.Service, log *slog.Logger) []func(context.Context) {
+	var fns []func(context.Context)
 	if o.metrics != nil {
 		health := func(ctx context.Context) error {
 			if sk, ok := st.(spaceKeeper); ok {
@@ -134,19 +149,18 @@ func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st mpa.Store,
 			return st.View(ctx, func(tx mpa.Tx) error { _, err := tx.GetSettings(); return err })
 		}
 		log.Info("metrics listening", "address", o.metricsL.Addr().String())
-		wg.Go(func() {
+		fns = append(fns, func(ctx context.Context) {
 			if err := metrics.Serve(ctx, o.metricsL, o.metrics.Handler(health, log)); err != nil {
 				log.Error("metrics listener stopped", "err", err)
 			}
-		})
-		wg.Go(func() {
+		}, func(ctx context.Context) {
 			if err := o.metrics.Follow(ctx, st, svc); err != nil && ctx.Err() == nil {
 				log.Error("metrics stopped following the store", "err", err)
 			}
 		})
 	}
 	if o.notifier != nil {
-		wg.Go(func() {
+		fns = append(fns, func(ctx context.Context) {
 			if !shared {
 				if err := o.notifier.Run(ctx, st, svc); err != nil && ctx.Err() == nil {
 					log.Error("webhook notifications stopped", "err", err)
@@ -157,12 +171,13 @@ func (o *observers) start(ctx context.Context, wg *sync.WaitGroup, st mpa.Store,
 		})
 	}
 	if o.auditFile != nil {
-		wg.Go(func() {
+		fns = append(fns, func(ctx context.Context) {
 			if err := o.auditFile.Run(ctx, st); err != nil && ctx.Err() == nil {
 				log.Error("audit file stopped; events are no longer mirrored", "err", err)
 			}
 		})
 	}
+	return fns
 }
 
 // close releases what openObservers acquired.
@@ -230,48 +245,39 @@ func openEtcd(cfg *config.Config, key []byte, log *slog.Logger) (ClosableStore, 
 	return etcdstore.Open(opts)
 }
 
-// NewService returns the approval service over st with the config's roles
-// and TOTP settings.
-func NewService(cfg *config.Config, st mpa.Store, log *slog.Logger) *mpa.Service {
-	return mpa.New(st, mpa.Options{
-		Logger:           log,
-		Node:             cfg.GateID, // the host name when not set
-		LockoutThreshold: cfg.TOTP.LockoutThreshold,
-		LockoutDuration:  cfg.TOTP.LockoutDuration.Std(),
-		Issuer:           Issuer(cfg),
-		CanApprove: func(user string, _ []mpa.ActionRef) bool {
-			u, ok := cfg.User(user)
-			return ok && u.HasRole(config.RoleApprover)
-		},
-		InGroup: cfg.InGroup,
-	})
+// Options are what Open takes beside the config.
+type Options struct {
+	Logger *slog.Logger
+	// Console is what a login with a terminal and no command opens; nil
+	// leaves such a login the mpa commands (cmd/keyturn passes the tui
+	// package's: the gate knows no UI).
+	Console bastion.Console
+	// ApprovalOffEvery is how often Run repeats the warning that
+	// multi-party approval is off, while it is; 0 never repeats it.
+	ApprovalOffEvery time.Duration
 }
 
-// Issuer is the otpauth issuer approvers see in their authenticator
-// apps: "keyturn", or "keyturn (NAME)" for a gate with a name, so two
-// gates' entries do not collide.
-func Issuer(cfg *config.Config) string {
-	if cfg.Name == "" {
-		return "keyturn"
+// Open assembles a gate from cfg, creating its keys on first start; ctx
+// bounds what it does in the store while starting (joining, recovering
+// interrupted requests, the policy on record).
+func Open(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
 	}
-	return "keyturn (" + cfg.Name + ")"
-}
-
-// Open assembles a gate from cfg, creating its keys on first start.
-func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
-	hostKey, err := LoadOrCreateKey(filepath.Join(cfg.DataDir, HostKeyFile))
+	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("host key: %w", err)
 	}
-	clientKey, err := LoadOrCreateKey(filepath.Join(cfg.DataDir, ClientKeyFile))
+	clientKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.ClientKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("client key: %w", err)
 	}
-	pol, err := LoadPolicy(cfg.Policies, log)
+	pol, err := bastion.LoadPolicy(cfg.Policies, log)
 	if err != nil {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
-	if errs, _ := CheckApproverGroups(cfg, pol.Current()); len(errs) > 0 {
+	if errs, _ := bastion.CheckApproverGroups(cfg, pol.Current()); len(errs) > 0 {
 		return nil, fmt.Errorf("load policy: %s", strings.Join(errs, "; "))
 	}
 	st, err := OpenStore(cfg, log)
@@ -284,16 +290,16 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if gateID == "" {
 		gateID = "gate" // Badger only: config requires gate_id with etcd
 	}
-	member, err := st.Join(context.Background(), gateID)
+	member, err := st.Join(ctx, gateID)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	closeStore := func() { member.Close(); st.Close() }
-	svc := NewService(cfg, st, log)
+	svc := bastion.NewService(cfg, st, log)
 	// A command that was running when the gate last stopped may have run
 	// in part: it is marked Interrupted and never run again by itself.
-	interrupted, err := svc.RecoverInterrupted(context.Background())
+	interrupted, err := svc.RecoverInterrupted(ctx)
 	switch {
 	case errors.Is(err, mpa.ErrStoreFull):
 		// Left Executing they cannot run again either; the next start
@@ -306,9 +312,9 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	for _, r := range interrupted {
 		log.Warn("request interrupted by a gate stop; not run again", "request", r.ID, "target", r.Target, "user", r.Requester)
 	}
-	holdPolicyChanges(pol, svc, log)
-	svc.SetPolicyCheck(pol.checkRecord)
-	switch err := startFromRecord(context.Background(), pol, svc, log); {
+	ctl := bastion.NewPolicyController(pol, svc, log)
+	svc.SetPolicyCheck(ctl.CheckRecord)
+	switch err := ctl.Start(ctx); {
 	case errors.Is(err, mpa.ErrStoreFull):
 		// The policy in force is the approved one (or, with MPA off, the
 		// file); only its record, or the filing of a change, waits.
@@ -323,19 +329,15 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	pool.MaxConnsPerTarget = cfg.Limits.Effective().MaxTargetConnections
-	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: svc, Logger: log})
-	if err != nil {
-		pool.Close()
-		closeStore()
-		return nil, err
-	}
 	obs, err := openObservers(cfg, log)
 	if err != nil {
 		pool.Close()
 		closeStore()
 		return nil, err
 	}
-	obs.wire(g, pool)
+	if obs.metrics != nil {
+		pool.OnDialError = obs.metrics.DialError
+	}
 	if sk, ok := st.(spaceKeeper); ok && obs.metrics != nil {
 		for _, c := range storeGauges(sk) {
 			if err := obs.metrics.Registerer().Register(c); err != nil {
@@ -346,45 +348,65 @@ func Open(cfg *config.Config, log *slog.Logger) (*Server, error) {
 			}
 		}
 	}
-	return &Server{Gate: g, Policy: pol, MPA: svc, store: st, member: member, shared: cfg.Store.Backend == config.BackendEtcd, pool: pool, grace: graceFrom(cfg), obs: obs}, nil
+	g, err := bastion.New(bastion.Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: svc, Logger: log,
+		Console: o.Console, CountSession: obs.countSession(), Registerer: obs.registerer()})
+	if err != nil {
+		obs.close()
+		pool.Close()
+		closeStore()
+		return nil, err
+	}
+	return &Server{Gate: g, Policy: pol, policy: ctl, MPA: svc, cfg: cfg, log: log, store: st, member: member,
+		shared: cfg.Store.Backend == config.BackendEtcd, pool: pool, grace: graceFrom(cfg), obs: obs,
+		approvalOffEvery: o.ApprovalOffEvery}, nil
+}
+
+// graceFrom returns the shutdown grace period from the config.
+func graceFrom(cfg *config.Config) time.Duration {
+	if d := cfg.ShutdownGrace.Std(); d > 0 {
+		return d
+	}
+	return config.DefaultShutdownGrace
 }
 
 // Run serves on l until ctx is done, then shuts down gracefully: it stops
 // accepting, lets running sessions finish within the grace period, and
-// closes the target connections.
+// closes the target connections. Every loop that reads or writes the
+// store is started here, in layers (see loops), and waited for before the
+// store closes: none outlives Run.
 func (s *Server) Run(ctx context.Context, l net.Listener) error {
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	// Every loop that reads or writes the store is owned here and waited
-	// for before the store closes: none may outlive Run.
-	var loops sync.WaitGroup
-	defer loops.Wait()
-	loops.Go(func() {
-		if err := s.Policy.Watch(watchCtx); err != nil {
-			s.log.Error("policy watch stopped", "err", err)
+	var ls loops
+	// Stopped in reverse: warnings, observers, request loops, policy.
+	defer ls.stop()
+	ls.start(ctx, func(ctx context.Context) {
+		if err := s.policy.Run(ctx); err != nil {
+			s.log.Error("policy controller stopped", "err", err)
 		}
 	})
-	loops.Go(func() {
-		if err := applyApprovedPolicies(watchCtx, s.Policy, s.MPA, s.log); err != nil && watchCtx.Err() == nil {
-			s.log.Error("policy updates stopped", "err", err)
-		}
-	})
-	loops.Go(func() {
-		if err := s.MPA.Run(watchCtx); err != nil && watchCtx.Err() == nil {
+	ls.start(ctx, func(ctx context.Context) {
+		if err := s.MPA.Run(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("request expiry stopped", "err", err)
 		}
+	}, func(ctx context.Context) {
+		if s.shared {
+			s.interruptGone(ctx)
+		}
 	})
-	if s.shared {
-		loops.Go(func() { s.interruptGone(watchCtx) })
-	}
 	// Metrics, webhooks and the audit file read the store until it
 	// closes; they are waited for, so none reads a closed store.
-	var observed sync.WaitGroup
-	s.obs.start(watchCtx, &observed, s.store, s.shared, s.MPA, s.log)
+	ls.start(ctx, s.obs.loops(s.store, s.shared, s.MPA, s.log)...)
+	ls.start(ctx, func(ctx context.Context) {
+		if s.approvalOffEvery > 0 {
+			s.warnWhileApprovalOff(ctx, s.approvalOffEvery)
+		}
+	})
 
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
+	go func() { served <- s.Gate.Serve(l) }()
 
+	// The grace period runs after ctx is done, so it is counted from a
+	// context that keeps ctx's values but not its end.
+	graceCtx := context.WithoutCancel(ctx)
 	var err error
 	select {
 	case err = <-served:
@@ -399,19 +421,19 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 		// neither safe nor sure to stop it.
 		l.Close()
 		<-served // "use of closed network connection", expected
-		sctx, cancel := context.WithTimeout(context.Background(), s.grace)
-		err = errors.Join(errors.New("store membership lost"), s.Shutdown(sctx))
+		sctx, cancel := context.WithTimeout(graceCtx, s.grace)
+		err = errors.Join(errors.New("store membership lost"), s.Gate.Shutdown(sctx))
 		cancel()
 	case <-ctx.Done():
 		s.log.Info("shutting down", "grace", s.grace)
-		sctx, cancel := context.WithTimeout(context.Background(), s.grace)
-		err = s.Shutdown(sctx)
+		sctx, cancel := context.WithTimeout(graceCtx, s.grace)
+		err = s.Gate.Shutdown(sctx)
 		cancel()
 		<-served
 	}
-	stopWatch()
-	observed.Wait()
-	loops.Wait()
+	ls.stop()
+	// The store closes last: after the gate, every loop, the target
+	// connections and the observers' files.
 	return errors.Join(err, s.pool.Close(), s.obs.close(), s.member.Close(), s.store.Close())
 }
 
@@ -463,20 +485,26 @@ func leadWebhooks(ctx context.Context, n *notify.Notifier, st mpa.Store, svc *mp
 		}
 		log.Info("this gate sends the webhooks", "node", svc.Node())
 		lctx, cancel := context.WithCancel(ctx)
-		go func() {
+		// Losing the lead ends this round; the watcher is waited for
+		// before the next.
+		var watcher sync.WaitGroup
+		watcher.Go(func() {
 			select {
 			case <-l.Done():
 				cancel()
 			case <-lctx.Done():
 			}
-		}()
+		})
 		err = n.RunFenced(lctx, st, svc, l.Fence)
 		failed := err != nil && lctx.Err() == nil
 		if failed {
 			log.Error("webhook notifications stopped; handing over", "err", err)
 		}
 		cancel()
-		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		watcher.Wait()
+		// Resign even as the server stops: another gate leads at once
+		// rather than after the lease runs out.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		l.Resign(rctx)
 		rcancel()
 		if failed { // let another gate lead rather than fail again at once
@@ -486,4 +514,39 @@ func leadWebhooks(ctx context.Context, n *notify.Notifier, st mpa.Store, svc *mp
 			}
 		}
 	}
+}
+
+// loops owns the server's long-lived goroutines. They start in layers,
+// each layer on its own context, and stop in reverse: a layer is
+// cancelled and waited for before the one started before it, so a loop
+// never outlives what it reads (the observers stop before the request
+// loops, those before the policy controller, all before the store
+// closes).
+type loops struct {
+	layers []layer
+}
+
+type layer struct {
+	cancel context.CancelFunc
+	wg     *sync.WaitGroup
+}
+
+// start runs fns as one layer on a context derived from parent.
+func (ls *loops) start(parent context.Context, fns ...func(context.Context)) {
+	ctx, cancel := context.WithCancel(parent)
+	l := layer{cancel: cancel, wg: &sync.WaitGroup{}}
+	for _, f := range fns {
+		l.wg.Go(func() { f(ctx) })
+	}
+	ls.layers = append(ls.layers, l)
+}
+
+// stop cancels and waits for each layer, the last started first. It may
+// be called again; it then has nothing left to do.
+func (ls *loops) stop() {
+	for i := len(ls.layers) - 1; i >= 0; i-- {
+		ls.layers[i].cancel()
+		ls.layers[i].wg.Wait()
+	}
+	ls.layers = nil
 }
