@@ -17,10 +17,10 @@ import (
 	"github.com/keyturn/keyturn/bastion/demotarget"
 )
 
-// TestServerLifecycleLeaksNothing starts and stops a whole server (store,
-// policy watch, approved-policy applier, expiry loop, metrics listener,
-// webhook notifier, audit file mirror, target pool) 50 times on the same
-// data dir, with a session through it each time, and finds no goroutine
+// TestServerLifecycleLeaksNothing starts and stops a whole server as
+// Open assembles it (store, policy watch, approved-policy applier, expiry
+// loop, metrics listener, webhook notifier, audit file mirror, the
+// approval-off warner, target pool) 50 times on the same data dir, with a session through it each time, and finds no goroutine
 // left afterwards: every long-lived goroutine has an owner that waits for
 // it, and the store closes last.
 func TestServerLifecycleLeaksNothing(t *testing.T) {
@@ -66,7 +66,7 @@ func TestServerLifecycleLeaksNothing(t *testing.T) {
 	}
 
 	for i := range 50 {
-		srv, err := Open(context.Background(), cfg, Options{Logger: log})
+		srv, err := Open(context.Background(), cfg, Options{Logger: log, ApprovalOffEvery: time.Hour})
 		if err != nil {
 			t.Fatalf("start %d: %v", i, err)
 		}
