@@ -57,20 +57,22 @@ func (c *PolicyController) CheckRecord(record []byte) error { return c.h.checkRe
 
 // Run reloads the file on SIGHUP and on changes, and puts each approved
 // change into force, until ctx is done; it returns when both have
-// stopped.
+// stopped. Either failing is logged as it happens and the other goes on
+// (a gate whose watch failed still applies approved changes); Run
+// returns their errors once both have stopped.
 func (c *PolicyController) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var watchErr, applyErr error
 	wg.Go(func() {
-		if watchErr = c.watch(ctx); watchErr != nil {
-			watchErr = fmt.Errorf("policy watch: %w", watchErr)
+		if err := c.watch(ctx); err != nil {
+			c.log.Error("policy watch stopped", "file", c.h.path, "err", err)
+			watchErr = fmt.Errorf("policy watch: %w", err)
 		}
 	})
 	wg.Go(func() {
-		if applyErr = c.applyApproved(ctx); applyErr != nil && ctx.Err() == nil {
-			applyErr = fmt.Errorf("policy updates: %w", applyErr)
-		} else {
-			applyErr = nil
+		if err := c.applyApproved(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("policy updates stopped", "err", err)
+			applyErr = fmt.Errorf("policy updates: %w", err)
 		}
 	})
 	wg.Wait()

@@ -182,9 +182,9 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 	// Stopped in reverse: warnings, observers, request loops, policy.
 	defer ls.stop()
 	ls.start(ctx, func(ctx context.Context) {
-		if err := s.policy.Run(ctx); err != nil {
-			s.log.Error("policy controller stopped", "err", err)
-		}
+		// The controller logs each of its loops' failures as it
+		// happens; the gate serves on with the policy in force.
+		_ = s.policy.Run(ctx)
 	})
 	ls.start(ctx, func(ctx context.Context) {
 		if err := s.MPA.Run(ctx); err != nil && ctx.Err() == nil {
