@@ -7,6 +7,8 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/audit"
 )
 
 // refusalBanner is what a client is told, once per connection, when a key
@@ -29,7 +31,7 @@ var errPublicKeysOnly = errors.New("keyturn: public keys only")
 //
 // gliderlabs sets NoClientAuth when it has no handler of its own, so
 // NoClientAuthCallback refuses "none" here; and identity comes only from
-// VerifiedPublicKeyCallback (see identityOf), so a session that somehow
+// VerifiedPublicKeyCallback (see verifiedIdentity), so a session that somehow
 // got past without a verified key is refused anyway.
 func serverConfig(auth *authenticator) func(ssh.Context) *gossh.ServerConfig {
 	return func(ssh.Context) *gossh.ServerConfig {
@@ -58,14 +60,16 @@ func serverConfig(auth *authenticator) func(ssh.Context) *gossh.ServerConfig {
 }
 
 // authenticate makes the verified identity the only one a session acts as,
-// and refuses a session whose identity cannot be established. Every
-// session checks its connection's key again (auth.recheck): one connection
-// carries many sessions (ControlMaster), and a key revoked or a
-// certificate expired since the login must not open another.
+// and refuses a session whose identity cannot be established. The
+// identity is derived here, once, and travels with the session (see
+// sessionIdentity). Every session checks its connection's key again
+// (auth.recheck): one connection carries many sessions (ControlMaster),
+// and a key revoked or a certificate expired since the login must not
+// open another.
 func authenticate(log *slog.Logger, auth *authenticator) Middleware {
 	return func(next ssh.Handler) ssh.Handler {
 		return func(s ssh.Session) {
-			id, ok := identityOf(s)
+			id, ok := verifiedIdentity(s)
 			if !ok {
 				log.Error("session refused: no verified identity", "login", s.User(), "remote", s.RemoteAddr().String())
 				say(s, "keyturn: permission denied")
@@ -87,7 +91,40 @@ func authenticate(log *slog.Logger, auth *authenticator) Middleware {
 				s.Exit(ExitRefused)
 				return
 			}
-			next(s)
+			next(authedSession{Session: s, id: id})
 		}
+	}
+}
+
+// refuseUnidentified ends a session that reached a handler without the
+// identity authenticate gives: fail closed, whatever the chain's order.
+func refuseUnidentified(log *slog.Logger, s ssh.Session) {
+	log.Error("session refused: no identity from authenticate", "login", s.User(), "remote", s.RemoteAddr().String())
+	say(s, "keyturn: permission denied")
+	s.Exit(ExitRefused)
+}
+
+// authorize refuses a session for a target its user may not reach: an
+// unknown target, one outside the user's target globs, or a user without
+// the admin role. The refusal is logged and recorded; nothing after it
+// (count, log, route) sees the session. Sessions in the gate's own
+// namespace pass: each gate command checks its own roles.
+func (g *Gate) authorize(next ssh.Handler) ssh.Handler {
+	return func(s ssh.Session) {
+		id, ok := sessionIdentity(s)
+		if !ok {
+			refuseUnidentified(g.log, s)
+			return
+		}
+		if id.Target != "" {
+			if refusal := g.authorizeTarget(id); refusal != "" {
+				g.log.Warn("target refused", "user", id.User, "target", id.Target, "key", id.Fingerprint)
+				g.record(s.Context(), audit.KindSessionRefused, id, map[string]any{"why": refusal})
+				say(s, "keyturn: %s", refusal)
+				s.Exit(ExitRefused)
+				return
+			}
+		}
+		next(s)
 	}
 }

@@ -26,9 +26,3 @@ type ConsoleSession struct {
 	// PolicyProblem says what is wrong with policies.yaml on disk, or "".
 	PolicyProblem func() string
 }
-
-// SetConsole sets the console a login without a command opens; without
-// one, such a login is told to use the mpa commands. Call it before
-// Serve. It exists because [Open] builds the gate; once assembly moves out
-// of this package (issue 11 item 1) the console is an [Options] field only.
-func (g *Gate) SetConsole(c Console) { g.runConsole = c }

@@ -7,7 +7,14 @@
 // (validity, principals, revocation, critical options) are checked at the
 // login and again at every session's start.
 //
-// The server is a chain of middleware over github.com/gliderlabs/ssh:
-// recover, log, authenticate, authorize, then route to the gate's own
-// command namespace, the approvers' console, or a target.
+// The server is a chain of middleware over github.com/gliderlabs/ssh,
+// built in one place (Gate.requestPath): snapshot the terminal, recover
+// panics, authenticate (the identity travels with the session), authorize
+// the target, bound the command line, count, log, then route to the
+// gate's own command namespace, the approvers' console, or a target.
+//
+// This package is the SSH transport. It opens no store and knows no
+// metrics, webhooks or UI: bastion/server assembles a gate from its
+// config and hands it the approval service (over the mpa.Store
+// interface), the policy, a target dialer and the console.
 package bastion

@@ -8,9 +8,9 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gliderlabs/ssh"
+	"github.com/prometheus/client_golang/prometheus"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion/audit"
@@ -21,28 +21,47 @@ import (
 	"github.com/keyturn/keyturn/policy"
 )
 
-// Decider decides what the gate does with a command line; *PolicyHolder is
-// the one the gate runs with.
+// Decider decides what the gate does with a command line: the gate's
+// policy source. *PolicyHolder is the one the gate runs with; it also
+// says what is wrong with the file on disk and keeps in step with the
+// policy on record, which the gate asks for where it needs them.
 type Decider interface {
 	Decide(policy.Input) policy.Decision
 }
 
-// Options are what a Gate is built from.
+// TargetDialer opens sessions on targets; *targets.Pool is the one the
+// gate runs with.
+type TargetDialer interface {
+	NewSession(ctx context.Context, target string) (*targets.Session, error)
+}
+
+// Options are what a Gate is built from. The gate opens nothing itself:
+// whoever assembles it (bastion/server) opens the store behind MPA, the
+// target connections and the policy, and closes them after the gate.
 type Options struct {
 	Config  *config.Config
 	HostKey gossh.Signer
-	Targets *targets.Pool
+	Targets TargetDialer
 	Policy  Decider
-	MPA     *mpa.Service
-	Logger  *slog.Logger
-	// Console, if set, is what a login without a command opens.
+	// MPA is the approval service; it reads and writes the store through
+	// the mpa.Store interface, so the gate knows no store implementation.
+	MPA    *mpa.Service
+	Logger *slog.Logger
+	// Console, if set, is what a login with a terminal and no command
+	// opens; without one, such a login is told to use the mpa commands.
 	Console Console
+	// CountSession, if set, is told the kind of each session the gate
+	// routes (metrics).
+	CountSession func(SessionKind)
+	// Registerer, if set, gets the gate's own collectors (client
+	// connections).
+	Registerer prometheus.Registerer
 }
 
 // Gate is the keyturn SSH server.
 type Gate struct {
 	cfg     *config.Config
-	targets *targets.Pool
+	targets TargetDialer
 	policy  Decider
 	mpa     *mpa.Service
 	log     *slog.Logger
@@ -55,7 +74,7 @@ type Gate struct {
 	// conns keeps client connections within the config's limits.
 	conns *connLimiter
 	// runConsole is the approvers' console; nil when the assembler gave
-	// none.
+	// none (Options.Console).
 	runConsole Console
 	// serialOpen turns off opening the target channel during the
 	// record (early.go); set only by a benchmark comparing the two.
@@ -74,16 +93,14 @@ func New(o Options) (*Gate, error) {
 	lim := o.Config.Limits.Effective()
 	g := &Gate{cfg: o.Config, targets: o.Targets, policy: o.Policy, mpa: o.MPA, log: log, hostKey: o.HostKey,
 		stopping: make(chan struct{}), conns: newConnLimiter(lim, log), runConsole: o.Console}
+	if o.Registerer != nil {
+		if err := g.conns.register(o.Registerer); err != nil {
+			log.Error("client connection metrics not registered", "err", err)
+		}
+	}
 	auth := newAuthenticator(o.Config, log, nil)
-	handler := Chain(g.route,
-		snapshotPTY,
-		recoverPanics(log),
-		boundCommandLine(maxCommandLine(o.Config), log),
-		logSessions(log),
-		authenticate(log, auth),
-	)
 	g.srv = &ssh.Server{
-		Handler:     handler,
+		Handler:     Chain(g.route, middlewares(g.requestPath(auth, o.CountSession))...),
 		HostSigners: []ssh.Signer{o.HostKey},
 		// Authentication is serverConfig's: public keys only, a refusal
 		// explained once per connection.
@@ -126,10 +143,55 @@ func (g *Gate) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// route sends an authenticated session where its login name points: the
-// gate's own commands, or a target.
+// requestPath is the middleware every session passes through before
+// route, in order, the first outermost. It is the one place the order is
+// set; requestpath_test.go pins it.
+//
+//  1. snapshot: the terminal is read once, before anything else reads it
+//  2. recover: a panic in anything below is one session's internal error
+//  3. authenticate: the verified key's identity, derived once, travels with the session
+//  4. authorize: a target the user may not reach is refused (globs, roles)
+//  5. bound: a command line over max_command_line is refused
+//  6. count: sessions by kind, for the metrics (only when count is set)
+//  7. log: a start and an end line per session
+//
+// then route: the gate's commands, the console, or a target.
+func (g *Gate) requestPath(auth *authenticator, count func(SessionKind)) []stage {
+	path := []stage{
+		{"snapshot", snapshotPTY},
+		{"recover", recoverPanics(g.log)},
+		{"authenticate", authenticate(g.log, auth)},
+		{"authorize", g.authorize},
+		{"bound", boundCommandLine(maxCommandLine(g.cfg), g.log)},
+	}
+	if count != nil {
+		path = append(path, stage{"count", countSessions(count)})
+	}
+	return append(path, stage{"log", logSessions(g.log)})
+}
+
+// stage is one named step of the request path.
+type stage struct {
+	name string
+	mw   Middleware
+}
+
+func middlewares(path []stage) []Middleware {
+	mws := make([]Middleware, len(path))
+	for i, st := range path {
+		mws[i] = st.mw
+	}
+	return mws
+}
+
+// route sends an authenticated, authorized session where its login name
+// points: the gate's own commands, or a target.
 func (g *Gate) route(s ssh.Session) {
-	id, _ := identityOf(s) // authenticate has checked it
+	id, ok := sessionIdentity(s)
+	if !ok {
+		refuseUnidentified(g.log, s)
+		return
+	}
 	if id.Target == "" {
 		s.Exit(g.gateCommand(s, id))
 		return
@@ -137,15 +199,9 @@ func (g *Gate) route(s ssh.Session) {
 	s.Exit(g.targetSession(s, id))
 }
 
-// targetSession authorizes a session for a target, decides its command, and
-// runs it if policy allows.
+// targetSession decides the command of a session authorize let through
+// for its target, and runs it if policy allows.
 func (g *Gate) targetSession(s ssh.Session, id Identity) int {
-	if refusal := g.authorizeTarget(id); refusal != "" {
-		g.log.Warn("target refused", "user", id.User, "target", id.Target, "key", id.Fingerprint)
-		g.record(s.Context(), audit.KindSessionRefused, id, map[string]any{"why": refusal})
-		say(s, "keyturn: %s", refusal)
-		return ExitRefused
-	}
 	_, _, pty := s.Pty()
 	in := policy.Input{Command: s.RawCommand(), Shell: s.RawCommand() == "", PTY: pty, Target: id.Target}
 	d := g.policy.Decide(in)
@@ -215,12 +271,4 @@ func maxCommandLine(cfg *config.Config) int {
 		return int(n)
 	}
 	return config.DefaultMaxCommandLine
-}
-
-// graceFrom returns the shutdown grace period from the config.
-func graceFrom(cfg *config.Config) time.Duration {
-	if d := cfg.ShutdownGrace.Std(); d > 0 {
-		return d
-	}
-	return config.DefaultShutdownGrace
 }

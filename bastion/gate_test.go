@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -78,6 +79,10 @@ type gateTestOptions struct {
 	targetDelay time.Duration
 	// target, if set, serves the target instead of the demo target.
 	target func(l net.Listener, hostKey gossh.Signer, gateKey gossh.PublicKey) (stop func())
+	// countSession, if set, is the gate's session counter.
+	countSession func(SessionKind)
+	// logs, if set, gets the gate's log lines too.
+	logs io.Writer
 }
 
 func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
@@ -85,6 +90,9 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 	log := testLogger(t)
 	if o.quiet {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if o.logs != nil {
+		log = slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, o.logs), nil))
 	}
 	gateClient, targetHost := testSigner(t), testSigner(t)
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
@@ -128,7 +136,8 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 	t.Cleanup(func() { pool.Close() })
 	hostKey := testSigner(t)
 	svc := NewService(cfg, st, log)
-	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log, Console: tuiConsole})
+	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log, Console: tuiConsole,
+		CountSession: o.countSession})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -236,7 +236,7 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	// namespace (mpa requests run), so authorize the target again now.
 	target := Identity{User: id.User, Target: r.Target, Fingerprint: id.Fingerprint, Remote: id.Remote}
 	if refusal := g.authorizeTarget(target); refusal != "" {
-		g.finish(r.ID, mpa.ExecResult{ExitStatus: ExitRefused, Error: refusal})
+		g.finish(s.Context(), r.ID, mpa.ExecResult{ExitStatus: ExitRefused, Error: refusal})
 		say(s, "keyturn: %s", refusal)
 		return ExitRefused
 	}
@@ -249,7 +249,7 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	// Policy may have changed since approval: a line it now denies stays
 	// unrun, and so does one with a verdict this code does not know.
 	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target, PTY: r.PTY}); d.Verdict != policy.Allow && d.Verdict != policy.Hold {
-		g.finish(r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
+		g.finish(s.Context(), r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
 		g.sayLines(s, explain(r.Command, d, g.describer()))
 		return ExitDenied
 	}
@@ -259,7 +259,7 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	if res.blocked != nil {
 		say(s, "keyturn: %s did more than was approved (%v) and was stopped; request it again", r.ID, res.blocked.Actions)
 	}
-	g.finish(r.ID, mpa.ExecResult{ExitStatus: res.status, OutputBytes: out.TotalBytes, OutputSHA256: out.TotalSHA256, OutputHead: out.HeadLines(),
+	g.finish(s.Context(), r.ID, mpa.ExecResult{ExitStatus: res.status, OutputBytes: out.TotalBytes, OutputSHA256: out.TotalSHA256, OutputHead: out.HeadLines(),
 		Error: res.err, Interrupted: res.lost})
 	if res.lost {
 		say(s, "keyturn: %s is recorded as interrupted (outcome unknown); check %s before asking to run it again", r.ID, r.Target)
@@ -272,10 +272,11 @@ type withoutPTY struct{ ssh.Session }
 
 func (withoutPTY) Pty() (ssh.Pty, <-chan ssh.Window, bool) { return ssh.Pty{}, nil, false }
 
-// finish records the end of a run. It uses a context of its own rather
-// than the session's, which may already be gone when the command ends.
-func (g *Gate) finish(reqID string, res mpa.ExecResult) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// finish records the end of a run. The session's context may already be
+// done when the command ends (the client gone), so the record is written
+// under a bound of its own that keeps the session's values, not its end.
+func (g *Gate) finish(sctx context.Context, reqID string, res mpa.ExecResult) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(sctx), 30*time.Second)
 	defer cancel()
 	if _, err := g.mpa.FinishExecution(ctx, reqID, res); err != nil {
 		g.log.Error("record execution", "request", reqID, "err", err)

@@ -39,10 +39,12 @@ func splitLogin(login string) (user, target string) {
 	return user, target
 }
 
-// identityOf reads the session's identity from the connection's verified
-// permissions. It fails if they are missing or disagree with the login name
-// the connection ended up with.
-func identityOf(s ssh.Session) (Identity, bool) {
+// verifiedIdentity reads the session's identity from the connection's
+// verified permissions. It fails if they are missing or disagree with the
+// login name the connection ended up with. Only authenticate calls it;
+// every handler after it reads the identity the session carries
+// (sessionIdentity).
+func verifiedIdentity(s ssh.Session) (Identity, bool) {
 	sc, ok := s.Context().Value(ssh.ContextKeyConn).(*gossh.ServerConn)
 	if !ok || sc.Permissions == nil {
 		return Identity{}, false
@@ -57,4 +59,19 @@ func identityOf(s ssh.Session) (Identity, bool) {
 	}
 	user, target := splitLogin(login)
 	return Identity{User: user, Target: target, Fingerprint: fp, Remote: s.RemoteAddr().String(), Cert: cert}, true
+}
+
+// authedSession is a session with the identity authenticate established;
+// it travels with the session down the chain.
+type authedSession struct {
+	ssh.Session
+	id Identity
+}
+
+// sessionIdentity is the identity authenticate established for s. ok is
+// false for a session that did not come through authenticate (a chain
+// built out of order); whoever asks refuses such a session.
+func sessionIdentity(s ssh.Session) (Identity, bool) {
+	a, ok := s.(authedSession)
+	return a.id, ok
 }

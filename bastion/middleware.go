@@ -10,7 +10,6 @@ import (
 	"github.com/anmitsu/go-shlex"
 	"github.com/gliderlabs/ssh"
 
-	"github.com/keyturn/keyturn/bastion/metrics"
 	"github.com/keyturn/keyturn/bastion/mpacli"
 )
 
@@ -42,44 +41,57 @@ func recoverPanics(log *slog.Logger) Middleware {
 	}
 }
 
-// logSessions logs each session's start and end.
+// logSessions logs each session's start and end; a session that panics
+// still logs its end, before recoverPanics reports the panic.
 func logSessions(log *slog.Logger) Middleware {
 	return func(next ssh.Handler) ssh.Handler {
 		return func(s ssh.Session) {
 			start := time.Now()
 			_, _, pty := s.Pty()
 			log.Info("session start", "login", s.User(), "remote", s.RemoteAddr().String(), "command", redactSecrets(s.RawCommand()), "pty", pty)
+			defer func() {
+				log.Info("session end", "login", s.User(), "remote", s.RemoteAddr().String(), "took", time.Since(start))
+			}()
 			next(s)
-			log.Info("session end", "login", s.User(), "remote", s.RemoteAddr().String(), "took", time.Since(start))
 		}
 	}
 }
 
-// countSessions calls count with each session's kind as it starts:
-// "target" (USER+TARGET), "console" (USER with a terminal and no command)
-// or "gate" (USER's gate commands). It reads only the login name and the
-// request, so it costs what count costs.
-func countSessions(count func(kind string)) Middleware {
+// SessionKind is what a session is for, as the metrics count it.
+type SessionKind string
+
+// The kinds of session; their values are the metrics' labels
+// (metrics.SessionTarget and so on; bastion/server checks they agree).
+const (
+	SessionTarget  SessionKind = "target"  // USER+TARGET: a command or shell on a target
+	SessionGate    SessionKind = "gate"    // USER: the gate's own commands
+	SessionConsole SessionKind = "console" // USER with a terminal and no command: the approvers' console
+)
+
+// countSessions calls count with each session's kind as it starts. It
+// reads the identity the session carries and the terminal as snapshotPTY
+// took it, so it costs what count costs; it sits inside recoverPanics, so
+// a counter that panics fails one session, not the gate.
+func countSessions(count func(SessionKind)) Middleware {
 	return func(next ssh.Handler) ssh.Handler {
 		return func(s ssh.Session) {
+			id, ok := sessionIdentity(s)
+			if !ok {
+				next(s) // route refuses it
+				return
+			}
 			_, _, pty := s.Pty()
-			switch _, target := splitLogin(s.User()); {
-			case target != "":
-				count(metrics.SessionTarget)
+			switch {
+			case id.Target != "":
+				count(SessionTarget)
 			case pty && s.RawCommand() == "":
-				count(metrics.SessionConsole)
+				count(SessionConsole)
 			default:
-				count(metrics.SessionGate)
+				count(SessionGate)
 			}
 			next(s)
 		}
 	}
-}
-
-// Use wraps the gate's session handler in mws, the first listed
-// outermost, around everything New installed. Call it before Serve.
-func (g *Gate) Use(mws ...Middleware) {
-	g.srv.Handler = Chain(g.srv.Handler, mws...)
 }
 
 // say writes a line for the person at the other end on the session's stderr.

@@ -31,7 +31,9 @@ func (g *Gate) runRecorded(s ssh.Session, target Identity, r mpa.Request) (mpa.O
 	}
 	res := g.runOnTarget(s, target, r.Command, rec, mpaActionNames(r.Actions))
 	out := rec.Output()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// The session may be gone by now: the output is kept under a bound
+	// of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.Context()), 30*time.Second)
 	defer cancel()
 	if err := g.mpa.SaveOutput(ctx, r.ID, out); err != nil {
 		g.log.Error("keep output", "request", r.ID, "bytes", out.TotalBytes, "err", err)

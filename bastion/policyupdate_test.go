@@ -20,10 +20,11 @@ const (
 )
 
 // policyFixture is a policy holder wired to a real in-memory store with
-// MPA enabled, as Open wires them.
+// MPA enabled, as server.Open wires them.
 type policyFixture struct {
 	path  string
 	h     *PolicyHolder
+	ctl   *PolicyController
 	svc   *mpa.Service
 	store *badgerstore.Store
 }
@@ -45,10 +46,9 @@ func newPolicyFixture(t *testing.T) *policyFixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	svc := mpa.New(st, mpa.Options{Logger: log})
-	f := &policyFixture{path: path, h: h, svc: svc, store: st}
+	f := &policyFixture{path: path, h: h, ctl: NewPolicyController(h, svc, log), svc: svc, store: st}
 	f.enableMPA(t)
-	holdPolicyChanges(h, svc, log)
-	if err := startFromRecord(context.Background(), h, svc, log); err != nil {
+	if err := f.ctl.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -78,7 +78,7 @@ func (f *policyFixture) write(t *testing.T, text string) {
 	if err := os.WriteFile(f.path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f.h.Reload() // a broken file's error is the point of some tests
+	f.ctl.Reload(context.Background()) // a broken file's error is the point of some tests
 }
 
 func (f *policyFixture) pending(t *testing.T) []mpa.Request {
@@ -172,7 +172,7 @@ func TestPolicyRevertRoutes(t *testing.T) {
 		if err := os.Remove(f.path); err != nil {
 			t.Fatal(err)
 		}
-		f.h.Reload()
+		f.ctl.Reload(context.Background())
 		if p := f.pending(t); len(p) != 0 {
 			t.Fatalf("a removed file left %d changes pending", len(p))
 		}
@@ -189,8 +189,7 @@ func TestPolicyRevertRoutes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		holdPolicyChanges(h, f.svc, log)
-		if err := startFromRecord(context.Background(), h, f.svc, log); err != nil {
+		if err := NewPolicyController(h, f.svc, log).Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if p := f.pending(t); len(p) != 0 {

@@ -393,6 +393,8 @@ func clientGone(s ssh.Session) <-chan struct{} {
 			return x.gone
 		case ptySnapshot:
 			s = x.Session
+		case authedSession:
+			s = x.Session
 		case withoutPTY:
 			s = x.Session
 		default:

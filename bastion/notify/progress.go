@@ -120,7 +120,9 @@ func (n *Notifier) keepMark(ctx context.Context, st mpa.Store, fence func(mpa.Tx
 	for {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			// ctx is done: the last mark is saved under a bound
+			// of its own.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 			save(fctx)
 			cancel()
 			return

@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/server"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
 
@@ -100,7 +100,7 @@ func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var st2 bastion.ClosableStore
+	var st2 server.ClosableStore
 	var err error
 	if *cfgFile != "" {
 		st2, err = openConfiguredStore(*cfgFile, log)
@@ -152,8 +152,8 @@ func dashIfEmpty(s string) string {
 func openOfflineStore(dir, keyFile string, log *slog.Logger) (*badgerstore.Store, error) {
 	// --data-dir is the gate's data_dir, whose store lives in a subfolder;
 	// the store's own folder is accepted too.
-	if _, err := os.Stat(filepath.Join(dir, bastion.StoreDir, "MANIFEST")); err == nil {
-		dir = filepath.Join(dir, bastion.StoreDir)
+	if _, err := os.Stat(filepath.Join(dir, server.StoreDir, "MANIFEST")); err == nil {
+		dir = filepath.Join(dir, server.StoreDir)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -181,13 +181,13 @@ func openOfflineStore(dir, keyFile string, log *slog.Logger) (*badgerstore.Store
 
 // openConfiguredStore opens the store a keyturn.yaml names: etcd, shared
 // with running gates, or the data dir's Badger store (gate stopped).
-func openConfiguredStore(path string, log *slog.Logger) (bastion.ClosableStore, error) {
+func openConfiguredStore(path string, log *slog.Logger) (server.ClosableStore, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Store.Backend == config.BackendEtcd {
-		return bastion.OpenStore(cfg, log)
+		return server.OpenStore(cfg, log)
 	}
 	return openOfflineStore(cfg.DataDir, cfg.Store.EncryptionKeyFile, log)
 }

@@ -11,11 +11,11 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+	"github.com/keyturn/keyturn/bastion/server"
 	"github.com/keyturn/keyturn/bastion/store/etcdstore/etcdtest"
 )
 
@@ -101,7 +101,7 @@ func TestBreakglassEtcd(t *testing.T) {
 // etcdGate starts an etcd server for the test and writes a gate config
 // for it in a new directory, with extra appended to its store block, then
 // opens the store that config names. The server stops with the test.
-func etcdGate(t *testing.T, extra string) (srv *etcdtest.Server, dir, cfgPath string, st bastion.ClosableStore) {
+func etcdGate(t *testing.T, extra string) (srv *etcdtest.Server, dir, cfgPath string, st server.ClosableStore) {
 	t.Helper()
 	srv, err := etcdtest.Start()
 	if err != nil {
@@ -121,7 +121,7 @@ func etcdGate(t *testing.T, extra string) (srv *etcdtest.Server, dir, cfgPath st
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err = bastion.OpenStore(cfg, slog.New(slog.DiscardHandler))
+	st, err = server.OpenStore(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/server"
 )
 
 const breakglassUsage = `Usage:
@@ -65,7 +65,7 @@ func breakglassRegister(args []string, stdout, stderr io.Writer) int {
 	}
 	name := pos[0]
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var store bastion.ClosableStore
+	var store server.ClosableStore
 	var err error
 	if *cfgFile != "" {
 		store, err = openConfiguredStore(*cfgFile, log)

@@ -26,6 +26,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/server"
 )
 
 // demoUsers are the people of the demo: alice runs commands, bob and carol
@@ -129,12 +130,11 @@ func runDemo(ctx context.Context, dir, listen, policies string, stdout io.Writer
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another gate running? try --listen 127.0.0.1:2223)", cfg.Listen, err)
 	}
-	srv, err := bastion.Open(cfg, log)
+	srv, err := server.Open(ctx, cfg, server.Options{Logger: log, Console: console})
 	if err != nil {
 		l.Close()
 		return err
 	}
-	srv.SetConsole(console)
 	if err := writeDemoSSHConfig(dir, l.Addr().String(), cfg); err != nil {
 		l.Close()
 		srv.Close()

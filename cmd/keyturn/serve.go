@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/server"
 )
 
 func serveMain(args []string, stdout, stderr io.Writer) int {
@@ -65,16 +66,14 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 
 // serve runs a gate for cfg until ctx is done.
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, addrFile string) error {
-	srv, err := bastion.Open(cfg, log)
+	srv, err := server.Open(ctx, cfg, server.Options{Logger: log, Console: console, ApprovalOffEvery: time.Hour})
 	if err != nil {
 		return err
 	}
-	srv.SetConsole(console)
 	if err := srv.LogStart(ctx, versionString()); err != nil {
 		srv.Close()
 		return err
 	}
-	go srv.WarnWhileApprovalOff(ctx, time.Hour)
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		srv.Close()

@@ -1,4 +1,4 @@
-package bastion
+package server
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func TestOpenEtcdGates(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "secrets.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	policy, err := os.ReadFile("../policies.yaml")
+	policy, err := os.ReadFile("../../policies.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestOpenEtcdGates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return Open(cfg, testLogger(t))
+		return Open(context.Background(), cfg, Options{Logger: testLogger(t)})
 	}
 	a, err := open("gate-a")
 	if err != nil {
@@ -157,7 +157,7 @@ func TestEtcdWebhooksOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	policy, err := os.ReadFile("../policies.yaml")
+	policy, err := os.ReadFile("../../policies.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestEtcdWebhooksOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := Open(cfg, testLogger(t))
+		s, err := Open(context.Background(), cfg, Options{Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package bastion
+package server
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
 )
@@ -75,7 +76,7 @@ func TestGateFullDisk(t *testing.T) {
 	log := testLogger(t)
 	// The gate's client key, created where Open will find it, is the one
 	// the demo target trusts.
-	gateClient, err := LoadOrCreateKey(filepath.Join(data, ClientKeyFile))
+	gateClient, err := bastion.LoadOrCreateKey(filepath.Join(data, bastion.ClientKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +94,8 @@ func TestGateFullDisk(t *testing.T) {
 	}
 	alice := testSigner(t)
 	cfgText := "data_dir: " + data + "\nmetrics:\n  listen: 127.0.0.1:0\nstore:\n  reserve: 48MiB\n" +
-		"users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
-		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
+		"users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + bastion.AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
+		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + bastion.AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
 	cfg, err := config.Parse(filepath.Join(conf, "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +104,7 @@ func TestGateFullDisk(t *testing.T) {
 	var stop func()
 	start := func() (*Server, net.Listener) {
 		t.Helper()
-		srv, err := Open(cfg, log)
+		srv, err := Open(context.Background(), cfg, Options{Logger: log})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +131,7 @@ func TestGateFullDisk(t *testing.T) {
 	}
 	srv, l := start()
 	t.Cleanup(func() { stop() })
-	hostKey, err := LoadOrCreateKey(filepath.Join(data, HostKeyFile))
+	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(data, bastion.HostKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +150,8 @@ func TestGateFullDisk(t *testing.T) {
 	fillFS(t, filler)
 	for range 5 {
 		out, errOut, st := tg.run(t, "alice+t1", alice, "echo during")
-		if st != ExitUnavailable || strings.Contains(out, "during") || !strings.Contains(errOut, "disk is full") {
-			t.Fatalf("on a full disk: exit %d, out %q, err %q; want %d and a clear refusal", st, out, errOut, ExitUnavailable)
+		if st != bastion.ExitUnavailable || strings.Contains(out, "during") || !strings.Contains(errOut, "disk is full") {
+			t.Fatalf("on a full disk: exit %d, out %q, err %q; want %d and a clear refusal", st, out, errOut, bastion.ExitUnavailable)
 		}
 	}
 	if out, _, st := tg.run(t, "alice", alice, "mpa audit list"); st != 0 || !strings.Contains(out, "echo before") {
@@ -184,7 +185,7 @@ func TestGateFullDisk(t *testing.T) {
 	tg.addr, tg.mpa = l.Addr().String(), srv.MPA
 	healthz = "http://" + srv.MetricsAddr().String() + "/healthz"
 	metricsURL = "http://" + srv.MetricsAddr().String() + "/metrics"
-	if _, errOut, st := tg.run(t, "alice+t1", alice, "echo restarted"); st != ExitUnavailable || !strings.Contains(errOut, "disk is full") {
+	if _, errOut, st := tg.run(t, "alice+t1", alice, "echo restarted"); st != bastion.ExitUnavailable || !strings.Contains(errOut, "disk is full") {
 		t.Fatalf("restarted short of the reserve: exit %d, %q", st, errOut)
 	}
 	if out, _, st := tg.run(t, "alice", alice, "mpa audit list"); st != 0 || !strings.Contains(out, "echo before") {

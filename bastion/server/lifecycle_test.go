@@ -1,4 +1,4 @@
-package bastion
+package server
 
 import (
 	"context"
@@ -12,14 +12,15 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
 )
 
-// TestServerLifecycleLeaksNothing starts and stops a whole server (store,
-// policy watch, approved-policy applier, expiry loop, metrics listener,
-// webhook notifier, audit file mirror, target pool) 50 times on the same
-// data dir, with a session through it each time, and finds no goroutine
+// TestServerLifecycleLeaksNothing starts and stops a whole server as
+// Open assembles it (store, policy watch, approved-policy applier, expiry
+// loop, metrics listener, webhook notifier, audit file mirror, the
+// approval-off warner, target pool) 50 times on the same data dir, with a session through it each time, and finds no goroutine
 // left afterwards: every long-lived goroutine has an owner that waits for
 // it, and the store closes last.
 func TestServerLifecycleLeaksNothing(t *testing.T) {
@@ -29,7 +30,7 @@ func TestServerLifecycleLeaksNothing(t *testing.T) {
 	baseline := goleak.IgnoreCurrent()
 	log := testLogger(t)
 	data := t.TempDir()
-	gateClient, err := LoadOrCreateKey(filepath.Join(data, ClientKeyFile))
+	gateClient, err := bastion.LoadOrCreateKey(filepath.Join(data, bastion.ClientKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,19 +54,19 @@ func TestServerLifecycleLeaksNothing(t *testing.T) {
 	cfgText := "data_dir: " + data + "\nmetrics:\n  listen: 127.0.0.1:0\n" +
 		"audit:\n  file: " + filepath.Join(data, "audit.jsonl") + "\n" +
 		"webhooks:\n  - url: " + hook.URL + "\n    secret_file: " + filepath.Join(conf, "hook.secret") + "\n" +
-		"users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
-		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
+		"users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + bastion.AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
+		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + bastion.AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
 	cfg, err := config.Parse(filepath.Join(conf, "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostKey, err := LoadOrCreateKey(filepath.Join(data, HostKeyFile))
+	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(data, bastion.HostKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	for i := range 50 {
-		srv, err := Open(cfg, log)
+		srv, err := Open(context.Background(), cfg, Options{Logger: log, ApprovalOffEvery: time.Hour})
 		if err != nil {
 			t.Fatalf("start %d: %v", i, err)
 		}
