@@ -7,20 +7,25 @@ import (
 	"io"
 	"os/exec"
 	"testing"
+
+	"github.com/keyturn/keyturn/bastion/guard"
 )
 
 // benchRun runs line under the guard (guarded) or under the same bash
 // without it, with stdout drained, and fails on a non-zero exit.
 func benchRun(b *testing.B, home, line string, guarded bool) int64 {
-	var c *exec.Cmd
 	if guarded {
-		b.StopTimer()
-		tok := token(b, line)
-		b.StartTimer()
-		c = guardCmd(context.Background(), home, "-c", tok)
-	} else {
-		c = exec.Command("/bin/bash", "--norc", "--noprofile", "-c", line)
+		// The handshake (challenge, a grant signed for it, the grant
+		// line) is part of every guarded start, as with the gate.
+		s := startSession(b, guardCmd(context.Background(), home, "-c", guard.Command), false, grantSpec{line: line})
+		s.in.Close()
+		n, _ := io.Copy(io.Discard, s.out)
+		if err := s.cmd.Wait(); err != nil {
+			b.Fatalf("%q: %v", line, err)
+		}
+		return n
 	}
+	c := exec.Command("/bin/bash", "--norc", "--noprofile", "-c", line)
 	out, err := c.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
