@@ -231,7 +231,7 @@ func TestReviewForeignPidNamespace(t *testing.T) {
 	home := t.TempDir()
 	// P is pid 5000 in a namespace of its own; the line makes 5000 in
 	// the guard's namespace a sleep of its own, then sends from P's.
-	line := `echo 4999 > /proc/sys/kernel/ns_last_pid; sleep 100 & echo "tree=$!"; `+
+	line := `echo 4999 > /proc/sys/kernel/ns_last_pid; sleep 100 & echo "tree=$!"; ` +
 		`nsenter -t "$(cat "$HOME/s")" --pid perl -e 'print "kill=", kill(15, 5000), "\n"'`
 	out := inNamespace(t, home, `
 unshare --pid --fork --mount-proc --kill-child sh -c 'echo 4999 > /proc/sys/kernel/ns_last_pid; sleep 1000 & wait' &
