@@ -48,11 +48,20 @@ func main() {
 
 // config is what the guard reads beside its executable.
 type config struct {
-	key    ssh.PublicKey
-	policy *policy.Policy
-	digest string
-	target string
-	shell  string
+	key ssh.PublicKey
+	// policyPath and policyData are the policy file; it is parsed apart
+	// ([config.parsePolicy]), overlapped with the handshake and the
+	// child's start, since parsing is most of a start's cost.
+	policyPath string
+	policyData []byte
+	digest     string
+	target     string
+	shell      string
+}
+
+// parsePolicy parses the policy file read by loadConfig.
+func (c *config) parsePolicy() (*policy.Policy, error) {
+	return policy.Parse(c.policyPath, c.policyData)
 }
 
 // notShared fails if path (a file or directory, symlinks followed) may be
@@ -83,15 +92,11 @@ func loadConfig(dir string) (*config, error) {
 	if c.key, _, _, _, err = ssh.ParseAuthorizedKey(pub); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "gate.pub"), err)
 	}
-	ppath := filepath.Join(dir, "policies.yaml")
-	data, err := os.ReadFile(ppath)
-	if err != nil {
+	c.policyPath = filepath.Join(dir, "policies.yaml")
+	if c.policyData, err = os.ReadFile(c.policyPath); err != nil {
 		return nil, err
 	}
-	if c.policy, err = policy.Parse(ppath, data); err != nil {
-		return nil, err
-	}
-	c.digest = grant.PolicyDigest(data)
+	c.digest = grant.PolicyDigest(c.policyData)
 	t, err := os.ReadFile(filepath.Join(dir, "target"))
 	if err != nil {
 		return nil, err
@@ -157,14 +162,35 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyturn-guard: config: %v\n", err)
 		return guard.ExitInternal
 	}
+	// The policy is parsed while the guard waits for its grant and the
+	// traced child starts; the child runs nothing of the line before the
+	// parse succeeded (Release).
+	type parsed struct {
+		pol *policy.Policy
+		err error
+	}
+	polc := make(chan parsed, 1)
+	go func() {
+		pol, err := cfg.parsePolicy()
+		polc <- parsed{pol, err}
+	}()
 	g, status := handshake(cfg, stdin, stdout, stderr)
 	if g == nil {
 		return status
 	}
+	dec := &guard.Decider{Target: cfg.target, Granted: g.Actions}
 	res, err := trace.Run(trace.Config{
 		Argv:    []string{cfg.shell, "--norc", "--noprofile", "-c", g.Line},
 		Env:     cleanEnv(os.Environ()),
-		Decider: &guard.Decider{Policy: cfg.policy, Target: cfg.target, Granted: g.Actions},
+		Decider: dec,
+		Release: func() error {
+			p := <-polc
+			if p.err != nil {
+				return fmt.Errorf("config: %w", p.err)
+			}
+			dec.Policy = p.pol
+			return nil
+		},
 	})
 	switch {
 	case err != nil:

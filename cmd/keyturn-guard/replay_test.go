@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -147,5 +148,43 @@ func TestGrantLineReadExactly(t *testing.T) {
 	want := fmt.Sprintf("%x  -\n", sha256.Sum256([]byte(in)))
 	if code != 0 || out != want {
 		t.Fatalf("exit %d: %q, want %q", code, out, want)
+	}
+}
+
+// TestBrokenPolicyRunsNothing: the policy is parsed while the guard waits
+// for its grant and its child starts; a policy that does not parse (whose
+// digest the grant nevertheless carries) stops the child before any of the
+// line runs.
+func TestBrokenPolicyRunsNothing(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	broken := []byte("version: 1\nactions:\n  - name: [\n")
+	for _, f := range []string{"keyturn-guard", "gate.pub", "target"} {
+		data, err := os.ReadFile(filepath.Join(installDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "policies.yaml"), broken, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	marker := filepath.Join(home, "ran")
+	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
+	defer cancel()
+	c := exec.CommandContext(ctx, filepath.Join(dir, "keyturn-guard"), "-c", guard.Command)
+	c.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	s := startSession(t, c, true, grantSpec{line: "touch " + marker, edit: func(g *grant.Grant) { g.Policy = grant.PolicyDigest(broken) }})
+	out, code := s.finish(t)
+	if s.challenge == "" || code != guard.ExitInternal || !strings.Contains(out, "policies.yaml") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the line ran under a policy that does not parse")
 	}
 }
