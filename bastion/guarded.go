@@ -54,11 +54,11 @@ const guardChallengeWait = 30 * time.Second
 // guardHandshake is the gate's half of the grant handshake (package grant)
 // for one command on a guarded target.
 type guardHandshake struct {
-	gate            *Gate
-	target, line    string
-	granted         []string
-	digest          string
-	challengeWait   time.Duration // guardChallengeWait if zero
+	gate          *Gate
+	target, line  string
+	granted       []string
+	digest        string
+	challengeWait time.Duration // guardChallengeWait if zero
 }
 
 // run reads the guard's challenge line from out (at most
