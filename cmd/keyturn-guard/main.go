@@ -225,19 +225,22 @@ func handshake(cfg *config, stdin *os.File, stdout, stderr io.Writer) (*grant.Gr
 		fmt.Fprintf(stderr, "keyturn-guard: %v\n", err)
 		return nil, guard.ExitInternal
 	}
-	if term.IsTerminal(int(stdin.Fd())) {
-		old, err := term.MakeRaw(int(stdin.Fd()))
+	restore := func() {}
+	if fd := int(stdin.Fd()); term.IsTerminal(fd) {
+		old, err := term.MakeRaw(fd)
 		if err != nil {
 			fmt.Fprintf(stderr, "keyturn-guard: terminal: %v\n", err)
 			return nil, guard.ExitInternal
 		}
-		defer term.Restore(int(stdin.Fd()), old)
+		restore = func() { term.Restore(fd, old) }
+		defer restore()
 	}
 	if _, err := io.WriteString(stdout, grant.ChallengeLine(challenge)); err != nil {
 		fmt.Fprintf(stderr, "keyturn-guard: write challenge: %v\n", err)
 		return nil, guard.ExitGrant
 	}
 	timer := time.AfterFunc(grantWait, func() {
+		restore()
 		fmt.Fprintf(stderr, "keyturn-guard: refused: no grant within %v\n", grantWait)
 		os.Exit(guard.ExitGrant)
 	})

@@ -105,6 +105,12 @@ id %[3]s >/dev/null 2>&1 && usermod -s %[5]s %[3]s || \
 install -d -m 0700 -o %[3]s "$(getent passwd %[3]s | cut -d: -f6)/.ssh"
 echo '%[9]s' >> "$(getent passwd %[3]s | cut -d: -f6)/.ssh/authorized_keys"
 #    sshd_config must not give %[3]s a ForceCommand or PermitUserEnvironment.
+#    Better, so that a line cannot add a key of its own (which would log in
+#    for port forwarding, where no shell runs): a root-owned key file and
+#    no forwarding for the account, in sshd_config:
+#      Match User %[3]s
+#        AuthorizedKeysFile /etc/ssh/authorized_keys/%%u
+#        DisableForwarding yes
 
 # 4. In the gate's keyturn.yaml, for target %[1]s:
 #      guard: true
