@@ -24,8 +24,10 @@ import (
 // account could delete: the line below read the token, deleted the nonce
 // directory and ran the guard with it again. Now the guard's argv holds
 // only the fixed command, there is no nonce state to delete, and the exact
-// token of the running grant, fed to a new guard, answers the wrong
-// challenge.
+// token of the running grant, fed to a new guard inside the tree or
+// outside it, answers the wrong challenge. (Against version 1, the line
+// ran twice: its stolen token, replayed outside after the tree deleted its
+// nonce, was accepted.)
 func TestTreeReplaysOwnGrant(t *testing.T) {
 	home := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
@@ -71,6 +73,15 @@ touch "$HOME/ran"`
 	}
 	if strings.Contains(out, "a replay ran the line") {
 		t.Error("a replay ran the line")
+	}
+	// Outside the tree (an author who logs in to the account directly,
+	// as version 1's replay did): the exact token of the run, refused.
+	os.Remove(filepath.Join(home, "ran"))
+	if o := runSpec(t, home, grantSpec{token: s.token}); o.code != guard.ExitGrant || !strings.Contains(o.stderr, "another challenge") {
+		t.Errorf("outside replay: exit %d: %s", o.code, o.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(home, "ran")); err == nil {
+		t.Error("the outside replay ran the line")
 	}
 	for _, want := range []string{
 		fmt.Sprintf("argv-replay=%d", guard.ExitGrant),
