@@ -1,9 +1,11 @@
 package bastion
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"time"
@@ -17,8 +19,8 @@ import (
 	"github.com/keyturn/keyturn/policy"
 )
 
-// grantTTL is how long a grant for a guarded target is valid: it only has
-// to reach the target, which happens right away.
+// grantTTL is how long a grant for a guarded target is valid: it answers
+// a challenge the guard is waiting on, so it is used right away or never.
 const grantTTL = 2 * time.Minute
 
 // Text returns the policy file text in force; a grant carries its digest so
@@ -26,26 +28,98 @@ const grantTTL = 2 * time.Minute
 func (h *PolicyHolder) Text() []byte { return *h.text.Load() }
 
 // targetCommand is what the gate sends to run command on target: the line
-// itself, or for a guarded target a grant signed with the gate's host key
-// for the line and the granted actions. guarded says which.
-func (g *Gate) targetCommand(target, command string, granted []string) (cmd string, guarded bool, err error) {
+// itself, or for a guarded target guard.Command with a handshake that,
+// once the command started, answers the guard's challenge with a grant for
+// the line and the granted actions, signed with the gate's host key.
+func (g *Gate) targetCommand(target, command string, granted []string) (cmd string, hs *guardHandshake, err error) {
 	t, ok := g.cfg.Target(target)
 	if !ok || !t.Guarded() {
-		return command, false, nil
+		return command, nil, nil
 	}
 	if command == "" {
-		return "", true, errors.New("a guarded target runs commands only, not shells")
+		return "", nil, errors.New("a guarded target runs commands only, not shells")
 	}
 	tp, ok := g.policy.(interface{ Text() []byte })
 	if !ok {
-		return "", true, errors.New("no policy text to bind the grant to")
+		return "", nil, errors.New("no policy text to bind the grant to")
 	}
-	gr, err := grant.New(target, command, granted, grant.PolicyDigest(tp.Text()), time.Now(), grantTTL)
+	return guard.Command, &guardHandshake{gate: g, target: target, line: command, granted: granted,
+		digest: grant.PolicyDigest(tp.Text())}, nil
+}
+
+// guardChallengeWait bounds how long the gate waits for a guarded
+// target's challenge line; the guard writes it as soon as it starts.
+const guardChallengeWait = 30 * time.Second
+
+// guardHandshake is the gate's half of the grant handshake (package grant)
+// for one command on a guarded target.
+type guardHandshake struct {
+	gate          *Gate
+	target, line  string
+	granted       []string
+	digest        string
+	challengeWait time.Duration // guardChallengeWait if zero
+}
+
+// run reads the guard's challenge line from out (at most
+// grant.MaxChallengeLine bytes, within the wait), signs a grant bound to
+// it and writes the grant line to in. It returns the reader for the rest
+// of the command's output. On any error nothing was granted: the caller
+// closes the session, and the guard, without a grant, runs nothing.
+func (h *guardHandshake) run(out io.Reader, in io.Writer, closeSession func()) (io.Reader, error) {
+	wait := h.challengeWait
+	if wait <= 0 {
+		wait = guardChallengeWait
+	}
+	br := bufio.NewReaderSize(out, 4096)
+	type result struct {
+		line string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		var line []byte
+		for len(line) <= grant.MaxChallengeLine {
+			b, err := br.ReadByte()
+			if err != nil {
+				got <- result{string(line), fmt.Errorf("no keyturn-guard challenge (%w)", err)}
+				return
+			}
+			line = append(line, b)
+			if b == '\n' {
+				got <- result{string(line), nil}
+				return
+			}
+		}
+		got <- result{string(line), fmt.Errorf("no keyturn-guard challenge: first line over %d bytes", grant.MaxChallengeLine)}
+	}()
+	var r result
+	select {
+	case r = <-got:
+	case <-time.After(wait):
+		closeSession()
+		<-got
+		return nil, fmt.Errorf("no keyturn-guard challenge within %v", wait)
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %.80q", r.err, r.line)
+	}
+	challenge, err := grant.ParseChallengeLine(r.line)
 	if err != nil {
-		return "", true, err
+		return nil, err
 	}
-	tok, err := grant.Sign(gr, g.hostKey)
-	return tok, true, err
+	gr, err := grant.New(h.target, h.line, h.granted, h.digest, challenge, time.Now(), grantTTL)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := grant.Sign(gr, h.gate.hostKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := grant.WriteLine(in, tok); err != nil {
+		return nil, fmt.Errorf("send grant: %w", err)
+	}
+	return br, nil
 }
 
 // maxGuardTail bounds how much of a guarded command's stderr the gate keeps

@@ -68,7 +68,8 @@ func (g *Gate) runOnTarget(s ssh.Session, id Identity, command string, out io.Wr
 // before the caller's record committed (nil: open one now). The caller
 // has the record: nothing is sent on the channel before this.
 func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out io.Writer, granted []string, early *earlySession) runResult {
-	command, guarded, err := g.targetCommand(id.Target, command, granted)
+	command, hs, err := g.targetCommand(id.Target, command, granted)
+	guarded := hs != nil
 	if err != nil {
 		early.abandon()
 		g.log.Error("grant for guarded target", "user", id.User, "target", id.Target, "err", err)
@@ -166,7 +167,7 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 	if command == "" {
 		err = ts.Shell()
 	} else if guarded {
-		err = ts.Start(command) // the grant, for keyturn-guard
+		err = ts.Start(command) // guard.Command; the grant follows on stdin
 	} else {
 		err = ts.Start(bashCommand(g.targetShell(id.Target), command))
 	}
@@ -181,6 +182,25 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		return runResult{status: ExitUnavailable, err: "target refused the command: " + err.Error()}
 	}
 
+	// Every byte of output reaches the client before its exit status:
+	// the copies end at the target's EOF, and Wait is called after them.
+	var copies sync.WaitGroup
+	copies.Add(2)
+	go func() { defer copies.Done(); pooledCopy(stderr, targetErr) }()
+	var targetOutR io.Reader = targetOut
+	if guarded {
+		// The guard's challenge comes first on its stdout, and the grant
+		// goes first on its stdin, before any byte of the client's. What
+		// a guard that failed says on stderr still reaches the client.
+		if targetOutR, err = hs.run(targetOut, stdin, func() { ts.Close() }); err != nil {
+			g.log.Error("guard handshake", "user", id.User, "target", id.Target, "err", err)
+			ts.Close()
+			copies.Done()
+			copies.Wait()
+			say(s, "keyturn: %s: %v; not run", id.Target, err)
+			return runResult{status: ExitUnavailable, err: "guard handshake: " + err.Error()}
+		}
+	}
 	go func() {
 		pooledCopy(stdin, s)
 		stdin.Close() // the client's EOF becomes the command's EOF
@@ -200,12 +220,7 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		clientLeft.Store(true)
 		ts.Close()
 	}()
-	// Every byte of output reaches the client before its exit status:
-	// the copies end at the target's EOF, and Wait is called after them.
-	var copies sync.WaitGroup
-	copies.Add(2)
-	go func() { defer copies.Done(); pooledCopy(stdout, targetOut) }()
-	go func() { defer copies.Done(); pooledCopy(stderr, targetErr) }()
+	go func() { defer copies.Done(); pooledCopy(stdout, targetOutR) }()
 	go func() {
 		for {
 			select {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -16,13 +17,14 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Prefix starts every token, so a guard can tell a grant from anything else
-// sshd hands it and refuse the rest.
-const Prefix = "kt1."
+// Prefix starts every token, so a guard can tell a grant from anything
+// else and refuse the rest. Version 1 tokens ("kt1.", sent as the ssh
+// command and made single use by a nonce directory on the target) are
+// refused: the account could read them from the guard's argv and delete
+// their nonces.
+const Prefix = "kt2."
 
-// Bounds on what a token may carry. The line bound is below Linux's
-// MAX_ARG_STRLEN (128 KiB) once base64 is added, since sshd passes the token
-// as one argument.
+// Bounds on what a token may carry.
 const (
 	MaxLine    = 64 << 10
 	MaxActions = 64
@@ -41,7 +43,9 @@ var (
 	ErrNotYet    = errors.New("grant: not valid yet")
 	ErrTarget    = errors.New("grant: issued for another target")
 	ErrPolicy    = errors.New("grant: issued under another policy")
-	ErrReplayed  = errors.New("grant: already used")
+	// ErrChallenge is a grant signed for another run of the guard: a
+	// replayed one, or one meant for another session.
+	ErrChallenge = errors.New("grant: issued for another challenge (replayed?)")
 )
 
 // Grant is what the gate permits for one run of one line.
@@ -56,10 +60,12 @@ type Grant struct {
 	// decided with; the guard refuses to run under a different file.
 	Policy string `json:"policy"`
 	// Request is the held request this grant executes, if any, for the log.
-	Request  string `json:"request,omitempty"`
-	Nonce    string `json:"nonce"`
-	IssuedAt int64  `json:"iat"`
-	Expires  int64  `json:"exp"`
+	Request string `json:"request,omitempty"`
+	// Challenge is the guard's challenge for this run (hex, see
+	// [NewChallenge]); no other run of the guard accepts the grant.
+	Challenge string `json:"challenge"`
+	IssuedAt  int64  `json:"iat"`
+	Expires   int64  `json:"exp"`
 }
 
 // PolicyDigest is the digest a grant carries for the policy file data.
@@ -68,22 +74,18 @@ func PolicyDigest(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// New fills a grant for line on target, valid for ttl from now, with a fresh
-// nonce. ttl is capped at MaxTTL.
-func New(target, line string, actions []string, policyDigest string, now time.Time, ttl time.Duration) (*Grant, error) {
+// New fills a grant for line on target answering the guard's challenge,
+// valid for ttl from now. ttl is capped at MaxTTL.
+func New(target, line string, actions []string, policyDigest, challenge string, now time.Time, ttl time.Duration) (*Grant, error) {
 	if ttl <= 0 || ttl > MaxTTL {
 		ttl = MaxTTL
-	}
-	var n [16]byte
-	if _, err := rand.Read(n[:]); err != nil {
-		return nil, fmt.Errorf("grant: nonce: %w", err)
 	}
 	acts := slices.Clone(actions)
 	slices.Sort(acts)
 	acts = slices.Compact(acts)
 	g := &Grant{
-		Version: 1, Target: target, Line: line, Actions: acts, Policy: policyDigest,
-		Nonce: hex.EncodeToString(n[:]), IssuedAt: now.Unix(), Expires: now.Add(ttl).Unix(),
+		Version: 2, Target: target, Line: line, Actions: acts, Policy: policyDigest,
+		Challenge: challenge, IssuedAt: now.Unix(), Expires: now.Add(ttl).Unix(),
 	}
 	if acts == nil {
 		g.Actions = []string{}
@@ -94,7 +96,7 @@ func New(target, line string, actions []string, policyDigest string, now time.Ti
 // check applies the bounds every grant must meet, signed or not.
 func (g *Grant) check() error {
 	switch {
-	case g.Version != 1:
+	case g.Version != 2:
 		return fmt.Errorf("%w: version %d", ErrMalformed, g.Version)
 	case g.Target == "":
 		return fmt.Errorf("%w: no target", ErrMalformed)
@@ -102,15 +104,12 @@ func (g *Grant) check() error {
 		return fmt.Errorf("%w: line of %d bytes (want 1..%d)", ErrMalformed, len(g.Line), MaxLine)
 	case len(g.Actions) > MaxActions:
 		return fmt.Errorf("%w: %d actions (at most %d)", ErrMalformed, len(g.Actions), MaxActions)
-	case len(g.Nonce) != 32:
-		return fmt.Errorf("%w: nonce", ErrMalformed)
+	case !validChallenge(g.Challenge):
+		return fmt.Errorf("%w: challenge", ErrMalformed)
 	case len(g.Policy) != 64:
 		return fmt.Errorf("%w: policy digest", ErrMalformed)
 	case g.Expires <= g.IssuedAt || time.Duration(g.Expires-g.IssuedAt)*time.Second > MaxTTL:
 		return fmt.Errorf("%w: validity %ds (want 1..%v)", ErrMalformed, g.Expires-g.IssuedAt, MaxTTL)
-	}
-	if _, err := hex.DecodeString(g.Nonce); err != nil {
-		return fmt.Errorf("%w: nonce", ErrMalformed)
 	}
 	for _, a := range g.Actions {
 		if a == "" || strings.ContainsAny(a, " \t\n,") {
@@ -127,7 +126,7 @@ func (g *Grant) Allows(action string) bool { return slices.Contains(g.Actions, a
 // made for anything else with the same key never verifies as a grant, then
 // the payload bytes exactly as sent.
 func signedData(payload []byte) []byte {
-	return append([]byte("keyturn-grant-v1\x00"), payload...)
+	return append([]byte("keyturn-grant-v2\x00"), payload...)
 }
 
 var b64 = base64.RawURLEncoding
@@ -153,7 +152,7 @@ func Sign(g *Grant, signer ssh.Signer) (string, error) {
 }
 
 // Parse checks the signature of token against key and decodes it. It does
-// not check time, target, policy or nonce; see [Verify].
+// not check time, target, policy or challenge; see [Verify].
 func Parse(token string, key ssh.PublicKey) (*Grant, error) {
 	if len(token) > MaxToken || !strings.HasPrefix(token, Prefix) {
 		return nil, ErrMalformed
@@ -193,14 +192,17 @@ func Parse(token string, key ssh.PublicKey) (*Grant, error) {
 }
 
 // Verify parses token and checks that it is valid at now for target under
-// the policy with digest policyDigest, then spends its nonce in store. A
-// grant that passes Verify once never passes it again with the same store.
-func Verify(token string, key ssh.PublicKey, target, policyDigest string, now time.Time, store *NonceStore) (*Grant, error) {
+// the policy with digest policyDigest, in answer to challenge, the one this
+// run of the guard made. Since no two runs make the same challenge, a grant
+// that passes Verify in one run is refused by every other.
+func Verify(token string, key ssh.PublicKey, target, policyDigest, challenge string, now time.Time) (*Grant, error) {
 	g, err := Parse(token, key)
 	if err != nil {
 		return nil, err
 	}
 	switch t := now.Unix(); {
+	case !validChallenge(challenge) || subtle.ConstantTimeCompare([]byte(g.Challenge), []byte(challenge)) != 1:
+		return nil, ErrChallenge
 	case t >= g.Expires:
 		return nil, fmt.Errorf("%w at %s", ErrExpired, time.Unix(g.Expires, 0).UTC().Format(time.RFC3339))
 	case t+int64(Skew/time.Second) < g.IssuedAt:
@@ -209,9 +211,6 @@ func Verify(token string, key ssh.PublicKey, target, policyDigest string, now ti
 		return nil, fmt.Errorf("%w %q (this is %q)", ErrTarget, g.Target, target)
 	case g.Policy != policyDigest:
 		return nil, fmt.Errorf("%w (grant %.12s, here %.12s)", ErrPolicy, g.Policy, policyDigest)
-	}
-	if err := store.Spend(g.Nonce, time.Unix(g.Expires, 0), now); err != nil {
-		return nil, err
 	}
 	return g, nil
 }

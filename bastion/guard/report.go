@@ -29,10 +29,17 @@ const (
 )
 
 // ProbeCommand is what the gate sends to ask whether a target's login is
-// the guard; the guard answers ProbeAnswer and runs nothing.
+// the guard; the guard answers ProbeAnswer and runs nothing. Protocol 2 is
+// the challenge handshake (package grant); a guard of protocol 1 took the
+// token as its command and is refused by require_guard.
+//
+// Command is the only command the gate executes on a guarded target: the
+// guard answers it with a challenge line on stdout and reads the grant (and
+// with it the line to run) from stdin, so the token is in no argv.
 const (
 	ProbeCommand = "keyturn-guard --probe"
-	ProbeAnswer  = "keyturn-guard protocol 1"
+	ProbeAnswer  = "keyturn-guard protocol 2"
+	Command      = "keyturn-guard-v2"
 )
 
 // reportPrefix starts the machine-readable report line.

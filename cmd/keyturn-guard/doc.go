@@ -1,11 +1,15 @@
 // Command keyturn-guard is the login shell of the account the keyturn gate
-// uses on a target. sshd starts it as `keyturn-guard -c TOKEN`; TOKEN is a
-// grant signed by the gate (package grant) that carries the command line. The
-// guard verifies the grant against the gate's public key, spends its nonce,
-// and runs the line with `/bin/bash --norc --noprofile -c LINE` as a traced
-// process tree (package trace): every program the tree executes and every
-// signal it sends outside itself is decided with the gate's policy, and a
-// privileged action the grant does not cover kills the tree.
+// uses on a target. sshd starts it as `keyturn-guard -c keyturn-guard-v2`
+// (guard.Command, the only command the gate sends); the guard writes a
+// fresh challenge line to stdout and reads from stdin a grant signed by the
+// gate for that challenge (package grant), which carries the command line.
+// It verifies the grant against the gate's public key and runs the line
+// with `/bin/bash --norc --noprofile -c LINE` as a traced process tree
+// (package trace), the rest of stdin being the line's: every program the
+// tree executes and every signal it sends outside itself is decided with
+// the gate's policy, and a privileged action the grant does not cover kills
+// the tree. The guard is not dumpable, so the account's processes (the tree
+// among them) cannot read or write its memory.
 //
 // Files, read from the directory the guard's executable is in (install it in
 // a directory of its own, owned by root and not writable by the account):
@@ -16,7 +20,8 @@
 //	target         this target's name as the gate's keyturn.yaml spells it
 //	shell          optional: the shell to run lines with (default /bin/bash)
 //
-// Spent nonces are kept in ~/.keyturn-guard/nonces of the account.
+// The guard keeps no state: a grant answers one challenge, which no other
+// run of the guard makes, so it runs once.
 //
 // Exit statuses: the line's own, or those in package guard (119 usage, 120
 // internal error, 121 blocked, 122 denied, 123 grant refused). A line that

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -81,27 +80,12 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-// token signs a grant for line with the test gate's key.
-func token(t testing.TB, line string, actions ...string) string {
-	t.Helper()
-	g, err := grant.New(testTarget, line, actions, policyHash, time.Now(), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := grant.Sign(g, gateSigner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
 type outcome struct {
 	code           int
 	stdout, stderr string
 }
 
-// guardCmd is the guard as sshd starts it for the account: `-c TOKEN`, with
-// HOME set to home.
+// guardCmd is the guard started with args and HOME set to home.
 func guardCmd(ctx context.Context, home string, args ...string) *exec.Cmd {
 	c := exec.CommandContext(ctx, guardBin, args...)
 	c.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "LANG=C"}
@@ -130,7 +114,7 @@ func runGuard(t testing.TB, home string, args ...string) outcome {
 
 func runLine(t testing.TB, line string, actions ...string) outcome {
 	t.Helper()
-	return runGuard(t, t.TempDir(), "-c", token(t, line, actions...))
+	return runGrant(t, t.TempDir(), line, actions...)
 }
 
 // victim is P: a process outside the guard's tree that lines try to kill.
@@ -227,7 +211,7 @@ t.start(); t.join()'`, "/usr/bin/kill P, started by python3", []string{"python3"
 			pid := strconv.Itoa(p.pid)
 			line := strings.ReplaceAll(tc.line, "P", pid)
 			home := t.TempDir()
-			o := runGuard(t, home, "-c", token(t, line))
+			o := runGrant(t, home, line)
 			if o.code != guard.ExitBlocked {
 				t.Fatalf("line %q: exit %d, want %d (blocked)\nstdout: %s\nstderr: %s", line, o.code, guard.ExitBlocked, o.stdout, o.stderr)
 			}
@@ -304,18 +288,13 @@ func TestStream(t *testing.T) {
 	const n = 256 << 20
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
-	c := guardCmd(ctx, t.TempDir(), "-c", token(t, fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x", n)))
-	out, err := c.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := guardCmd(ctx, t.TempDir(), "-c", guard.Command)
 	var errb bytes.Buffer
 	c.Stderr = &errb
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
+	s := startSession(t, c, false, grantSpec{line: fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x", n)})
+	s.in.Close()
 	h := sha256.New()
-	got, _ := io.Copy(h, out)
+	got, _ := io.Copy(h, s.out)
 	if err := c.Wait(); err != nil {
 		t.Fatalf("guard: %v: %s", err, errb.String())
 	}
@@ -330,15 +309,9 @@ func TestStream(t *testing.T) {
 func TestKillGuardKillsTree(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
-	c := guardCmd(ctx, t.TempDir(), "-c", token(t, `sleep 1000 & echo $!; wait`))
-	out, err := c.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
+	c := guardCmd(ctx, t.TempDir(), "-c", guard.Command)
+	s := startSession(t, c, false, grantSpec{line: `sleep 1000 & echo $!; wait`})
+	line, err := s.out.ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,54 +344,43 @@ func pidAlive(pid int) bool {
 }
 
 // TestGrantRefused: forged, replayed, expired, other target, other policy,
-// other key, a bare line: nothing runs.
+// other key, another challenge, a bare line: nothing runs.
 func TestGrantRefused(t *testing.T) {
 	home := t.TempDir()
 	marker := filepath.Join(home, "ran")
 	line := "touch " + marker
-	sign := func(g *grant.Grant, s ssh.Signer) string {
-		tok, err := grant.Sign(g, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
-	fresh := func() *grant.Grant {
-		g, err := grant.New(testTarget, line, nil, policyHash, time.Now(), time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
-	}
 	_, otherPriv, _ := ed25519.GenerateKey(rand.Reader)
 	other, _ := ssh.NewSignerFromKey(otherPriv)
-
-	expired := fresh()
-	expired.IssuedAt, expired.Expires = time.Now().Add(-2*time.Hour).Unix(), time.Now().Add(-2*time.Hour+time.Minute).Unix()
-	future := fresh()
-	future.IssuedAt, future.Expires = time.Now().Add(time.Hour).Unix(), time.Now().Add(time.Hour+time.Minute).Unix()
-	otherTarget := fresh()
-	otherTarget.Target = "t2"
-	otherPolicy := fresh()
-	otherPolicy.Policy = strings.Repeat("0", 64)
-	good := sign(fresh(), gateSigner)
-	payload, sig, _ := strings.Cut(strings.TrimPrefix(good, grant.Prefix), ".")
-	tampered := sign(fresh(), gateSigner)
-	tp, _, _ := strings.Cut(strings.TrimPrefix(tampered, grant.Prefix), ".")
-
-	cases := map[string][]string{
-		"forged by another key": {"-c", sign(fresh(), other)},
-		"payload swapped":       {"-c", grant.Prefix + tp + "." + sig},
-		"expired":               {"-c", sign(expired, gateSigner)},
-		"not yet valid":         {"-c", sign(future, gateSigner)},
-		"other target":          {"-c", sign(otherTarget, gateSigner)},
-		"other policy":          {"-c", sign(otherPolicy, gateSigner)},
-		"truncated":             {"-c", grant.Prefix + payload},
+	// A grant signed for another run (another challenge), and its parts.
+	someChallenge, _ := grant.NewChallenge()
+	g, err := grant.New(testTarget, line, nil, policyHash, someChallenge, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for name, args := range cases {
+	good, err := grant.Sign(g, gateSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, sig, _ := strings.Cut(strings.TrimPrefix(good, grant.Prefix), ".")
+	cases := map[string]grantSpec{
+		"forged by another key": {line: line, signer: other},
+		"expired": {line: line, edit: func(g *grant.Grant) {
+			g.IssuedAt, g.Expires = time.Now().Add(-2*time.Hour).Unix(), time.Now().Add(-2*time.Hour+time.Minute).Unix()
+		}},
+		"not yet valid": {line: line, edit: func(g *grant.Grant) {
+			g.IssuedAt, g.Expires = time.Now().Add(time.Hour).Unix(), time.Now().Add(time.Hour+time.Minute).Unix()
+		}},
+		"other target":       {line: line, edit: func(g *grant.Grant) { g.Target = "t2" }},
+		"other policy":       {line: line, edit: func(g *grant.Grant) { g.Policy = strings.Repeat("0", 64) }},
+		"other challenge":    {token: good},
+		"truncated":          {token: grant.Prefix + payload},
+		"signature of other": {token: grant.Prefix + payload + "." + sig[:len(sig)-4] + "AAAA"},
+		"version 1 token":    {token: "kt1." + payload + "." + sig},
+	}
+	for name, spec := range cases {
 		t.Run(name, func(t *testing.T) {
-			o := runGuard(t, home, args...)
-			if o.code != guard.ExitGrant {
+			o := runSpec(t, home, spec)
+			if o.code != guard.ExitGrant || !strings.Contains(o.stderr, "keyturn-guard: refused: grant: ") {
 				t.Errorf("exit %d, want %d; stderr: %s", o.code, guard.ExitGrant, o.stderr)
 			}
 			if _, err := os.Stat(marker); err == nil {
@@ -426,28 +388,50 @@ func TestGrantRefused(t *testing.T) {
 			}
 		})
 	}
-	t.Run("bare line", func(t *testing.T) {
-		o := runGuard(t, home, "-c", line)
-		if o.code != guard.ExitUsage {
-			t.Errorf("exit %d, want %d", o.code, guard.ExitUsage)
-		}
-	})
-	t.Run("interactive login", func(t *testing.T) {
-		o := runGuard(t, home)
-		if o.code != guard.ExitUsage {
-			t.Errorf("exit %d, want %d", o.code, guard.ExitUsage)
-		}
-	})
+	for name, args := range map[string][]string{
+		"bare line":         {"-c", line},
+		"version 1 as argv": {"-c", good},
+		"interactive login": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := runGuard(t, home, args...)
+			if o.code != guard.ExitUsage {
+				t.Errorf("exit %d, want %d", o.code, guard.ExitUsage)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Fatal("the line ran")
+			}
+		})
+	}
+	// No grant line at all, or a broken one: refused, nothing runs.
+	for name, in := range map[string]string{"no grant": "", "not a grant line": line + "\n", "huge length": "99999999999 x\n"} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
+			defer cancel()
+			c := guardCmd(ctx, home, "-c", guard.Command)
+			c.Stdin = strings.NewReader(in)
+			out, err := c.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != guard.ExitGrant {
+				t.Errorf("%v: %s", err, out)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Fatal("the line ran")
+			}
+		})
+	}
 	t.Run("replayed", func(t *testing.T) {
-		if o := runGuard(t, home, "-c", good); o.code != 0 {
-			t.Fatalf("first use: exit %d: %s", o.code, o.stderr)
+		ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
+		defer cancel()
+		first := startSession(t, guardCmd(ctx, home, "-c", guard.Command), true, grantSpec{line: line})
+		if out, code := first.finish(t); code != 0 {
+			t.Fatalf("first use: exit %d: %s", code, out)
 		}
 		if _, err := os.Stat(marker); err != nil {
 			t.Fatal("first use did not run")
 		}
 		os.Remove(marker)
-		o := runGuard(t, home, "-c", good)
-		if o.code != guard.ExitGrant || !strings.Contains(o.stderr, "already used") {
+		o := runSpec(t, home, grantSpec{token: first.token})
+		if o.code != guard.ExitGrant || !strings.Contains(o.stderr, "another challenge") {
 			t.Errorf("replay: exit %d: %s", o.code, o.stderr)
 		}
 		if _, err := os.Stat(marker); err == nil {
@@ -468,12 +452,12 @@ func TestStagedRCFiles(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
-	c := guardCmd(ctx, home, "-c", token(t, "echo hi"))
+	c := guardCmd(ctx, home, "-c", guard.Command)
 	c.Env = append(c.Env, "BASH_ENV="+filepath.Join(home, "env.sh"), "ENV="+filepath.Join(home, "env.sh"),
 		"SSH_CLIENT=127.0.0.1 1 2", "SHLVL=0")
-	out, err := c.CombinedOutput()
-	if err != nil || string(out) != "hi\n" {
-		t.Fatalf("%v: %s", err, out)
+	out, code := startSession(t, c, true, grantSpec{line: "echo hi"}).finish(t)
+	if code != 0 || out != "hi\n" {
+		t.Fatalf("exit %d: %s", code, out)
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("a staged rc file ran")
@@ -522,18 +506,16 @@ func TestKillEverything(t *testing.T) {
 		t.Skipf("unshare --pid: %v", err)
 	}
 	home := t.TempDir()
-	tok := token(t, `k=kill; $k -s 0 1; $k -TERM -1; echo surv""ived`)
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
 	// P is the namespace's sleep; the guard runs beside it, not above it.
 	c := exec.CommandContext(ctx, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
-		"sh", "-c", `sleep 1000 & "$0" -c "$1"; echo "guard=$?"; kill -0 $! && echo P-alive; kill $!`, guardBin, tok)
+		"sh", "-c", `sleep 1000 </dev/null & "$0" -c "$1"; echo "guard=$?"; kill -0 $! && echo P-alive; kill $!`, guardBin, guard.Command)
 	c.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
-	out, _ := c.CombinedOutput()
+	s, _ := startSession(t, c, true, grantSpec{line: `k=kill; $k -s 0 1; $k -TERM -1; echo surv""ived`}).finish(t)
 	if ctx.Err() != nil {
-		t.Fatalf("did not finish: %s", out)
+		t.Fatalf("did not finish: %s", s)
 	}
-	s := string(out)
 	if !strings.Contains(s, fmt.Sprintf("guard=%d", guard.ExitBlocked)) || !strings.Contains(s, "kill(every process, SIGTERM)") ||
 		!strings.Contains(s, "P-alive") || strings.Contains(s, "survived") {
 		t.Fatalf("kill -1 not blocked:\n%s", s)
@@ -585,14 +567,18 @@ func TestTerminal(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
-	tok := token(t, `tty; sleep 5 & kill %1; wait; echo pty-ok`)
-	c := exec.CommandContext(ctx, "script", "-qec", guardBin+" -c "+tok, "/dev/null")
+	c := exec.CommandContext(ctx, "script", "-qec", guardBin+" -c "+guard.Command, "/dev/null")
 	c.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "TERM=dumb"}
-	out, err := c.CombinedOutput()
+	s := startSession(t, c, true, grantSpec{line: `tty; sleep 5 & kill %1; wait; echo pty-ok`})
+	if s.challenge == "" {
+		t.Fatalf("no challenge on the terminal: %q", s.pre)
+	}
+	out, code := s.finish(t)
 	if ctx.Err() != nil {
 		t.Fatalf("did not finish: %s", out)
 	}
-	if err != nil || !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "pty-ok") {
-		t.Fatalf("%v: %s", err, out)
+	// The token went in with echo off: it is not on the terminal.
+	if code != 0 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "pty-ok") || strings.Contains(out, grant.Prefix) {
+		t.Fatalf("exit %d: %s", code, out)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/keyturn/keyturn/bastion/grant"
 	"github.com/keyturn/keyturn/bastion/guard"
@@ -31,16 +33,35 @@ func main() {
 	if trace.IsChild() {
 		trace.ChildMain()
 	}
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	// Not dumpable: no process of the account (the traced tree included)
+	// may ptrace the guard, read or write its memory (/proc/PID/mem,
+	// process_vm_readv) or read its environ. The tracer holds the grant
+	// and the decider; a tree that could write them would decide for
+	// itself. Set before anything is read; the child the guard re-executes
+	// is dumpable again after its exec, so the tracer can still seize it.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "keyturn-guard: PR_SET_DUMPABLE: %v\n", err)
+		os.Exit(guard.ExitInternal)
+	}
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
 // config is what the guard reads beside its executable.
 type config struct {
-	key    ssh.PublicKey
-	policy *policy.Policy
-	digest string
-	target string
-	shell  string
+	key ssh.PublicKey
+	// policyPath and policyData are the policy file; it is parsed apart
+	// ([config.parsePolicy]), overlapped with the handshake and the
+	// child's start, since parsing is most of a start's cost.
+	policyPath string
+	policyData []byte
+	digest     string
+	target     string
+	shell      string
+}
+
+// parsePolicy parses the policy file read by loadConfig.
+func (c *config) parsePolicy() (*policy.Policy, error) {
+	return policy.Parse(c.policyPath, c.policyData)
 }
 
 // notShared fails if path (a file or directory, symlinks followed) may be
@@ -71,15 +92,11 @@ func loadConfig(dir string) (*config, error) {
 	if c.key, _, _, _, err = ssh.ParseAuthorizedKey(pub); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "gate.pub"), err)
 	}
-	ppath := filepath.Join(dir, "policies.yaml")
-	data, err := os.ReadFile(ppath)
-	if err != nil {
+	c.policyPath = filepath.Join(dir, "policies.yaml")
+	if c.policyData, err = os.ReadFile(c.policyPath); err != nil {
 		return nil, err
 	}
-	if c.policy, err = policy.Parse(ppath, data); err != nil {
-		return nil, err
-	}
-	c.digest = grant.PolicyDigest(data)
+	c.digest = grant.PolicyDigest(c.policyData)
 	t, err := os.ReadFile(filepath.Join(dir, "target"))
 	if err != nil {
 		return nil, err
@@ -101,7 +118,9 @@ func loadConfig(dir string) (*config, error) {
 
 // command returns what sshd asked the guard to run: `-c CMD` as a login
 // shell, or SSH_ORIGINAL_COMMAND under a ForceCommand (a stand-in for
-// setups, and tests, that cannot change an account's shell).
+// setups, and tests, that cannot change an account's shell). The only
+// commands the guard knows are guard.Command and guard.ProbeCommand; the
+// line itself comes in the grant, on stdin.
 func command(args []string) (string, bool) {
 	if len(args) == 3 && args[1] == "-c" {
 		return args[2], true
@@ -112,7 +131,11 @@ func command(args []string) (string, bool) {
 	return "", false
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// grantWait bounds how long the guard waits for the gate's grant after
+// its challenge; the gate sends it at once.
+const grantWait = time.Minute
+
+func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	cmd, ok := command(args)
 	if !ok {
 		fmt.Fprintln(stderr, "keyturn-guard: this account runs only commands sent by the keyturn gate")
@@ -122,7 +145,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, guard.ProbeAnswer)
 		return 0
 	}
-	if !strings.HasPrefix(cmd, grant.Prefix) {
+	if cmd != guard.Command {
 		fmt.Fprintln(stderr, "keyturn-guard: refused: not a grant from the keyturn gate")
 		return guard.ExitUsage
 	}
@@ -139,21 +162,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyturn-guard: config: %v\n", err)
 		return guard.ExitInternal
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		fmt.Fprintf(stderr, "keyturn-guard: %v\n", err)
-		return guard.ExitInternal
+	// The policy is parsed while the guard waits for its grant and the
+	// traced child starts; the child runs nothing of the line before the
+	// parse succeeded (Release).
+	type parsed struct {
+		pol *policy.Policy
+		err error
 	}
-	store := &grant.NonceStore{Dir: filepath.Join(home, ".keyturn-guard", "nonces")}
-	g, err := grant.Verify(cmd, cfg.key, cfg.target, cfg.digest, time.Now(), store)
-	if err != nil {
-		fmt.Fprintf(stderr, "keyturn-guard: refused: %v\n", err)
-		return guard.ExitGrant
+	polc := make(chan parsed, 1)
+	go func() {
+		pol, err := cfg.parsePolicy()
+		polc <- parsed{pol, err}
+	}()
+	g, status := handshake(cfg, stdin, stdout, stderr)
+	if g == nil {
+		return status
 	}
+	dec := &guard.Decider{Target: cfg.target, Granted: g.Actions}
 	res, err := trace.Run(trace.Config{
 		Argv:    []string{cfg.shell, "--norc", "--noprofile", "-c", g.Line},
 		Env:     cleanEnv(os.Environ()),
-		Decider: &guard.Decider{Policy: cfg.policy, Target: cfg.target, Granted: g.Actions},
+		Decider: dec,
+		Release: func() error {
+			p := <-polc
+			if p.err != nil {
+				return fmt.Errorf("config: %w", p.err)
+			}
+			dec.Policy = p.pol
+			return nil
+		},
 	})
 	switch {
 	case err != nil:
@@ -175,6 +212,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return guard.ExitCollided
 	}
 	return res.Exit
+}
+
+// handshake writes a fresh challenge, reads the gate's grant line from
+// stdin and verifies it: the grant must answer this challenge, so it was
+// made for this run and no other. On a terminal (ssh -t) the line is read
+// with echo and line editing off, so the token is neither shown nor
+// limited to a terminal line.
+func handshake(cfg *config, stdin *os.File, stdout, stderr io.Writer) (*grant.Grant, int) {
+	challenge, err := grant.NewChallenge()
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn-guard: %v\n", err)
+		return nil, guard.ExitInternal
+	}
+	restore := func() {}
+	if fd := int(stdin.Fd()); term.IsTerminal(fd) {
+		old, err := term.MakeRaw(fd)
+		if err != nil {
+			fmt.Fprintf(stderr, "keyturn-guard: terminal: %v\n", err)
+			return nil, guard.ExitInternal
+		}
+		restore = func() { term.Restore(fd, old) }
+		defer restore()
+	}
+	if _, err := io.WriteString(stdout, grant.ChallengeLine(challenge)); err != nil {
+		fmt.Fprintf(stderr, "keyturn-guard: write challenge: %v\n", err)
+		return nil, guard.ExitGrant
+	}
+	timer := time.AfterFunc(grantWait, func() {
+		restore()
+		fmt.Fprintf(stderr, "keyturn-guard: refused: no grant within %v\n", grantWait)
+		os.Exit(guard.ExitGrant)
+	})
+	tok, err := grant.ReadLine(stdin)
+	timer.Stop()
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn-guard: refused: %v\n", err)
+		return nil, guard.ExitGrant
+	}
+	g, err := grant.Verify(tok, cfg.key, cfg.target, cfg.digest, challenge, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "keyturn-guard: refused: %v\n", err)
+		return nil, guard.ExitGrant
+	}
+	return g, 0
 }
 
 // cleanEnv drops what would make the shell run code before the line:

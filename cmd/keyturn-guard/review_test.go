@@ -152,10 +152,10 @@ func TestReviewLoaderExec(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			o := runGuard(t, home, "-c", token(t, line))
+			o := runGrant(t, home, line)
 			if name == "plain" {
 				// What the loader runs that is not privileged runs.
-				if o := runGuard(t, home, "-c", token(t, ldso+` "$HOME/true" && echo ran`)); o.code != 0 || o.stdout != "ran\n" {
+				if o := runGrant(t, home, ldso+` "$HOME/true" && echo ran`); o.code != 0 || o.stdout != "ran\n" {
 					t.Errorf("loader running true: exit %d, stdout %q, stderr %s", o.code, o.stdout, o.stderr)
 				}
 			}
@@ -199,8 +199,8 @@ except OSError as e:
 
 // inNamespace runs script with sh in a PID namespace of its own (so that
 // the pid numbers the test sets are free, and nothing outside is hit), with
-// the guard as $0 and a token as $1.
-func inNamespace(t *testing.T, home, script, tok string) string {
+// the guard as $0 and its command as $1, playing the gate for line.
+func inNamespace(t *testing.T, home, script, line string) string {
 	t.Helper()
 	needTools(t, "unshare", "nsenter", "perl", "sleep")
 	if err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").Run(); err != nil {
@@ -211,13 +211,13 @@ func inNamespace(t *testing.T, home, script, tok string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
-	c := exec.CommandContext(ctx, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", script, guardBin, tok)
+	c := exec.CommandContext(ctx, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", script, guardBin, guard.Command)
 	c.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
-	out, _ := c.CombinedOutput()
+	out, _ := startSession(t, c, true, grantSpec{line: line}).finish(t)
 	if ctx.Err() != nil {
 		t.Fatalf("did not finish: %s", out)
 	}
-	return string(out)
+	return out
 }
 
 // TestReviewForeignPidNamespace: pid numbers in a signal call are the
@@ -231,8 +231,8 @@ func TestReviewForeignPidNamespace(t *testing.T) {
 	home := t.TempDir()
 	// P is pid 5000 in a namespace of its own; the line makes 5000 in
 	// the guard's namespace a sleep of its own, then sends from P's.
-	tok := token(t, `echo 4999 > /proc/sys/kernel/ns_last_pid; sleep 100 & echo "tree=$!"; `+
-		`nsenter -t "$(cat "$HOME/s")" --pid perl -e 'print "kill=", kill(15, 5000), "\n"'`)
+	line := `echo 4999 > /proc/sys/kernel/ns_last_pid; sleep 100 & echo "tree=$!"; ` +
+		`nsenter -t "$(cat "$HOME/s")" --pid perl -e 'print "kill=", kill(15, 5000), "\n"'`
 	out := inNamespace(t, home, `
 unshare --pid --fork --mount-proc --kill-child sh -c 'echo 4999 > /proc/sys/kernel/ns_last_pid; sleep 1000 & wait' &
 u=$!
@@ -242,7 +242,7 @@ while [ -z "$p" ] && [ $i -lt 2000 ]; do
 done
 echo $s > "$HOME/s"
 "$0" -c "$1"; echo "guard=$?"
-echo "P=$p"; kill -0 $p && echo P-alive; kill $u`, tok)
+echo "P=$p"; kill -0 $p && echo P-alive; kill $u`, line)
 	if !strings.Contains(out, "tree=5000") {
 		t.Fatalf("could not set up the pid numbers:\n%s", out)
 	}
@@ -377,7 +377,7 @@ ctypes.CDLL(None).syscall(60, 0)'`, "kill_process", "/usr/bin/kill P", []string{
 				t.Fatal(err)
 			}
 			line := strings.ReplaceAll(tc.line, "P", pid)
-			o := runGuard(t, home, "-c", token(t, line))
+			o := runGrant(t, home, line)
 			want := strings.ReplaceAll(tc.want, "P", pid)
 			if o.code != guard.ExitBlocked || !strings.Contains(o.stderr, "blocked "+tc.action+": ") || !strings.Contains(o.stderr, want) {
 				t.Fatalf("line %q: exit %d, want %d naming %s and %q\nstderr: %s", line, o.code, guard.ExitBlocked, tc.action, want, o.stderr)
@@ -396,7 +396,7 @@ func TestReviewLongArgv(t *testing.T) {
 	needTools(t, "python3", "true")
 	home := t.TempDir()
 	marker := home + "/after"
-	o := runGuard(t, home, "-c", token(t, `ulimit -s 65536 && python3 -c 'import os; os.execv("/bin/true", ["true"] + ["a" * 100000] * 45)'; touch `+marker))
+	o := runGrant(t, home, `ulimit -s 65536 && python3 -c 'import os; os.execv("/bin/true", ["true"] + ["a" * 100000] * 45)'; touch `+marker)
 	if o.code != guard.ExitInternal || !strings.Contains(o.stderr, "is over") {
 		t.Fatalf("exit %d, want %d (internal, tree stopped)\nstderr: %s", o.code, guard.ExitInternal, o.stderr)
 	}
@@ -499,11 +499,12 @@ func TestReviewSharedConfig(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 			defer cancel()
 			marker := t.TempDir() + "/ran"
-			c := exec.CommandContext(ctx, dir+"/keyturn-guard", "-c", token(t, "touch "+marker))
+			c := exec.CommandContext(ctx, dir+"/keyturn-guard", "-c", guard.Command)
 			c.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
-			out, err := c.CombinedOutput()
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != guard.ExitInternal || !strings.Contains(string(out), "writable by group or others") {
-				t.Fatalf("%v: %s", err, out)
+			s := startSession(t, c, true, grantSpec{line: "touch " + marker})
+			out, code := s.finish(t)
+			if s.challenge != "" || code != guard.ExitInternal || !strings.Contains(out, "writable by group or others") {
+				t.Fatalf("exit %d (challenge %q): %s", code, s.challenge, out)
 			}
 			if _, err := os.Stat(marker); err == nil {
 				t.Fatal("the line ran")
@@ -518,13 +519,13 @@ func TestReviewSharedConfig(t *testing.T) {
 func TestReviewNothingLeftBehind(t *testing.T) {
 	needTools(t, "setsid", "python3", "sleep")
 	home := t.TempDir()
-	o := runGuard(t, home, "-c", token(t, `setsid -f sh -c 'echo $$ > "$HOME/daemon"; exec sleep 1000'
+	o := runGrant(t, home, `setsid -f sh -c 'echo $$ > "$HOME/daemon"; exec sleep 1000'
 python3 -c 'import ctypes, os
 pid = ctypes.CDLL(None).syscall(56, 0x00008000 | 17, 0, 0, 0, 0)
 if pid == 0:
     os.execv("/bin/sleep", ["sleep", "1000"])
 open(os.environ["HOME"] + "/sibling", "w").write(str(pid))'
-i=0; while [ ! -s "$HOME/daemon" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done`))
+i=0; while [ ! -s "$HOME/daemon" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done`)
 	if o.code != 0 {
 		t.Fatalf("exit %d\nstderr: %s", o.code, o.stderr)
 	}

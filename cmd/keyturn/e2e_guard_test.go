@@ -3,48 +3,168 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/grant"
+	"github.com/keyturn/keyturn/bastion/guard"
 	"github.com/keyturn/keyturn/cmd/internal/localsshd"
 )
 
 // TestE2EGuard drives the gate to a real sshd whose gate account runs
-// keyturn-guard. The test cannot change a real account's login shell, so
-// sshd's ForceCommand starts the guard instead: the same process with the
-// client's command in SSH_ORIGINAL_COMMAND, except that the account's own
-// shell starts it (and may read rc files first, which a login shell of
-// keyturn-guard would not).
+// keyturn-guard, for a test that cannot create accounts: sshd's
+// ForceCommand starts the guard, as the test's own user, with the client's
+// command in SSH_ORIGINAL_COMMAND. The account's own shell starts it (and
+// may read rc files first, which a login shell of keyturn-guard would
+// not); TestE2EGuardLogin runs the same script with a real account.
 func TestE2EGuard(t *testing.T) {
 	requireTools(t, "ssh", "sshd", "ssh-keygen", "oathtool", "python3")
+	runGuardScripts(t, nil)
+}
+
+// TestE2EGuardLogin runs the guard scripts against a real account whose
+// login shell is the built keyturn-guard: a throwaway user (created with
+// useradd, removed at the end) whose ~/.ssh/authorized_keys holds the
+// gate's target key, with sshd's StrictModes on. The lines run as that
+// user, so P, the process lines try to kill, is that user's too. It needs
+// root; under CI=true a missing tool or root fails the test.
+func TestE2EGuardLogin(t *testing.T) {
+	requireTools(t, "ssh", "sshd", "ssh-keygen", "oathtool", "python3", "useradd", "userdel")
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TestE2EGuardLogin creates an account and must run as root under CI")
+		}
+		t.Skip("creating an account needs root")
+	}
+	// Everything the account must reach (its home, the guard, the
+	// script's bin/) lives under a directory others may traverse.
+	base, err := os.MkdirTemp("", "keyturn-guard-login-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	login := &guardLogin{user: "ktg" + hex.EncodeToString(rnd[:]), home: filepath.Join(base, "home"), base: base}
+	// The login shell is where guardinstall puts the guard; the account
+	// exists before the script runs, and the shell file soon after.
+	login.shell = filepath.Join(base, "guard", "keyturn-guard")
+	out, err := exec.Command("useradd", "-M", "-U", "-d", login.home, "-s", login.shell, "-p", "*", login.user).CombinedOutput()
+	if err != nil {
+		t.Fatalf("useradd %s: %v\n%s", login.user, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", "-f", login.user).CombinedOutput(); err != nil {
+			t.Errorf("userdel %s: %v\n%s", login.user, err, out)
+		}
+	})
+	c := exec.Command("id", "-u", login.user)
+	uid, err := c.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, err := exec.Command("id", "-g", login.user).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	login.uid, _ = strconv.Atoi(strings.TrimSpace(string(uid)))
+	login.gid, _ = strconv.Atoi(strings.TrimSpace(string(gid)))
+	// The home as sshd's StrictModes wants it: the account's, not
+	// writable by others, nor is ~/.ssh; the parents are root's.
+	for _, d := range []string{login.home, filepath.Join(login.home, ".ssh")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, login.uid, login.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runGuardScripts(t, login)
+}
+
+// guardLogin is the real account TestE2EGuardLogin made; nil means the
+// ForceCommand stand-in.
+type guardLogin struct {
+	user, home, shell, base string
+	uid, gid                int
+}
+
+func runGuardScripts(t *testing.T, login *guardLogin) {
 	p := scriptParams(t, "testdata/e2e-guard")
-	p.Cmds["guardinstall"] = cmdGuardInstall
-	p.Cmds["guardsshd"] = cmdGuardSSHD
-	p.Cmds["victim"] = cmdVictim
+	setup := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := setup(env); err != nil {
+			return err
+		}
+		if login == nil {
+			env.Setenv("GUARD_USER", env.Getenv("USER"))
+			env.Setenv("GUARD_HOME", filepath.Join(env.WorkDir, "guardhome"))
+			return os.MkdirAll(filepath.Join(env.WorkDir, "guardhome"), 0o700)
+		}
+		env.Setenv("GUARD_USER", login.user)
+		env.Setenv("GUARD_HOME", login.home)
+		// The account runs $WORK/bin/runit: let it through the work
+		// directory (the test's own, under login.base).
+		return os.Chmod(env.WorkDir, 0o755)
+	}
+	if login != nil {
+		p.WorkdirRoot = filepath.Join(login.base, "work")
+		if err := os.Mkdir(p.WorkdirRoot, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Condition = func(cond string) (bool, error) {
+		if cond == "login" {
+			return login != nil, nil
+		}
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	p.Cmds["guardinstall"] = func(ts *testscript.TestScript, neg bool, args []string) { cmdGuardInstall(ts, neg, args, login) }
+	p.Cmds["guardsshd"] = func(ts *testscript.TestScript, neg bool, args []string) { cmdGuardSSHD(ts, neg, args, login) }
+	p.Cmds["guardauthorize"] = func(ts *testscript.TestScript, neg bool, args []string) { cmdGuardAuthorize(ts, neg, args, login) }
+	p.Cmds["guardstage"] = func(ts *testscript.TestScript, neg bool, args []string) { cmdGuardStage(ts, neg, args, login) }
+	p.Cmds["guardkill9"] = func(ts *testscript.TestScript, neg bool, args []string) { cmdGuardKill9(ts, neg, args, login) }
+	p.Cmds["guardgrant"] = cmdGuardGrant
+	p.Cmds["victim"] = func(ts *testscript.TestScript, neg bool, args []string) { cmdVictim(ts, neg, args, login) }
 	testscript.Run(t, p)
 }
 
 // cmdGuardInstall builds keyturn-guard into DIR with the files it reads
 // beside it, as 'keyturn guard install' lays them out: the gate's host key
-// from DATADIR, POLICY, and TARGET's name.
+// from DATADIR, POLICY, and TARGET's name. With a real account, DIR is the
+// account's login shell's directory (DIR is ignored).
 //
 //	guardinstall DIR DATADIR POLICY TARGET
-func cmdGuardInstall(ts *testscript.TestScript, neg bool, args []string) {
+func cmdGuardInstall(ts *testscript.TestScript, neg bool, args []string, login *guardLogin) {
 	if neg || len(args) != 4 {
 		ts.Fatalf("usage: guardinstall DIR DATADIR POLICY TARGET")
 	}
 	dir := ts.MkAbs(args[0])
+	if login != nil {
+		dir = filepath.Dir(login.shell)
+	}
 	ts.Check(os.MkdirAll(dir, 0o755))
+	ts.Setenv("GUARD_DIR", dir)
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, "keyturn-guard"), "github.com/keyturn/keyturn/cmd/keyturn-guard")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -59,37 +179,210 @@ func cmdGuardInstall(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(filepath.Join(dir, "target"), []byte(args[3]+"\n"), 0o644))
 }
 
-// cmdGuardSSHD starts an sshd whose logins run the guard in DIR, with HOME
-// (where the guard keeps spent nonces) in HOMEDIR.
+// cmdGuardSSHD starts an sshd whose logins run the guard in DIR: through
+// ForceCommand, with HOME set to $GUARD_HOME, or with a real account as
+// its login shell, reading the account's own authorized_keys.
 //
-//	guardsshd NAME DIR HOMEDIR
-func cmdGuardSSHD(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 {
-		ts.Fatalf("usage: guardsshd NAME DIR HOMEDIR")
+//	guardsshd NAME DIR
+func cmdGuardSSHD(ts *testscript.TestScript, neg bool, args []string, login *guardLogin) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: guardsshd NAME DIR")
 	}
 	name := args[0]
-	home := ts.MkAbs(args[2])
-	ts.Check(os.MkdirAll(home, 0o700))
-	srv, err := localsshd.Start(context.Background(), localsshd.Options{
-		Dir:   ts.MkAbs(filepath.Join("sshd", name)),
-		Extra: fmt.Sprintf("ForceCommand env HOME=%s %s\n", home, filepath.Join(ts.MkAbs(args[1]), "keyturn-guard")),
-	})
+	o := localsshd.Options{Dir: ts.MkAbs(filepath.Join("sshd", name))}
+	if login == nil {
+		o.Extra = fmt.Sprintf("ForceCommand env HOME=%s %s\n", ts.Getenv("GUARD_HOME"), filepath.Join(ts.MkAbs(args[1]), "keyturn-guard"))
+	} else {
+		o.UserKeys = true
+	}
+	srv, err := localsshd.Start(context.Background(), o)
 	ts.Check(err)
 	ts.Defer(srv.Stop)
 	ts.Setenv(envName(name, "ADDR"), srv.Addr)
+	ts.Setenv(envName(name, "PORT"), srv.Port)
 	ts.Setenv(envName(name, "HOSTKEY"), srv.HostKey)
 }
 
+// cmdGuardAuthorize installs the last command's stdout (the gate's client
+// key) as what sshd NAME accepts for the guard's account.
+//
+//	guardauthorize NAME
+func cmdGuardAuthorize(ts *testscript.TestScript, neg bool, args []string, login *guardLogin) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: guardauthorize NAME")
+	}
+	key := ts.ReadFile("stdout")
+	if login == nil {
+		ts.Check(os.WriteFile(ts.MkAbs(filepath.Join("sshd", args[0], "authorized_keys")), []byte(key), 0o600))
+		return
+	}
+	path := filepath.Join(login.home, ".ssh", "authorized_keys")
+	ts.Check(os.WriteFile(path, []byte(key), 0o600))
+	ts.Check(os.Chown(path, login.uid, login.gid))
+}
+
+// cmdGuardStage writes the account's rc files (~/.bashrc, ~/.profile,
+// ~/.bash_profile, owned by the account) so that each touches FILE if it
+// ever runs.
+//
+//	guardstage FILE
+func cmdGuardStage(ts *testscript.TestScript, neg bool, args []string, login *guardLogin) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: guardstage FILE")
+	}
+	home := ts.Getenv("GUARD_HOME")
+	for _, f := range []string{".bashrc", ".profile", ".bash_profile"} {
+		path := filepath.Join(home, f)
+		ts.Check(os.WriteFile(path, []byte("touch "+args[0]+"\n"), 0o644))
+		if login != nil {
+			ts.Check(os.Chown(path, login.uid, login.gid))
+		}
+	}
+}
+
+// cmdGuardKill9 waits (up to 30s) for GUARDPID and TREEPID, files a line
+// running under the guard wrote its guard's pid and a child's pid to,
+// checks that the guard is the one this test installed (its executable is
+// $GUARD_DIR/keyturn-guard and it runs as the account), kills it with
+// SIGKILL and waits (up to 30s) for the child to be gone.
+//
+//	guardkill9 GUARDPID TREEPID
+func cmdGuardKill9(ts *testscript.TestScript, neg bool, args []string, login *guardLogin) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: guardkill9 GUARDPID TREEPID")
+	}
+	readPid := func(path string) int {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			data, err := os.ReadFile(path)
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && perr == nil && pid > 0 {
+				return pid
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("%s: no pid after 30s (%v)", path, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	guardPid, treePid := readPid(ts.MkAbs(args[0])), readPid(ts.MkAbs(args[1]))
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", guardPid))
+	ts.Check(err)
+	if want := filepath.Join(ts.Getenv("GUARD_DIR"), "keyturn-guard"); exe != want {
+		ts.Fatalf("pid %d runs %s, not the test's guard %s", guardPid, exe, want)
+	}
+	if login != nil {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", guardPid))
+		ts.Check(err)
+		if !strings.Contains(string(status), fmt.Sprintf("\nUid:\t%d\t", login.uid)) {
+			ts.Fatalf("guard %d does not run as %s:\n%s", guardPid, login.user, status)
+		}
+	}
+	if !pidRunning(treePid) {
+		ts.Fatalf("tree process %d is not running before the kill", treePid)
+	}
+	ts.Check(syscall.Kill(guardPid, syscall.SIGKILL))
+	deadline := time.Now().Add(30 * time.Second)
+	for pidRunning(treePid) {
+		if time.Now().After(deadline) {
+			ts.Fatalf("tree process %d outlived its guard by 30s", treePid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func pidRunning(pid int) bool { return syscall.Kill(pid, 0) == nil && !zombie(pid) }
+
+// cmdGuardGrant logs in to target NAME's guard account directly (the real
+// ssh client, with the gate's client key from DATADIR), plays the gate's
+// part of the handshake and sends a grant for the line `touch FILE`:
+//
+//	valid     signed with the gate's key for this challenge
+//	forged    signed with another key
+//	expired   the gate's key, this challenge, expired two hours ago
+//	replayed  the token the last 'valid' sent, again
+//
+// It fails if the guard's exit status is not 0.
+//
+//	guardgrant NAME DATADIR MODE FILE
+func cmdGuardGrant(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: guardgrant NAME DATADIR MODE FILE")
+	}
+	name, data, mode, file := args[0], ts.MkAbs(args[1]), args[2], args[3]
+	gateKey, err := bastion.LoadOrCreateKey(filepath.Join(data, bastion.HostKeyFile))
+	ts.Check(err)
+	pol, err := os.ReadFile(filepath.Join(ts.Getenv("GUARD_DIR"), "policies.yaml"))
+	ts.Check(err)
+	c := exec.Command("ssh", "-i", filepath.Join(data, "client_ed25519"), "-o", "BatchMode=yes",
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+		"-p", ts.Getenv(envName(name, "PORT")), ts.Getenv("GUARD_USER")+"@127.0.0.1", guard.Command)
+	in, err := c.StdinPipe()
+	ts.Check(err)
+	out, err := c.StdoutPipe()
+	ts.Check(err)
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	c.WaitDelay = 10 * time.Second
+	ts.Check(c.Start())
+	// Bounded: the guard writes its challenge at once, or exits.
+	timer := time.AfterFunc(60*time.Second, func() { c.Process.Kill() })
+	defer timer.Stop()
+	br := bufio.NewReader(out)
+	line, _ := br.ReadString('\n')
+	challenge, err := grant.ParseChallengeLine(line)
+	if err != nil {
+		c.Process.Kill()
+		c.Wait()
+		ts.Fatalf("%v\nstderr: %s", err, stderr.String())
+	}
+	signer := gateKey
+	g, err := grant.New(name, "touch "+file, nil, grant.PolicyDigest(pol), challenge, time.Now(), time.Minute)
+	ts.Check(err)
+	switch mode {
+	case "valid", "replayed":
+	case "forged":
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		signer, err = gossh.NewSignerFromKey(priv)
+		ts.Check(err)
+	case "expired":
+		g.IssuedAt, g.Expires = time.Now().Add(-2*time.Hour).Unix(), time.Now().Add(-2*time.Hour+time.Minute).Unix()
+	default:
+		ts.Fatalf("guardgrant: unknown mode %q", mode)
+	}
+	tok, err := grant.Sign(g, signer)
+	ts.Check(err)
+	if mode == "replayed" {
+		tok = ts.Getenv("GUARD_LAST_GRANT")
+		if tok == "" {
+			ts.Fatalf("guardgrant replayed: no earlier valid grant")
+		}
+	}
+	ts.Check(grant.WriteLine(in, tok))
+	in.Close()
+	rest, _ := io.ReadAll(br)
+	err = c.Wait()
+	ts.Stdout().Write(rest)
+	ts.Stderr().Write([]byte(stderr.String()))
+	if mode == "valid" {
+		ts.Setenv("GUARD_LAST_GRANT", tok)
+	}
+	if (err != nil) != neg {
+		ts.Fatalf("guardgrant %s: %v\nstderr: %s", mode, err, stderr.String())
+	}
+}
+
 // cmdVictim starts P, a process outside every guarded tree, in a process
-// group of its own; $VAR is its pid. 'victim alive VAR' and '! victim alive
-// VAR' check on it (waiting up to 20s for it to die in the second form).
-func cmdVictim(ts *testscript.TestScript, neg bool, args []string) {
+// group of its own (as the real account, if there is one: the account may
+// signal it once a grant allows); $VAR is its pid. 'victim alive VAR' and
+// '! victim alive VAR' check on it (waiting up to 20s for it to die in the
+// second form).
+func cmdVictim(ts *testscript.TestScript, neg bool, args []string, login *guardLogin) {
 	if len(args) == 2 && args[0] == "alive" {
 		pid, err := strconv.Atoi(ts.Getenv(args[1]))
 		ts.Check(err)
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			alive := syscall.Kill(pid, 0) == nil && !zombie(pid)
+			alive := pidRunning(pid)
 			if alive != neg {
 				return
 			}
@@ -104,6 +397,9 @@ func cmdVictim(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	c := exec.Command("sleep", "1000")
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if login != nil {
+		c.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(login.uid), Gid: uint32(login.gid)}
+	}
 	ts.Check(c.Start())
 	done := make(chan struct{})
 	go func() { c.Wait(); close(done) }()

@@ -92,9 +92,9 @@ printf '%%s\n' '%[1]s' > %[4]s/target
 # it changes: the guard refuses grants made under another policy.
 install -o root -g root -m 0644 %[8]s %[4]s/policies.yaml
 
-# 2. The account, with the guard as its login shell. The guard keeps spent
-#    grant nonces in ~/.keyturn-guard. For root work use a second uid-0
-#    account, so root's own shell stays as it is:
+# 2. The account, with the guard as its login shell. The guard keeps no
+#    state: each run answers a fresh challenge. For root work use a second
+#    uid-0 account, so root's own shell stays as it is:
 grep -qx %[5]s /etc/shells || echo %[5]s >> /etc/shells
 id %[3]s >/dev/null 2>&1 && usermod -s %[5]s %[3]s || \
   useradd -o -u 0 -g 0 -m -d /var/lib/%[3]s -s %[5]s %[3]s
@@ -105,12 +105,18 @@ id %[3]s >/dev/null 2>&1 && usermod -s %[5]s %[3]s || \
 install -d -m 0700 -o %[3]s "$(getent passwd %[3]s | cut -d: -f6)/.ssh"
 echo '%[9]s' >> "$(getent passwd %[3]s | cut -d: -f6)/.ssh/authorized_keys"
 #    sshd_config must not give %[3]s a ForceCommand or PermitUserEnvironment.
+#    Better, so that a line cannot add a key of its own (which would log in
+#    for port forwarding, where no shell runs): a root-owned key file and
+#    no forwarding for the account, in sshd_config:
+#      Match User %[3]s
+#        AuthorizedKeysFile /etc/ssh/authorized_keys/%%u
+#        DisableForwarding yes
 
 # 4. In the gate's keyturn.yaml, for target %[1]s:
 #      guard: true
 #      require_guard: true    # refuse the target unless its login is the guard
 # Check from the gate host: ssh -i <client key> -p %[11]s %[3]s@%[10]s 'keyturn-guard --probe'
-#   answers: keyturn-guard protocol 1
+#   answers: keyturn-guard protocol 2
 `, t.Name, t.Address, user, guardDir, shell,
 		bastion.AuthorizedKey(hostKey.PublicKey(), "keyturn-gate-grants")+"\n",
 		grant.PolicyDigest(pol), cfg.Policies,

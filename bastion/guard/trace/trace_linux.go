@@ -78,6 +78,12 @@ type Config struct {
 	Env  []string
 	// Decider is asked about every exec and every signal leaving the tree.
 	Decider Decider
+	// Release, if set, is called once the child is traced and before it
+	// is let go to install its filter and execute Argv; the caller can
+	// finish work it overlapped with the child's start (the guard parses
+	// its policy meanwhile). An error kills the child, nothing of Argv
+	// runs, and Run returns the error.
+	Release func() error
 }
 
 // tracer is the state of one run; it lives on one locked OS thread.
@@ -146,6 +152,19 @@ func Run(cfg Config) (*Result, error) {
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 		return nil, fmt.Errorf("trace: PTRACE_SEIZE: %w", e)
+	}
+	if cfg.Release != nil {
+		if err := cfg.Release(); err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			w.Close()
+			var ws unix.WaitStatus
+			for {
+				if _, werr := unix.Wait4(pid, &ws, unix.WALL, nil); werr != unix.EINTR {
+					break
+				}
+			}
+			return nil, err
+		}
 	}
 	// The child proceeds only now, traced; if this write fails it exits.
 	_, werr := w.Write([]byte{1})

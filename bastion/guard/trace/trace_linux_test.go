@@ -3,7 +3,9 @@
 package trace
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -132,5 +134,47 @@ func BenchmarkExec500(b *testing.B) {
 				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*500), "tracer-µs/exec")
 			}
 		})
+	}
+}
+
+// TestRunReleaseRefuses: a Release that fails kills the child before it
+// runs anything of Argv, and Run returns the error; one that succeeds lets
+// it run, after Release returned.
+func TestRunReleaseRefuses(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	run := func(release func() error) (*Result, error) {
+		type out struct {
+			r   *Result
+			err error
+		}
+		c := make(chan out, 1)
+		go func() {
+			r, err := Run(Config{Argv: []string{"/bin/sh", "-c", "touch " + marker}, Env: os.Environ(), Decider: &recorder{}, Release: release})
+			c <- out{r, err}
+		}()
+		o := <-c
+		return o.r, o.err
+	}
+	refused := errors.New("policy did not parse")
+	if _, err := run(func() error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("Run with a failing Release: %v", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the child ran although Release failed")
+	}
+	released := false
+	res, err := run(func() error {
+		// The child is traced and waiting: nothing of Argv ran yet.
+		if _, err := os.Stat(marker); err == nil {
+			t.Error("the child ran before Release")
+		}
+		released = true
+		return nil
+	})
+	if err != nil || !released || !res.Started || res.Exit != 0 {
+		t.Fatalf("Run: %+v, %v (released %v)", res, err, released)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("the child did not run after Release")
 	}
 }

@@ -35,6 +35,10 @@ type Options struct {
 	// connection; 0 means 1000, so that tests and benchmarks do not hit
 	// it unless they mean to.
 	MaxSessions int
+	// UserKeys makes sshd read each user's own ~/.ssh/authorized_keys
+	// with StrictModes on, as a real server does, instead of
+	// Dir/authorized_keys (for tests that log in to real accounts).
+	UserKeys bool
 }
 
 // Server is a running sshd.
@@ -92,11 +96,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		if maxSessions <= 0 {
 			maxSessions = 1000
 		}
+		keysFile, strict := authKeys, "no"
+		if o.UserKeys {
+			keysFile, strict = ".ssh/authorized_keys", "yes"
+		}
 		cfg := fmt.Sprintf(`ListenAddress %s
 HostKey %s
 PidFile %s
 AuthorizedKeysFile %s
-StrictModes no
+StrictModes %s
 UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -107,7 +115,7 @@ PrintMotd no
 LogLevel %s
 MaxSessions %d
 MaxStartups 1000
-%s`, addr, hostKeyPath, filepath.Join(o.Dir, "sshd.pid"), authKeys, logLevel, maxSessions, o.Extra)
+%s`, addr, hostKeyPath, filepath.Join(o.Dir, "sshd.pid"), keysFile, strict, logLevel, maxSessions, o.Extra)
 		cfgPath := filepath.Join(o.Dir, "sshd_config")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 			return nil, err
