@@ -219,7 +219,8 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (ClosableStore, error) {
 // openEtcd connects to the configured etcd cluster, with mutual TLS when
 // configured; key seals approvers' TOTP secrets.
 func openEtcd(cfg *config.Config, key []byte, log *slog.Logger) (ClosableStore, error) {
-	opts := etcdstore.Options{Endpoints: cfg.Store.Endpoints, Prefix: cfg.Store.Prefix, SecretKey: key, Logger: log}
+	opts := etcdstore.Options{Endpoints: cfg.Store.Endpoints, Prefix: cfg.Store.Prefix, SecretKey: key, Logger: log,
+		SessionTTL: cfg.Store.LeaseTTL.Std(), Chain: cfg.GateID}
 	if t := cfg.Store.TLS; t.CA != "" {
 		tc, err := etcdstore.TLSConfig(t.CA, t.Cert, t.Key)
 		if err != nil {
@@ -376,6 +377,9 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 	})
 	if s.shared {
 		loops.Go(func() { s.interruptGone(watchCtx) })
+		// Each gate has its own audit chain on a shared store; anchors tie
+		// them together (see audit.AnchorData).
+		loops.Go(func() { s.MPA.RunAnchors(watchCtx) })
 	}
 	// Metrics, webhooks and the audit file read the store until it
 	// closes; they are waited for, so none reads a closed store.
@@ -421,7 +425,7 @@ func (s *Server) Close() error {
 }
 
 // goneEvery is how often a gate on a shared store looks for commands left
-// running by a gate that is gone; with the membership lease (10s) it
+// running by a gate that is gone; with the membership lease (store.lease_ttl) it
 // bounds how long such a request shows Executing.
 const goneEvery = 2 * time.Second
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
@@ -88,6 +89,11 @@ type Service struct {
 	// policyCheck, if set, vets each release against the policy record
 	// (see SetPolicyCheck).
 	policyCheck policyCheck
+
+	// anchored is the other chains' heads this service last anchored
+	// (see Anchor).
+	anchorMu sync.Mutex
+	anchored map[string]audit.Head
 }
 
 // update runs fn in a read-write store transaction, one at a time per

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -154,7 +156,9 @@ func (n *Notifier) RunFenced(ctx context.Context, st mpa.Store, svc *mpa.Service
 
 // MarkName is the store mark (see mpa.MarkTx) that holds the audit
 // sequence number up to which every webhook notification was handled
-// (delivered, given up, or dropped from a full queue).
+// (delivered, given up, or dropped from a full queue): of the one chain
+// of a single gate; on a shared store each gate's chain has its own mark,
+// MarkName/<chain>.
 const MarkName = "webhooks"
 
 // maxCatchUp bounds how many audit events a follower reads back when it
@@ -191,7 +195,7 @@ func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) e
 	if err != nil {
 		return err
 	}
-	if next, err = n.catchUp(ctx, st, next); err != nil {
+	if err = n.catchUp(ctx, st, next); err != nil {
 		return err
 	}
 	if n.ready != nil {
@@ -210,15 +214,16 @@ func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) e
 		case mpa.ChangeRequest:
 			reqs[c.Request.ID] = c.Request
 		case mpa.ChangeResync:
-			if next, err = n.catchUp(ctx, st, next); err != nil {
+			if err = n.catchUp(ctx, st, next); err != nil {
 				return err
 			}
 		case mpa.ChangeAudit:
 			e := c.Audit
-			switch {
-			case e.Seq < next: // read already, by a catch-up
-			case e.Seq > next: // the feed skipped some: read the trail
-				if next, err = n.catchUp(ctx, st, next); err != nil {
+			// A chain not seen before (a gate that joined since) starts at 1.
+			switch want := max(next[e.Chain], 1); {
+			case e.Seq < want: // read already, by a catch-up
+			case e.Seq > want: // the feed skipped some: read the trail
+				if err = n.catchUp(ctx, st, next); err != nil {
 					return err
 				}
 			default:
@@ -230,7 +235,7 @@ func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) e
 					}
 				}
 				n.event(e, r)
-				next = e.Seq + 1
+				next[e.Chain] = e.Seq + 1
 			}
 		}
 		if n.followed != nil {
@@ -240,95 +245,104 @@ func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) e
 	return ctx.Err()
 }
 
-// startAt is the first audit sequence number to notify: after the saved
-// mark, or, with none (the first start, or a store without marks), after
-// the trail's head now.
-func (n *Notifier) startAt(ctx context.Context, st mpa.Store) (uint64, error) {
-	var next uint64
-	var stored bool
+// startAt is, for each audit chain, the first sequence number to notify:
+// after the saved mark, or, with none (the first start, or a store
+// without marks), after the chain's head now.
+func (n *Notifier) startAt(ctx context.Context, st mpa.Store) (map[string]uint64, error) {
+	next := map[string]uint64{}
 	err := st.View(ctx, func(tx mpa.Tx) error {
-		if mt, ok := tx.(mpa.MarkTx); ok {
-			v, found, err := mt.GetMark(MarkName)
-			if err != nil {
-				return err
-			}
-			if found {
-				next, stored = v+1, true
-				return nil
-			}
-		}
-		h, err := tx.AuditHead()
+		heads, err := tx.AuditChains()
 		if err != nil {
 			return err
 		}
-		next = h.Seq + 1
+		mt, marks := tx.(mpa.MarkTx)
+		for chain, h := range heads {
+			stored := false
+			next[chain] = h.Seq + 1
+			if marks {
+				v, found, err := mt.GetMark(markName(chain))
+				if err != nil {
+					return err
+				}
+				if found {
+					next[chain], stored = v+1, true
+				}
+			}
+			n.progress.start(chain, next[chain], stored)
+		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("notify: read the webhook position: %w", err)
+		return nil, fmt.Errorf("notify: read the webhook position: %w", err)
 	}
-	n.progress.start(next, stored)
 	return next, nil
 }
 
-// catchUp notifies the audit events from next on that are in the store
-// now, and returns the sequence number after the last.
-func (n *Notifier) catchUp(ctx context.Context, st mpa.Store, next uint64) (uint64, error) {
+// catchUp notifies the audit events of every chain that are in the store
+// now from next on (a chain missing from next: from 1), and moves next
+// past them.
+func (n *Notifier) catchUp(ctx context.Context, st mpa.Store, next map[string]uint64) error {
 	type found struct {
 		e audit.Event
 		r *mpa.Request
 	}
 	var events []found
-	from := next
+	var skipped map[string]uint64
 	err := st.View(ctx, func(tx mpa.Tx) error {
 		events = events[:0]
-		h, err := tx.AuditHead()
+		skipped = map[string]uint64{}
+		heads, err := tx.AuditChains()
 		if err != nil {
 			return err
 		}
-		if h.Seq >= from && h.Seq-from >= maxCatchUp {
-			n.log.Warn("webhook: too far behind; the oldest notifications are skipped", "from", from, "head", h.Seq, "kept", maxCatchUp)
-			from = h.Seq - maxCatchUp + 1
-		}
-		for e, err := range tx.AuditEvents(from) {
-			if err != nil {
-				return err
+		for _, chain := range slices.Sorted(maps.Keys(heads)) {
+			h := heads[chain]
+			from := max(next[chain], 1)
+			if h.Seq >= from && h.Seq-from >= maxCatchUp {
+				n.log.Warn("webhook: too far behind; the oldest notifications are skipped", "chain", chain, "from", from, "head", h.Seq, "kept", maxCatchUp)
+				from = h.Seq - maxCatchUp + 1
+				skipped[chain] = from
 			}
-			if e.Seq > h.Seq {
-				break
-			}
-			f := found{e: e}
-			if eventOf(e.Kind) != "" {
-				r, err := tx.GetRequest(e.Request)
-				switch {
-				case err == nil:
-					f.r = &r
-				case !errors.Is(err, mpa.ErrNotFound):
+			for e, err := range tx.AuditEvents(chain, from) {
+				if err != nil {
 					return err
 				}
+				if e.Seq > h.Seq {
+					break
+				}
+				f := found{e: e}
+				if eventOf(e.Kind) != "" {
+					r, err := tx.GetRequest(e.Request)
+					switch {
+					case err == nil:
+						f.r = &r
+					case !errors.Is(err, mpa.ErrNotFound):
+						return err
+					}
+				}
+				events = append(events, f)
 			}
-			events = append(events, f)
 		}
 		return nil
 	})
 	if err != nil {
-		return next, fmt.Errorf("notify: read the audit trail from %d: %w", from, err)
+		return fmt.Errorf("notify: read the audit trail: %w", err)
 	}
-	if from > next {
-		n.progress.skip(from)
+	for chain, from := range skipped {
+		n.progress.skip(chain, from)
+		next[chain] = from
 	}
-	next = from
 	for _, f := range events {
-		if f.e.Seq < next {
+		if f.e.Seq < max(next[f.e.Chain], 1) {
 			continue
 		}
 		if eventOf(f.e.Kind) != "" && f.r == nil {
 			n.log.Warn("webhook: request no longer stored; notification not sent", "request", f.e.Request, "event", f.e.Kind)
 		}
 		n.event(&f.e, f.r)
-		next = f.e.Seq + 1
+		next[f.e.Chain] = f.e.Seq + 1
 	}
-	return next, nil
+	return nil
 }
 
 // readRequest reads one request.
@@ -350,7 +364,7 @@ func readRequest(ctx context.Context, st mpa.Store, id string) (*mpa.Request, er
 func (n *Notifier) event(e *audit.Event, r *mpa.Request) {
 	event := eventOf(e.Kind)
 	if event == "" || r == nil || r.ID != e.Request {
-		n.progress.handled(e.Seq, 0)
+		n.progress.handled(e.Chain, e.Seq, 0)
 		return
 	}
 	x := notification(event, r)
@@ -359,7 +373,7 @@ func (n *Notifier) event(e *audit.Event, r *mpa.Request) {
 	if event == audit.KindRequestCreated {
 		x.Status = mpa.StatusPending.String()
 	}
-	x.seq = e.Seq
+	x.seq, x.chain = e.Seq, e.Chain
 	// Counted open before the senders can finish it.
 	want := 0
 	for _, s := range n.senders {
@@ -367,9 +381,9 @@ func (n *Notifier) event(e *audit.Event, r *mpa.Request) {
 			want++
 		}
 	}
-	n.progress.handled(e.Seq, want)
+	n.progress.handled(e.Chain, e.Seq, want)
 	for range want - n.Notify(x) { // not queued (unencodable): not open
-		n.progress.done(e.Seq)
+		n.progress.done(e.Chain, e.Seq)
 	}
 }
 

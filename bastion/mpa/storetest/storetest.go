@@ -206,11 +206,11 @@ func testReadYourWrites(t *testing.T, b Backend) {
 				return err
 			}
 		}
-		h, err := tx.AuditHead()
+		h, err := tx.AuditHead(tx.AuditChain())
 		if err != nil || h.Seq != 3 {
 			t.Errorf("head in tx = %+v, %v; want seq 3", h, err)
 		}
-		if _, err := audit.VerifyHead(tx.AuditEvents(1)); err != nil {
+		if _, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1)); err != nil {
 			t.Errorf("own events do not chain: %v", err)
 		}
 		return nil
@@ -222,11 +222,11 @@ func testReadYourWrites(t *testing.T, b Backend) {
 		if got := strings.Join(ids(t, tx), ","); got != "req-a,req-b" {
 			t.Errorf("scan after commit = %s", got)
 		}
-		head, err := tx.AuditHead()
+		head, err := tx.AuditHead(tx.AuditChain())
 		if err != nil {
 			return err
 		}
-		v, err := audit.VerifyHead(tx.AuditEvents(1))
+		v, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
 		if err != nil {
 			return err
 		}
@@ -249,7 +249,7 @@ func testNotFound(t *testing.T, b Backend) {
 		if s, err := tx.GetSettings(); err != nil || s.Enabled || s.Policy != nil {
 			t.Errorf("missing settings = %+v, %v; want the zero Settings", s, err)
 		}
-		if h, err := tx.AuditHead(); err != nil || h != (audit.Head{}) {
+		if h, err := tx.AuditHead(tx.AuditChain()); err != nil || h != (audit.Head{}) {
 			t.Errorf("empty head = %+v, %v", h, err)
 		}
 		return nil
@@ -695,7 +695,7 @@ func testRetention(t *testing.T, b Backend) {
 		if got := strings.Join(ids(t, tx), ","); got != "req-live" {
 			t.Errorf("scan after retention = %q; want req-live only", got)
 		}
-		h, err := tx.AuditHead()
+		h, err := tx.AuditHead(tx.AuditChain())
 		if err != nil || h.Seq != 1 {
 			t.Errorf("audit head = %+v, %v; want the event kept", h, err)
 		}
@@ -763,11 +763,11 @@ func testConcurrentRecords(t *testing.T, b Backend) {
 		}
 	}
 	err := handles[1].View(ctxFor(t), func(tx mpa.Tx) error {
-		head, err := tx.AuditHead()
+		head, err := tx.AuditHead(tx.AuditChain())
 		if err != nil {
 			return err
 		}
-		v, err := audit.VerifyHead(tx.AuditEvents(1))
+		v, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
 		if err != nil {
 			return err
 		}
@@ -778,7 +778,7 @@ func testConcurrentRecords(t *testing.T, b Backend) {
 			return fmt.Errorf("head at %d; want %d", head.Seq, n)
 		}
 		seen := map[string]bool{}
-		for e, err := range tx.AuditEvents(1) {
+		for e, err := range tx.AuditEvents(tx.AuditChain(), 1) {
 			if err != nil {
 				return err
 			}
@@ -813,7 +813,7 @@ func testAuditFrom(t *testing.T, b Backend) {
 	}
 	err := st.View(ctxFor(t), func(tx mpa.Tx) error {
 		var seqs []uint64
-		for e, err := range tx.AuditEvents(5) {
+		for e, err := range tx.AuditEvents(tx.AuditChain(), 5) {
 			if err != nil {
 				return err
 			}
