@@ -31,6 +31,8 @@ type Options struct {
 	Client *http.Client
 	// Backoff is the wait before retry attempt+1; [Backoff] by default.
 	Backoff func(attempt int) time.Duration
+	// Gate is this gate's name, sent in [HeaderGate].
+	Gate string
 }
 
 // Notifier sends request notifications to webhook endpoints.
@@ -80,7 +82,7 @@ func New(eps []Endpoint, opts Options) (*Notifier, error) {
 		if ep.Attempts <= 0 || ep.Queue <= 0 || ep.Timeout <= 0 {
 			return nil, fmt.Errorf("notify: endpoint %s: attempts, queue and timeout must be positive", ep.Name)
 		}
-		s := &sender{ep: ep, q: newQueue(ep.Queue), client: client, backoff: backoff, log: log,
+		s := &sender{ep: ep, q: newQueue(ep.Queue), client: client, backoff: backoff, log: log, gate: opts.Gate,
 			stats: &endpointStats{
 				delivered: results.WithLabelValues(ep.Name, "delivered"),
 				failed:    results.WithLabelValues(ep.Name, "failed"),
@@ -138,18 +140,36 @@ func (n *Notifier) Run(ctx context.Context, st mpa.Store, svc *mpa.Service) erro
 
 // RunFenced is Run for a leader: fence (a [mpa.Leadership]'s Fence, nil
 // for none) guards every write of the webhook mark, so a gate that lost
-// the lead cannot move the position back or forward under the new leader.
+// the lead cannot move the position back or forward under the new leader,
+// and is checked against the store before every POST, so that a gate
+// which lost the lead without noticing yet (paused past its lease, cut
+// off from etcd) does not send what the new leader sends. A failed check
+// ends RunFenced with an error wrapping [mpa.ErrNotLeader].
 func (n *Notifier) RunFenced(ctx context.Context, st mpa.Store, svc *mpa.Service, fence func(mpa.Tx) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	n.progress = newProgress()
+	var lead func(context.Context) error
+	if fence != nil {
+		lead = func(ctx context.Context) error {
+			err := st.View(ctx, func(tx mpa.Tx) error { return fence(tx) })
+			if err != nil && ctx.Err() == nil {
+				cancel(fmt.Errorf("notify: leadership check: %w", err))
+			}
+			return err
+		}
+	}
 	var wg sync.WaitGroup
 	for _, s := range n.senders {
+		s.lead = lead
 		wg.Go(func() { s.run(ctx) })
 	}
 	wg.Go(func() { n.keepMark(ctx, st, fence) })
 	err := n.Follow(ctx, st, svc)
-	cancel()
+	if cause := context.Cause(ctx); errors.Is(cause, mpa.ErrNotLeader) {
+		err = cause
+	}
+	cancel(nil)
 	wg.Wait()
 	return err
 }
@@ -246,8 +266,10 @@ func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) e
 }
 
 // startAt is, for each audit chain, the first sequence number to notify:
-// after the saved mark, or, with none (the first start, or a store
-// without marks), after the chain's head now.
+// after the chain's saved mark; for a chain without one, from its first
+// event if another chain has a mark (a leader was here before, and this
+// chain's gate joined after it last saved), or else (the first start,
+// or a store without marks) after the chain's head now.
 func (n *Notifier) startAt(ctx context.Context, st mpa.Store) (map[string]uint64, error) {
 	next := map[string]uint64{}
 	err := st.View(ctx, func(tx mpa.Tx) error {
@@ -256,8 +278,8 @@ func (n *Notifier) startAt(ctx context.Context, st mpa.Store) (map[string]uint64
 			return err
 		}
 		mt, marks := tx.(mpa.MarkTx)
+		stored := map[string]bool{}
 		for chain, h := range heads {
-			stored := false
 			next[chain] = h.Seq + 1
 			if marks {
 				v, found, err := mt.GetMark(markName(chain))
@@ -265,10 +287,15 @@ func (n *Notifier) startAt(ctx context.Context, st mpa.Store) (map[string]uint64
 					return err
 				}
 				if found {
-					next[chain], stored = v+1, true
+					next[chain], stored[chain] = v+1, true
 				}
 			}
-			n.progress.start(chain, next[chain], stored)
+		}
+		for chain := range heads {
+			if len(stored) > 0 && !stored[chain] {
+				next[chain] = 1
+			}
+			n.progress.start(chain, next[chain], stored[chain])
 		}
 		return nil
 	})
