@@ -38,7 +38,7 @@ type StoreFigures struct {
 // (each gate its own client and Service, as separate gate processes
 // would have). The etcd members run in this process (etcdtest), on the
 // same cores as the gates.
-func storesBench(ctx context.Context, perGate, sessions int) ([]StoreFigures, error) {
+func storesBench(ctx context.Context, perGate, sessions int, oneChain bool) ([]StoreFigures, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var out []StoreFigures
 
@@ -70,8 +70,13 @@ func storesBench(ctx context.Context, perGate, sessions int) ([]StoreFigures, er
 		var svcs []*mpa.Service
 		var stores []*etcdstore.Store
 		for i := range gates {
-			// Each gate its own audit chain, as gate_id names it.
-			st, err := etcdstore.Open(etcdstore.Options{Endpoints: cl.Endpoints, Prefix: prefix, Chain: fmt.Sprintf("g%d", i), SecretKey: key, Logger: log})
+			// Each gate its own audit chain, as gate_id names it (or,
+			// with --one-chain, all on one, for comparison).
+			chain := fmt.Sprintf("g%d", i)
+			if oneChain {
+				chain = "shared"
+			}
+			st, err := etcdstore.Open(etcdstore.Options{Endpoints: cl.Endpoints, Prefix: prefix, Chain: chain, SecretKey: key, Logger: log})
 			if err != nil {
 				return nil, fmt.Errorf("etcd: %w", err)
 			}
