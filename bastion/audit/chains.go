@@ -93,8 +93,19 @@ func VerifyChains(src ChainSource) (map[string]Head, error) {
 		verified[name] = h
 		claims = append(claims, cl...)
 	}
+	// Each anchored chain is read once more, from its first anchored
+	// event on, checking every anchored event on the way: anchors come
+	// every second, so one read per anchor would be millions of reads.
+	byChain := map[string][]anchorClaim{}
 	for _, c := range claims {
-		if err := checkClaim(src, verified, c); err != nil {
+		if c.head.Seq > 0 { // anchored empty: nothing to check
+			byChain[c.chain] = append(byChain[c.chain], c)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(byChain)) {
+		cl := byChain[name]
+		slices.SortStableFunc(cl, func(a, b anchorClaim) int { return cmp.Compare(a.head.Seq, b.head.Seq) })
+		if err := checkClaims(src, name, verified, cl); err != nil {
 			return verified, err
 		}
 	}
@@ -146,29 +157,39 @@ func verifyOne(name string, events iter.Seq2[Event, error]) (Head, []anchorClaim
 	return h, claims, nil
 }
 
-// checkClaim checks that the event an anchor recorded is still there.
-func checkClaim(src ChainSource, verified map[string]Head, c anchorClaim) error {
-	if c.head.Seq == 0 {
-		return nil // anchored empty: nothing to check
+// checkClaims checks, reading chain once, that every event anchors
+// recorded of it (claims, by seq) is still there with the anchored hash.
+func checkClaims(src ChainSource, chain string, verified map[string]Head, claims []anchorClaim) error {
+	what := func(c anchorClaim) string {
+		return fmt.Sprintf("chain %s's event %d anchored it at seq %d", c.by, c.bySeq, c.head.Seq)
 	}
-	got, ok := verified[c.chain]
-	what := fmt.Sprintf("chain %s's event %d anchored it at seq %d", c.by, c.bySeq, c.head.Seq)
-	if !ok || got.Seq < c.head.Seq {
-		return &ChainError{Chain: c.chain, Seq: got.Seq + 1, Index: int(got.Seq), Problem: Truncated,
-			Detail: fmt.Sprintf("chain ends at seq %d but %s", got.Seq, what)}
+	got, ok := verified[chain]
+	if last := claims[len(claims)-1]; !ok || got.Seq < last.head.Seq {
+		// The first claim past the chain's end names the cut.
+		i, _ := slices.BinarySearchFunc(claims, got.Seq+1, func(c anchorClaim, seq uint64) int { return cmp.Compare(c.head.Seq, seq) })
+		return &ChainError{Chain: chain, Seq: got.Seq + 1, Index: int(got.Seq), Problem: Truncated,
+			Detail: fmt.Sprintf("chain ends at seq %d but %s", got.Seq, what(claims[i]))}
 	}
-	for e, err := range src.Events(c.chain, c.head.Seq) {
+	for e, err := range src.Events(chain, claims[0].head.Seq) {
 		if err != nil {
-			return fmt.Errorf("audit: read chain %s at seq %d: %w", c.chain, c.head.Seq, err)
+			return fmt.Errorf("audit: read chain %s from seq %d: %w", chain, claims[0].head.Seq, err)
 		}
-		if e.Seq != c.head.Seq || e.Hash != c.head.Hash {
-			return &ChainError{Chain: c.chain, Seq: c.head.Seq, Index: int(c.head.Seq) - 1, Problem: AnchorMismatch,
-				Detail: fmt.Sprintf("event is seq %d hash %.12s but %s with hash %.12s", e.Seq, e.Hash, what, c.head.Hash)}
+		for len(claims) > 0 && claims[0].head.Seq == e.Seq {
+			if c := claims[0]; e.Hash != c.head.Hash {
+				return &ChainError{Chain: chain, Seq: e.Seq, Index: int(e.Seq) - 1, Problem: AnchorMismatch,
+					Detail: fmt.Sprintf("event has hash %.12s but %s with hash %.12s", e.Hash, what(c), c.head.Hash)}
+			}
+			claims = claims[1:]
 		}
-		return nil
+		if len(claims) == 0 {
+			return nil
+		}
 	}
-	return &ChainError{Chain: c.chain, Seq: c.head.Seq, Index: int(c.head.Seq) - 1, Problem: Truncated,
-		Detail: fmt.Sprintf("no event at seq %d but %s", c.head.Seq, what)}
+	// The chain verified up to its head, which is past every claim: an
+	// event missing here was removed while this ran.
+	c := claims[0]
+	return &ChainError{Chain: chain, Seq: c.head.Seq, Index: int(c.head.Seq) - 1, Problem: Truncated,
+		Detail: fmt.Sprintf("no event at seq %d but %s", c.head.Seq, what(c))}
 }
 
 // memSource is a trail read whole into memory, by chain (an export).

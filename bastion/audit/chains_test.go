@@ -15,7 +15,12 @@ import (
 // trail builds chains a, b and c as three gates would: each appends one
 // event per round, and every third round each anchors the others' heads.
 // It returns the events in the order they were written.
-func trail(t *testing.T, rounds int) []audit.Event {
+func trail(t *testing.T, rounds int) []audit.Event { return trailWith(t, rounds, -1) }
+
+// trailWith is trail, with chain b's history rewritten (from seq 2, all
+// re-sealed) after round rewriteAt: the chains go on from the rewritten
+// chain, and only the anchors taken before the rewrite disagree with it.
+func trailWith(t *testing.T, rounds, rewriteAt int) []audit.Event {
 	t.Helper()
 	names := []string{"a", "b", "c"}
 	heads := map[string]audit.Head{}
@@ -34,6 +39,26 @@ func trail(t *testing.T, rounds int) []audit.Event {
 	for r := range rounds {
 		for _, n := range names {
 			add(audit.Event{Chain: n, Kind: "k", Actor: n, Data: audit.Data(map[string]int{"r": r})})
+		}
+		if r == rewriteAt {
+			var head audit.Head
+			for i, e := range out {
+				if e.Chain != "b" {
+					continue
+				}
+				if e.Seq == 2 {
+					e.Actor = "mallory"
+				}
+				if e.Seq >= 2 {
+					s, err := audit.Seal(head, e)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out[i], e = s, s
+				}
+				head = audit.Head{Seq: e.Seq, Hash: e.Hash}
+			}
+			heads["b"] = head
 		}
 		if r%3 == 2 {
 			for _, n := range names {
@@ -152,6 +177,16 @@ func TestChainsOneRewritten(t *testing.T) {
 		t.Fatalf("rewritten chain b should verify on its own: %v", err)
 	}
 	_, err := verifyTrail(t, events)
+	wantChainError(t, err, "b", audit.AnchorMismatch)
+}
+
+// A chain rewritten while the gates ran, later anchors taken of the
+// rewritten chain: the anchors from before the rewrite still catch it.
+func TestChainsRewrittenBetweenAnchors(t *testing.T) {
+	if _, err := verifyTrail(t, trailWith(t, 12, -1)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := verifyTrail(t, trailWith(t, 12, 4))
 	wantChainError(t, err, "b", audit.AnchorMismatch)
 }
 

@@ -76,7 +76,7 @@ type Service struct {
 	issuer     string // the otpauth issuer
 
 	// writes serializes this service's read-write transactions. Every
-	// write appends to the one audit chain, so concurrent writes from one
+	// write appends to this gate's audit chain, so concurrent writes from one
 	// gate would all conflict on its head and retry; taking turns here
 	// costs nothing they would not spend retrying. Gates sharing a store
 	// still race each other, which the store's conflict retry handles.
