@@ -108,12 +108,6 @@ func (p *progress) marks() map[string]uint64 {
 	return moved
 }
 
-// mark is chain's mark and whether it moved (see marks).
-func (p *progress) mark(chain string) (uint64, bool) {
-	m, ok := p.marks()[chain]
-	return m, ok
-}
-
 func (p *progress) setSaved(chain string, m uint64) {
 	p.mu.Lock()
 	c := p.chain(chain)

@@ -148,13 +148,6 @@ func chainBroken(stdout, stderr io.Writer, what string, err error) int {
 	return 1
 }
 
-func dashIfEmpty(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // openOfflineStore opens the gate's store for a tool run on the gate host
 // with the gate stopped. It refuses a dir that holds no store rather than
 // let Badger create an empty one there, and says how to get past the lock.
