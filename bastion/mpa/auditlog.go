@@ -127,7 +127,7 @@ func (s *Service) Anchor(ctx context.Context) (bool, error) {
 	if len(heads) == 0 || maps.Equal(heads, s.anchored) {
 		return false, nil
 	}
-	if _, err := s.Record(ctx, audit.Event{Kind: audit.KindAnchor, Actor: s.node,
+	if _, err := s.Record(ctx, audit.Event{Kind: audit.KindAnchor, Actor: SystemActor,
 		Data: audit.Data(audit.AnchorData{Chains: heads})}); err != nil {
 		return false, fmt.Errorf("anchor audit chains: %w", err)
 	}
