@@ -22,7 +22,7 @@ func (tg *testGate) auditHead(t *testing.T) uint64 {
 	var head audit.Head
 	err := tg.store.View(context.Background(), func(tx mpa.Tx) error {
 		var err error
-		head, err = tx.AuditHead()
+		head, err = tx.AuditHead(tx.AuditChain())
 		return err
 	})
 	if err != nil {

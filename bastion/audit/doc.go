@@ -8,6 +8,12 @@
 // cannot go unnoticed, and that an auditor can check an export offline with
 // [VerifyJSONL].
 //
+// Several gates sharing one store each append to their own chain, named by
+// the gate; anchor events tie the chains together so that one chain cannot
+// be cut or rewritten unnoticed (see [AnchorData] and [VerifyChains]). A
+// single gate has one chain with no name, hashed as before chains had
+// names.
+//
 // This package holds the event format, the hash, verification, filtering and
 // JSON Lines export. Storing events is the store's job: a store appends an
 // event in the same transaction as the state change it records (see

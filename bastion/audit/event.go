@@ -9,12 +9,18 @@ import (
 	"time"
 )
 
-// Event is one entry in the audit chain.
+// Event is one entry in an audit chain.
 //
-// Seq starts at 1 and grows by one per event. Prev is the Hash of the event
-// with Seq-1 (empty for the first event). Hash is the hex SHA-256 of the
-// event's canonical encoding (see [Event.ComputeHash]).
+// Chain names the chain the event belongs to: empty for a store with one
+// chain (a single gate on Badger), the gate_id on a store that several
+// gates share (each gate appends to its own chain, see [AnchorData]).
+// Seq starts at 1 and grows by one per event of the chain. Prev is the
+// Hash of the event with Seq-1 in the same chain (empty for the first
+// event). Hash is the hex SHA-256 of the event's canonical encoding (see
+// [Event.ComputeHash]), which includes Chain when it is set: an event
+// moved to another chain does not verify there.
 type Event struct {
+	Chain   string          `json:"chain,omitempty"`
 	Seq     uint64          `json:"seq"`
 	Time    time.Time       `json:"time"`
 	Kind    string          `json:"kind"`
@@ -29,8 +35,10 @@ type Event struct {
 // canonical is the hashed form of an event: fixed field order, time in UTC
 // with nanoseconds, data compacted, no Hash. An auditor re-implementing the
 // check in another language needs exactly this JSON (no HTML escaping, no
-// trailing newline).
+// trailing newline). "chain" is left out when empty, so a single-chain
+// trail hashes as it did before chains had names.
 type canonical struct {
+	Chain   string          `json:"chain,omitempty"`
 	Seq     uint64          `json:"seq"`
 	Time    string          `json:"time"`
 	Kind    string          `json:"kind"`
@@ -62,6 +70,7 @@ func (e Event) canonicalBytes() ([]byte, error) {
 		data = buf.Bytes()
 	}
 	c := canonical{
+		Chain:   e.Chain,
 		Seq:     e.Seq,
 		Time:    e.Time.UTC().Format(time.RFC3339Nano),
 		Kind:    e.Kind,
@@ -87,7 +96,7 @@ type Head struct {
 	Hash string `json:"hash"`
 }
 
-// Seal links e after head: it sets Seq, Prev and Hash, normalises Time to
+// Seal links e after head, in e's chain (e.Chain): it sets Seq, Prev and Hash, normalises Time to
 // UTC and compacts Data. Stores call it inside the transaction that appends
 // e, having read head in the same transaction, so two writers cannot both
 // link to the same head.

@@ -44,6 +44,10 @@ const (
 	// Settings and policy.
 	KindSettingsChanged = "settings.changed"
 	KindPolicyRecorded  = "policy.recorded"
+
+	// The trail itself: a gate's chain recording the other chains'
+	// heads; data is [AnchorData].
+	KindAnchor = "audit.anchor"
 )
 
 // DecisionData is the data of a [KindDecision] event. Its fields are in

@@ -25,12 +25,19 @@ const (
 	// spliced).
 	BadPrev Problem = "bad prev"
 	// Truncated: events after the last one are missing (reported by stores
-	// that keep a head record; a bare event stream cannot tell).
+	// that keep a head record, and by anchors in other chains; a bare
+	// event stream cannot tell).
 	Truncated Problem = "truncated"
+	// AnchorMismatch: another chain anchored this one at an event whose
+	// hash differs from the event now there: the chain was rewritten.
+	AnchorMismatch Problem = "anchor mismatch"
+	// WrongChain: the event names another chain than the one it is in.
+	WrongChain Problem = "wrong chain"
 )
 
 // ChainError names the first bad event in a chain.
 type ChainError struct {
+	Chain   string  // the chain, empty for a single-chain trail
 	Seq     uint64  // sequence number the bad event claims
 	Index   int     // its position in the stream, from 0
 	Problem Problem // what is wrong with it
@@ -38,6 +45,9 @@ type ChainError struct {
 }
 
 func (e *ChainError) Error() string {
+	if e.Chain != "" {
+		return fmt.Sprintf("audit: chain %s: event %d (position %d): %s: %s", e.Chain, e.Seq, e.Index, e.Problem, e.Detail)
+	}
 	return fmt.Sprintf("audit: event %d (position %d): %s: %s", e.Seq, e.Index, e.Problem, e.Detail)
 }
 

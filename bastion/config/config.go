@@ -148,6 +148,14 @@ type Store struct {
 	// TLS is the client's mutual TLS to etcd. Required unless every
 	// endpoint is on loopback.
 	TLS StoreTLS `yaml:"tls"`
+	// LeaseTTL is the etcd lease under a gate's membership and its
+	// leaderships (etcd only; whole seconds, MinLeaseTTL to MaxLeaseTTL,
+	// DefaultLeaseTTL when unset). A gate that stops answering is seen
+	// gone this long after: its gate_id is free again, its running
+	// commands are marked Interrupted and the webhooks lead moves. Shorter
+	// notices a dead gate sooner; longer rides out longer pauses (a slow
+	// etcd, a stalled VM) without losing the membership.
+	LeaseTTL Duration `yaml:"lease_ttl"`
 	// Reserve is the free space the store keeps on the data dir's file
 	// system. Below it, the gate refuses work that needs a record (new
 	// sessions, votes) and keeps serving reads, until space returns: the
@@ -170,6 +178,16 @@ const (
 
 // DefaultEtcdPrefix is the key prefix when store.prefix is not set.
 const DefaultEtcdPrefix = "/keyturn/"
+
+// Bounds and default of store.lease_ttl. Below 2 s a lease would end on
+// an ordinary etcd leader election (about 1 s with etcd's defaults, and
+// etcd refuses shorter leases than its election needs); above 5 minutes a
+// dead gate's commands would show Executing for too long.
+const (
+	DefaultLeaseTTL = Duration(10 * time.Second)
+	MinLeaseTTL     = Duration(2 * time.Second)
+	MaxLeaseTTL     = Duration(5 * time.Minute)
+)
 
 // TOTP configures approvers' one-time codes.
 type TOTP struct {

@@ -148,6 +148,9 @@ func (c *Config) applyDefaults(dir string) {
 	if c.Store.Backend == BackendEtcd && c.Store.Prefix == "" {
 		c.Store.Prefix = DefaultEtcdPrefix
 	}
+	if c.Store.Backend == BackendEtcd && c.Store.LeaseTTL == 0 {
+		c.Store.LeaseTTL = DefaultLeaseTTL
+	}
 	c.Store.TLS.CA = resolve(dir, c.Store.TLS.CA)
 	c.Store.TLS.Cert = resolve(dir, c.Store.TLS.Cert)
 	c.Store.TLS.Key = resolve(dir, c.Store.TLS.Key)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // checkStore checks the store section and gate_id. With etcd it fails
@@ -21,7 +22,7 @@ func (v *validator) checkStore(c *Config) {
 		for _, f := range []struct {
 			set  bool
 			name string
-		}{{len(s.Endpoints) > 0, "endpoints"}, {s.Prefix != "", "prefix"}, {tlsSet, "tls"}} {
+		}{{len(s.Endpoints) > 0, "endpoints"}, {s.Prefix != "", "prefix"}, {tlsSet, "tls"}, {s.LeaseTTL != 0, "lease_ttl"}} {
 			if f.set {
 				v.errorf(v.at("store."+f.name), "store.%s: only for backend etcd (backend is badger)", f.name)
 			}
@@ -40,6 +41,10 @@ func (v *validator) checkStore(c *Config) {
 	}
 	if !strings.HasPrefix(s.Prefix, "/") || !strings.HasSuffix(s.Prefix, "/") {
 		v.errorf(v.at("store.prefix"), "store.prefix: want a key prefix starting and ending with /, got %q", s.Prefix)
+	}
+	if t := s.LeaseTTL; t < MinLeaseTTL || t > MaxLeaseTTL || t.Std()%time.Second != 0 {
+		v.errorf(v.at("store.lease_ttl"), "store.lease_ttl: want whole seconds from %s to %s (etcd leases count seconds), got %s",
+			MinLeaseTTL.Std(), MaxLeaseTTL.Std(), t.Std())
 	}
 	if len(s.Endpoints) == 0 {
 		v.errorf(v.at("store.endpoints"), "store.endpoints: at least one etcd client URL is required")

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStoreEtcd(t *testing.T) {
@@ -30,6 +31,13 @@ store:
 	if c.Store.Prefix != DefaultEtcdPrefix {
 		t.Errorf("default prefix %q", c.Store.Prefix)
 	}
+	if c.Store.LeaseTTL != DefaultLeaseTTL {
+		t.Errorf("default lease_ttl %v; want %v", c.Store.LeaseTTL.Std(), DefaultLeaseTTL.Std())
+	}
+	c, err = Parse("k.yaml", []byte("store:\n  backend: etcd\n  endpoints: [http://127.0.0.1:2379]\n  encryption_key_file: k\n  lease_ttl: 3s\ngate_id: g1\n"))
+	if err != nil || c.Store.LeaseTTL.Std() != 3*time.Second {
+		t.Fatalf("lease_ttl 3s: %v, %v", c.Store.LeaseTTL.Std(), err)
+	}
 	if c, err := Parse("k.yaml", []byte("listen: 127.0.0.1:2222\n")); err != nil || c.Store.Backend != BackendBadger {
 		t.Fatalf("default backend = %q, %v; want badger", c.Store.Backend, err)
 	}
@@ -55,6 +63,16 @@ func TestStoreErrors(t *testing.T) {
 			`k.yaml:5:15: store.endpoints[0]: want http://host:port or https://host:port, got "10.0.0.1:2379"`},
 		{"bad prefix", "gate_id: g\nstore:\n  backend: etcd\n  encryption_key_file: k\n  endpoints: [http://127.0.0.1:2379]\n  prefix: keyturn\n",
 			`k.yaml:6:11: store.prefix: want a key prefix starting and ending with /, got "keyturn"`},
+		{"lease_ttl too short", "gate_id: g\nstore:\n  backend: etcd\n  encryption_key_file: k\n  endpoints: [http://127.0.0.1:2379]\n  lease_ttl: 1s\n",
+			`k.yaml:6:14: store.lease_ttl: want whole seconds from 2s to 5m0s (etcd leases count seconds), got 1s`},
+		{"lease_ttl too long", "gate_id: g\nstore:\n  backend: etcd\n  encryption_key_file: k\n  endpoints: [http://127.0.0.1:2379]\n  lease_ttl: 1h\n",
+			`k.yaml:6:14: store.lease_ttl: want whole seconds from 2s to 5m0s (etcd leases count seconds), got 1h0m0s`},
+		{"lease_ttl not whole seconds", "gate_id: g\nstore:\n  backend: etcd\n  encryption_key_file: k\n  endpoints: [http://127.0.0.1:2379]\n  lease_ttl: 2500ms\n",
+			`k.yaml:6:14: store.lease_ttl: want whole seconds from 2s to 5m0s (etcd leases count seconds), got 2.5s`},
+		{"lease_ttl not a duration", "gate_id: g\nstore:\n  backend: etcd\n  encryption_key_file: k\n  endpoints: [http://127.0.0.1:2379]\n  lease_ttl: ten\n",
+			`k.yaml:6:14: `},
+		{"lease_ttl on badger", "store:\n  lease_ttl: 10s\n",
+			`k.yaml:2:14: store.lease_ttl: only for backend etcd (backend is badger)`},
 		{"bad gate_id", "gate_id: a+b\n", `k.yaml:1:10: gate_id: want letters, digits, '.', '_' or '-', got "a+b"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

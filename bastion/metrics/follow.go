@@ -50,22 +50,24 @@ func (m *Metrics) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) er
 	for c := range changes {
 		switch c.Kind {
 		case mpa.ChangeAudit:
+			// Each gate's chain counts on its own; a chain not seen
+			// before (a gate that joined since) starts at 1.
 			switch e := c.Audit; {
-			case e.Seq < next: // counted already, by a catch-up
-			case e.Seq > next: // the feed skipped some: read the trail
-				if next, err = m.catchUp(ctx, st, next); err != nil {
+			case e.Seq < max(next[e.Chain], 1): // counted already, by a catch-up
+			case e.Seq > max(next[e.Chain], 1): // the feed skipped some: read the trail
+				if err = m.catchUp(ctx, st, next); err != nil {
 					return err
 				}
 			default:
 				m.count(e)
-				next = e.Seq + 1
+				next[e.Chain] = e.Seq + 1
 			}
 		case mpa.ChangeRequest:
 			m.track(open, c.Request.ID, c.Request.Status)
 		case mpa.ChangeResync:
 			// The feed lost changes: count the events it lost from the
 			// trail, and the open requests afresh.
-			if next, err = m.catchUp(ctx, st, next); err != nil {
+			if err = m.catchUp(ctx, st, next); err != nil {
 				return err
 			}
 			if err := m.reseed(ctx, svc, open); err != nil {
@@ -97,53 +99,61 @@ func (m *Metrics) reseed(ctx context.Context, svc *mpa.Service, open map[string]
 // maxCatchUp bounds how many audit events one catch-up counts.
 const maxCatchUp = 100000
 
-// auditNext is the sequence number the next audit event will have.
-func auditNext(ctx context.Context, st mpa.Store) (uint64, error) {
-	var h audit.Head
+// auditNext is, by chain, the sequence number its next event will have.
+func auditNext(ctx context.Context, st mpa.Store) (map[string]uint64, error) {
+	next := map[string]uint64{}
 	err := st.View(ctx, func(tx mpa.Tx) error {
-		var err error
-		h, err = tx.AuditHead()
+		heads, err := tx.AuditChains()
+		for chain, h := range heads {
+			next[chain] = h.Seq + 1
+		}
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("metrics: read the audit head: %w", err)
+		return nil, fmt.Errorf("metrics: read the audit heads: %w", err)
 	}
-	return h.Seq + 1, nil
+	return next, nil
 }
 
-// catchUp counts the audit events from next on that are in the store now
-// and returns the sequence number after the last.
-func (m *Metrics) catchUp(ctx context.Context, st mpa.Store, next uint64) (uint64, error) {
+// catchUp counts the audit events of every chain from next on (a chain
+// missing from next: from 1) that are in the store now, and moves next
+// past them.
+func (m *Metrics) catchUp(ctx context.Context, st mpa.Store, next map[string]uint64) error {
 	var events []audit.Event
 	err := st.View(ctx, func(tx mpa.Tx) error {
 		events = events[:0]
-		h, err := tx.AuditHead()
+		heads, err := tx.AuditChains()
 		if err != nil {
 			return err
 		}
-		from := next
-		if h.Seq >= from && h.Seq-from >= maxCatchUp {
-			from = h.Seq - maxCatchUp + 1
-		}
-		for e, err := range tx.AuditEvents(from) {
-			if err != nil {
-				return err
+		for chain, h := range heads {
+			from := max(next[chain], 1)
+			if h.Seq >= from && h.Seq-from >= maxCatchUp {
+				from = h.Seq - maxCatchUp + 1
 			}
-			if e.Seq > h.Seq {
-				break
+			for e, err := range tx.AuditEvents(chain, from) {
+				if err != nil {
+					return err
+				}
+				if e.Seq > h.Seq {
+					break
+				}
+				events = append(events, e)
 			}
-			events = append(events, e)
 		}
 		return nil
 	})
 	if err != nil {
-		return next, fmt.Errorf("metrics: read the audit trail from %d: %w", next, err)
+		return fmt.Errorf("metrics: read the audit trail: %w", err)
 	}
 	for i := range events {
+		if events[i].Seq < max(next[events[i].Chain], 1) {
+			continue
+		}
 		m.count(&events[i])
-		next = events[i].Seq + 1
+		next[events[i].Chain] = events[i].Seq + 1
 	}
-	return next, nil
+	return nil
 }
 
 // track moves request id to status st in the open gauges; open holds what

@@ -43,7 +43,7 @@ func TestRecordDurableWhenReturned(t *testing.T) {
 			}
 			// Committed when returned: a fresh read sees it.
 			err = st.View(e.ctx, func(tx mpa.Tx) error {
-				h, err := tx.AuditHead()
+				h, err := tx.AuditHead(tx.AuditChain())
 				if err == nil && h.Seq < out.Seq {
 					t.Errorf("record %d returned at seq %d but the head is %d", i, out.Seq, h.Seq)
 				}
@@ -69,18 +69,18 @@ func TestRecordDurableWhenReturned(t *testing.T) {
 	defer st.Close()
 	stored := map[uint64]audit.Event{}
 	err = st.View(e.ctx, func(tx mpa.Tx) error {
-		head, err := tx.AuditHead()
+		head, err := tx.AuditHead(tx.AuditChain())
 		if err != nil {
 			return err
 		}
-		v, err := audit.VerifyHead(tx.AuditEvents(1))
+		v, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
 		if err != nil {
 			return err
 		}
 		if err := audit.CheckHead(v, head); err != nil {
 			return err
 		}
-		for ev, err := range tx.AuditEvents(1) {
+		for ev, err := range tx.AuditEvents(tx.AuditChain(), 1) {
 			if err != nil {
 				return err
 			}

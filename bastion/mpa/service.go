@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
@@ -75,7 +76,7 @@ type Service struct {
 	issuer     string // the otpauth issuer
 
 	// writes serializes this service's read-write transactions. Every
-	// write appends to the one audit chain, so concurrent writes from one
+	// write appends to this gate's audit chain, so concurrent writes from one
 	// gate would all conflict on its head and retry; taking turns here
 	// costs nothing they would not spend retrying. Gates sharing a store
 	// still race each other, which the store's conflict retry handles.
@@ -88,6 +89,11 @@ type Service struct {
 	// policyCheck, if set, vets each release against the policy record
 	// (see SetPolicyCheck).
 	policyCheck policyCheck
+
+	// anchored is the other chains' heads this service last anchored
+	// (see Anchor).
+	anchorMu sync.Mutex
+	anchored map[string]audit.Head
 }
 
 // update runs fn in a read-write store transaction, one at a time per

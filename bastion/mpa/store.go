@@ -92,14 +92,25 @@ type Tx interface {
 	GetSettings() (Settings, error)
 	PutSettings(s Settings) error
 
-	// AppendAudit links e after the chain's head (read in this
-	// transaction, see [audit.Seal]) and writes it without a TTL. It
-	// returns the sealed event.
+	// AppendAudit links e after the head of this store's own chain
+	// ([Tx.AuditChain], whose head it reads in this transaction, see
+	// [audit.Seal]), sets e.Chain and writes e without a TTL. It returns
+	// the sealed event. Appends to one chain serialise on its head;
+	// appends to different chains (different gates) never conflict.
 	AppendAudit(e audit.Event) (audit.Event, error)
-	// AuditHead returns the last event's position.
-	AuditHead() (audit.Head, error)
-	// AuditEvents yields events with Seq >= from in chain order.
-	AuditEvents(from uint64) iter.Seq2[audit.Event, error]
+	// AuditChain names the chain AppendAudit appends to: "" on a store
+	// one gate owns (Badger), the gate's gate_id on a shared store.
+	AuditChain() string
+	// AuditHead returns the position of chain's last event (the zero
+	// Head for a chain with none).
+	AuditHead(chain string) (audit.Head, error)
+	// AuditChains returns the head of every chain in the store, by name.
+	// Chains only grow, so in an Update this read does not make the
+	// transaction conflict with appends to other chains (see
+	// audit.AnchorData).
+	AuditChains() (map[string]audit.Head, error)
+	// AuditEvents yields chain's events with Seq >= from in chain order.
+	AuditEvents(chain string, from uint64) iter.Seq2[audit.Event, error]
 	// GateLive reports whether gateID has a live membership (see
 	// Store.Join). It is a read like the others: a transaction that acts
 	// on a gate being gone does not commit if the gate joined meanwhile.

@@ -49,6 +49,7 @@ type Service interface {
 
 	AuditEvents(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error]
 	VerifyAudit(ctx context.Context) error
+	VerifyAuditChains(ctx context.Context) (map[string]audit.Head, error)
 
 	RequestOutput(ctx context.Context, id string) (mpa.StoredOutput, error)
 

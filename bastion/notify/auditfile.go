@@ -17,6 +17,10 @@ type AuditFile struct {
 
 	// written, if set (tests), runs after each batch with the new head.
 	written func(audit.Head)
+
+	// chain is the store's own chain, the one mirrored (set by catchUp):
+	// with several gates on one store each gate mirrors its own chain.
+	chain string
 }
 
 // NewAuditFile returns an AuditFile writing to m; Run starts it.
@@ -27,7 +31,8 @@ func NewAuditFile(m *audit.Mirror, log *slog.Logger) *AuditFile {
 	return &AuditFile{m: m, log: log}
 }
 
-// Run copies the store's audit trail to m until ctx is done or the
+// Run copies the store's audit chain (its own, with several gates on one
+// store) to m until ctx is done or the
 // store closes: first the events the file lacks (all of them for a new
 // file), then each batch as it is committed. The feed only says when to
 // look; the events are read from the store in chain order, since one
@@ -43,7 +48,7 @@ func (a *AuditFile) Run(ctx context.Context, st mpa.Store) error {
 		return err
 	}
 	for c := range changes {
-		if c.Kind != mpa.ChangeResync && (c.Kind != mpa.ChangeAudit || c.Audit.Seq <= a.m.Head().Seq) {
+		if c.Kind != mpa.ChangeResync && (c.Kind != mpa.ChangeAudit || c.Audit.Chain != a.chain || c.Audit.Seq <= a.m.Head().Seq) {
 			continue
 		}
 		drain(changes)
@@ -75,7 +80,8 @@ func (a *AuditFile) catchUp(ctx context.Context, st mpa.Store) error {
 	var n int
 	err := st.View(ctx, func(tx mpa.Tx) error {
 		var err error
-		n, err = m.Append(tx.AuditEvents(from))
+		a.chain = tx.AuditChain()
+		n, err = m.Append(tx.AuditEvents(a.chain, from))
 		return err
 	})
 	switch {

@@ -51,6 +51,8 @@ type Notification struct {
 	// seq is the audit event the notification tells of (0: none), for
 	// the webhook mark; not sent.
 	seq uint64
+	// chain is the audit chain of that event.
+	chain string
 }
 
 // notification describes r as it stands after event.

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +31,8 @@ type Options struct {
 	Client *http.Client
 	// Backoff is the wait before retry attempt+1; [Backoff] by default.
 	Backoff func(attempt int) time.Duration
+	// Gate is this gate's name, sent in [HeaderGate].
+	Gate string
 }
 
 // Notifier sends request notifications to webhook endpoints.
@@ -78,7 +82,7 @@ func New(eps []Endpoint, opts Options) (*Notifier, error) {
 		if ep.Attempts <= 0 || ep.Queue <= 0 || ep.Timeout <= 0 {
 			return nil, fmt.Errorf("notify: endpoint %s: attempts, queue and timeout must be positive", ep.Name)
 		}
-		s := &sender{ep: ep, q: newQueue(ep.Queue), client: client, backoff: backoff, log: log,
+		s := &sender{ep: ep, q: newQueue(ep.Queue), client: client, backoff: backoff, log: log, gate: opts.Gate,
 			stats: &endpointStats{
 				delivered: results.WithLabelValues(ep.Name, "delivered"),
 				failed:    results.WithLabelValues(ep.Name, "failed"),
@@ -136,25 +140,45 @@ func (n *Notifier) Run(ctx context.Context, st mpa.Store, svc *mpa.Service) erro
 
 // RunFenced is Run for a leader: fence (a [mpa.Leadership]'s Fence, nil
 // for none) guards every write of the webhook mark, so a gate that lost
-// the lead cannot move the position back or forward under the new leader.
+// the lead cannot move the position back or forward under the new leader,
+// and is checked against the store before every POST, so that a gate
+// which lost the lead without noticing yet (paused past its lease, cut
+// off from etcd) does not send what the new leader sends. A failed check
+// ends RunFenced with an error wrapping [mpa.ErrNotLeader].
 func (n *Notifier) RunFenced(ctx context.Context, st mpa.Store, svc *mpa.Service, fence func(mpa.Tx) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	n.progress = newProgress()
+	var lead func(context.Context) error
+	if fence != nil {
+		lead = func(ctx context.Context) error {
+			err := st.View(ctx, func(tx mpa.Tx) error { return fence(tx) })
+			if err != nil && ctx.Err() == nil {
+				cancel(fmt.Errorf("notify: leadership check: %w", err))
+			}
+			return err
+		}
+	}
 	var wg sync.WaitGroup
 	for _, s := range n.senders {
+		s.lead = lead
 		wg.Go(func() { s.run(ctx) })
 	}
 	wg.Go(func() { n.keepMark(ctx, st, fence) })
 	err := n.Follow(ctx, st, svc)
-	cancel()
+	if cause := context.Cause(ctx); errors.Is(cause, mpa.ErrNotLeader) {
+		err = cause
+	}
+	cancel(nil)
 	wg.Wait()
 	return err
 }
 
 // MarkName is the store mark (see mpa.MarkTx) that holds the audit
 // sequence number up to which every webhook notification was handled
-// (delivered, given up, or dropped from a full queue).
+// (delivered, given up, or dropped from a full queue): of the one chain
+// of a single gate; on a shared store each gate's chain has its own mark,
+// MarkName/<chain>.
 const MarkName = "webhooks"
 
 // maxCatchUp bounds how many audit events a follower reads back when it
@@ -191,7 +215,7 @@ func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) e
 	if err != nil {
 		return err
 	}
-	if next, err = n.catchUp(ctx, st, next); err != nil {
+	if err = n.catchUp(ctx, st, next); err != nil {
 		return err
 	}
 	if n.ready != nil {
@@ -210,15 +234,16 @@ func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) e
 		case mpa.ChangeRequest:
 			reqs[c.Request.ID] = c.Request
 		case mpa.ChangeResync:
-			if next, err = n.catchUp(ctx, st, next); err != nil {
+			if err = n.catchUp(ctx, st, next); err != nil {
 				return err
 			}
 		case mpa.ChangeAudit:
 			e := c.Audit
-			switch {
-			case e.Seq < next: // read already, by a catch-up
-			case e.Seq > next: // the feed skipped some: read the trail
-				if next, err = n.catchUp(ctx, st, next); err != nil {
+			// A chain not seen before (a gate that joined since) starts at 1.
+			switch want := max(next[e.Chain], 1); {
+			case e.Seq < want: // read already, by a catch-up
+			case e.Seq > want: // the feed skipped some: read the trail
+				if err = n.catchUp(ctx, st, next); err != nil {
 					return err
 				}
 			default:
@@ -230,7 +255,7 @@ func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) e
 					}
 				}
 				n.event(e, r)
-				next = e.Seq + 1
+				next[e.Chain] = e.Seq + 1
 			}
 		}
 		if n.followed != nil {
@@ -240,95 +265,111 @@ func (n *Notifier) Follow(ctx context.Context, st mpa.Store, svc *mpa.Service) e
 	return ctx.Err()
 }
 
-// startAt is the first audit sequence number to notify: after the saved
-// mark, or, with none (the first start, or a store without marks), after
-// the trail's head now.
-func (n *Notifier) startAt(ctx context.Context, st mpa.Store) (uint64, error) {
-	var next uint64
-	var stored bool
+// startAt is, for each audit chain, the first sequence number to notify:
+// after the chain's saved mark; for a chain without one, from its first
+// event if another chain has a mark (a leader was here before, and this
+// chain's gate joined after it last saved), or else (the first start,
+// or a store without marks) after the chain's head now.
+func (n *Notifier) startAt(ctx context.Context, st mpa.Store) (map[string]uint64, error) {
+	next := map[string]uint64{}
 	err := st.View(ctx, func(tx mpa.Tx) error {
-		if mt, ok := tx.(mpa.MarkTx); ok {
-			v, found, err := mt.GetMark(MarkName)
-			if err != nil {
-				return err
-			}
-			if found {
-				next, stored = v+1, true
-				return nil
-			}
-		}
-		h, err := tx.AuditHead()
+		heads, err := tx.AuditChains()
 		if err != nil {
 			return err
 		}
-		next = h.Seq + 1
+		mt, marks := tx.(mpa.MarkTx)
+		stored := map[string]bool{}
+		for chain, h := range heads {
+			next[chain] = h.Seq + 1
+			if marks {
+				v, found, err := mt.GetMark(markName(chain))
+				if err != nil {
+					return err
+				}
+				if found {
+					next[chain], stored[chain] = v+1, true
+				}
+			}
+		}
+		for chain := range heads {
+			if len(stored) > 0 && !stored[chain] {
+				next[chain] = 1
+			}
+			n.progress.start(chain, next[chain], stored[chain])
+		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("notify: read the webhook position: %w", err)
+		return nil, fmt.Errorf("notify: read the webhook position: %w", err)
 	}
-	n.progress.start(next, stored)
 	return next, nil
 }
 
-// catchUp notifies the audit events from next on that are in the store
-// now, and returns the sequence number after the last.
-func (n *Notifier) catchUp(ctx context.Context, st mpa.Store, next uint64) (uint64, error) {
+// catchUp notifies the audit events of every chain that are in the store
+// now from next on (a chain missing from next: from 1), and moves next
+// past them.
+func (n *Notifier) catchUp(ctx context.Context, st mpa.Store, next map[string]uint64) error {
 	type found struct {
 		e audit.Event
 		r *mpa.Request
 	}
 	var events []found
-	from := next
+	var skipped map[string]uint64
 	err := st.View(ctx, func(tx mpa.Tx) error {
 		events = events[:0]
-		h, err := tx.AuditHead()
+		skipped = map[string]uint64{}
+		heads, err := tx.AuditChains()
 		if err != nil {
 			return err
 		}
-		if h.Seq >= from && h.Seq-from >= maxCatchUp {
-			n.log.Warn("webhook: too far behind; the oldest notifications are skipped", "from", from, "head", h.Seq, "kept", maxCatchUp)
-			from = h.Seq - maxCatchUp + 1
-		}
-		for e, err := range tx.AuditEvents(from) {
-			if err != nil {
-				return err
+		for _, chain := range slices.Sorted(maps.Keys(heads)) {
+			h := heads[chain]
+			from := max(next[chain], 1)
+			if h.Seq >= from && h.Seq-from >= maxCatchUp {
+				n.log.Warn("webhook: too far behind; the oldest notifications are skipped", "chain", chain, "from", from, "head", h.Seq, "kept", maxCatchUp)
+				from = h.Seq - maxCatchUp + 1
+				skipped[chain] = from
 			}
-			if e.Seq > h.Seq {
-				break
-			}
-			f := found{e: e}
-			if eventOf(e.Kind) != "" {
-				r, err := tx.GetRequest(e.Request)
-				switch {
-				case err == nil:
-					f.r = &r
-				case !errors.Is(err, mpa.ErrNotFound):
+			for e, err := range tx.AuditEvents(chain, from) {
+				if err != nil {
 					return err
 				}
+				if e.Seq > h.Seq {
+					break
+				}
+				f := found{e: e}
+				if eventOf(e.Kind) != "" {
+					r, err := tx.GetRequest(e.Request)
+					switch {
+					case err == nil:
+						f.r = &r
+					case !errors.Is(err, mpa.ErrNotFound):
+						return err
+					}
+				}
+				events = append(events, f)
 			}
-			events = append(events, f)
 		}
 		return nil
 	})
 	if err != nil {
-		return next, fmt.Errorf("notify: read the audit trail from %d: %w", from, err)
+		return fmt.Errorf("notify: read the audit trail: %w", err)
 	}
-	if from > next {
-		n.progress.skip(from)
+	for chain, from := range skipped {
+		n.progress.skip(chain, from)
+		next[chain] = from
 	}
-	next = from
 	for _, f := range events {
-		if f.e.Seq < next {
+		if f.e.Seq < max(next[f.e.Chain], 1) {
 			continue
 		}
 		if eventOf(f.e.Kind) != "" && f.r == nil {
 			n.log.Warn("webhook: request no longer stored; notification not sent", "request", f.e.Request, "event", f.e.Kind)
 		}
 		n.event(&f.e, f.r)
-		next = f.e.Seq + 1
+		next[f.e.Chain] = f.e.Seq + 1
 	}
-	return next, nil
+	return nil
 }
 
 // readRequest reads one request.
@@ -350,7 +391,7 @@ func readRequest(ctx context.Context, st mpa.Store, id string) (*mpa.Request, er
 func (n *Notifier) event(e *audit.Event, r *mpa.Request) {
 	event := eventOf(e.Kind)
 	if event == "" || r == nil || r.ID != e.Request {
-		n.progress.handled(e.Seq, 0)
+		n.progress.handled(e.Chain, e.Seq, 0)
 		return
 	}
 	x := notification(event, r)
@@ -359,7 +400,7 @@ func (n *Notifier) event(e *audit.Event, r *mpa.Request) {
 	if event == audit.KindRequestCreated {
 		x.Status = mpa.StatusPending.String()
 	}
-	x.seq = e.Seq
+	x.seq, x.chain = e.Seq, e.Chain
 	// Counted open before the senders can finish it.
 	want := 0
 	for _, s := range n.senders {
@@ -367,9 +408,9 @@ func (n *Notifier) event(e *audit.Event, r *mpa.Request) {
 			want++
 		}
 	}
-	n.progress.handled(e.Seq, want)
+	n.progress.handled(e.Chain, e.Seq, want)
 	for range want - n.Notify(x) { // not queued (unencodable): not open
-		n.progress.done(e.Seq)
+		n.progress.done(e.Chain, e.Seq)
 	}
 }
 

@@ -18,15 +18,15 @@ type queue struct {
 type queued struct {
 	n    Notification
 	body []byte
-	// done, if set, is told n.seq once this endpoint is done with it
-	// (delivered, given up or dropped), for the webhook mark.
-	done func(seq uint64)
+	// done, if set, is told n.chain and n.seq once this endpoint is done
+	// with it (delivered, given up or dropped), for the webhook mark.
+	done func(chain string, seq uint64)
 }
 
 // finished tells done, if any, that this endpoint is done with it.
 func (it queued) finished() {
 	if it.done != nil && it.n.seq != 0 {
-		it.done(it.n.seq)
+		it.done(it.n.chain, it.n.seq)
 	}
 }
 

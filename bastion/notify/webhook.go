@@ -27,6 +27,9 @@ const (
 	HeaderEvent = "X-Keyturn-Event"
 	// HeaderDelivery repeats the body's id: the same on every retry.
 	HeaderDelivery = "X-Keyturn-Delivery"
+	// HeaderGate names the gate that sent the POST (its gate_id, or its
+	// node name): with several gates, which one led the webhooks.
+	HeaderGate = "X-Keyturn-Gate"
 )
 
 // Endpoint is one webhook receiver.
@@ -78,6 +81,13 @@ type sender struct {
 	stats   *endpointStats
 	// sent, if set (tests), runs after each delivery ends, err nil or not.
 	sent func(Notification, error)
+
+	// gate is sent in HeaderGate.
+	gate string
+	// lead, if set (a leader's sender, see RunFenced), is checked before
+	// every POST: an error means this gate no longer leads at the store's
+	// current revision, and the notification is left to the new leader.
+	lead func(ctx context.Context) error
 }
 
 func (s *sender) wants(event string) bool {
@@ -102,6 +112,12 @@ func (s *sender) run(ctx context.Context) {
 		}
 		err := s.deliver(ctx, it)
 		switch {
+		case errors.Is(err, errNotLeading):
+			// Not done, and not sent: the new leader sends it (same id)
+			// from the mark, which this gate can no longer move.
+			s.log.Warn("webhook: this gate no longer leads; leaving the notification to the leader",
+				"endpoint", s.ep.Name, "event", it.n.Event, "request", it.n.Request, "err", err)
+			return
 		case err == nil:
 			s.stats.delivered.Inc()
 		case ctx.Err() != nil:
@@ -124,6 +140,11 @@ func (s *sender) run(ctx context.Context) {
 // again will not change the receiver's mind.
 func (s *sender) deliver(ctx context.Context, it queued) error {
 	for attempt := 1; ; attempt++ {
+		if s.lead != nil {
+			if err := s.lead(ctx); err != nil {
+				return fmt.Errorf("%w: %w", errNotLeading, err)
+			}
+		}
 		err := s.post(ctx, it)
 		if err == nil {
 			return nil
@@ -143,6 +164,9 @@ func (s *sender) deliver(ctx context.Context, it queued) error {
 	}
 }
 
+// errNotLeading: the leadership check before a POST failed.
+var errNotLeading = errors.New("webhook: not the leader")
+
 type permanentError struct{ status string }
 
 func (e *permanentError) Error() string { return "endpoint answered " + e.status }
@@ -159,6 +183,9 @@ func (s *sender) post(ctx context.Context, it queued) error {
 	req.Header.Set(HeaderSignature, Sign(s.ep.Secret, it.body))
 	req.Header.Set(HeaderEvent, it.n.Event)
 	req.Header.Set(HeaderDelivery, it.n.ID)
+	if s.gate != "" {
+		req.Header.Set(HeaderGate, s.gate)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		// url.Error names the URL, which may carry a token.

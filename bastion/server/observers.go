@@ -44,7 +44,7 @@ func openObservers(cfg *config.Config, log *slog.Logger) (*observers, error) {
 		reg = o.metrics.Registerer()
 	}
 	if len(cfg.Webhooks) > 0 {
-		n, err := notify.New(notify.Endpoints(cfg.Webhooks), notify.Options{Logger: log, Registerer: reg})
+		n, err := notify.New(notify.Endpoints(cfg.Webhooks), notify.Options{Logger: log, Registerer: reg, Gate: cfg.GateID})
 		if err != nil {
 			o.close()
 			return nil, err

@@ -279,3 +279,55 @@ func TestEtcdWebhooksOnce(t *testing.T) {
 		}
 	}
 }
+
+// store.lease_ttl reaches the store: a gate's membership lease is granted
+// for it (and so Interrupted follows it, see interruptGone).
+func TestOpenEtcdLeaseTTL(t *testing.T) {
+	srv, err := etcdtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secrets.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		line string
+		want int64
+	}{{"", 10}, {"  lease_ttl: 3s\n", 3}} {
+		text := "gate_id: gate-a\nstore:\n  backend: etcd\n  endpoints: [" + srv.Endpoints[0] + "]\n  prefix: /ttl-test/\n  encryption_key_file: secrets.key\n" + tc.line
+		cfg, err := config.Parse(filepath.Join(dir, "keyturn.yaml"), []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := OpenStore(cfg, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		m, err := st.Join(ctx, "gate-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := clientv3.New(clientv3.Config{Endpoints: srv.Endpoints, DialTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := cli.Get(ctx, "/ttl-test/members/gate-a")
+		if err != nil || len(resp.Kvs) != 1 {
+			t.Fatalf("member key: %v, %v", resp, err)
+		}
+		ttl, err := cli.TimeToLive(ctx, clientv3.LeaseID(resp.Kvs[0].Lease))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl.GrantedTTL != tc.want {
+			t.Errorf("lease_ttl %q: membership lease granted for %ds; want %d", strings.TrimSpace(tc.line), ttl.GrantedTTL, tc.want)
+		}
+		cli.Close()
+		m.Close()
+		st.Close()
+		cancel()
+	}
+}

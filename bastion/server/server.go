@@ -194,6 +194,12 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 		if s.shared {
 			s.interruptGone(ctx)
 		}
+	}, func(ctx context.Context) {
+		// Each gate has its own audit chain on a shared store; anchors
+		// tie them together (see audit.AnchorData).
+		if s.shared {
+			s.MPA.RunAnchors(ctx)
+		}
 	})
 	// Metrics, webhooks and the audit file read the store until it
 	// closes; they are waited for, so none reads a closed store.
@@ -246,7 +252,7 @@ func (s *Server) Close() error {
 }
 
 // goneEvery is how often a gate on a shared store looks for commands left
-// running by a gate that is gone; with the membership lease (10s) it
+// running by a gate that is gone; with the membership lease (store.lease_ttl) it
 // bounds how long such a request shows Executing.
 const goneEvery = 2 * time.Second
 

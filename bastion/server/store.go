@@ -42,7 +42,8 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (ClosableStore, error) {
 // openEtcd connects to the configured etcd cluster, with mutual TLS when
 // configured; key seals approvers' TOTP secrets.
 func openEtcd(cfg *config.Config, key []byte, log *slog.Logger) (ClosableStore, error) {
-	opts := etcdstore.Options{Endpoints: cfg.Store.Endpoints, Prefix: cfg.Store.Prefix, SecretKey: key, Logger: log}
+	opts := etcdstore.Options{Endpoints: cfg.Store.Endpoints, Prefix: cfg.Store.Prefix, SecretKey: key, Logger: log,
+		SessionTTL: cfg.Store.LeaseTTL.Std(), Chain: cfg.GateID}
 	if t := cfg.Store.TLS; t.CA != "" {
 		tc, err := etcdstore.TLSConfig(t.CA, t.Cert, t.Key)
 		if err != nil {

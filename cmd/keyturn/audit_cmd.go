@@ -22,7 +22,10 @@ const auditUsage = `Usage:
   keyturn audit verify --file EXPORT.jsonl
   keyturn audit verify --config keyturn.yaml
 
-Checks the hash-chained audit trail and names the first bad event.
+Checks the hash-chained audit trail and names the first bad event. With
+several gates on one store each gate has its own chain: every chain is
+checked, and every anchor one chain holds of another (a chain truncated or
+rewritten under its anchors is named).
 
 With --data-dir it reads the gate's store directly; stop the gate first (a
 running gate holds the store's lock). With --file it checks an export made
@@ -89,13 +92,19 @@ func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			defer f.Close()
 			r = f
 		}
-		head, err := audit.VerifyHead(audit.ReadJSONL(r))
+		src, err := audit.ReadChains(audit.ReadJSONL(r))
+		if err != nil {
+			return fail("%s: %v", *file, err)
+		}
+		heads, err := audit.VerifyChains(src)
 		if err != nil {
 			return chainBroken(stdout, stderr, *file, err)
 		}
-		fmt.Fprintf(stdout, "audit chain ok: %d events, head seq %d hash %s\n"+
-			"(an export cannot show events cut off after its last line: compare this head with\n"+
-			"'mpa audit verify' on the gate)\n", head.Seq, head.Seq, dashIfEmpty(head.Hash))
+		for _, l := range audit.HeadLines(heads) {
+			fmt.Fprintln(stdout, l)
+		}
+		fmt.Fprintf(stdout, "(an export cannot show events cut off after its last line, beyond what\n"+
+			"other chains anchored: compare these heads with 'mpa audit verify' on a gate)\n")
 		return 0
 	}
 
@@ -114,17 +123,13 @@ func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer st2.Close()
 	ctx := context.Background()
 	svc := mpa.New(st2, mpa.Options{Logger: log})
-	if err := svc.VerifyAudit(ctx); err != nil {
+	heads, err := svc.VerifyAuditChains(ctx)
+	if err != nil {
 		return chainBroken(stdout, stderr, *dataDir, err)
 	}
-	var last audit.Event
-	for e, err := range svc.AuditEvents(ctx, audit.Filter{}) {
-		if err != nil {
-			return fail("%v", err)
-		}
-		last = e
+	for _, l := range audit.HeadLines(heads) {
+		fmt.Fprintln(stdout, l)
 	}
-	fmt.Fprintf(stdout, "audit chain ok: %d events, head seq %d hash %s\n", last.Seq, last.Seq, dashIfEmpty(last.Hash))
 	return 0
 }
 
@@ -133,17 +138,14 @@ func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func chainBroken(stdout, stderr io.Writer, what string, err error) int {
 	var ce *audit.ChainError
 	if errors.As(err, &ce) {
-		fmt.Fprintf(stdout, "audit chain is BROKEN: first bad event is seq %d (position %d): %s\n", ce.Seq, ce.Index, ce.Problem)
+		at := fmt.Sprintf("seq %d", ce.Seq)
+		if ce.Chain != "" {
+			at = fmt.Sprintf("chain %s seq %d", ce.Chain, ce.Seq)
+		}
+		fmt.Fprintf(stdout, "audit chain is BROKEN: first bad event is %s (position %d): %s\n", at, ce.Index, ce.Problem)
 	}
 	fmt.Fprintf(stderr, "keyturn audit verify: %s: %v\n", what, err)
 	return 1
-}
-
-func dashIfEmpty(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // openOfflineStore opens the gate's store for a tool run on the gate host

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/bastion/server"
+	"github.com/keyturn/keyturn/bastion/store/etcdstore"
 	"github.com/keyturn/keyturn/bastion/store/etcdstore/etcdtest"
 )
 
@@ -31,7 +34,7 @@ func TestAuditVerifyEtcd(t *testing.T) {
 	}
 	st.Close()
 	r := runTool(auditMain, "", "verify", "--config", cfgPath)
-	if r.code != 0 || !strings.Contains(r.stdout, "audit chain ok: 4 events") {
+	if r.code != 0 || !strings.Contains(r.stdout, "audit chain ok: chain gate-a: 4 events") {
 		t.Fatalf("verify --config: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: srv.Endpoints, DialTimeout: 10 * time.Second})
@@ -41,7 +44,7 @@ func TestAuditVerifyEtcd(t *testing.T) {
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	key := "/site-a/aud/0000000000000002"
+	key := "/site-a/aud/gate-a/0000000000000002"
 	resp, err := cli.Get(ctx, key)
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("raw event 2: %v, %v", resp, err)
@@ -51,12 +54,141 @@ func TestAuditVerifyEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = runTool(auditMain, "", "verify", "--config", cfgPath)
-	if r.code != 1 || !strings.Contains(r.stdout, "first bad event is seq 2") {
+	if r.code != 1 || !strings.Contains(r.stdout, "first bad event is chain gate-a seq 2") {
 		t.Fatalf("verify --config after an edit: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	r = runTool(auditMain, "", "verify", "--config", cfgPath, "--data-dir", dir)
 	if r.code != 2 || !strings.Contains(r.stderr, "--config goes alone") {
 		t.Fatalf("--config with --data-dir: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// Three gates, three chains anchored together: `keyturn audit verify`
+// checks them all, on etcd (--config) and in an export (--file), and
+// names the chain when one of them is cut short or rewritten behind the
+// gates' backs, though that chain alone still verifies.
+func TestAuditVerifyEtcdChains(t *testing.T) {
+	for _, tamper := range []string{"truncate", "rewrite", "export without a chain"} {
+		t.Run(tamper, func(t *testing.T) {
+			srv, dir, cfgPath, st := etcdGate(t, "  prefix: /site-a/\n")
+			stores := []mpa.Store{st}
+			for _, g := range []string{"gate-b", "gate-c"} {
+				o, err := etcdstore.Open(etcdstore.Options{Endpoints: srv.Endpoints, Prefix: "/site-a/", Chain: g,
+					SecretKey: []byte("0123456789abcdef0123456789abcdef"), Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer o.Close()
+				stores = append(stores, o)
+			}
+			ctx := context.Background()
+			var svcs []*mpa.Service
+			for _, s := range stores {
+				svcs = append(svcs, mpa.New(s, mpa.Options{Logger: slog.New(slog.DiscardHandler)}))
+			}
+			for i := range 12 {
+				if _, err := svcs[i%3].Record(ctx, audit.Event{Kind: "test", Actor: "alice", Data: audit.Data(map[string]int{"i": i})}); err != nil {
+					t.Fatal(err)
+				}
+				if i%6 == 5 {
+					for _, svc := range svcs {
+						if _, err := svc.Anchor(ctx); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			r := runTool(auditMain, "", "verify", "--config", cfgPath)
+			if r.code != 0 || strings.Count(r.stdout, "audit chain ok: chain gate-") != 3 {
+				t.Fatalf("verify --config: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			export := filepath.Join(dir, "export.jsonl")
+			var buf strings.Builder
+			if err := audit.WriteJSONL(&buf, svcs[0].AuditEvents(ctx, audit.Filter{})); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(export, []byte(buf.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r = runTool(auditMain, "", "verify", "--file", export)
+			if r.code != 0 || strings.Count(r.stdout, "audit chain ok: chain gate-") != 3 {
+				t.Fatalf("verify --file: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+
+			cli, err := clientv3.New(clientv3.Config{Endpoints: srv.Endpoints, DialTimeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cli.Close()
+			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			switch tamper {
+			case "truncate": // gate-b's chain cut after event 2, its head record to match
+				for seq := 3; seq <= 8; seq++ {
+					if _, err := cli.Delete(tctx, fmt.Sprintf("/site-a/aud/gate-b/%016x", seq)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				resp, err := cli.Get(tctx, "/site-a/aud/gate-b/0000000000000002")
+				if err != nil || len(resp.Kvs) != 1 {
+					t.Fatalf("raw event 2: %v, %v", resp, err)
+				}
+				var e audit.Event
+				if err := json.Unmarshal(resp.Kvs[0].Value, &e); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := cli.Put(tctx, "/site-a/meta/audit-heads/gate-b", string(audit.Data(audit.Head{Seq: e.Seq, Hash: e.Hash}))); err != nil {
+					t.Fatal(err)
+				}
+				r = runTool(auditMain, "", "verify", "--config", cfgPath)
+				if r.code != 1 || !strings.Contains(r.stdout, "first bad event is chain gate-b seq 3") || !strings.Contains(r.stdout, "truncated") {
+					t.Fatalf("verify --config after a cut: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+				}
+			case "rewrite": // gate-c's chain re-sealed from event 1 with another actor
+				resp, err := cli.Get(tctx, "/site-a/aud/gate-c/", clientv3.WithPrefix())
+				if err != nil {
+					t.Fatal(err)
+				}
+				var head audit.Head
+				for _, kv := range resp.Kvs {
+					var e audit.Event
+					if err := json.Unmarshal(kv.Value, &e); err != nil {
+						t.Fatal(err)
+					}
+					if e.Seq == 1 {
+						e.Actor = "mallory"
+					}
+					if e, err = audit.Seal(head, e); err != nil {
+						t.Fatal(err)
+					}
+					head = audit.Head{Seq: e.Seq, Hash: e.Hash}
+					if _, err := cli.Put(tctx, string(kv.Key), string(audit.Data(e))); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := cli.Put(tctx, "/site-a/meta/audit-heads/gate-c", string(audit.Data(head))); err != nil {
+					t.Fatal(err)
+				}
+				r = runTool(auditMain, "", "verify", "--config", cfgPath)
+				if r.code != 1 || !strings.Contains(r.stdout, "chain gate-c") || !strings.Contains(r.stdout, "anchor mismatch") {
+					t.Fatalf("verify --config after a rewrite: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+				}
+			case "export without a chain":
+				var kept []string
+				for _, l := range strings.SplitAfter(buf.String(), "\n") {
+					if !strings.Contains(l, `"chain":"gate-a"`) {
+						kept = append(kept, l)
+					}
+				}
+				if err := os.WriteFile(export, []byte(strings.Join(kept, "")), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				r = runTool(auditMain, "", "verify", "--file", export)
+				if r.code != 1 || !strings.Contains(r.stdout, "chain gate-a") || !strings.Contains(r.stdout, "truncated") {
+					t.Fatalf("verify --file without gate-a's chain: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+				}
+			}
+		})
 	}
 }
 

@@ -53,6 +53,8 @@ type env struct {
 	jump      *sshdHost
 	gate      *gateProc
 	sshConfig map[string]string // ssh_config file by alg set name
+	bin       string            // the keyturn binary
+	alicePub  string
 }
 
 func setup(ctx context.Context, o options) (e *env, err error) {
@@ -102,6 +104,7 @@ func setup(ctx context.Context, o options) (e *env, err error) {
 		return e, fmt.Errorf("gate host key: %w", err)
 	}
 	authKeys := alicePub + "\n" + bastion.AuthorizedKey(gateClient.PublicKey(), "keyturn-gate") + "\n"
+	e.bin, e.alicePub = bin, alicePub
 
 	for _, a := range algSets {
 		h, err := startSSHD(ctx, dir, "t-"+a.Name, authKeys, a.sshdLines())

@@ -48,6 +48,8 @@ func run(args []string) int {
 	fs.StringVar(&o.gateBin, "keyturn", "", "use this keyturn `binary` instead of building cmd/keyturn")
 	fs.StringVar(&o.policies, "policies", "policies.yaml", "the gate's policy `file` (the shipped one)")
 	storesOnly := fs.Bool("stores", false, "only measure decisions recorded per second on Badger and on a three-member etcd with 1 and 3 gates")
+	oneChain := fs.Bool("one-chain", false, "with --stores: every etcd gate appends to one audit chain (the design before per-gate chains), for comparison")
+	storeCold := fs.Bool("store-cold", false, "only measure a cold ssh through a gate on Badger and through one on a three-member etcd, side by side")
 	only := fs.String("only", "", "run only these `parts`, comma-separated: cold, warm, throughput, concurrency, approval")
 	fs.IntVar(&o.pairRuns, "warm-runs", 0, "iterations of the interleaved direct/keyturn warm exec (default 60, 20 with --quick)")
 	if err := fs.Parse(args); err != nil {
@@ -60,12 +62,34 @@ func run(args []string) int {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		fsg, err := storesBench(ctx, perGate, sessions)
+		fsg, err := storesBench(ctx, perGate, sessions, *oneChain)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "keyturnbench: %v\n", err)
 			return 1
 		}
 		printStores(os.Stdout, fsg)
+		return 0
+	}
+	if *storeCold {
+		runs := 60
+		if o.quick {
+			runs = 15
+		}
+		o.requests, o.approvers = 0, 0
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		r, err := storeColdBench(ctx, o, runs)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "keyturnbench: %v\n", err)
+			return 1
+		}
+		printStoreCold(os.Stdout, r)
+		if o.jsonPath != "" {
+			if err := writeJSON(o.jsonPath, r); err != nil {
+				fmt.Fprintf(os.Stderr, "keyturnbench: write %s: %v\n", o.jsonPath, err)
+				return 1
+			}
+		}
 		return 0
 	}
 	if *only != "" {

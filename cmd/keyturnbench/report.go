@@ -199,7 +199,7 @@ func goals(r *Results) []Goal {
 	return gs
 }
 
-func writeJSON(path string, r *Results) error {
+func writeJSON(path string, r any) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

@@ -29,6 +29,12 @@ type Backend struct {
 	// them resume. Backends whose feed cannot have gaps leave it nil.
 	Gap func(t *testing.T, st mpa.Store, during func(compact func()))
 
+	// OpenGate, if set, prepares a fresh, empty data set and returns a
+	// function opening a handle on it as gate: a handle that appends to
+	// gate's own audit chain. Backends with one chain per data set (one
+	// gate) leave it nil, and the suite's gates share that chain.
+	OpenGate func(t *testing.T) (open func(gate string) mpa.Store)
+
 	// LoseLease, if set, ends m's lease behind the holder's back (as an
 	// expiry after a crash or partition would). Nil for backends without
 	// leases.
@@ -59,6 +65,7 @@ func Run(t *testing.T, b Backend) {
 		{"Retention", testRetention},
 		{"LargeTransaction", testLargeTransaction},
 		{"ConcurrentRecords", testConcurrentRecords},
+		{"ConcurrentRecordsAcrossGates", testRecordsAcrossGates},
 		{"AuditFrom", testAuditFrom},
 		{"LiveIndex", testLiveIndex},
 		{"MembershipExclusive", testMembership},
@@ -206,11 +213,11 @@ func testReadYourWrites(t *testing.T, b Backend) {
 				return err
 			}
 		}
-		h, err := tx.AuditHead()
+		h, err := tx.AuditHead(tx.AuditChain())
 		if err != nil || h.Seq != 3 {
 			t.Errorf("head in tx = %+v, %v; want seq 3", h, err)
 		}
-		if _, err := audit.VerifyHead(tx.AuditEvents(1)); err != nil {
+		if _, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1)); err != nil {
 			t.Errorf("own events do not chain: %v", err)
 		}
 		return nil
@@ -222,11 +229,11 @@ func testReadYourWrites(t *testing.T, b Backend) {
 		if got := strings.Join(ids(t, tx), ","); got != "req-a,req-b" {
 			t.Errorf("scan after commit = %s", got)
 		}
-		head, err := tx.AuditHead()
+		head, err := tx.AuditHead(tx.AuditChain())
 		if err != nil {
 			return err
 		}
-		v, err := audit.VerifyHead(tx.AuditEvents(1))
+		v, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
 		if err != nil {
 			return err
 		}
@@ -249,7 +256,7 @@ func testNotFound(t *testing.T, b Backend) {
 		if s, err := tx.GetSettings(); err != nil || s.Enabled || s.Policy != nil {
 			t.Errorf("missing settings = %+v, %v; want the zero Settings", s, err)
 		}
-		if h, err := tx.AuditHead(); err != nil || h != (audit.Head{}) {
+		if h, err := tx.AuditHead(tx.AuditChain()); err != nil || h != (audit.Head{}) {
 			t.Errorf("empty head = %+v, %v", h, err)
 		}
 		return nil
@@ -695,7 +702,7 @@ func testRetention(t *testing.T, b Backend) {
 		if got := strings.Join(ids(t, tx), ","); got != "req-live" {
 			t.Errorf("scan after retention = %q; want req-live only", got)
 		}
-		h, err := tx.AuditHead()
+		h, err := tx.AuditHead(tx.AuditChain())
 		if err != nil || h.Seq != 1 {
 			t.Errorf("audit head = %+v, %v; want the event kept", h, err)
 		}
@@ -763,11 +770,11 @@ func testConcurrentRecords(t *testing.T, b Backend) {
 		}
 	}
 	err := handles[1].View(ctxFor(t), func(tx mpa.Tx) error {
-		head, err := tx.AuditHead()
+		head, err := tx.AuditHead(tx.AuditChain())
 		if err != nil {
 			return err
 		}
-		v, err := audit.VerifyHead(tx.AuditEvents(1))
+		v, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
 		if err != nil {
 			return err
 		}
@@ -778,7 +785,7 @@ func testConcurrentRecords(t *testing.T, b Backend) {
 			return fmt.Errorf("head at %d; want %d", head.Seq, n)
 		}
 		seen := map[string]bool{}
-		for e, err := range tx.AuditEvents(1) {
+		for e, err := range tx.AuditEvents(tx.AuditChain(), 1) {
 			if err != nil {
 				return err
 			}
@@ -791,6 +798,103 @@ func testConcurrentRecords(t *testing.T, b Backend) {
 	})
 	if err != nil {
 		t.Fatalf("chain after concurrent records: %v", err)
+	}
+}
+
+// 500 records from concurrent sessions on three gates, each through its
+// Service (group commit), with anchors taken while they run; then every
+// chain verifies, every anchor matches, and every record is in the trail
+// once. With a backend that gives each gate its chain there are three
+// chains, each holding its gate's records.
+func testRecordsAcrossGates(t *testing.T, b Backend) {
+	gates := []string{"gate-a", "gate-b", "gate-c"}
+	var handles []mpa.Store
+	if b.OpenGate != nil {
+		open := b.OpenGate(t)
+		for _, g := range gates {
+			handles = append(handles, open(g))
+		}
+	} else {
+		open := b.New(t)
+		for range gates {
+			handles = append(handles, open())
+		}
+	}
+	svcs := make([]*mpa.Service, len(gates))
+	for i, g := range gates {
+		svcs[i] = mpa.New(handles[i], mpa.Options{Node: g})
+	}
+	ctx := ctxFor(t)
+	const n = 500
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n) // n records and a few anchors
+	for i := range n {
+		wg.Go(func() {
+			e := event("record", i)
+			e.Actor = gates[i%len(gates)]
+			_, err := svcs[i%len(gates)].Record(ctx, e)
+			errs <- err
+		})
+		if i%100 == 50 { // anchors while records flow
+			for _, svc := range svcs {
+				wg.Go(func() { _, err := svc.Anchor(ctx); errs <- err })
+			}
+		}
+	}
+	wg.Wait()
+	for _, svc := range svcs { // and once everything is in
+		if _, err := svc.Anchor(ctx); err != nil {
+			t.Fatalf("anchor: %v", err)
+		}
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("record or anchor: %v", err)
+		}
+	}
+	heads, err := svcs[1].VerifyAuditChains(ctx)
+	if err != nil {
+		t.Fatalf("verify after concurrent records: %v", err)
+	}
+	if b.OpenGate != nil && len(heads) != len(gates) {
+		t.Fatalf("%d chains %v; want one per gate", len(heads), heads)
+	}
+	seen := map[string]int{}
+	anchors := 0
+	var total uint64
+	for _, h := range heads {
+		total += h.Seq
+	}
+	var listed uint64
+	for e, err := range svcs[0].AuditEvents(ctx, audit.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed++
+		switch e.Kind {
+		case "record":
+			seen[string(e.Data)]++
+			if b.OpenGate != nil && e.Chain != e.Actor {
+				t.Errorf("record of %s in chain %q", e.Actor, e.Chain)
+			}
+		case audit.KindAnchor:
+			anchors++
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct records in the trail; want %d", len(seen), n)
+	}
+	for d, c := range seen {
+		if c != 1 {
+			t.Fatalf("record %s %d times", d, c)
+		}
+	}
+	if listed != total {
+		t.Fatalf("listed %d events; the chains' heads add up to %d", listed, total)
+	}
+	if b.OpenGate != nil && anchors < len(gates) {
+		t.Fatalf("%d anchors; want at least one per gate", anchors)
 	}
 }
 
@@ -813,7 +917,7 @@ func testAuditFrom(t *testing.T, b Backend) {
 	}
 	err := st.View(ctxFor(t), func(tx mpa.Tx) error {
 		var seqs []uint64
-		for e, err := range tx.AuditEvents(5) {
+		for e, err := range tx.AuditEvents(tx.AuditChain(), 5) {
 			if err != nil {
 				return err
 			}

@@ -191,11 +191,11 @@ func appendEvents(t *testing.T, st *badgerstore.Store, n int) {
 
 func verify(st *badgerstore.Store) error {
 	return st.View(context.Background(), func(tx mpa.Tx) error {
-		head, err := tx.AuditHead()
+		head, err := tx.AuditHead(tx.AuditChain())
 		if err != nil {
 			return err
 		}
-		got, err := audit.VerifyHead(tx.AuditEvents(1))
+		got, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
 		if err != nil {
 			return err
 		}
@@ -300,7 +300,7 @@ func TestAuditChainSurvivesReopen(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	st.View(context.Background(), func(tx mpa.Tx) error {
-		return audit.WriteJSONL(&buf, tx.AuditEvents(1))
+		return audit.WriteJSONL(&buf, tx.AuditEvents(tx.AuditChain(), 1))
 	})
 	if n := strings.Count(buf.String(), "\n"); n != 5 {
 		t.Fatalf("export has %d lines; want 5", n)

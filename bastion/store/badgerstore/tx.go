@@ -193,10 +193,20 @@ func (t *tx) PutSettings(st mpa.Settings) error {
 	return t.put(keySettings, "settings", st, 0)
 }
 
+// A Badger store has one process and one chain, named "": its keys and
+// events are as they were before chains had names.
+
+// AuditChain is "": the one chain.
+func (t *tx) AuditChain() string { return "" }
+
 // AuditHead reads the head record. Reading it in every appending
 // transaction is what serialises appends: two transactions that append
-// conflict on this key, and the loser is retried on the new head.
-func (t *tx) AuditHead() (audit.Head, error) {
+// conflict on this key, and the loser is retried on the new head. A
+// named chain has no events here.
+func (t *tx) AuditHead(chain string) (audit.Head, error) {
+	if chain != "" {
+		return audit.Head{}, nil
+	}
 	var h audit.Head
 	err := t.get(keyAuditHead, "audit head", &h)
 	if errors.Is(err, mpa.ErrNotFound) {
@@ -205,11 +215,21 @@ func (t *tx) AuditHead() (audit.Head, error) {
 	return h, err
 }
 
+// AuditChains returns the one chain's head, if it has events.
+func (t *tx) AuditChains() (map[string]audit.Head, error) {
+	h, err := t.AuditHead("")
+	if err != nil || h.Seq == 0 {
+		return map[string]audit.Head{}, err
+	}
+	return map[string]audit.Head{"": h}, nil
+}
+
 func (t *tx) AppendAudit(e audit.Event) (audit.Event, error) {
-	head, err := t.AuditHead()
+	head, err := t.AuditHead("")
 	if err != nil {
 		return audit.Event{}, err
 	}
+	e.Chain = ""
 	sealed, err := audit.Seal(head, e)
 	if err != nil {
 		return audit.Event{}, err
@@ -224,7 +244,10 @@ func (t *tx) AppendAudit(e audit.Event) (audit.Event, error) {
 	return sealed, nil
 }
 
-func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
+func (t *tx) AuditEvents(chain string, from uint64) iter.Seq2[audit.Event, error] {
+	if chain != "" {
+		return func(func(audit.Event, error) bool) {}
+	}
 	return scan[audit.Event](t, prefixAudit, auditKey(from))
 }
 

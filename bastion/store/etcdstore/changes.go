@@ -28,7 +28,7 @@ func (s *Store) Changes(ctx context.Context) (<-chan mpa.Change, error) {
 		return nil, fmt.Errorf("changes: etcd store %s is closed", s.prefix)
 	default:
 	}
-	resp, err := s.cli.Get(ctx, s.prefix+kHead)
+	resp, err := s.cli.Get(ctx, s.prefix+headKey(s.chain))
 	if err != nil {
 		return nil, fmt.Errorf("changes: %w", err)
 	}
@@ -117,7 +117,7 @@ func (s *Store) follow(ctx context.Context, l *listener, next int64) {
 		}
 		backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
 		if compacted {
-			resp, err := s.cli.Get(ctx, s.prefix+kHead)
+			resp, err := s.cli.Get(ctx, s.prefix+headKey(s.chain))
 			if err != nil {
 				s.log.Warn("etcd watch: cannot read the revision after a compaction; retrying", "err", err)
 				continue

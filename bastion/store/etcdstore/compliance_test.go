@@ -17,6 +17,10 @@ func TestCompliance(t *testing.T) {
 			prefix := freshPrefix()
 			return func() mpa.Store { return openOn(t, prefix, Options{}) }
 		},
+		OpenGate: func(t *testing.T) func(string) mpa.Store {
+			prefix := freshPrefix()
+			return func(gate string) mpa.Store { return openOn(t, prefix, Options{Chain: gate}) }
+		},
 		Gap: func(t *testing.T, st mpa.Store, during func(compact func())) {
 			s := st.(*Store)
 			resume := s.interruptWatches()

@@ -34,13 +34,16 @@
 // of session; its leader key is the fence, read inside the transaction so
 // that the commit's compares include it.
 //
+// Each gate appends to its own audit chain, so gates never conflict on a
+// chain head; the chains are anchored together (see audit.AnchorData).
+//
 // Keys, under the configured prefix:
 //
 //	req/<id>              {"expires":..., "request": mpa.Request}
 //	apr/<name>            mpa.Approver, secrets sealed
 //	set/global            mpa.Settings
-//	aud/<seq, 16 hex>     audit.Event
-//	meta/audit-head       audit.Head
+//	aud/<chain>/<seq, 16 hex>  audit.Event of chain (Options.Chain: the gate_id)
+//	meta/audit-heads/<chain>   audit.Head of chain
 //	meta/deleted/<p>      bumped by each retention delete under p
 //	members/<gate_id>     on the gate's lease
 //	elect/<name>/...      etcd election keys

@@ -30,6 +30,10 @@ type Options struct {
 	Prefix string
 	// TLS, if set, is used for the connection (see [TLSConfig]).
 	TLS *tls.Config
+	// Chain names the audit chain this store appends to: the gate's
+	// gate_id, so that each gate has its own (see audit.AnchorData).
+	// DefaultChain when empty.
+	Chain string
 	// SecretKey (16, 24 or 32 bytes) seals approvers' TOTP secrets before
 	// they reach etcd. Required.
 	SecretKey []byte
@@ -65,6 +69,9 @@ func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return c, nil
 }
 
+// DefaultChain is the audit chain of a store opened without Options.Chain.
+const DefaultChain = "gate"
+
 // maxAttempts bounds conflict retries in Update, as in badgerstore.
 const maxAttempts = 200
 
@@ -73,6 +80,7 @@ type Store struct {
 	cli     *clientv3.Client
 	ownCli  bool
 	prefix  string
+	chain   string
 	sealer  *sealer
 	log     *slog.Logger
 	now     func() time.Time
@@ -104,12 +112,19 @@ func Open(opts Options) (*Store, error) {
 	if opts.Prefix == "" || !strings.HasSuffix(opts.Prefix, "/") {
 		return nil, fmt.Errorf("open etcd store: prefix %q must be non-empty and end with /", opts.Prefix)
 	}
+	chain := opts.Chain
+	if chain == "" {
+		chain = DefaultChain
+	}
+	if strings.ContainsAny(chain, "/\x00") {
+		return nil, fmt.Errorf("open etcd store: audit chain name %q may not hold / or NUL", chain)
+	}
 	sl, err := newSealer(opts.SecretKey)
 	if err != nil {
 		return nil, fmt.Errorf("open etcd store: %w", err)
 	}
 	s := &Store{
-		cli: opts.Client, prefix: opts.Prefix, sealer: sl, log: log, now: opts.Now,
+		cli: opts.Client, prefix: opts.Prefix, chain: chain, sealer: sl, log: log, now: opts.Now,
 		ttl: int(opts.SessionTTL / time.Second), maxOps: opts.MaxTxnOps, maxSize: opts.MaxRequestBytes,
 		closed: make(chan struct{}), writes: make(chan struct{}, 1),
 	}
@@ -146,7 +161,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dial)
 	defer cancel()
-	if _, err := s.cli.Get(ctx, s.prefix+"meta/audit-head"); err != nil {
+	if _, err := s.cli.Get(ctx, s.prefix+headKey(chain)); err != nil {
 		s.closeClient()
 		return nil, fmt.Errorf("open etcd store %v: %w", opts.Endpoints, err)
 	}
@@ -188,10 +203,12 @@ func (s *Store) Client() *clientv3.Client { return s.cli }
 func (s *Store) Prefix() string { return s.prefix }
 
 // Update implements [mpa.Store]. Update calls through one Store take
-// turns: every write appends to the one audit chain, so concurrent ones
+// turns: every write appends to this store's audit chain, so concurrent ones
 // would only conflict on its head and retry, each retry an etcd round
 // trip (500 at once never settle within the retry bound). Gates sharing
-// the cluster still race each other; the compares decide.
+// the cluster each append to their own chain, so they race each other
+// only on the records they share (requests, approvers); the compares
+// decide.
 func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
 	select {
 	case s.writes <- struct{}{}:

@@ -29,13 +29,19 @@ const (
 	pAudit    = "aud/"
 	pLive     = "live/"
 	kSettings = "set/global"
-	kHead     = "meta/audit-head"
+	pHeads    = "meta/audit-heads/"
 	pDeleted  = "meta/deleted/"
 	pMembers  = "members/"
 	pElect    = "elect/"
 )
 
-func auditKey(seq uint64) string { return fmt.Sprintf("%s%016x", pAudit, seq) }
+// Each chain has its events under aud/<chain>/ and its head record at
+// meta/audit-heads/<chain>.
+func auditKey(chain string, seq uint64) string {
+	return fmt.Sprintf("%s%s/%016x", pAudit, chain, seq)
+}
+
+func headKey(chain string) string { return pHeads + chain }
 
 // pageSize is how many keys a scan reads per round trip.
 const pageSize = 256
@@ -401,40 +407,86 @@ func (t *tx) GetSettings() (mpa.Settings, error) {
 
 func (t *tx) PutSettings(st mpa.Settings) error { return t.putJSON(kSettings, "settings", st) }
 
-// AuditHead reads the head record; as in badgerstore, reading it in every
-// appending transaction is what serialises appends.
-func (t *tx) AuditHead() (audit.Head, error) {
+// AuditChain is the chain this store appends to (Options.Chain).
+func (t *tx) AuditChain() string { return t.s.chain }
+
+// AuditHead reads chain's head record; as in badgerstore, reading it in
+// every transaction that appends to the chain is what serialises appends
+// to it. Other chains' appends do not touch it: gates do not conflict.
+func (t *tx) AuditHead(chain string) (audit.Head, error) {
 	var h audit.Head
-	b, err := t.get(kHead)
+	b, err := t.get(headKey(chain))
 	if err != nil || b == nil {
 		return h, err
 	}
 	if err := json.Unmarshal(b, &h); err != nil {
-		return audit.Head{}, fmt.Errorf("decode audit head: %w", err)
+		return audit.Head{}, fmt.Errorf("decode audit head of chain %s: %w", chain, err)
 	}
 	return h, nil
 }
 
+// AuditChains reads every head record at the transaction's revision
+// without adding them to the compares: a head only moves forward, so one
+// read here stays true, and an anchoring transaction must not conflict
+// with every other gate's appends.
+func (t *tx) AuditChains() (map[string]audit.Head, error) {
+	heads := map[string]audit.Head{}
+	full := t.s.prefix + pHeads
+	end := clientv3.GetPrefixRangeEnd(full)
+	key := full
+	for {
+		resp, err := t.fetch(key, clientv3.WithRange(end), clientv3.WithLimit(pageSize))
+		if err != nil {
+			return nil, fmt.Errorf("scan audit heads: %w", err)
+		}
+		for _, kv := range resp.Kvs {
+			var h audit.Head
+			if err := json.Unmarshal(kv.Value, &h); err != nil {
+				return nil, fmt.Errorf("decode audit head %s: %w", kv.Key, err)
+			}
+			heads[strings.TrimPrefix(string(kv.Key), full)] = h
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			break
+		}
+		key = string(append(bytes.Clone(resp.Kvs[len(resp.Kvs)-1].Key), 0))
+	}
+	// This transaction's own appends.
+	for k, v := range t.writes {
+		if name, ok := strings.CutPrefix(k, full); ok && v != nil {
+			var h audit.Head
+			if err := json.Unmarshal(v, &h); err != nil {
+				return nil, fmt.Errorf("decode audit head %s: %w", k, err)
+			}
+			heads[name] = h
+		}
+	}
+	return heads, nil
+}
+
 func (t *tx) AppendAudit(e audit.Event) (audit.Event, error) {
-	head, err := t.AuditHead()
+	chain := t.s.chain
+	head, err := t.AuditHead(chain)
 	if err != nil {
 		return audit.Event{}, err
 	}
+	e.Chain = chain
 	sealed, err := audit.Seal(head, e)
 	if err != nil {
 		return audit.Event{}, err
 	}
-	if err := t.putJSON(auditKey(sealed.Seq), fmt.Sprintf("audit event %d", sealed.Seq), sealed); err != nil {
+	if err := t.putJSON(auditKey(chain, sealed.Seq), fmt.Sprintf("audit event %s/%d", chain, sealed.Seq), sealed); err != nil {
 		return audit.Event{}, err
 	}
-	if err := t.putJSON(kHead, "audit head", audit.Head{Seq: sealed.Seq, Hash: sealed.Hash}); err != nil {
+	if err := t.putJSON(headKey(chain), "audit head", audit.Head{Seq: sealed.Seq, Hash: sealed.Hash}); err != nil {
 		return audit.Event{}, err
 	}
 	return sealed, nil
 }
 
-func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
-	return scanJSON(t, pAudit, auditKey(from), func(b []byte) (audit.Event, bool, error) {
+func (t *tx) AuditEvents(chain string, from uint64) iter.Seq2[audit.Event, error] {
+	prefix := pAudit + chain + "/"
+	return scanJSON(t, prefix, auditKey(chain, from), func(b []byte) (audit.Event, bool, error) {
 		var e audit.Event
 		if err := json.Unmarshal(b, &e); err != nil {
 			return e, false, fmt.Errorf("decode audit event: %w", err)
