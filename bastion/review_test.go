@@ -2,10 +2,14 @@ package bastion
 
 import (
 	"context"
+	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/gliderlabs/ssh"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
@@ -102,4 +106,60 @@ func (f *policyFixture) record(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return st.Policy
+}
+
+// releaseSession is what release needs of a session: a context, stderr
+// and no terminal.
+type releaseSession struct {
+	bareSession
+	ctx ssh.Context
+}
+
+func (s *releaseSession) Context() ssh.Context { return s.ctx }
+
+// testSSHContext is an ssh.Context for a session served outside a server.
+type testSSHContext struct {
+	context.Context
+	sync.Mutex
+}
+
+func (testSSHContext) User() string                  { return "alice" }
+func (testSSHContext) SessionID() string             { return "review" }
+func (testSSHContext) ClientVersion() string         { return "SSH-2.0-test" }
+func (testSSHContext) ServerVersion() string         { return "SSH-2.0-keyturn" }
+func (testSSHContext) RemoteAddr() net.Addr          { return &net.TCPAddr{IP: net.IPv6loopback} }
+func (testSSHContext) LocalAddr() net.Addr           { return &net.TCPAddr{IP: net.IPv6loopback} }
+func (testSSHContext) Permissions() *ssh.Permissions { return &ssh.Permissions{} }
+func (testSSHContext) SetValue(_, _ any)             {}
+
+// The gate's release says who rejected a request and why to its
+// requester only. mpacli's run refuses anyone else first (the test
+// above), but release is also called by the hold flow and is the last
+// word on a release: it must not rely on its caller for whom it tells.
+// Before the fix it told any caller whose release failed that the request
+// was rejected, by whom, with the comment, and exited with the rejected
+// status.
+func TestReviewReleaseTellsRejectionToRequesterOnly(t *testing.T) {
+	tg := startTestGate(t, advPolicy)
+	apv := advEnableMPA(t, tg)
+	const secret = "PAGER-7731 postmortem: do not run on db"
+	r := advCreate(t, tg, "bob", "kill 1", 0)
+	apv.reject(t, r.ID, secret)
+	release := func(user string) (string, int) {
+		s := &releaseSession{ctx: &testSSHContext{Context: t.Context()}}
+		code := tg.gate.release(s, Identity{User: user, Remote: "[::1]:1"}, r.ID)
+		return s.stderr.String(), code
+	}
+	stderr, code := release("alice")
+	if strings.Contains(stderr, secret) || strings.Contains(stderr, "carol") || code == ExitRejected {
+		t.Errorf("alice releasing bob's rejected request: status %d, %q; the rejection leaks", code, stderr)
+	}
+	if code == 0 {
+		t.Errorf("alice releasing bob's request: status 0")
+	}
+	// bob, its requester, is told, so the check above can fail.
+	stderr, code = release("bob")
+	if code != ExitRejected || !strings.Contains(stderr, secret) {
+		t.Errorf("bob releasing his rejected request: status %d, %q; want %d and the comment", code, stderr, ExitRejected)
+	}
 }
