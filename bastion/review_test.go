@@ -123,14 +123,14 @@ type testSSHContext struct {
 	sync.Mutex
 }
 
-func (testSSHContext) User() string                  { return "alice" }
-func (testSSHContext) SessionID() string             { return "review" }
-func (testSSHContext) ClientVersion() string         { return "SSH-2.0-test" }
-func (testSSHContext) ServerVersion() string         { return "SSH-2.0-keyturn" }
-func (testSSHContext) RemoteAddr() net.Addr          { return &net.TCPAddr{IP: net.IPv6loopback} }
-func (testSSHContext) LocalAddr() net.Addr           { return &net.TCPAddr{IP: net.IPv6loopback} }
-func (testSSHContext) Permissions() *ssh.Permissions { return &ssh.Permissions{} }
-func (testSSHContext) SetValue(_, _ any)             {}
+func (*testSSHContext) User() string                  { return "alice" }
+func (*testSSHContext) SessionID() string             { return "review" }
+func (*testSSHContext) ClientVersion() string         { return "SSH-2.0-test" }
+func (*testSSHContext) ServerVersion() string         { return "SSH-2.0-keyturn" }
+func (*testSSHContext) RemoteAddr() net.Addr          { return &net.TCPAddr{IP: net.IPv6loopback} }
+func (*testSSHContext) LocalAddr() net.Addr           { return &net.TCPAddr{IP: net.IPv6loopback} }
+func (*testSSHContext) Permissions() *ssh.Permissions { return &ssh.Permissions{} }
+func (*testSSHContext) SetValue(_, _ any)             {}
 
 // The gate's release says who rejected a request and why to its
 // requester only. mpacli's run refuses anyone else first (the test
