@@ -223,7 +223,9 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	r, err := g.beginExecution(ctx, reqID, id.User)
 	if err != nil {
 		g.log.Warn("release refused", "user", id.User, "request", reqID, "err", err)
-		if cur, gerr := g.mpa.Get(ctx, reqID); gerr == nil && cur.Status == mpa.StatusRejected {
+		// Who rejected it and why is for its requester alone; anyone
+		// else hears only that it cannot run, whoever called release.
+		if cur, gerr := g.mpa.Get(ctx, reqID); gerr == nil && cur.Requester == id.User && cur.Status == mpa.StatusRejected {
 			v := lastVote(cur.Rejections)
 			say(s, "keyturn: %s was rejected by %s: %s; it never runs", reqID, v.Approver, termsafe.String(v.Comment))
 			return ExitRejected

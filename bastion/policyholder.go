@@ -2,6 +2,7 @@ package bastion
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +25,10 @@ type PolicyHolder struct {
 	// problem is why the file on disk did not load at the last reload,
 	// nil once it loads again (see noteReload).
 	problem atomic.Pointer[string]
+	// controlled is set once a [PolicyController] keeps this holder: from
+	// then on a changed file goes into force only through it (approval),
+	// and Reload refuses rather than install it.
+	controlled atomic.Bool
 }
 
 // LoadPolicy loads path and returns a holder for it. A broken file at start
@@ -53,8 +58,14 @@ func (h *PolicyHolder) Current() *policy.Policy { return h.cur.Load() }
 
 // Reload loads the file again and puts it in force if it is good. It is
 // for a holder without a controller; under one, [PolicyController.Reload]
-// decides what becomes of a change.
+// decides what becomes of a change, and Reload fails closed: the holder
+// is exported (server.Server.Policy), and a reload through it must not
+// put a change in force that approval would hold.
 func (h *PolicyHolder) Reload() error {
+	if h.controlled.Load() {
+		h.log.Error("policy reload refused: this policy is kept by its controller; changes wait for approval", "file", h.path)
+		return errControlledReload
+	}
 	data, p, err := h.readFile()
 	h.noteReload(err)
 	if err != nil {
@@ -65,6 +76,9 @@ func (h *PolicyHolder) Reload() error {
 	}
 	return nil
 }
+
+// errControlledReload is Reload's refusal on a holder a controller keeps.
+var errControlledReload = errors.New("policy: reload through the policy controller: changes to the file wait for approval")
 
 // readFile reads and parses the file; a failure is logged, and the
 // policy in force stays.

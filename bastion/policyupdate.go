@@ -45,6 +45,7 @@ type PolicyController struct {
 // NewPolicyController returns the controller of h's changes, filed with
 // and approved through svc.
 func NewPolicyController(h *PolicyHolder, svc *mpa.Service, log *slog.Logger) *PolicyController {
+	h.controlled.Store(true)
 	return &PolicyController{h: h, svc: svc, log: log}
 }
 

@@ -51,9 +51,12 @@ var sentinels = []struct {
 	{mpa.ErrAlreadyReleased, exitcode.Decided, exitcode.Denied},
 	{mpa.ErrNotExecuting, exitcode.Failure, exitcode.Internal},
 	{mpa.ErrExpired, exitcode.Decided, exitcode.Expired},
+	// The wrong code that locks an approver out is the bad code joined
+	// with the lockout: it ends as a lockout, as its sentence says, so
+	// ErrLockedOut comes before the codes.
+	{mpa.ErrLockedOut, exitcode.NotPermitted, exitcode.Denied},
 	{mpa.ErrBadCode, exitcode.BadCode, exitcode.Denied},
 	{mpa.ErrReplayedCode, exitcode.BadCode, exitcode.Denied},
-	{mpa.ErrLockedOut, exitcode.NotPermitted, exitcode.Denied},
 	{mpa.ErrNotEnoughApprovers, exitcode.NotPermitted, exitcode.Denied},
 	{mpa.ErrAlreadyRegistered, exitcode.NotPermitted, exitcode.Denied},
 	{mpa.ErrNoRegistration, exitcode.NotPermitted, exitcode.Denied},
@@ -65,7 +68,8 @@ var sentinels = []struct {
 	{mpa.ErrNoOutputStore, exitcode.Failure, exitcode.Internal},
 }
 
-// Sentinels returns every mpa error [Error] has words for, in mpa's order.
+// Sentinels returns every mpa error [Error] has words for, in the order
+// [Code] reads them (mpa's, but for the lockout before the codes).
 func Sentinels() []error {
 	out := make([]error, len(sentinels))
 	for i, s := range sentinels {
