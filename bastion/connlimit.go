@@ -128,9 +128,13 @@ func (l *connLimiter) accept(ctx ssh.Context, nc net.Conn) net.Conn {
 	l.open++
 	c.counted = true
 	l.unauth[source] = append(l.unauth[source], c)
+	if evict != nil {
+		// Counted with the open count it lowered, so the two never
+		// disagree for a reader (the metric or a test).
+		l.refused.WithLabelValues(evictedSilent).Inc()
+	}
 	l.mu.Unlock()
 	if evict != nil {
-		l.refused.WithLabelValues(evictedSilent).Inc()
 		evict.Conn.Close()
 	}
 	c.SetDeadline(time.Time{}) // the grace deadline
