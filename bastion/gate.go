@@ -76,6 +76,9 @@ type Gate struct {
 	// runConsole is the approvers' console; nil when the assembler gave
 	// none (Options.Console).
 	runConsole Console
+	// handlers counts the running session handlers (handlers.go), so
+	// the owner can wait for them before it closes the store.
+	handlers handlerSet
 	// serialOpen turns off opening the target channel during the
 	// record (early.go); set only by a benchmark comparing the two.
 	serialOpen atomic.Bool
@@ -147,17 +150,20 @@ func (g *Gate) Shutdown(ctx context.Context) error {
 // route, in order, the first outermost. It is the one place the order is
 // set; requestpath_test.go pins it.
 //
-//  1. snapshot: the terminal is read once, before anything else reads it
-//  2. recover: a panic in anything below is one session's internal error
-//  3. authenticate: the verified key's identity, derived once, travels with the session
-//  4. authorize: a target the user may not reach is refused (globs, roles)
-//  5. bound: a command line over max_command_line is refused
-//  6. count: sessions by kind, for the metrics (only when count is set)
-//  7. log: a start and an end line per session
+//  1. track: a running handler is counted until it returns, so the store
+//     closes after it (WaitHandlers); none starts once the gate stops
+//  2. snapshot: the terminal is read once, before anything else reads it
+//  3. recover: a panic in anything below is one session's internal error
+//  4. authenticate: the verified key's identity, derived once, travels with the session
+//  5. authorize: a target the user may not reach is refused (globs, roles)
+//  6. bound: a command line over max_command_line is refused
+//  7. count: sessions by kind, for the metrics (only when count is set)
+//  8. log: a start and an end line per session
 //
 // then route: the gate's commands, the console, or a target.
 func (g *Gate) requestPath(auth *authenticator, count func(SessionKind)) []stage {
 	path := []stage{
+		{"track", g.handlers.track(g.log)},
 		{"snapshot", snapshotPTY},
 		{"recover", recoverPanics(g.log)},
 		{"authenticate", authenticate(g.log, auth)},

@@ -20,7 +20,7 @@ import (
 // and the target are settled before anything counts or logs a session.
 func TestRequestPathOrder(t *testing.T) {
 	g := &Gate{cfg: &config.Config{}, log: testLogger(t)}
-	want := []string{"snapshot", "recover", "authenticate", "authorize", "bound", "count", "log"}
+	want := []string{"track", "snapshot", "recover", "authenticate", "authorize", "bound", "count", "log"}
 	var got []string
 	for _, st := range g.requestPath(nil, func(SessionKind) {}) {
 		got = append(got, st.name)

@@ -103,7 +103,7 @@ var Table = []Entry{
 	{TooLong, "TooLong", []Family{Session, Command}, "the command line is longer than max_command_line; nothing was decided"},
 	{BadCode, "BadCode", []Family{Command}, "the TOTP code was wrong, or already used"},
 	{Decided, "Decided", []Family{Command}, "the request was already decided; the vote changed nothing"},
-	{Unavailable, "Unavailable", []Family{Session}, "the target could not be reached, its host key is not trusted, or the gate's disk is full"},
+	{Unavailable, "Unavailable", []Family{Session, Command}, "the target could not be reached, its host key is not trusted, the gate's disk is full, or the gate is stopping"},
 	{Internal, "Internal", []Family{Session, Command}, "internal error in the gate (the log has the cause)"},
 	{Interrupted, "Interrupted", []Family{Session}, "the connection to the target was lost while the command ran"},
 	{Pending, "Pending", []Family{Session, Command}, "held for approval and not run (yet), or its quorum is out of reach"},

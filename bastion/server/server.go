@@ -240,11 +240,26 @@ func (s *Server) Run(ctx context.Context, l net.Listener) error {
 		cancel()
 		<-served
 	}
+	// gliderlabs' Shutdown waits for connections, not for the session
+	// handlers: one may still be recording a released command's outcome.
+	// Closing the target connections ends a handler that waits on its
+	// target (its outcome is recorded as interrupted); then the gate waits,
+	// bounded, for them all before the store can close.
+	perr := s.pool.Close()
+	hctx, cancel := context.WithTimeout(graceCtx, handlerDrain)
+	s.Gate.WaitHandlers(hctx)
+	cancel()
 	ls.stop()
-	// The store closes last: after the gate, every loop, the target
-	// connections and the observers' files.
-	return errors.Join(err, s.pool.Close(), s.obs.close(), s.member.Close(), s.store.Close())
+	// The store closes last: after the gate and its handlers, every loop,
+	// the target connections and the observers' files.
+	return errors.Join(err, perr, s.obs.close(), s.member.Close(), s.store.Close())
 }
+
+// handlerDrain bounds the wait for session handlers at stop, after the
+// grace period and the target connections' close: what is left then is a
+// handler blocked on something else, and the next start marks its request
+// interrupted.
+const handlerDrain = 10 * time.Second
 
 // Close releases what Open acquired, for a Server that never ran.
 func (s *Server) Close() error {
