@@ -31,6 +31,10 @@ type limitedTarget struct {
 	openNow  atomic.Int32 // session channels open now, on every connection
 	mu       sync.Mutex
 	idle     map[gossh.Channel]bool // accepted channels no request came on yet
+	// hold, while set, stops the target from answering channel opens
+	// until it is closed.
+	hold    chan struct{}
+	holding atomic.Int32 // channel opens waiting on hold
 }
 
 // closeIdle closes, from the target's side, every channel no request came
@@ -86,6 +90,14 @@ func (lt *limitedTarget) serve(nc net.Conn, cfg *gossh.ServerConfig) {
 	go gossh.DiscardRequests(reqs)
 	var open atomic.Int32
 	for nch := range chans {
+		lt.mu.Lock()
+		hold := lt.hold
+		lt.mu.Unlock()
+		if hold != nil {
+			lt.holding.Add(1)
+			<-hold
+			lt.holding.Add(-1)
+		}
 		if open.Load() >= int32(lt.max) {
 			lt.refused.Add(1)
 			nch.Reject(gossh.ConnectionFailed, "open failed") // as OpenSSH does

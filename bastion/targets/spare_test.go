@@ -159,6 +159,76 @@ func TestPoolNoSpareWhenTargetRefuses(t *testing.T) {
 	}
 }
 
+// A session refused on a connection while its spare was being opened
+// takes that spare when it arrives (its place is the session's), rather
+// than dialling another connection.
+func TestPoolRefusedSessionTakesTheSpareBeingOpened(t *testing.T) {
+	p, lt := limitedPool(t, 2)
+	s1, err := p.NewSession(context.Background(), "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	if err := s1.Start("work"); err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	lt.mu.Lock()
+	lt.hold = hold
+	lt.mu.Unlock()
+	p.SetSpares(true) // the spare's open waits at the target
+	waitFor(t, "the spare's open never reached the target", func() bool { return lt.holding.Load() == 1 })
+	p.mu.Lock()
+	c := p.conns["t1"][0]
+	p.mu.Unlock()
+	type result struct {
+		s   *Session
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		s, err := p.NewSession(context.Background(), "t1")
+		got <- result{s, err}
+	}()
+	// The session has its place counted (s1, the spare on its way, and
+	// it): its open is queued behind the spare's at the target, which
+	// accepts the spare (its second channel) and refuses the session.
+	waitFor(t, "the session never asked for a channel", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return c.sessions == 3
+	})
+	lt.mu.Lock()
+	lt.hold = nil
+	lt.mu.Unlock()
+	close(hold)
+	var r result
+	select {
+	case r = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the session did not get a channel within 30s")
+	}
+	if r.err != nil {
+		t.Fatalf("session refused on a connection whose spare was being opened: %v", r.err)
+	}
+	defer r.s.Close()
+	if lt.refused.Load() != 1 {
+		t.Fatalf("target refused %d channels; want 1 (the session's own open); accepted %d, conns %d", lt.refused.Load(), lt.accepted.Load(), lt.conns.Load())
+	}
+	if err := r.s.Start("work"); err != nil {
+		t.Fatalf("session on the spare: %v", err)
+	}
+	if got := lt.conns.Load(); got != 1 {
+		t.Fatalf("target saw %d connections; want 1 (the session took the spare)", got)
+	}
+	close(lt.release)
+	for i, s := range []*Session{s1, r.s} {
+		if err := s.Wait(); err != nil {
+			t.Fatalf("session %d: %v", i+1, err)
+		}
+	}
+}
+
 // A spare the target closed is discarded: the session that would have
 // taken it opens a new channel and runs.
 func TestPoolSpareClosedByTarget(t *testing.T) {
