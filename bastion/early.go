@@ -2,6 +2,7 @@ package bastion
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/targets"
@@ -37,18 +38,18 @@ func (g *Gate) openEarly(ctx context.Context, target string) *earlySession {
 // session waited for its early channel after its record had committed:
 // zero when the open was hidden under the commit, which is when a spare
 // pre-opened channel would save nothing.
-var earlyWaited func(time.Duration)
+var earlyWaited atomic.Pointer[func(time.Duration)]
 
 // wait returns the session once it is open (or why it is not).
 func (e *earlySession) wait() (*targets.Session, error) {
-	if earlyWaited != nil {
+	if f := earlyWaited.Load(); f != nil {
 		select {
 		case <-e.done:
-			earlyWaited(0)
+			(*f)(0)
 		default:
 			t0 := time.Now()
 			<-e.done
-			earlyWaited(time.Since(t0))
+			(*f)(time.Since(t0))
 		}
 	}
 	<-e.done

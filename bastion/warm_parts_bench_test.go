@@ -89,13 +89,14 @@ func benchWarmParts(b *testing.B, delay time.Duration) {
 	session() // the pooled connection is dialled here
 	var waited atomic.Int64
 	var late atomic.Int32
-	earlyWaited = func(d time.Duration) {
+	note := func(d time.Duration) {
 		waited.Add(int64(d))
 		if d > 0 {
 			late.Add(1)
 		}
 	}
-	defer func() { earlyWaited = nil }()
+	earlyWaited.Store(&note)
+	defer earlyWaited.Store(nil)
 	var sum [5]time.Duration
 	timed := func(i int, f func()) {
 		t0 := time.Now()
