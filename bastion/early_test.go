@@ -3,7 +3,9 @@ package bastion
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -189,7 +191,10 @@ func TestNoCommandBeforeItsRecord(t *testing.T) {
 		c.Close()
 		// Channels opened for sessions whose record failed are closed
 		// by the gate, unused: none is left holding a place on the
-		// target (its MaxSessions) while the gate's pool lives on.
+		// target (its MaxSessions) while the gate's pool lives on. The
+		// pool's spare channels (one per connection) are held on
+		// purpose; turned off, they are closed too.
+		tg.pool.SetSpares(false)
 		for n := 0; ; n++ {
 			a.mu.Lock()
 			open := a.open
@@ -240,5 +245,28 @@ func waitBounded(t *testing.T, wg *sync.WaitGroup, d time.Duration, msg string) 
 	case <-done:
 	case <-time.After(d):
 		t.Fatal(msg)
+	}
+}
+
+// Only a request the gate could not write (the connection was already
+// broken) is retried on a new channel: an unanswered one (io.EOF) may
+// have run, and a refusal is the target's answer.
+func TestNotSentOnlyForWriteErrors(t *testing.T) {
+	write := &net.OpError{Op: "write", Net: "tcp", Err: errors.New("connection reset by peer")}
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{write, true},
+		{fmt.Errorf("send: %w", write), true},
+		{io.EOF, false},
+		{fmt.Errorf("exec: %w", io.EOF), false},
+		{errors.New("ssh: command true failed"), false},
+		{errors.New("ssh: pty-req failed"), false},
+	}
+	for _, c := range cases {
+		if got := notSent(c.err); got != c.want {
+			t.Errorf("notSent(%v) = %v; want %v", c.err, got, c.want)
+		}
 	}
 }

@@ -39,7 +39,8 @@ type testGate struct {
 	store   *badgerstore.Store
 	mpa     *mpa.Service
 	gate    *Gate
-	proxy   *cutProxy // nil unless asked for
+	pool    *targets.Pool // the gate's target pool, for tests that set its spares
+	proxy   *cutProxy     // nil unless asked for
 }
 
 // startTestGate starts a test gate enforcing policyYAML.
@@ -151,7 +152,7 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 		defer cancel()
 		g.Shutdown(ctx)
 	})
-	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, carol: carol, store: st, mpa: svc, gate: g, proxy: proxy}
+	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, carol: carol, store: st, mpa: svc, gate: g, pool: pool, proxy: proxy}
 }
 
 // testLogger logs through the test; benchmarks log nothing.

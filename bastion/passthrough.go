@@ -2,7 +2,9 @@ package bastion
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -76,29 +78,64 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		say(s, "keyturn: %s: %v; not run", id.Target, err)
 		return runResult{status: ExitInternal, err: "grant for guarded target: " + err.Error()}
 	}
-	var ts *targets.Session
-	if early != nil {
-		ts, err = early.wait()
-	} else {
-		ts, err = g.targets.NewSession(s.Context(), id.Target)
+	ptyReq, winCh, isPty := s.Pty()
+	if !guarded && command != "" {
+		// An unguarded target runs the line under bash; keyturn-guard
+		// is sent the grant as it is.
+		command = bashCommand(g.targetShell(id.Target), command)
 	}
-	if err != nil {
-		g.log.Error("target unavailable", "user", id.User, "target", id.Target, "err", err)
-		say(s, "keyturn: %v", err)
-		return runResult{status: ExitUnavailable, err: err.Error()}
+	var ts *targets.Session
+	var p targetPipes
+	for retried := false; ; retried = true {
+		if early != nil {
+			ts, err = early.wait()
+			early = nil
+		} else {
+			ts, err = g.targets.NewSession(s.Context(), id.Target)
+		}
+		if err != nil {
+			g.log.Error("target unavailable", "user", id.User, "target", id.Target, "err", err)
+			say(s, "keyturn: %v", err)
+			return runResult{status: ExitUnavailable, err: err.Error()}
+		}
+		var stage string
+		p, stage, err = startOnTarget(ts, isPty, ptyReq, command)
+		if err == nil {
+			break
+		}
+		ts.Close()
+		if !retried && notSent(err) {
+			// The pooled connection broke under the channel (a spare
+			// opened before it did): the request never left the gate,
+			// so nothing ran; one more try, on a new channel.
+			g.log.Info("target connection broken before the session's first request; opening another", "target", id.Target, "err", err)
+			continue
+		}
+		switch {
+		case stage == "pty":
+			g.log.Error("target refused a PTY", "user", id.User, "target", id.Target, "err", err)
+			say(s, "keyturn: target %s refused a terminal: %v", id.Target, err)
+			return runResult{status: ExitUnavailable, err: "target refused a terminal: " + err.Error()}
+		case stage == "pipes":
+			g.log.Error("target pipes", "target", id.Target, "err", err)
+			return runResult{status: ExitInternal, err: err.Error()}
+		case errors.Is(err, io.EOF):
+			// The request may have reached the target before the
+			// connection went: the command may be running.
+			return g.lost(s, id, err)
+		default:
+			g.log.Error("target refused the command", "user", id.User, "target", id.Target, "err", err)
+			say(s, "keyturn: target %s refused the session: %v", id.Target, err)
+			return runResult{status: ExitUnavailable, err: "target refused the command: " + err.Error()}
+		}
 	}
 	defer ts.Close()
+	stdin, targetOut, targetErr := p.stdin, p.stdout, p.stderr
 
 	// done ends the goroutines that forward window changes and signals.
 	done := make(chan struct{})
 	defer close(done)
-	ptyReq, winCh, isPty := s.Pty()
 	if isPty {
-		if err := ts.RequestPty(ptyReq.Term, ptyReq.Window.Height, ptyReq.Window.Width, gossh.TerminalModes{}); err != nil {
-			g.log.Error("target refused a PTY", "user", id.User, "target", id.Target, "err", err)
-			say(s, "keyturn: target %s refused a terminal: %v", id.Target, err)
-			return runResult{status: ExitUnavailable, err: "target refused a terminal: " + err.Error()}
-		}
 		go func() {
 			// The channel starts with the size the PTY request already
 			// carried; sending it again as a change is noise to the
@@ -124,23 +161,6 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		}()
 	}
 
-	stdin, err := ts.StdinPipe()
-	if err != nil {
-		g.log.Error("target stdin", "target", id.Target, "err", err)
-		return runResult{status: ExitInternal, err: err.Error()}
-	}
-	// The gate copies the target's output itself, with pooled buffers,
-	// rather than through ts.Stdout and ts.Stderr.
-	targetOut, err := ts.StdoutPipe()
-	if err != nil {
-		g.log.Error("target stdout", "target", id.Target, "err", err)
-		return runResult{status: ExitInternal, err: err.Error()}
-	}
-	targetErr, err := ts.StderrPipe()
-	if err != nil {
-		g.log.Error("target stderr", "target", id.Target, "err", err)
-		return runResult{status: ExitInternal, err: err.Error()}
-	}
 	var stdout, stderr io.Writer = s, s.Stderr()
 	if out != nil {
 		// Only a released request is recorded; plain sessions skip the
@@ -163,24 +183,6 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 	sigs := make(chan ssh.Signal, 4)
 	s.Signals(sigs)
 	defer s.Signals(nil)
-
-	if command == "" {
-		err = ts.Shell()
-	} else if guarded {
-		err = ts.Start(command) // guard.Command; the grant follows on stdin
-	} else {
-		err = ts.Start(bashCommand(g.targetShell(id.Target), command))
-	}
-	if errors.Is(err, io.EOF) {
-		// The request may have reached the target before the
-		// connection went: the command may be running.
-		return g.lost(s, id, err)
-	}
-	if err != nil {
-		g.log.Error("target refused the command", "user", id.User, "target", id.Target, "err", err)
-		say(s, "keyturn: target %s refused the session: %v", id.Target, err)
-		return runResult{status: ExitUnavailable, err: "target refused the command: " + err.Error()}
-	}
 
 	// Every byte of output reaches the client before its exit status:
 	// the copies end at the target's EOF, and Wait is called after them.
@@ -241,6 +243,49 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		res.err = "the client's connection ended while the command ran; the gate closed its session on the target"
 	}
 	return res
+}
+
+// targetPipes are a target session's standard streams.
+type targetPipes struct {
+	stdin          io.WriteCloser
+	stdout, stderr io.Reader
+}
+
+// startOnTarget asks for a terminal if the client has one, takes the
+// session's pipes, and starts command (the shell if empty). stage names
+// what failed.
+//
+// The gate copies the target's output itself, with pooled buffers,
+// rather than through ts.Stdout and ts.Stderr.
+func startOnTarget(ts *targets.Session, isPty bool, pty ssh.Pty, command string) (p targetPipes, stage string, err error) {
+	if isPty {
+		if err := ts.RequestPty(pty.Term, pty.Window.Height, pty.Window.Width, gossh.TerminalModes{}); err != nil {
+			return p, "pty", err
+		}
+	}
+	if p.stdin, err = ts.StdinPipe(); err != nil {
+		return p, "pipes", fmt.Errorf("target stdin: %w", err)
+	}
+	if p.stdout, err = ts.StdoutPipe(); err != nil {
+		return p, "pipes", fmt.Errorf("target stdout: %w", err)
+	}
+	if p.stderr, err = ts.StderrPipe(); err != nil {
+		return p, "pipes", fmt.Errorf("target stderr: %w", err)
+	}
+	if command == "" {
+		return p, "exec", ts.Shell()
+	}
+	return p, "exec", ts.Start(command)
+}
+
+// notSent reports whether a request on a target channel failed in the
+// gate's own write to the connection (the connection was already broken):
+// then it never reached the target. A request that was written and got
+// no answer fails with io.EOF instead, and may have run; a refusal is not
+// a network error.
+func notSent(err error) bool {
+	var op *net.OpError
+	return !errors.Is(err, io.EOF) && errors.As(err, &op)
 }
 
 // lost tells the client that the target went away while its command may

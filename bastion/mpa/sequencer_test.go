@@ -223,3 +223,31 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRecordLone is one session's decision record with nothing else
+// queued, on two synced on-disk stores in the same loop, alternating:
+// "inline-ms" when the caller commits its own batch (as a Sequencer does
+// when idle), "handoff-ms" when a draining goroutine commits it and wakes
+// the caller (as before). The difference is the handoff's price.
+//
+//	go test -run '^$' -bench RecordLone -benchtime 400x ./bastion/mpa/
+func BenchmarkRecordLone(b *testing.B) {
+	inline, handoff := benchEnv(b, true), benchEnv(b, true)
+	mpa.WithHandoff(handoff.svc)
+	var took [2]time.Duration
+	n := 0
+	for b.Loop() {
+		for j := range 2 {
+			k := (n + j) % 2
+			e := []*env{inline, handoff}[k]
+			t0 := time.Now()
+			if _, err := e.svc.Record(e.ctx, decision(n)); err != nil {
+				b.Fatal(err)
+			}
+			took[k] += time.Since(t0)
+		}
+		n++
+	}
+	b.ReportMetric(float64(took[0].Microseconds())/1000/float64(n), "inline-ms")
+	b.ReportMetric(float64(took[1].Microseconds())/1000/float64(n), "handoff-ms")
+}

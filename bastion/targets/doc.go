@@ -8,4 +8,12 @@
 // Sharing one connection saves each admin command a TCP and SSH handshake
 // with the target, which is why a command through the gate can finish
 // sooner than one sent to the target directly.
+//
+// Each connection also holds one spare session channel, opened when a
+// session on it ends, so that the next session does not wait a round trip
+// for its channel (with a target across a network, the open outlasts the
+// decision record's fsync it overlaps with). A channel runs nothing on the
+// target until a request is sent on it. The spare takes one of the
+// target's MaxSessions places; a connection the target refused a channel
+// on holds none.
 package targets

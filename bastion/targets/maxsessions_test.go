@@ -26,6 +26,29 @@ type limitedTarget struct {
 	closed  atomic.Int32 // connections the client closed
 	refused atomic.Int32
 	addr    string
+
+	accepted atomic.Int32 // session channels accepted
+	openNow  atomic.Int32 // session channels open now, on every connection
+	mu       sync.Mutex
+	idle     map[gossh.Channel]bool // accepted channels no request came on yet
+	// hold, while set, stops the target from answering channel opens
+	// until it is closed.
+	hold    chan struct{}
+	holding atomic.Int32 // channel opens waiting on hold
+}
+
+// closeIdle closes, from the target's side, every channel no request came
+// on yet (as sshd's ChannelTimeout would), and returns how many.
+func (lt *limitedTarget) closeIdle() int {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	n := 0
+	for ch := range lt.idle {
+		ch.Close()
+		delete(lt.idle, ch)
+		n++
+	}
+	return n
 }
 
 func startLimitedTarget(t *testing.T, client gossh.PublicKey, max int) (*limitedTarget, gossh.PublicKey) {
@@ -42,7 +65,7 @@ func startLimitedTarget(t *testing.T, client gossh.PublicKey, max int) (*limited
 	if err != nil {
 		t.Fatal(err)
 	}
-	lt := &limitedTarget{max: max, release: make(chan struct{}), addr: l.Addr().String()}
+	lt := &limitedTarget{max: max, release: make(chan struct{}), addr: l.Addr().String(), idle: map[gossh.Channel]bool{}}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { l.Close(); wg.Wait() })
 	wg.Go(func() {
@@ -67,6 +90,14 @@ func (lt *limitedTarget) serve(nc net.Conn, cfg *gossh.ServerConfig) {
 	go gossh.DiscardRequests(reqs)
 	var open atomic.Int32
 	for nch := range chans {
+		lt.mu.Lock()
+		hold := lt.hold
+		lt.mu.Unlock()
+		if hold != nil {
+			lt.holding.Add(1)
+			<-hold
+			lt.holding.Add(-1)
+		}
 		if open.Load() >= int32(lt.max) {
 			lt.refused.Add(1)
 			nch.Reject(gossh.ConnectionFailed, "open failed") // as OpenSSH does
@@ -77,10 +108,24 @@ func (lt *limitedTarget) serve(nc net.Conn, cfg *gossh.ServerConfig) {
 			continue
 		}
 		open.Add(1)
+		lt.accepted.Add(1)
+		lt.openNow.Add(1)
+		lt.mu.Lock()
+		lt.idle[ch] = true
+		lt.mu.Unlock()
 		go func() {
 			defer open.Add(-1)
+			defer lt.openNow.Add(-1)
 			defer ch.Close()
+			defer func() {
+				lt.mu.Lock()
+				delete(lt.idle, ch)
+				lt.mu.Unlock()
+			}()
 			for r := range creqs {
+				lt.mu.Lock()
+				delete(lt.idle, ch)
+				lt.mu.Unlock()
 				if r.Type != "exec" {
 					r.Reply(false, nil)
 					continue

@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -21,6 +22,11 @@ import (
 // because that connection is full (sshd's MaxSessions). A connection that
 // still carries sessions is never closed for another session's sake.
 // It is safe for concurrent use; no lock is held while dialling.
+//
+// Each connection also keeps one spare session channel open ahead of need
+// (see SetSpares), so that a session does not wait for a channel-open
+// round trip to the target: opening a channel runs nothing on the target,
+// and nothing is sent on a spare until a session takes it.
 type Pool struct {
 	signer  gossh.Signer
 	targets map[string]*target
@@ -40,6 +46,9 @@ type Pool struct {
 	// feeds the dial-error metric; set it before the pool is first used.
 	OnDialError func(target string, err error)
 
+	spares  atomic.Bool    // connections keep a spare channel
+	refills sync.WaitGroup // spares being opened, for Close
+
 	mu     sync.Mutex
 	conns  map[string][]*conn // the first one is kept when idle
 	closed bool
@@ -58,8 +67,26 @@ type conn struct {
 	err    error
 
 	// Guarded by Pool.mu.
-	sessions int  // open sessions, and ones being opened
+	sessions int  // open sessions, ones being opened, and the spare
 	full     bool // the target refused a session; cleared when one ends
+
+	// spare is a session channel opened ahead, with nothing sent on it;
+	// refill is closed once the spare being opened is open (or failed),
+	// and nil while none is being opened. Either takes one of sessions.
+	spare  *gossh.Session
+	refill chan struct{}
+	// noSpare: the target refused a session on this connection, so it is
+	// at its MaxSessions; its places are for sessions, not spares.
+	noSpare bool
+}
+
+// inUse is how many sessions c carries, not counting its spare; p.mu is
+// held.
+func (c *conn) inUse() int {
+	if c.spare != nil || c.refill != nil {
+		return c.sessions - 1
+	}
+	return c.sessions
 }
 
 // Session is a session on a target. Close it: that gives its place on
@@ -95,6 +122,7 @@ func NewPool(signer gossh.Signer, cfgs []config.Target, log *slog.Logger) (*Pool
 		MaxConnsPerTarget: config.DefaultMaxTargetConnections,
 		conns:             make(map[string][]*conn),
 	}
+	p.spares.Store(true)
 	for _, c := range cfgs {
 		check, err := newHostKeyChecker(c.Name, c.HostKeys, c.KnownHosts)
 		if err != nil {
@@ -115,20 +143,30 @@ var ErrClosed = errors.New("targets: pool closed")
 // is full: the target refuses more sessions on each.
 var ErrBusy = errors.New("targets: every connection to the target is full (its MaxSessions times limits.max_target_connections)")
 
-// NewSession opens a session on the named target. It uses a connection
-// with room, dials another when the target refuses a session because a
-// connection is full, and dials again once when a pooled connection turns
-// out to be broken.
+// NewSession opens a session on the named target: the spare channel of a
+// connection with room, if it has one, or a new channel. It uses a
+// connection with room, dials another when the target refuses a session
+// because a connection is full, and dials again once when a pooled
+// connection turns out to be broken.
 func (p *Pool) NewSession(ctx context.Context, name string) (*Session, error) {
 	broken := 0
 	for attempt := 0; ; attempt++ {
-		c, err := p.reserve(ctx, name)
+		c, spare, err := p.reserve(ctx, name)
 		if err != nil {
 			return nil, err
 		}
+		if spare != nil {
+			if alive(spare) {
+				return p.session(name, c, spare), nil
+			}
+			// The target closed it (nothing was ever sent on it): its
+			// place is this session's, on a new channel.
+			spare.Close()
+			p.log.Info("spare target channel closed by the target; opening another", "target", name)
+		}
 		s, err := c.client.NewSession()
 		if err == nil {
-			return &Session{Session: s, release: func() { p.release(name, c) }}, nil
+			return p.session(name, c, s), nil
 		}
 		var refused *gossh.OpenChannelError
 		if errors.As(err, &refused) {
@@ -136,11 +174,33 @@ func (p *Pool) NewSession(ctx context.Context, name string) (*Session, error) {
 			// full. OpenSSH's sshd says "open failed" with reason
 			// connect-failed at MaxSessions; others say prohibited or
 			// resource shortage. The sessions on it go on; the next
-			// reserve picks or dials another connection.
+			// reserve picks or dials another connection. A spare on it
+			// holds one of its places: this session takes it, and the
+			// connection keeps no spare from now on.
 			p.mu.Lock()
 			c.sessions--
 			c.full = true
+			c.noSpare = true
+			wait := c.refill
 			p.mu.Unlock()
+			if wait != nil {
+				select {
+				case <-wait:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			p.mu.Lock()
+			spare := c.spare
+			c.spare = nil // its place becomes this session's
+			p.mu.Unlock()
+			if spare != nil {
+				if alive(spare) {
+					return p.session(name, c, spare), nil
+				}
+				spare.Close()
+				p.release(name, c)
+			}
 			p.log.Info("target connection full; using another", "target", name, "reason", refused.Message)
 			if attempt > p.maxConns()+1 {
 				return nil, fmt.Errorf("open session on target %s: %w", name, err)
@@ -150,7 +210,7 @@ func (p *Pool) NewSession(ctx context.Context, name string) (*Session, error) {
 		p.mu.Lock()
 		c.sessions--
 		p.dropLocked(name, c)
-		idle := c.sessions == 0
+		idle := c.inUse() == 0
 		p.mu.Unlock()
 		if idle {
 			c.client.Close()
@@ -169,18 +229,34 @@ func (p *Pool) maxConns() int {
 	return p.MaxConnsPerTarget
 }
 
+func (p *Pool) session(name string, c *conn, s *gossh.Session) *Session {
+	return &Session{Session: s, release: func() { p.release(name, c) }}
+}
+
+// alive reports whether a spare channel is still open on our side. When
+// the target closes a channel, x/crypto answers with its own close at
+// once, after which nothing can be sent on it; a request that needs no
+// reply and that sshd ignores tells which, with no round trip. (A close
+// still in flight is not seen: the session then fails as one whose
+// target went away.)
+func alive(s *gossh.Session) bool {
+	_, err := s.SendRequest("keepalive@openssh.com", false, nil)
+	return err == nil
+}
+
 // reserve returns a connection to name with a session counted on it: one
-// that is up and not known to be full, or a new one.
-func (p *Pool) reserve(ctx context.Context, name string) (*conn, error) {
+// that is up and not known to be full, or a new one; and the connection's
+// spare channel, if it had one (its place is the session's).
+func (p *Pool) reserve(ctx context.Context, name string) (*conn, *gossh.Session, error) {
 	t, ok := p.targets[name]
 	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownTarget, name)
+		return nil, nil, fmt.Errorf("%w %q", ErrUnknownTarget, name)
 	}
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, ErrClosed
+			return nil, nil, ErrClosed
 		}
 		var wait *conn
 		for _, c := range p.conns[name] {
@@ -192,16 +268,22 @@ func (p *Pool) reserve(ctx context.Context, name string) (*conn, error) {
 				}
 				continue
 			}
+			if c.err == nil && c.spare != nil {
+				spare := c.spare
+				c.spare = nil
+				p.mu.Unlock()
+				return c, spare, nil
+			}
 			if c.err == nil && !c.full {
 				c.sessions++
 				p.mu.Unlock()
-				return c, nil
+				return c, nil, nil
 			}
 		}
 		if wait == nil {
 			if len(p.conns[name]) >= p.maxConns() {
 				p.mu.Unlock()
-				return nil, fmt.Errorf("session on target %s: %w", name, ErrBusy)
+				return nil, nil, fmt.Errorf("session on target %s: %w", name, ErrBusy)
 			}
 			wait = &conn{ready: make(chan struct{})}
 			p.conns[name] = append(p.conns[name], wait)
@@ -212,36 +294,167 @@ func (p *Pool) reserve(ctx context.Context, name string) (*conn, error) {
 		select {
 		case <-wait.ready:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		if wait.err != nil {
-			return nil, wait.err
+			return nil, nil, wait.err
+		}
+	}
+}
+
+// refillLater opens a spare channel on c in the background, unless c has
+// one (or one on the way), may not hold one, or spares are off.
+func (p *Pool) refillLater(name string, c *conn) {
+	if !p.spares.Load() {
+		return
+	}
+	p.mu.Lock()
+	if p.closed || c.noSpare || c.spare != nil || c.refill != nil || !slices.Contains(p.conns[name], c) {
+		p.mu.Unlock()
+		return
+	}
+	c.sessions++
+	done := make(chan struct{})
+	c.refill = done
+	p.refills.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.refills.Done()
+		s, err := c.client.NewSession()
+		var refused *gossh.OpenChannelError
+		p.mu.Lock()
+		c.refill = nil
+		close(done)
+		// Kept even if the target refused a session on c meanwhile
+		// (noSpare): that session is waiting to take this one.
+		keep := err == nil && !p.closed && p.spares.Load() && slices.Contains(p.conns[name], c)
+		if keep {
+			c.spare, s = s, nil
+		} else {
+			c.sessions--
+			if errors.As(err, &refused) {
+				// Not marked full: a session may have ended since
+				// the target answered; a session refused finds out.
+				c.noSpare = true
+			}
+		}
+		closeConn := !keep && p.idleLocked(name, c)
+		p.mu.Unlock()
+		if s != nil {
+			s.Close()
+		}
+		if closeConn {
+			c.client.Close()
+		}
+		if errors.As(err, &refused) {
+			p.log.Info("target refused a spare channel; the connection keeps none", "target", name, "reason", refused.Message)
+		}
+	}()
+}
+
+// SetSpares turns the connections' spare channels on (as NewPool does:
+// each connection up opens one now) or off (the spares held are closed).
+func (p *Pool) SetSpares(on bool) {
+	p.spares.Store(on)
+	var spares []*gossh.Session
+	var refill []func()
+	p.mu.Lock()
+	for name, list := range p.conns {
+		for _, c := range list {
+			if on {
+				select {
+				case <-c.ready:
+					if c.err == nil {
+						refill = append(refill, func() { p.refillLater(name, c) })
+					}
+				default:
+				}
+				continue
+			}
+			if c.spare == nil {
+				continue
+			}
+			spares = append(spares, c.spare)
+			c.spare = nil
+			c.sessions--
+			if p.idleLocked(name, c) {
+				defer c.client.Close()
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, s := range spares {
+		s.Close()
+	}
+	for _, f := range refill {
+		f()
+	}
+}
+
+// WaitSpares waits until no spare channel to name is being opened (or ctx
+// ends), and returns how many its connections hold.
+func (p *Pool) WaitSpares(ctx context.Context, name string) (int, error) {
+	for {
+		var wait chan struct{}
+		held := 0
+		p.mu.Lock()
+		for _, c := range p.conns[name] {
+			if c.refill != nil {
+				wait = c.refill
+			}
+			if c.spare != nil {
+				held++
+			}
+		}
+		p.mu.Unlock()
+		if wait == nil {
+			return held, nil
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return held, ctx.Err()
 		}
 	}
 }
 
 // release gives back a session's place on c. An extra connection (not the
-// first) that carries no session any more is closed: the pool keeps one
-// idle connection per target, as before there were several.
+// first) that carries no session any more is closed, its spare with it:
+// the pool keeps one idle connection per target, as before there were
+// several.
+//
+// The connection's spare, if it has none, is opened now: the session that
+// took it has ended, so the open does not compete with a session's own
+// work for the gate's CPU (on a busy gate, a replacement opened at once
+// made the session that took the spare slower than one without).
 func (p *Pool) release(name string, c *conn) {
 	p.mu.Lock()
 	c.sessions--
 	c.full = false
-	idleExtra, orphan := false, false
-	if c.sessions == 0 {
-		if list := p.conns[name]; len(list) > 1 && list[0] != c {
-			idleExtra = p.dropLocked(name, c)
-		} else if !slices.Contains(list, c) {
-			// Dropped as broken while it still carried sessions; the
-			// last of them has ended.
-			orphan = true
-		}
-	}
+	idle := p.idleLocked(name, c)
 	p.mu.Unlock()
-	if idleExtra || orphan {
+	if idle {
 		p.log.Info("idle extra target connection closed", "target", name)
 		c.client.Close()
+		return
 	}
+	p.refillLater(name, c)
+}
+
+// idleLocked reports whether c is to be closed now that it carries no
+// session (a spare does not count): it is an extra connection, which it
+// drops from the pool, or one already dropped as broken while it still
+// carried sessions. p.mu is held.
+func (p *Pool) idleLocked(name string, c *conn) bool {
+	if c.inUse() != 0 {
+		return false
+	}
+	if list := p.conns[name]; len(list) > 1 && list[0] != c {
+		return p.dropLocked(name, c)
+	} else if !slices.Contains(list, c) {
+		return true
+	}
+	return false
 }
 
 // dial runs without the pool's lock; sessions wanting the same target wait
@@ -361,7 +574,8 @@ func (p *Pool) dropLocked(name string, c *conn) bool {
 	return false
 }
 
-// Close closes every connection; sessions on them end.
+// Close closes every connection; sessions on them end, and their spares
+// are closed. It returns once no spare is being opened.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
@@ -376,5 +590,6 @@ func (p *Pool) Close() error {
 			}
 		}
 	}
+	p.refills.Wait()
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,8 @@ func run(args []string) int {
 	storeCold := fs.Bool("store-cold", false, "only measure a cold ssh through a gate on Badger and through one on a three-member etcd, side by side")
 	only := fs.String("only", "", "run only these `parts`, comma-separated: cold, warm, throughput, concurrency, approval")
 	fs.IntVar(&o.pairRuns, "warm-runs", 0, "iterations of the interleaved direct/keyturn warm exec (default 60, 20 with --quick)")
+	streamMiB := fs.Int("stream-mib", 0, "MiB streamed per path and algorithm set in the throughput part (default 1024, 64 with --quick)")
+	sessions := fs.String("sessions", "", "concurrent session counts for the concurrency part, comma-separated (default 200,500; 200 with --quick)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -112,6 +115,20 @@ func run(args []string) int {
 		o.coldRuns, o.warmRuns, o.defRuns = 60, 60, 20
 		o.size, o.sessions, o.hold = 1<<30, []int{200, 500}, time.Second
 		o.requests, o.decideTime, o.limit = 50, 2*time.Second, 15*time.Minute
+	}
+	if *streamMiB > 0 {
+		o.size = int64(*streamMiB) << 20
+	}
+	if *sessions != "" {
+		o.sessions = nil
+		for _, f := range strings.Split(*sessions, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n <= 0 || n > 5000 {
+				fmt.Fprintf(os.Stderr, "keyturnbench: --sessions: %q is not a count from 1 to 5000\n", f)
+				return 2
+			}
+			o.sessions = append(o.sessions, n)
+		}
 	}
 	if o.pairRuns <= 0 {
 		o.pairRuns = 60

@@ -88,7 +88,25 @@ type space struct {
 	free      int64            // what the last check found
 	noAlloc   bool             // the file system cannot fallocate
 	ballast   bool             // the ballast file is in place
+
+	// The data dir as the last full scan of allocate found it: its
+	// modification time, and when the scan started. A write skips the
+	// scan (a directory read and a stat per file: a tenth of a synced
+	// record's time) while they show that no file was created since.
+	scannedMtime time.Time
+	scannedAt    time.Time
 }
+
+// Bounds on allocate's shortcut. A directory's modification time comes
+// from the kernel's coarse clock (a tick behind at most), so it shows a
+// file created since the scan only if the time it had then is safely
+// older than the scan: racyMtime. Badger also grows its discard-stats
+// file in place (no new name); a full scan at least every rescanEvery
+// allocates that, as the watch loop's checks do for the reserve.
+const (
+	racyMtime   = time.Second
+	rescanEvery = watchEvery
+)
 
 // needed is the free space a write needs: the reserve, and room to lay the
 // ballast down again if it was spent.
@@ -214,6 +232,17 @@ func (sp *space) allocate() error {
 	if sp.noAlloc {
 		return nil
 	}
+	now := time.Now()
+	dirInfo, err := os.Stat(sp.dir)
+	if err != nil {
+		return fmt.Errorf("stat store dir: %w", err)
+	}
+	mtime := dirInfo.ModTime()
+	if !sp.scannedAt.IsZero() && mtime.Equal(sp.scannedMtime) &&
+		sp.scannedAt.Sub(mtime) > racyMtime && now.Sub(sp.scannedAt) < rescanEvery {
+		return nil // no file created since a scan that allocated them all
+	}
+	sp.scannedAt = time.Time{}
 	entries, err := os.ReadDir(sp.dir)
 	if err != nil {
 		return fmt.Errorf("read store dir: %w", err)
@@ -252,6 +281,7 @@ func (sp *space) allocate() error {
 			delete(sp.allocated, name)
 		}
 	}
+	sp.scannedMtime, sp.scannedAt = mtime, now
 	return nil
 }
 
