@@ -8,7 +8,8 @@
 // login and again at every session's start.
 //
 // The server is a chain of middleware over github.com/gliderlabs/ssh,
-// built in one place (Gate.requestPath): snapshot the terminal, recover
+// built in one place (Gate.requestPath): track the running handler (so the
+// store outlives it), snapshot the terminal, recover
 // panics, authenticate (the identity travels with the session), authorize
 // the target, bound the command line, count, log, then route to the
 // gate's own command namespace, the approvers' console, or a target.
