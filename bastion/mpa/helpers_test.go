@@ -134,6 +134,14 @@ func (e *env) register(users ...string) {
 	e.step()
 }
 
+// enable turns MPA on as user, or fails the test.
+func (e *env) enable(user string) {
+	e.t.Helper()
+	if _, err := e.svc.SetEnabled(e.ctx, user, true); err != nil {
+		e.t.Fatalf("enable MPA as %s: %v", user, err)
+	}
+}
+
 func (e *env) create(requester string, quorum int) mpa.Request {
 	e.t.Helper()
 	r, err := e.svc.Create(e.ctx, mpa.NewRequest{
