@@ -2,12 +2,18 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
+	"net"
+	"sync"
 	"testing"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/demotarget"
 	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
@@ -65,4 +71,53 @@ func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string
 	}
 	t.Fatalf("run %q: %v", cmd, err)
 	return "", "", -1
+}
+
+// serve runs srv on a loopback port until stop is called. stop ends the
+// run and returns its error, or an error if the server did not stop within
+// a minute; a second call returns nil.
+func serve(t testing.TB, srv *Server) (l net.Listener, stop func() error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- srv.Run(ctx, l) }()
+	var once sync.Once
+	return l, func() error {
+		err := error(nil)
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-ran:
+			case <-time.After(time.Minute):
+				err = errors.New("the server did not stop within a minute")
+			}
+		})
+		return err
+	}
+}
+
+// startDemoTarget serves a demo target that trusts gateClient on a
+// loopback port, and returns its address, its host key and a close that
+// stops it.
+func startDemoTarget(t testing.TB, gateClient gossh.PublicKey, log *slog.Logger) (addr string, hostKey gossh.PublicKey, close func() error) {
+	t.Helper()
+	host := testSigner(t)
+	target := demotarget.New(host, gateClient, log)
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go target.Serve(tl)
+	return tl.Addr().String(), host.PublicKey(), target.Close
+}
+
+// oneTargetConfig is the users and targets part of a gate config: alice
+// an admin with key alice on every target, and one target t1 at addr.
+func oneTargetConfig(alice, targetHost gossh.PublicKey, addr string) string {
+	return "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + bastion.AuthorizedKey(alice, "") + "\"]\n    targets: [\"*\"]\n" +
+		"targets:\n  - name: t1\n    address: " + addr + "\n    user: demo\n    host_keys: [\"" + bastion.AuthorizedKey(targetHost, "") + "\"]\n"
 }
