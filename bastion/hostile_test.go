@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -112,6 +111,15 @@ func gateGoroutines() int {
 		}
 	}
 	return count
+}
+
+// startCheckedGate is an allow-all test gate whose goroutines the test
+// checks, at its end, are back to where they were before it dialled.
+func startCheckedGate(t *testing.T) *testGate {
+	t.Helper()
+	tg := startGateWith(t, allowAll)
+	tg.checkLeaks(t)
+	return tg
 }
 
 // checkLeaks takes the goroutine baseline now and checks, once the test
@@ -281,8 +289,7 @@ func TestHostileEnvBounded(t *testing.T) {
 // command pass their limit, and stays up; its heap stays flat. The old
 // gate kept every one (about 80 MB here, gigabytes in the issue).
 func TestHostileEnvFlood(t *testing.T) {
-	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	tg.checkLeaks(t)
+	tg := startCheckedGate(t)
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -323,8 +330,7 @@ func TestHostileEnvFlood(t *testing.T) {
 // must not block the request loop. The old one blocked on the second
 // change and never saw the exec.
 func TestHostileWindowChangesBeforeExec(t *testing.T) {
-	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	tg.checkLeaks(t)
+	tg := startCheckedGate(t)
 	c := tg.dialAs(t, "alice", tg.alice)
 	s := newSession(t, c)
 	if ok, err := s.SendRequest("pty-req", true, ptyReq("xterm", 80, 24)); err != nil || !ok {
@@ -349,8 +355,7 @@ func TestHostileWindowChangesBeforeExec(t *testing.T) {
 // terminal: coalesced, the command ends normally, nothing is left
 // running.
 func TestHostileWindowChangeFlood(t *testing.T) {
-	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	tg.checkLeaks(t)
+	tg := startCheckedGate(t)
 	c := tg.dialAs(t, "alice+t1", tg.alice)
 	s := newSession(t, c)
 	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
@@ -428,8 +433,7 @@ func endUnderSignalFlood(t *testing.T, s *gossh.Session, cmd, what string) int {
 // deadlocked: its deferred Signals(nil) waited for a mutex held by the
 // request loop, blocked sending a signal nobody read.
 func TestHostileSignalFlood(t *testing.T) {
-	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	tg.checkLeaks(t)
+	tg := startCheckedGate(t)
 	for round := range 3 {
 		c := tg.dialAs(t, "alice+t1", tg.alice)
 		s := newSession(t, c)
@@ -516,19 +520,6 @@ func TestHostileLostTargetDuringRelease(t *testing.T) {
 	if out, stderr, st := tg.run(t, "alice", tg.alice, "whoami"); st != 0 {
 		t.Fatalf("gate after a lost target: %d %q %q", st, out, stderr)
 	}
-}
-
-func mustPolicy(t *testing.T, text string) Decider {
-	t.Helper()
-	path := t.TempDir() + "/policies.yaml"
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pol, err := LoadPolicy(path, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pol
 }
 
 // cutProxy forwards TCP to a target until cut closes every connection it
@@ -736,8 +727,7 @@ func refusedCount(tg *testGate, reason string) float64 {
 // goroutines return to baseline. Before, the gate held the target session
 // and its goroutines until the command ended by itself.
 func TestHostileClientGoneEndsTargetSession(t *testing.T) {
-	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	tg.checkLeaks(t)
+	tg := startCheckedGate(t)
 	c := tg.dialAs(t, "alice+t1", tg.alice)
 	s := newSession(t, c)
 	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
