@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/internal/sshrun"
 	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
@@ -195,35 +196,7 @@ func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string
 // runPTY is run, with a PTY if pty is set (as ssh -t asks for one).
 func (tg *testGate) runPTY(t *testing.T, login string, key gossh.Signer, cmd string, pty bool) (string, string, int) {
 	t.Helper()
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		t.Fatalf("dial gate as %s: %v", login, err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if pty {
-		if err := s.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var out, errOut bytes.Buffer
-	s.Stdout, s.Stderr = &out, &errOut
-	err = s.Run(cmd)
-	var exit *gossh.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errOut.String(), 0
-	case errors.As(err, &exit):
-		return out.String(), errOut.String(), exit.ExitStatus()
-	}
-	t.Fatalf("run %q: %v", cmd, err)
-	return "", "", -1
+	return sshrun.Run(t, tg.addr, tg.hostKey, login, key, cmd, pty)
 }
 
 type testWriter struct{ t testing.TB }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/internal/sshrun"
 	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
@@ -47,30 +48,7 @@ type testGate struct {
 // status.
 func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string) (string, string, int) {
 	t.Helper()
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		t.Fatalf("dial gate as %s: %v", login, err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var out, errOut bytes.Buffer
-	s.Stdout, s.Stderr = &out, &errOut
-	err = s.Run(cmd)
-	var exit *gossh.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errOut.String(), 0
-	case errors.As(err, &exit):
-		return out.String(), errOut.String(), exit.ExitStatus()
-	}
-	t.Fatalf("run %q: %v", cmd, err)
-	return "", "", -1
+	return sshrun.Run(t, tg.addr, tg.hostKey, login, key, cmd, false)
 }
 
 // serve runs srv on a loopback port until stop is called. stop ends the
