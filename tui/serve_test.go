@@ -77,16 +77,23 @@ func dial(t *testing.T, addr string) *gossh.Client {
 	return c
 }
 
+// newSession dials addr and opens a session; both close with the test.
+func newSession(t *testing.T, addr string) *gossh.Session {
+	t.Helper()
+	sess, err := dial(t, addr).NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
 // TestServe runs the console over a real SSH session: it draws the queue
 // in the client's window, follows a window change, and quits on q.
 func TestServe(t *testing.T) {
 	f := newFixture(t)
 	f.populate()
 	addr, results := serveTUI(t, f)
-	sess, err := dial(t, addr).NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := newSession(t, addr)
 	var out syncBuffer
 	sess.Stdout = &out
 	stdin, err := sess.StdinPipe()
@@ -161,10 +168,7 @@ func TestServeEndsWithSession(t *testing.T) {
 func TestServeNeedsPTY(t *testing.T) {
 	f := newFixture(t)
 	addr, results := serveTUI(t, f)
-	sess, err := dial(t, addr).NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := newSession(t, addr)
 	var stderr syncBuffer
 	sess.Stderr = &stderr
 	_ = sess.Shell()
