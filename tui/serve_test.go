@@ -121,13 +121,8 @@ func TestServe(t *testing.T) {
 	if _, err := stdin.Write([]byte("q")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-results:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after q")
+	if err := mpatest.Recv(t, results, "Serve to return after q"); err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 	sess.Close()
 }
@@ -154,13 +149,8 @@ func TestServeEndsWithSession(t *testing.T) {
 	// Colours follow the client's TERM, not the test process's.
 	out.waitFor(t, "\x1b[38;5;")
 	c.Close()
-	select {
-	case err := <-results:
-		if err != nil {
-			t.Fatalf("Serve after disconnect: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve still running after the client left")
+	if err := mpatest.Recv(t, results, "Serve to end after the client left"); err != nil {
+		t.Fatalf("Serve after disconnect: %v", err)
 	}
 }
 
