@@ -47,6 +47,18 @@ func (tg *testGate) dialAs(t testing.TB, login string, key gossh.Signer) *gossh.
 	return c
 }
 
+// terminalSession dials the gate as alice+t1 and opens a session with an
+// 80x24 terminal; both close at the test's end.
+func (tg *testGate) terminalSession(t testing.TB) (*gossh.Client, *gossh.Session) {
+	t.Helper()
+	c := tg.dialAs(t, "alice+t1", tg.alice)
+	s := newSession(t, c)
+	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
 // newSession opens a session on c; it closes with c.
 func newSession(t testing.TB, c *gossh.Client) *gossh.Session {
 	t.Helper()
@@ -356,11 +368,7 @@ func TestHostileWindowChangesBeforeExec(t *testing.T) {
 // running.
 func TestHostileWindowChangeFlood(t *testing.T) {
 	tg := startCheckedGate(t)
-	c := tg.dialAs(t, "alice+t1", tg.alice)
-	s := newSession(t, c)
-	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
-		t.Fatal(err)
-	}
+	_, s := tg.terminalSession(t)
 	stdin, err := s.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -728,11 +736,7 @@ func refusedCount(tg *testGate, reason string) float64 {
 // and its goroutines until the command ended by itself.
 func TestHostileClientGoneEndsTargetSession(t *testing.T) {
 	tg := startCheckedGate(t)
-	c := tg.dialAs(t, "alice+t1", tg.alice)
-	s := newSession(t, c)
-	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
-		t.Fatal(err)
-	}
+	c, s := tg.terminalSession(t)
 	out, _ := s.StdoutPipe()
 	stdin, _ := s.StdinPipe()
 	defer stdin.Close()
