@@ -1,36 +1,21 @@
 package tui
 
 import (
-	"bytes"
 	"errors"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/internal/lockedbuf"
 )
 
 // syncBuffer collects a session's output for polling by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer struct{ lockedbuf.Buffer }
 
 func (s *syncBuffer) waitFor(t *testing.T, want string) {
 	t.Helper()
