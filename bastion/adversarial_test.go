@@ -155,13 +155,7 @@ func TestAdversarialReleaseOnlyOwnApprovedCommandOnce(t *testing.T) {
 // environment requests do not reach the target.
 func TestAdversarialSessionRequestsRefused(t *testing.T) {
 	tg := startTestGate(t, allowAllPolicy)
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := tg.dialAs(t, "alice+t1", tg.alice)
 
 	ch, reqs, err := c.OpenChannel("session", nil)
 	if err != nil {

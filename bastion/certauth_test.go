@@ -19,8 +19,6 @@ import (
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/bastion/store/badgerstore"
-	"github.com/keyturn/keyturn/bastion/targets"
 )
 
 // certFor signs a user certificate for key with ca; edit adjusts it
@@ -369,37 +367,10 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pool, err := targets.NewPool(gateClient, cfg.Targets, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pool.Close() })
-	hostKey := testSigner(t)
-	svc := NewService(cfg, st, log)
-	pol, err := LoadPolicy(writeTemp(t, "policies.yaml", "version: 1\ndefaults:\n  required_approvals: 1\nterminal_allow:\n  - command: [echo]\nactions:\n  - name: restart_service\n    service: app\n    match:\n      - command: [keyturn-test-privileged]\n"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: svc, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go g.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
-	return &certGate{testGate: &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), carol: carol, store: st, mpa: svc}, ca: ca, revoked: revoked}
+	pol := mustPolicy(t, "version: 1\ndefaults:\n  required_approvals: 1\nterminal_allow:\n  - command: [echo]\nactions:\n  - name: restart_service\n    service: app\n    match:\n      - command: [keyturn-test-privileged]\n")
+	tg := serveGate(t, cfg, gateClient, pol, log, "", nil)
+	tg.carol = carol
+	return &certGate{testGate: tg, ca: ca, revoked: revoked}
 }
 
 func writeTemp(t *testing.T, name, text string) string {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/internal/sshrun"
 	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
@@ -46,15 +47,22 @@ type testGate struct {
 // startTestGate starts a test gate enforcing policyYAML.
 func startTestGate(t testing.TB, policyYAML string) *testGate {
 	t.Helper()
-	policyPath := filepath.Join(t.TempDir(), "policies.yaml")
-	if err := os.WriteFile(policyPath, []byte(policyYAML), 0o600); err != nil {
+	return startGateWith(t, mustPolicy(t, policyYAML))
+}
+
+// mustPolicy writes text to a policies.yaml of the test's own and loads
+// it, or fails the test.
+func mustPolicy(t testing.TB, text string) *PolicyHolder {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "policies.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pol, err := LoadPolicy(policyPath, testLogger(t))
+	pol, err := LoadPolicy(path, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startGateWith(t, pol)
+	return pol
 }
 
 // startGateWith starts a test gate deciding with dec: users alice (admin)
@@ -125,7 +133,20 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: o.storeDir == "", Dir: o.storeDir, Logger: log})
+	tg := serveGate(t, cfg, gateClient, dec, log, o.storeDir, func(opts *Options) {
+		opts.Console, opts.CountSession = tuiConsole, o.countSession
+	})
+	tg.alice, tg.carol, tg.proxy = alice, carol, proxy
+	return tg
+}
+
+// serveGate serves a gate with cfg, deciding with dec, on a loopback port
+// until the test ends, with its own store (in memory, or synced on disk
+// in storeDir if set) and a target pool that logs in as gateClient. more,
+// if set, adds to the gate's Options.
+func serveGate(t testing.TB, cfg *config.Config, gateClient gossh.Signer, dec Decider, log *slog.Logger, storeDir string, more func(*Options)) *testGate {
+	t.Helper()
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: storeDir == "", Dir: storeDir, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +158,11 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 	t.Cleanup(func() { pool.Close() })
 	hostKey := testSigner(t)
 	svc := NewService(cfg, st, log)
-	g, err := New(Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log, Console: tuiConsole,
-		CountSession: o.countSession})
+	opts := Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: dec, MPA: svc, Logger: log}
+	if more != nil {
+		more(&opts)
+	}
+	g, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +176,7 @@ func startGateOpts(t testing.TB, dec Decider, o gateTestOptions) *testGate {
 		defer cancel()
 		g.Shutdown(ctx)
 	})
-	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, carol: carol, store: st, mpa: svc, gate: g, pool: pool, proxy: proxy}
+	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), store: st, mpa: svc, gate: g, pool: pool}
 }
 
 // testLogger logs through the test; benchmarks log nothing.
@@ -173,35 +197,7 @@ func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string
 // runPTY is run, with a PTY if pty is set (as ssh -t asks for one).
 func (tg *testGate) runPTY(t *testing.T, login string, key gossh.Signer, cmd string, pty bool) (string, string, int) {
 	t.Helper()
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		t.Fatalf("dial gate as %s: %v", login, err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if pty {
-		if err := s.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var out, errOut bytes.Buffer
-	s.Stdout, s.Stderr = &out, &errOut
-	err = s.Run(cmd)
-	var exit *gossh.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errOut.String(), 0
-	case errors.As(err, &exit):
-		return out.String(), errOut.String(), exit.ExitStatus()
-	}
-	t.Fatalf("run %q: %v", cmd, err)
-	return "", "", -1
+	return sshrun.Run(t, tg.addr, tg.hostKey, login, key, cmd, pty)
 }
 
 type testWriter struct{ t testing.TB }

@@ -1,7 +1,6 @@
 package bastion
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -71,14 +70,7 @@ func TestCheckApproverGroups(t *testing.T) {
 // A command keyturn-guard observed carries the action's approvers rule
 // into its request, as the gate's own decisions do.
 func TestObservedDecisionCarriesApprovers(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "policies.yaml")
-	if err := os.WriteFile(path, []byte(groupsTestPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pol, err := LoadPolicy(path, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustPolicy(t, groupsTestPolicy)
 	g := &Gate{policy: pol}
 	d := g.observedDecision(&guard.Report{Actions: []string{"kill_process"}, Observed: "kill(1, SIGTERM) by bash"})
 	if len(d.Approvers) != 1 || d.Approvers[0].Action != "kill_process" || d.Approvers[0].Lines[0].Group != "oncall-db" {

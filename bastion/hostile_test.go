@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -46,6 +45,18 @@ func (tg *testGate) dialAs(t testing.TB, login string, key gossh.Signer) *gossh.
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// terminalSession dials the gate as alice+t1 and opens a session with an
+// 80x24 terminal; both close at the test's end.
+func (tg *testGate) terminalSession(t testing.TB) (*gossh.Client, *gossh.Session) {
+	t.Helper()
+	c := tg.dialAs(t, "alice+t1", tg.alice)
+	s := newSession(t, c)
+	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	return c, s
 }
 
 // newSession opens a session on c; it closes with c.
@@ -112,6 +123,15 @@ func gateGoroutines() int {
 		}
 	}
 	return count
+}
+
+// startCheckedGate is an allow-all test gate whose goroutines the test
+// checks, at its end, are back to where they were before it dialled.
+func startCheckedGate(t *testing.T) *testGate {
+	t.Helper()
+	tg := startGateWith(t, allowAll)
+	tg.checkLeaks(t)
+	return tg
 }
 
 // checkLeaks takes the goroutine baseline now and checks, once the test
@@ -281,8 +301,7 @@ func TestHostileEnvBounded(t *testing.T) {
 // command pass their limit, and stays up; its heap stays flat. The old
 // gate kept every one (about 80 MB here, gigabytes in the issue).
 func TestHostileEnvFlood(t *testing.T) {
-	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	tg.checkLeaks(t)
+	tg := startCheckedGate(t)
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -323,8 +342,7 @@ func TestHostileEnvFlood(t *testing.T) {
 // must not block the request loop. The old one blocked on the second
 // change and never saw the exec.
 func TestHostileWindowChangesBeforeExec(t *testing.T) {
-	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	tg.checkLeaks(t)
+	tg := startCheckedGate(t)
 	c := tg.dialAs(t, "alice", tg.alice)
 	s := newSession(t, c)
 	if ok, err := s.SendRequest("pty-req", true, ptyReq("xterm", 80, 24)); err != nil || !ok {
@@ -349,13 +367,8 @@ func TestHostileWindowChangesBeforeExec(t *testing.T) {
 // terminal: coalesced, the command ends normally, nothing is left
 // running.
 func TestHostileWindowChangeFlood(t *testing.T) {
-	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	tg.checkLeaks(t)
-	c := tg.dialAs(t, "alice+t1", tg.alice)
-	s := newSession(t, c)
-	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
-		t.Fatal(err)
-	}
+	tg := startCheckedGate(t)
+	_, s := tg.terminalSession(t)
 	stdin, err := s.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -428,8 +441,7 @@ func endUnderSignalFlood(t *testing.T, s *gossh.Session, cmd, what string) int {
 // deadlocked: its deferred Signals(nil) waited for a mutex held by the
 // request loop, blocked sending a signal nobody read.
 func TestHostileSignalFlood(t *testing.T) {
-	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	tg.checkLeaks(t)
+	tg := startCheckedGate(t)
 	for round := range 3 {
 		c := tg.dialAs(t, "alice+t1", tg.alice)
 		s := newSession(t, c)
@@ -516,19 +528,6 @@ func TestHostileLostTargetDuringRelease(t *testing.T) {
 	if out, stderr, st := tg.run(t, "alice", tg.alice, "whoami"); st != 0 {
 		t.Fatalf("gate after a lost target: %d %q %q", st, out, stderr)
 	}
-}
-
-func mustPolicy(t *testing.T, text string) Decider {
-	t.Helper()
-	path := t.TempDir() + "/policies.yaml"
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pol, err := LoadPolicy(path, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pol
 }
 
 // cutProxy forwards TCP to a target until cut closes every connection it
@@ -736,13 +735,8 @@ func refusedCount(tg *testGate, reason string) float64 {
 // goroutines return to baseline. Before, the gate held the target session
 // and its goroutines until the command ended by itself.
 func TestHostileClientGoneEndsTargetSession(t *testing.T) {
-	tg := startGateOpts(t, allowAll, gateTestOptions{})
-	tg.checkLeaks(t)
-	c := tg.dialAs(t, "alice+t1", tg.alice)
-	s := newSession(t, c)
-	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
-		t.Fatal(err)
-	}
+	tg := startCheckedGate(t)
+	c, s := tg.terminalSession(t)
 	out, _ := s.StdoutPipe()
 	stdin, _ := s.StdinPipe()
 	defer stdin.Close()

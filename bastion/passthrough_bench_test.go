@@ -3,10 +3,7 @@ package bastion
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,32 +84,23 @@ func BenchmarkWarmSession(b *testing.B) {
 }
 
 func benchWarmSession(b *testing.B, o gateTestOptions) {
-	policyPath := filepath.Join(b.TempDir(), "policies.yaml")
-	if err := os.WriteFile(policyPath, []byte(allowAllPolicy), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	pol, err := LoadPolicy(policyPath, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
+	pol := mustPolicy(b, allowAllPolicy)
 	tg := startGateOpts(b, pol, o)
-	addr, hostKey, alice := tg.addr, tg.hostKey, tg.alice
-	c, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{
-		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(alice)}, HostKeyCallback: gossh.FixedHostKey(hostKey),
-	})
+	c := tg.dialAs(b, "alice+t1", tg.alice)
+	for b.Loop() {
+		runTrue(b, c)
+	}
+}
+
+// runTrue runs `true` in a new session on c: one warm session.
+func runTrue(b *testing.B, c *gossh.Client) {
+	s, err := c.NewSession()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
-	for b.Loop() {
-		s, err := c.NewSession()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Run("true"); err != nil {
-			b.Fatal(err)
-		}
-		s.Close()
+	defer s.Close()
+	if err := s.Run("true"); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -129,36 +117,16 @@ func BenchmarkWarmOverlap(b *testing.B) {
 }
 
 func benchWarmOverlap(b *testing.B, delay time.Duration) {
-	policyPath := filepath.Join(b.TempDir(), "policies.yaml")
-	if err := os.WriteFile(policyPath, []byte(allowAllPolicy), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	pol, err := LoadPolicy(policyPath, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
+	pol := mustPolicy(b, allowAllPolicy)
 	tg := startGateOpts(b, pol, gateTestOptions{quiet: true, storeDir: b.TempDir(), targetDelay: delay})
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := tg.dialAs(b, "alice+t1", tg.alice)
 	var took [2]time.Duration
 	n := 0
 	for b.Loop() {
 		for _, serial := range []bool{n%2 == 0, n%2 != 0} {
 			tg.gate.serialOpen.Store(serial)
 			start := time.Now()
-			s, err := c.NewSession()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Run("true"); err != nil {
-				b.Fatal(err)
-			}
-			s.Close()
+			runTrue(b, c)
 			i := 0
 			if serial {
 				i = 1

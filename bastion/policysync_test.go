@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -53,14 +52,7 @@ func newTwoGates(t *testing.T) *twoGates {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		path := filepath.Join(t.TempDir(), "policies.yaml")
-		if err := os.WriteFile(path, []byte(policyV1), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		h, err := LoadPolicy(path, log)
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := mustPolicy(t, policyV1)
 		g.ctl[i] = NewPolicyController(h, g.svc[i], log)
 		if err := g.ctl[i].Start(ctx); err != nil {
 			t.Fatal(err)
@@ -102,10 +94,9 @@ func (g *twoGates) approvedCommand(t *testing.T) string {
 	return r.ID
 }
 
-// changePolicyOnA edits gate a's file to text and approves the held change
-// through gate a, as an approver on a would; gate b hears nothing (no
-// change feed runs in this test), as when its feed lags.
-func (g *twoGates) changePolicyOnA(t *testing.T, text string) {
+// editOnA writes text to gate a's policy file, has a reload it and
+// returns the policy changes held pending on a.
+func (g *twoGates) editOnA(t *testing.T, text string) ([]mpa.Request, error) {
 	t.Helper()
 	if err := os.WriteFile(g.h[0].path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -113,7 +104,15 @@ func (g *twoGates) changePolicyOnA(t *testing.T, text string) {
 	if err := g.ctl[0].Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	held, err := g.svc[0].List(context.Background(), mpa.ListFilter{Kind: mpa.KindUpdatePolicy, Statuses: []mpa.Status{mpa.StatusPending}})
+	return g.svc[0].List(context.Background(), mpa.ListFilter{Kind: mpa.KindUpdatePolicy, Statuses: []mpa.Status{mpa.StatusPending}})
+}
+
+// changePolicyOnA edits gate a's file to text and approves the held change
+// through gate a, as an approver on a would; gate b hears nothing (no
+// change feed runs in this test), as when its feed lags.
+func (g *twoGates) changePolicyOnA(t *testing.T, text string) {
+	t.Helper()
+	held, err := g.editOnA(t, text)
 	if err != nil || len(held) != 1 {
 		t.Fatalf("held policy changes: %d, %v; want 1", len(held), err)
 	}
@@ -232,13 +231,7 @@ func TestPolicyControllerRunAppliesApproved(t *testing.T) {
 	applied := false
 	for round := 0; round < 10 && !applied; round++ {
 		text := texts[round%2]
-		if err := os.WriteFile(g.h[0].path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := g.ctl[0].Reload(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		held, err := g.svc[0].List(context.Background(), mpa.ListFilter{Kind: mpa.KindUpdatePolicy, Statuses: []mpa.Status{mpa.StatusPending}})
+		held, err := g.editOnA(t, text)
 		if err != nil || len(held) != 1 {
 			t.Fatalf("round %d: held policy changes: %d, %v; want 1", round, len(held), err)
 		}

@@ -3,7 +3,6 @@ package bastion
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -32,21 +31,14 @@ type policyFixture struct {
 func newPolicyFixture(t *testing.T) *policyFixture {
 	t.Helper()
 	log := testLogger(t)
-	path := filepath.Join(t.TempDir(), "policies.yaml")
-	if err := os.WriteFile(path, []byte(policyV1), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h, err := LoadPolicy(path, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustPolicy(t, policyV1)
 	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	svc := mpa.New(st, mpa.Options{Logger: log})
-	f := &policyFixture{path: path, h: h, ctl: NewPolicyController(h, svc, log), svc: svc, store: st}
+	f := &policyFixture{path: h.path, h: h, ctl: NewPolicyController(h, svc, log), svc: svc, store: st}
 	f.enableMPA(t)
 	if err := f.ctl.Start(context.Background()); err != nil {
 		t.Fatal(err)

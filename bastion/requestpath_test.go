@@ -12,6 +12,7 @@ import (
 	"github.com/gliderlabs/ssh"
 
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -57,25 +58,6 @@ func (c *sessionCounter) seen() []SessionKind {
 	return slices.Clone(c.kinds)
 }
 
-// lockedBuffer is a buffer the gate's session goroutines may log into
-// while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A target the user may not reach is refused by authorize, before the
 // session is counted or logged as a routed session: carol has no admin
 // role, and no one may reach a target the config does not have. Before
@@ -83,7 +65,7 @@ func (l *lockedBuffer) String() string {
 // and logged as started.
 func TestUnauthorizedTargetRefusedBeforeCountAndLog(t *testing.T) {
 	var counted sessionCounter
-	var logs lockedBuffer
+	var logs mpatest.Buffer // the gate's session goroutines log into it while the test reads
 	tg := startGateOpts(t, allowAll, gateTestOptions{countSession: counted.count, logs: &logs})
 	for _, c := range []struct {
 		login string
@@ -133,7 +115,7 @@ func (panicDecider) Decide(policy.Input) policy.Decision { panic("decider bug") 
 func TestPanicInsideRequestPath(t *testing.T) {
 	t.Run("handler", func(t *testing.T) {
 		var counted sessionCounter
-		var logs lockedBuffer
+		var logs mpatest.Buffer // the gate's session goroutines log into it while the test reads
 		tg := startGateOpts(t, panicDecider{}, gateTestOptions{countSession: counted.count, logs: &logs})
 		_, errOut, code := tg.run(t, "alice+t1", tg.alice, "echo hi")
 		if code != ExitInternal || !strings.Contains(errOut, "internal error") {

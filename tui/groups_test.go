@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -9,23 +8,16 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
-	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
 
 // groupsFixture is a fixture whose service knows these groups.
 func groupsFixture(t *testing.T, groups map[string][]string) *fixture {
 	t.Helper()
-	logger := slog.New(slog.DiscardHandler)
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clock := mpatest.NewClock(start)
-	svc := mpa.New(st, mpa.Options{Now: clock.Now, Logger: logger, Node: "gate-1",
-		InGroup: func(u, g string) bool { return slices.Contains(groups[u], g) }})
-	return &fixture{t: t, ctx: t.Context(), clock: clock, svc: svc, secrets: map[string]string{}}
+	f, _ := newFixtureOn(t, func(o *mpa.Options) {
+		o.InGroup = func(u, g string) bool { return slices.Contains(groups[u], g) }
+	})
+	f.ctx = t.Context()
+	return f
 }
 
 // The detail view shows which lines of the approvers rule are met and who

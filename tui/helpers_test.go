@@ -47,6 +47,15 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	f, _ := newFixtureOn(t, nil)
+	return f
+}
+
+// newFixtureOn is newFixture with the Service's options adjusted by edit
+// (InGroup, say) if set; it returns the store too, for a test that changes
+// it behind the Service's back.
+func newFixtureOn(t testing.TB, edit func(*mpa.Options)) (*fixture, *badgerstore.Store) {
+	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: logger})
 	if err != nil {
@@ -54,8 +63,12 @@ func newFixture(t testing.TB) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	clock := mpatest.NewClock(start)
-	svc := mpa.New(st, mpa.Options{Now: clock.Now, Logger: logger, Node: "gate-1"})
-	return &fixture{t: t, ctx: context.Background(), clock: clock, svc: svc, secrets: map[string]string{}}
+	opts := mpa.Options{Now: clock.Now, Logger: logger, Node: "gate-1"}
+	if edit != nil {
+		edit(&opts)
+	}
+	svc := mpa.New(st, opts)
+	return &fixture{t: t, ctx: context.Background(), clock: clock, svc: svc, secrets: map[string]string{}}, st
 }
 
 func (f *fixture) code(user string) string {

@@ -2,10 +2,8 @@ package tui
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,21 +12,27 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
-	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
 
-// TestDetailShowsOutput: a finished request's detail view shows what its
-// command wrote, escaped, once the kept copy matches the audit trail.
-func TestDetailShowsOutput(t *testing.T) {
-	f := newFixture(t)
+// releasedKill has bob and carol approve alice's kill on web-1 and
+// alice release it: the request is Executing, its output not yet kept.
+func (f *fixture) releasedKill() mpa.Request {
+	f.t.Helper()
 	f.register("bob", "carol")
 	r := f.create("alice", "process", "kill_process", "web-1", "kill -9 4242", "stuck", "kill")
 	f.vote(r.ID, "bob", "", true)
 	f.vote(r.ID, "carol", "", true)
 	if _, err := f.svc.BeginExecution(f.ctx, r.ID, "alice"); err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
+	return r
+}
+
+// TestDetailShowsOutput: a finished request's detail view shows what its
+// command wrote, escaped, once the kept copy matches the audit trail.
+func TestDetailShowsOutput(t *testing.T) {
+	f := newFixture(t)
+	r := f.releasedKill()
 	rec := mpa.NewOutputRecorder(r.ID, 0, f.clock.Now)
 	fmt.Fprint(rec.Stdout(), "killed 4242\n")
 	fmt.Fprint(rec.Stderr(), "\x1b]0;owned\x07 title\n")
@@ -54,21 +58,8 @@ func TestDetailShowsOutput(t *testing.T) {
 // TestDetailHidesForgedOutput: a kept copy changed in the store is not
 // shown; the view says it does not match the audit trail.
 func TestDetailHidesForgedOutput(t *testing.T) {
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clock := mpatest.NewClock(start)
-	f := &fixture{t: t, ctx: context.Background(), clock: clock, secrets: map[string]string{},
-		svc: mpa.New(st, mpa.Options{Now: clock.Now, Logger: slog.New(slog.DiscardHandler), Node: "gate-1"})}
-	f.register("bob", "carol")
-	r := f.create("alice", "process", "kill_process", "web-1", "kill -9 4242", "stuck", "kill")
-	f.vote(r.ID, "bob", "", true)
-	f.vote(r.ID, "carol", "", true)
-	if _, err := f.svc.BeginExecution(f.ctx, r.ID, "alice"); err != nil {
-		t.Fatal(err)
-	}
+	f, st := newFixtureOn(t, nil)
+	r := f.releasedKill()
 	rec := mpa.NewOutputRecorder(r.ID, 0, f.clock.Now)
 	fmt.Fprint(rec, "killed 4242\n")
 	if err := f.svc.SaveOutput(f.ctx, r.ID, rec.Output()); err != nil {
@@ -77,7 +68,7 @@ func TestDetailHidesForgedOutput(t *testing.T) {
 	if _, err := f.svc.FinishExecution(f.ctx, r.ID, mpa.ExecResult{}); err != nil {
 		t.Fatal(err)
 	}
-	err = st.Update(f.ctx, func(tx mpa.Tx) error {
+	err := st.Update(f.ctx, func(tx mpa.Tx) error {
 		forged, _ := json.Marshal(mpa.Output{Request: r.ID, Head: []mpa.OutputChunk{{Stream: "o", Data: []byte("all fine\n")}}})
 		return tx.(mpa.OutputTx).PutOutput(r.ID, forged, 0)
 	})

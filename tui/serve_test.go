@@ -1,36 +1,20 @@
 package tui
 
 import (
-	"bytes"
 	"errors"
-	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
 
 // syncBuffer collects a session's output for polling by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer struct{ mpatest.Buffer }
 
 func (s *syncBuffer) waitFor(t *testing.T, want string) {
 	t.Helper()
@@ -77,16 +61,23 @@ func dial(t *testing.T, addr string) *gossh.Client {
 	return c
 }
 
+// newSession dials addr and opens a session; both close with the test.
+func newSession(t *testing.T, addr string) *gossh.Session {
+	t.Helper()
+	sess, err := dial(t, addr).NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
 // TestServe runs the console over a real SSH session: it draws the queue
 // in the client's window, follows a window change, and quits on q.
 func TestServe(t *testing.T) {
 	f := newFixture(t)
 	f.populate()
 	addr, results := serveTUI(t, f)
-	sess, err := dial(t, addr).NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := newSession(t, addr)
 	var out syncBuffer
 	sess.Stdout = &out
 	stdin, err := sess.StdinPipe()
@@ -114,13 +105,8 @@ func TestServe(t *testing.T) {
 	if _, err := stdin.Write([]byte("q")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-results:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after q")
+	if err := mpatest.Recv(t, results, "Serve to return after q"); err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 	sess.Close()
 }
@@ -147,13 +133,8 @@ func TestServeEndsWithSession(t *testing.T) {
 	// Colours follow the client's TERM, not the test process's.
 	out.waitFor(t, "\x1b[38;5;")
 	c.Close()
-	select {
-	case err := <-results:
-		if err != nil {
-			t.Fatalf("Serve after disconnect: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve still running after the client left")
+	if err := mpatest.Recv(t, results, "Serve to end after the client left"); err != nil {
+		t.Fatalf("Serve after disconnect: %v", err)
 	}
 }
 
@@ -161,10 +142,7 @@ func TestServeEndsWithSession(t *testing.T) {
 func TestServeNeedsPTY(t *testing.T) {
 	f := newFixture(t)
 	addr, results := serveTUI(t, f)
-	sess, err := dial(t, addr).NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := newSession(t, addr)
 	var stderr syncBuffer
 	sess.Stderr = &stderr
 	_ = sess.Shell()

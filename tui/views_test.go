@@ -42,6 +42,14 @@ func openDetail(t *testing.T, tm *teatest.TestModel) {
 	}
 }
 
+// openHistory waits for bob's queue of three and tabs to the history.
+func openHistory(t *testing.T, tm *teatest.TestModel) {
+	t.Helper()
+	waitFor(t, tm, "3 pending")
+	keys(tm, tea.KeyTab)
+	waitFor(t, tm, "completed")
+}
+
 // finalView quits the program and returns its last frame, as the model
 // draws it, with the request ids masked.
 func finalView(t *testing.T, f *fixture, tm *teatest.TestModel) string {
@@ -87,22 +95,16 @@ func TestViews(t *testing.T) {
 			waitFor(t, tm, "a comment is required")
 		}, ""},
 		{"history", bob, func(t *testing.T, tm *teatest.TestModel) {
-			waitFor(t, tm, "3 pending")
-			keys(tm, tea.KeyTab)
-			waitFor(t, tm, "completed")
+			openHistory(t, tm)
 		}, ""},
 		{"history_filter", bob, func(t *testing.T, tm *teatest.TestModel) {
-			waitFor(t, tm, "3 pending")
-			keys(tm, tea.KeyTab)
-			waitFor(t, tm, "completed")
+			openHistory(t, tm)
 			tm.Type("/status:rej")
 			keys(tm, tea.KeyEnter)
 			waitFor(t, tm, "filter: status:rej")
 		}, ""},
 		{"history_detail", bob, func(t *testing.T, tm *teatest.TestModel) {
-			waitFor(t, tm, "3 pending")
-			keys(tm, tea.KeyTab)
-			waitFor(t, tm, "completed")
+			openHistory(t, tm)
 			keys(tm, tea.KeyDown)
 			openDetail(t, tm)
 		}, ""},

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/creack/pty"
 	"github.com/gliderlabs/ssh"
@@ -128,10 +129,23 @@ func runWithPTY(sess ssh.Session, cmd *exec.Cmd, win ssh.Window, winCh <-chan ss
 	}()
 	sigs.start(cmd.Process)
 	err = cmd.Wait()
+	// What the command wrote last may still sit in the terminal: closing
+	// f now would drop it (a short command's whole output, at times).
+	// Once no process holds the terminal, reading f ends by itself after
+	// the last byte; a background process that keeps it open gets
+	// drainGrace before f is closed under it.
+	select {
+	case <-done:
+	case <-time.After(drainGrace):
+	}
 	closeF()
 	<-done
 	return err
 }
+
+// drainGrace is how long a terminal session's output is read after its
+// command ended while some other process still holds the terminal.
+const drainGrace = time.Second
 
 // signalForwarder passes the client's signals to the command. The handler
 // registers it before it tells winrace.go it started, and winrace.go holds

@@ -2,33 +2,20 @@ package demotarget
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
 	"testing"
 
 	gossh "golang.org/x/crypto/ssh"
-)
 
-func newSigner(t *testing.T) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
+)
 
 // startTarget runs a demo target on loopback that trusts client.
 func startTarget(t *testing.T, client gossh.Signer) (addr string, host gossh.PublicKey) {
 	t.Helper()
-	hostKey := newSigner(t)
+	hostKey := testkey.Signer(t)
 	srv := New(hostKey, client.PublicKey(), slog.New(slog.DiscardHandler))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,7 +35,7 @@ func dial(t *testing.T, addr string, host gossh.PublicKey, key gossh.Signer) (*g
 }
 
 func TestRunsCommandsWithStatus(t *testing.T) {
-	gate := newSigner(t)
+	gate := testkey.Signer(t)
 	addr, host := startTarget(t, gate)
 	c, err := dial(t, addr, host, gate)
 	if err != nil {
@@ -73,8 +60,8 @@ func TestRunsCommandsWithStatus(t *testing.T) {
 }
 
 func TestRefusesOtherKeys(t *testing.T) {
-	addr, host := startTarget(t, newSigner(t))
-	if c, err := dial(t, addr, host, newSigner(t)); err == nil {
+	addr, host := startTarget(t, testkey.Signer(t))
+	if c, err := dial(t, addr, host, testkey.Signer(t)); err == nil {
 		c.Close()
 		t.Fatal("a key other than the gate's logged in to the demo target")
 	}

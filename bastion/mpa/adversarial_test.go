@@ -63,9 +63,7 @@ func TestAdversarialRoleCheckedAtVote(t *testing.T) {
 func TestAdversarialReregistrationNeedsOthers(t *testing.T) {
 	e := newEnv(t, mpa.Options{})
 	e.register("bob", "carol", "dave")
-	if _, err := e.svc.SetEnabled(e.ctx, "carol", true); err != nil {
-		t.Fatal(err)
-	}
+	e.enable("carol")
 	reg, err := e.svc.InitiateRegistration(e.ctx, "bob", true)
 	if err != nil {
 		t.Fatal(err)
@@ -149,9 +147,7 @@ func TestAdversarialStalePolicyUpdateIsNotApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.register("bob", "carol")
-	if _, err := e.svc.SetEnabled(e.ctx, "root", true); err != nil {
-		t.Fatal(err)
-	}
+	e.enable("root")
 	update := func(payload json.RawMessage) mpa.Request {
 		r, err := e.svc.Create(e.ctx, mpa.NewRequest{Kind: mpa.KindUpdatePolicy, Actions: []mpa.ActionRef{mpa.ActionUpdatePolicy},
 			Requester: mpa.SystemActor, Payload: payload})

@@ -142,45 +142,16 @@ func (s *Service) FinishExecution(ctx context.Context, id string, res ExecResult
 // it finished is unknown, and it is never run again by itself. Call it at
 // startup before serving. It returns the requests it marked.
 func (s *Service) RecoverInterrupted(ctx context.Context) ([]Request, error) {
-	var ids []string
-	err := s.store.View(ctx, func(tx Tx) error {
-		for r, err := range tx.LiveRequests() {
-			if err != nil {
-				return err
-			}
-			if r.Status == StatusExecuting && r.Execution != nil && r.Execution.Node == s.node {
-				ids = append(ids, r.ID)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("recover interrupted: %w", err)
-	}
-	var out []Request
-	for _, id := range ids {
-		var r Request
-		var changed bool
-		err := s.update(ctx, func(tx Tx) error {
-			var err error
-			changed = false
-			r, err = tx.GetRequest(id)
-			if err != nil || r.Status != StatusExecuting {
-				return err
-			}
+	out, err := s.interruptLost(ctx, "recover interrupted",
+		func(_ Tx, ex *Execution) (bool, error) { return ex.Node == s.node, nil },
+		func(r *Request) map[string]any {
 			r.Execution.Error = "gate stopped while the command ran"
-			changed = true
-			return s.transition(tx, &r, StatusInterrupted, SystemActor, map[string]any{"node": s.node})
+			return map[string]any{"node": s.node}
 		})
-		if err != nil && !isNotFound(err) {
-			return out, fmt.Errorf("recover interrupted %s: %w", id, err)
-		}
-		if changed {
-			s.log.Warn("mpa request interrupted", "request", id, "user", r.Requester, "target", r.Target)
-			out = append(out, r)
-		}
+	for _, r := range out {
+		s.log.Warn("mpa request interrupted", "request", r.ID, "user", r.Requester, "target", r.Target)
 	}
-	return out, nil
+	return out, err
 }
 
 // InterruptGone marks Interrupted every request left Executing by another
@@ -191,29 +162,56 @@ func (s *Service) RecoverInterrupted(ctx context.Context) ([]Request, error) {
 // gates running this at once mark each request once. It returns the
 // requests it marked.
 func (s *Service) InterruptGone(ctx context.Context) ([]Request, error) {
-	var candidates []string
+	out, err := s.interruptLost(ctx, "interrupt runs of gone gates",
+		func(tx Tx, ex *Execution) (bool, error) {
+			if ex.Node == s.node {
+				return false, nil
+			}
+			live, err := tx.GateLive(ex.Node)
+			return !live, err
+		},
+		func(r *Request) map[string]any {
+			r.Execution.Error = "gate " + r.Execution.Node + " left the store while the command ran"
+			return map[string]any{"node": r.Execution.Node, "seen_by": s.node}
+		})
+	for _, r := range out {
+		s.log.Warn("mpa request interrupted: its gate is gone", "request", r.ID, "node", r.Execution.Node, "user", r.Requester, "target", r.Target)
+	}
+	return out, err
+}
+
+// interruptLost is the one pass behind RecoverInterrupted and InterruptGone:
+// it lists the live requests left Executing whose run lost says is lost,
+// then re-reads each in its own transaction and, if it is still Executing
+// and lost still says so, lets mark note why on it and marks it
+// Interrupted with mark's detail. A request that moved on between the two
+// reads is left alone. what names the pass in errors. It returns the
+// requests it marked, also those marked before an error.
+func (s *Service) interruptLost(ctx context.Context, what string, lost func(Tx, *Execution) (bool, error), mark func(*Request) map[string]any) ([]Request, error) {
+	var ids []string
 	err := s.store.View(ctx, func(tx Tx) error {
 		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err
 			}
-			if r.Status == StatusExecuting && r.Execution != nil && r.Execution.Node != s.node {
-				live, err := tx.GateLive(r.Execution.Node)
-				if err != nil {
-					return err
-				}
-				if !live {
-					candidates = append(candidates, r.ID)
-				}
+			if r.Status != StatusExecuting || r.Execution == nil {
+				continue
+			}
+			ok, err := lost(tx, r.Execution)
+			if err != nil {
+				return err
+			}
+			if ok {
+				ids = append(ids, r.ID)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("interrupt runs of gone gates: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	var out []Request
-	for _, id := range candidates {
+	for _, id := range ids {
 		var r Request
 		var changed bool
 		err := s.update(ctx, func(tx Tx) error {
@@ -223,20 +221,18 @@ func (s *Service) InterruptGone(ctx context.Context) ([]Request, error) {
 			if err != nil || r.Status != StatusExecuting || r.Execution == nil {
 				return err
 			}
-			node := r.Execution.Node
-			live, err := tx.GateLive(node)
-			if err != nil || live {
+			ok, err := lost(tx, r.Execution)
+			if err != nil || !ok {
 				return err
 			}
-			r.Execution.Error = "gate " + node + " left the store while the command ran"
+			detail := mark(&r)
 			changed = true
-			return s.transition(tx, &r, StatusInterrupted, SystemActor, map[string]any{"node": node, "seen_by": s.node})
+			return s.transition(tx, &r, StatusInterrupted, SystemActor, detail)
 		})
 		if err != nil && !isNotFound(err) {
-			return out, fmt.Errorf("interrupt %s: %w", id, err)
+			return out, fmt.Errorf("%s: %s: %w", what, id, err)
 		}
 		if changed {
-			s.log.Warn("mpa request interrupted: its gate is gone", "request", id, "node", r.Execution.Node, "user", r.Requester, "target", r.Target)
 			out = append(out, r)
 		}
 	}

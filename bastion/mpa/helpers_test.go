@@ -134,6 +134,14 @@ func (e *env) register(users ...string) {
 	e.step()
 }
 
+// enable turns MPA on as user, or fails the test.
+func (e *env) enable(user string) {
+	e.t.Helper()
+	if _, err := e.svc.SetEnabled(e.ctx, user, true); err != nil {
+		e.t.Fatalf("enable MPA as %s: %v", user, err)
+	}
+}
+
 func (e *env) create(requester string, quorum int) mpa.Request {
 	e.t.Helper()
 	r, err := e.svc.Create(e.ctx, mpa.NewRequest{
@@ -170,6 +178,42 @@ func (e *env) verifyAudit() {
 	if err := e.svc.VerifyAudit(e.ctx); err != nil {
 		e.t.Fatalf("audit chain: %v", err)
 	}
+}
+
+// approvedOnce checks that request id is Approved with want approvals, each
+// approver counted once, that the chain holds exactly one request.approved
+// event for it, and that the chain verifies; it returns the request. The
+// races on one request end with it.
+func (e *env) approvedOnce(id string, want int) mpa.Request {
+	e.t.Helper()
+	got, err := e.svc.Get(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if got.Status != mpa.StatusApproved || len(got.Approvals) != want {
+		e.t.Fatalf("status %s with %d approvals; want approved with %d", got.Status, len(got.Approvals), want)
+	}
+	seen := map[string]bool{}
+	for _, v := range got.Approvals {
+		if seen[v.Approver] {
+			e.t.Fatalf("%s counted twice", v.Approver)
+		}
+		seen[v.Approver] = true
+	}
+	approved := 0
+	for ev, err := range e.svc.AuditEvents(e.ctx, audit.Filter{Request: id}) {
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if ev.Kind == "request.approved" {
+			approved++
+		}
+	}
+	if approved != 1 {
+		e.t.Fatalf("%d request.approved events; want 1", approved)
+	}
+	e.verifyAudit()
+	return got
 }
 
 func auditFilterRequest(id string) audit.Filter { return audit.Filter{Request: id} }

@@ -31,9 +31,7 @@ func TestPolicyRecord(t *testing.T) {
 	policyIs(v2)
 
 	e.register("bob", "carol", "dave")
-	if _, err := e.svc.SetEnabled(e.ctx, "root", true); err != nil {
-		t.Fatal(err)
-	}
+	e.enable("root")
 	policyIs(v2) // enabling keeps the record
 	if err := e.svc.RecordPolicy(e.ctx, "gate", v3); !errors.Is(err, mpa.ErrNotAllowed) {
 		t.Fatalf("change while enabled: %v; want ErrNotAllowed", err)

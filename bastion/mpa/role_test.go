@@ -27,12 +27,20 @@ func (r *roles) revoke(user string) {
 	r.out[user] = true
 }
 
-// TestVoteDoesNotOutliveRoleAtQuorum is issue 16 item 10: dave approved,
-// lost the approver role, and his vote still completed the quorum.
-func TestVoteDoesNotOutliveRoleAtQuorum(t *testing.T) {
+// newRolesEnv is an env with approvers carol, dave and erin whose approver
+// role the test can take away.
+func newRolesEnv(t *testing.T) (*env, *roles) {
+	t.Helper()
 	rl := &roles{out: map[string]bool{}}
 	e := newEnv(t, mpa.Options{CanApprove: rl.canApprove})
 	e.register("carol", "dave", "erin")
+	return e, rl
+}
+
+// TestVoteDoesNotOutliveRoleAtQuorum is issue 16 item 10: dave approved,
+// lost the approver role, and his vote still completed the quorum.
+func TestVoteDoesNotOutliveRoleAtQuorum(t *testing.T) {
+	e, rl := newRolesEnv(t)
 	r := e.create("alice", 2)
 	e.mustApprove(r.ID, "dave")
 	rl.revoke("dave") // config edit and restart
@@ -59,9 +67,7 @@ func TestVoteDoesNotOutliveRoleAtQuorum(t *testing.T) {
 // release counts again and refuses, and the request waits for another
 // approver.
 func TestVoteDoesNotOutliveRoleAtRelease(t *testing.T) {
-	rl := &roles{out: map[string]bool{}}
-	e := newEnv(t, mpa.Options{CanApprove: rl.canApprove})
-	e.register("carol", "dave", "erin")
+	e, rl := newRolesEnv(t)
 	r := e.create("alice", 2)
 	e.mustApprove(r.ID, "carol")
 	e.step()
@@ -98,12 +104,8 @@ func TestVoteDoesNotOutliveRoleAtRelease(t *testing.T) {
 // TestVoteDoesNotOutliveRoleForKeyturnRequests: requests keyturn applies
 // itself at quorum (disable_mpa here) count the same way.
 func TestVoteDoesNotOutliveRoleForKeyturnRequests(t *testing.T) {
-	rl := &roles{out: map[string]bool{}}
-	e := newEnv(t, mpa.Options{CanApprove: rl.canApprove})
-	e.register("carol", "dave", "erin")
-	if _, err := e.svc.SetEnabled(e.ctx, "carol", true); err != nil {
-		t.Fatal(err)
-	}
+	e, rl := newRolesEnv(t)
+	e.enable("carol")
 	held, err := e.svc.SetEnabled(e.ctx, "carol", false)
 	if err != nil || held == nil {
 		t.Fatalf("disable: %v, %v", held, err)

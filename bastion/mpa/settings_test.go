@@ -32,9 +32,7 @@ func TestEnableNeedsTwoApprovers(t *testing.T) {
 func TestDisableIsHeld(t *testing.T) {
 	e := newEnv(t, mpa.Options{DefaultQuorum: 2})
 	e.register("bob", "carol", "dave")
-	if _, err := e.svc.SetEnabled(e.ctx, "root", true); err != nil {
-		t.Fatal(err)
-	}
+	e.enable("root")
 	held, err := e.svc.SetEnabled(e.ctx, "bob", false)
 	if err != nil || held == nil || held.Kind != mpa.KindDisableMPA || held.RequiredApprovals != 2 {
 		t.Fatalf("disable = %+v, %v; want a held disable_mpa request with quorum 2", held, err)
@@ -66,9 +64,7 @@ func TestDisableIsHeld(t *testing.T) {
 func TestRegistrationHeldWhileEnabled(t *testing.T) {
 	e := newEnv(t, mpa.Options{DefaultQuorum: 2})
 	e.register("bob", "carol")
-	if _, err := e.svc.SetEnabled(e.ctx, "root", true); err != nil {
-		t.Fatal(err)
-	}
+	e.enable("root")
 	reg, err := e.svc.InitiateRegistration(e.ctx, "mallory", false)
 	if err != nil {
 		t.Fatal(err)
@@ -117,9 +113,7 @@ func TestRegistrationHeldWhileEnabled(t *testing.T) {
 func TestBreakGlassOnlyRegistration(t *testing.T) {
 	e := newEnv(t, mpa.Options{DefaultQuorum: 2})
 	e.register("bob", "carol")
-	if _, err := e.svc.SetEnabled(e.ctx, "root", true); err != nil {
-		t.Fatal(err)
-	}
+	e.enable("root")
 	cmd := e.create("alice", 2)
 	disable, err := e.svc.SetEnabled(e.ctx, "alice", false)
 	if err != nil {

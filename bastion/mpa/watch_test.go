@@ -25,16 +25,23 @@ func next(t *testing.T, ch <-chan mpa.Request) mpa.Request {
 	panic("unreachable")
 }
 
+// watch is Service.Watch on request id, or fails the test.
+func (e *env) watch(ctx context.Context, id string) <-chan mpa.Request {
+	e.t.Helper()
+	ch, err := e.svc.Watch(ctx, id)
+	if err != nil {
+		e.t.Fatalf("watch %s: %v", id, err)
+	}
+	return ch
+}
+
 func TestWatch(t *testing.T) {
 	e := newEnv(t, mpa.Options{})
 	e.register("bob", "carol")
 	r := e.create("alice", 2)
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	ch, err := e.svc.Watch(ctx, r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := e.watch(ctx, r.ID)
 	all, err := e.svc.WatchAll(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -93,10 +100,7 @@ func TestRunExpires(t *testing.T) {
 	r := e.create("alice", 2)
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	ch, err := e.svc.Watch(ctx, r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := e.watch(ctx, r.ID)
 	next(t, ch)
 	done := make(chan error, 1)
 	go func() { done <- e.svc.Run(ctx) }()

@@ -3,7 +3,6 @@ package mpacli_test
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/internal/svctest"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
@@ -18,9 +18,6 @@ import (
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 	"github.com/keyturn/keyturn/policy"
 )
-
-// start is a fixed instant at the beginning of a TOTP step.
-var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const testPolicy = `version: 1
 defaults:
@@ -81,20 +78,14 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	f := svctest.New(t)
 	pol, err := policy.Parse("policies.yaml", []byte(testPolicy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := mpatest.NewClock(start)
 	return &harness{
-		t: t, ctx: context.Background(), clock: clock, store: st, pol: pol,
-		svc:     mpa.New(st, mpa.Options{Now: clock.Now, Logger: log, Node: "gate-1"}),
+		t: t, ctx: context.Background(), clock: f.Clock, store: f.Store, pol: pol,
+		svc:     f.Svc,
 		secrets: map[string]string{},
 	}
 }

@@ -297,18 +297,11 @@ func runRequestsApprove(c *call, args []string) int {
 	vf := addVoteFlags(fs, "comment `C`, recorded with your approval")
 	validBefore := fs.String("valid-before", "", "your approval lapses at `TIME` (RFC 3339, or a duration from now like 2h)")
 	asJSON := jsonFlag(fs)
-	p, st, ok := c.parse(fs, args, 1, -1)
+	p, st, ok := c.parseVote(fs, args, vf)
 	if !ok {
 		return st
 	}
-	if st, ok := c.oneID(p, *vf.comment); !ok {
-		return st
-	}
 	in := mpa.VoteInput{Code: *vf.code, Comment: *vf.comment}
-	if *vf.code == "" {
-		c.usageErr(errors.New("--totp-code is required"))
-		return ExitUsage
-	}
 	if *validBefore != "" {
 		t, err := parseTime(*validBefore, c.env.Now(), +1)
 		if err != nil {
@@ -345,18 +338,11 @@ func runRequestsReject(c *call, args []string) int {
 	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
 	vf := addVoteFlags(fs, "comment `C`: why you reject it, shown to the requester (required)")
 	asJSON := jsonFlag(fs)
-	p, st, ok := c.parse(fs, args, 1, -1)
+	p, st, ok := c.parseVote(fs, args, vf)
 	if !ok {
 		return st
 	}
-	if st, ok := c.oneID(p, *vf.comment); !ok {
-		return st
-	}
-	switch {
-	case *vf.code == "":
-		c.usageErr(errors.New("--totp-code is required"))
-		return ExitUsage
-	case strings.TrimSpace(*vf.comment) == "":
+	if strings.TrimSpace(*vf.comment) == "" {
 		// A rejection ends the request for good; the requester needs to
 		// know why before they try again.
 		c.usageErr(errors.New("--comment is required: say why you reject it"))
@@ -374,6 +360,23 @@ func runRequestsReject(c *call, args []string) int {
 	}
 	fmt.Fprintf(c.stdout(), "Rejected %s\n", r.ID)
 	return ExitOK
+}
+
+// parseVote parses a vote's flags and checks what approve and reject both
+// need: one request ID, then a code.
+func (c *call) parseVote(fs *flag.FlagSet, args []string, vf voteFlags) (parsed, int, bool) {
+	p, st, ok := c.parse(fs, args, 1, -1)
+	if !ok {
+		return p, st, false
+	}
+	if st, ok := c.oneID(p, *vf.comment); !ok {
+		return p, st, false
+	}
+	if *vf.code == "" {
+		c.usageErr(errors.New("--totp-code is required"))
+		return p, ExitUsage, false
+	}
+	return p, ExitOK, true
 }
 
 // oneID checks that a vote names one request. Extra words after a

@@ -17,7 +17,6 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
-	"github.com/keyturn/keyturn/bastion/demotarget"
 )
 
 // mountSmallFS mounts a tmpfs of size bytes; without root (or Linux) the
@@ -80,22 +79,15 @@ func TestGateFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targetHost := testSigner(t)
-	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
-	tl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go target.Serve(tl)
-	t.Cleanup(func() { target.Close() })
+	targetAddr, targetHost, closeTarget := startDemoTarget(t, gateClient.PublicKey(), log)
+	t.Cleanup(func() { closeTarget() })
 	conf := t.TempDir()
 	if err := os.WriteFile(filepath.Join(conf, "policies.yaml"), []byte(advPolicy), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	alice := testSigner(t)
 	cfgText := "data_dir: " + data + "\nmetrics:\n  listen: 127.0.0.1:0\nstore:\n  reserve: 48MiB\n" +
-		"users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + bastion.AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
-		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + bastion.AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
+		oneTargetConfig(alice.PublicKey(), targetHost, targetAddr)
 	cfg, err := config.Parse(filepath.Join(conf, "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
@@ -108,24 +100,11 @@ func TestGateFullDisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		ran := make(chan error, 1)
-		go func() { ran <- srv.Run(ctx, l) }()
+		l, stopRun := serve(t, srv)
 		stop = func() {
-			cancel()
-			select {
-			case err := <-ran:
-				if err != nil {
-					t.Errorf("gate run: %v", err)
-				}
-			case <-time.After(time.Minute):
-				t.Error("the gate did not stop within a minute")
+			if err := stopRun(); err != nil {
+				t.Errorf("gate run: %v", err)
 			}
-			stop = func() {}
 		}
 		return srv, l
 	}

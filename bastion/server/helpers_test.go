@@ -2,32 +2,27 @@ package server
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
+	"context"
 	"errors"
 	"log/slog"
+	"net"
+	"sync"
 	"testing"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/internal/sshrun"
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
 // advPolicy holds kill for one approval and lets everything else run.
 const advPolicy = "version: 1\ndefaults:\n  required_approvals: 1\nactions:\n  - name: kill_process\n    service: process\n    required_approvals: 1\n    match: [{command: kill}]\n"
 
-func testSigner(t testing.TB) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+var testSigner = testkey.Signer
 
 type testWriter struct{ t testing.TB }
 
@@ -53,28 +48,54 @@ type testGate struct {
 // status.
 func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string) (string, string, int) {
 	t.Helper()
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		t.Fatalf("dial gate as %s: %v", login, err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
+	return sshrun.Run(t, tg.addr, tg.hostKey, login, key, cmd, false)
+}
+
+// serve runs srv on a loopback port until stop is called. stop ends the
+// run and returns its error, or an error if the server did not stop within
+// a minute; a second call returns nil.
+func serve(t testing.TB, srv *Server) (l net.Listener, stop func() error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	var out, errOut bytes.Buffer
-	s.Stdout, s.Stderr = &out, &errOut
-	err = s.Run(cmd)
-	var exit *gossh.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errOut.String(), 0
-	case errors.As(err, &exit):
-		return out.String(), errOut.String(), exit.ExitStatus()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- srv.Run(ctx, l) }()
+	var once sync.Once
+	return l, func() error {
+		err := error(nil)
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-ran:
+			case <-time.After(time.Minute):
+				err = errors.New("the server did not stop within a minute")
+			}
+		})
+		return err
 	}
-	t.Fatalf("run %q: %v", cmd, err)
-	return "", "", -1
+}
+
+// startDemoTarget serves a demo target that trusts gateClient on a
+// loopback port, and returns its address, its host key and a close that
+// stops it.
+func startDemoTarget(t testing.TB, gateClient gossh.PublicKey, log *slog.Logger) (addr string, hostKey gossh.PublicKey, close func() error) {
+	t.Helper()
+	host := testSigner(t)
+	target := demotarget.New(host, gateClient, log)
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go target.Serve(tl)
+	return tl.Addr().String(), host.PublicKey(), target.Close
+}
+
+// oneTargetConfig is the users and targets part of a gate config: alice
+// an admin with key alice on every target, and one target t1 at addr.
+func oneTargetConfig(alice, targetHost gossh.PublicKey, addr string) string {
+	return "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + bastion.AuthorizedKey(alice, "") + "\"]\n    targets: [\"*\"]\n" +
+		"targets:\n  - name: t1\n    address: " + addr + "\n    user: demo\n    host_keys: [\"" + bastion.AuthorizedKey(targetHost, "") + "\"]\n"
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
-	"github.com/keyturn/keyturn/bastion/demotarget"
 )
 
 // TestServerLifecycleLeaksNothing starts and stops a whole server as
@@ -34,13 +32,7 @@ func TestServerLifecycleLeaksNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targetHost := testSigner(t)
-	target := demotarget.New(targetHost, gateClient.PublicKey(), log)
-	tl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go target.Serve(tl)
+	targetAddr, targetHost, closeTarget := startDemoTarget(t, gateClient.PublicKey(), log)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 
 	conf := t.TempDir()
@@ -54,8 +46,7 @@ func TestServerLifecycleLeaksNothing(t *testing.T) {
 	cfgText := "data_dir: " + data + "\nmetrics:\n  listen: 127.0.0.1:0\n" +
 		"audit:\n  file: " + filepath.Join(data, "audit.jsonl") + "\n" +
 		"webhooks:\n  - url: " + hook.URL + "\n    secret_file: " + filepath.Join(conf, "hook.secret") + "\n" +
-		"users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + bastion.AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
-		"targets:\n  - name: t1\n    address: " + tl.Addr().String() + "\n    user: demo\n    host_keys: [\"" + bastion.AuthorizedKey(targetHost.PublicKey(), "") + "\"]\n"
+		oneTargetConfig(alice.PublicKey(), targetHost, targetAddr)
 	cfg, err := config.Parse(filepath.Join(conf, "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
@@ -70,28 +61,16 @@ func TestServerLifecycleLeaksNothing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("start %d: %v", i, err)
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		ran := make(chan error, 1)
-		go func() { ran <- srv.Run(ctx, l) }()
+		l, stop := serve(t, srv)
 		tg := &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, mpa: srv.MPA}
 		if out, errOut, code := tg.run(t, "alice+t1", alice, "echo hello"); code != 0 || out != "hello\n" {
 			t.Fatalf("start %d: session: exit %d, %q, %q", i, code, out, errOut)
 		}
-		cancel()
-		select {
-		case err := <-ran:
-			if err != nil {
-				t.Fatalf("start %d: run: %v", i, err)
-			}
-		case <-time.After(time.Minute):
-			t.Fatalf("start %d: the server did not stop within a minute", i)
+		if err := stop(); err != nil {
+			t.Fatalf("start %d: run: %v", i, err)
 		}
 	}
-	target.Close()
+	closeTarget()
 	hook.Close()
 	// Connections and timers wind down on their own goroutines for a
 	// moment after Close; goleak retries until its own bound.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // loops owns the server's long-lived goroutines. They start in layers,
@@ -38,4 +39,20 @@ func (ls *loops) stop() {
 		ls.layers[i].wg.Wait()
 	}
 	ls.layers = nil
+}
+
+// every calls f each interval until ctx is done: the shape of the
+// server's periodic loops (looking for gone gates, repeating the
+// approval-off warning).
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
 }

@@ -164,8 +164,7 @@ func TestEtcdWebhooksOnce(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "policies.yaml"), policy, 0o600)
 	type running struct {
 		s    *Server
-		stop context.CancelFunc
-		done chan error
+		stop func() error
 	}
 	start := func(gateID string) running {
 		text := "gate_id: " + gateID + "\ndata_dir: ./data-" + gateID + "\npolicies: policies.yaml\n" +
@@ -179,14 +178,8 @@ func TestEtcdWebhooksOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx, l) }()
-		return running{s, cancel, done}
+		_, stop := serve(t, s)
+		return running{s, stop}
 	}
 	// gate-a starts alone, so it leads; gate-b joins once a has sent.
 	a := start("gate-a")
@@ -195,7 +188,6 @@ func TestEtcdWebhooksOnce(t *testing.T) {
 		for _, g := range []running{a, b} {
 			if g.stop != nil {
 				g.stop()
-				<-g.done
 			}
 		}
 	}()
@@ -258,10 +250,6 @@ func TestEtcdWebhooksOnce(t *testing.T) {
 	}
 	// Stop the leader; gate-b must take over.
 	a.stop()
-	<-a.done
-	a.stop = func() {}
-	a.done = make(chan error, 1)
-	a.done <- nil
 	probe(b)
 	r, err := b.s.MPA.Create(ctx, mpa.NewRequest{Target: "web-1", Command: "reboot", Requester: "alice"})
 	if err != nil {

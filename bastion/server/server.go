@@ -274,16 +274,9 @@ const goneEvery = 2 * time.Second
 // interruptGone marks Interrupted, until ctx is done, the requests that
 // gates which left the store were running (see mpa.Service.InterruptGone).
 func (s *Server) interruptGone(ctx context.Context) {
-	t := time.NewTicker(goneEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, goneEvery, func() {
 		if _, err := s.MPA.InterruptGone(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("looking for commands of gone gates failed", "err", err)
 		}
-	}
+	})
 }

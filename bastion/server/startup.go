@@ -56,23 +56,16 @@ func warnApprovalOff(log *slog.Logger) {
 // warnWhileApprovalOff repeats the approval-off warning every interval
 // for as long as approval stays off, until ctx is done.
 func (s *Server) warnWhileApprovalOff(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	every(ctx, interval, func() {
+		st, err := s.MPA.Settings(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("read approval settings", "err", err)
+			}
 			return
-		case <-t.C:
-			st, err := s.MPA.Settings(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.Error("read approval settings", "err", err)
-				}
-				continue
-			}
-			if !st.Enabled {
-				warnApprovalOff(s.log)
-			}
 		}
-	}
+		if !st.Enabled {
+			warnApprovalOff(s.log)
+		}
+	})
 }

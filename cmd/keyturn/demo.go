@@ -41,20 +41,15 @@ var demoUsers = []struct {
 }
 
 func demoMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keyturn demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := stderrFlagSet("keyturn demo", "Usage: keyturn demo [--dir DIR] [--listen ADDR] [--policies FILE]\n"+
+		"       keyturn demo totp [--dir DIR] NAME\n\n"+
+		"Runs a gate on loopback with a demo target in the same process and demo\n"+
+		"users alice (admin), bob (admin, approver) and carol (approver), and prints\n"+
+		"ssh lines to try. Ctrl-C stops it.\n\n", stderr)
 	dir := fs.String("dir", "keyturn-demo", "`folder` for the demo's keys, config and data")
 	listen := fs.String("listen", config.DefaultListen, "`address` the demo gate listens on")
 	policies := fs.String("policies", "", "the policy `file` the demo gate enforces (default: the shipped policy, written to DIR/policies.yaml)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyturn demo [--dir DIR] [--listen ADDR] [--policies FILE]\n"+
-			"       keyturn demo totp [--dir DIR] NAME\n\n"+
-			"Runs a gate on loopback with a demo target in the same process and demo\n"+
-			"users alice (admin), bob (admin, approver) and carol (approver), and prints\n"+
-			"ssh lines to try. Ctrl-C stops it.\n\n")
-		fs.PrintDefaults()
-	}
 	if len(args) > 0 && args[0] == "totp" {
 		return demoTOTP(args[1:], stdout, stderr)
 	}

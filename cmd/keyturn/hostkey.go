@@ -1,28 +1,20 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion"
-	"github.com/keyturn/keyturn/bastion/config"
 )
 
 // hostkeyMain prints the gate's host key, so an admin can check the
 // fingerprint ssh shows on first contact, or put the key in known_hosts
 // before it.
 func hostkeyMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keyturn hostkey", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "keyturn.yaml", "the gate's config `file`")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyturn hostkey [--config FILE]\n\nPrints the gate's SSH host key, its SHA256 fingerprint, and the known_hosts\nline for the HostKeyAlias that 'ssh USER@gate ssh-config' writes. Creates the\nkey if the gate has never started. Safe to run while the gate runs.\n\n")
-		fs.PrintDefaults()
-	}
+	fs := stderrFlagSet("keyturn hostkey", "Usage: keyturn hostkey [--config FILE]\n\nPrints the gate's SSH host key, its SHA256 fingerprint, and the known_hosts\nline for the HostKeyAlias that 'ssh USER@gate ssh-config' writes. Creates the\nkey if the gate has never started. Safe to run while the gate runs.\n\n", stderr)
+	configPath := configFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitForFlagErr(err)
 	}
@@ -30,12 +22,7 @@ func hostkeyMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyturn hostkey: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, err := config.Load(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "keyturn hostkey: %v\n", err)
-		return 1
-	}
-	key, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
+	cfg, key, err := loadGateKey(*configPath, bastion.HostKeyFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyturn hostkey: %v\n", err)
 		return 1

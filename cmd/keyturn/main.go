@@ -2,9 +2,16 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion"
+	"github.com/keyturn/keyturn/bastion/config"
 )
 
 func main() {
@@ -63,4 +70,37 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "keyturn: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// stderrFlagSet is the flag set of `name` (keyturn serve, say): errors and
+// --help go to stderr, --help as usage and then the flags.
+func stderrFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// configFlag is the --config flag the commands that read the gate's config
+// share.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "keyturn.yaml", "the gate's config `file`")
+}
+
+// loadGateKey loads the gate's config from configPath and its key file (a
+// name like bastion.HostKeyFile) from the config's data directory,
+// creating the key if the gate has never made it.
+func loadGateKey(configPath, file string) (*config.Config, gossh.Signer, error) {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, file))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, key, nil
 }

@@ -18,16 +18,11 @@ import (
 )
 
 func serveMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keyturn serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "keyturn.yaml", "the gate's config `file`")
+	fs := stderrFlagSet("keyturn serve", "Usage: keyturn serve [--config FILE] [--log-format text|json] [--addr-file FILE]\n       keyturn serve --check [--config FILE]\n\nRuns the gate until SIGINT or SIGTERM. SIGHUP reloads the policy.\n\n", stderr)
+	configPath := configFlag(fs)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	addrFile := fs.String("addr-file", "", "write the address the gate listens on to `file` once it listens (useful with port 0)")
 	check := fs.Bool("check", false, "check the config and the policy it names, print a summary, and exit (0 if both load)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyturn serve [--config FILE] [--log-format text|json] [--addr-file FILE]\n       keyturn serve --check [--config FILE]\n\nRuns the gate until SIGINT or SIGTERM. SIGHUP reloads the policy.\n\n")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return exitForFlagErr(err)
 	}
