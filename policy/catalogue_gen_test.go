@@ -208,7 +208,8 @@ func TestCatalogueGenerated(t *testing.T) {
 
 // TestCatalogueGeneratedCatchesDrift: the check above fails for a catalogue
 // that differs from the generated one by a single option, and for one the
-// generator renders differently only in a nil-versus-empty set.
+// generator renders differently only in a nil-versus-empty set (the
+// decoder leaves an absent option list nil).
 func TestCatalogueGeneratedCatchesDrift(t *testing.T) {
 	l, err := decodeCatalogue("policy/catalogue.yaml", catalogueYAML)
 	if err != nil {
@@ -234,7 +235,11 @@ func TestCatalogueGeneratedCatchesDrift(t *testing.T) {
 		t.Fatal("an added option went unnoticed")
 	}
 	w := *l.wrappers[0]
-	w.noexec = nil
+	if w.noexec == nil {
+		w.noexec = set{}
+	} else {
+		w.noexec = nil
+	}
 	l3 := *l
 	l3.wrappers = append([]*wrapper{&w}, l.wrappers[1:]...)
 	src3, err := renderCatalogue(&l3)

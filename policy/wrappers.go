@@ -258,11 +258,14 @@ func (d *decoder) wrapperOptions(f map[string]field, ctx string, w *wrapper) err
 		{"noexec_options", &w.noexec}, {"replace_options", &w.replace}, {"rsh_options", &w.rsh},
 	}
 	for _, s := range sets {
-		*s.dst = set{}
+		// An absent list stays nil: sets are only read, and a nil one
+		// holds nothing, so the compiled catalogue allocates no empty
+		// maps.
 		x, ok := f[s.key]
 		if !ok {
 			continue
 		}
+		*s.dst = set{}
 		l, err := d.stringList(x.val, ctx+": "+s.key, false)
 		if err != nil {
 			return err
