@@ -11,7 +11,7 @@ import "sync"
 // TestCatalogueGenerated fails when the two differ, so an edit of the YAML
 // without `go generate ./policy` does not pass `go test ./...`.
 //
-//go:generate go test -run ^TestCatalogueGenerated$ -update-catalogue .
+//go:generate go test . -run ^TestCatalogueGenerated$ -count 1 -args -update-catalogue
 
 // catalogueLists is catalogue.yaml as decoded, before it is indexed.
 type catalogueLists struct {
