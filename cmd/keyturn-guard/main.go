@@ -175,8 +175,10 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		pol, err := cfg.parsePolicy()
 		polc <- parsed{pol, err}
 	}()
-	// The first use of the gate's key computes the verifier's tables; do
-	// it while the grant travels.
+	// The first ed25519 verification in a process computes the library's
+	// tables (half a millisecond); have it done while the grant travels.
+	// The signature is all zeros and its result is thrown away: only the
+	// real grant's verification decides anything.
 	go cfg.key.Verify(nil, &ssh.Signature{Format: cfg.key.Type(), Blob: make([]byte, ed25519.SignatureSize)})
 	// The traced child (the guard re-executed, a second Go runtime to
 	// start) is started now, so that its start overlaps the handshake too;
