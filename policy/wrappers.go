@@ -1,23 +1,13 @@
 package policy
 
 import (
-	_ "embed"
 	"fmt"
 	"path"
 	"slices"
 	"strings"
-	"sync"
 
 	"gopkg.in/yaml.v3"
 )
-
-// builtinYAML is the wrapper list every policy starts from. It is data in the
-// same shape as a policy's wrappers: section so that a policy author can read
-// how sudo or find -exec are handled and describe a site's own wrappers the
-// same way.
-//
-//go:embed catalogue.yaml
-var builtinYAML []byte
 
 type runMode int
 
@@ -160,47 +150,6 @@ func matchAny(globs []string, s string) bool {
 	return false
 }
 
-type builtin struct {
-	wrappers *wrapperSet
-	vars     variables
-	inert    *nameSet
-	persist  []string
-}
-
-var builtinWrappers = sync.OnceValues(func() (*builtin, error) {
-	const name = "policy/catalogue.yaml"
-	root, err := parseYAML(name, builtinYAML)
-	if err != nil {
-		return nil, err
-	}
-	d := &decoder{file: name}
-	f, err := d.fields(root, "", "wrappers", "inert", "persistence", "unresolved_variables", "command_variables")
-	if err != nil {
-		return nil, err
-	}
-	b := &builtin{}
-	ws, err := d.wrapperList(f["wrappers"].val, "wrappers")
-	if err != nil {
-		return nil, err
-	}
-	b.wrappers = (&wrapperSet{byName: map[string]*wrapper{}}).with(ws)
-	if b.vars.unresolved, err = d.globList(f["unresolved_variables"].val, "unresolved_variables"); err != nil {
-		return nil, err
-	}
-	if b.vars.command, err = d.globList(f["command_variables"].val, "command_variables"); err != nil {
-		return nil, err
-	}
-	in, err := d.globList(f["inert"].val, "inert")
-	if err != nil {
-		return nil, err
-	}
-	b.inert = newNameSet(in)
-	if b.persist, err = d.persistList(f["persistence"].val, "persistence"); err != nil {
-		return nil, err
-	}
-	return b, nil
-})
-
 var wrapperFields = []string{
 	"command", "flags", "options_with_value", "operands", "run", "permute", "plus_options",
 	"string_flags", "string_options", "exec_options", "argv0_options", "unresolved_options",
@@ -309,11 +258,14 @@ func (d *decoder) wrapperOptions(f map[string]field, ctx string, w *wrapper) err
 		{"noexec_options", &w.noexec}, {"replace_options", &w.replace}, {"rsh_options", &w.rsh},
 	}
 	for _, s := range sets {
-		*s.dst = set{}
+		// An absent list stays nil: sets are only read, and a nil one
+		// holds nothing, so the compiled catalogue allocates no empty
+		// maps.
 		x, ok := f[s.key]
 		if !ok {
 			continue
 		}
+		*s.dst = set{}
 		l, err := d.stringList(x.val, ctx+": "+s.key, false)
 		if err != nil {
 			return err

@@ -20,6 +20,14 @@
 //	target         this target's name as the gate's keyturn.yaml spells it
 //	shell          optional: the shell to run lines with (default /bin/bash)
 //
+// Start: while the challenge and grant travel, the guard parses the policy,
+// starts the traced child (the guard re-executed: a second Go runtime to
+// start, waiting for its argv and release on a pipe) and warms the grant
+// verifier, so that little of a start's cost is on the path after the
+// grant arrives. On a terminal the child is started after the handshake,
+// since it takes the terminal's foreground. A refused grant kills the
+// waiting child before it was given anything to run.
+//
 // The guard keeps no state: a grant answers one challenge, which no other
 // run of the guard makes, so it runs once.
 //

@@ -386,6 +386,7 @@ func TestGrantRefused(t *testing.T) {
 			if _, err := os.Stat(marker); err == nil {
 				t.Fatal("the line ran")
 			}
+			noChildLeft(t, o.stderr)
 		})
 	}
 	for name, args := range map[string][]string{
@@ -417,6 +418,7 @@ func TestGrantRefused(t *testing.T) {
 			if _, err := os.Stat(marker); err == nil {
 				t.Fatal("the line ran")
 			}
+			noChildLeft(t, string(out))
 		})
 	}
 	t.Run("replayed", func(t *testing.T) {
@@ -438,6 +440,28 @@ func TestGrantRefused(t *testing.T) {
 			t.Fatal("the replay ran")
 		}
 	})
+}
+
+// noChildLeft fails if the traced child, which the guard starts while it
+// waits for the grant, outlived a refused run or spoke: a refused grant is
+// killed quietly, before the child was given anything to run.
+func noChildLeft(t *testing.T, stderr string) {
+	t.Helper()
+	if strings.Contains(stderr, "child:") {
+		t.Errorf("the child spoke: %s", stderr)
+	}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		// Only this test's guard binary counts: other tests on the
+		// machine run guards of their own.
+		if exe, _ := os.Readlink("/proc/" + d.Name() + "/exe"); exe == guardBin {
+			t.Errorf("process %d of the guard binary outlived a refused run", pid)
+		}
+	}
 }
 
 // TestStagedRCFiles: ~/.bashrc, ~/.bash_profile, ~/.profile and BASH_ENV

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -174,14 +175,38 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		pol, err := cfg.parsePolicy()
 		polc <- parsed{pol, err}
 	}()
+	// The first ed25519 verification in a process computes the library's
+	// tables (half a millisecond); have it done while the grant travels.
+	// The signature is all zeros and its result is thrown away: only the
+	// real grant's verification decides anything.
+	go cfg.key.Verify(nil, &ssh.Signature{Format: cfg.key.Type(), Blob: make([]byte, ed25519.SignatureSize)})
+	// The traced child (the guard re-executed, a second Go runtime to
+	// start) is started now, so that its start overlaps the handshake too;
+	// it runs nothing before it is given the line and released. On a
+	// terminal it would take the foreground from the guard, which still
+	// reads the grant there: it is started after the handshake.
+	env := cleanEnv(os.Environ())
+	var child *trace.Child
+	if !term.IsTerminal(int(stdin.Fd())) {
+		if child, err = trace.Start(env); err != nil {
+			fmt.Fprintf(stderr, "keyturn-guard: %v\n", err)
+			return guard.ExitInternal
+		}
+	}
 	g, status := handshake(cfg, stdin, stdout, stderr)
 	if g == nil {
+		child.Abort()
 		return status
 	}
+	if child == nil {
+		if child, err = trace.Start(env); err != nil {
+			fmt.Fprintf(stderr, "keyturn-guard: %v (the line was stopped)\n", err)
+			return guard.ExitInternal
+		}
+	}
 	dec := &guard.Decider{Target: cfg.target, Granted: g.Actions}
-	res, err := trace.Run(trace.Config{
+	res, err := child.Run(trace.Config{
 		Argv:    []string{cfg.shell, "--norc", "--noprofile", "-c", g.Line},
-		Env:     cleanEnv(os.Environ()),
 		Decider: dec,
 		Release: func() error {
 			p := <-polc

@@ -2,8 +2,10 @@
 // about every program the tree executes and every signal it sends outside
 // itself. It is the enforcement half of keyturn-guard.
 //
-// How: the guard re-executes itself as the first child ([ChildMain]); the
-// tracer attaches with PTRACE_SEIZE (options EXITKILL, TRACEFORK, TRACEVFORK,
+// How: the guard re-executes itself as the first child ([ChildMain]), ahead
+// of knowing what it will run if it likes ([Start]); the child gets the argv
+// on a pipe, so that argv never sits on its command line. The tracer
+// attaches with PTRACE_SEIZE (options EXITKILL, TRACEFORK, TRACEVFORK,
 // TRACECLONE, TRACEEXEC, TRACESECCOMP) from one locked OS thread, then the
 // child installs a seccomp filter (with TSYNC, since a Go process has many
 // threads) and executes the shell. The filter returns TRACE for kill, tkill,

@@ -134,3 +134,83 @@ func TestFilterProgram(t *testing.T) {
 		}
 	}
 }
+
+// constAllow reports whether the program allows system call nr on arch
+// without looking at its arguments, as the kernel's seccomp_is_const_allow
+// (kernel/seccomp.c) emulates it: such calls are answered from the
+// filter's action cache (Linux 5.11 and later) and never run the filter.
+func constAllow(t *testing.T, prog []unix.SockFilter, nr, arch uint32) bool {
+	t.Helper()
+	var acc uint32
+	for pc := 0; pc < len(prog); pc++ {
+		in := prog[pc]
+		switch in.Code {
+		case bpfLdAbs:
+			switch in.K {
+			case 0:
+				acc = nr
+			case 4:
+				acc = arch
+			default:
+				return false // an argument: not constant
+			}
+		case bpfJset, bpfJeq, bpfJge:
+			var hit bool
+			switch in.Code {
+			case bpfJset:
+				hit = acc&in.K != 0
+			case bpfJeq:
+				hit = acc == in.K
+			default:
+				hit = acc >= in.K
+			}
+			if hit {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case bpfRet:
+			return in.K == unix.SECCOMP_RET_ALLOW
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// TestFilterCachedForOtherCalls: every system call the filter does not
+// trace, refuse or look into is allowed from the number alone, so the
+// kernel caches the verdict and read and write (a stream's every call) cost
+// the tree no filter run. A filter that looked at an argument before
+// telling read from kill would fail here.
+func TestFilterCachedForOtherCalls(t *testing.T) {
+	prog := filterProgram()
+	special := map[uint32]bool{
+		unix.SYS_CLONE3: true, unix.SYS_CLONE: true, unix.SYS_FCNTL: true, unix.SYS_IOCTL: true,
+		unix.SYS_SECCOMP: true, unix.SYS_PRLIMIT64: true, unix.SYS_PERF_EVENT_OPEN: true,
+	}
+	for nr := range signalCalls {
+		special[uint32(nr)] = true
+	}
+	for _, nr := range refusedCalls {
+		special[uint32(nr)] = true
+	}
+	for _, nr := range []uint32{unix.SYS_READ, unix.SYS_WRITE} {
+		if !constAllow(t, prog, nr, nativeArch) {
+			t.Fatalf("system call %d is not allowed from its number alone", nr)
+		}
+	}
+	for nr := uint32(0); nr < 512; nr++ {
+		if !special[nr] && !constAllow(t, prog, nr, nativeArch) {
+			t.Errorf("system call %d: the filter runs for it (not cached as allowed)", nr)
+		}
+	}
+	for nr := range special {
+		if constAllow(t, prog, nr, nativeArch) {
+			t.Errorf("system call %d: allowed from its number alone, but the filter must trace, refuse or check it", nr)
+		}
+	}
+	if constAllow(t, prog, unix.SYS_READ, nativeArch+1) {
+		t.Error("another architecture's read is allowed")
+	}
+}

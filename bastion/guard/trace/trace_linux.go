@@ -36,46 +36,119 @@ const maxCmdline = 4 << 20
 
 // IsChild reports whether this process is the guard's re-executed child;
 // the program must then call [ChildMain] before doing anything else.
-func IsChild() bool { return len(os.Args) > 2 && os.Args[1] == childArg }
+func IsChild() bool { return len(os.Args) == 2 && os.Args[1] == childArg }
 
-// ChildMain waits for the tracer, installs the seccomp filter on every
-// thread and executes os.Args[2:]. It never returns. The calling goroutine
-// must be locked to the main thread (LockOSThread in an init function), so
-// that the exec comes from the traced thread group leader.
+// maxArgv bounds the argv frame the child accepts from the tracer.
+const maxArgv = maxCmdline
+
+// ChildMain says it is ready, reads the argv to run from the tracer, waits
+// for the tracer's release, installs the seccomp filter on every thread and
+// executes the argv. It never returns. The calling goroutine must be locked
+// to the main thread (LockOSThread in an init function), so that the exec
+// comes from the traced thread group leader.
 func ChildMain() {
-	var b [1]byte
 	if _, err := unix.Write(readyFd, []byte{1}); err != nil {
 		fmt.Fprintf(os.Stderr, "keyturn-guard: child: %v\n", err)
 		os.Exit(126)
 	}
 	unix.Close(readyFd)
-	for {
-		n, err := unix.Read(syncFd, b[:])
-		if err == unix.EINTR {
-			continue
-		}
-		if n != 1 {
-			fmt.Fprintf(os.Stderr, "keyturn-guard: child: tracer went away (%v)\n", err)
-			os.Exit(126)
-		}
-		break
+	argv, err := readArgv(syncFd)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "keyturn-guard: child: tracer went away (%v)\n", err)
+		os.Exit(126)
+	}
+	var b [1]byte
+	if err := readFull(syncFd, b[:]); err != nil {
+		fmt.Fprintf(os.Stderr, "keyturn-guard: child: tracer went away (%v)\n", err)
+		os.Exit(126)
 	}
 	unix.Close(syncFd)
 	if err := installFilter(); err != nil {
 		fmt.Fprintf(os.Stderr, "keyturn-guard: child: seccomp: %v\n", err)
 		os.Exit(126)
 	}
-	argv := os.Args[2:]
-	err := unix.Exec(argv[0], argv, os.Environ())
+	err = unix.Exec(argv[0], argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "keyturn-guard: child: exec %s: %v\n", argv[0], err)
 	os.Exit(127)
+}
+
+// argvFrame is how the tracer hands the child what to run: the length of
+// the rest (4 bytes, little-endian), then each argument followed by a NUL.
+// The child is started before the tracer knows the line (see [Start]), so
+// argv cannot travel on its command line.
+func argvFrame(argv []string) ([]byte, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("trace: empty argv")
+	}
+	n := 0
+	for _, a := range argv {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, errors.New("trace: an argument holds a NUL byte")
+		}
+		n += len(a) + 1
+	}
+	if n > maxArgv {
+		return nil, fmt.Errorf("trace: argv of %d bytes is over %d", n, maxArgv)
+	}
+	b := make([]byte, 4, 4+n)
+	b[0], b[1], b[2], b[3] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
+	for _, a := range argv {
+		b = append(b, a...)
+		b = append(b, 0)
+	}
+	return b, nil
+}
+
+// parseArgv reads the body of an argv frame.
+func parseArgv(body []byte) ([]string, error) {
+	if len(body) == 0 || body[len(body)-1] != 0 {
+		return nil, errors.New("argv frame not NUL-terminated")
+	}
+	return strings.Split(string(body[:len(body)-1]), "\x00"), nil
+}
+
+// readArgv reads an argv frame from fd.
+func readArgv(fd int) ([]string, error) {
+	var hdr [4]byte
+	if err := readFull(fd, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16 | int(hdr[3])<<24
+	if n <= 0 || n > maxArgv {
+		return nil, fmt.Errorf("argv frame of %d bytes", n)
+	}
+	body := make([]byte, n)
+	if err := readFull(fd, body); err != nil {
+		return nil, err
+	}
+	return parseArgv(body)
+}
+
+// readFull fills b from fd, retrying on EINTR; a short read is an error.
+func readFull(fd int, b []byte) error {
+	for off := 0; off < len(b); {
+		n, err := unix.Read(fd, b[off:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrUnexpectedEOF
+		}
+		off += n
+	}
+	return nil
 }
 
 // Config is what to run.
 type Config struct {
 	// Argv is the program (an absolute path) and its arguments.
 	Argv []string
-	Env  []string
+	// Env is the child's environment when [Run] starts it; a child from
+	// [Start] has the one given there.
+	Env []string
 	// Decider is asked about every exec and every signal leaving the tree.
 	Decider Decider
 	// Release, if set, is called once the child is traced and before it
@@ -96,15 +169,28 @@ type tracer struct {
 	res     Result
 }
 
-// Run starts cfg.Argv as a traced tree and returns when its root exits or
-// the tree is blocked. It locks the calling goroutine to its OS thread for
-// good: the tracer is that thread, and if it exited, EXITKILL would kill the
-// tree. Processes of the tree still running when the root exits are killed.
-func Run(cfg Config) (*Result, error) {
+// Child is the guard's re-executed child, started by [Start] before the
+// caller knows what it will run. It runs nothing until [Child.Run] has sent
+// it an argv, attached to it and released it.
+type Child struct {
+	pid   int
+	sync  *os.File // write end: the argv frame, then the release byte
+	ready *os.File // read end: the child's runtime is up
+	self  string
+	ns    uint64
+	done  bool
+}
+
+// Start starts the child with env as its environment, so that its process
+// and Go runtime start overlap the caller's own work (the guard's
+// handshake). It locks the calling goroutine to its OS thread for good:
+// that thread is the child's parent (Pdeathsig fires when it exits) and
+// must be the tracer, so [Child.Run] must be called from the same
+// goroutine. On a terminal the child takes the terminal's foreground
+// process group at once; a caller that still reads from the terminal must
+// start it afterwards.
+func Start(env []string) (*Child, error) {
 	runtime.LockOSThread()
-	if len(cfg.Argv) == 0 || !strings.HasPrefix(cfg.Argv[0], "/") {
-		return nil, errors.New("trace: program must be an absolute path")
-	}
 	self, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("trace: own executable: %w", err)
@@ -129,9 +215,8 @@ func Run(cfg Config) (*Result, error) {
 		// owns the foreground makes job-control signals stay inside.
 		sys = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
 	}
-	argv := append([]string{"keyturn-guard", childArg}, cfg.Argv...)
-	pid, err := syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
-		Env: cfg.Env, Files: []uintptr{0, 1, 2, r.Fd(), readyW.Fd()}, Sys: sys,
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"keyturn-guard", childArg}, &syscall.ProcAttr{
+		Env: env, Files: []uintptr{0, 1, 2, r.Fd(), readyW.Fd()}, Sys: sys,
 	})
 	r.Close()
 	readyW.Close()
@@ -140,36 +225,99 @@ func Run(cfg Config) (*Result, error) {
 		readyR.Close()
 		return nil, fmt.Errorf("trace: start child: %w", err)
 	}
+	return &Child{pid: pid, sync: w, ready: readyR, self: self, ns: ns}, nil
+}
+
+// Abort kills and reaps a child that was started and not run; it does
+// nothing after [Child.Run].
+func (c *Child) Abort() {
+	if c == nil || c.done {
+		return
+	}
+	c.done = true
+	c.kill()
+}
+
+func (c *Child) kill() {
+	unix.Kill(c.pid, unix.SIGKILL)
+	c.sync.Close()
+	c.ready.Close()
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(c.pid, &ws, unix.WALL, nil); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// Run starts cfg.Argv as a traced tree and returns when its root exits or
+// the tree is blocked. It locks the calling goroutine to its OS thread for
+// good: the tracer is that thread, and if it exited, EXITKILL would kill the
+// tree. Processes of the tree still running when the root exits are killed.
+func Run(cfg Config) (*Result, error) {
+	if err := checkArgv(cfg.Argv); err != nil {
+		return nil, err
+	}
+	c, err := Start(cfg.Env)
+	if err != nil {
+		return nil, err
+	}
+	return c.Run(cfg)
+}
+
+func checkArgv(argv []string) error {
+	if len(argv) == 0 || !strings.HasPrefix(argv[0], "/") {
+		return errors.New("trace: program must be an absolute path")
+	}
+	_, err := argvFrame(argv)
+	return err
+}
+
+// Run is [Run] for a child started earlier; cfg.Env is not used (the child
+// has the environment given to [Start]). It must be called once, from the
+// goroutine that called Start; on an error the child is killed and nothing
+// of cfg.Argv has run.
+func (c *Child) Run(cfg Config) (*Result, error) {
+	runtime.LockOSThread()
+	if c.done {
+		return nil, errors.New("trace: child already used")
+	}
+	c.done = true
+	frame, err := argvFrame(cfg.Argv)
+	if err == nil {
+		err = checkArgv(cfg.Argv)
+	}
+	if err != nil {
+		c.kill()
+		return nil, err
+	}
+	// The child reads the frame before its release; if it died, the write
+	// fails (EPIPE) or the seize below does.
+	if _, err := c.sync.Write(frame); err != nil {
+		c.kill()
+		return nil, fmt.Errorf("trace: send argv to child: %w", err)
+	}
 	// Wait for the child's runtime to be up; if it died, the read ends
 	// with EOF and the seize below fails or the wait reports its exit.
-	readyR.Read(make([]byte, 1))
-	readyR.Close()
+	c.ready.Read(make([]byte, 1))
+	c.ready.Close()
+	pid := c.pid
 	const opts = unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
 		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACESECCOMP
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, opts, 0, 0); e != 0 {
-		unix.Kill(pid, unix.SIGKILL)
-		w.Close()
-		var ws unix.WaitStatus
-		unix.Wait4(pid, &ws, 0, nil)
+		c.kill()
 		return nil, fmt.Errorf("trace: PTRACE_SEIZE: %w", e)
 	}
 	if cfg.Release != nil {
 		if err := cfg.Release(); err != nil {
-			unix.Kill(pid, unix.SIGKILL)
-			w.Close()
-			var ws unix.WaitStatus
-			for {
-				if _, werr := unix.Wait4(pid, &ws, unix.WALL, nil); werr != unix.EINTR {
-					break
-				}
-			}
+			c.kill()
 			return nil, err
 		}
 	}
 	// The child proceeds only now, traced; if this write fails it exits.
-	_, werr := w.Write([]byte{1})
-	w.Close()
-	t := &tracer{tree: NewTree(pid), dec: cfg.Decider, started: map[int]bool{pid: true}, self: self, pidNS: ns}
+	_, werr := c.sync.Write([]byte{1})
+	c.sync.Close()
+	t := &tracer{tree: NewTree(pid), dec: cfg.Decider, started: map[int]bool{pid: true}, self: c.self, pidNS: c.ns}
 	if werr != nil {
 		t.killAll()
 		return nil, fmt.Errorf("trace: release child: %w", werr)
