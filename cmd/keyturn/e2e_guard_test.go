@@ -433,9 +433,9 @@ func zombie(pid int) bool {
 
 // gateSSH is the real ssh client, as alice, through the gate started by
 // 'gate start' (its ssh_config), to DEST, with the script's work directory
-// as its own.
-func gateSSH(ts *testscript.TestScript, dest string, args ...string) *exec.Cmd {
-	c := exec.Command("ssh", append([]string{"-F", ts.MkAbs("ssh_config"), "-i", ts.MkAbs("keys/alice"), dest}, args...)...)
+// as its own; ctx ends it.
+func gateSSH(ctx context.Context, ts *testscript.TestScript, dest string, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, "ssh", append([]string{"-F", ts.MkAbs("ssh_config"), "-i", ts.MkAbs("keys/alice"), dest}, args...)...)
 	c.Dir = ts.MkAbs(".")
 	c.WaitDelay = 10 * time.Second
 	return c
@@ -494,14 +494,19 @@ func cmdHeldAttack(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: heldattack NAME STDERR-REGEXP")
 	}
-	name, want := args[0], regexp.MustCompile(args[1])
+	name := args[0]
+	want, err := regexp.Compile(args[1])
+	ts.Check(err)
 	line, err := os.ReadFile(ts.MkAbs(filepath.Join("attacks", name+".in")))
 	ts.Check(err)
 	p, err := strconv.Atoi(ts.Getenv("P"))
 	ts.Check(err)
 	before := len(createdRequests(ts))
 
-	c := gateSSH(ts, "alice+web-1@gate", ts.MkAbs("bin/runit"))
+	// Every ssh here is bounded: the attack's own, view and cancel.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := gateSSH(ctx, ts, "alice+web-1@gate", ts.MkAbs("bin/runit"))
 	c.Stdin = strings.NewReader(expandBraces(ts, string(line)))
 	var stdout, stderr strings.Builder
 	c.Stdout, c.Stderr = &stdout, &stderr
@@ -535,7 +540,7 @@ func cmdHeldAttack(ts *testscript.TestScript, neg bool, args []string) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	view := gateSSH(ts, "alice@gate", "mpa", "requests", "view", req)
+	view := gateSSH(ctx, ts, "alice@gate", "mpa", "requests", "view", req)
 	out, err := view.CombinedOutput()
 	if err != nil {
 		fail("mpa requests view %s: %v\n%s", req, err, out)
@@ -545,7 +550,7 @@ func cmdHeldAttack(ts *testscript.TestScript, neg bool, args []string) {
 			fail("request %s does not say %q:\n%s", req, w, out)
 		}
 	}
-	if out, err := gateSSH(ts, "alice@gate", "mpa", "requests", "cancel", req).CombinedOutput(); err != nil {
+	if out, err := gateSSH(ctx, ts, "alice@gate", "mpa", "requests", "cancel", req).CombinedOutput(); err != nil {
 		fail("mpa requests cancel %s: %v\n%s", req, err, out)
 	}
 	select {
@@ -581,7 +586,7 @@ func cmdGuardLine(ts *testscript.TestScript, neg bool, args []string) {
 	line, err := os.ReadFile(ts.MkAbs(name))
 	ts.Check(err)
 	before := len(createdRequests(ts))
-	c := gateSSH(ts, "alice+web-1@gate", ts.MkAbs("bin/runit"))
+	c := gateSSH(context.Background(), ts, "alice+web-1@gate", ts.MkAbs("bin/runit"))
 	c.Stdin = strings.NewReader(expandBraces(ts, string(line)))
 	var stdout, stderr strings.Builder
 	c.Stdout, c.Stderr = &stdout, &stderr
@@ -624,7 +629,7 @@ func cmdGuardStream(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(func() { os.Remove(path) })
 	want := hex.EncodeToString(sum.Sum(nil))
 
-	c := gateSSH(ts, "alice+web-1@gate", "cat "+path+"; sha256sum "+path+" >&2")
+	c := gateSSH(context.Background(), ts, "alice+web-1@gate", "cat "+path+"; sha256sum "+path+" >&2")
 	got := sha256.New()
 	var n countWriter
 	c.Stdout = io.MultiWriter(got, &n)
