@@ -7,12 +7,15 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,9 +38,14 @@ import (
 // may read rc files first, which a login shell of keyturn-guard would
 // not); TestE2EGuardLogin runs the same script with a real account.
 func TestE2EGuard(t *testing.T) {
-	requireTools(t, "ssh", "sshd", "ssh-keygen", "oathtool", "python3")
+	requireTools(t, append([]string{"ssh", "sshd", "ssh-keygen", "oathtool"}, guardAttackTools...)...)
 	runGuardScripts(t, nil)
 }
+
+// guardAttackTools are the programs the script's attack lines and benign
+// lines run on the target (.ci/run installs them).
+var guardAttackTools = []string{"bash", "python3", "perl", "git", "capsh", "prlimit", "setarch", "setsid",
+	"sed", "xargs", "env", "kill", "timeout", "sha256sum"}
 
 // TestE2EGuardLogin runs the guard scripts against a real account whose
 // login shell is the built keyturn-guard: a throwaway user (created with
@@ -46,7 +54,7 @@ func TestE2EGuard(t *testing.T) {
 // user, so P, the process lines try to kill, is that user's too. It needs
 // root; under CI=true a missing tool or root fails the test.
 func TestE2EGuardLogin(t *testing.T) {
-	requireTools(t, "ssh", "sshd", "ssh-keygen", "oathtool", "python3", "useradd", "userdel")
+	requireTools(t, append([]string{"ssh", "sshd", "ssh-keygen", "oathtool", "useradd", "userdel"}, guardAttackTools...)...)
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("TestE2EGuardLogin creates an account and must run as root under CI")
@@ -145,6 +153,9 @@ func runGuardScripts(t *testing.T, login *guardLogin) {
 	p.Cmds["guardstage"] = func(ts *testscript.TestScript, neg bool, args []string) { cmdGuardStage(ts, neg, args, login) }
 	p.Cmds["guardkill9"] = func(ts *testscript.TestScript, neg bool, args []string) { cmdGuardKill9(ts, neg, args, login) }
 	p.Cmds["guardgrant"] = cmdGuardGrant
+	p.Cmds["heldattack"] = cmdHeldAttack
+	p.Cmds["guardline"] = cmdGuardLine
+	p.Cmds["guardstream"] = cmdGuardStream
 	p.Cmds["victim"] = func(ts *testscript.TestScript, neg bool, args []string) { cmdVictim(ts, neg, args, login) }
 	testscript.Run(t, p)
 }
@@ -418,4 +429,234 @@ func zombie(pid int) bool {
 		}
 	}
 	return false
+}
+
+// gateSSH is the real ssh client, as alice, through the gate started by
+// 'gate start' (its ssh_config), to DEST, with the script's work directory
+// as its own; ctx ends it.
+func gateSSH(ctx context.Context, ts *testscript.TestScript, dest string, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, "ssh", append([]string{"-F", ts.MkAbs("ssh_config"), "-i", ts.MkAbs("keys/alice"), dest}, args...)...)
+	c.Dir = ts.MkAbs(".")
+	c.WaitDelay = 10 * time.Second
+	return c
+}
+
+// runBounded runs c to its end, killing it (and failing the script) after
+// limit.
+func runBounded(ts *testscript.TestScript, c *exec.Cmd, limit time.Duration) error {
+	ts.Check(c.Start())
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(limit):
+		c.Process.Kill()
+		<-done
+		ts.Fatalf("%s: not done after %v", strings.Join(c.Args, " "), limit)
+		return nil
+	}
+}
+
+// expandBraces expands ${VAR} from the script's environment and leaves
+// every other $ alone, so that a line may use the shell's own variables.
+func expandBraces(ts *testscript.TestScript, s string) string {
+	return braceVar.ReplaceAllStringFunc(s, func(m string) string { return ts.Getenv(m[2 : len(m)-1]) })
+}
+
+var braceVar = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
+
+var requestCreated = regexp.MustCompile(`msg="request created".*request=(req-[0-9a-f]+)`)
+
+// createdRequests is every request the gate's log says it created, in
+// order.
+func createdRequests(ts *testscript.TestScript) []string {
+	data, _ := os.ReadFile(ts.MkAbs("gate.log"))
+	var ids []string
+	for _, m := range requestCreated.FindAllStringSubmatch(string(data), -1) {
+		ids = append(ids, m[1])
+	}
+	return ids
+}
+
+// cmdHeldAttack runs attacks/NAME.in (${VAR}s expanded) through the gate
+// as alice on web-1, fed on stdin to $WORK/bin/runit, which the policy
+// declares inert: the matcher lets it through and only the guard can see
+// what the line does. The line must be blocked where it runs and come
+// back as a new held request that names kill_process as observed by
+// keyturn-guard; the command cancels that request, then checks that ssh
+// failed, that its stderr has the guard's report matching
+// STDERR-REGEXP, and that P ($P, started by 'victim P') lives. ssh's
+// stdout and stderr become the command's.
+//
+//	heldattack NAME STDERR-REGEXP
+func cmdHeldAttack(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: heldattack NAME STDERR-REGEXP")
+	}
+	name := args[0]
+	want, err := regexp.Compile(args[1])
+	ts.Check(err)
+	line, err := os.ReadFile(ts.MkAbs(filepath.Join("attacks", name+".in")))
+	ts.Check(err)
+	p, err := strconv.Atoi(ts.Getenv("P"))
+	ts.Check(err)
+	before := len(createdRequests(ts))
+
+	// Every ssh here is bounded: the attack's own, view and cancel.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := gateSSH(ctx, ts, "alice+web-1@gate", ts.MkAbs("bin/runit"))
+	c.Stdin = strings.NewReader(expandBraces(ts, string(line)))
+	var stdout, stderr strings.Builder
+	c.Stdout, c.Stderr = &stdout, &stderr
+	ts.Check(c.Start())
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	fail := func(format string, a ...any) {
+		c.Process.Kill()
+		<-done
+		ts.Fatalf("attack %s: %s\nstdout: %s\nstderr: %s", name, fmt.Sprintf(format, a...), stdout.String(), stderr.String())
+	}
+
+	// The held request: bounded, and an ssh that ends first is a line
+	// that was not held.
+	var req string
+	deadline := time.After(time.Minute)
+	for req == "" {
+		if ids := createdRequests(ts); len(ids) > before {
+			if len(ids) > before+1 {
+				fail("%d requests created, want 1: %v", len(ids)-before, ids[before:])
+			}
+			req = ids[before]
+			break
+		}
+		select {
+		case err := <-done:
+			done <- err
+			fail("ssh ended (%v) and no request was created", err)
+		case <-deadline:
+			fail("no request created after 1m")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	view := gateSSH(ctx, ts, "alice@gate", "mpa", "requests", "view", req)
+	out, err := view.CombinedOutput()
+	if err != nil {
+		fail("mpa requests view %s: %v\n%s", req, err, out)
+	}
+	for _, w := range []string{"kill_process", "observed on the target by keyturn-guard"} {
+		if !strings.Contains(string(out), w) {
+			fail("request %s does not say %q:\n%s", req, w, out)
+		}
+	}
+	if out, err := gateSSH(ctx, ts, "alice@gate", "mpa", "requests", "cancel", req).CombinedOutput(); err != nil {
+		fail("mpa requests cancel %s: %v\n%s", req, err, out)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		fail("ssh still running 1m after %s was cancelled", req)
+	}
+	ts.Stdout().Write([]byte(stdout.String()))
+	ts.Stderr().Write([]byte(stderr.String()))
+	if err == nil {
+		ts.Fatalf("attack %s: ssh exited 0 after its request was cancelled", name)
+	}
+	if !strings.Contains(stderr.String(), "keyturn-guard: blocked kill_process: ") || !want.MatchString(stderr.String()) {
+		ts.Fatalf("attack %s: stderr does not match %s", name, want)
+	}
+	if !pidRunning(p) {
+		ts.Fatalf("attack %s killed P (%d)", name, p)
+	}
+}
+
+// cmdGuardLine runs FILE (${VAR}s expanded) through the gate as
+// alice on web-1, fed on stdin to $WORK/bin/runit, and waits (up to 2m)
+// for it: it must exit 0 without a word from the guard and without a
+// request (a line the guard blocked would be held). ssh's stdout and
+// stderr become the command's.
+//
+//	guardline FILE
+func cmdGuardLine(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: guardline FILE")
+	}
+	name := args[0]
+	line, err := os.ReadFile(ts.MkAbs(name))
+	ts.Check(err)
+	before := len(createdRequests(ts))
+	c := gateSSH(context.Background(), ts, "alice+web-1@gate", ts.MkAbs("bin/runit"))
+	c.Stdin = strings.NewReader(expandBraces(ts, string(line)))
+	var stdout, stderr strings.Builder
+	c.Stdout, c.Stderr = &stdout, &stderr
+	err = runBounded(ts, c, 2*time.Minute)
+	ts.Stdout().Write([]byte(stdout.String()))
+	ts.Stderr().Write([]byte(stderr.String()))
+	if err != nil {
+		ts.Fatalf("line %s: %v", name, err)
+	}
+	if guardSpoke(stderr.String()) {
+		ts.Fatalf("line %s: the guard spoke", name)
+	}
+	if ids := createdRequests(ts); len(ids) != before {
+		ts.Fatalf("line %s: requests created: %v", name, ids[before:])
+	}
+}
+
+// cmdGuardStream writes SIZE bytes from a seeded generator to
+// $WORK/stream.bin (readable by the guard's account), has the target send
+// it back through the gate (cat, then its own sha256sum on stderr), and
+// checks that the client got SIZE bytes whose sha256 is the file's, and
+// that the target's sha256sum says the same. Bounded at 5m.
+//
+//	guardstream SIZE
+func cmdGuardStream(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: guardstream SIZE")
+	}
+	size, err := strconv.ParseInt(args[0], 10, 64)
+	ts.Check(err)
+	path := ts.MkAbs("stream.bin")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	ts.Check(err)
+	sum := sha256.New()
+	var seed [32]byte
+	rand.Read(seed[:])
+	_, err = io.CopyN(io.MultiWriter(f, sum), mrand.NewChaCha8(seed), size)
+	ts.Check(err)
+	ts.Check(f.Close())
+	ts.Defer(func() { os.Remove(path) })
+	want := hex.EncodeToString(sum.Sum(nil))
+
+	c := gateSSH(context.Background(), ts, "alice+web-1@gate", "cat "+path+"; sha256sum "+path+" >&2")
+	got := sha256.New()
+	var n countWriter
+	c.Stdout = io.MultiWriter(got, &n)
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	err = runBounded(ts, c, 5*time.Minute)
+	ts.Stderr().Write([]byte(stderr.String()))
+	if err != nil {
+		ts.Fatalf("stream: %v", err)
+	}
+	if h := hex.EncodeToString(got.Sum(nil)); int64(n) != size || h != want {
+		ts.Fatalf("stream: got %d bytes with sha256 %s, want %d with %s", n, h, size, want)
+	}
+	if !strings.Contains(stderr.String(), want+"  "+path) {
+		ts.Fatalf("stream: the target's sha256sum does not say %s", want)
+	}
+	if guardSpoke(stderr.String()) {
+		ts.Fatalf("stream: the guard spoke")
+	}
+}
+
+type countWriter int64
+
+func (w *countWriter) Write(p []byte) (int, error) { *w += countWriter(len(p)); return len(p), nil }
+
+// guardSpoke says whether stderr has a line from keyturn-guard itself (a
+// refusal, a block or its report), not merely a path that names it.
+func guardSpoke(stderr string) bool {
+	return strings.Contains(stderr, "keyturn-guard: ") || strings.Contains(stderr, "keyturn-guard-report:")
 }
