@@ -10,8 +10,10 @@ import (
 // and a handler that would start after it began is refused.
 func TestHandlerSetWaitsForRunningHandlers(t *testing.T) {
 	var h handlerSet
-	if !h.add() || !h.add() {
-		t.Fatal("handlers refused before the gate stops")
+	for range 2 {
+		if !h.add() {
+			t.Fatal("a handler refused before the gate stops")
+		}
 	}
 	waited := make(chan int, 1)
 	go func() { waited <- h.wait(context.Background()) }()

@@ -393,6 +393,42 @@ func unless(pats []string, args []word) bool {
 	return false
 }
 
+// onlyOperands reports whether the command has operands and every one is a
+// literal matching one of pats (kill %1: a job of the line's own shell).
+// Options are skipped only before the first operand and before "--": bash's
+// kill reads every word after its first operand as a pid, so in
+// `kill %1 -9` the -9 is process group 9, an operand that fails the match.
+// A word that is not a literal, or arguments that may go on past what is
+// seen (open), never qualify. An option's value read as an operand (kill
+// -s TERM %1) fails the match too, and the command stays held: wrong only
+// towards holding.
+func onlyOperands(pats []string, args []word, open bool) bool {
+	if len(pats) == 0 || open {
+		return false
+	}
+	operands, options := 0, true
+	for _, a := range args {
+		if !a.ok {
+			return false
+		}
+		if options {
+			if a.text == "--" {
+				options = false
+				continue
+			}
+			if len(a.text) > 1 && a.text[0] == '-' {
+				continue
+			}
+			options = false
+		}
+		if !matchAny(pats, a.text) {
+			return false
+		}
+		operands++
+	}
+	return operands > 0
+}
+
 // matchWith finds an argument, anywhere, that matches one of pats.
 func matchWith(pats []string, args []word, open bool) (argResult, []int) {
 	maybe := open
@@ -443,7 +479,7 @@ func (s *state) matchRules(base string, name word, args []word, c call) {
 			return
 		}
 		res, idx := matchArgs(ref.rule.Args, args, c.open)
-		if res == argsNo || unless(ref.rule.Unless, args) {
+		if res == argsNo || unless(ref.rule.Unless, args) || onlyOperands(ref.rule.UnlessOperands, args, c.open) {
 			return
 		}
 		if len(ref.rule.With) > 0 {

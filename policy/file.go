@@ -75,6 +75,10 @@ type Rule struct {
 	// Unless: the rule does not match when an option before the first
 	// operand matches one of these (kill -l lists signals, --version).
 	Unless []string `json:"unless,omitempty"`
+	// UnlessOperands: the rule does not match when the command has
+	// operands and every one is a literal matching one of these (kill %1
+	// signals one of the line's own jobs, never another process).
+	UnlessOperands []string `json:"unless_operands,omitempty"`
 	// Writes: the rule matches a write to one of these paths (echo 0 >
 	// /sys/fs/selinux/enforce) instead of a command.
 	Writes []string `json:"writes,omitempty"`
@@ -92,6 +96,9 @@ func (r Rule) String() string {
 	}
 	if len(r.Unless) > 0 {
 		s += " unless " + strings.Join(r.Unless, "|")
+	}
+	if len(r.UnlessOperands) > 0 {
+		s += " unless operands " + strings.Join(r.UnlessOperands, "|")
 	}
 	if len(r.Writes) > 0 {
 		s = strings.TrimSpace(s + " writes " + strings.Join(r.Writes, "|"))
@@ -509,7 +516,7 @@ func (d *decoder) matchList(n *yaml.Node, ctx string, emptyOK bool) ([]Rule, err
 	out := make([]Rule, 0, len(n.Content))
 	for i, mn := range n.Content {
 		mctx := fmt.Sprintf("%s[%d]", ctx, i)
-		f, err := d.fields(mn, mctx, "command", "args", "with", "unless", "writes")
+		f, err := d.fields(mn, mctx, "command", "args", "with", "unless", "unless_operands", "writes")
 		if err != nil {
 			return nil, err
 		}
@@ -517,7 +524,7 @@ func (d *decoder) matchList(n *yaml.Node, ctx string, emptyOK bool) ([]Rule, err
 		for _, l := range []struct {
 			key string
 			dst *[]string
-		}{{"with", &r.With}, {"unless", &r.Unless}, {"writes", &r.Writes}} {
+		}{{"with", &r.With}, {"unless", &r.Unless}, {"unless_operands", &r.UnlessOperands}, {"writes", &r.Writes}} {
 			if x, ok := f[l.key]; ok {
 				if *l.dst, err = d.globList(x.val, mctx+": "+l.key); err != nil {
 					return nil, err
