@@ -13,6 +13,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/store/changefeed"
 )
 
 // ErrInUse means another keyturn process (or another Open in this one)
@@ -62,7 +63,7 @@ type Store struct {
 	space *space // nil in memory
 
 	mu         sync.Mutex
-	listeners  map[*listener]struct{}
+	listeners  map[*changefeed.Queue]struct{}
 	members    map[string]*membership
 	elections  map[string]chan struct{}
 	retrying   chan struct{} // a lock that waits with a context
@@ -159,7 +160,7 @@ func Open(opts Options) (*Store, error) {
 		name:      name,
 		closed:    make(chan struct{}),
 		subDone:   make(chan struct{}),
-		listeners: map[*listener]struct{}{},
+		listeners: map[*changefeed.Queue]struct{}{},
 		space:     sp,
 		members:   map[string]*membership{},
 		elections: map[string]chan struct{}{},
