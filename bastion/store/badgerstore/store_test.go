@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/storetest"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
 
@@ -191,15 +192,8 @@ func appendEvents(t *testing.T, st *badgerstore.Store, n int) {
 
 func verify(st *badgerstore.Store) error {
 	return st.View(context.Background(), func(tx mpa.Tx) error {
-		head, err := tx.AuditHead(tx.AuditChain())
-		if err != nil {
-			return err
-		}
-		got, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
-		if err != nil {
-			return err
-		}
-		return audit.CheckHead(got, head)
+		_, err := storetest.VerifyChain(tx)
+		return err
 	})
 }
 
