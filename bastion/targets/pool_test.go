@@ -57,6 +57,20 @@ func (l *countingListener) accepted() []net.Conn {
 	return append([]net.Conn(nil), l.conns...)
 }
 
+// demoPool returns a pool with one target, t1, served by a demotarget
+// that counts the connections it accepts. The pool closes with the test.
+func demoPool(t *testing.T) (*Pool, *countingListener) {
+	t.Helper()
+	client := newSigner(t)
+	l, hostKey := startTarget(t, client.PublicKey())
+	p, err := NewPool(client, []config.Target{{Name: "t1", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p, l
+}
+
 // startTarget runs a real SSH server (the demo target) on loopback.
 func startTarget(t *testing.T, client gossh.PublicKey) (*countingListener, gossh.PublicKey) {
 	t.Helper()
@@ -84,13 +98,7 @@ func run(t *testing.T, p *Pool, target, cmd string) (string, error) {
 }
 
 func TestPoolReusesOneConnection(t *testing.T) {
-	client := newSigner(t)
-	l, hostKey := startTarget(t, client.PublicKey())
-	p, err := NewPool(client, []config.Target{{Name: "t1", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, l := demoPool(t)
 
 	var wg sync.WaitGroup
 	for range 10 {
@@ -109,13 +117,7 @@ func TestPoolReusesOneConnection(t *testing.T) {
 }
 
 func TestPoolRedialsBrokenConnection(t *testing.T) {
-	client := newSigner(t)
-	l, hostKey := startTarget(t, client.PublicKey())
-	p, err := NewPool(client, []config.Target{{Name: "t1", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, l := demoPool(t)
 	// A channel open on a broken connection fails at once; this is that
 	// path. (A spare on it is discarded once the pool has seen the break:
 	// TestPoolSpareOnBrokenConnection.)

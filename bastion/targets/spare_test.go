@@ -44,6 +44,15 @@ func spares(t *testing.T, p *Pool) int {
 	return n
 }
 
+// wantSpares fails the test unless p has want spares for t1 once they
+// settle; when says at which point of the test.
+func wantSpares(t *testing.T, p *Pool, want int, when string) {
+	t.Helper()
+	if n := spares(t, p); n != want {
+		t.Fatalf("%d spares %s; want %d", n, when, want)
+	}
+}
+
 func runOne(t *testing.T, p *Pool) {
 	t.Helper()
 	s, err := p.NewSession(context.Background(), "t1")
@@ -63,9 +72,7 @@ func TestPoolSessionTakesTheSpare(t *testing.T) {
 	p, lt := limitedPool(t, 10)
 	close(lt.release)
 	runOne(t, p)
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares after a session; want 1", n)
-	}
+	wantSpares(t, p, 1, "after a session")
 	waitFor(t, "the target never saw the first session's channel close and the spare open", func() bool {
 		return lt.openNow.Load() == 1 && lt.accepted.Load() == 2
 	})
@@ -76,9 +83,7 @@ func TestPoolSessionTakesTheSpare(t *testing.T) {
 	}
 	// Taking the spare opened nothing for this session; its replacement
 	// is opened once the session ends.
-	if n := spares(t, p); n != 0 {
-		t.Fatalf("%d spares while the session that took the spare runs; want 0", n)
-	}
+	wantSpares(t, p, 0, "while the session that took the spare runs")
 	if out, err := s.Output("work"); err != nil || string(out) != "done\n" {
 		t.Fatalf("session on the spare: %q, %v", out, err)
 	}
@@ -86,9 +91,7 @@ func TestPoolSessionTakesTheSpare(t *testing.T) {
 		t.Fatalf("target accepted %d channels for a session that had a spare; want 0", got-before)
 	}
 	s.Close()
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares after the session ended; want 1 (replaced)", n)
-	}
+	wantSpares(t, p, 1, "after the session ended (replaced)")
 	waitFor(t, "the spare's replacement never reached the target", func() bool { return lt.accepted.Load() >= before+1 })
 	if got := lt.accepted.Load(); got != before+1 {
 		t.Fatalf("target accepted %d channels for a session and the spare's replacement; want 1 (the session used the spare)", got-before)
@@ -113,9 +116,7 @@ func TestPoolNoSpareWhenTargetRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.SetSpares(true) // each connection opens its spare now
-	if n := spares(t, p); n != 0 {
-		t.Fatalf("%d spares on a connection at MaxSessions 1; want 0", n)
-	}
+	wantSpares(t, p, 0, "on a connection at MaxSessions 1")
 	if lt.refused.Load() != 1 {
 		t.Fatalf("the target refused %d channels; want 1 (the spare)", lt.refused.Load())
 	}
@@ -148,9 +149,7 @@ func TestPoolNoSpareWhenTargetRefuses(t *testing.T) {
 		t.Fatalf("target saw %d connections for 2 sessions at MaxSessions 1; want 2", got)
 	}
 	// Both sessions ended: the first connection opens no spare.
-	if n := spares(t, p); n != 0 {
-		t.Fatalf("%d spares after the sessions ended; want 0", n)
-	}
+	wantSpares(t, p, 0, "after the sessions ended")
 	p.mu.Lock()
 	held := first.spare != nil
 	p.mu.Unlock()
@@ -235,9 +234,7 @@ func TestPoolSpareClosedByTarget(t *testing.T) {
 	p, lt := limitedPool(t, 10)
 	close(lt.release)
 	runOne(t, p)
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares after a session; want 1", n)
-	}
+	wantSpares(t, p, 1, "after a session")
 	waitFor(t, "the target never saw the spare", func() bool { return lt.accepted.Load() == 2 })
 	if n := lt.closeIdle(); n != 1 {
 		t.Fatalf("target closed %d idle channels; want 1 (the spare)", n)
@@ -259,20 +256,14 @@ func TestPoolClosesSpares(t *testing.T) {
 	p, lt := limitedPool(t, 10)
 	close(lt.release)
 	runOne(t, p)
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares after a session; want 1", n)
-	}
+	wantSpares(t, p, 1, "after a session")
 	p.SetSpares(false)
 	waitFor(t, "the spare is still open on the target after spares were turned off", func() bool { return lt.openNow.Load() == 0 })
 	runOne(t, p)
-	if n := spares(t, p); n != 0 {
-		t.Fatalf("%d spares while they are off", n)
-	}
+	wantSpares(t, p, 0, "while they are off")
 	p.SetSpares(true)
 	runOne(t, p)
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares once on again; want 1", n)
-	}
+	wantSpares(t, p, 1, "once on again")
 	p.Close()
 	waitFor(t, "channels still open on the target after the pool closed", func() bool { return lt.openNow.Load() == 0 })
 	if _, err := p.NewSession(context.Background(), "t1"); err != ErrClosed {
@@ -284,19 +275,11 @@ func TestPoolClosesSpares(t *testing.T) {
 // seen the break (x/crypto closes the channels of a connection whose read
 // side ended): the next session runs, on a new connection.
 func TestPoolSpareOnBrokenConnection(t *testing.T) {
-	client := newSigner(t)
-	l, hostKey := startTarget(t, client.PublicKey())
-	p, err := NewPool(client, []config.Target{{Name: "t1", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, l := demoPool(t)
 	if _, err := run(t, p, "t1", "true"); err != nil {
 		t.Fatal(err)
 	}
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares after a session; want 1", n)
-	}
+	wantSpares(t, p, 1, "after a session")
 	p.mu.Lock()
 	spare := p.conns["t1"][0].spare
 	p.mu.Unlock()
