@@ -13,6 +13,8 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion/config"
+
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
 )
 
 // limitedTarget is an SSH server that, like sshd with MaxSessions, refuses
@@ -53,7 +55,7 @@ func (lt *limitedTarget) closeIdle() int {
 
 func startLimitedTarget(t *testing.T, client gossh.PublicKey, max int) (*limitedTarget, gossh.PublicKey) {
 	t.Helper()
-	host := newSigner(t)
+	host := testkey.Signer(t)
 	cfg := &gossh.ServerConfig{PublicKeyCallback: func(_ gossh.ConnMetadata, k gossh.PublicKey) (*gossh.Permissions, error) {
 		if string(k.Marshal()) != string(client.Marshal()) {
 			return nil, errors.New("unknown key")
@@ -148,7 +150,7 @@ func (lt *limitedTarget) serve(nc net.Conn, cfg *gossh.ServerConfig) {
 // third session's refusal closed the shared connection and killed the
 // first two.
 func TestPoolOpensAnotherConnectionWhenTargetIsFull(t *testing.T) {
-	client := newSigner(t)
+	client := testkey.Signer(t)
 	lt, hostKey := startLimitedTarget(t, client.PublicKey(), 2)
 	p, err := NewPool(client, []config.Target{{Name: "t1", Address: lt.addr, User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -195,7 +197,7 @@ func TestPoolOpensAnotherConnectionWhenTargetIsFull(t *testing.T) {
 // Past MaxConnsPerTarget the new session is refused with ErrBusy, and the
 // sessions already running are untouched.
 func TestPoolBusyTargetRefusesOnlyTheNewSession(t *testing.T) {
-	client := newSigner(t)
+	client := testkey.Signer(t)
 	lt, hostKey := startLimitedTarget(t, client.PublicKey(), 2)
 	p, err := NewPool(client, []config.Target{{Name: "t1", Address: lt.addr, User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -2,8 +2,6 @@ package targets
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
@@ -15,20 +13,9 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
-)
 
-func newSigner(t *testing.T) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
+)
 
 func authorized(k gossh.PublicKey) string {
 	return strings.TrimSpace(string(gossh.MarshalAuthorizedKey(k)))
@@ -61,7 +48,7 @@ func (l *countingListener) accepted() []net.Conn {
 // that counts the connections it accepts. The pool closes with the test.
 func demoPool(t *testing.T) (*Pool, *countingListener) {
 	t.Helper()
-	client := newSigner(t)
+	client := testkey.Signer(t)
 	l, hostKey := startTarget(t, client.PublicKey())
 	p, err := NewPool(client, []config.Target{{Name: "t1", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -74,7 +61,7 @@ func demoPool(t *testing.T) (*Pool, *countingListener) {
 // startTarget runs a real SSH server (the demo target) on loopback.
 func startTarget(t *testing.T, client gossh.PublicKey) (*countingListener, gossh.PublicKey) {
 	t.Helper()
-	host := newSigner(t)
+	host := testkey.Signer(t)
 	srv := demotarget.New(host, client, slog.New(slog.DiscardHandler))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -139,9 +126,9 @@ func TestPoolRedialsBrokenConnection(t *testing.T) {
 }
 
 func TestPoolRefusesWrongHostKey(t *testing.T) {
-	client := newSigner(t)
+	client := testkey.Signer(t)
 	l, hostKey := startTarget(t, client.PublicKey())
-	other := newSigner(t).PublicKey()
+	other := testkey.Signer(t).PublicKey()
 	p, err := NewPool(client, []config.Target{{Name: "web-9", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(other)}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +150,7 @@ func TestPoolRefusesWrongHostKey(t *testing.T) {
 }
 
 func TestPoolUnknownTarget(t *testing.T) {
-	p, err := NewPool(newSigner(t), nil, slog.New(slog.DiscardHandler))
+	p, err := NewPool(testkey.Signer(t), nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/config"
+
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
 )
 
 func limitedPool(t *testing.T, max int) (*Pool, *limitedTarget) {
 	t.Helper()
-	client := newSigner(t)
+	client := testkey.Signer(t)
 	lt, hostKey := startLimitedTarget(t, client.PublicKey(), max)
 	p, err := NewPool(client, []config.Target{{Name: "t1", Address: lt.addr, User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
