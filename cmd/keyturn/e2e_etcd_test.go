@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -52,7 +53,13 @@ func etcdProcessMain() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if err := os.WriteFile(os.Args[2], []byte(srv.Endpoints[0]), 0o644); err != nil {
+	serveUntilSignal(srv, os.Args[2])
+}
+
+// serveUntilSignal writes srv's client URL to addrFile, runs until SIGTERM
+// or SIGINT, stops srv and exits the process.
+func serveUntilSignal(srv *etcdtest.Server, addrFile string) {
+	if err := os.WriteFile(addrFile, []byte(srv.Endpoints[0]), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -174,16 +181,6 @@ func appendSSHHost(ts *testscript.TestScript, name, cfgPath, addr string) error 
 		return err
 	}
 	defer f.Close()
-	_, err = fmt.Fprintf(f, `Host %s
-  HostName %s
-  Port %s
-  UserKnownHostsFile %s
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  IdentitiesOnly yes
-  BatchMode yes
-  LogLevel ERROR
-  ControlPath none
-`, name, host, port, kh)
+	_, err = io.WriteString(f, sshHostEntry(name, host, port, kh))
 	return err
 }

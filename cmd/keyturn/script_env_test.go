@@ -283,17 +283,7 @@ func writeSSHConfig(ts *testscript.TestScript, cfgPath, addr string) error {
 	if err := os.WriteFile(ts.MkAbs("known_hosts"), []byte(known), 0o644); err != nil {
 		return err
 	}
-	sshConfig := fmt.Sprintf(`Host gate
-  HostName %s
-  Port %s
-  UserKnownHostsFile %s
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  IdentitiesOnly yes
-  BatchMode yes
-  LogLevel ERROR
-  ControlPath none
-`, host, port, ts.MkAbs("known_hosts"))
+	sshConfig := sshHostEntry("gate", host, port, ts.MkAbs("known_hosts"))
 	ts.Setenv("GATE_ADDR", addr)
 	ts.Setenv("GATE_PORT", port)
 	return os.WriteFile(ts.MkAbs("ssh_config"), []byte(sshConfig), 0o644)
@@ -307,4 +297,21 @@ func lookPathIn(name, path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s not in the script's PATH", name)
+}
+
+// sshHostEntry is the ssh_config block for Host name: the gate at
+// host:port, trusted only through the host key in knownHosts, with
+// nothing interactive and no connection sharing.
+func sshHostEntry(name, host, port, knownHosts string) string {
+	return fmt.Sprintf(`Host %s
+  HostName %s
+  Port %s
+  UserKnownHostsFile %s
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  IdentitiesOnly yes
+  BatchMode yes
+  LogLevel ERROR
+  ControlPath none
+`, name, host, port, knownHosts)
 }
