@@ -66,10 +66,8 @@ func subcommands(prog, usage string, args []string, stdout, stderr io.Writer, cm
 
 func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keyturn audit verify", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "", "the gate's data `dir` (the gate must be stopped)")
-	keyFile := fs.String("encryption-key-file", "", "the store's encryption key `file`, if it is encrypted")
+	dataDir, keyFile, cfgFile := storeFlags(fs, "read")
 	file := fs.String("file", "", "a JSON Lines `export` from 'mpa audit export' (- for standard input)")
-	cfgFile := fs.String("config", "", "the gate's keyturn.yaml, to read the store it names")
 	pos, st, ok := parseFlags(fs, args, auditUsage, stdout, stderr)
 	if !ok {
 		return st
@@ -185,6 +183,16 @@ func openOfflineStore(dir, keyFile string, log *slog.Logger) (*badgerstore.Store
 		return nil, err
 	}
 	return st, nil
+}
+
+// storeFlags defines the flags an offline command names its store with:
+// --data-dir and its --encryption-key-file, or --config; use says what
+// the command does with the store the config names ("read", "use").
+func storeFlags(fs *flag.FlagSet, use string) (dataDir, keyFile, cfgFile *string) {
+	dataDir = fs.String("data-dir", "", "the gate's data `dir` (the gate must be stopped)")
+	keyFile = fs.String("encryption-key-file", "", "the store's encryption key `file`, if it is encrypted")
+	cfgFile = fs.String("config", "", "the gate's keyturn.yaml, to "+use+" the store it names")
+	return dataDir, keyFile, cfgFile
 }
 
 // openAdminStore opens the store an offline command works on: the one

@@ -33,9 +33,7 @@ func breakglassMain(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 
 func breakglassRegister(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keyturn breakglass register-approver", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "", "the gate's data `dir` (the gate must be stopped)")
-	keyFile := fs.String("encryption-key-file", "", "the store's encryption key `file`, if it is encrypted")
-	cfgFile := fs.String("config", "", "the gate's keyturn.yaml, to use the store it names")
+	dataDir, keyFile, cfgFile := storeFlags(fs, "use")
 	pos, st, ok := parseFlags(fs, args, breakglassUsage, stdout, stderr)
 	if !ok {
 		return st
