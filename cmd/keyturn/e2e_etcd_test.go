@@ -6,16 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/keyturn/keyturn/bastion"
-	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/store/etcdstore/etcdtest"
 )
 
@@ -162,16 +158,10 @@ func startNamedGate(ts *testscript.TestScript, name, cfgPath string) *exec.Cmd {
 // appendSSHHost adds Host NAME to ssh_config, trusting exactly that gate's
 // host key.
 func appendSSHHost(ts *testscript.TestScript, name, cfgPath, addr string) error {
-	cfg, err := config.Load(cfgPath)
+	host, port, known, err := gateKnownHost(cfgPath, addr)
 	if err != nil {
 		return err
 	}
-	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
-	if err != nil {
-		return err
-	}
-	host, port, _ := strings.Cut(addr, ":")
-	known := fmt.Sprintf("[%s]:%s %s\n", host, port, bastion.AuthorizedKey(hostKey.PublicKey(), ""))
 	kh := ts.MkAbs("known_hosts_" + name)
 	if err := os.WriteFile(kh, []byte(known), 0o644); err != nil {
 		return err

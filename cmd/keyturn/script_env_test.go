@@ -270,16 +270,10 @@ func waitListening(addrFile string, exited chan error) (string, error) {
 // writeSSHConfig makes "ssh -F ssh_config USER@gate" reach the gate, trusting
 // exactly the gate's host key.
 func writeSSHConfig(ts *testscript.TestScript, cfgPath, addr string) error {
-	cfg, err := config.Load(cfgPath)
+	host, port, known, err := gateKnownHost(cfgPath, addr)
 	if err != nil {
 		return err
 	}
-	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
-	if err != nil {
-		return err
-	}
-	host, port, _ := net.SplitHostPort(addr)
-	known := fmt.Sprintf("[%s]:%s %s\n", host, port, bastion.AuthorizedKey(hostKey.PublicKey(), ""))
 	if err := os.WriteFile(ts.MkAbs("known_hosts"), []byte(known), 0o644); err != nil {
 		return err
 	}
@@ -314,4 +308,22 @@ func sshHostEntry(name, host, port, knownHosts string) string {
   LogLevel ERROR
   ControlPath none
 `, name, host, port, knownHosts)
+}
+
+// gateKnownHost returns the host and port of addr and the known_hosts line
+// that trusts exactly the host key of the gate configured in cfgPath.
+func gateKnownHost(cfgPath, addr string) (host, port, line string, err error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return "", "", "", err
+	}
+	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
+	if err != nil {
+		return "", "", "", err
+	}
+	host, port, err = net.SplitHostPort(addr)
+	if err != nil {
+		return "", "", "", fmt.Errorf("gate address %q: %w", addr, err)
+	}
+	return host, port, fmt.Sprintf("[%s]:%s %s\n", host, port, bastion.AuthorizedKey(hostKey.PublicKey(), "")), nil
 }
