@@ -46,6 +46,17 @@ func spares(t *testing.T, p *Pool) int {
 	return n
 }
 
+// sparedPool returns a pool on a target that lets sessions finish at
+// once, after one session has run: its connection holds one spare.
+func sparedPool(t *testing.T) (*Pool, *limitedTarget) {
+	t.Helper()
+	p, lt := limitedPool(t, 10)
+	close(lt.release)
+	runOne(t, p)
+	wantSpares(t, p, 1, "after a session")
+	return p, lt
+}
+
 // wantSpares fails the test unless p has want spares for t1 once they
 // settle; when says at which point of the test.
 func wantSpares(t *testing.T, p *Pool, want int, when string) {
@@ -71,10 +82,7 @@ func runOne(t *testing.T, p *Pool) {
 // it instead of opening one: the target sees the session's exec on a
 // channel opened before the session asked, and a new spare after.
 func TestPoolSessionTakesTheSpare(t *testing.T) {
-	p, lt := limitedPool(t, 10)
-	close(lt.release)
-	runOne(t, p)
-	wantSpares(t, p, 1, "after a session")
+	p, lt := sparedPool(t)
 	waitFor(t, "the target never saw the first session's channel close and the spare open", func() bool {
 		return lt.openNow.Load() == 1 && lt.accepted.Load() == 2
 	})
@@ -233,10 +241,7 @@ func TestPoolRefusedSessionTakesTheSpareBeingOpened(t *testing.T) {
 // A spare the target closed is discarded: the session that would have
 // taken it opens a new channel and runs.
 func TestPoolSpareClosedByTarget(t *testing.T) {
-	p, lt := limitedPool(t, 10)
-	close(lt.release)
-	runOne(t, p)
-	wantSpares(t, p, 1, "after a session")
+	p, lt := sparedPool(t)
 	waitFor(t, "the target never saw the spare", func() bool { return lt.accepted.Load() == 2 })
 	if n := lt.closeIdle(); n != 1 {
 		t.Fatalf("target closed %d idle channels; want 1 (the spare)", n)
@@ -255,10 +260,7 @@ func TestPoolSpareClosedByTarget(t *testing.T) {
 // Spares go when the pool closes (and when they are turned off), leaving
 // nothing open on the target.
 func TestPoolClosesSpares(t *testing.T) {
-	p, lt := limitedPool(t, 10)
-	close(lt.release)
-	runOne(t, p)
-	wantSpares(t, p, 1, "after a session")
+	p, lt := sparedPool(t)
 	p.SetSpares(false)
 	waitFor(t, "the spare is still open on the target after spares were turned off", func() bool { return lt.openNow.Load() == 0 })
 	runOne(t, p)
