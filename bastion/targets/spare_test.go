@@ -57,6 +57,21 @@ func sparedPool(t *testing.T) (*Pool, *limitedTarget) {
 	return p, lt
 }
 
+// startWork opens a session on t1 and starts "work" in it, or fails the
+// test; the caller closes the session.
+func startWork(t *testing.T, p *Pool) *Session {
+	t.Helper()
+	s, err := p.NewSession(context.Background(), "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start("work"); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	return s
+}
+
 // wantSpares fails the test unless p has want spares for t1 once they
 // settle; when says at which point of the test.
 func wantSpares(t *testing.T, p *Pool, want int, when string) {
@@ -117,14 +132,8 @@ func TestPoolSessionTakesTheSpare(t *testing.T) {
 // No session fails, and the connections carrying sessions stay.
 func TestPoolNoSpareWhenTargetRefuses(t *testing.T) {
 	p, lt := limitedPool(t, 1)
-	s1, err := p.NewSession(context.Background(), "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := startWork(t, p)
 	defer s1.Close()
-	if err := s1.Start("work"); err != nil {
-		t.Fatal(err)
-	}
 	p.SetSpares(true) // each connection opens its spare now
 	wantSpares(t, p, 0, "on a connection at MaxSessions 1")
 	if lt.refused.Load() != 1 {
@@ -173,14 +182,8 @@ func TestPoolNoSpareWhenTargetRefuses(t *testing.T) {
 // than dialling another connection.
 func TestPoolRefusedSessionTakesTheSpareBeingOpened(t *testing.T) {
 	p, lt := limitedPool(t, 2)
-	s1, err := p.NewSession(context.Background(), "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := startWork(t, p)
 	defer s1.Close()
-	if err := s1.Start("work"); err != nil {
-		t.Fatal(err)
-	}
 	hold := make(chan struct{})
 	lt.mu.Lock()
 	lt.hold = hold
