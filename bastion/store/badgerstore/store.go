@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/store/changefeed"
+	"github.com/keyturn/keyturn/bastion/store/conflict"
 )
 
 // ErrInUse means another keyturn process (or another Open in this one)
@@ -43,11 +43,6 @@ type Options struct {
 	// (see space.go). 0 means DefaultReserve; ignored when InMemory.
 	Reserve int64
 }
-
-// maxAttempts bounds conflict retries in Update. Each retry means another
-// writer committed first, so progress is guaranteed system-wide; the bound
-// only stops a pathological livelock from hanging a session.
-const maxAttempts = 200
 
 // Store is an [mpa.Store] on Badger. It is safe for concurrent use.
 type Store struct {
@@ -242,18 +237,8 @@ func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
 		if !errors.Is(err, badger.ErrConflict) {
 			return err
 		}
-		if attempt == maxAttempts {
-			return fmt.Errorf("%w: gave up after %d attempts", mpa.ErrConflict, attempt)
-		}
-		// Jittered backoff, growing with the attempts, so a crowd of
-		// racing approvers spreads out instead of colliding in lockstep.
-		d := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(50*time.Microsecond)))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := conflict.Retry(ctx, attempt, 50*time.Microsecond); err != nil {
+			return err
 		}
 	}
 }
