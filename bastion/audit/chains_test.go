@@ -41,24 +41,7 @@ func trailWith(t *testing.T, rounds, rewriteAt int) []audit.Event {
 			add(audit.Event{Chain: n, Kind: "k", Actor: n, Data: audit.Data(map[string]int{"r": r})})
 		}
 		if r == rewriteAt {
-			var head audit.Head
-			for i, e := range out {
-				if e.Chain != "b" {
-					continue
-				}
-				if e.Seq == 2 {
-					e.Actor = "mallory"
-				}
-				if e.Seq >= 2 {
-					s, err := audit.Seal(head, e)
-					if err != nil {
-						t.Fatal(err)
-					}
-					out[i], e = s, s
-				}
-				head = audit.Head{Seq: e.Seq, Hash: e.Hash}
-			}
-			heads["b"] = head
+			heads["b"] = rewriteB(t, out)
 		}
 		if r%3 == 2 {
 			for _, n := range names {
@@ -69,6 +52,31 @@ func trailWith(t *testing.T, rounds, rewriteAt int) []audit.Event {
 		}
 	}
 	return out
+}
+
+// rewriteB rewrites chain b in events from seq 2 on (seq 2's actor
+// becomes mallory), re-sealing each event so that b verifies on its own,
+// and returns b's new head.
+func rewriteB(t *testing.T, events []audit.Event) audit.Head {
+	t.Helper()
+	var head audit.Head
+	for i, e := range events {
+		if e.Chain != "b" {
+			continue
+		}
+		if e.Seq == 2 {
+			e.Actor = "mallory"
+		}
+		if e.Seq >= 2 {
+			s, err := audit.Seal(head, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			events[i], e = s, s
+		}
+		head = audit.Head{Seq: e.Seq, Hash: e.Hash}
+	}
+	return head
 }
 
 func verifyTrail(t *testing.T, events []audit.Event) (map[string]audit.Head, error) {
@@ -146,24 +154,7 @@ func TestChainsTailTruncatedHeads(t *testing.T) {
 // its own, is caught by the other chains' anchors.
 func TestChainsOneRewritten(t *testing.T) {
 	events := trail(t, 9)
-	var head audit.Head
-	for i, e := range events {
-		if e.Chain != "b" {
-			continue
-		}
-		if e.Seq == 2 {
-			e.Actor = "mallory"
-		}
-		if e.Seq >= 2 {
-			s, err := audit.Seal(head, e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			events[i] = s
-			e = s
-		}
-		head = audit.Head{Seq: e.Seq, Hash: e.Hash}
-	}
+	rewriteB(t, events)
 	if _, _, err := func() (audit.Head, int, error) {
 		var b []audit.Event
 		for _, e := range events {

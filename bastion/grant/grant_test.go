@@ -1,7 +1,6 @@
 package grant
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"strings"
@@ -9,25 +8,14 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
 )
 
 var (
 	digest = PolicyDigest([]byte("version: 1\n"))
 	chal   = strings.Repeat("c0", 32)
 )
-
-func signer(t testing.TB) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func newGrant(t testing.TB, now time.Time) *Grant {
 	t.Helper()
@@ -39,7 +27,7 @@ func newGrant(t testing.TB, now time.Time) *Grant {
 }
 
 func TestVerify(t *testing.T) {
-	s := signer(t)
+	s := testkey.Signer(t)
 	now := time.Unix(1_800_000_000, 0)
 	g := newGrant(t, now)
 	tok, err := Sign(g, s)
@@ -68,7 +56,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyRefuses(t *testing.T) {
-	s, other := signer(t), signer(t)
+	s, other := testkey.Signer(t), testkey.Signer(t)
 	now := time.Unix(1_800_000_000, 0)
 	sign := func(g *Grant, k ssh.Signer) string {
 		tok, err := Sign(g, k)
@@ -118,7 +106,7 @@ func TestVerifyRefuses(t *testing.T) {
 // TestSignatureDomain: a signature the gate's key made over anything else
 // (say, an SSH session) never verifies as a grant.
 func TestSignatureDomain(t *testing.T) {
-	s := signer(t)
+	s := testkey.Signer(t)
 	g := newGrant(t, time.Now())
 	tok, _ := Sign(g, s)
 	payload, _, _ := strings.Cut(strings.TrimPrefix(tok, Prefix), ".")
@@ -162,7 +150,7 @@ func TestNewBounds(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	s := signer(f)
+	s := testkey.Signer(f)
 	tok, _ := Sign(newGrant(f, time.Now()), s)
 	f.Add(tok)
 	f.Add(Prefix + ".")

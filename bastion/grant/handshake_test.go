@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
 )
 
 func TestChallengeRoundTrip(t *testing.T) {
@@ -119,7 +121,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // the token) on any input never accepts a grant that fails its bounds or
 // was not signed for this challenge, and never reads past the line.
 func FuzzHandshake(f *testing.F) {
-	s := signer(f)
+	s := testkey.Signer(f)
 	tok, _ := Sign(newGrant(f, time.Now()), s)
 	var b bytes.Buffer
 	WriteLine(&b, tok)

@@ -13,6 +13,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+	"github.com/keyturn/keyturn/bastion/mpa/storetest"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
 
@@ -69,15 +70,7 @@ func TestRecordDurableWhenReturned(t *testing.T) {
 	defer st.Close()
 	stored := map[uint64]audit.Event{}
 	err = st.View(e.ctx, func(tx mpa.Tx) error {
-		head, err := tx.AuditHead(tx.AuditChain())
-		if err != nil {
-			return err
-		}
-		v, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
-		if err != nil {
-			return err
-		}
-		if err := audit.CheckHead(v, head); err != nil {
+		if _, err := storetest.VerifyChain(tx); err != nil {
 			return err
 		}
 		for ev, err := range tx.AuditEvents(tx.AuditChain(), 1) {

@@ -3,7 +3,6 @@ package targets
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -12,7 +11,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
 )
 
 // limitedTarget is an SSH server that, like sshd with MaxSessions, refuses
@@ -53,7 +52,7 @@ func (lt *limitedTarget) closeIdle() int {
 
 func startLimitedTarget(t *testing.T, client gossh.PublicKey, max int) (*limitedTarget, gossh.PublicKey) {
 	t.Helper()
-	host := newSigner(t)
+	host := testkey.Signer(t)
 	cfg := &gossh.ServerConfig{PublicKeyCallback: func(_ gossh.ConnMetadata, k gossh.PublicKey) (*gossh.Permissions, error) {
 		if string(k.Marshal()) != string(client.Marshal()) {
 			return nil, errors.New("unknown key")
@@ -148,13 +147,7 @@ func (lt *limitedTarget) serve(nc net.Conn, cfg *gossh.ServerConfig) {
 // third session's refusal closed the shared connection and killed the
 // first two.
 func TestPoolOpensAnotherConnectionWhenTargetIsFull(t *testing.T) {
-	client := newSigner(t)
-	lt, hostKey := startLimitedTarget(t, client.PublicKey(), 2)
-	p, err := NewPool(client, []config.Target{{Name: "t1", Address: lt.addr, User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, lt := limitedPool(t, 2) // closed at cleanup, after the sessions
 
 	const n = 5
 	sessions := make([]*Session, n)
@@ -195,24 +188,12 @@ func TestPoolOpensAnotherConnectionWhenTargetIsFull(t *testing.T) {
 // Past MaxConnsPerTarget the new session is refused with ErrBusy, and the
 // sessions already running are untouched.
 func TestPoolBusyTargetRefusesOnlyTheNewSession(t *testing.T) {
-	client := newSigner(t)
-	lt, hostKey := startLimitedTarget(t, client.PublicKey(), 2)
-	p, err := NewPool(client, []config.Target{{Name: "t1", Address: lt.addr, User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, lt := limitedPool(t, 2) // closed at cleanup, after the sessions
 	p.MaxConnsPerTarget = 2
-	defer p.Close()
 	var running []*Session
 	for range 4 {
-		s, err := p.NewSession(context.Background(), "t1")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := startWork(t, p)
 		defer s.Close()
-		if err := s.Start("work"); err != nil {
-			t.Fatal(err)
-		}
 		running = append(running, s)
 	}
 	if _, err := p.NewSession(context.Background(), "t1"); !errors.Is(err, ErrBusy) {

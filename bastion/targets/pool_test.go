@@ -2,8 +2,6 @@ package targets
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
@@ -15,20 +13,9 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
-)
 
-func newSigner(t *testing.T) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
+)
 
 func authorized(k gossh.PublicKey) string {
 	return strings.TrimSpace(string(gossh.MarshalAuthorizedKey(k)))
@@ -57,10 +44,24 @@ func (l *countingListener) accepted() []net.Conn {
 	return append([]net.Conn(nil), l.conns...)
 }
 
+// demoPool returns a pool with one target, t1, served by a demotarget
+// that counts the connections it accepts. The pool closes with the test.
+func demoPool(t *testing.T) (*Pool, *countingListener) {
+	t.Helper()
+	client := testkey.Signer(t)
+	l, hostKey := startTarget(t, client.PublicKey())
+	p, err := NewPool(client, []config.Target{{Name: "t1", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p, l
+}
+
 // startTarget runs a real SSH server (the demo target) on loopback.
 func startTarget(t *testing.T, client gossh.PublicKey) (*countingListener, gossh.PublicKey) {
 	t.Helper()
-	host := newSigner(t)
+	host := testkey.Signer(t)
 	srv := demotarget.New(host, client, slog.New(slog.DiscardHandler))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,13 +85,7 @@ func run(t *testing.T, p *Pool, target, cmd string) (string, error) {
 }
 
 func TestPoolReusesOneConnection(t *testing.T) {
-	client := newSigner(t)
-	l, hostKey := startTarget(t, client.PublicKey())
-	p, err := NewPool(client, []config.Target{{Name: "t1", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, l := demoPool(t)
 
 	var wg sync.WaitGroup
 	for range 10 {
@@ -109,13 +104,7 @@ func TestPoolReusesOneConnection(t *testing.T) {
 }
 
 func TestPoolRedialsBrokenConnection(t *testing.T) {
-	client := newSigner(t)
-	l, hostKey := startTarget(t, client.PublicKey())
-	p, err := NewPool(client, []config.Target{{Name: "t1", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, l := demoPool(t)
 	// A channel open on a broken connection fails at once; this is that
 	// path. (A spare on it is discarded once the pool has seen the break:
 	// TestPoolSpareOnBrokenConnection.)
@@ -137,9 +126,9 @@ func TestPoolRedialsBrokenConnection(t *testing.T) {
 }
 
 func TestPoolRefusesWrongHostKey(t *testing.T) {
-	client := newSigner(t)
+	client := testkey.Signer(t)
 	l, hostKey := startTarget(t, client.PublicKey())
-	other := newSigner(t).PublicKey()
+	other := testkey.Signer(t).PublicKey()
 	p, err := NewPool(client, []config.Target{{Name: "web-9", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(other)}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +150,7 @@ func TestPoolRefusesWrongHostKey(t *testing.T) {
 }
 
 func TestPoolUnknownTarget(t *testing.T) {
-	p, err := NewPool(newSigner(t), nil, slog.New(slog.DiscardHandler))
+	p, err := NewPool(testkey.Signer(t), nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/config"
+
+	"github.com/keyturn/keyturn/bastion/internal/testkey"
 )
 
 func limitedPool(t *testing.T, max int) (*Pool, *limitedTarget) {
 	t.Helper()
-	client := newSigner(t)
+	client := testkey.Signer(t)
 	lt, hostKey := startLimitedTarget(t, client.PublicKey(), max)
 	p, err := NewPool(client, []config.Target{{Name: "t1", Address: lt.addr, User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -44,6 +46,41 @@ func spares(t *testing.T, p *Pool) int {
 	return n
 }
 
+// sparedPool returns a pool on a target that lets sessions finish at
+// once, after one session has run: its connection holds one spare.
+func sparedPool(t *testing.T) (*Pool, *limitedTarget) {
+	t.Helper()
+	p, lt := limitedPool(t, 10)
+	close(lt.release)
+	runOne(t, p)
+	wantSpares(t, p, 1, "after a session")
+	return p, lt
+}
+
+// startWork opens a session on t1 and starts "work" in it, or fails the
+// test; the caller closes the session.
+func startWork(t *testing.T, p *Pool) *Session {
+	t.Helper()
+	s, err := p.NewSession(context.Background(), "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start("work"); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	return s
+}
+
+// wantSpares fails the test unless p has want spares for t1 once they
+// settle; when says at which point of the test.
+func wantSpares(t *testing.T, p *Pool, want int, when string) {
+	t.Helper()
+	if n := spares(t, p); n != want {
+		t.Fatalf("%d spares %s; want %d", n, when, want)
+	}
+}
+
 func runOne(t *testing.T, p *Pool) {
 	t.Helper()
 	s, err := p.NewSession(context.Background(), "t1")
@@ -60,12 +97,7 @@ func runOne(t *testing.T, p *Pool) {
 // it instead of opening one: the target sees the session's exec on a
 // channel opened before the session asked, and a new spare after.
 func TestPoolSessionTakesTheSpare(t *testing.T) {
-	p, lt := limitedPool(t, 10)
-	close(lt.release)
-	runOne(t, p)
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares after a session; want 1", n)
-	}
+	p, lt := sparedPool(t)
 	waitFor(t, "the target never saw the first session's channel close and the spare open", func() bool {
 		return lt.openNow.Load() == 1 && lt.accepted.Load() == 2
 	})
@@ -76,9 +108,7 @@ func TestPoolSessionTakesTheSpare(t *testing.T) {
 	}
 	// Taking the spare opened nothing for this session; its replacement
 	// is opened once the session ends.
-	if n := spares(t, p); n != 0 {
-		t.Fatalf("%d spares while the session that took the spare runs; want 0", n)
-	}
+	wantSpares(t, p, 0, "while the session that took the spare runs")
 	if out, err := s.Output("work"); err != nil || string(out) != "done\n" {
 		t.Fatalf("session on the spare: %q, %v", out, err)
 	}
@@ -86,9 +116,7 @@ func TestPoolSessionTakesTheSpare(t *testing.T) {
 		t.Fatalf("target accepted %d channels for a session that had a spare; want 0", got-before)
 	}
 	s.Close()
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares after the session ended; want 1 (replaced)", n)
-	}
+	wantSpares(t, p, 1, "after the session ended (replaced)")
 	waitFor(t, "the spare's replacement never reached the target", func() bool { return lt.accepted.Load() >= before+1 })
 	if got := lt.accepted.Load(); got != before+1 {
 		t.Fatalf("target accepted %d channels for a session and the spare's replacement; want 1 (the session used the spare)", got-before)
@@ -104,18 +132,10 @@ func TestPoolSessionTakesTheSpare(t *testing.T) {
 // No session fails, and the connections carrying sessions stay.
 func TestPoolNoSpareWhenTargetRefuses(t *testing.T) {
 	p, lt := limitedPool(t, 1)
-	s1, err := p.NewSession(context.Background(), "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := startWork(t, p)
 	defer s1.Close()
-	if err := s1.Start("work"); err != nil {
-		t.Fatal(err)
-	}
 	p.SetSpares(true) // each connection opens its spare now
-	if n := spares(t, p); n != 0 {
-		t.Fatalf("%d spares on a connection at MaxSessions 1; want 0", n)
-	}
+	wantSpares(t, p, 0, "on a connection at MaxSessions 1")
 	if lt.refused.Load() != 1 {
 		t.Fatalf("the target refused %d channels; want 1 (the spare)", lt.refused.Load())
 	}
@@ -148,9 +168,7 @@ func TestPoolNoSpareWhenTargetRefuses(t *testing.T) {
 		t.Fatalf("target saw %d connections for 2 sessions at MaxSessions 1; want 2", got)
 	}
 	// Both sessions ended: the first connection opens no spare.
-	if n := spares(t, p); n != 0 {
-		t.Fatalf("%d spares after the sessions ended; want 0", n)
-	}
+	wantSpares(t, p, 0, "after the sessions ended")
 	p.mu.Lock()
 	held := first.spare != nil
 	p.mu.Unlock()
@@ -164,14 +182,8 @@ func TestPoolNoSpareWhenTargetRefuses(t *testing.T) {
 // than dialling another connection.
 func TestPoolRefusedSessionTakesTheSpareBeingOpened(t *testing.T) {
 	p, lt := limitedPool(t, 2)
-	s1, err := p.NewSession(context.Background(), "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := startWork(t, p)
 	defer s1.Close()
-	if err := s1.Start("work"); err != nil {
-		t.Fatal(err)
-	}
 	hold := make(chan struct{})
 	lt.mu.Lock()
 	lt.hold = hold
@@ -232,12 +244,7 @@ func TestPoolRefusedSessionTakesTheSpareBeingOpened(t *testing.T) {
 // A spare the target closed is discarded: the session that would have
 // taken it opens a new channel and runs.
 func TestPoolSpareClosedByTarget(t *testing.T) {
-	p, lt := limitedPool(t, 10)
-	close(lt.release)
-	runOne(t, p)
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares after a session; want 1", n)
-	}
+	p, lt := sparedPool(t)
 	waitFor(t, "the target never saw the spare", func() bool { return lt.accepted.Load() == 2 })
 	if n := lt.closeIdle(); n != 1 {
 		t.Fatalf("target closed %d idle channels; want 1 (the spare)", n)
@@ -256,23 +263,14 @@ func TestPoolSpareClosedByTarget(t *testing.T) {
 // Spares go when the pool closes (and when they are turned off), leaving
 // nothing open on the target.
 func TestPoolClosesSpares(t *testing.T) {
-	p, lt := limitedPool(t, 10)
-	close(lt.release)
-	runOne(t, p)
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares after a session; want 1", n)
-	}
+	p, lt := sparedPool(t)
 	p.SetSpares(false)
 	waitFor(t, "the spare is still open on the target after spares were turned off", func() bool { return lt.openNow.Load() == 0 })
 	runOne(t, p)
-	if n := spares(t, p); n != 0 {
-		t.Fatalf("%d spares while they are off", n)
-	}
+	wantSpares(t, p, 0, "while they are off")
 	p.SetSpares(true)
 	runOne(t, p)
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares once on again; want 1", n)
-	}
+	wantSpares(t, p, 1, "once on again")
 	p.Close()
 	waitFor(t, "channels still open on the target after the pool closed", func() bool { return lt.openNow.Load() == 0 })
 	if _, err := p.NewSession(context.Background(), "t1"); err != ErrClosed {
@@ -284,19 +282,11 @@ func TestPoolClosesSpares(t *testing.T) {
 // seen the break (x/crypto closes the channels of a connection whose read
 // side ended): the next session runs, on a new connection.
 func TestPoolSpareOnBrokenConnection(t *testing.T) {
-	client := newSigner(t)
-	l, hostKey := startTarget(t, client.PublicKey())
-	p, err := NewPool(client, []config.Target{{Name: "t1", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, l := demoPool(t)
 	if _, err := run(t, p, "t1", "true"); err != nil {
 		t.Fatal(err)
 	}
-	if n := spares(t, p); n != 1 {
-		t.Fatalf("%d spares after a session; want 1", n)
-	}
+	wantSpares(t, p, 1, "after a session")
 	p.mu.Lock()
 	spare := p.conns["t1"][0].spare
 	p.mu.Unlock()

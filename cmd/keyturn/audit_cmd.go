@@ -38,27 +38,36 @@ broken or cannot be read, 2 on a usage error.
 
 // auditMain runs `keyturn audit ...`.
 func auditMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return subcommands("keyturn audit", auditUsage, args, stdout, stderr, map[string]func([]string) int{
+		"verify": func(args []string) int { return auditVerify(args, stdin, stdout, stderr) },
+	})
+}
+
+// subcommands runs the one of cmds that args[0] names, with the rest of
+// args; with no args, or one it does not know, it prints usage and
+// returns 2; help prints usage to stdout. prog names the command in
+// errors ("keyturn audit").
+func subcommands(prog, usage string, args []string, stdout, stderr io.Writer, cmds map[string]func(args []string) int) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, auditUsage)
+		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, auditUsage)
+		fmt.Fprint(stdout, usage)
 		return 0
-	case "verify":
-		return auditVerify(args[1:], stdin, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "keyturn audit: unknown command %q\n\n%s", args[0], auditUsage)
+	if run, ok := cmds[args[0]]; ok {
+		return run(args[1:])
+	}
+	fmt.Fprintf(stderr, "%s: unknown command %q\n\n%s", prog, args[0], usage)
 	return 2
 }
 
 func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keyturn audit verify", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "", "the gate's data `dir` (the gate must be stopped)")
-	keyFile := fs.String("encryption-key-file", "", "the store's encryption key `file`, if it is encrypted")
+	dataDir, keyFile, cfgFile := storeFlags(fs, "read")
 	file := fs.String("file", "", "a JSON Lines `export` from 'mpa audit export' (- for standard input)")
-	cfgFile := fs.String("config", "", "the gate's keyturn.yaml, to read the store it names")
 	pos, st, ok := parseFlags(fs, args, auditUsage, stdout, stderr)
 	if !ok {
 		return st
@@ -108,14 +117,9 @@ func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var st2 server.ClosableStore
-	var err error
+	st2, log, err := openAdminStore(*cfgFile, *dataDir, *keyFile, stderr)
 	if *cfgFile != "" {
-		st2, err = openConfiguredStore(*cfgFile, log)
 		*dataDir = *cfgFile // names what was verified in messages
-	} else {
-		st2, err = openOfflineStore(*dataDir, *keyFile, log)
 	}
 	if err != nil {
 		return fail("%v", err)
@@ -179,6 +183,33 @@ func openOfflineStore(dir, keyFile string, log *slog.Logger) (*badgerstore.Store
 		return nil, err
 	}
 	return st, nil
+}
+
+// storeFlags defines the flags an offline command names its store with:
+// --data-dir and its --encryption-key-file, or --config; use says what
+// the command does with the store the config names ("read", "use").
+func storeFlags(fs *flag.FlagSet, use string) (dataDir, keyFile, cfgFile *string) {
+	dataDir = fs.String("data-dir", "", "the gate's data `dir` (the gate must be stopped)")
+	keyFile = fs.String("encryption-key-file", "", "the store's encryption key `file`, if it is encrypted")
+	cfgFile = fs.String("config", "", "the gate's keyturn.yaml, to "+use+" the store it names")
+	return dataDir, keyFile, cfgFile
+}
+
+// openAdminStore opens the store an offline command works on: the one
+// the config names when cfgFile is set, else the data dir's (encrypted
+// with the key in keyFile, if set). The logger it returns writes warnings
+// and worse to stderr.
+func openAdminStore(cfgFile, dataDir, keyFile string, stderr io.Writer) (server.ClosableStore, *slog.Logger, error) {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if cfgFile != "" {
+		st, err := openConfiguredStore(cfgFile, log)
+		return st, log, err
+	}
+	st, err := openOfflineStore(dataDir, keyFile, log)
+	if err != nil {
+		return nil, log, err // not a typed nil *badgerstore.Store in the interface
+	}
+	return st, log, nil
 }
 
 // openConfiguredStore opens the store a keyturn.yaml names: etcd, shared

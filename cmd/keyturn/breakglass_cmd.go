@@ -5,10 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/bastion/server"
 )
 
 const breakglassUsage = `Usage:
@@ -28,26 +26,14 @@ shared by several gates, it refuses while any gate is live. NAME must first have
 
 // breakglassMain runs `keyturn breakglass ...`.
 func breakglassMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, breakglassUsage)
-		return 2
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, breakglassUsage)
-		return 0
-	case "register-approver":
-		return breakglassRegister(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "keyturn breakglass: unknown command %q\n\n%s", args[0], breakglassUsage)
-	return 2
+	return subcommands("keyturn breakglass", breakglassUsage, args, stdout, stderr, map[string]func([]string) int{
+		"register-approver": func(args []string) int { return breakglassRegister(args, stdout, stderr) },
+	})
 }
 
 func breakglassRegister(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keyturn breakglass register-approver", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "", "the gate's data `dir` (the gate must be stopped)")
-	keyFile := fs.String("encryption-key-file", "", "the store's encryption key `file`, if it is encrypted")
-	cfgFile := fs.String("config", "", "the gate's keyturn.yaml, to use the store it names")
+	dataDir, keyFile, cfgFile := storeFlags(fs, "use")
 	pos, st, ok := parseFlags(fs, args, breakglassUsage, stdout, stderr)
 	if !ok {
 		return st
@@ -64,14 +50,7 @@ func breakglassRegister(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	name := pos[0]
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var store server.ClosableStore
-	var err error
-	if *cfgFile != "" {
-		store, err = openConfiguredStore(*cfgFile, log)
-	} else {
-		store, err = openOfflineStore(*dataDir, *keyFile, log)
-	}
+	store, log, err := openAdminStore(*cfgFile, *dataDir, *keyFile, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyturn breakglass register-approver: %v\n", err)
 		return 1

@@ -2,19 +2,16 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/keyturn/keyturn/bastion"
-	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/store/etcdstore/etcdtest"
 )
 
@@ -52,7 +49,13 @@ func etcdProcessMain() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if err := os.WriteFile(os.Args[2], []byte(srv.Endpoints[0]), 0o644); err != nil {
+	serveUntilSignal(srv, os.Args[2])
+}
+
+// serveUntilSignal writes srv's client URL to addrFile, runs until SIGTERM
+// or SIGINT, stops srv and exits the process.
+func serveUntilSignal(srv *etcdtest.Server, addrFile string) {
+	if err := os.WriteFile(addrFile, []byte(srv.Endpoints[0]), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -155,16 +158,10 @@ func startNamedGate(ts *testscript.TestScript, name, cfgPath string) *exec.Cmd {
 // appendSSHHost adds Host NAME to ssh_config, trusting exactly that gate's
 // host key.
 func appendSSHHost(ts *testscript.TestScript, name, cfgPath, addr string) error {
-	cfg, err := config.Load(cfgPath)
+	host, port, known, err := gateKnownHost(cfgPath, addr)
 	if err != nil {
 		return err
 	}
-	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
-	if err != nil {
-		return err
-	}
-	host, port, _ := strings.Cut(addr, ":")
-	known := fmt.Sprintf("[%s]:%s %s\n", host, port, bastion.AuthorizedKey(hostKey.PublicKey(), ""))
 	kh := ts.MkAbs("known_hosts_" + name)
 	if err := os.WriteFile(kh, []byte(known), 0o644); err != nil {
 		return err
@@ -174,16 +171,6 @@ func appendSSHHost(ts *testscript.TestScript, name, cfgPath, addr string) error 
 		return err
 	}
 	defer f.Close()
-	_, err = fmt.Fprintf(f, `Host %s
-  HostName %s
-  Port %s
-  UserKnownHostsFile %s
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  IdentitiesOnly yes
-  BatchMode yes
-  LogLevel ERROR
-  ControlPath none
-`, name, host, port, kh)
+	_, err = io.WriteString(f, sshHostEntry(name, host, port, kh))
 	return err
 }

@@ -270,30 +270,14 @@ func waitListening(addrFile string, exited chan error) (string, error) {
 // writeSSHConfig makes "ssh -F ssh_config USER@gate" reach the gate, trusting
 // exactly the gate's host key.
 func writeSSHConfig(ts *testscript.TestScript, cfgPath, addr string) error {
-	cfg, err := config.Load(cfgPath)
+	host, port, known, err := gateKnownHost(cfgPath, addr)
 	if err != nil {
 		return err
 	}
-	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
-	if err != nil {
-		return err
-	}
-	host, port, _ := net.SplitHostPort(addr)
-	known := fmt.Sprintf("[%s]:%s %s\n", host, port, bastion.AuthorizedKey(hostKey.PublicKey(), ""))
 	if err := os.WriteFile(ts.MkAbs("known_hosts"), []byte(known), 0o644); err != nil {
 		return err
 	}
-	sshConfig := fmt.Sprintf(`Host gate
-  HostName %s
-  Port %s
-  UserKnownHostsFile %s
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  IdentitiesOnly yes
-  BatchMode yes
-  LogLevel ERROR
-  ControlPath none
-`, host, port, ts.MkAbs("known_hosts"))
+	sshConfig := sshHostEntry("gate", host, port, ts.MkAbs("known_hosts"))
 	ts.Setenv("GATE_ADDR", addr)
 	ts.Setenv("GATE_PORT", port)
 	return os.WriteFile(ts.MkAbs("ssh_config"), []byte(sshConfig), 0o644)
@@ -307,4 +291,39 @@ func lookPathIn(name, path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s not in the script's PATH", name)
+}
+
+// sshHostEntry is the ssh_config block for Host name: the gate at
+// host:port, trusted only through the host key in knownHosts, with
+// nothing interactive and no connection sharing.
+func sshHostEntry(name, host, port, knownHosts string) string {
+	return fmt.Sprintf(`Host %s
+  HostName %s
+  Port %s
+  UserKnownHostsFile %s
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  IdentitiesOnly yes
+  BatchMode yes
+  LogLevel ERROR
+  ControlPath none
+`, name, host, port, knownHosts)
+}
+
+// gateKnownHost returns the host and port of addr and the known_hosts line
+// that trusts exactly the host key of the gate configured in cfgPath.
+func gateKnownHost(cfgPath, addr string) (host, port, line string, err error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return "", "", "", err
+	}
+	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
+	if err != nil {
+		return "", "", "", err
+	}
+	host, port, err = net.SplitHostPort(addr)
+	if err != nil {
+		return "", "", "", fmt.Errorf("gate address %q: %w", addr, err)
+	}
+	return host, port, fmt.Sprintf("[%s]:%s %s\n", host, port, bastion.AuthorizedKey(hostKey.PublicKey(), "")), nil
 }

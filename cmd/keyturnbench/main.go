@@ -87,13 +87,7 @@ func run(args []string) int {
 			return 1
 		}
 		printStoreCold(os.Stdout, r)
-		if o.jsonPath != "" {
-			if err := writeJSON(o.jsonPath, r); err != nil {
-				fmt.Fprintf(os.Stderr, "keyturnbench: write %s: %v\n", o.jsonPath, err)
-				return 1
-			}
-		}
-		return 0
+		return saveJSON(o.jsonPath, r)
 	}
 	if *only != "" {
 		o.only = map[string]bool{}
@@ -151,11 +145,18 @@ func run(args []string) int {
 	}
 	r.Command = "go run ./cmd/keyturnbench " + strings.Join(args, " ")
 	printTable(os.Stdout, r)
-	if o.jsonPath != "" {
-		if err := writeJSON(o.jsonPath, r); err != nil {
-			fmt.Fprintf(os.Stderr, "keyturnbench: write %s: %v\n", o.jsonPath, err)
-			return 1
-		}
+	return saveJSON(o.jsonPath, r)
+}
+
+// saveJSON writes r to path when --json asked for it, and returns the
+// exit status: 1 if the file cannot be written.
+func saveJSON(path string, r any) int {
+	if path == "" {
+		return 0
+	}
+	if err := writeJSON(path, r); err != nil {
+		fmt.Fprintf(os.Stderr, "keyturnbench: write %s: %v\n", path, err)
+		return 1
 	}
 	return 0
 }

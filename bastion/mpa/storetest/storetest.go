@@ -119,6 +119,23 @@ func getRequest(t *testing.T, st mpa.Store, id string) (mpa.Request, error) {
 	return r, err
 }
 
+// view runs fn in a View of st and fails the test if it returns an error.
+func view(ctx context.Context, t *testing.T, st mpa.Store, fn func(tx mpa.Tx) error) {
+	t.Helper()
+	if err := st.View(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// update runs fn in an Update of st and fails the test if it returns an
+// error.
+func update(ctx context.Context, t *testing.T, st mpa.Store, fn func(tx mpa.Tx) error) {
+	t.Helper()
+	if err := st.Update(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func ids(t *testing.T, tx mpa.Tx) []string {
 	t.Helper()
 	var out []string
@@ -130,6 +147,17 @@ func ids(t *testing.T, tx mpa.Tx) []string {
 		out = append(out, r.ID)
 	}
 	return out
+}
+
+// changes subscribes to st's change feed for as long as ctx lasts, or
+// fails the test.
+func changes(ctx context.Context, t *testing.T, st mpa.Store) <-chan mpa.Change {
+	t.Helper()
+	ch, err := st.Changes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
 }
 
 // next returns the next change that is not a resync, or fails.
@@ -157,7 +185,7 @@ func testReadYourWrites(t *testing.T, b Backend) {
 	st := b.New(t)()
 	ctx := ctxFor(t)
 	put(t, st, req("req-b", mpa.StatusPending))
-	err := st.Update(ctx, func(tx mpa.Tx) error {
+	update(ctx, t, st, func(tx mpa.Tx) error {
 		if err := tx.PutRequest(req("req-a", mpa.StatusPending), 0); err != nil {
 			return err
 		}
@@ -222,31 +250,18 @@ func testReadYourWrites(t *testing.T, b Backend) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = st.View(ctx, func(tx mpa.Tx) error {
+	view(ctx, t, st, func(tx mpa.Tx) error {
 		if got := strings.Join(ids(t, tx), ","); got != "req-a,req-b" {
 			t.Errorf("scan after commit = %s", got)
 		}
-		head, err := tx.AuditHead(tx.AuditChain())
-		if err != nil {
-			return err
-		}
-		v, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
-		if err != nil {
-			return err
-		}
-		return audit.CheckHead(v, head)
+		_, err := VerifyChain(tx)
+		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func testNotFound(t *testing.T, b Backend) {
 	st := b.New(t)()
-	err := st.View(ctxFor(t), func(tx mpa.Tx) error {
+	view(ctxFor(t), t, st, func(tx mpa.Tx) error {
 		if _, err := tx.GetRequest("req-none"); !errors.Is(err, mpa.ErrNotFound) {
 			t.Errorf("missing request: %v; want ErrNotFound", err)
 		}
@@ -261,9 +276,6 @@ func testNotFound(t *testing.T, b Backend) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// An error from fn aborts and comes back as is.
 	sentinel := errors.New("storetest: abort")
 	if err := st.Update(ctxFor(t), func(mpa.Tx) error { return sentinel }); !errors.Is(err, sentinel) {
@@ -287,7 +299,7 @@ func testSnapshotIsolation(t *testing.T, b Backend) {
 		})
 		committed <- err
 	}()
-	err := st.View(ctxFor(t), func(tx mpa.Tx) error {
+	view(ctxFor(t), t, st, func(tx mpa.Tx) error {
 		if r, err := tx.GetRequest("req-a"); err != nil || r.Status != mpa.StatusPending {
 			return fmt.Errorf("first read = %v, %v", r.Status, err)
 		}
@@ -311,9 +323,6 @@ func testSnapshotIsolation(t *testing.T, b Backend) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if r, err := getRequest(t, st, "req-a"); err != nil || r.Status != mpa.StatusApproved {
 		t.Fatalf("after the view: %v, %v; want approved", r.Status, err)
 	}
@@ -325,7 +334,7 @@ func testSnapshotIsolation(t *testing.T, b Backend) {
 func interleave(t *testing.T, a, b mpa.Store, first, second func(tx mpa.Tx) error) int {
 	t.Helper()
 	var runs atomic.Int32
-	err := a.Update(ctxFor(t), func(tx mpa.Tx) error {
+	update(ctxFor(t), t, a, func(tx mpa.Tx) error {
 		n := runs.Add(1)
 		if err := first(tx); err != nil {
 			return err
@@ -337,9 +346,6 @@ func interleave(t *testing.T, a, b mpa.Store, first, second func(tx mpa.Tx) erro
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return int(runs.Load())
 }
 
@@ -347,12 +353,9 @@ func interleave(t *testing.T, a, b mpa.Store, first, second func(tx mpa.Tx) erro
 func testLostUpdate(t *testing.T, b Backend) {
 	open := b.New(t)
 	a, other := open(), open()
-	err := a.Update(ctxFor(t), func(tx mpa.Tx) error {
+	update(ctxFor(t), t, a, func(tx mpa.Tx) error {
 		return tx.PutApprover(mpa.Approver{Name: "bob", Status: mpa.Registered})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	inc := func(tx mpa.Tx) error {
 		ap, err := tx.GetApprover("bob")
 		if err != nil {
@@ -374,16 +377,13 @@ func testLostUpdate(t *testing.T, b Backend) {
 	if runs < 2 {
 		t.Errorf("the first transaction ran %d time(s); its commit should have conflicted", runs)
 	}
-	err = a.View(ctxFor(t), func(tx mpa.Tx) error {
+	view(ctxFor(t), t, a, func(tx mpa.Tx) error {
 		ap, err := tx.GetApprover("bob")
 		if err == nil && ap.Failures != 2 {
 			t.Errorf("failures = %d; want 2 (an update was lost)", ap.Failures)
 		}
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // Two requests where at most one may be released: each transaction reads
@@ -439,15 +439,12 @@ func testPhantom(t *testing.T, b Backend) {
 		}
 	}
 	interleave(t, a, other, createIfNone("req-1"), createIfNone("req-2"))
-	err := a.View(ctxFor(t), func(tx mpa.Tx) error {
+	view(ctxFor(t), t, a, func(tx mpa.Tx) error {
 		if got := ids(t, tx); len(got) != 1 {
 			t.Errorf("requests %v; want exactly one (phantom insert missed)", got)
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func testAbortPublishesNothing(t *testing.T, b Backend) {
@@ -455,12 +452,9 @@ func testAbortPublishesNothing(t *testing.T, b Backend) {
 	st, other := open(), open()
 	ctx, cancel := context.WithCancel(ctxFor(t))
 	defer cancel()
-	ch, err := other.Changes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := changes(ctx, t, other)
 	abort := errors.New("storetest: abort")
-	err = st.Update(ctx, func(tx mpa.Tx) error {
+	err := st.Update(ctx, func(tx mpa.Tx) error {
 		if err := tx.PutRequest(req("req-aborted", mpa.StatusPending), 0); err != nil {
 			return err
 		}
@@ -489,30 +483,21 @@ func testChangeOrder(t *testing.T, b Backend) {
 	st, other := open(), open()
 	ctx, cancel := context.WithCancel(ctxFor(t))
 	defer cancel()
-	mine, err := st.Changes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := other.Changes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mine := changes(ctx, t, st)
+	theirs := changes(ctx, t, other)
 	const n = 20
 	for i := range n {
 		w := st
 		if i%2 == 1 {
 			w = other
 		}
-		err := w.Update(ctx, func(tx mpa.Tx) error {
+		update(ctx, t, w, func(tx mpa.Tx) error {
 			if err := tx.PutRequest(req(fmt.Sprintf("req-%02d", i), mpa.StatusPending), 0); err != nil {
 				return err
 			}
 			_, err := tx.AppendAudit(event("order", i))
 			return err
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 	check := func(name string, ch <-chan mpa.Change) []uint64 {
 		var revs []uint64
@@ -565,10 +550,7 @@ func testLiveOnReturn(t *testing.T, b Backend) {
 	st, other := open(), open()
 	for i := range 25 {
 		ctx, cancel := context.WithCancel(ctxFor(t))
-		ch, err := st.Changes(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ch := changes(ctx, t, st)
 		id := fmt.Sprintf("req-live-%d", i)
 		put(t, other, req(id, mpa.StatusPending))
 		if c := next(t, ch); c.Kind != mpa.ChangeRequest || c.Request.ID != id {
@@ -581,10 +563,7 @@ func testLiveOnReturn(t *testing.T, b Backend) {
 func testChangesEnd(t *testing.T, b Backend) {
 	st := b.New(t)()
 	ctx, cancel := context.WithCancel(ctxFor(t))
-	ch, err := st.Changes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := changes(ctx, t, st)
 	put(t, st, req("req-1", mpa.StatusPending)) // queued, never read
 	cancel()
 	timer := time.NewTimer(wait)
@@ -611,10 +590,7 @@ func testResync(t *testing.T, b Backend) {
 	st, other := open(), open()
 	ctx, cancel := context.WithCancel(ctxFor(t))
 	defer cancel()
-	ch, err := st.Changes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := changes(ctx, t, st)
 	put(t, other, req("req-before", mpa.StatusPending))
 	if c := next(t, ch); c.Request == nil || c.Request.ID != "req-before" {
 		t.Fatalf("change %+v; want req-before", c)
@@ -647,15 +623,12 @@ func testResync(t *testing.T, b Backend) {
 		}
 	}
 	// A reader re-reads on resync: everything written in the gap is there.
-	err = st.View(ctx, func(tx mpa.Tx) error {
+	view(ctx, t, st, func(tx mpa.Tx) error {
 		if got := len(ids(t, tx)); got != 6 {
 			t.Errorf("%d requests after the gap; want 6", got)
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// And the feed goes on.
 	put(t, other, req("req-after", mpa.StatusPending))
 	if c := next(t, ch); c.Kind != mpa.ChangeRequest || c.Request.ID != "req-after" {
@@ -668,7 +641,7 @@ func testResync(t *testing.T, b Backend) {
 func testRetention(t *testing.T, b Backend) {
 	st := b.New(t)()
 	ctx := ctxFor(t)
-	err := st.Update(ctx, func(tx mpa.Tx) error {
+	update(ctx, t, st, func(tx mpa.Tx) error {
 		if err := tx.PutRequest(req("req-done", mpa.StatusCompleted), time.Second); err != nil {
 			return err
 		}
@@ -678,9 +651,6 @@ func testRetention(t *testing.T, b Backend) {
 		_, err := tx.AppendAudit(event("retention", 0))
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := getRequest(t, st, "req-done"); err != nil {
 		t.Fatalf("request read back before its TTL: %v", err)
 	}
@@ -698,7 +668,7 @@ func testRetention(t *testing.T, b Backend) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	err = st.View(ctx, func(tx mpa.Tx) error {
+	view(ctx, t, st, func(tx mpa.Tx) error {
 		if got := strings.Join(ids(t, tx), ","); got != "req-live" {
 			t.Errorf("scan after retention = %q; want req-live only", got)
 		}
@@ -708,9 +678,6 @@ func testRetention(t *testing.T, b Backend) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // An update_policy request carries the whole policy text: a transaction
@@ -770,15 +737,8 @@ func testConcurrentRecords(t *testing.T, b Backend) {
 		}
 	}
 	err := handles[1].View(ctxFor(t), func(tx mpa.Tx) error {
-		head, err := tx.AuditHead(tx.AuditChain())
+		head, err := VerifyChain(tx)
 		if err != nil {
-			return err
-		}
-		v, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
-		if err != nil {
-			return err
-		}
-		if err := audit.CheckHead(v, head); err != nil {
 			return err
 		}
 		if head.Seq != n {
@@ -915,7 +875,7 @@ func testAuditFrom(t *testing.T, b Backend) {
 			t.Fatal(err)
 		}
 	}
-	err := st.View(ctxFor(t), func(tx mpa.Tx) error {
+	view(ctxFor(t), t, st, func(tx mpa.Tx) error {
 		var seqs []uint64
 		for e, err := range tx.AuditEvents(tx.AuditChain(), 5) {
 			if err != nil {
@@ -928,9 +888,6 @@ func testAuditFrom(t *testing.T, b Backend) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func testMembership(t *testing.T, b Backend) {
@@ -956,30 +913,24 @@ func testMembership(t *testing.T, b Backend) {
 	}
 	live := func(st mpa.Store, id string) bool {
 		var ok bool
-		err := st.View(ctx, func(tx mpa.Tx) error {
+		view(ctx, t, st, func(tx mpa.Tx) error {
 			var err error
 			ok, err = tx.GateLive(id)
 			return err
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		return ok
 	}
 	if !live(st, "gate-a") {
 		t.Fatal("gate-a not live while joined")
 	}
 	if b.LoseLease != nil { // a shared store: every handle sees every gate
-		err := other.View(ctx, func(tx mpa.Tx) error {
+		view(ctx, t, other, func(tx mpa.Tx) error {
 			gates, err := tx.LiveGates()
 			if err == nil && strings.Join(gates, ",") != "gate-a,gate-b" {
 				t.Errorf("live gates %v; want gate-a,gate-b", gates)
 			}
 			return err
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 	if live(st, "gate-z") {
 		t.Fatal("gate-z live though it never joined")
@@ -1112,7 +1063,7 @@ func testLiveIndex(t *testing.T, b Backend) {
 		}
 		return strings.Join(out, ",")
 	}
-	err := st.Update(ctxFor(t), func(tx mpa.Tx) error {
+	update(ctxFor(t), t, st, func(tx mpa.Tx) error {
 		if got := live(tx); got != "req-a,req-b,req-d" {
 			t.Errorf("live = %s; want req-a,req-b,req-d", got)
 		}
@@ -1127,9 +1078,6 @@ func testLiveIndex(t *testing.T, b Backend) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A transaction that found req-a live and acts on it conflicts with
 	// req-a's leaving the index meanwhile.
 	runs := interleave(t, st, other, func(tx mpa.Tx) error {
@@ -1147,7 +1095,7 @@ func testLiveIndex(t *testing.T, b Backend) {
 	if runs < 2 {
 		t.Errorf("a scan of the live index did not conflict with a request leaving it")
 	}
-	err = other.View(ctxFor(t), func(tx mpa.Tx) error {
+	view(ctxFor(t), t, other, func(tx mpa.Tx) error {
 		if got := live(tx); got != "req-c,req-d" {
 			t.Errorf("live at the end = %s; want req-c,req-d", got)
 		}
@@ -1156,7 +1104,4 @@ func testLiveIndex(t *testing.T, b Backend) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/store/changefeed"
 )
 
 // subscribe starts the one Badger subscription the store fans out to its
@@ -107,7 +107,7 @@ func (s *Store) publish(kvs *badger.KVList) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for l := range s.listeners {
-		l.push(changes)
+		l.Push(changes)
 	}
 	return nil
 }
@@ -142,61 +142,17 @@ func (s *Store) Changes(ctx context.Context) (<-chan mpa.Change, error) {
 		return nil, fmt.Errorf("changes: store %s is closed", s.name)
 	default:
 	}
-	l := &listener{wake: make(chan struct{}, 1), out: make(chan mpa.Change)}
+	l := changefeed.New()
 	s.mu.Lock()
 	s.listeners[l] = struct{}{}
 	s.mu.Unlock()
 	go func() {
-		defer close(l.out)
 		defer func() {
 			s.mu.Lock()
 			delete(s.listeners, l)
 			s.mu.Unlock()
 		}()
-		l.run(ctx, s.closed)
+		l.Run(ctx, s.closed)
 	}()
-	return l.out, nil
-}
-
-// listener is one Changes subscriber with an unbounded queue.
-type listener struct {
-	mu   sync.Mutex
-	q    []mpa.Change
-	wake chan struct{}
-	out  chan mpa.Change
-}
-
-func (l *listener) push(cs []mpa.Change) {
-	l.mu.Lock()
-	l.q = append(l.q, cs...)
-	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (l *listener) run(ctx context.Context, closed <-chan struct{}) {
-	for {
-		l.mu.Lock()
-		q := l.q
-		l.q = nil
-		l.mu.Unlock()
-		for _, c := range q {
-			select {
-			case l.out <- c:
-			case <-ctx.Done():
-				return
-			case <-closed:
-				return
-			}
-		}
-		select {
-		case <-l.wake:
-		case <-ctx.Done():
-			return
-		case <-closed:
-			return
-		}
-	}
+	return l.Out(), nil
 }

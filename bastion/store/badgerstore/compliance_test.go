@@ -14,10 +14,7 @@ import (
 func TestCompliance(t *testing.T) {
 	storetest.Run(t, storetest.Backend{
 		New: func(t *testing.T) func() mpa.Store {
-			st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: logger(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := mustOpen(t, badgerstore.Options{InMemory: true, Logger: logger(t)})
 			t.Cleanup(func() { st.Close() })
 			return func() mpa.Store { return st }
 		},

@@ -39,6 +39,18 @@ func sparse(t *testing.T, path string, size int64) {
 func TestAllocateShortcut(t *testing.T) {
 	dir := t.TempDir()
 	sp := &space{dir: dir, reserve: 1, log: slog.New(slog.DiscardHandler), allocated: map[string]int64{}}
+	allocate := func() {
+		t.Helper()
+		if err := sp.allocate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setMtime := func(at time.Time) { // of the data dir, which the shortcut trusts
+		t.Helper()
+		if err := os.Chtimes(dir, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
 	a, b := filepath.Join(dir, "000001.mem"), filepath.Join(dir, "000002.mem")
 	const mib = 1 << 20
 	sparse(t, a, mib)
@@ -46,12 +58,8 @@ func TestAllocateShortcut(t *testing.T) {
 		t.Skip("the file system allocates sparse files in full")
 	}
 	old := time.Now().Add(-10 * time.Second)
-	if err := os.Chtimes(dir, old, old); err != nil {
-		t.Fatal(err)
-	}
-	if err := sp.allocate(); err != nil {
-		t.Fatal(err)
-	}
+	setMtime(old)
+	allocate()
 	if sp.noAlloc {
 		t.Skip("no fallocate here")
 	}
@@ -61,48 +69,32 @@ func TestAllocateShortcut(t *testing.T) {
 
 	// A file created after the scan: the dir's mtime moved.
 	sparse(t, b, mib)
-	if err := sp.allocate(); err != nil {
-		t.Fatal(err)
-	}
+	allocate()
 	if got := allocated(t, b); got < mib {
 		t.Fatalf("%s, created after a scan: %d bytes allocated; want %d (the shortcut missed it)", b, got, mib)
 	}
 
 	// An unchanged dir is not read again (the shortcut is taken): a
 	// file grown in place waits for the next full scan...
-	if err := os.Chtimes(dir, old, old); err != nil {
-		t.Fatal(err)
-	}
-	if err := sp.allocate(); err != nil {
-		t.Fatal(err)
-	}
+	setMtime(old)
+	allocate()
 	sparse(t, b, 2*mib)
-	if err := sp.allocate(); err != nil {
-		t.Fatal(err)
-	}
+	allocate()
 	if got := allocated(t, b); got >= 2*mib {
 		t.Fatalf("%s grown in place: allocated at once (%d bytes); the shortcut was not taken", b, got)
 	}
 	// ...which comes within rescanEvery.
 	sp.scannedAt = sp.scannedAt.Add(-rescanEvery)
-	if err := sp.allocate(); err != nil {
-		t.Fatal(err)
-	}
+	allocate()
 	if got := allocated(t, b); got < 2*mib {
 		t.Fatalf("%s grown in place: %d bytes allocated after rescanEvery; want %d", b, got, 2*mib)
 	}
 
 	// A dir whose mtime is too recent to trust is read every time.
-	if err := os.Chtimes(dir, time.Now(), time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := sp.allocate(); err != nil {
-		t.Fatal(err)
-	}
+	setMtime(time.Now())
+	allocate()
 	sparse(t, b, 3*mib)
-	if err := sp.allocate(); err != nil {
-		t.Fatal(err)
-	}
+	allocate()
 	if got := allocated(t, b); got < 3*mib {
 		t.Fatalf("%s grown under a recent dir mtime: %d bytes allocated; want %d", b, got, 3*mib)
 	}

@@ -137,12 +137,7 @@ func TestFullDiskChild(t *testing.T) {
 	if _, full := st.Space(); !full {
 		t.Fatal("Space does not report the store full")
 	}
-	if n := countEvents(t, svc); n != written {
-		t.Fatalf("read %d events on a full disk, want %d", n, written)
-	}
-	if err := svc.VerifyAudit(ctx); err != nil {
-		t.Fatalf("verify on a full disk: %v", err)
-	}
+	wantTrail(ctx, t, svc, written, "on a full disk")
 	// A restart on the full disk: closing flushes, opening is refused
 	// with a clear error, and nothing crashes.
 	if err := st.Close(); err != nil {
@@ -213,16 +208,23 @@ func TestFullDiskChild(t *testing.T) {
 	if free, _ := st.Space(); free <= 0 {
 		t.Errorf("the store used up its reserve: %d bytes free", free)
 	}
-	if n := countEvents(t, svc); n != written {
-		t.Fatalf("read %d events, want %d", n, written)
-	}
-	if err := svc.VerifyAudit(ctx); err != nil {
-		t.Fatalf("verify at the reserve: %v", err)
-	}
+	wantTrail(ctx, t, svc, written, "at the reserve")
 	if err := st.Close(); err != nil {
 		t.Fatalf("close at the reserve: %v", err)
 	}
 	t.Logf("%d events of %d bytes written before the reserve", written, len(data))
+}
+
+// wantTrail fails the test unless svc reads back exactly written events
+// and its audit trail verifies; when says at which point of the test.
+func wantTrail(ctx context.Context, t *testing.T, svc *mpa.Service, written int, when string) {
+	t.Helper()
+	if n := countEvents(t, svc); n != written {
+		t.Fatalf("read %d events %s, want %d", n, when, written)
+	}
+	if err := svc.VerifyAudit(ctx); err != nil {
+		t.Fatalf("verify %s: %v", when, err)
+	}
 }
 
 func countEvents(t *testing.T, svc *mpa.Service) int {

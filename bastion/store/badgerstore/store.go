@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"sync"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/store/changefeed"
+	"github.com/keyturn/keyturn/bastion/store/conflict"
 )
 
 // ErrInUse means another keyturn process (or another Open in this one)
@@ -43,11 +44,6 @@ type Options struct {
 	Reserve int64
 }
 
-// maxAttempts bounds conflict retries in Update. Each retry means another
-// writer committed first, so progress is guaranteed system-wide; the bound
-// only stops a pathological livelock from hanging a session.
-const maxAttempts = 200
-
 // Store is an [mpa.Store] on Badger. It is safe for concurrent use.
 type Store struct {
 	db      *badger.DB
@@ -62,7 +58,7 @@ type Store struct {
 	space *space // nil in memory
 
 	mu         sync.Mutex
-	listeners  map[*listener]struct{}
+	listeners  map[*changefeed.Queue]struct{}
 	members    map[string]*membership
 	elections  map[string]chan struct{}
 	retrying   chan struct{} // a lock that waits with a context
@@ -159,7 +155,7 @@ func Open(opts Options) (*Store, error) {
 		name:      name,
 		closed:    make(chan struct{}),
 		subDone:   make(chan struct{}),
-		listeners: map[*listener]struct{}{},
+		listeners: map[*changefeed.Queue]struct{}{},
 		space:     sp,
 		members:   map[string]*membership{},
 		elections: map[string]chan struct{}{},
@@ -241,18 +237,8 @@ func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
 		if !errors.Is(err, badger.ErrConflict) {
 			return err
 		}
-		if attempt == maxAttempts {
-			return fmt.Errorf("%w: gave up after %d attempts", mpa.ErrConflict, attempt)
-		}
-		// Jittered backoff, growing with the attempts, so a crowd of
-		// racing approvers spreads out instead of colliding in lockstep.
-		d := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(50*time.Microsecond)))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := conflict.Retry(ctx, attempt, 50*time.Microsecond); err != nil {
+			return err
 		}
 	}
 }

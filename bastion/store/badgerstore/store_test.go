@@ -16,8 +16,20 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/storetest"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
+
+// mustOpen opens a store with opts, or fails the test. The caller
+// closes it (some tests close and reopen on purpose).
+func mustOpen(t *testing.T, opts badgerstore.Options) *badgerstore.Store {
+	t.Helper()
+	st, err := badgerstore.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
 
 func logger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -25,11 +37,8 @@ func logger(t *testing.T) *slog.Logger {
 
 func TestSecondOpenInUse(t *testing.T) {
 	dir := t.TempDir()
-	st, err := badgerstore.Open(badgerstore.Options{Dir: dir, Logger: logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = badgerstore.Open(badgerstore.Options{Dir: dir, Logger: logger(t)})
+	st := mustOpen(t, badgerstore.Options{Dir: dir, Logger: logger(t)})
+	_, err := badgerstore.Open(badgerstore.Options{Dir: dir, Logger: logger(t)})
 	if !errors.Is(err, badgerstore.ErrInUse) {
 		t.Fatalf("second open: %v; want ErrInUse", err)
 	}
@@ -58,15 +67,12 @@ func put(t *testing.T, st *badgerstore.Store, r mpa.Request, ttl time.Duration) 
 // A finished request is written with its retention as a Badger TTL; a live
 // one has none.
 func TestRetentionTTL(t *testing.T) {
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustOpen(t, badgerstore.Options{InMemory: true, Logger: logger(t)})
 	defer st.Close()
 	life := mpa.DefaultLifecycle()
 	put(t, st, mpa.Request{ID: "req-live", Status: mpa.StatusPending}, life.Retention(mpa.StatusPending))
 	put(t, st, mpa.Request{ID: "req-done", Status: mpa.StatusCompleted}, life.Retention(mpa.StatusCompleted))
-	err = st.DB().View(func(txn *badger.Txn) error {
+	err := st.DB().View(func(txn *badger.Txn) error {
 		live, err := txn.Get([]byte("req/req-live"))
 		if err != nil {
 			return err
@@ -94,12 +100,9 @@ func TestRetentionTTL(t *testing.T) {
 func TestEncryptionAtRest(t *testing.T) {
 	dir := t.TempDir()
 	key := bytes.Repeat([]byte{7}, 32)
-	st, err := badgerstore.Open(badgerstore.Options{Dir: dir, EncryptionKey: key, Logger: logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustOpen(t, badgerstore.Options{Dir: dir, EncryptionKey: key, Logger: logger(t)})
 	const secret = "SECRETSECRETSECRETSECRETSECRET23"
-	err = st.Update(context.Background(), func(tx mpa.Tx) error {
+	err := st.Update(context.Background(), func(tx mpa.Tx) error {
 		return tx.PutApprover(mpa.Approver{Name: "bob", Status: mpa.Registered, Secret: secret})
 	})
 	if err != nil {
@@ -119,10 +122,7 @@ func TestEncryptionAtRest(t *testing.T) {
 	if _, err := badgerstore.Open(badgerstore.Options{Dir: dir, Logger: logger(t)}); err == nil {
 		t.Fatal("encrypted dir opened without the key")
 	}
-	st, err = badgerstore.Open(badgerstore.Options{Dir: dir, EncryptionKey: key, Logger: logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st = mustOpen(t, badgerstore.Options{Dir: dir, EncryptionKey: key, Logger: logger(t)})
 	defer st.Close()
 	st.View(context.Background(), func(tx mpa.Tx) error {
 		a, err := tx.GetApprover("bob")
@@ -138,10 +138,7 @@ func TestEncryptionAtRest(t *testing.T) {
 }
 
 func TestChangesDriveByCommits(t *testing.T) {
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustOpen(t, badgerstore.Options{InMemory: true, Logger: logger(t)})
 	defer st.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -191,15 +188,8 @@ func appendEvents(t *testing.T, st *badgerstore.Store, n int) {
 
 func verify(st *badgerstore.Store) error {
 	return st.View(context.Background(), func(tx mpa.Tx) error {
-		head, err := tx.AuditHead(tx.AuditChain())
-		if err != nil {
-			return err
-		}
-		got, err := audit.VerifyHead(tx.AuditEvents(tx.AuditChain(), 1))
-		if err != nil {
-			return err
-		}
-		return audit.CheckHead(got, head)
+		_, err := storetest.VerifyChain(tx)
+		return err
 	})
 }
 
@@ -259,17 +249,14 @@ func TestAuditTamper(t *testing.T) {
 		}, 5, audit.Truncated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: logger(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := mustOpen(t, badgerstore.Options{InMemory: true, Logger: logger(t)})
 			defer st.Close()
 			appendEvents(t, st, 5)
 			if err := verify(st); err != nil {
 				t.Fatalf("untouched chain: %v", err)
 			}
 			tc.tamper(t, st)
-			err = verify(st)
+			err := verify(st)
 			var ce *audit.ChainError
 			if !errors.As(err, &ce) || !errors.Is(err, audit.ErrBroken) {
 				t.Fatalf("verify after %s = %v; want a ChainError", tc.name, err)
@@ -283,16 +270,10 @@ func TestAuditTamper(t *testing.T) {
 
 func TestAuditChainSurvivesReopen(t *testing.T) {
 	dir := t.TempDir()
-	st, err := badgerstore.Open(badgerstore.Options{Dir: dir, Logger: logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustOpen(t, badgerstore.Options{Dir: dir, Logger: logger(t)})
 	appendEvents(t, st, 3)
 	st.Close()
-	st, err = badgerstore.Open(badgerstore.Options{Dir: dir, Logger: logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st = mustOpen(t, badgerstore.Options{Dir: dir, Logger: logger(t)})
 	defer st.Close()
 	appendEvents(t, st, 2)
 	if err := verify(st); err != nil {
@@ -319,23 +300,17 @@ func TestAuditChainSurvivesReopen(t *testing.T) {
 // A store written before the live index existed gets it built at Open.
 func TestLiveIndexBuiltAtOpen(t *testing.T) {
 	dir := t.TempDir()
-	st, err := badgerstore.Open(badgerstore.Options{Dir: dir, Logger: logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustOpen(t, badgerstore.Options{Dir: dir, Logger: logger(t)})
 	put(t, st, mpa.Request{ID: "req-live", Status: mpa.StatusPending}, 0)
 	put(t, st, mpa.Request{ID: "req-done", Status: mpa.StatusCompleted}, 0)
 	// As an older keyturn left it: no index, no marker.
 	setRaw(t, st, []byte("live/req-live"), nil)
 	setRaw(t, st, []byte("meta/live-index"), nil)
 	st.Close()
-	st, err = badgerstore.Open(badgerstore.Options{Dir: dir, Logger: logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st = mustOpen(t, badgerstore.Options{Dir: dir, Logger: logger(t)})
 	defer st.Close()
 	var ids []string
-	err = st.View(context.Background(), func(tx mpa.Tx) error {
+	err := st.View(context.Background(), func(tx mpa.Tx) error {
 		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err

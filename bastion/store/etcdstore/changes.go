@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/store/changefeed"
 )
 
 // Changes implements [mpa.Store]. It reads the current revision and
@@ -32,7 +32,7 @@ func (s *Store) Changes(ctx context.Context) (<-chan mpa.Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("changes: %w", err)
 	}
-	l := &listener{wake: make(chan struct{}, 1), out: make(chan mpa.Change)}
+	l := changefeed.New()
 	ctx, cancel := context.WithCancel(ctx)
 	go func() { // the feed ends with the store
 		select {
@@ -45,11 +45,8 @@ func (s *Store) Changes(ctx context.Context) (<-chan mpa.Change, error) {
 		defer cancel()
 		s.follow(ctx, l, resp.Header.Revision+1)
 	})
-	go func() {
-		defer close(l.out)
-		l.run(ctx)
-	}()
-	return l.out, nil
+	go l.Run(ctx, nil)
+	return l.Out(), nil
 }
 
 // watchGen returns the context watches start under now, after waiting
@@ -72,7 +69,7 @@ func (s *Store) watchGen(ctx context.Context) (context.Context, error) {
 
 // follow watches from revision next until ctx is done, pushing decoded
 // changes to l.
-func (s *Store) follow(ctx context.Context, l *listener, next int64) {
+func (s *Store) follow(ctx context.Context, l *changefeed.Queue, next int64) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
 		if backoff > 0 { // etcd unreachable or without a leader: do not spin
@@ -107,7 +104,7 @@ func (s *Store) follow(ctx context.Context, l *listener, next int64) {
 				next = ev.Kv.ModRevision + 1
 			}
 			if len(batch) > 0 {
-				l.push(batch)
+				l.Push(batch)
 			}
 		}
 		unhook()
@@ -124,7 +121,7 @@ func (s *Store) follow(ctx context.Context, l *listener, next int64) {
 			}
 			s.log.Warn("etcd watch lost changes to compaction; readers resync", "prefix", s.prefix, "from", next, "now", resp.Header.Revision)
 			next = resp.Header.Revision + 1
-			l.push([]mpa.Change{{Kind: mpa.ChangeResync, Rev: uint64(resp.Header.Revision)}})
+			l.Push([]mpa.Change{{Kind: mpa.ChangeResync, Rev: uint64(resp.Header.Revision)}})
 		}
 	}
 }
@@ -166,44 +163,4 @@ func (s *Store) decodeEvent(ev *clientv3.Event) (mpa.Change, bool) {
 	}
 	c.Rev = rev
 	return c, true
-}
-
-// listener is one Changes subscriber with an unbounded queue, so a slow
-// reader never holds up the watch (or anyone's commits).
-type listener struct {
-	mu   sync.Mutex
-	q    []mpa.Change
-	wake chan struct{}
-	out  chan mpa.Change
-}
-
-func (l *listener) push(cs []mpa.Change) {
-	l.mu.Lock()
-	l.q = append(l.q, cs...)
-	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (l *listener) run(ctx context.Context) {
-	for {
-		l.mu.Lock()
-		q := l.q
-		l.q = nil
-		l.mu.Unlock()
-		for _, c := range q {
-			select {
-			case l.out <- c:
-			case <-ctx.Done():
-				return
-			}
-		}
-		select {
-		case <-l.wake:
-		case <-ctx.Done():
-			return
-		}
-	}
 }

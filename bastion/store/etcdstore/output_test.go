@@ -3,21 +3,19 @@ package etcdstore
 import (
 	"bytes"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
 
 // Kept output reads back byte for byte, is gone for readers once past its
 // retention, and the sweep deletes it with its request.
 func TestOutputRetention(t *testing.T) {
 	prefix := freshPrefix()
-	clock := time.Now()
-	var mu sync.Mutex
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	st := openOn(t, prefix, Options{Now: now, SweepEvery: time.Hour})
+	clock := mpatest.NewClock(time.Now())
+	st := openOn(t, prefix, Options{Now: clock.Now, SweepEvery: time.Hour})
 	record := bytes.Repeat([]byte("out\x00\xff"), 200_000) // 1 MB, binary
 	err := st.Update(ctxT(t), func(tx mpa.Tx) error {
 		if err := tx.PutRequest(mpa.Request{ID: "req-out", Status: mpa.StatusCompleted}, time.Hour); err != nil {
@@ -43,9 +41,7 @@ func TestOutputRetention(t *testing.T) {
 	if _, err := read(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	clock = clock.Add(2 * time.Hour)
-	mu.Unlock()
+	clock.Advance(2 * time.Hour)
 	if _, err := read(); !errors.Is(err, mpa.ErrNotFound) {
 		t.Fatalf("output past its retention: %v; want ErrNotFound", err)
 	}

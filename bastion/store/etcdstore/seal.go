@@ -70,20 +70,17 @@ func (s *sealer) open(name, field, stored string) (string, error) {
 	return string(pt), nil
 }
 
-func (s *sealer) sealApprover(a *mpa.Approver) error {
-	var err error
-	if a.Secret, err = s.seal(a.Name, "secret", a.Secret); err != nil {
-		return err
-	}
-	a.PendingSecret, err = s.seal(a.Name, "pending_secret", a.PendingSecret)
-	return err
-}
+func (s *sealer) sealApprover(a *mpa.Approver) error { return eachSecret(a, s.seal) }
 
-func (s *sealer) openApprover(a *mpa.Approver) error {
+func (s *sealer) openApprover(a *mpa.Approver) error { return eachSecret(a, s.open) }
+
+// eachSecret replaces each of a's secrets with what f makes of it; it is
+// the one place that knows which fields of an approver are secret.
+func eachSecret(a *mpa.Approver, f func(name, field, v string) (string, error)) error {
 	var err error
-	if a.Secret, err = s.open(a.Name, "secret", a.Secret); err != nil {
+	if a.Secret, err = f(a.Name, "secret", a.Secret); err != nil {
 		return err
 	}
-	a.PendingSecret, err = s.open(a.Name, "pending_secret", a.PendingSecret)
+	a.PendingSecret, err = f(a.Name, "pending_secret", a.PendingSecret)
 	return err
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/store/conflict"
 )
 
 // ErrTooLarge means a transaction is over one of etcd's limits (writes per
@@ -71,9 +71,6 @@ func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 
 // DefaultChain is the audit chain of a store opened without Options.Chain.
 const DefaultChain = "gate"
-
-// maxAttempts bounds conflict retries in Update, as in badgerstore.
-const maxAttempts = 200
 
 // Store is an [mpa.Store] on etcd. It is safe for concurrent use.
 type Store struct {
@@ -228,16 +225,8 @@ func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
 		if !errors.Is(err, errConflict) {
 			return err
 		}
-		if attempt == maxAttempts {
-			return fmt.Errorf("%w: gave up after %d attempts", mpa.ErrConflict, attempt)
-		}
-		d := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(200*time.Microsecond)))
-		timer := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-timer.C:
+		if err := conflict.Retry(ctx, attempt, 200*time.Microsecond); err != nil {
+			return err
 		}
 	}
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -179,10 +179,8 @@ func TestManyReadsFold(t *testing.T) {
 // marker, so a scan that started before the delete conflicts with it.
 func TestSweepDeletes(t *testing.T) {
 	prefix := freshPrefix()
-	clock := time.Now()
-	var mu sync.Mutex
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	st := openOn(t, prefix, Options{Now: now, SweepEvery: time.Hour})
+	clock := mpatest.NewClock(time.Now())
+	st := openOn(t, prefix, Options{Now: clock.Now, SweepEvery: time.Hour})
 	err := st.Update(ctxT(t), func(tx mpa.Tx) error {
 		return tx.PutRequest(mpa.Request{ID: "req-done", Status: mpa.StatusCompleted}, time.Hour)
 	})
@@ -192,9 +190,7 @@ func TestSweepDeletes(t *testing.T) {
 	if n, err := st.Sweep(ctxT(t)); err != nil || n != 0 {
 		t.Fatalf("sweep before expiry deleted %d, %v", n, err)
 	}
-	mu.Lock()
-	clock = clock.Add(2 * time.Hour)
-	mu.Unlock()
+	clock.Advance(2 * time.Hour)
 	runs := 0
 	err = st.Update(ctxT(t), func(tx mpa.Tx) error {
 		runs++
