@@ -4,9 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/termsafe"
 )
 
 func runAuditList(c *call, args []string) int {
@@ -48,8 +50,9 @@ func runAuditList(c *call, args []string) int {
 	tw := table(c.stdout())
 	fmt.Fprintln(tw, "SEQ\tTIME\tKIND\tACTOR\tREQUEST\tTARGET\tDATA")
 	for _, e := range events {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, fmtTime(e.Time), e.Kind,
-			dash(e.Actor), dash(e.Request), dash(e.Target), dash(string(e.Data)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", eventSeq(e), fmtTime(e.Time), e.Kind,
+			dash(termsafe.String(e.Actor)), dash(termsafe.String(e.Request)), dash(termsafe.String(e.Target)),
+			dash(termsafe.String(string(e.Data))))
 	}
 	tw.Flush()
 	fmt.Fprintf(c.stdout(), "Total: %d\n", len(events))
@@ -81,6 +84,16 @@ func runAuditVerify(c *call, args []string) int {
 		fmt.Fprintln(c.stdout(), l)
 	}
 	return ExitOK
+}
+
+// eventSeq is an event's number as list shows it: its sequence number,
+// after its chain's name when the trail has one chain per gate (etcd),
+// where the numbers of two gates' chains repeat each other.
+func eventSeq(e audit.Event) string {
+	if e.Chain == "" {
+		return strconv.FormatUint(e.Seq, 10)
+	}
+	return termsafe.String(e.Chain) + "/" + strconv.FormatUint(e.Seq, 10)
 }
 
 // chainSeq names a bad event: "seq N", or "chain C seq N" with several

@@ -591,3 +591,41 @@ func TestAuditCommands(t *testing.T) {
 		t.Errorf("verify tampered: exit %d\nstdout: %s\nstderr: %s", bad.code, bad.stdout, bad.stderr)
 	}
 }
+
+// audit list prints what requesters wrote (their command line, their
+// reason) inside the events' data: a bidi override or a C1 control there
+// must not reach the auditor's terminal as itself.
+func TestAuditListEscapesEventData(t *testing.T) {
+	h := newHarness(t)
+	h.enable()
+	r := h.must("alice", "requests", "create", "--target", "web-1", "--reason", "stuck\u202eredrow\u009b2J", "--", "kill -9 4242 #\u202e")
+	if createdID.FindStringSubmatch(r.stdout) == nil {
+		t.Fatalf("no request id in:\n%s", r.stdout)
+	}
+	out := h.must("alice", "audit", "list").stdout
+	if !strings.Contains(out, "request.created") {
+		t.Fatalf("audit list shows no request.created:\n%s", out)
+	}
+	for _, bad := range []string{"\u202e", "\u009b"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("audit list printed %U raw:\n%q", []rune(bad)[0], out)
+		}
+	}
+}
+
+// With one chain per gate (etcd) two gates' events share numbers: list
+// names the chain before the number; one gate's trail reads as before.
+func TestAuditListNamesChains(t *testing.T) {
+	for _, c := range []struct {
+		e    audit.Event
+		want string
+	}{
+		{audit.Event{Seq: 12}, "12"},
+		{audit.Event{Chain: "gate-a", Seq: 12}, "gate-a/12"},
+		{audit.Event{Chain: "gate\x1b[2J", Seq: 1}, `gate\x1b[2J/1`},
+	} {
+		if got := eventSeq(c.e); got != c.want {
+			t.Errorf("eventSeq(%+v) = %q; want %q", c.e, got, c.want)
+		}
+	}
+}
