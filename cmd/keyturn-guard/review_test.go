@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keyturn/keyturn/bastion/guard"
 )
 
@@ -347,7 +349,7 @@ os.execve(fd, ["z" + "fs", "de" + "stroy", "tank/x"], {})'`, "delete_snapshot", 
 		{"execveat AT_EMPTY_PATH", `python3 -c 'import ctypes, os
 fd = os.open(os.environ["HOME"] + "/zfs", os.O_RDONLY)
 argv = (ctypes.c_char_p * 4)(b"x", b"destroy", b"tank/x", None)
-ctypes.CDLL(None).syscall(322, fd, b"", argv, None, 0x1000)'`, "delete_snapshot", "/zfs (as x) destroy tank/x", []string{"python3"}},
+ctypes.CDLL(None).syscall(` + sysnr(unix.SYS_EXECVEAT) + `, fd, b"", argv, None, 0x1000)'`, "delete_snapshot", "/zfs (as x) destroy tank/x", []string{"python3"}},
 		// What the tree names reaches the admin's terminal: control
 		// characters are escaped, so no fake line or screen redraw.
 		{"control characters in argv", `exec -a $'zfs\e[2K\nkeyturn-guard: ok' "$HOME/zfs" destroy tank/x`,
@@ -361,7 +363,7 @@ def later():
     time.sleep(0.3)
     os.execv("/bin/kill", ["kill", "P"])
 threading.Thread(target=later).start()
-ctypes.CDLL(None).syscall(60, 0)'`, "kill_process", "/usr/bin/kill P", []string{"python3", "kill"}},
+ctypes.CDLL(None).syscall(` + sysnr(unix.SYS_EXIT) + `, 0)'`, "kill_process", "/usr/bin/kill P", []string{"python3", "kill"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -521,7 +523,7 @@ func TestReviewNothingLeftBehind(t *testing.T) {
 	home := t.TempDir()
 	o := runGrant(t, home, `setsid -f sh -c 'echo $$ > "$HOME/daemon"; exec sleep 1000'
 python3 -c 'import ctypes, os
-pid = ctypes.CDLL(None).syscall(56, 0x00008000 | 17, 0, 0, 0, 0)
+pid = ctypes.CDLL(None).syscall(`+sysnr(unix.SYS_CLONE)+`, 0x00008000 | 17, 0, 0, 0, 0)
 if pid == 0:
     os.execv("/bin/sleep", ["sleep", "1000"])
 open(os.environ["HOME"] + "/sibling", "w").write(str(pid))'

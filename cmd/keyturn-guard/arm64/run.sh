@@ -6,7 +6,10 @@
 #
 # Usage (from anywhere in the repository):
 #   cmd/keyturn-guard/arm64/run.sh            # trace package only
-#   KT_ARM64_GUARD=1 cmd/keyturn-guard/arm64/run.sh   # also cmd/keyturn-guard
+#   KT_ARM64_GUARD=1 KT_ARM64_USERLAND=debian cmd/keyturn-guard/arm64/run.sh
+#       # also cmd/keyturn-guard, in a Debian arm64 userland (needs mmdebstrap)
+# KT_ARM64_RUN=regexp passes -test.run; KT_ARM64_WORK, KT_ARM64_TIMEOUT
+# (seconds, default 3000) and KT_ARM64_KERNEL (an apt package) are optional.
 #
 # Needs: go, cpio, gzip, qemu-system-aarch64 (Debian: qemu-system-arm), and
 # apt with the arm64 architecture added (dpkg --add-architecture arm64 &&
@@ -24,6 +27,7 @@ work=${KT_ARM64_WORK:-/tmp/keyturn-arm64}
 timeout_s=${KT_ARM64_TIMEOUT:-3000}
 guard=${KT_ARM64_GUARD:-0}
 run=${KT_ARM64_RUN:-}
+userland=${KT_ARM64_USERLAND:-busybox}
 
 for tool in go cpio gzip qemu-system-aarch64 apt-get dpkg-deb; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 2; }
@@ -49,29 +53,50 @@ fi
 		ls "${name}"_*.deb >/dev/null 2>&1 || apt-get download "$p"
 	done
 )
-rm -rf "$work/pkgs" "$work/root"
+rm -rf "$work/pkgs"
 mkdir -p "$work/pkgs"
 for p in "${kpkg%%:*}" busybox-static bash-static; do
 	dpkg-deb -x "$(ls "$work/debs/${p}"_*.deb | head -n 1)" "$work/pkgs"
 done
 kernel=$(ls "$work"/pkgs/boot/vmlinuz-*)
 
-# The root: a merged /usr like Debian's (the tests expect /usr/bin/bash
-# behind /bin/bash). Busybox applets are hard links, so /proc/PID/exe names
-# the applet (/usr/bin/kill), as it would name a real binary.
 root="$work/root"
-mkdir -p "$root/usr/bin" "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/root" "$root/etc" "$root/src"
-ln -s usr/bin "$root/bin"
-ln -s usr/bin "$root/sbin"
-cp "$work/pkgs/bin/busybox" "$root/usr/bin/busybox"
-cp "$work/pkgs/bin/bash-static" "$root/usr/bin/bash"
-for a in sh true false echo sleep kill touch seq printf cat mount umount poweroff mkdir ls uname \
-	env cp mv rm id unshare script timeout sync dmesg grep sed head tail wc tr test expr dirname \
-	basename readlink ps chmod ln date nproc cut sort tee xargs mktemp; do
-	ln "$root/usr/bin/busybox" "$root/usr/bin/$a"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+rm -rf "$root"
+if [ "$userland" = debian ]; then
+	# A Debian arm64 userland, unpacked without running anything of it
+	# (mmdebstrap's extract variant needs no arm64 emulation on the host):
+	# GNU coreutils, util-linux, procps, python3, perl and git, the tools
+	# the cmd/keyturn-guard tests drive their attacks with.
+	command -v mmdebstrap >/dev/null || { echo "run.sh: mmdebstrap is not installed" >&2; exit 2; }
+	mmdebstrap --quiet --mode=root --variant=extract --architectures=arm64 \
+		--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+		--include=bash,coreutils,util-linux,bsdutils,procps,sed,grep,findutils,python3,perl-base,libcap2-bin,git,busybox-static \
+		bookworm "$root"
+	rm -rf "$root"/usr/share/doc "$root"/usr/share/man "$root"/usr/share/locale "$root"/usr/share/info "$root"/var/cache/*
+	# Maintainer scripts did not run: the few links and files they make.
+	ln -sf bash "$root/usr/bin/sh"
+	[ -e "$root/usr/bin/python3" ] || ln -s python3.11 "$root/usr/bin/python3"
+	for a in poweroff mount; do [ -e "$root/usr/bin/$a" ] || [ -e "$root/usr/sbin/$a" ] || ln "$root/usr/bin/busybox" "$root/usr/bin/$a"; done
+else
+	# Busybox only: a merged /usr like Debian's (the tests expect
+	# /usr/bin/bash behind /bin/bash). Applets are hard links, so
+	# /proc/PID/exe names the applet (/usr/bin/kill), as it would name a
+	# real binary. Enough for the trace package; many cmd/keyturn-guard
+	# tests need GNU tools, python3 or perl (use KT_ARM64_USERLAND=debian).
+	mkdir -p "$root/usr/bin"
+	ln -s usr/bin "$root/bin"
+	ln -s usr/bin "$root/sbin"
+	cp "$work/pkgs/bin/busybox" "$root/usr/bin/busybox"
+	cp "$work/pkgs/bin/bash-static" "$root/usr/bin/bash"
+	for a in sh true false echo sleep kill touch seq printf cat mount umount poweroff mkdir ls uname \
+		env cp mv rm id unshare script timeout sync dmesg grep sed head tail wc tr test expr dirname \
+		basename readlink ps chmod ln date nproc cut sort tee xargs mktemp sha256sum setsid nsenter; do
+		ln "$root/usr/bin/busybox" "$root/usr/bin/$a"
+	done
+fi
+mkdir -p "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/root" "$root/etc" "$root/src"
+printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' >"$root/etc/passwd"
+printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$root/etc/group"
 
 echo "run.sh: building the arm64 test binaries" >&2
 (
@@ -114,7 +139,7 @@ mount -t tmpfs tmp /tmp
 # The console is a terminal but not this process's controlling terminal;
 # the tests run with stdin off the terminal, as the guard does under
 # "ssh host cmd" (the terminal path needs a controlling terminal).
-export PATH=/usr/bin HOME=/root TMPDIR=/tmp
+export PATH=/usr/sbin:/usr/bin HOME=/root TMPDIR=/tmp
 echo "KT-ARM64-KERNEL \$(uname -srm)"
 cd /src/bastion/guard/trace
 /trace.test -test.v -test.timeout 20m $runflag </dev/null
@@ -133,7 +158,7 @@ chmod +x "$root/init"
 log="$work/console.log"
 echo "run.sh: booting $(basename "$kernel") under qemu-system-aarch64 (TCG: slow); console in $log" >&2
 set +e
-timeout "$timeout_s" qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 1 -m 1536 -nographic -no-reboot \
+timeout "$timeout_s" qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 1 -m 2048 -nographic -no-reboot \
 	-nic none -kernel "$kernel" -initrd "$work/init.cpio.gz" \
 	-append 'console=ttyAMA0 panic=-1 quiet' </dev/null 2>&1 | tee "$log"
 set -e
