@@ -5,6 +5,7 @@ package trace
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -176,5 +177,46 @@ func TestRunReleaseRefuses(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err != nil {
 		t.Fatal("the child did not run after Release")
+	}
+}
+
+// TestRefuseAnswersWithoutRunning: some calls the tracer answers itself
+// (refuse: the call is skipped and returns the errno the tracer sets).
+// prlimit64 setting a zombie child's limits would succeed if it ran; the
+// tracer answers ESRCH, so the pid cannot be reused in between. kill of a
+// pid that does not exist is answered ESRCH too. On arm64 this checks
+// refuse's registers (x0 and NT_ARM_SYSTEM_CALL): a skip that left x0
+// alone would return the call's first argument, a call that ran, 0.
+func TestRefuseAnswersWithoutRunning(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 is not installed")
+		}
+		t.Skip("python3 is not installed")
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	// The child is waited for in /proc, at most 10s, until it is a zombie.
+	line := `python3 -c 'import resource, subprocess, time
+c = subprocess.Popen(["/bin/true"])
+for i in range(1000):
+    if open("/proc/%d/stat" % c.pid).read().rsplit(")", 1)[1].split()[0] == "Z":
+        break
+    time.sleep(0.01)
+else:
+    raise SystemExit("the child did not exit")
+try:
+    resource.prlimit(c.pid, resource.RLIMIT_NOFILE, (64, 64))
+    print("prlimit ran")
+except OSError as e:
+    print("prlimit errno", e.errno)
+' > ` + out + `; kill -0 999999999 2>/dev/null; echo "kill status $?" >> ` + out
+	res := runTraced(t, line, &recorder{})
+	if res.Blocked != nil || res.Exit != 0 {
+		t.Fatalf("result %+v, blocked %+v", res, res.Blocked)
+	}
+	b, err := os.ReadFile(out)
+	want := "prlimit errno " + strconv.Itoa(int(unix.ESRCH)) + "\nkill status 1\n"
+	if err != nil || string(b) != want {
+		t.Fatalf("the tree saw %q (%v), want %q", b, err, want)
 	}
 }
