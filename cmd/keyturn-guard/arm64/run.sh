@@ -6,14 +6,16 @@
 #
 # Usage (from anywhere in the repository):
 #   cmd/keyturn-guard/arm64/run.sh            # trace package only
-#   KT_ARM64_GUARD=1 KT_ARM64_USERLAND=debian cmd/keyturn-guard/arm64/run.sh
-#       # also cmd/keyturn-guard, in a Debian arm64 userland (needs mmdebstrap)
+#   KT_ARM64_GUARD=1 cmd/keyturn-guard/arm64/run.sh  # also cmd/keyturn-guard
+# The guest's userland is Debian arm64 (bookworm) unpacked by mmdebstrap when
+# it is installed, else busybox (KT_ARM64_USERLAND=debian|busybox forces one).
 # KT_ARM64_RUN=regexp passes -test.run; KT_ARM64_WORK, KT_ARM64_TIMEOUT
 # (seconds, default 3000) and KT_ARM64_KERNEL (an apt package) are optional.
 #
 # Needs: go, cpio, gzip, qemu-system-aarch64 (Debian: qemu-system-arm), and
 # apt with the arm64 architecture added (dpkg --add-architecture arm64 &&
-# apt-get update) to download the kernel and static busybox/bash packages.
+# apt-get update) to download the kernel and static busybox/bash packages;
+# mmdebstrap (optional) for the Debian userland.
 # Nothing is installed in the host: the packages are only unpacked into
 # $KT_ARM64_WORK (default /tmp/keyturn-arm64), never into the repository.
 #
@@ -27,7 +29,14 @@ work=${KT_ARM64_WORK:-/tmp/keyturn-arm64}
 timeout_s=${KT_ARM64_TIMEOUT:-3000}
 guard=${KT_ARM64_GUARD:-0}
 run=${KT_ARM64_RUN:-}
-userland=${KT_ARM64_USERLAND:-busybox}
+# The Debian userland (python3 and the rest) runs every test; busybox alone
+# skips TestRefuseAnswersWithoutRunning, the test of refuse's registers.
+userland=${KT_ARM64_USERLAND:-}
+if [ -z "$userland" ]; then
+	userland=busybox
+	command -v mmdebstrap >/dev/null && userland=debian
+fi
+[ "$userland" = busybox ] && echo "run.sh: busybox userland: no python3, the refuse test will skip" >&2
 
 for tool in go cpio gzip qemu-system-aarch64 apt-get dpkg-deb; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 2; }
