@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"github.com/keyturn/keyturn/bastion/grant"
 	"github.com/keyturn/keyturn/bastion/guard"
@@ -178,10 +179,10 @@ func TestAttacksBlocked(t *testing.T) {
 		{"setsid double fork", `setsid -f sh -c 'k=$(printf ki; printf ll); $k P'; sleep 20`, "kill(P (sleep), SIGTERM)", []string{"setsid"}},
 		{"renamed copy", `cp /bin/kill "$HOME/k" && "$HOME/k" P`, "kill(P (sleep), SIGTERM)", []string{"kill"}},
 		{"exec -a", `(exec -a kill /bin/sleep 0)`, "/usr/bin/sleep (as kill) 0", nil},
-		{"tkill", `python3 -c 'import ctypes; ctypes.CDLL(None).syscall(200, P, 15)'`, "tkill(P (sleep), SIGTERM)", []string{"python3"}},
-		{"tgkill", `python3 -c 'import ctypes; ctypes.CDLL(None).syscall(234, P, P, 15)'`, "tgkill(P (sleep), SIGTERM)", []string{"python3"}},
-		{"rt_sigqueueinfo", `python3 -c 'import ctypes; b=ctypes.create_string_buffer(128); b[0]=15; b[8]=255; ctypes.CDLL(None).syscall(129, P, 15, b)'`, "rt_sigqueueinfo(P (sleep), SIGTERM)", []string{"python3"}},
-		{"rt_tgsigqueueinfo", `python3 -c 'import ctypes; b=ctypes.create_string_buffer(128); b[0]=15; b[8]=255; ctypes.CDLL(None).syscall(297, P, P, 15, b)'`, "rt_tgsigqueueinfo(P (sleep), SIGTERM)", []string{"python3"}},
+		{"tkill", `python3 -c 'import ctypes; ctypes.CDLL(None).syscall(` + sysnr(unix.SYS_TKILL) + `, P, 15)'`, "tkill(P (sleep), SIGTERM)", []string{"python3"}},
+		{"tgkill", `python3 -c 'import ctypes; ctypes.CDLL(None).syscall(` + sysnr(unix.SYS_TGKILL) + `, P, P, 15)'`, "tgkill(P (sleep), SIGTERM)", []string{"python3"}},
+		{"rt_sigqueueinfo", `python3 -c 'import ctypes; b=ctypes.create_string_buffer(128); b[0]=15; b[8]=255; ctypes.CDLL(None).syscall(` + sysnr(unix.SYS_RT_SIGQUEUEINFO) + `, P, 15, b)'`, "rt_sigqueueinfo(P (sleep), SIGTERM)", []string{"python3"}},
+		{"rt_tgsigqueueinfo", `python3 -c 'import ctypes; b=ctypes.create_string_buffer(128); b[0]=15; b[8]=255; ctypes.CDLL(None).syscall(` + sysnr(unix.SYS_RT_TGSIGQUEUEINFO) + `, P, P, 15, b)'`, "rt_tgsigqueueinfo(P (sleep), SIGTERM)", []string{"python3"}},
 		{"pidfd", `python3 -c 'import os, signal; signal.pidfd_send_signal(os.pidfd_open(P), 15)'`, "pidfd_send_signal(P (sleep), SIGTERM)", []string{"python3"}},
 		{"process group", `kill -- -P`, "kill(process group P, SIGTERM)", nil},
 		// A file's owner is signalled by the kernel later (SIGIO).
@@ -606,3 +607,9 @@ func TestTerminal(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+// sysnr is a system call number of the architecture the test runs on, for
+// the attack lines that make raw calls through ctypes: x86-64's numbers
+// are other calls on arm64 (129, x86-64's rt_sigqueueinfo, is arm64's
+// kill), so a literal would test the wrong call there.
+func sysnr(nr uintptr) string { return strconv.Itoa(int(nr)) }

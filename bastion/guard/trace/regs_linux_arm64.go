@@ -24,7 +24,9 @@ func syscallArgs(tid int) (nr uint64, args [6]uint64, err error) {
 // errno without running: x0 holds the return value, and the syscall number,
 // set through NT_ARM_SYSTEM_CALL to -1, skips the call.
 //
-// Not exercised by the tests, which run on amd64; see the README.
+// Exercised on a real arm64 kernel by cmd/keyturn-guard/arm64/run.sh
+// (qemu-system-aarch64): TestRefuseAnswersWithoutRunning fails if x0 or the
+// skip is wrong.
 func refuse(tid int, errno unix.Errno) error {
 	var r unix.PtraceRegsArm64
 	if err := unix.PtraceGetRegSetArm64(tid, unix.NT_PRSTATUS, &r); err != nil {

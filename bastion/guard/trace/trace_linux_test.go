@@ -5,6 +5,7 @@ package trace
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -176,5 +177,53 @@ func TestRunReleaseRefuses(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err != nil {
 		t.Fatal("the child did not run after Release")
+	}
+}
+
+// TestRefuseAnswersWithoutRunning: some calls the tracer answers itself
+// (refuse: the call is skipped and returns what the tracer sets), so a pid
+// cannot be reused in between. A signal to a zombie child of the tree
+// returns 0; prlimit64 setting its limits, which would succeed if it ran,
+// returns ESRCH; kill of a pid that does not exist, ESRCH. This checks
+// refuse's registers on each architecture: a return value left alone
+// would be the call's first argument (the pid), and on arm64, where the
+// return value and the first argument share x0, a call that was not
+// skipped would run as kill(0, SIGUSR1), signalling the tree's own group.
+func TestRefuseAnswersWithoutRunning(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 is not installed")
+		}
+		t.Skip("python3 is not installed")
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	// The child is waited for in /proc, at most 10s, until it is a zombie.
+	line := `python3 -c 'import ctypes, resource, signal, subprocess, time
+got = []
+signal.signal(signal.SIGUSR1, lambda *a: got.append(1))
+c = subprocess.Popen(["/bin/true"])
+for i in range(1000):
+    if open("/proc/%d/stat" % c.pid).read().rsplit(")", 1)[1].split()[0] == "Z":
+        break
+    time.sleep(0.01)
+else:
+    raise SystemExit("the child did not exit")
+r = ctypes.CDLL(None).kill(c.pid, signal.SIGUSR1)
+time.sleep(0.1)
+print("kill", r, "usr1", len(got))
+try:
+    resource.prlimit(c.pid, resource.RLIMIT_NOFILE, (64, 64))
+    print("prlimit ran")
+except OSError as e:
+    print("prlimit errno", e.errno)
+' > ` + out + `; kill -0 999999999 2>/dev/null; echo "kill status $?" >> ` + out
+	res := runTraced(t, line, &recorder{})
+	if res.Blocked != nil || res.Exit != 0 {
+		t.Fatalf("result %+v, blocked %+v", res, res.Blocked)
+	}
+	b, err := os.ReadFile(out)
+	want := "kill 0 usr1 0\nprlimit errno " + strconv.Itoa(int(unix.ESRCH)) + "\nkill status 1\n"
+	if err != nil || string(b) != want {
+		t.Fatalf("the tree saw %q (%v), want %q", b, err, want)
 	}
 }
