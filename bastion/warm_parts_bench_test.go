@@ -3,14 +3,9 @@ package bastion
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/policy"
@@ -49,27 +44,13 @@ func BenchmarkWarmParts(b *testing.B) {
 }
 
 func benchWarmParts(b *testing.B, delay time.Duration) {
-	policyPath := filepath.Join(b.TempDir(), "policies.yaml")
-	if err := os.WriteFile(policyPath, []byte(allowAllPolicy), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	pol, err := LoadPolicy(policyPath, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	tg := startGateOpts(b, pol, gateTestOptions{quiet: true, storeDir: b.TempDir(), targetDelay: delay})
+	tg := startGateOpts(b, mustPolicy(b, allowAllPolicy), gateTestOptions{quiet: true, storeDir: b.TempDir(), targetDelay: delay})
 	g := tg.gate
 	// The parts are timed without the pool's spare channel (the hop and
 	// open parts would take it): chan-wait-ms is what a spare can save,
 	// BenchmarkWarmSpare what it does.
 	tg.pool.SetSpares(false)
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := tg.dialAs(b, "alice+t1", tg.alice)
 	ctx := context.Background()
 	id := Identity{User: "alice", Target: "t1"}
 	data, err := json.Marshal(audit.DecisionData{Command: "true", Verdict: "allow", Key: "SHA256:x"})
@@ -161,22 +142,8 @@ func BenchmarkWarmSpare(b *testing.B) {
 }
 
 func benchWarmSpare(b *testing.B, delay time.Duration) {
-	policyPath := filepath.Join(b.TempDir(), "policies.yaml")
-	if err := os.WriteFile(policyPath, []byte(allowAllPolicy), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	pol, err := LoadPolicy(policyPath, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	tg := startGateOpts(b, pol, gateTestOptions{quiet: true, storeDir: b.TempDir(), targetDelay: delay})
-	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
-		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.alice)}, HostKeyCallback: gossh.FixedHostKey(tg.hostKey),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	tg := startGateOpts(b, mustPolicy(b, allowAllPolicy), gateTestOptions{quiet: true, storeDir: b.TempDir(), targetDelay: delay})
+	c := tg.dialAs(b, "alice+t1", tg.alice)
 	session := func() {
 		s, err := c.NewSession()
 		if err != nil {
