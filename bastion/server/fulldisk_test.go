@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,26 +14,8 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/internal/tmpfs"
 )
-
-// mountSmallFS mounts a tmpfs of size bytes; without root (or Linux) the
-// test is skipped, except in CI, where it fails.
-func mountSmallFS(t *testing.T, size int64) string {
-	t.Helper()
-	dir := t.TempDir()
-	err := errors.New("tmpfs needs Linux")
-	if runtime.GOOS == "linux" {
-		err = syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size))
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mount a tmpfs at %s (CI runs as root): %v", dir, err)
-		}
-		t.Skipf("cannot mount a tmpfs (needs root): %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
 
 func fillFS(t *testing.T, path string) {
 	t.Helper()
@@ -71,7 +50,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 // with a clear message, keeps serving reads, says so on /healthz and in
 // its metrics, and takes work again once space returns, chain intact.
 func TestGateFullDisk(t *testing.T) {
-	data := mountSmallFS(t, 160<<20)
+	data := tmpfs.Mount(t, 160<<20)
 	log := testLogger(t)
 	// The gate's client key, created where Open will find it, is the one
 	// the demo target trusts.

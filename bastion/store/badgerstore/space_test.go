@@ -6,44 +6,19 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/internal/tmpfs"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
-
-// smallFS mounts a tmpfs of size bytes for the test. Mounting needs root
-// (and Linux); without it the test is skipped, except in CI, where it
-// fails.
-func smallFS(t *testing.T, size int64) string {
-	t.Helper()
-	dir := t.TempDir()
-	err := errors.New("tmpfs needs Linux")
-	if runtime.GOOS == "linux" {
-		err = syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size))
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mount a %d-byte tmpfs at %s (CI runs as root): %v", size, dir, err)
-		}
-		t.Skipf("cannot mount a tmpfs (needs root): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
 
 // fill writes to dir/name until the file system is full.
 func fill(t *testing.T, path string) {
@@ -74,7 +49,7 @@ func fill(t *testing.T, path string) {
 // so that a crash is a test failure with its output rather than the end of
 // the test binary.
 func TestFullDisk(t *testing.T) {
-	dir := smallFS(t, 160<<20)
+	dir := tmpfs.Mount(t, 160<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFullDiskChild$", "-test.v")
