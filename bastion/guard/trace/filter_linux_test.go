@@ -3,64 +3,87 @@
 package trace
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// runFilter interprets the seccomp program on one seccomp_data, enough of
-// classic BPF for the instructions filterProgram uses.
-func runFilter(t *testing.T, prog []unix.SockFilter, nr, arch uint32, args ...uint32) uint32 {
-	t.Helper()
+// errNotConstant is interpret's answer for a program that loads an
+// argument when the arguments are unknown.
+var errNotConstant = errors.New("the program loads an argument")
+
+// interpret runs the seccomp program on one seccomp_data, enough of
+// classic BPF for the instructions filterProgram uses. With args nil the
+// arguments are unknown, as for the kernel's action cache (see
+// constAllow): a load of one ends the run with errNotConstant. Missing
+// arguments of a non-nil args are zero.
+func interpret(prog []unix.SockFilter, nr, arch uint32, args []uint32) (uint32, error) {
 	var acc uint32
-	arg := func(i int) uint32 {
-		if i < len(args) {
-			return args[i]
+	arg := func(i int) (uint32, error) {
+		switch {
+		case args == nil:
+			return 0, errNotConstant
+		case i < len(args):
+			return args[i], nil
 		}
-		return 0
+		return 0, nil
 	}
 	for pc := 0; pc < len(prog); pc++ {
 		in := prog[pc]
+		var hit bool
 		switch in.Code {
 		case bpfLdAbs:
+			var err error
 			switch in.K {
 			case 0:
 				acc = nr
 			case 4:
 				acc = arch
 			case argLow0:
-				acc = arg(0)
+				acc, err = arg(0)
 			case argLow1:
-				acc = arg(1)
+				acc, err = arg(1)
 			default:
-				t.Fatalf("load of offset %d", in.K)
+				err = fmt.Errorf("load of offset %d", in.K)
 			}
+			if err != nil {
+				return 0, err
+			}
+			continue
 		case bpfJset:
-			if acc&in.K != 0 {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
+			hit = acc&in.K != 0
 		case bpfJeq:
-			if acc == in.K {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
+			hit = acc == in.K
 		case bpfJge:
-			if acc >= in.K {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
+			hit = acc >= in.K
 		case bpfRet:
-			return in.K
+			return in.K, nil
 		default:
-			t.Fatalf("unexpected instruction %#x", in.Code)
+			return 0, fmt.Errorf("unexpected instruction %#x", in.Code)
+		}
+		if hit {
+			pc += int(in.Jt)
+		} else {
+			pc += int(in.Jf)
 		}
 	}
-	t.Fatal("program fell off its end")
-	return 0
+	return 0, errors.New("program fell off its end")
+}
+
+// runFilter is the program's answer to system call nr on arch with args;
+// a program interpret cannot run fails the test.
+func runFilter(t *testing.T, prog []unix.SockFilter, nr, arch uint32, args ...uint32) uint32 {
+	t.Helper()
+	if args == nil {
+		args = []uint32{} // known: all zero
+	}
+	ret, err := interpret(prog, nr, arch, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ret
 }
 
 func TestFilterProgram(t *testing.T) {
@@ -139,43 +162,9 @@ func TestFilterProgram(t *testing.T) {
 // without looking at its arguments, as the kernel's seccomp_is_const_allow
 // (kernel/seccomp.c) emulates it: such calls are answered from the
 // filter's action cache (Linux 5.11 and later) and never run the filter.
-func constAllow(t *testing.T, prog []unix.SockFilter, nr, arch uint32) bool {
-	t.Helper()
-	var acc uint32
-	for pc := 0; pc < len(prog); pc++ {
-		in := prog[pc]
-		switch in.Code {
-		case bpfLdAbs:
-			switch in.K {
-			case 0:
-				acc = nr
-			case 4:
-				acc = arch
-			default:
-				return false // an argument: not constant
-			}
-		case bpfJset, bpfJeq, bpfJge:
-			var hit bool
-			switch in.Code {
-			case bpfJset:
-				hit = acc&in.K != 0
-			case bpfJeq:
-				hit = acc == in.K
-			default:
-				hit = acc >= in.K
-			}
-			if hit {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
-		case bpfRet:
-			return in.K == unix.SECCOMP_RET_ALLOW
-		default:
-			return false
-		}
-	}
-	return false
+func constAllow(prog []unix.SockFilter, nr, arch uint32) bool {
+	ret, err := interpret(prog, nr, arch, nil)
+	return err == nil && ret == unix.SECCOMP_RET_ALLOW
 }
 
 // TestFilterCachedForOtherCalls: every system call the filter does not
@@ -196,21 +185,21 @@ func TestFilterCachedForOtherCalls(t *testing.T) {
 		special[uint32(nr)] = true
 	}
 	for _, nr := range []uint32{unix.SYS_READ, unix.SYS_WRITE} {
-		if !constAllow(t, prog, nr, nativeArch) {
+		if !constAllow(prog, nr, nativeArch) {
 			t.Fatalf("system call %d is not allowed from its number alone", nr)
 		}
 	}
 	for nr := uint32(0); nr < 512; nr++ {
-		if !special[nr] && !constAllow(t, prog, nr, nativeArch) {
+		if !special[nr] && !constAllow(prog, nr, nativeArch) {
 			t.Errorf("system call %d: the filter runs for it (not cached as allowed)", nr)
 		}
 	}
 	for nr := range special {
-		if constAllow(t, prog, nr, nativeArch) {
+		if constAllow(prog, nr, nativeArch) {
 			t.Errorf("system call %d: allowed from its number alone, but the filter must trace, refuse or check it", nr)
 		}
 	}
-	if constAllow(t, prog, unix.SYS_READ, nativeArch+1) {
+	if constAllow(prog, unix.SYS_READ, nativeArch+1) {
 		t.Error("another architecture's read is allowed")
 	}
 }

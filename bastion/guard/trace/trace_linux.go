@@ -242,10 +242,17 @@ func (c *Child) kill() {
 	unix.Kill(c.pid, unix.SIGKILL)
 	c.sync.Close()
 	c.ready.Close()
-	var ws unix.WaitStatus
+	wait4(c.pid)
+}
+
+// wait4 waits for pid (-1: any tracee or child) to change state, again
+// when a signal interrupts the wait.
+func wait4(pid int) (int, unix.WaitStatus, error) {
 	for {
-		if _, err := unix.Wait4(c.pid, &ws, unix.WALL, nil); err != unix.EINTR {
-			return
+		var ws unix.WaitStatus
+		tid, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		if err != unix.EINTR {
+			return tid, ws, err
 		}
 	}
 }
@@ -339,11 +346,7 @@ func (t *tracer) killAll() {
 		unix.Kill(pid, unix.SIGKILL)
 	}
 	for {
-		var ws unix.WaitStatus
-		tid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
-		if err == unix.EINTR {
-			continue
-		}
+		tid, ws, err := wait4(-1)
 		if err != nil {
 			return // ECHILD: no tracee and no child left
 		}
@@ -356,11 +359,7 @@ func (t *tracer) killAll() {
 func (t *tracer) loop() (*Result, error) {
 	root := t.tree.Root()
 	for {
-		var ws unix.WaitStatus
-		tid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
-		if err == unix.EINTR {
-			continue
-		}
+		tid, ws, err := wait4(-1)
 		if err != nil {
 			return nil, fmt.Errorf("trace: wait4: %w", err)
 		}
@@ -673,16 +672,7 @@ func (t *tracer) signal(tid int) error {
 	} else {
 		s.Target = procName(tg.pid)
 	}
-	v := t.dec.Signal(s)
-	if v == nil {
-		return allow()
-	}
-	if err := refuse(tid, unix.EPERM); err != nil && !errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("trace: refuse %s: %w", call, err)
-	}
-	im := t.tree.Describe(sender)
-	t.block(*v, fmt.Sprintf("%s by %s", s, im.String()), t.tree.Chain(sender))
-	return nil
+	return t.judge(tid, sender, s, "", allow)
 }
 
 // foreign decides a signal to a number of another pid namespace that names
@@ -690,22 +680,27 @@ func (t *tracer) signal(tid int) error {
 // decides it as a signal outside the tree.
 func (t *tracer) foreign(tid, sender int, call string, sig int, tg target, allow func() error) error {
 	s := Signal{Call: call, Sig: sig, Pid: tg.pid, Target: "in another pid namespace"}
+	note := ""
 	if tg.group {
 		s.Pid, s.Target = -tg.pid, ""
+		note = " (in another pid namespace)"
 	}
+	return t.judge(tid, sender, s, note, allow)
+}
+
+// judge asks the policy about signal s, sent by sender's thread tid: an
+// allowed one runs through allow; a refused one fails the call with EPERM
+// and blocks the job, described as s by sender and then note.
+func (t *tracer) judge(tid, sender int, s Signal, note string, allow func() error) error {
 	v := t.dec.Signal(s)
 	if v == nil {
 		return allow()
 	}
 	if err := refuse(tid, unix.EPERM); err != nil && !errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("trace: refuse %s: %w", call, err)
+		return fmt.Errorf("trace: refuse %s: %w", s.Call, err)
 	}
 	im := t.tree.Describe(sender)
-	what := fmt.Sprintf("%s by %s", s, im.String())
-	if tg.group {
-		what += " (in another pid namespace)"
-	}
-	t.block(*v, what, t.tree.Chain(sender))
+	t.block(*v, fmt.Sprintf("%s by %s%s", s, im.String(), note), t.tree.Chain(sender))
 	return nil
 }
 
