@@ -540,12 +540,28 @@ type cutProxy struct {
 
 func startCutProxy(t testing.TB, to string) *cutProxy {
 	t.Helper()
+	p := &cutProxy{}
+	t.Cleanup(p.cut) // after the listener closes: nothing is added then
+	p.addr = startProxy(t, to, func(in, out net.Conn) {
+		p.mu.Lock()
+		p.open = append(p.open, in, out)
+		p.mu.Unlock()
+		go func() { io.Copy(out, in); out.Close() }()
+		go func() { io.Copy(in, out); in.Close() }()
+	})
+	return p
+}
+
+// startProxy listens on loopback until the test ends and returns its
+// address; for each connection it accepts it dials to and hands both
+// connections to carry, which forwards between them and closes them.
+func startProxy(t testing.TB, to string, carry func(in, out net.Conn)) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{addr: l.Addr().String()}
-	t.Cleanup(func() { l.Close(); p.cut() })
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
 			in, err := l.Accept()
@@ -557,14 +573,10 @@ func startCutProxy(t testing.TB, to string) *cutProxy {
 				in.Close()
 				continue
 			}
-			p.mu.Lock()
-			p.open = append(p.open, in, out)
-			p.mu.Unlock()
-			go func() { io.Copy(out, in); out.Close() }()
-			go func() { io.Copy(in, out); in.Close() }()
+			carry(in, out)
 		}
 	}()
-	return p
+	return l.Addr().String()
 }
 
 func (p *cutProxy) cut() {

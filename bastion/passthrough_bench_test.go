@@ -120,23 +120,32 @@ func benchWarmOverlap(b *testing.B, delay time.Duration) {
 	pol := mustPolicy(b, allowAllPolicy)
 	tg := startGateOpts(b, pol, gateTestOptions{quiet: true, storeDir: b.TempDir(), targetDelay: delay})
 	c := tg.dialAs(b, "alice+t1", tg.alice)
+	benchAlternate(b, c, [2]string{"overlap-ms", "serial-ms"}, func(mode int) {
+		tg.gate.serialOpen.Store(mode == 1)
+	})
+}
+
+// benchAlternate runs two warm sessions on c each iteration, one in each
+// of two modes of the gate, the first mode first in every other iteration;
+// set puts the gate in mode 0 or 1 before its session, untimed. Each
+// mode's mean session time is reported under its name, so the machine's
+// load drifting falls on both alike.
+func benchAlternate(b *testing.B, c *gossh.Client, names [2]string, set func(mode int)) {
 	var took [2]time.Duration
 	n := 0
 	for b.Loop() {
-		for _, serial := range []bool{n%2 == 0, n%2 != 0} {
-			tg.gate.serialOpen.Store(serial)
+		for j := range 2 {
+			mode := (n + j) % 2
+			set(mode)
 			start := time.Now()
 			runTrue(b, c)
-			i := 0
-			if serial {
-				i = 1
-			}
-			took[i] += time.Since(start)
+			took[mode] += time.Since(start)
 		}
 		n++
 	}
-	b.ReportMetric(float64(took[0].Microseconds())/1000/float64(n), "overlap-ms")
-	b.ReportMetric(float64(took[1].Microseconds())/1000/float64(n), "serial-ms")
+	for mode, name := range names {
+		b.ReportMetric(float64(took[mode].Microseconds())/1000/float64(n), name)
+	}
 }
 
 // startDelayProxy forwards TCP to addr, each chunk read in either
@@ -144,11 +153,6 @@ func benchWarmOverlap(b *testing.B, delay time.Duration) {
 // latency. For benchmarks only: no bound on what it queues.
 func startDelayProxy(t testing.TB, addr string, d time.Duration) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	pipe := func(dst, src net.Conn) {
 		type chunk struct {
 			b  []byte
@@ -176,20 +180,8 @@ func startDelayProxy(t testing.TB, addr string, d time.Duration) string {
 			}
 		}
 	}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go pipe(u, c)
-			go pipe(c, u)
-		}
-	}()
-	return l.Addr().String()
+	return startProxy(t, addr, func(c, u net.Conn) {
+		go pipe(u, c)
+		go pipe(c, u)
+	})
 }

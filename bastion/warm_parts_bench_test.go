@@ -57,16 +57,7 @@ func benchWarmParts(b *testing.B, delay time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	session := func() {
-		s, err := c.NewSession()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Run("true"); err != nil {
-			b.Fatal(err)
-		}
-		s.Close()
-	}
+	session := func() { runTrue(b, c) }
 	session() // the pooled connection is dialled here
 	var waited atomic.Int64
 	var late atomic.Int32
@@ -144,39 +135,15 @@ func BenchmarkWarmSpare(b *testing.B) {
 func benchWarmSpare(b *testing.B, delay time.Duration) {
 	tg := startGateOpts(b, mustPolicy(b, allowAllPolicy), gateTestOptions{quiet: true, storeDir: b.TempDir(), targetDelay: delay})
 	c := tg.dialAs(b, "alice+t1", tg.alice)
-	session := func() {
-		s, err := c.NewSession()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Run("true"); err != nil {
-			b.Fatal(err)
-		}
-		s.Close()
-	}
-	session() // the pooled connection is dialled here
+	runTrue(b, c) // the pooled connection is dialled here
 	pool := tg.pool
-	var took [2]time.Duration
-	n := 0
-	for b.Loop() {
-		for j := range 2 {
-			spare := (n+j)%2 == 0
-			pool.SetSpares(spare)
-			if spare {
-				if held, err := pool.WaitSpares(context.Background(), "t1"); err != nil || held != 1 {
-					b.Fatalf("%d spares held (%v); want 1", held, err)
-				}
+	benchAlternate(b, c, [2]string{"spare-ms", "open-ms"}, func(mode int) {
+		spare := mode == 0
+		pool.SetSpares(spare)
+		if spare {
+			if held, err := pool.WaitSpares(context.Background(), "t1"); err != nil || held != 1 {
+				b.Fatalf("%d spares held (%v); want 1", held, err)
 			}
-			t0 := time.Now()
-			session()
-			i := 1
-			if spare {
-				i = 0
-			}
-			took[i] += time.Since(t0)
 		}
-		n++
-	}
-	b.ReportMetric(float64(took[0].Microseconds())/1000/float64(n), "spare-ms")
-	b.ReportMetric(float64(took[1].Microseconds())/1000/float64(n), "open-ms")
+	})
 }

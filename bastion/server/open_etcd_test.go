@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,22 +27,7 @@ import (
 // a third gate with a gate_id already live is refused; the TOTP secret
 // never reaches etcd in the clear; a gate whose membership ends stops.
 func TestOpenEtcdGates(t *testing.T) {
-	srv, err := etcdtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "secrets.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	policy, err := os.ReadFile("../../policies.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "policies.yaml"), policy, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	srv, dir := startEtcdGateDir(t, nil)
 	open := func(gateID string) (*Server, error) {
 		text := "gate_id: " + gateID + "\ndata_dir: ./data-" + gateID + "\npolicies: policies.yaml\n" +
 			"store:\n  backend: etcd\n  endpoints: [" + srv.Endpoints[0] + "]\n  prefix: /keyturn/site-a/\n  encryption_key_file: secrets.key\n"
@@ -101,6 +87,35 @@ func TestOpenEtcdGates(t *testing.T) {
 	}
 }
 
+// startEtcdGateDir starts an etcd that stops when the test ends, and makes
+// a directory for gates' configs holding the store's encryption key as
+// secrets.key, the repository's policies.yaml, and files (name: content).
+func startEtcdGateDir(t *testing.T, files map[string]string) (*etcdtest.Server, string) {
+	t.Helper()
+	srv, err := etcdtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	dir := t.TempDir()
+	policy, err := os.ReadFile("../../policies.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = maps.Clone(files)
+	if files == nil {
+		files = map[string]string{}
+	}
+	files["secrets.key"] = "0123456789abcdef0123456789abcdef"
+	files["policies.yaml"] = string(policy)
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return srv, dir
+}
+
 // rawValues is every value stored in etcd, as one string.
 func rawValues(t *testing.T, endpoints []string) string {
 	t.Helper()
@@ -127,11 +142,7 @@ func rawValues(t *testing.T, endpoints []string) string {
 // notification is delivered once (by the webhooks leader), not once per
 // gate; when the leader stops, the other gate takes over.
 func TestEtcdWebhooksOnce(t *testing.T) {
-	srv, err := etcdtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv, dir := startEtcdGateDir(t, map[string]string{"hook.key": "hook-secret-of-sixteen-bytes"})
 	var mu sync.Mutex
 	// created counts request.created deliveries per request; createdIDs
 	// holds their delivery ids. Delivery is at least once across a leader
@@ -151,17 +162,6 @@ func TestEtcdWebhooksOnce(t *testing.T) {
 		}
 	}))
 	defer hook.Close()
-	dir := t.TempDir()
-	for name, content := range map[string]string{"secrets.key": "0123456789abcdef0123456789abcdef", "hook.key": "hook-secret-of-sixteen-bytes", "policies.yaml": ""} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	policy, err := os.ReadFile("../../policies.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "policies.yaml"), policy, 0o600)
 	type running struct {
 		s    *Server
 		stop func() error
@@ -271,15 +271,7 @@ func TestEtcdWebhooksOnce(t *testing.T) {
 // store.lease_ttl reaches the store: a gate's membership lease is granted
 // for it (and so Interrupted follows it, see interruptGone).
 func TestOpenEtcdLeaseTTL(t *testing.T) {
-	srv, err := etcdtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "secrets.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	srv, dir := startEtcdGateDir(t, nil)
 	for _, tc := range []struct {
 		line string
 		want int64
