@@ -82,6 +82,24 @@ func (f *policyFixture) pending(t *testing.T) []mpa.Request {
 	return rs
 }
 
+// wantPending fails the test, naming when, unless the pending policy
+// changes are exactly those to texts, in order.
+func (f *policyFixture) wantPending(t *testing.T, when string, texts ...string) {
+	t.Helper()
+	p := f.pending(t)
+	ok := len(p) == len(texts)
+	for i := 0; ok && i < len(p); i++ {
+		ok = containsText(p[i], texts[i])
+	}
+	if !ok {
+		ids := make([]string, len(p))
+		for i, r := range p {
+			ids[i] = r.ID
+		}
+		t.Fatalf("%s: policy changes pending %v; want %d, to the texts given", when, ids, len(texts))
+	}
+}
+
 // cancelledWithReason counts request.cancelled events that say why.
 func (f *policyFixture) cancelledWithReason(t *testing.T) int {
 	t.Helper()
@@ -104,13 +122,9 @@ func (f *policyFixture) cancelledWithReason(t *testing.T) int {
 func TestPolicyRevertWithdrawsPendingChange(t *testing.T) {
 	f := newPolicyFixture(t)
 	f.write(t, policyV2)
-	if p := f.pending(t); len(p) != 1 {
-		t.Fatalf("after the edit: %d pending policy changes, want 1", len(p))
-	}
+	f.wantPending(t, "after the edit", policyV2)
 	f.write(t, policyV1)
-	if p := f.pending(t); len(p) != 0 {
-		t.Fatalf("after the revert: %d pending policy changes (%s), want none", len(p), p[0].ID)
-	}
+	f.wantPending(t, "after the revert")
 	if n := f.cancelledWithReason(t); n != 1 {
 		t.Errorf("%d audited withdrawals, want 1", n)
 	}
@@ -119,9 +133,7 @@ func TestPolicyRevertWithdrawsPendingChange(t *testing.T) {
 	}
 	// Saving the file in force again files nothing.
 	f.write(t, policyV1)
-	if p := f.pending(t); len(p) != 0 {
-		t.Fatalf("saving the policy in force filed %d changes", len(p))
-	}
+	f.wantPending(t, "after saving the policy in force again")
 }
 
 // TestPolicyRevertRoutes tries the other ways back to the policy in force
@@ -131,29 +143,21 @@ func TestPolicyRevertRoutes(t *testing.T) {
 		f := newPolicyFixture(t)
 		f.write(t, policyV2)
 		f.write(t, policyV3)
-		if p := f.pending(t); len(p) != 1 || !containsText(p[0], policyV3) {
-			t.Fatalf("after two edits: want only the second pending, got %d", len(p))
-		}
+		f.wantPending(t, "after two edits", policyV3)
 		f.write(t, policyV1)
-		if p := f.pending(t); len(p) != 0 {
-			t.Fatalf("after the revert: %d pending", len(p))
-		}
+		f.wantPending(t, "after the revert")
 	})
 	t.Run("same edit saved twice keeps one", func(t *testing.T) {
 		f := newPolicyFixture(t)
 		f.write(t, policyV2)
 		f.write(t, policyV2)
-		if p := f.pending(t); len(p) != 1 {
-			t.Fatalf("%d pending, want 1", len(p))
-		}
+		f.wantPending(t, "after the same edit twice", policyV2)
 	})
 	t.Run("broken file", func(t *testing.T) {
 		f := newPolicyFixture(t)
 		f.write(t, policyV2)
 		f.write(t, "version: 1\nactions: [\n")
-		if p := f.pending(t); len(p) != 0 {
-			t.Fatalf("a broken file left %d changes pending", len(p))
-		}
+		f.wantPending(t, "after a broken file")
 		if f.h.Current().Actions()[0].Name != "kill_process" || len(f.h.Actions()) != 1 {
 			t.Fatal("the policy in force changed")
 		}
@@ -165,9 +169,7 @@ func TestPolicyRevertRoutes(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.ctl.Reload(context.Background())
-		if p := f.pending(t); len(p) != 0 {
-			t.Fatalf("a removed file left %d changes pending", len(p))
-		}
+		f.wantPending(t, "after the file was removed")
 	})
 	t.Run("reverted while the gate was down", func(t *testing.T) {
 		f := newPolicyFixture(t)
@@ -184,9 +186,7 @@ func TestPolicyRevertRoutes(t *testing.T) {
 		if err := NewPolicyController(h, f.svc, log).Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if p := f.pending(t); len(p) != 0 {
-			t.Fatalf("after a restart on the reverted file: %d pending", len(p))
-		}
+		f.wantPending(t, "after a restart on the reverted file")
 	})
 }
 

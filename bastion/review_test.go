@@ -20,6 +20,21 @@ import (
 // refactor (see /tmp/readme/review.md): each would fail against the code
 // before its fix.
 
+// rejectComment is the comment carol rejects with in these tests: what
+// only the requester may read.
+const rejectComment = "PAGER-7731 postmortem: do not run on db"
+
+// bobsRejected starts a gate with MPA on and files bob's `kill 1`, which
+// carol rejects with rejectComment.
+func bobsRejected(t *testing.T) (*testGate, *advApprover, mpa.Request) {
+	t.Helper()
+	tg := startTestGate(t, advPolicy)
+	apv := advEnableMPA(t, tg)
+	r := advCreate(t, tg, "bob", "kill 1", 0)
+	apv.reject(t, r.ID, rejectComment)
+	return tg, apv, r
+}
+
 // reject rejects id as carol with a fresh code and comment.
 func (a *advApprover) reject(t *testing.T, id, comment string) {
 	t.Helper()
@@ -36,14 +51,10 @@ func (a *advApprover) reject(t *testing.T, id, comment string) {
 // run refuses before the gate's release, whose rejection message does
 // not check the requester; this pins that order.)
 func TestReviewReleaseOfOthersRejectedRequestTellsNothing(t *testing.T) {
-	tg := startTestGate(t, advPolicy)
-	apv := advEnableMPA(t, tg)
-	const secret = "PAGER-7731 postmortem: do not run on db"
-	r := advCreate(t, tg, "bob", "kill 1", 0)
-	apv.reject(t, r.ID, secret)
+	tg, apv, r := bobsRejected(t)
 
 	_, stderr, st := tg.run(t, "alice", tg.alice, "mpa requests run "+r.ID)
-	if strings.Contains(stderr, secret) || strings.Contains(stderr, "carol") || strings.Contains(stderr, "bob") {
+	if strings.Contains(stderr, rejectComment) || strings.Contains(stderr, "carol") || strings.Contains(stderr, "bob") {
 		t.Errorf("alice releasing bob's rejected request reads %q: the request leaks", stderr)
 	}
 	const none = "req-00000000ff"
@@ -54,9 +65,9 @@ func TestReviewReleaseOfOthersRejectedRequestTellsNothing(t *testing.T) {
 
 	// The requester still hears it, so the checks above can fail.
 	own := advCreate(t, tg, "alice", "kill 1", 0)
-	apv.reject(t, own.ID, secret)
+	apv.reject(t, own.ID, rejectComment)
 	_, stderr, st = tg.run(t, "alice", tg.alice, "mpa requests run "+own.ID)
-	if st != ExitRejected || !strings.Contains(stderr, secret) {
+	if st != ExitRejected || !strings.Contains(stderr, rejectComment) {
 		t.Errorf("alice releasing her own rejected request: status %d, %q; want %d and the comment", st, stderr, ExitRejected)
 	}
 }
@@ -140,18 +151,14 @@ func (*testSSHContext) SetValue(_, _ any)             {}
 // was rejected, by whom, with the comment, and exited with the rejected
 // status.
 func TestReviewReleaseTellsRejectionToRequesterOnly(t *testing.T) {
-	tg := startTestGate(t, advPolicy)
-	apv := advEnableMPA(t, tg)
-	const secret = "PAGER-7731 postmortem: do not run on db"
-	r := advCreate(t, tg, "bob", "kill 1", 0)
-	apv.reject(t, r.ID, secret)
+	tg, _, r := bobsRejected(t)
 	release := func(user string) (string, int) {
 		s := &releaseSession{ctx: &testSSHContext{Context: t.Context()}}
 		code := tg.gate.release(s, Identity{User: user, Remote: "[::1]:1"}, r.ID)
 		return s.stderr.String(), code
 	}
 	stderr, code := release("alice")
-	if strings.Contains(stderr, secret) || strings.Contains(stderr, "carol") || code == ExitRejected {
+	if strings.Contains(stderr, rejectComment) || strings.Contains(stderr, "carol") || code == ExitRejected {
 		t.Errorf("alice releasing bob's rejected request: status %d, %q; the rejection leaks", code, stderr)
 	}
 	if code == 0 {
@@ -159,7 +166,7 @@ func TestReviewReleaseTellsRejectionToRequesterOnly(t *testing.T) {
 	}
 	// bob, its requester, is told, so the check above can fail.
 	stderr, code = release("bob")
-	if code != ExitRejected || !strings.Contains(stderr, secret) {
+	if code != ExitRejected || !strings.Contains(stderr, rejectComment) {
 		t.Errorf("bob releasing his rejected request: status %d, %q; want %d and the comment", code, stderr, ExitRejected)
 	}
 }
