@@ -34,9 +34,8 @@ func newGate(t *testing.T) *gate {
 	t.Helper()
 	f := svctest.New(t, "bob", "carol")
 	st, log := f.Store, f.Log
-	ctx, cancel := context.WithCancel(context.Background())
 	g := &gate{
-		Fixture: f, t: t, ctx: ctx,
+		Fixture: f, t: t, ctx: context.Background(),
 		m:    New(),
 		seen: make(chan mpa.Change, 1024),
 	}
@@ -45,28 +44,14 @@ func newGate(t *testing.T) *gate {
 	// change the test makes right after newGate returns would be committed
 	// before the subscription and never counted (the wait for it would
 	// then hang).
-	followed := make(chan error, 1)
 	subscribed := make(chan struct{})
 	g.m.seeded = func() { close(subscribed) }
-	go func() { followed <- g.m.Follow(ctx, st, g.Svc) }()
-	select {
-	case <-subscribed:
-	case err := <-followed:
-		t.Fatalf("Follow ended before it subscribed: %v", err)
-	case <-time.After(mpatest.Bound):
-		t.Fatalf("gave up after %v waiting for Follow to subscribe", mpatest.Bound)
-	}
+	svctest.Follow(t, g.ctx, "Metrics.Follow", subscribed, func(ctx context.Context) error { return g.m.Follow(ctx, st, g.Svc) })
 	health := func(ctx context.Context) error {
 		return st.View(ctx, func(tx mpa.Tx) error { _, err := tx.GetSettings(); return err })
 	}
 	g.srv = httptest.NewServer(g.m.Handler(health, log))
-	t.Cleanup(func() {
-		g.srv.Close()
-		cancel()
-		if err := mpatest.Recv(t, followed, "Follow to end with its context"); err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("Follow = %v; want it to end with its context or the store", err)
-		}
-	})
+	t.Cleanup(g.srv.Close) // before Follow stops
 	return g
 }
 

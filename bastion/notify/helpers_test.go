@@ -2,13 +2,10 @@ package notify
 
 import (
 	"context"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/keyturn/keyturn/bastion/internal/svctest"
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
 
 // gate is the shared fixture with approvers bob and carol, and the context
@@ -85,27 +82,7 @@ func (g *gate) runNotifier(n *Notifier) {
 // called or the test ends; it returns once n follows the store.
 func (g *gate) startNotifier(n *Notifier, st mpa.Store) (stop func()) {
 	g.t.Helper()
-	ctx, cancel := context.WithCancel(g.ctx)
 	ready := make(chan struct{})
 	n.ready = func() { close(ready) }
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx, st, g.Svc) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		g.t.Fatalf("notifier Run = %v before it followed the store", err)
-	case <-time.After(mpatest.Bound):
-		g.t.Fatalf("gave up after %v waiting for the notifier to follow the store", mpatest.Bound)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := mpatest.Recv(g.t, done, "the notifier to end with its context"); err != nil && err != context.Canceled {
-				g.t.Errorf("notifier Run = %v", err)
-			}
-		})
-	}
-	g.t.Cleanup(stop)
-	return stop
+	return svctest.Follow(g.t, g.ctx, "the notifier's Run", ready, func(ctx context.Context) error { return n.Run(ctx, st, g.Svc) })
 }
