@@ -37,18 +37,14 @@ func (v *validator) checkUserCAs(c *Config) {
 			v.errorf(v.at("user_ca_keys_file"), "user_ca_keys_file: %v", err)
 		}
 		n := 0
-		for i, line := range strings.Split(string(data), "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" || line[0] == '#' {
-				continue
-			}
-			key, err := parseCAKey([]byte(line))
+		for i, line := range krl.KeyLines(data) {
+			key, err := parseCAKey(line)
 			if err != nil {
-				v.errorf(v.at("user_ca_keys_file"), "user_ca_keys_file: %s:%d: %v", c.UserCAKeysFile, i+1, err)
+				v.errorf(v.at("user_ca_keys_file"), "user_ca_keys_file: %s:%d: %v", c.UserCAKeysFile, i, err)
 				continue
 			}
 			n++
-			c.userCAs = append(c.userCAs, parsedKey{key: key, source: fmt.Sprintf("%s:%d", c.UserCAKeysFile, i+1), field: "user_ca_keys_file"})
+			c.userCAs = append(c.userCAs, parsedKey{key: key, source: fmt.Sprintf("%s:%d", c.UserCAKeysFile, i), field: "user_ca_keys_file"})
 		}
 		if err == nil && n == 0 {
 			v.errorf(v.at("user_ca_keys_file"), "user_ca_keys_file: %s holds no keys", c.UserCAKeysFile)

@@ -142,3 +142,30 @@ users: [{name: alice, roles: [admin]}]
 		t.Errorf("Parse error = %v; want a certificate refused as a CA key", err)
 	}
 }
+
+// A bad line of an authorized_keys file or of user_ca_keys_file is named
+// by its line in the file, the comment and blank lines before it counted.
+func TestKeyFileErrorsNameTheLine(t *testing.T) {
+	dir := t.TempDir()
+	_, good := newPub(t)
+	for _, name := range []string{"alice.keys", "cas"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("# keys\n\n"+good+"\nnot a key\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := Parse(filepath.Join(dir, "keyturn.yaml"), []byte(`
+user_ca_keys_file: cas
+users:
+  - name: alice
+    roles: [admin]
+    authorized_keys: alice.keys
+`+certTargets))
+	if err == nil {
+		t.Fatal("Parse with a bad key line in each file = nil error")
+	}
+	for _, want := range []string{filepath.Join(dir, "alice.keys") + ":4: ", filepath.Join(dir, "cas") + ":4: "} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse error %q; want it to name %q", err, want)
+		}
+	}
+}

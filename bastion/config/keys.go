@@ -6,6 +6,8 @@ import (
 	"os"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/krl"
 )
 
 type parsedKey struct {
@@ -20,19 +22,15 @@ func readAuthorizedKeys(path string) ([]parsedKey, error) {
 		return nil, err
 	}
 	var keys []parsedKey
-	for n, line := range bytes.Split(data, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
+	for n, line := range krl.KeyLines(data) {
 		key, _, options, _, err := gossh.ParseAuthorizedKey(line)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n+1, err)
+			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
 		}
 		if len(options) > 0 {
-			return nil, fmt.Errorf("%s:%d: %s", path, n+1, errKeyOptions)
+			return nil, fmt.Errorf("%s:%d: %s", path, n, errKeyOptions)
 		}
-		keys = append(keys, parsedKey{key: key, source: fmt.Sprintf("%s:%d", path, n+1)})
+		keys = append(keys, parsedKey{key: key, source: fmt.Sprintf("%s:%d", path, n)})
 	}
 	return keys, nil
 }

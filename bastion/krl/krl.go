@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -99,18 +100,33 @@ func Parse(data []byte) (*List, error) {
 
 func parseKeyList(data []byte) (*List, error) {
 	l := newList()
-	for n, line := range bytes.Split(data, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
+	for n, line := range KeyLines(data) {
 		key, _, _, _, err := gossh.ParseAuthorizedKey(line)
 		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: %v", ErrFormat, n+1, err)
+			return nil, fmt.Errorf("%w: line %d: %v", ErrFormat, n, err)
 		}
 		l.keys[string(plain(key).Marshal())] = true
 	}
 	return l, nil
+}
+
+// KeyLines yields the lines of a list of public keys in the text form
+// sshd reads (a plain RevokedKeys, authorized_keys, TrustedUserCAKeys),
+// each trimmed of white space and with its number counted from 1; blank
+// lines and lines starting with '#' are skipped. What a line must hold is
+// the caller's to check.
+func KeyLines(data []byte) iter.Seq2[int, []byte] {
+	return func(yield func(int, []byte) bool) {
+		for i, line := range bytes.Split(data, []byte("\n")) {
+			line = bytes.TrimSpace(line)
+			if len(line) == 0 || line[0] == '#' {
+				continue
+			}
+			if !yield(i+1, line) {
+				return
+			}
+		}
+	}
 }
 
 // plain returns the key a certificate certifies, or key itself.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -204,4 +206,25 @@ func FuzzParse(f *testing.F) {
 		l.Revoked(key)
 		l.Revoked(key.(*gossh.Certificate).Key)
 	})
+}
+
+// KeyLines numbers the lines as the file does, counting the blank and
+// comment lines it skips, trims each line (a CRLF file's too), and stops
+// when the caller does.
+func TestKeyLines(t *testing.T) {
+	data := []byte("# revoked\r\n\r\n  ssh-ed25519 AAAA one  \r\n\t#indented comment\nssh-ed25519 BBBB two\n\n")
+	var got []string
+	for n, line := range KeyLines(data) {
+		got = append(got, fmt.Sprintf("%d:%s", n, line))
+	}
+	want := []string{"3:ssh-ed25519 AAAA one", "5:ssh-ed25519 BBBB two"}
+	if !slices.Equal(got, want) {
+		t.Errorf("KeyLines = %q; want %q", got, want)
+	}
+	for n := range KeyLines(data) {
+		if n != 3 {
+			t.Errorf("first line %d; want 3", n)
+		}
+		break
+	}
 }
