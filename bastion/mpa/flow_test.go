@@ -9,9 +9,7 @@ import (
 )
 
 func TestFullFlow(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol", "alice")
-	r := e.create("alice", 2)
+	e, r := newPending(t, 2, "bob", "carol", "alice")
 	if r.Status != mpa.StatusPending || len(r.ID) != len("req-")+10 {
 		t.Fatalf("created %+v", r)
 	}

@@ -159,6 +159,15 @@ func (e *env) create(requester string, quorum int) mpa.Request {
 	return r
 }
 
+// newPending is the start most flow tests share: an env with approvers
+// registered and alice's command request waiting for quorum approvals.
+func newPending(t testing.TB, quorum int, approvers ...string) (*env, mpa.Request) {
+	t.Helper()
+	e := newEnv(t, mpa.Options{})
+	e.register(approvers...)
+	return e, e.create("alice", quorum)
+}
+
 func (e *env) approve(id, user string) (mpa.Request, error) {
 	e.t.Helper()
 	return e.svc.Approve(e.ctx, id, user, mpa.VoteInput{Code: e.code(user)})

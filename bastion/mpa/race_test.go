@@ -48,9 +48,7 @@ func TestConcurrentApprovals(t *testing.T) {
 // exactly one wins.
 func TestConcurrentBeginExecution(t *testing.T) {
 	const n = 32
-	e := newEnv(t, mpa.Options{})
-	e.register("bob")
-	r := e.create("alice", 1)
+	e, r := newPending(t, 1, "bob")
 	e.mustApprove(r.ID, "bob")
 
 	// Two Services on one store stand in for two gates.

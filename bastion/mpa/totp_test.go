@@ -12,9 +12,7 @@ import (
 )
 
 func TestReplayedCodeRefused(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol")
-	r1 := e.create("alice", 2)
+	e, r1 := newPending(t, 2, "bob", "carol")
 	r2 := e.create("alice", 2)
 
 	code := e.code("bob")

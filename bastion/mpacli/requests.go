@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -159,13 +160,9 @@ func runRequestsCreate(c *call, args []string) int {
 		c.errorf("encode decision: %v", err)
 		return ExitFailure
 	}
-	refs := make([]mpa.ActionRef, len(d.Actions))
-	for i, a := range d.Actions {
-		refs[i] = mpa.ActionRef{Name: a.Name, Service: a.Service}
-	}
 	r, err := c.env.Service.Create(c.ctx, mpa.NewRequest{
 		Kind:              mpa.KindCommand,
-		Actions:           refs,
+		Actions:           mpawords.Actions(d.Actions),
 		Target:            *target,
 		Command:           line,
 		Why:               why,
@@ -173,7 +170,7 @@ func runRequestsCreate(c *call, args []string) int {
 		RequesterCert:     c.env.Cert,
 		Reason:            *reason,
 		RequiredApprovals: d.Quorum,
-		Rules:             mpaRules(d.Approvers),
+		Rules:             mpawords.Rules(d.Approvers),
 		PendingTTL:        d.PendingTTL,
 		ApprovalTTL:       d.ApprovalTTL,
 	})
