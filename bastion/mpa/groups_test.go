@@ -317,15 +317,7 @@ func TestConcurrentGroupApprovals(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	ok := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, mpa.ErrNotPending):
-			t.Errorf("%s: %v", users[i], err)
-		}
-	}
+	ok := succeeded(t, users, errs, mpa.ErrNotPending)
 	got := e.approvedOnce(r.ID, ok)
 	// The approving vote met both lines: at least four storage and four
 	// security members, each counted once.
