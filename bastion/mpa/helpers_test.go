@@ -150,6 +150,30 @@ func (e *env) create(requester string, quorum int) mpa.Request {
 	return r
 }
 
+// events is the audit events f selects, in chain order, or fails the
+// test.
+func (e *env) events(f audit.Filter) []audit.Event {
+	e.t.Helper()
+	var out []audit.Event
+	for ev, err := range e.svc.AuditEvents(e.ctx, f) {
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// kinds counts the audit events f selects by kind.
+func (e *env) kinds(f audit.Filter) map[string]int {
+	e.t.Helper()
+	n := map[string]int{}
+	for _, ev := range e.events(f) {
+		n[ev.Kind]++
+	}
+	return n
+}
+
 // succeeded counts the tries of a race that succeeded (a nil error in
 // errs) and fails t for every try that lost any other way than with one
 // of losses; names[i] names try i in the message.
@@ -217,16 +241,7 @@ func (e *env) approvedOnce(id string, want int) mpa.Request {
 		}
 		seen[v.Approver] = true
 	}
-	approved := 0
-	for ev, err := range e.svc.AuditEvents(e.ctx, audit.Filter{Request: id}) {
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if ev.Kind == "request.approved" {
-			approved++
-		}
-	}
-	if approved != 1 {
+	if approved := e.kinds(audit.Filter{Request: id})["request.approved"]; approved != 1 {
 		e.t.Fatalf("%d request.approved events; want 1", approved)
 	}
 	e.verifyAudit()

@@ -163,20 +163,32 @@ func changes(ctx context.Context, t *testing.T, st mpa.Store) <-chan mpa.Change 
 // next returns the next change that is not a resync, or fails.
 func next(t *testing.T, ch <-chan mpa.Change) mpa.Change {
 	t.Helper()
+	var got mpa.Change
+	readUntil(t, ch, "a change", func(c mpa.Change, open bool) bool {
+		if !open {
+			t.Fatal("change feed closed")
+		}
+		got = c
+		return c.Kind != mpa.ChangeResync
+	})
+	return got
+}
+
+// readUntil reads ch until done, told each change and whether the feed
+// is still open, says so; it fails t if wait passes first, saying what
+// it waited for.
+func readUntil(t *testing.T, ch <-chan mpa.Change, what string, done func(c mpa.Change, open bool) bool) {
+	t.Helper()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {
-		case c, ok := <-ch:
-			if !ok {
-				t.Fatal("change feed closed")
+		case c, open := <-ch:
+			if done(c, open) {
+				return
 			}
-			if c.Kind == mpa.ChangeResync {
-				continue
-			}
-			return c
 		case <-timer.C:
-			t.Fatalf("no change within %s", wait)
+			t.Fatalf("no %s within %s", what, wait)
 		}
 	}
 }
@@ -566,18 +578,7 @@ func testChangesEnd(t *testing.T, b Backend) {
 	ch := changes(ctx, t, st)
 	put(t, st, req("req-1", mpa.StatusPending)) // queued, never read
 	cancel()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		select {
-		case _, ok := <-ch:
-			if !ok {
-				return
-			}
-		case <-timer.C:
-			t.Fatalf("feed not closed %s after its context ended", wait)
-		}
-	}
+	readUntil(t, ch, "end of the feed after its context ended", func(_ mpa.Change, open bool) bool { return !open })
 }
 
 // After a gap (a lost watch whose history was compacted) the feed says
@@ -601,27 +602,16 @@ func testResync(t *testing.T, b Backend) {
 		}
 		compact()
 	})
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
 	// Changes the feed had before the gap may come first; then the resync.
-	for resynced := false; !resynced; {
-		select {
-		case c, ok := <-ch:
-			if !ok {
-				t.Fatal("feed closed after a gap; want a resync")
-			}
-			switch c.Kind {
-			case mpa.ChangeResync:
-				resynced = true
-			case mpa.ChangeRequest:
-				if !strings.HasPrefix(c.Request.ID, "req-gap-") {
-					t.Fatalf("change %s before the resync", c.Request.ID)
-				}
-			}
-		case <-timer.C:
-			t.Fatalf("no resync within %s of a gap", wait)
+	readUntil(t, ch, "resync after a gap", func(c mpa.Change, open bool) bool {
+		if !open {
+			t.Fatal("feed closed after a gap; want a resync")
 		}
-	}
+		if c.Kind == mpa.ChangeRequest && !strings.HasPrefix(c.Request.ID, "req-gap-") {
+			t.Fatalf("change %s before the resync", c.Request.ID)
+		}
+		return c.Kind == mpa.ChangeResync
+	})
 	// A reader re-reads on resync: everything written in the gap is there.
 	view(ctx, t, st, func(tx mpa.Tx) error {
 		if got := len(ids(t, tx)); got != 6 {
