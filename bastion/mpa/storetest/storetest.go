@@ -77,6 +77,13 @@ func Run(t *testing.T, b Backend) {
 	}
 }
 
+// twoHandles opens two handles on one fresh data set, as two gates
+// sharing a store have.
+func twoHandles(t *testing.T, b Backend) (mpa.Store, mpa.Store) {
+	open := b.New(t)
+	return open(), open()
+}
+
 func ctxFor(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
 	t.Cleanup(cancel)
@@ -297,8 +304,7 @@ func testNotFound(t *testing.T, b Backend) {
 
 // A View sees one snapshot: a commit made while it runs is invisible to it.
 func testSnapshotIsolation(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	put(t, st, req("req-a", mpa.StatusPending))
 	read, committed := make(chan struct{}), make(chan error, 1)
 	go func() {
@@ -363,8 +369,7 @@ func interleave(t *testing.T, a, b mpa.Store, first, second func(tx mpa.Tx) erro
 
 // Two gates increment the same counter; neither increment is lost.
 func testLostUpdate(t *testing.T, b Backend) {
-	open := b.New(t)
-	a, other := open(), open()
+	a, other := twoHandles(t, b)
 	update(ctxFor(t), t, a, func(tx mpa.Tx) error {
 		return tx.PutApprover(mpa.Approver{Name: "bob", Status: mpa.Registered})
 	})
@@ -401,8 +406,7 @@ func testLostUpdate(t *testing.T, b Backend) {
 // Two requests where at most one may be released: each transaction reads
 // both and releases one. Serializable execution releases exactly one.
 func testWriteSkew(t *testing.T, b Backend) {
-	open := b.New(t)
-	a, other := open(), open()
+	a, other := twoHandles(t, b)
 	put(t, a, req("req-x", mpa.StatusApproved), req("req-y", mpa.StatusApproved))
 	release := func(id string) func(tx mpa.Tx) error {
 		return func(tx mpa.Tx) error {
@@ -437,8 +441,7 @@ func testWriteSkew(t *testing.T, b Backend) {
 // The same through a scan: each transaction creates a request only if the
 // scan finds none. A prefix read must conflict with an insert under it.
 func testPhantom(t *testing.T, b Backend) {
-	open := b.New(t)
-	a, other := open(), open()
+	a, other := twoHandles(t, b)
 	createIfNone := func(id string) func(tx mpa.Tx) error {
 		return func(tx mpa.Tx) error {
 			for _, err := range tx.Requests() {
@@ -460,8 +463,7 @@ func testPhantom(t *testing.T, b Backend) {
 }
 
 func testAbortPublishesNothing(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx, cancel := context.WithCancel(ctxFor(t))
 	defer cancel()
 	ch := changes(ctx, t, other)
@@ -491,8 +493,7 @@ func testAbortPublishesNothing(t *testing.T, b Backend) {
 // Changes come in commit order; one transaction's changes share a
 // revision and arrive together; every handle sees the same sequence.
 func testChangeOrder(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx, cancel := context.WithCancel(ctxFor(t))
 	defer cancel()
 	mine := changes(ctx, t, st)
@@ -558,8 +559,7 @@ func testChangeOrder(t *testing.T, b Backend) {
 
 // A change committed right after Changes returns is delivered.
 func testLiveOnReturn(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	for i := range 25 {
 		ctx, cancel := context.WithCancel(ctxFor(t))
 		ch := changes(ctx, t, st)
@@ -587,8 +587,7 @@ func testResync(t *testing.T, b Backend) {
 	if b.Gap == nil {
 		t.Skip("backend's change feed has no gaps")
 	}
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx, cancel := context.WithCancel(ctxFor(t))
 	defer cancel()
 	ch := changes(ctx, t, st)
@@ -673,8 +672,7 @@ func testRetention(t *testing.T, b Backend) {
 // An update_policy request carries the whole policy text: a transaction
 // of 1 MiB must commit and read back intact.
 func testLargeTransaction(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	// 1 MiB of policy text less room for the request's other fields.
 	// (Characters JSON must escape would make the record larger than the
 	// text: in-memory Badger refuses values over 1 MiB.)
@@ -881,8 +879,7 @@ func testAuditFrom(t *testing.T, b Backend) {
 }
 
 func testMembership(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx := ctxFor(t)
 	m, err := st.Join(ctx, "gate-a")
 	if err != nil {
@@ -947,8 +944,7 @@ func testLeaseLoss(t *testing.T, b Backend) {
 	if b.LoseLease == nil {
 		t.Skip("backend has no leases")
 	}
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx := ctxFor(t)
 	m, err := st.Join(ctx, "gate-a")
 	if err != nil {
@@ -971,8 +967,7 @@ func testLeaseLoss(t *testing.T, b Backend) {
 // Leadership passes on Resign, and the fence stops the old leader's
 // transactions once it has.
 func testLeaderHandover(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx := ctxFor(t)
 	la, err := st.Campaign(ctx, "webhooks", "gate-a")
 	if err != nil {
@@ -1038,8 +1033,7 @@ func testLeaderHandover(t *testing.T, b Backend) {
 // status changes in the same transaction, and a scan of it conflicts with
 // a request leaving it.
 func testLiveIndex(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	put(t, st, req("req-a", mpa.StatusPending), req("req-b", mpa.StatusApproved),
 		req("req-c", mpa.StatusCompleted), req("req-d", mpa.StatusExecuting))
 	live := func(tx mpa.Tx) string {
