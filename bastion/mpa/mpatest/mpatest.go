@@ -1,8 +1,8 @@
 // Package mpatest holds what tests of the approval service and its clients
 // share: a clock tests move by hand, TOTP codes from the real oathtool
 // binary, so the codes under test come from an authenticator the code under
-// test did not write, and approvers registered with those codes
-// ([Register]).
+// test did not write, approvers registered with those codes ([Register]),
+// and tries run at once ([Race]).
 package mpatest
 
 import (

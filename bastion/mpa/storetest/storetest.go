@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
 
 // Backend opens the store under test.
@@ -709,17 +710,11 @@ func testConcurrentRecords(t *testing.T, b Backend) {
 	open := b.New(t)
 	handles := []mpa.Store{open(), open()}
 	const n = 500
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Go(func() {
-			_, err := appendOne(ctxFor(t), handles[i%2], event("record", i))
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	errs := mpatest.Race(n, func(i int) error {
+		_, err := appendOne(ctxFor(t), handles[i%2], event("record", i))
+		return err
+	})
+	for _, err := range errs {
 		if err != nil {
 			t.Fatalf("record: %v", err)
 		}
