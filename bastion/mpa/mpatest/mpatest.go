@@ -2,7 +2,8 @@
 // share: a clock tests move by hand, TOTP codes from the real oathtool
 // binary, so the codes under test come from an authenticator the code under
 // test did not write, approvers registered with those codes ([Register]),
-// and tries run at once ([Race]).
+// tries run at once ([Race]) and a released run ended with its output kept
+// ([FinishWithOutput]).
 package mpatest
 
 import (
