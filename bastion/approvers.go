@@ -79,19 +79,6 @@ func groupHas(n int) string {
 	return fmt.Sprintf("it has only %d users with the approver role", n)
 }
 
-// mpaRules turns the decision's approvers rules into the request's.
-func mpaRules(rules []policy.ApproverRule) []mpa.GroupRule {
-	var out []mpa.GroupRule
-	for _, r := range rules {
-		g := mpa.GroupRule{Action: r.Action}
-		for _, l := range r.Lines {
-			g.Lines = append(g.Lines, mpa.GroupLine{Group: l.Group, Count: l.Count})
-		}
-		out = append(out, g)
-	}
-	return out
-}
-
 // rulesText says who must approve: "delete_snapshot: 1 from storage and
 // 1 from security".
 func rulesText(rules []mpa.GroupRule) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/guard"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -76,7 +77,7 @@ func TestObservedDecisionCarriesApprovers(t *testing.T) {
 	if len(d.Approvers) != 1 || d.Approvers[0].Action != "kill_process" || d.Approvers[0].Lines[0].Group != "oncall-db" {
 		t.Fatalf("approvers %+v; want kill_process's oncall-db rule", d.Approvers)
 	}
-	rules := mpaRules(d.Approvers)
+	rules := mpawords.Rules(d.Approvers)
 	if len(rules) != 1 || rules[0].Lines[0].Group != "oncall-db" || rules[0].Lines[0].Count != 1 {
 		t.Fatalf("request rules %+v", rules)
 	}

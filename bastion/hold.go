@@ -87,7 +87,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 	}
 	req, err := g.mpa.Create(ctx, mpa.NewRequest{
 		Kind:              mpa.KindCommand,
-		Actions:           mpaActions(d.Actions),
+		Actions:           mpawords.Actions(d.Actions),
 		Target:            id.Target,
 		Command:           s.RawCommand(),
 		Why:               why,
@@ -95,7 +95,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		RequesterCert:     certLine(id.Cert),
 		Reason:            reason,
 		RequiredApprovals: d.Quorum,
-		Rules:             mpaRules(d.Approvers),
+		Rules:             mpawords.Rules(d.Approvers),
 		PendingTTL:        d.PendingTTL,
 		ApprovalTTL:       d.ApprovalTTL,
 		PTY:               pty,
@@ -299,14 +299,6 @@ func unresolved(d policy.Decision) bool {
 		}
 	}
 	return false
-}
-
-func mpaActions(refs []policy.ActionRef) []mpa.ActionRef {
-	out := make([]mpa.ActionRef, len(refs))
-	for i, r := range refs {
-		out[i] = mpa.ActionRef{Name: r.Name, Service: r.Service}
-	}
-	return out
 }
 
 func envValue(env []string, key string) string {

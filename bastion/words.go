@@ -126,7 +126,7 @@ func (g *Gate) neverApproved(ctx context.Context, requester string, d policy.Dec
 	}
 	n := eligibleApprovers(g.cfg, approvers, requester)
 	if n >= d.Quorum {
-		short, err := g.mpa.GroupShortfall(ctx, requester, mpaActions(d.Actions), mpaRules(d.Approvers))
+		short, err := g.mpa.GroupShortfall(ctx, requester, mpawords.Actions(d.Actions), mpawords.Rules(d.Approvers))
 		if err != nil {
 			g.log.Error("check approver groups", "err", err)
 			return ""

@@ -83,14 +83,7 @@ func (f *fixture) step() { f.clock.Advance(30 * time.Second) }
 func (f *fixture) register(users ...string) {
 	f.t.Helper()
 	for _, u := range users {
-		reg, err := f.svc.InitiateRegistration(f.ctx, u, false)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		f.secrets[u] = reg.Secret
-		if _, _, err := f.svc.CompleteRegistration(f.ctx, u, f.code(u)); err != nil {
-			f.t.Fatal(err)
-		}
+		f.secrets[u] = mpatest.Register(f.t, f.ctx, f.svc, u, f.clock.Now())
 	}
 	f.step()
 }

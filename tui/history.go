@@ -85,11 +85,10 @@ func (h historyModel) view(s *shared, spec filterSpec) string {
 		}
 		return strings.Join(append(lines, st.dim.Render(msg)), "\n")
 	}
-	page := max(1, s.body-1)
 	cur := h.cursor(rows)
-	top := cur / page * page
+	top, end, where := pageAround(len(rows), s.body, cur)
 	now := s.now()
-	for i := top; i < min(len(rows), top+page); i++ {
+	for i := top; i < end; i++ {
 		r := rows[i]
 		exit := "-"
 		if r.Execution != nil && !r.Execution.End.IsZero() {
@@ -108,9 +107,8 @@ func (h historyModel) view(s *shared, spec filterSpec) string {
 		}
 		lines = append(lines, line)
 	}
-	if len(rows) > page {
-		note := fmt.Sprintf("%d-%d of %d", top+1, min(len(rows), top+page), len(rows))
-		lines[0] = header(s, cols, note)
+	if where != "" {
+		lines[0] = header(s, cols, where)
 	}
 	return strings.Join(lines, "\n")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
 
 // releasedKill has bob and carol approve alice's kill on web-1 and
@@ -33,16 +34,10 @@ func (f *fixture) releasedKill() mpa.Request {
 func TestDetailShowsOutput(t *testing.T) {
 	f := newFixture(t)
 	r := f.releasedKill()
-	rec := mpa.NewOutputRecorder(r.ID, 0, f.clock.Now)
-	fmt.Fprint(rec.Stdout(), "killed 4242\n")
-	fmt.Fprint(rec.Stderr(), "\x1b]0;owned\x07 title\n")
-	out := rec.Output()
-	if err := f.svc.SaveOutput(f.ctx, r.ID, out); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.svc.FinishExecution(f.ctx, r.ID, mpa.ExecResult{OutputBytes: out.TotalBytes, OutputSHA256: out.TotalSHA256}); err != nil {
-		t.Fatal(err)
-	}
+	mpatest.FinishWithOutput(t, f.ctx, f.svc, r.ID, f.clock.Now, func(rec *mpa.OutputRecorder) {
+		fmt.Fprint(rec.Stdout(), "killed 4242\n")
+		fmt.Fprint(rec.Stderr(), "\x1b]0;owned\x07 title\n")
+	})
 	tm := f.console(t, Viewer{Name: "bob", Approver: true}, "0 pending")
 	keys(tm, tea.KeyTab)
 	waitFor(t, tm, "completed")

@@ -206,7 +206,6 @@ var queueDrop = []int{5, 4, 3}
 // view draws the queue: a header and a page of rows around the cursor.
 func (q queueModel) view(s *shared, spec filterSpec) string {
 	rows := q.rows(s, spec)
-	h := s.body
 	st, viewer := s.st, s.viewer
 	cols := layout(queueCols, s.width, queueDrop)
 	lines := []string{header(s, cols, "")}
@@ -221,12 +220,11 @@ func (q queueModel) view(s *shared, spec filterSpec) string {
 		lines = append(lines, st.dim.Render(msg))
 		return strings.Join(lines, "\n")
 	}
-	page := max(1, h-1)
 	cur := q.cursor(s, rows)
-	top := cur / page * page
+	top, end, where := pageAround(len(rows), s.body, cur)
 	now := s.now()
 	ownShown, notForMe := false, false
-	for i := top; i < min(len(rows), top+page); i++ {
+	for i := top; i < end; i++ {
 		r := rows[i]
 		mark := " "
 		if r.Requester == viewer.Name && viewer.Approver {
@@ -262,14 +260,27 @@ func (q queueModel) view(s *shared, spec filterSpec) string {
 	if notForMe {
 		notes = append(notes, "- needs other groups than yours")
 	}
-	if len(rows) > page {
-		notes = append(notes, fmt.Sprintf("%d-%d of %d", top+1, min(len(rows), top+page), len(rows)))
+	if where != "" {
+		notes = append(notes, where)
 	}
 	if len(notes) > 0 {
 		note := strings.Join(notes, " · ")
 		lines[0] = header(s, cols, note)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// pageAround is the page of a list of n rows that holds row cur, on a
+// body lines high less one for the header: rows [top, end), and where,
+// "top-end of n" for the header when the rows do not fit on one page.
+func pageAround(n, body, cur int) (top, end int, where string) {
+	page := max(1, body-1)
+	top = cur / page * page
+	end = min(n, top+page)
+	if n > page {
+		where = fmt.Sprintf("%d-%d of %d", top+1, end, n)
+	}
+	return top, end, where
 }
 
 // actionNames joins a request's action names ("kill_process").

@@ -14,9 +14,7 @@ import (
 // restarted (a new Service on the same store) still refuses the approver,
 // even with a good code.
 func TestAdversarialLockoutSurvivesRestart(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol")
-	r := e.create("alice", 2)
+	e, r := newPending(t, 2, "bob", "carol")
 	for i := 0; i < 5; i++ {
 		if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: "000000"}); err == nil {
 			t.Fatal("a bad code was accepted")
@@ -97,9 +95,7 @@ func TestAdversarialReregistrationNeedsOthers(t *testing.T) {
 // A consent that lapsed (valid-before passed) does not count towards the
 // quorum, and a valid-before in the past is refused.
 func TestAdversarialLapsedApprovalDoesNotCount(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol", "dave")
-	r := e.create("alice", 2)
+	e, r := newPending(t, 2, "bob", "carol", "dave")
 	past := e.clock.Now().Add(-time.Second)
 	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.code("bob"), ValidBefore: past}); !errors.Is(err, mpa.ErrInvalid) {
 		t.Fatalf("valid-before in the past: %v; want ErrInvalid", err)
@@ -119,9 +115,7 @@ func TestAdversarialLapsedApprovalDoesNotCount(t *testing.T) {
 // A lapsed valid-before neither counts towards quorum nor cuts short the
 // approval that a live quorum gives.
 func TestAdversarialLapsedApprovalDoesNotExpireLiveQuorum(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol", "dave")
-	r := e.create("alice", 2)
+	e, r := newPending(t, 2, "bob", "carol", "dave")
 	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.code("bob"), ValidBefore: e.clock.Now().Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}

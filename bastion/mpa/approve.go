@@ -54,12 +54,7 @@ func (s *Service) Reject(ctx context.Context, id, approver string, in VoteInput)
 
 func (s *Service) vote(ctx context.Context, id, user string, in VoteInput, approve bool) (Request, error) {
 	var out Request
-	// committed is an error returned after a transaction that must commit
-	// anyway (a failure counter, an expiry), unlike an error from fn,
-	// which aborts it.
-	var committed error
-	err := s.update(ctx, func(tx Tx) error {
-		committed = nil
+	err := s.updateKeep(ctx, func(tx Tx, keep *error) error {
 		now := s.clock()
 		a, err := tx.GetApprover(user)
 		if isNotFound(err) || err == nil && a.Status != Registered {
@@ -73,11 +68,11 @@ func (s *Service) vote(ctx context.Context, id, user string, in VoteInput, appro
 			return err
 		}
 		if err := lockedOut(&a, now); err != nil {
-			committed = err
+			*keep = err
 			return s.auditLocked(tx, &a, "vote", &r)
 		}
 		if r.due(now) {
-			committed = ErrExpired
+			*keep = ErrExpired
 			out = r
 			return s.expireTx(tx, &out)
 		}
@@ -97,10 +92,11 @@ func (s *Service) vote(ctx context.Context, id, user string, in VoteInput, appro
 		}
 		step, err := checkCode(a.Secret, in.Code, a.LastStep, now)
 		if errors.Is(err, ErrBadCode) || errors.Is(err, ErrReplayedCode) {
-			committed = s.failCode(tx, &a, err, "vote", &r)
-			if !errors.Is(committed, ErrBadCode) && !errors.Is(committed, ErrReplayedCode) {
-				return committed // a store error, not the code's verdict
+			failed := s.failCode(tx, &a, err, "vote", &r)
+			if !errors.Is(failed, ErrBadCode) && !errors.Is(failed, ErrReplayedCode) {
+				return failed // a store error, not the code's verdict
 			}
+			*keep = failed
 			return nil
 		}
 		if err != nil {
@@ -120,9 +116,6 @@ func (s *Service) vote(ctx context.Context, id, user string, in VoteInput, appro
 		out = r
 		return nil
 	})
-	if err == nil {
-		err = committed
-	}
 	if err != nil {
 		return Request{}, err
 	}

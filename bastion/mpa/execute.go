@@ -13,19 +13,10 @@ import (
 // becomes Expired and ErrExpired is returned.
 func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request, error) {
 	var out Request
-	var committed error
-	err := s.update(ctx, func(tx Tx) error {
-		committed = nil
-		r, err := tx.GetRequest(id)
-		if err != nil {
+	err := s.updateKeep(ctx, func(tx Tx, keep *error) error {
+		r, err := s.requesterTx(tx, id, user, keep)
+		if err != nil || *keep != nil {
 			return err
-		}
-		if r.Requester != user {
-			return ErrNotRequester
-		}
-		if r.due(s.clock()) {
-			committed = ErrExpired
-			return s.expireTx(tx, &r)
 		}
 		switch r.Status {
 		case StatusApproved:
@@ -45,7 +36,7 @@ func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request,
 		// approvers who hold the role can complete it again.
 		if n := s.countingApprovals(&r, s.clock()); n < r.RequiredApprovals {
 			lost := s.lostApprovals(&r)
-			committed = fmt.Errorf("%w: only %d of %d approvals still count (%s no longer may approve it); it is pending again",
+			*keep = fmt.Errorf("%w: only %d of %d approvals still count (%s no longer may approve it); it is pending again",
 				ErrNotApproved, n, r.RequiredApprovals, strings.Join(lost, ", "))
 			return s.transition(tx, &r, StatusPending, SystemActor, map[string]any{
 				"reason": "approvals no longer count: their casters lost the approver role", "lost": lost,
@@ -56,7 +47,7 @@ func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request,
 		// caster is in the line's group by the groups in force now.
 		if met, lines := s.quorumMet(&r, s.clock()); !met {
 			short := unmet(lines)
-			committed = fmt.Errorf("%w: its approvers rule is no longer met (%s); it is pending again",
+			*keep = fmt.Errorf("%w: its approvers rule is no longer met (%s); it is pending again",
 				ErrNotApproved, strings.Join(short, "; "))
 			return s.transition(tx, &r, StatusPending, SystemActor, map[string]any{
 				"reason": "approvals no longer meet the approvers rule: their casters left its groups",
@@ -73,9 +64,6 @@ func (s *Service) BeginExecution(ctx context.Context, id, user string) (Request,
 		out = r
 		return nil
 	})
-	if err == nil {
-		err = committed
-	}
 	if err != nil {
 		return Request{}, fmt.Errorf("begin execution of %s by %s: %w", id, user, err)
 	}
@@ -180,61 +168,20 @@ func (s *Service) InterruptGone(ctx context.Context) ([]Request, error) {
 	return out, err
 }
 
-// interruptLost is the one pass behind RecoverInterrupted and InterruptGone:
-// it lists the live requests left Executing whose run lost says is lost,
-// then re-reads each in its own transaction and, if it is still Executing
-// and lost still says so, lets mark note why on it and marks it
-// Interrupted with mark's detail. A request that moved on between the two
-// reads is left alone. what names the pass in errors. It returns the
-// requests it marked, also those marked before an error.
+// interruptLost is the pass behind RecoverInterrupted and InterruptGone:
+// it marks Interrupted the requests left Executing whose run lost says is
+// lost, after mark notes why on each; mark's map is the audit detail.
+// what names the pass in errors. It returns the requests it marked, also
+// those marked before an error.
 func (s *Service) interruptLost(ctx context.Context, what string, lost func(Tx, *Execution) (bool, error), mark func(*Request) map[string]any) ([]Request, error) {
-	var ids []string
-	err := s.store.View(ctx, func(tx Tx) error {
-		for r, err := range tx.LiveRequests() {
-			if err != nil {
-				return err
-			}
+	return s.sweep(ctx, what,
+		func(tx Tx, r *Request) (bool, error) {
 			if r.Status != StatusExecuting || r.Execution == nil {
-				continue
+				return false, nil
 			}
-			ok, err := lost(tx, r.Execution)
-			if err != nil {
-				return err
-			}
-			if ok {
-				ids = append(ids, r.ID)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	var out []Request
-	for _, id := range ids {
-		var r Request
-		var changed bool
-		err := s.update(ctx, func(tx Tx) error {
-			var err error
-			changed = false
-			r, err = tx.GetRequest(id)
-			if err != nil || r.Status != StatusExecuting || r.Execution == nil {
-				return err
-			}
-			ok, err := lost(tx, r.Execution)
-			if err != nil || !ok {
-				return err
-			}
-			detail := mark(&r)
-			changed = true
-			return s.transition(tx, &r, StatusInterrupted, SystemActor, detail)
+			return lost(tx, r.Execution)
+		},
+		func(tx Tx, r *Request) error {
+			return s.transition(tx, r, StatusInterrupted, SystemActor, mark(r))
 		})
-		if err != nil && !isNotFound(err) {
-			return out, fmt.Errorf("%s: %s: %w", what, id, err)
-		}
-		if changed {
-			out = append(out, r)
-		}
-	}
-	return out, nil
 }

@@ -21,45 +21,67 @@ func (s *Service) expireTx(tx Tx, r *Request) error {
 // is re-checked in its own transaction, so a vote or release racing the
 // sweep wins or loses cleanly.
 func (s *Service) ExpireDue(ctx context.Context) (int, error) {
-	now := s.clock()
-	var due []string
+	out, err := s.sweep(ctx, "expire due requests",
+		func(_ Tx, r *Request) (bool, error) { return r.due(s.clock()), nil },
+		s.expireTx)
+	for _, r := range out {
+		s.log.Info("mpa request expired", "request", r.ID, "user", r.Requester, "target", r.Target)
+	}
+	return len(out), err
+}
+
+// sweep is the one pass behind ExpireDue, RecoverInterrupted and
+// InterruptGone: it lists the live requests pick selects, then re-reads
+// each in its own transaction and, if pick still selects it, lets change
+// change it there. A request that moved on between the two reads (or is
+// gone) is left alone. what names the pass in errors. It returns the
+// requests it changed, also those changed before an error.
+func (s *Service) sweep(ctx context.Context, what string, pick func(Tx, *Request) (bool, error), change func(Tx, *Request) error) ([]Request, error) {
+	var ids []string
 	err := s.store.View(ctx, func(tx Tx) error {
 		for r, err := range tx.LiveRequests() {
 			if err != nil {
 				return err
 			}
-			if r.due(now) {
-				due = append(due, r.ID)
+			ok, err := pick(tx, &r)
+			if err != nil {
+				return err
+			}
+			if ok {
+				ids = append(ids, r.ID)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("expire due requests: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	n := 0
-	for _, id := range due {
-		var expired bool
+	var out []Request
+	for _, id := range ids {
 		var r Request
+		var changed bool
 		err := s.update(ctx, func(tx Tx) error {
 			var err error
-			expired = false
+			changed = false
 			r, err = tx.GetRequest(id)
-			if err != nil || !r.due(s.clock()) {
+			if err != nil {
 				return err
 			}
-			expired = true
-			return s.expireTx(tx, &r)
+			ok, err := pick(tx, &r)
+			if err != nil || !ok {
+				return err
+			}
+			changed = true
+			return change(tx, &r)
 		})
 		if err != nil && !isNotFound(err) {
-			return n, fmt.Errorf("expire %s: %w", id, err)
+			return out, fmt.Errorf("%s: %s: %w", what, id, err)
 		}
-		if expired {
-			n++
-			s.log.Info("mpa request expired", "request", id, "user", r.Requester, "target", r.Target)
+		if changed {
+			out = append(out, r)
 		}
 	}
-	return n, nil
+	return out, nil
 }
 
 // nextDue returns the earliest expiry among live requests, or zero.

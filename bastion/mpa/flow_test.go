@@ -9,9 +9,7 @@ import (
 )
 
 func TestFullFlow(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol", "alice")
-	r := e.create("alice", 2)
+	e, r := newPending(t, 2, "bob", "carol", "alice")
 	if r.Status != mpa.StatusPending || len(r.ID) != len("req-")+10 {
 		t.Fatalf("created %+v", r)
 	}
@@ -61,10 +59,7 @@ func TestFullFlow(t *testing.T) {
 	e.verifyAudit()
 
 	var kinds []string
-	for ev, err := range e.svc.AuditEvents(e.ctx, audit.Filter{Request: r.ID}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range e.events(audit.Filter{Request: r.ID}) {
 		kinds = append(kinds, ev.Kind)
 	}
 	want := []string{"request.created", "request.approval", "request.approval", "request.approved",

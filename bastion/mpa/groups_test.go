@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
 
 // groupTable is the groups in force, changeable between votes as an
@@ -305,27 +306,15 @@ func TestConcurrentGroupApprovals(t *testing.T) {
 	// Two Services on one store stand in for two gates: their votes race
 	// in the store, not only on one Service's lock.
 	other := mpa.New(e.store, mpa.Options{Now: e.clock.Now, Logger: testLogger(t), Node: "gate-2", InGroup: gt.in})
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, u := range users {
+	errs := mpatest.Race(n, func(i int) error {
 		svc := e.svc
 		if i%3 == 1 {
 			svc = other
 		}
-		wg.Go(func() {
-			_, errs[i] = svc.Approve(e.ctx, r.ID, u, mpa.VoteInput{Code: codes[i]})
-		})
-	}
-	wg.Wait()
-	ok := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, mpa.ErrNotPending):
-			t.Errorf("%s: %v", users[i], err)
-		}
-	}
+		_, err := svc.Approve(e.ctx, r.ID, users[i], mpa.VoteInput{Code: codes[i]})
+		return err
+	})
+	ok := succeeded(t, users, errs, mpa.ErrNotPending)
 	got := e.approvedOnce(r.ID, ok)
 	// The approving vote met both lines: at least four storage and four
 	// security members, each counted once.

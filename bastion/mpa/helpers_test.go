@@ -2,9 +2,11 @@ package mpa_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,18 +120,7 @@ func (e *env) step() { e.clock.Advance(30 * time.Second) }
 func (e *env) register(users ...string) {
 	e.t.Helper()
 	for _, u := range users {
-		reg, err := e.svc.InitiateRegistration(e.ctx, u, false)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		e.secrets[u] = reg.Secret
-		a, held, err := e.svc.CompleteRegistration(e.ctx, u, e.code(u))
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if held != nil || a.Status != mpa.Registered {
-			e.t.Fatalf("register %s: held=%v status=%s", u, held, a.Status)
-		}
+		e.secrets[u] = mpatest.Register(e.t, e.ctx, e.svc, u, e.clock.Now())
 	}
 	e.step()
 }
@@ -157,6 +148,56 @@ func (e *env) create(requester string, quorum int) mpa.Request {
 		e.t.Fatal(err)
 	}
 	return r
+}
+
+// events is the audit events f selects, in chain order, or fails the
+// test.
+func (e *env) events(f audit.Filter) []audit.Event {
+	e.t.Helper()
+	var out []audit.Event
+	for ev, err := range e.svc.AuditEvents(e.ctx, f) {
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// kinds counts the audit events f selects by kind.
+func (e *env) kinds(f audit.Filter) map[string]int {
+	e.t.Helper()
+	n := map[string]int{}
+	for _, ev := range e.events(f) {
+		n[ev.Kind]++
+	}
+	return n
+}
+
+// succeeded counts the tries of a race that succeeded (a nil error in
+// errs) and fails t for every try that lost any other way than with one
+// of losses; names[i] names try i in the message.
+func succeeded(t testing.TB, names []string, errs []error, losses ...error) int {
+	t.Helper()
+	n := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			n++
+		case !slices.ContainsFunc(losses, func(l error) bool { return errors.Is(err, l) }):
+			t.Errorf("%s: %v; want nil or one of %v", names[i], err, losses)
+		}
+	}
+	return n
+}
+
+// newPending is the start most flow tests share: an env with approvers
+// registered and alice's command request waiting for quorum approvals.
+func newPending(t testing.TB, quorum int, approvers ...string) (*env, mpa.Request) {
+	t.Helper()
+	e := newEnv(t, mpa.Options{})
+	e.register(approvers...)
+	return e, e.create("alice", quorum)
 }
 
 func (e *env) approve(id, user string) (mpa.Request, error) {
@@ -200,16 +241,7 @@ func (e *env) approvedOnce(id string, want int) mpa.Request {
 		}
 		seen[v.Approver] = true
 	}
-	approved := 0
-	for ev, err := range e.svc.AuditEvents(e.ctx, audit.Filter{Request: id}) {
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if ev.Kind == "request.approved" {
-			approved++
-		}
-	}
-	if approved != 1 {
+	if approved := e.kinds(audit.Filter{Request: id})["request.approved"]; approved != 1 {
 		e.t.Fatalf("%d request.approved events; want 1", approved)
 	}
 	e.verifyAudit()

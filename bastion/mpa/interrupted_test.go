@@ -10,9 +10,7 @@ import (
 // A run whose target connection was lost ends Interrupted with no exit
 // status, never Completed, and cannot be released again.
 func TestFinishExecutionInterrupted(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol")
-	r := e.create("alice", 1)
+	e, r := newPending(t, 1, "bob", "carol")
 	e.mustApprove(r.ID, "bob")
 	if _, err := e.svc.BeginExecution(e.ctx, r.ID, "alice"); err != nil {
 		t.Fatal(err)

@@ -9,9 +9,7 @@ import (
 )
 
 func TestReject(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol")
-	r := e.create("alice", 2)
+	e, r := newPending(t, 2, "bob", "carol")
 	e.mustApprove(r.ID, "bob")
 	r, err := e.svc.Reject(e.ctx, r.ID, "carol", mpa.VoteInput{Code: e.code("carol"), Comment: "not now"})
 	if err != nil || r.Status != mpa.StatusRejected || len(r.Rejections) != 1 {
@@ -28,9 +26,7 @@ func TestReject(t *testing.T) {
 }
 
 func TestCancelOnlyRequester(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob")
-	r := e.create("alice", 2)
+	e, r := newPending(t, 2, "bob")
 	if _, err := e.svc.Cancel(e.ctx, r.ID, "bob"); !errors.Is(err, mpa.ErrNotRequester) {
 		t.Fatalf("bob cancelling alice's request: %v; want ErrNotRequester", err)
 	}

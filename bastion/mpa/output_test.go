@@ -145,16 +145,10 @@ func released(e *env) mpa.Request {
 func TestOutputKeptAndVerified(t *testing.T) {
 	e := newEnv(t, mpa.Options{})
 	r := released(e)
-	rec := mpa.NewOutputRecorder(r.ID, 0, e.clock.Now)
-	fmt.Fprint(rec.Stdout(), "deleted snapshot tank@1\n")
-	fmt.Fprint(rec.Stderr(), "warning: 3 clones\n")
-	saved := rec.Output()
-	if err := e.svc.SaveOutput(e.ctx, r.ID, saved); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.FinishExecution(e.ctx, r.ID, mpa.ExecResult{OutputBytes: saved.TotalBytes, OutputSHA256: saved.TotalSHA256}); err != nil {
-		t.Fatal(err)
-	}
+	saved := mpatest.FinishWithOutput(t, e.ctx, e.svc, r.ID, e.clock.Now, func(rec *mpa.OutputRecorder) {
+		fmt.Fprint(rec.Stdout(), "deleted snapshot tank@1\n")
+		fmt.Fprint(rec.Stderr(), "warning: 3 clones\n")
+	})
 	got, err := e.svc.RequestOutput(e.ctx, r.ID)
 	if err != nil {
 		t.Fatal(err)

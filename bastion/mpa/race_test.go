@@ -3,7 +3,6 @@ package mpa_test
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/keyturn/keyturn/bastion/audit"
@@ -28,14 +27,10 @@ func TestConcurrentApprovals(t *testing.T) {
 		codes[i] = e.code(u) // oathtool runs outside the race
 	}
 
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, u := range users {
-		wg.Go(func() {
-			_, errs[i] = e.svc.Approve(e.ctx, r.ID, u, mpa.VoteInput{Code: codes[i]})
-		})
-	}
-	wg.Wait()
+	errs := mpatest.Race(n, func(i int) error {
+		_, err := e.svc.Approve(e.ctx, r.ID, users[i], mpa.VoteInput{Code: codes[i]})
+		return err
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("%s: %v", users[i], err)
@@ -48,36 +43,30 @@ func TestConcurrentApprovals(t *testing.T) {
 // exactly one wins.
 func TestConcurrentBeginExecution(t *testing.T) {
 	const n = 32
-	e := newEnv(t, mpa.Options{})
-	e.register("bob")
-	r := e.create("alice", 1)
+	e, r := newPending(t, 1, "bob")
 	e.mustApprove(r.ID, "bob")
 
 	// Two Services on one store stand in for two gates.
 	other := mpa.New(e.store, mpa.Options{Now: e.clock.Now, Logger: testLogger(t), Node: "gate-2"})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins, released := 0, 0
-	for i := range n {
+	errs := mpatest.Race(n, func(i int) error {
 		svc := e.svc
 		if i%2 == 1 {
 			svc = other
 		}
-		wg.Go(func() {
-			_, err := svc.BeginExecution(e.ctx, r.ID, "alice")
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, mpa.ErrAlreadyReleased):
-				released++
-			default:
-				t.Errorf("BeginExecution: %v", err)
-			}
-		})
+		_, err := svc.BeginExecution(e.ctx, r.ID, "alice")
+		return err
+	})
+	wins, released := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, mpa.ErrAlreadyReleased):
+			released++
+		default:
+			t.Errorf("BeginExecution: %v", err)
+		}
 	}
-	wg.Wait()
 	if wins != 1 || released != n-1 {
 		t.Fatalf("%d releases succeeded, %d refused as already released; want 1 and %d", wins, released, n-1)
 	}
@@ -95,21 +84,11 @@ func TestConcurrentSameCode(t *testing.T) {
 		ids[i] = e.create("alice", 1).ID
 	}
 	code := e.code("bob")
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, id := range ids {
-		wg.Go(func() { _, errs[i] = e.svc.Approve(e.ctx, id, "bob", mpa.VoteInput{Code: code}) })
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, mpa.ErrReplayedCode) && !errors.Is(err, mpa.ErrLockedOut):
-			t.Errorf("Approve: %v; want ErrReplayedCode", err)
-		}
-	}
+	errs := mpatest.Race(n, func(i int) error {
+		_, err := e.svc.Approve(e.ctx, ids[i], "bob", mpa.VoteInput{Code: code})
+		return err
+	})
+	ok := succeeded(t, ids, errs, mpa.ErrReplayedCode, mpa.ErrLockedOut)
 	if ok != 1 {
 		t.Fatalf("%d approvals with one code; want 1", ok)
 	}
@@ -128,33 +107,16 @@ func TestConcurrentRecordsAllLand(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	e := newEnvOn(t, st, mpatest.NewClock(start), mpa.Options{})
 	const n = 500
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := e.svc.Record(e.ctx, audit.Event{Kind: "decision", Actor: fmt.Sprintf("user-%d", i)})
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	errs := mpatest.Race(n, func(i int) error {
+		_, err := e.svc.Record(e.ctx, audit.Event{Kind: "decision", Actor: fmt.Sprintf("user-%d", i)})
+		return err
+	})
+	for _, err := range errs {
 		if err != nil {
 			t.Fatalf("a concurrent record failed: %v", err)
 		}
 	}
-	count := 0
-	for ev, err := range e.svc.AuditEvents(e.ctx, audit.Filter{}) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Kind == "decision" {
-			count++
-		}
-	}
-	if count != n {
+	if count := e.kinds(audit.Filter{})["decision"]; count != n {
 		t.Errorf("%d decision events on record; want %d", count, n)
 	}
 	e.verifyAudit()

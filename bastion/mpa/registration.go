@@ -83,9 +83,8 @@ func (s *Service) InitiateRegistration(ctx context.Context, user string, force b
 func (s *Service) CompleteRegistration(ctx context.Context, user, code string) (Approver, *Request, error) {
 	var out Approver
 	var held *Request
-	var committed error
-	err := s.update(ctx, func(tx Tx) error {
-		committed, held = nil, nil
+	err := s.updateKeep(ctx, func(tx Tx, keep *error) error {
+		held = nil
 		now := s.clock()
 		a, err := tx.GetApprover(user)
 		if isNotFound(err) {
@@ -101,17 +100,18 @@ func (s *Service) CompleteRegistration(ctx context.Context, user, code string) (
 			return fmt.Errorf("%w (%s)", ErrRegistrationPending, a.Request)
 		}
 		if err := lockedOut(&a, now); err != nil {
-			committed = err
+			*keep = err
 			return s.auditLocked(tx, &a, "registration", nil)
 		}
 		// The pending secret has never been used, so any current step
 		// will do; recording it below stops the same code approving.
 		step, err := checkCode(a.PendingSecret, code, 0, now)
 		if errors.Is(err, ErrBadCode) {
-			committed = s.failCode(tx, &a, err, "registration", nil)
-			if !errors.Is(committed, ErrBadCode) {
-				return committed
+			failed := s.failCode(tx, &a, err, "registration", nil)
+			if !errors.Is(failed, ErrBadCode) {
+				return failed
 			}
+			*keep = failed
 			return nil
 		}
 		if err != nil {
@@ -152,9 +152,6 @@ func (s *Service) CompleteRegistration(ctx context.Context, user, code string) (
 		out, held = a, &r
 		return s.audit(tx, audit.KindRegistrationHeld, user, &r, nil)
 	})
-	if err == nil {
-		err = committed
-	}
 	if err != nil {
 		return Approver{}, nil, fmt.Errorf("complete registration for %s: %w", user, err)
 	}

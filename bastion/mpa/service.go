@@ -108,6 +108,43 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 	return s.store.Update(ctx, fn)
 }
 
+// updateKeep is update for a change whose refusal must commit anyway (a
+// failure counter, an expiry, a request sent back to Pending): fn stores
+// that refusal in *keep and returns nil, the transaction commits, and
+// updateKeep returns the refusal. An error fn returns aborts the
+// transaction, as with update. *keep starts nil on every try, since the
+// store may run fn again after a conflict.
+func (s *Service) updateKeep(ctx context.Context, fn func(tx Tx, keep *error) error) error {
+	var kept error
+	err := s.update(ctx, func(tx Tx) error {
+		kept = nil
+		return fn(tx, &kept)
+	})
+	if err != nil {
+		return err
+	}
+	return kept
+}
+
+// requesterTx reads request id in tx for a step only its requester may
+// take. A request past its deadline is expired in tx instead and
+// ErrExpired stored in *keep: the caller returns the error requesterTx
+// returns (nil once the expiry is written) and goes no further.
+func (s *Service) requesterTx(tx Tx, id, user string, keep *error) (Request, error) {
+	r, err := tx.GetRequest(id)
+	if err != nil {
+		return r, err
+	}
+	if r.Requester != user {
+		return r, ErrNotRequester
+	}
+	if r.due(s.clock()) {
+		*keep = ErrExpired
+		return r, s.expireTx(tx, &r)
+	}
+	return r, nil
+}
+
 // New returns a Service over store.
 func New(store Store, opts Options) *Service {
 	s := &Service{
@@ -432,20 +469,10 @@ func (s *Service) Cancel(ctx context.Context, id, user string) (Request, error) 
 // holds.
 func (s *Service) CancelBecause(ctx context.Context, id, user, reason string) (Request, error) {
 	var out Request
-	var expired bool
-	err := s.update(ctx, func(tx Tx) error {
-		expired = false
-		r, err := tx.GetRequest(id)
-		if err != nil {
+	err := s.updateKeep(ctx, func(tx Tx, keep *error) error {
+		r, err := s.requesterTx(tx, id, user, keep)
+		if err != nil || *keep != nil {
 			return err
-		}
-		if r.Requester != user {
-			return ErrNotRequester
-		}
-		if r.due(s.clock()) {
-			expired = true
-			out = r
-			return s.expireTx(tx, &r)
 		}
 		if r.Status != StatusPending && r.Status != StatusApproved {
 			return fmt.Errorf("%w: it is %s", ErrNotPending, r.Status)
@@ -460,9 +487,6 @@ func (s *Service) CancelBecause(ctx context.Context, id, user, reason string) (R
 		out = r
 		return nil
 	})
-	if err == nil && expired {
-		err = ErrExpired
-	}
 	if err != nil {
 		return Request{}, fmt.Errorf("cancel %s: %w", id, err)
 	}

@@ -12,9 +12,7 @@ import (
 )
 
 func TestReplayedCodeRefused(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol")
-	r1 := e.create("alice", 2)
+	e, r1 := newPending(t, 2, "bob", "carol")
 	r2 := e.create("alice", 2)
 
 	code := e.code("bob")
@@ -42,16 +40,7 @@ func TestReplayedCodeRefused(t *testing.T) {
 		t.Fatalf("code 3 steps ahead: %v; want ErrBadCode", err)
 	}
 
-	var replays int
-	for ev, err := range e.svc.AuditEvents(e.ctx, audit.Filter{User: "bob"}) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Kind == "totp.replayed" {
-			replays++
-		}
-	}
-	if replays != 2 {
+	if replays := e.kinds(audit.Filter{User: "bob"})["totp.replayed"]; replays != 2 {
 		t.Fatalf("%d totp.replayed events for bob; want 2", replays)
 	}
 	e.verifyAudit()
@@ -92,13 +81,7 @@ func TestLockout(t *testing.T) {
 	if a.Failures != 0 || a.Secret != "" || a.PendingSecret != "" {
 		t.Fatalf("approver after good code: %+v; want no failures and no secrets shown", a)
 	}
-	kinds := map[string]int{}
-	for ev, err := range e.svc.AuditEvents(e.ctx, audit.Filter{User: "bob"}) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		kinds[ev.Kind]++
-	}
+	kinds := e.kinds(audit.Filter{User: "bob"})
 	if kinds["totp.failed"] != 5 || kinds["totp.lockout"] != 1 || kinds["totp.locked_out"] != 1 {
 		t.Fatalf("audit kinds for bob: %v", kinds)
 	}

@@ -36,9 +36,7 @@ func (e *env) watch(ctx context.Context, id string) <-chan mpa.Request {
 }
 
 func TestWatch(t *testing.T) {
-	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol")
-	r := e.create("alice", 2)
+	e, r := newPending(t, 2, "bob", "carol")
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	ch := e.watch(ctx, r.ID)

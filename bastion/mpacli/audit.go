@@ -2,7 +2,6 @@ package mpacli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 
@@ -12,7 +11,7 @@ import (
 )
 
 func runAuditList(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	since := fs.String("since", "", "events at or after `TIME` (RFC 3339, or a duration back from now like 24h)")
 	user := fs.String("user", "", "events by user `U`")
 	request := fs.String("request", "", "events about request `ID`")
@@ -60,7 +59,7 @@ func runAuditList(c *call, args []string) int {
 }
 
 func runAuditVerify(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st
 	}
@@ -106,7 +105,7 @@ func chainSeq(ce *audit.ChainError) string {
 }
 
 func runAuditExport(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st
 	}

@@ -7,21 +7,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/policy"
 )
-
-// mpaRules turns a decision's approvers rules into a request's.
-func mpaRules(rules []policy.ApproverRule) []mpa.GroupRule {
-	var out []mpa.GroupRule
-	for _, r := range rules {
-		g := mpa.GroupRule{Action: r.Action}
-		for _, l := range r.Lines {
-			g.Lines = append(g.Lines, mpa.GroupLine{Group: l.Group, Count: l.Count})
-		}
-		out = append(out, g)
-	}
-	return out
-}
 
 // notForMe reports whether the caller, an approver, cannot help the
 // pending request r: it has approvers rules and no line it still needs is

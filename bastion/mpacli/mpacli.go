@@ -234,13 +234,20 @@ type parsed struct {
 	tail []string // the words after "--", for commands that take a command line
 }
 
-// parse parses fs from args, allowing flags after positional arguments
+// flags is a new flag set for the command being run. It prints nothing:
+// parse reports its errors and its help in the command's own words.
+func (c *call) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parse parses fs (from flags) from args, allowing flags after positional arguments
 // (`mpa requests approve ID --totp-code N` reads like isi's), checks the
 // number of positional arguments, and handles --help. ok is false when the
 // command must stop with status.
 func (c *call) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (p parsed, status int, ok bool) {
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
 	head := args
 	if c.cmd.tail {
 		if i := slices.Index(args, "--"); i >= 0 {
@@ -283,7 +290,7 @@ func (c *call) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (p p
 // but --json, and checks the caller holds a role that may read. ok is
 // false when the command must stop with status.
 func (c *call) readCommand(args []string, minArgs, maxArgs int) (p parsed, asJSON bool, status int, ok bool) {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	j := jsonFlag(fs)
 	if p, status, ok = c.parse(fs, args, minArgs, maxArgs); !ok {
 		return p, false, status, false

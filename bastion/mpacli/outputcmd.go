@@ -2,7 +2,6 @@ package mpacli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -16,7 +15,7 @@ import (
 // record must be the one its request.output event holds, and the chain
 // must verify. A copy that does not match is not shown.
 func runRequestsOutput(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	cast := fs.Bool("cast", false, "write an asciicast v2 recording (asciinema play) instead of text")
 	asJSON := jsonFlag(fs)
 	p, st, ok := c.parse(fs, args, 1, 1)
@@ -29,11 +28,7 @@ func runRequestsOutput(c *call, args []string) int {
 	id := p.args[0]
 	// Output is as private as its request: someone who may not see the
 	// request is told what a missing one tells, so ids cannot be probed.
-	r, err := c.env.Service.Get(c.ctx, id)
-	if err == nil && !c.seesRequest(r) {
-		err = notFound("get", id)
-	}
-	if err != nil {
+	if _, err := c.getRequest(id); err != nil {
 		return c.fail(err)
 	}
 	out, err := c.env.Service.RequestOutput(c.ctx, id)

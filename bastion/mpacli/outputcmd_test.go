@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/bastion/mpacli"
 )
 
@@ -22,15 +23,7 @@ func (h *harness) ran(write func(rec *mpa.OutputRecorder)) string {
 	if _, err := h.svc.BeginExecution(h.ctx, id, "alice"); err != nil {
 		h.t.Fatal(err)
 	}
-	rec := mpa.NewOutputRecorder(id, 0, h.clock.Now)
-	write(rec)
-	out := rec.Output()
-	if err := h.svc.SaveOutput(h.ctx, id, out); err != nil {
-		h.t.Fatal(err)
-	}
-	if _, err := h.svc.FinishExecution(h.ctx, id, mpa.ExecResult{OutputBytes: out.TotalBytes, OutputSHA256: out.TotalSHA256}); err != nil {
-		h.t.Fatal(err)
-	}
+	mpatest.FinishWithOutput(h.t, h.ctx, h.svc, id, h.clock.Now, write)
 	return id
 }
 

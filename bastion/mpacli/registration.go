@@ -2,7 +2,6 @@ package mpacli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net/url"
 
@@ -11,7 +10,7 @@ import (
 )
 
 func runInitiateRegistration(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	force := fs.Bool("force", false, "replace the secret of an already registered approver (re-registration)")
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st
@@ -56,7 +55,7 @@ func or(s, def string) string {
 }
 
 func runCompleteRegistration(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	code := fs.String(FlagTOTPCode, "", "the current `N` from your authenticator app")
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st

@@ -9,11 +9,12 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/policy"
 )
 
 func runRequestsList(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	statuses := fs.String("status", "", "only requests in these `STATUS`es, comma-separated ("+statusNames()+")")
 	asJSON := jsonFlag(fs)
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
@@ -79,10 +80,7 @@ func runRequestsView(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	r, err := c.env.Service.Get(c.ctx, p.args[0])
-	if err == nil && !c.seesRequest(r) {
-		err = notFound("get", p.args[0])
-	}
+	r, err := c.getRequest(p.args[0])
 	if err != nil {
 		return c.fail(err)
 	}
@@ -99,7 +97,7 @@ func runRequestsView(c *call, args []string) int {
 }
 
 func runRequestsCreate(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	target := fs.String("target", "", "the target host `T` the command is for")
 	reason := fs.String("reason", "", "reason `R`: why the command must run, shown to approvers")
 	asJSON := jsonFlag(fs)
@@ -159,13 +157,9 @@ func runRequestsCreate(c *call, args []string) int {
 		c.errorf("encode decision: %v", err)
 		return ExitFailure
 	}
-	refs := make([]mpa.ActionRef, len(d.Actions))
-	for i, a := range d.Actions {
-		refs[i] = mpa.ActionRef{Name: a.Name, Service: a.Service}
-	}
 	r, err := c.env.Service.Create(c.ctx, mpa.NewRequest{
 		Kind:              mpa.KindCommand,
-		Actions:           refs,
+		Actions:           mpawords.Actions(d.Actions),
 		Target:            *target,
 		Command:           line,
 		Why:               why,
@@ -173,7 +167,7 @@ func runRequestsCreate(c *call, args []string) int {
 		RequesterCert:     c.env.Cert,
 		Reason:            *reason,
 		RequiredApprovals: d.Quorum,
-		Rules:             mpaRules(d.Approvers),
+		Rules:             mpawords.Rules(d.Approvers),
 		PendingTTL:        d.PendingTTL,
 		ApprovalTTL:       d.ApprovalTTL,
 	})
@@ -222,7 +216,7 @@ func shellQuote(s string) string {
 }
 
 func runRequestsCancel(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	p, st, ok := c.parse(fs, args, 1, 1)
 	if !ok {
 		return st
@@ -244,7 +238,7 @@ func runRequestsCancel(c *call, args []string) int {
 }
 
 func runRequestsRun(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	p, st, ok := c.parse(fs, args, 1, 1)
 	if !ok {
 		return st
@@ -253,10 +247,7 @@ func runRequestsRun(c *call, args []string) int {
 		return st
 	}
 	id := p.args[0]
-	r, err := c.env.Service.Get(c.ctx, id)
-	if err == nil && !c.seesRequest(r) {
-		err = notFound("get", id)
-	}
+	r, err := c.getRequest(id)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -293,7 +284,7 @@ func addVoteFlags(fs *flag.FlagSet, commentHelp string) voteFlags {
 }
 
 func runRequestsApprove(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	vf := addVoteFlags(fs, "comment `C`, recorded with your approval")
 	validBefore := fs.String("valid-before", "", "your approval lapses at `TIME` (RFC 3339, or a duration from now like 2h)")
 	asJSON := jsonFlag(fs)
@@ -335,7 +326,7 @@ func runRequestsApprove(c *call, args []string) int {
 }
 
 func runRequestsReject(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	vf := addVoteFlags(fs, "comment `C`: why you reject it, shown to the requester (required)")
 	asJSON := jsonFlag(fs)
 	p, st, ok := c.parseVote(fs, args, vf)

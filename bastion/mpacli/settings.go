@@ -151,7 +151,7 @@ func enabledWord(on bool) string {
 }
 
 func runGlobalModify(c *call, args []string) int {
-	fs := flag.NewFlagSet(c.cmd.path(), flag.ContinueOnError)
+	fs := c.flags()
 	enable := fs.Bool("enable", false, "true to enable MPA, false to disable it (held for approval while enabled)")
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st

@@ -35,6 +35,16 @@ func notFound(op, id string) error {
 	return fmt.Errorf("%s %s: request %s: %w", op, id, id, mpa.ErrNotFound)
 }
 
+// getRequest is the service's Get as the caller may see it: a request
+// they may not see is not found, as one that does not exist.
+func (c *call) getRequest(id string) (mpa.Request, error) {
+	r, err := c.env.Service.Get(c.ctx, id)
+	if err == nil && !c.seesRequest(r) {
+		return mpa.Request{}, notFound("get", id)
+	}
+	return r, err
+}
+
 // auditVisibility decides, event by event in chain order, which events the
 // caller may see. It learns each request's requester from its
 // request.created event, which always comes before the request's other

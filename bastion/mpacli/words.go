@@ -153,11 +153,7 @@ func (c *call) quorumReachable(d policy.Decision) (int, bool) {
 		names[i] = a.Name
 	}
 	if n >= d.Quorum {
-		refs := make([]mpa.ActionRef, len(d.Actions))
-		for i, a := range d.Actions {
-			refs[i] = mpa.ActionRef{Name: a.Name, Service: a.Service}
-		}
-		short, err := c.env.Service.GroupShortfall(c.ctx, c.env.User, refs, mpaRules(d.Approvers))
+		short, err := c.env.Service.GroupShortfall(c.ctx, c.env.User, mpawords.Actions(d.Actions), mpawords.Rules(d.Approvers))
 		if err != nil {
 			return c.fail(err), false
 		}

@@ -11,6 +11,8 @@
 //     which words of the line matched. Byte offsets and rule paths
 //     (actions[0].match[0]) stay in the audit record and --json.
 //   - [QR]: the one set of QR code settings for a TOTP secret's URL.
+//   - [Actions] and [Rules]: a policy decision's actions and approvers
+//     rules in mpa's terms, for the request that holds a command.
 //
 // It sits below all three users and above mpa and policy; it knows no
 // SSH, no store and no terminal UI.

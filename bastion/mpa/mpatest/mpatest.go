@@ -1,7 +1,9 @@
 // Package mpatest holds what tests of the approval service and its clients
-// share: a clock tests move by hand, and TOTP codes from the real oathtool
+// share: a clock tests move by hand, TOTP codes from the real oathtool
 // binary, so the codes under test come from an authenticator the code under
-// test did not write.
+// test did not write, approvers registered with those codes ([Register]),
+// tries run at once ([Race]) and a released run ended with its output kept
+// ([FinishWithOutput]).
 package mpatest
 
 import (

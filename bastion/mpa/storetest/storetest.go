@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 )
 
 // Backend opens the store under test.
@@ -75,6 +76,13 @@ func Run(t *testing.T, b Backend) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
 	}
+}
+
+// twoHandles opens two handles on one fresh data set, as two gates
+// sharing a store have.
+func twoHandles(t *testing.T, b Backend) (mpa.Store, mpa.Store) {
+	open := b.New(t)
+	return open(), open()
 }
 
 func ctxFor(t *testing.T) context.Context {
@@ -163,20 +171,32 @@ func changes(ctx context.Context, t *testing.T, st mpa.Store) <-chan mpa.Change 
 // next returns the next change that is not a resync, or fails.
 func next(t *testing.T, ch <-chan mpa.Change) mpa.Change {
 	t.Helper()
+	var got mpa.Change
+	readUntil(t, ch, "a change", func(c mpa.Change, open bool) bool {
+		if !open {
+			t.Fatal("change feed closed")
+		}
+		got = c
+		return c.Kind != mpa.ChangeResync
+	})
+	return got
+}
+
+// readUntil reads ch until done, told each change and whether the feed
+// is still open, says so; it fails t if wait passes first, saying what
+// it waited for.
+func readUntil(t *testing.T, ch <-chan mpa.Change, what string, done func(c mpa.Change, open bool) bool) {
+	t.Helper()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {
-		case c, ok := <-ch:
-			if !ok {
-				t.Fatal("change feed closed")
+		case c, open := <-ch:
+			if done(c, open) {
+				return
 			}
-			if c.Kind == mpa.ChangeResync {
-				continue
-			}
-			return c
 		case <-timer.C:
-			t.Fatalf("no change within %s", wait)
+			t.Fatalf("no %s within %s", what, wait)
 		}
 	}
 }
@@ -285,8 +305,7 @@ func testNotFound(t *testing.T, b Backend) {
 
 // A View sees one snapshot: a commit made while it runs is invisible to it.
 func testSnapshotIsolation(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	put(t, st, req("req-a", mpa.StatusPending))
 	read, committed := make(chan struct{}), make(chan error, 1)
 	go func() {
@@ -351,8 +370,7 @@ func interleave(t *testing.T, a, b mpa.Store, first, second func(tx mpa.Tx) erro
 
 // Two gates increment the same counter; neither increment is lost.
 func testLostUpdate(t *testing.T, b Backend) {
-	open := b.New(t)
-	a, other := open(), open()
+	a, other := twoHandles(t, b)
 	update(ctxFor(t), t, a, func(tx mpa.Tx) error {
 		return tx.PutApprover(mpa.Approver{Name: "bob", Status: mpa.Registered})
 	})
@@ -389,8 +407,7 @@ func testLostUpdate(t *testing.T, b Backend) {
 // Two requests where at most one may be released: each transaction reads
 // both and releases one. Serializable execution releases exactly one.
 func testWriteSkew(t *testing.T, b Backend) {
-	open := b.New(t)
-	a, other := open(), open()
+	a, other := twoHandles(t, b)
 	put(t, a, req("req-x", mpa.StatusApproved), req("req-y", mpa.StatusApproved))
 	release := func(id string) func(tx mpa.Tx) error {
 		return func(tx mpa.Tx) error {
@@ -425,8 +442,7 @@ func testWriteSkew(t *testing.T, b Backend) {
 // The same through a scan: each transaction creates a request only if the
 // scan finds none. A prefix read must conflict with an insert under it.
 func testPhantom(t *testing.T, b Backend) {
-	open := b.New(t)
-	a, other := open(), open()
+	a, other := twoHandles(t, b)
 	createIfNone := func(id string) func(tx mpa.Tx) error {
 		return func(tx mpa.Tx) error {
 			for _, err := range tx.Requests() {
@@ -448,8 +464,7 @@ func testPhantom(t *testing.T, b Backend) {
 }
 
 func testAbortPublishesNothing(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx, cancel := context.WithCancel(ctxFor(t))
 	defer cancel()
 	ch := changes(ctx, t, other)
@@ -479,8 +494,7 @@ func testAbortPublishesNothing(t *testing.T, b Backend) {
 // Changes come in commit order; one transaction's changes share a
 // revision and arrive together; every handle sees the same sequence.
 func testChangeOrder(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx, cancel := context.WithCancel(ctxFor(t))
 	defer cancel()
 	mine := changes(ctx, t, st)
@@ -546,8 +560,7 @@ func testChangeOrder(t *testing.T, b Backend) {
 
 // A change committed right after Changes returns is delivered.
 func testLiveOnReturn(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	for i := range 25 {
 		ctx, cancel := context.WithCancel(ctxFor(t))
 		ch := changes(ctx, t, st)
@@ -566,18 +579,7 @@ func testChangesEnd(t *testing.T, b Backend) {
 	ch := changes(ctx, t, st)
 	put(t, st, req("req-1", mpa.StatusPending)) // queued, never read
 	cancel()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		select {
-		case _, ok := <-ch:
-			if !ok {
-				return
-			}
-		case <-timer.C:
-			t.Fatalf("feed not closed %s after its context ended", wait)
-		}
-	}
+	readUntil(t, ch, "end of the feed after its context ended", func(_ mpa.Change, open bool) bool { return !open })
 }
 
 // After a gap (a lost watch whose history was compacted) the feed says
@@ -586,8 +588,7 @@ func testResync(t *testing.T, b Backend) {
 	if b.Gap == nil {
 		t.Skip("backend's change feed has no gaps")
 	}
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx, cancel := context.WithCancel(ctxFor(t))
 	defer cancel()
 	ch := changes(ctx, t, st)
@@ -601,27 +602,16 @@ func testResync(t *testing.T, b Backend) {
 		}
 		compact()
 	})
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
 	// Changes the feed had before the gap may come first; then the resync.
-	for resynced := false; !resynced; {
-		select {
-		case c, ok := <-ch:
-			if !ok {
-				t.Fatal("feed closed after a gap; want a resync")
-			}
-			switch c.Kind {
-			case mpa.ChangeResync:
-				resynced = true
-			case mpa.ChangeRequest:
-				if !strings.HasPrefix(c.Request.ID, "req-gap-") {
-					t.Fatalf("change %s before the resync", c.Request.ID)
-				}
-			}
-		case <-timer.C:
-			t.Fatalf("no resync within %s of a gap", wait)
+	readUntil(t, ch, "resync after a gap", func(c mpa.Change, open bool) bool {
+		if !open {
+			t.Fatal("feed closed after a gap; want a resync")
 		}
-	}
+		if c.Kind == mpa.ChangeRequest && !strings.HasPrefix(c.Request.ID, "req-gap-") {
+			t.Fatalf("change %s before the resync", c.Request.ID)
+		}
+		return c.Kind == mpa.ChangeResync
+	})
 	// A reader re-reads on resync: everything written in the gap is there.
 	view(ctx, t, st, func(tx mpa.Tx) error {
 		if got := len(ids(t, tx)); got != 6 {
@@ -683,8 +673,7 @@ func testRetention(t *testing.T, b Backend) {
 // An update_policy request carries the whole policy text: a transaction
 // of 1 MiB must commit and read back intact.
 func testLargeTransaction(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	// 1 MiB of policy text less room for the request's other fields.
 	// (Characters JSON must escape would make the record larger than the
 	// text: in-memory Badger refuses values over 1 MiB.)
@@ -721,17 +710,11 @@ func testConcurrentRecords(t *testing.T, b Backend) {
 	open := b.New(t)
 	handles := []mpa.Store{open(), open()}
 	const n = 500
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Go(func() {
-			_, err := appendOne(ctxFor(t), handles[i%2], event("record", i))
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	errs := mpatest.Race(n, func(i int) error {
+		_, err := appendOne(ctxFor(t), handles[i%2], event("record", i))
+		return err
+	})
+	for _, err := range errs {
 		if err != nil {
 			t.Fatalf("record: %v", err)
 		}
@@ -891,8 +874,7 @@ func testAuditFrom(t *testing.T, b Backend) {
 }
 
 func testMembership(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx := ctxFor(t)
 	m, err := st.Join(ctx, "gate-a")
 	if err != nil {
@@ -957,8 +939,7 @@ func testLeaseLoss(t *testing.T, b Backend) {
 	if b.LoseLease == nil {
 		t.Skip("backend has no leases")
 	}
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx := ctxFor(t)
 	m, err := st.Join(ctx, "gate-a")
 	if err != nil {
@@ -981,8 +962,7 @@ func testLeaseLoss(t *testing.T, b Backend) {
 // Leadership passes on Resign, and the fence stops the old leader's
 // transactions once it has.
 func testLeaderHandover(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	ctx := ctxFor(t)
 	la, err := st.Campaign(ctx, "webhooks", "gate-a")
 	if err != nil {
@@ -1048,8 +1028,7 @@ func testLeaderHandover(t *testing.T, b Backend) {
 // status changes in the same transaction, and a scan of it conflicts with
 // a request leaving it.
 func testLiveIndex(t *testing.T, b Backend) {
-	open := b.New(t)
-	st, other := open(), open()
+	st, other := twoHandles(t, b)
 	put(t, st, req("req-a", mpa.StatusPending), req("req-b", mpa.StatusApproved),
 		req("req-c", mpa.StatusCompleted), req("req-d", mpa.StatusExecuting))
 	live := func(tx mpa.Tx) string {
