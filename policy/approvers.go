@@ -84,33 +84,28 @@ func (d *decoder) approvers(p *Policy, n *yaml.Node, ctx string, a *Action, expl
 		if err != nil {
 			return err
 		}
-		var l ApproverLine
-		x, ok := f["group"]
-		if !ok {
-			return d.errf(ln, "%s: missing field \"group\"", lctx)
-		}
-		if l.Group, err = d.str(x.val, lctx+": group"); err != nil {
-			return err
+		l := ApproverLine{Count: 1}
+		r := d.reader(ln, f, lctx)
+		g := required(r, "group", &l.Group, d.str)
+		if r.err != nil {
+			return r.err
 		}
 		if !validName(l.Group) {
-			return d.errf(x.val, "%s: group %q: want lower case letters, digits, - and _", lctx, l.Group)
+			return d.errf(g, "%s: group %q: want lower case letters, digits, - and _", lctx, l.Group)
 		}
 		if seen[l.Group] {
-			return d.errf(x.val, "%s: group %q has a line already; give it one line with the count it needs", lctx, l.Group)
+			return d.errf(g, "%s: group %q has a line already; give it one line with the count it needs", lctx, l.Group)
 		}
 		seen[l.Group] = true
-		l.Count = 1
-		if x, ok := f["count"]; ok {
-			if l.Count, err = d.quorum(x.val, lctx+": count"); err != nil {
-				return err
-			}
-			if l.Count > maxApproverCount {
-				return d.errf(x.val, "%s: count %d is more than %d", lctx, l.Count, maxApproverCount)
-			}
+		if c := optional(r, "count", &l.Count, d.quorum); c != nil && l.Count > maxApproverCount {
+			return d.errf(c, "%s: count %d is more than %d", lctx, l.Count, maxApproverCount)
+		}
+		if r.err != nil {
+			return r.err
 		}
 		sum += l.Count
 		a.Approvers = append(a.Approvers, l)
-		p.groupUses = append(p.groupUses, GroupUse{Group: l.Group, Action: a.Name, File: d.file, Line: x.val.Line, Col: x.val.Column})
+		p.groupUses = append(p.groupUses, GroupUse{Group: l.Group, Action: a.Name, File: d.file, Line: g.Line, Col: g.Column})
 	}
 	if !explicit {
 		a.RequiredApprovals = sum

@@ -63,10 +63,7 @@ func compiledCatalogue() *catalogueLists {
 				noexec:      set{"-V": true, "-v": true},
 				placeholder: "{}",
 			},
-			{
-				commands:    []string{"builtin", "nohup", "busybox", "unbuffer", "catchsegv"},
-				placeholder: "{}",
-			},
+			plainWrapper(runArgv, "builtin", "nohup", "busybox", "unbuffer", "catchsegv"),
 			{
 				commands:    []string{"setsid"},
 				flags:       set{"--ctty": true, "--fork": true, "--wait": true, "-c": true, "-f": true, "-w": true},
@@ -368,10 +365,7 @@ func compiledCatalogue() *catalogueLists {
 						run:         runNone,
 						placeholder: "{}",
 						subs: []*wrapper{
-							{
-								commands:    []string{"run"},
-								placeholder: "{}",
-							},
+							plainWrapper(runArgv, "run"),
 						},
 					},
 					{
@@ -480,19 +474,11 @@ func compiledCatalogue() *catalogueLists {
 								placeholder: "{}",
 								note:        "runs a command in a container the gate cannot read",
 							},
-							{
-								commands:    []string{"ps", "logs", "config", "up", "down", "start", "stop", "restart", "pull", "push", "build", "images", "ls", "top", "events", "port", "version", "kill", "rm", "pause", "unpause", "cp", "inspect", "stats", "wait", "prune", "exists"},
-								run:         runNone,
-								placeholder: "{}",
-							},
+							plainWrapper(runNone, "ps", "logs", "config", "up", "down", "start", "stop", "restart", "pull", "push", "build", "images", "ls", "top", "events", "port", "version", "kill", "rm", "pause", "unpause", "cp", "inspect", "stats", "wait", "prune", "exists"),
 						},
 						long: []string{"--env-file", "--file", "--profile", "--project-directory", "--project-name"},
 					},
-					{
-						commands:    []string{"ps", "logs", "inspect", "images", "image", "stats", "top", "port", "diff", "events", "version", "info", "history", "search", "network", "volume", "system", "context", "pull", "push", "tag", "login", "logout", "save", "load", "export", "import", "start", "stop", "restart", "pause", "unpause", "rm", "rmi", "kill", "wait", "rename", "update", "create", "cp", "config", "ls", "manifest", "secret", "buildx", "builder", "build", "node", "service", "stack", "swarm", "plugin", "trust", "checkpoint", "healthcheck", "generate", "farm", "kube", "mount", "umount"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "ps", "logs", "inspect", "images", "image", "stats", "top", "port", "diff", "events", "version", "info", "history", "search", "network", "volume", "system", "context", "pull", "push", "tag", "login", "logout", "save", "load", "export", "import", "start", "stop", "restart", "pause", "unpause", "rm", "rmi", "kill", "wait", "rename", "update", "create", "cp", "config", "ls", "manifest", "secret", "buildx", "builder", "build", "node", "service", "stack", "swarm", "plugin", "trust", "checkpoint", "healthcheck", "generate", "farm", "kube", "mount", "umount"),
 					{
 						commands:       []string{"exec"},
 						flags:          set{"--detach": true, "--interactive": true, "--latest": true, "--privileged": true, "--tty": true, "-d": true, "-i": true, "-it": true, "-l": true, "-t": true, "-ti": true},
@@ -529,11 +515,7 @@ func compiledCatalogue() *catalogueLists {
 				run:         runUnresolved,
 				placeholder: "{}",
 				subs: []*wrapper{
-					{
-						commands:    []string{"ps", "pods", "images", "img", "inspect", "inspecti", "inspectp", "logs", "stats", "statsp", "info", "version", "imagefsinfo", "config", "pull", "rmi", "stop", "stopp", "rm", "rmp", "port-forward", "completion"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "ps", "pods", "images", "img", "inspect", "inspecti", "inspectp", "logs", "stats", "statsp", "info", "version", "imagefsinfo", "config", "pull", "rmi", "stop", "stopp", "rm", "rmp", "port-forward", "completion"),
 					{
 						commands:       []string{"exec"},
 						flags:          set{"--interactive": true, "--sync": true, "--tty": true, "-i": true, "-it": true, "-s": true, "-t": true},
@@ -553,11 +535,7 @@ func compiledCatalogue() *catalogueLists {
 				run:         runUnresolved,
 				placeholder: "{}",
 				subs: []*wrapper{
-					{
-						commands:    []string{"containers", "c", "container", "images", "image", "i", "namespaces", "namespace", "ns", "snapshots", "snapshot", "content", "leases", "plugins", "version", "info", "events"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "containers", "c", "container", "images", "image", "i", "namespaces", "namespace", "ns", "snapshots", "snapshot", "content", "leases", "plugins", "version", "info", "events"),
 				},
 				long: []string{"--address", "--connect-timeout", "--debug", "--namespace", "--timeout", "--version"},
 			},
@@ -569,11 +547,7 @@ func compiledCatalogue() *catalogueLists {
 				placeholder: "{}",
 				note:        "a kubectl subcommand not listed may be a plugin (kubectl-NAME), which runs anything",
 				subs: []*wrapper{
-					{
-						commands:    []string{"get", "describe", "logs", "top", "explain", "api-resources", "api-versions", "version", "cluster-info", "auth", "rollout", "scale", "autoscale", "cordon", "uncordon", "drain", "taint", "label", "annotate", "apply", "create", "delete", "patch", "replace", "set", "wait", "events", "port-forward", "proxy", "cp", "certificate", "diff", "kustomize", "completion", "expose", "certificate", "alpha"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "get", "describe", "logs", "top", "explain", "api-resources", "api-versions", "version", "cluster-info", "auth", "rollout", "scale", "autoscale", "cordon", "uncordon", "drain", "taint", "label", "annotate", "apply", "create", "delete", "patch", "replace", "set", "wait", "events", "port-forward", "proxy", "cp", "certificate", "diff", "kustomize", "completion", "expose", "certificate", "alpha"),
 					{
 						commands:      []string{"config"},
 						run:           runNone,
@@ -627,11 +601,7 @@ func compiledCatalogue() *catalogueLists {
 				placeholder: "{}",
 				note:        "terraform runs provider plugins and local-exec provisioners",
 				subs: []*wrapper{
-					{
-						commands:    []string{"state", "show", "output", "version", "workspace", "providers", "fmt", "graph", "-version", "--version"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "state", "show", "output", "version", "workspace", "providers", "fmt", "graph", "-version", "--version"),
 				},
 			},
 			{
@@ -640,11 +610,7 @@ func compiledCatalogue() *catalogueLists {
 				placeholder: "{}",
 				note:        "npm runs package scripts",
 				subs: []*wrapper{
-					{
-						commands:    []string{"ls", "list", "la", "ll", "view", "info", "show", "outdated", "version", "-v", "--version", "search", "config", "whoami", "ping", "root", "prefix", "bin", "doctor", "audit", "help", "docs", "repo", "query", "explain", "why", "fund", "pkg"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "ls", "list", "la", "ll", "view", "info", "show", "outdated", "version", "-v", "--version", "search", "config", "whoami", "ping", "root", "prefix", "bin", "doctor", "audit", "help", "docs", "repo", "query", "explain", "why", "fund", "pkg"),
 				},
 			},
 			{
@@ -653,11 +619,7 @@ func compiledCatalogue() *catalogueLists {
 				placeholder: "{}",
 				note:        "pip install runs a package's build code",
 				subs: []*wrapper{
-					{
-						commands:    []string{"list", "show", "freeze", "check", "search", "config", "debug", "cache", "index", "inspect", "hash", "help", "--version", "-V"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "list", "show", "freeze", "check", "search", "config", "debug", "cache", "index", "inspect", "hash", "help", "--version", "-V"),
 				},
 			},
 			{
@@ -665,11 +627,7 @@ func compiledCatalogue() *catalogueLists {
 				run:         runUnresolved,
 				placeholder: "{}",
 				subs: []*wrapper{
-					{
-						commands:    []string{"list", "query", "search", "info", "specification", "contents", "dependency", "environment", "which", "outdated", "help", "--version", "-v"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "list", "query", "search", "info", "specification", "contents", "dependency", "environment", "which", "outdated", "help", "--version", "-v"),
 				},
 			},
 			{
@@ -684,11 +642,7 @@ func compiledCatalogue() *catalogueLists {
 				run:         runUnresolved,
 				placeholder: "{}",
 				subs: []*wrapper{
-					{
-						commands:    []string{"list", "info", "remotes", "remote-ls", "search", "history", "ps", "documents", "permissions", "permission-show", "config", "--version"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "list", "info", "remotes", "remote-ls", "search", "history", "ps", "documents", "permissions", "permission-show", "config", "--version"),
 				},
 			},
 			{
@@ -711,11 +665,7 @@ func compiledCatalogue() *catalogueLists {
 				placeholder: "{}",
 				note:        "zypper runs zypper-NAME for a subcommand it does not know",
 				subs: []*wrapper{
-					{
-						commands:    []string{"search", "se", "info", "if", "list-updates", "lu", "lp", "list-patches", "repos", "lr", "refresh", "ref", "install", "in", "remove", "rm", "update", "up", "patch", "dist-upgrade", "dup", "packages", "pa", "patterns", "products", "locks", "ll", "ps", "verify", "ve", "--version", "-V", "help"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "search", "se", "info", "if", "list-updates", "lu", "lp", "list-patches", "repos", "lr", "refresh", "ref", "install", "in", "remove", "rm", "update", "up", "patch", "dist-upgrade", "dup", "packages", "pa", "patterns", "products", "locks", "ll", "ps", "verify", "ve", "--version", "-V", "help"),
 				},
 			},
 			{
@@ -731,61 +681,17 @@ func compiledCatalogue() *catalogueLists {
 						run:         runNone,
 						placeholder: "{}",
 						subs: []*wrapper{
-							{
-								commands:    []string{"create"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"delete"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"list"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"show"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"snapshot"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"get-default"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"set-default"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"find-new"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"sync"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"get-flags"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"set-flags"},
-								run:         runNone,
-								placeholder: "{}",
-							},
+							plainWrapper(runNone, "create"),
+							plainWrapper(runNone, "delete"),
+							plainWrapper(runNone, "list"),
+							plainWrapper(runNone, "show"),
+							plainWrapper(runNone, "snapshot"),
+							plainWrapper(runNone, "get-default"),
+							plainWrapper(runNone, "set-default"),
+							plainWrapper(runNone, "find-new"),
+							plainWrapper(runNone, "sync"),
+							plainWrapper(runNone, "get-flags"),
+							plainWrapper(runNone, "set-flags"),
 						},
 						abbrev: true,
 					},
@@ -794,51 +700,15 @@ func compiledCatalogue() *catalogueLists {
 						run:         runNone,
 						placeholder: "{}",
 						subs: []*wrapper{
-							{
-								commands:    []string{"df"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"du"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"show"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"sync"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"defragment"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"resize"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"label"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"usage"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"mkswapfile"},
-								run:         runNone,
-								placeholder: "{}",
-							},
+							plainWrapper(runNone, "df"),
+							plainWrapper(runNone, "du"),
+							plainWrapper(runNone, "show"),
+							plainWrapper(runNone, "sync"),
+							plainWrapper(runNone, "defragment"),
+							plainWrapper(runNone, "resize"),
+							plainWrapper(runNone, "label"),
+							plainWrapper(runNone, "usage"),
+							plainWrapper(runNone, "mkswapfile"),
 						},
 						abbrev: true,
 					},
@@ -847,31 +717,11 @@ func compiledCatalogue() *catalogueLists {
 						run:         runNone,
 						placeholder: "{}",
 						subs: []*wrapper{
-							{
-								commands:    []string{"start"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"pause"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"cancel"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"resume"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"status"},
-								run:         runNone,
-								placeholder: "{}",
-							},
+							plainWrapper(runNone, "start"),
+							plainWrapper(runNone, "pause"),
+							plainWrapper(runNone, "cancel"),
+							plainWrapper(runNone, "resume"),
+							plainWrapper(runNone, "status"),
 						},
 						abbrev: true,
 					},
@@ -880,41 +730,13 @@ func compiledCatalogue() *catalogueLists {
 						run:         runNone,
 						placeholder: "{}",
 						subs: []*wrapper{
-							{
-								commands:    []string{"add"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"delete"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"remove"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"scan"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"ready"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"stats"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"usage"},
-								run:         runNone,
-								placeholder: "{}",
-							},
+							plainWrapper(runNone, "add"),
+							plainWrapper(runNone, "delete"),
+							plainWrapper(runNone, "remove"),
+							plainWrapper(runNone, "scan"),
+							plainWrapper(runNone, "ready"),
+							plainWrapper(runNone, "stats"),
+							plainWrapper(runNone, "usage"),
 						},
 						abbrev: true,
 					},
@@ -923,31 +745,11 @@ func compiledCatalogue() *catalogueLists {
 						run:         runNone,
 						placeholder: "{}",
 						subs: []*wrapper{
-							{
-								commands:    []string{"start"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"cancel"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"resume"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"status"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"limit"},
-								run:         runNone,
-								placeholder: "{}",
-							},
+							plainWrapper(runNone, "start"),
+							plainWrapper(runNone, "cancel"),
+							plainWrapper(runNone, "resume"),
+							plainWrapper(runNone, "status"),
+							plainWrapper(runNone, "limit"),
 						},
 						abbrev: true,
 					},
@@ -956,41 +758,13 @@ func compiledCatalogue() *catalogueLists {
 						run:         runNone,
 						placeholder: "{}",
 						subs: []*wrapper{
-							{
-								commands:    []string{"assign"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"remove"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"create"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"destroy"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"show"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"limit"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"clear-stale"},
-								run:         runNone,
-								placeholder: "{}",
-							},
+							plainWrapper(runNone, "assign"),
+							plainWrapper(runNone, "remove"),
+							plainWrapper(runNone, "create"),
+							plainWrapper(runNone, "destroy"),
+							plainWrapper(runNone, "show"),
+							plainWrapper(runNone, "limit"),
+							plainWrapper(runNone, "clear-stale"),
 						},
 						abbrev: true,
 					},
@@ -999,26 +773,10 @@ func compiledCatalogue() *catalogueLists {
 						run:         runNone,
 						placeholder: "{}",
 						subs: []*wrapper{
-							{
-								commands:    []string{"enable"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"disable"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"rescan"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"status"},
-								run:         runNone,
-								placeholder: "{}",
-							},
+							plainWrapper(runNone, "enable"),
+							plainWrapper(runNone, "disable"),
+							plainWrapper(runNone, "rescan"),
+							plainWrapper(runNone, "status"),
 						},
 						abbrev: true,
 					},
@@ -1027,69 +785,21 @@ func compiledCatalogue() *catalogueLists {
 						run:         runNone,
 						placeholder: "{}",
 						subs: []*wrapper{
-							{
-								commands:    []string{"get"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"set"},
-								run:         runNone,
-								placeholder: "{}",
-							},
-							{
-								commands:    []string{"list"},
-								run:         runNone,
-								placeholder: "{}",
-							},
+							plainWrapper(runNone, "get"),
+							plainWrapper(runNone, "set"),
+							plainWrapper(runNone, "list"),
 						},
 						abbrev: true,
 					},
-					{
-						commands:    []string{"check"},
-						run:         runNone,
-						placeholder: "{}",
-					},
-					{
-						commands:    []string{"restore"},
-						run:         runNone,
-						placeholder: "{}",
-					},
-					{
-						commands:    []string{"send"},
-						run:         runNone,
-						placeholder: "{}",
-					},
-					{
-						commands:    []string{"receive"},
-						run:         runNone,
-						placeholder: "{}",
-					},
-					{
-						commands:    []string{"replace"},
-						run:         runNone,
-						placeholder: "{}",
-					},
-					{
-						commands:    []string{"rescue"},
-						run:         runNone,
-						placeholder: "{}",
-					},
-					{
-						commands:    []string{"inspect-internal"},
-						run:         runNone,
-						placeholder: "{}",
-					},
-					{
-						commands:    []string{"version"},
-						run:         runNone,
-						placeholder: "{}",
-					},
-					{
-						commands:    []string{"help"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "check"),
+					plainWrapper(runNone, "restore"),
+					plainWrapper(runNone, "send"),
+					plainWrapper(runNone, "receive"),
+					plainWrapper(runNone, "replace"),
+					plainWrapper(runNone, "rescue"),
+					plainWrapper(runNone, "inspect-internal"),
+					plainWrapper(runNone, "version"),
+					plainWrapper(runNone, "help"),
 				},
 				abbrev: true,
 				long:   []string{"--format", "--help", "--quiet", "--verbose", "--version"},
@@ -1362,11 +1072,7 @@ func compiledCatalogue() *catalogueLists {
 						placeholder: "{}",
 						long:        []string{"--addr2line", "--objdump"},
 					},
-					{
-						commands:    []string{"script"},
-						run:         runUnresolved,
-						placeholder: "{}",
-					},
+					plainWrapper(runUnresolved, "script"),
 				},
 				long:    []string{"--buildid-dir", "--debugfs-dir", "--exec-path", "--help", "--list-cmds", "--no-pager", "--version"},
 				example: "perf stat kill 1",
@@ -1551,11 +1257,7 @@ func compiledCatalogue() *catalogueLists {
 				unresolved:  set{"-M": true, "-U": true, "-m": true},
 				placeholder: "{}",
 			},
-			{
-				commands:    []string{"fzf"},
-				run:         runUnresolved,
-				placeholder: "{}",
-			},
+			plainWrapper(runUnresolved, "fzf"),
 			{
 				commands:      []string{"gcc", "cc", "g++", "c++", "clang", "clang++"},
 				run:           runNone,
@@ -1568,11 +1270,7 @@ func compiledCatalogue() *catalogueLists {
 				run:         runUnresolved,
 				placeholder: "{}",
 				subs: []*wrapper{
-					{
-						commands:    []string{"version", "env", "doc", "list", "fmt", "vet", "help"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "version", "env", "doc", "list", "fmt", "vet", "help"),
 				},
 			},
 			{
@@ -1607,11 +1305,7 @@ func compiledCatalogue() *catalogueLists {
 				run:         runUnresolved,
 				placeholder: "{}",
 				subs: []*wrapper{
-					{
-						commands:    []string{"status", "ping", "version", "-V", "--version", "get", "banned", "-h", "--help"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "status", "ping", "version", "-V", "--version", "get", "banned", "-h", "--help"),
 				},
 			},
 			{
@@ -1621,11 +1315,7 @@ func compiledCatalogue() *catalogueLists {
 				run:         runUnresolved,
 				placeholder: "{}",
 				subs: []*wrapper{
-					{
-						commands:    []string{"ls", "list-sessions", "list-windows", "lsw", "list-panes", "lsp", "list-clients", "lsc", "has-session", "has", "show-options", "show", "show-environment", "showenv", "display-message", "display", "capture-pane", "capturep", "kill-server", "kill-session", "kill-window", "list-buffers", "lsb", "info", "server-info"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "ls", "list-sessions", "list-windows", "lsw", "list-panes", "lsp", "list-clients", "lsc", "has-session", "has", "show-options", "show", "show-environment", "showenv", "display-message", "display", "capture-pane", "capturep", "kill-server", "kill-session", "kill-window", "list-buffers", "lsb", "info", "server-info"),
 				},
 			},
 			{
@@ -1642,11 +1332,7 @@ func compiledCatalogue() *catalogueLists {
 				run:         runNone,
 				placeholder: "{}",
 				subs: []*wrapper{
-					{
-						commands:    []string{"exec", "shell"},
-						run:         runUnresolved,
-						placeholder: "{}",
-					},
+					plainWrapper(runUnresolved, "exec", "shell"),
 				},
 			},
 			{
@@ -1657,11 +1343,7 @@ func compiledCatalogue() *catalogueLists {
 				placeholder: "{}",
 				note:        "virsh with no subcommand reads commands from stdin; virsh echo and others are harmless, a subcommand not listed may run a program",
 				subs: []*wrapper{
-					{
-						commands:    []string{"list", "dominfo", "domstate", "domblklist", "domiflist", "dumpxml", "net-list", "pool-list", "vol-list", "nodeinfo", "version", "capabilities", "domstats", "snapshot-list", "snapshot-info", "start", "shutdown", "reboot", "destroy", "suspend", "resume", "autostart", "undefine", "define", "uri", "hostname", "sysinfo", "domblkstat", "domifstat", "dommemstat", "vcpuinfo", "iface-list", "nwfilter-list", "secret-list", "console"},
-						run:         runNone,
-						placeholder: "{}",
-					},
+					plainWrapper(runNone, "list", "dominfo", "domstate", "domblklist", "domiflist", "dumpxml", "net-list", "pool-list", "vol-list", "nodeinfo", "version", "capabilities", "domstats", "snapshot-list", "snapshot-info", "start", "shutdown", "reboot", "destroy", "suspend", "resume", "autostart", "undefine", "define", "uri", "hostname", "sysinfo", "domblkstat", "domifstat", "dommemstat", "vcpuinfo", "iface-list", "nwfilter-list", "secret-list", "console"),
 				},
 				long: []string{"--connect", "--debug", "--keepalive-count", "--keepalive-interval", "--log", "--quiet", "--readonly", "--timing", "--version"},
 			},

@@ -22,6 +22,13 @@ type catalogueLists struct {
 	commandVars    []string
 }
 
+// plainWrapper is a catalogue entry that only names its commands and how
+// they run, with the decoder's defaults otherwise: what catalogue_gen.go
+// writes for most entries, subcommands above all.
+func plainWrapper(run runMode, commands ...string) *wrapper {
+	return &wrapper{commands: commands, run: run, placeholder: "{}"}
+}
+
 // builtin indexes the lists: the wrapper set by name and glob, the inert
 // name set.
 func (l *catalogueLists) builtin() *builtin {

@@ -66,6 +66,48 @@ func (d *decoder) fields(n *yaml.Node, ctx string, known ...string) (map[string]
 	return out, nil
 }
 
+// fieldReader reads the fields of one mapping (from [decoder.fields]) in
+// the order a decoder lists them, and keeps the first error: after it
+// every read does nothing, so a decoder reads its fields one a line and
+// checks the error once, and the first bad field is still the one named.
+type fieldReader struct {
+	d   *decoder
+	n   *yaml.Node // the mapping: where a missing field is reported
+	f   map[string]field
+	ctx string // names the mapping in messages; "" at the top level
+	err error
+}
+
+func (d *decoder) reader(n *yaml.Node, f map[string]field, ctx string) *fieldReader {
+	return &fieldReader{d: d, n: n, f: f, ctx: ctx}
+}
+
+// optional reads the field key, when the mapping has it, into *dst with
+// read, which gets the value and the field's name for its messages. It
+// returns the value's node: nil when the field is absent or an error came
+// before.
+func optional[T any](r *fieldReader, key string, dst *T, read func(n *yaml.Node, ctx string) (T, error)) *yaml.Node {
+	x, ok := r.f[key]
+	if r.err != nil || !ok {
+		return nil
+	}
+	v, err := read(x.val, prefix(r.ctx)+key)
+	if err != nil {
+		r.err = err
+		return nil
+	}
+	*dst = v
+	return x.val
+}
+
+// required is optional for a field the mapping must have.
+func required[T any](r *fieldReader, key string, dst *T, read func(n *yaml.Node, ctx string) (T, error)) *yaml.Node {
+	if _, ok := r.f[key]; !ok && r.err == nil {
+		r.err = r.d.errf(r.n, "%s: missing field %q", r.ctx, key)
+	}
+	return optional(r, key, dst, read)
+}
+
 // namedContext names an entry of a list in messages: by its name: field
 // when it has a plain one (action "kill_process"), which is how a policy
 // author knows it, else by its place (actions[3]).

@@ -242,30 +242,23 @@ func newPolicy(builtin *builtin) *Policy {
 // settings reads the file's top-level settings into p: defaults, the
 // unresolved and shell verdicts, and the trusted paths.
 func (d *decoder) settings(f map[string]field, p *Policy) error {
-	var err error
 	if x, ok := f["defaults"]; ok {
 		if err := d.defaults(x.val, &p.defaults); err != nil {
 			return err
 		}
 	}
-	if x, ok := f["unresolved"]; ok {
-		if p.unresolved, err = d.holdOrDeny(x.val, "unresolved"); err != nil {
-			return err
-		}
-	}
-	if x, ok := f["shell"]; ok {
-		if p.shell, err = d.holdOrDeny(x.val, "shell"); err != nil {
-			return err
-		}
-	}
+	r := d.reader(nil, f, "")
+	optional(r, "unresolved", &p.unresolved, d.holdOrDeny)
+	optional(r, "shell", &p.shell, d.holdOrDeny)
 	trusted := []string{"/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin"}
-	if x, ok := f["trusted_paths"]; ok {
-		if trusted, err = d.stringList(x.val, "trusted_paths", false); err != nil {
-			return err
-		}
+	x := optional(r, "trusted_paths", &trusted, d.plainList)
+	if r.err != nil {
+		return r.err
+	}
+	if x != nil {
 		for i, t := range trusted {
 			if !path.IsAbs(t) {
-				return d.errf(x.val.Content[i], "trusted_paths: %q is not an absolute path", t)
+				return d.errf(x.Content[i], "trusted_paths: %q is not an absolute path", t)
 			}
 		}
 	}
@@ -300,23 +293,21 @@ func (d *decoder) rules(f map[string]field, p *Policy) error {
 // catalogue merges the site's additions to the built-in catalogue into p:
 // wrappers, inert programs, persistence and variable names.
 func (d *decoder) catalogue(f map[string]field, p *Policy, builtin *builtin) error {
-	var err error
+	r := d.reader(nil, f, "")
 	var site []*wrapper
-	if x, ok := f["wrappers"]; ok {
-		if site, err = d.wrapperList(x.val, "wrappers"); err != nil {
-			return err
-		}
-	}
-	p.inert = builtin.inert.clone()
-	var siteInert []string
-	if x, ok := f["inert"]; ok {
-		if siteInert, err = d.globList(x.val, "inert"); err != nil {
-			return err
-		}
+	var siteInert, persist, unresolvedVars, commandVars []string
+	optional(r, "wrappers", &site, d.wrapperList)
+	optional(r, "inert", &siteInert, d.globList)
+	optional(r, "persistence", &persist, d.persistList)
+	optional(r, "unresolved_variables", &unresolvedVars, d.globList)
+	optional(r, "command_variables", &commandVars, d.globList)
+	if r.err != nil {
+		return r.err
 	}
 	// The site's word wins over the catalogue's: a program the site lists
 	// as inert is no longer a runner, and one it lists as a runner is no
 	// longer inert.
+	p.inert = builtin.inert.clone()
 	p.wrappers = builtin.wrappers.with(site).without(siteInert)
 	p.inert.add(siteInert)
 	for _, w := range site {
@@ -324,28 +315,9 @@ func (d *decoder) catalogue(f map[string]field, p *Policy, builtin *builtin) err
 			delete(p.inert.names, c)
 		}
 	}
-	p.persist = slices.Clone(builtin.persist)
-	if x, ok := f["persistence"]; ok {
-		l, err := d.persistList(x.val, "persistence")
-		if err != nil {
-			return err
-		}
-		p.persist = append(p.persist, l...)
-	}
-	if x, ok := f["unresolved_variables"]; ok {
-		l, err := d.globList(x.val, "unresolved_variables")
-		if err != nil {
-			return err
-		}
-		p.vars.unresolved = append(p.vars.unresolved, l...)
-	}
-	if x, ok := f["command_variables"]; ok {
-		l, err := d.globList(x.val, "command_variables")
-		if err != nil {
-			return err
-		}
-		p.vars.command = append(p.vars.command, l...)
-	}
+	p.persist = append(slices.Clone(builtin.persist), persist...)
+	p.vars.unresolved = append(p.vars.unresolved, unresolvedVars...)
+	p.vars.command = append(p.vars.command, commandVars...)
 	return nil
 }
 
@@ -354,27 +326,20 @@ func (d *decoder) defaults(n *yaml.Node, out *Defaults) error {
 	if err != nil {
 		return err
 	}
-	if x, ok := f["required_approvals"]; ok {
-		if out.RequiredApprovals, err = d.quorum(x.val, "defaults: required_approvals"); err != nil {
-			return err
-		}
-	}
-	if x, ok := f["pending_ttl"]; ok {
-		if out.PendingTTL, err = d.duration(x.val, "defaults: pending_ttl"); err != nil {
-			return err
-		}
-	}
-	if x, ok := f["approval_ttl"]; ok {
-		if out.ApprovalTTL, err = d.duration(x.val, "defaults: approval_ttl"); err != nil {
-			return err
-		}
-	}
-	if x, ok := f["reason"]; ok {
-		if out.ReasonRequired, err = d.reason(x.val, "defaults: reason"); err != nil {
-			return err
-		}
-	}
-	return nil
+	r := d.reader(n, f, "defaults")
+	d.approvalSettings(r, out)
+	return r.err
+}
+
+// approvalSettings reads what an action shares with the defaults: how
+// many approve, how long a request waits and an approval lasts, and
+// whether a reason is required. Fields the mapping leaves out keep the
+// value out has.
+func (d *decoder) approvalSettings(r *fieldReader, out *Defaults) {
+	optional(r, "required_approvals", &out.RequiredApprovals, d.quorum)
+	optional(r, "pending_ttl", &out.PendingTTL, d.duration)
+	optional(r, "approval_ttl", &out.ApprovalTTL, d.duration)
+	optional(r, "reason", &out.ReasonRequired, d.reason)
 }
 
 func (d *decoder) actions(n *yaml.Node, p *Policy) error {
@@ -389,73 +354,34 @@ func (d *decoder) actions(n *yaml.Node, p *Policy) error {
 		if err != nil {
 			return err
 		}
-		a := Action{
-			RequiredApprovals: p.defaults.RequiredApprovals,
-			PendingTTL:        p.defaults.PendingTTL,
-			ApprovalTTL:       p.defaults.ApprovalTTL,
-			ReasonRequired:    p.defaults.ReasonRequired,
-		}
-		x, ok := f["name"]
-		if !ok {
-			return d.errf(an, "%s: missing field \"name\"", ctx)
-		}
-		if a.Name, err = d.str(x.val, ctx+": name"); err != nil {
-			return err
+		var a Action
+		r := d.reader(an, f, ctx)
+		x := required(r, "name", &a.Name, d.str)
+		if r.err != nil {
+			return r.err
 		}
 		if !validName(a.Name) {
-			return d.errf(x.val, "%s: name %q: want lower case letters, digits and _", ctx, a.Name)
+			return d.errf(x, "%s: name %q: want lower case letters, digits and _", ctx, a.Name)
 		}
 		if seen[a.Name] {
-			return d.errf(x.val, "actions[%d]: duplicate action name %q", i, a.Name)
+			return d.errf(x, "actions[%d]: duplicate action name %q", i, a.Name)
 		}
 		seen[a.Name] = true
 		ctx = fmt.Sprintf("action %q", a.Name)
-		x, ok = f["service"]
-		if !ok {
-			return d.errf(an, "%s: missing field \"service\"", ctx)
-		}
-		if a.Service, err = d.str(x.val, ctx+": service"); err != nil {
-			return err
-		}
-		if x, ok := f["description"]; ok {
-			if a.Description, err = d.str(x.val, ctx+": description"); err != nil {
-				return err
-			}
-		}
-		x, ok = f["match"]
-		if !ok {
-			return d.errf(an, "%s: missing field \"match\"", ctx)
-		}
-		if a.Match, err = d.matchList(x.val, ctx+": match", false); err != nil {
-			return err
-		}
+		r.ctx = ctx
+		required(r, "service", &a.Service, d.str)
+		optional(r, "description", &a.Description, d.str)
+		required(r, "match", &a.Match, d.nonEmptyMatchList)
 		for j := range a.Match {
 			a.Match[j].ID = fmt.Sprintf("actions[%d].match[%d]", i, j)
 		}
-		if x, ok := f["required_approvals"]; ok {
-			if a.RequiredApprovals, err = d.quorum(x.val, ctx+": required_approvals"); err != nil {
-				return err
-			}
-		}
-		if x, ok := f["pending_ttl"]; ok {
-			if a.PendingTTL, err = d.duration(x.val, ctx+": pending_ttl"); err != nil {
-				return err
-			}
-		}
-		if x, ok := f["approval_ttl"]; ok {
-			if a.ApprovalTTL, err = d.duration(x.val, ctx+": approval_ttl"); err != nil {
-				return err
-			}
-		}
-		if x, ok := f["reason"]; ok {
-			if a.ReasonRequired, err = d.reason(x.val, ctx+": reason"); err != nil {
-				return err
-			}
-		}
-		if x, ok := f["targets"]; ok {
-			if a.Targets, err = d.globList(x.val, ctx+": targets"); err != nil {
-				return err
-			}
+		settings := p.defaults
+		d.approvalSettings(r, &settings)
+		a.RequiredApprovals, a.PendingTTL, a.ApprovalTTL, a.ReasonRequired =
+			settings.RequiredApprovals, settings.PendingTTL, settings.ApprovalTTL, settings.ReasonRequired
+		optional(r, "targets", &a.Targets, d.globList)
+		if r.err != nil {
+			return r.err
 		}
 		if x, ok := f["approvers"]; ok {
 			_, explicit := f["required_approvals"]
@@ -478,28 +404,18 @@ func (d *decoder) denyList(n *yaml.Node, p *Policy) error {
 		if err != nil {
 			return err
 		}
-		r := denyRule{name: fmt.Sprintf("deny[%d]", i)}
-		if x, ok := f["name"]; ok {
-			if r.name, err = d.str(x.val, ctx+": name"); err != nil {
-				return err
-			}
+		rule := denyRule{name: fmt.Sprintf("deny[%d]", i)}
+		r := d.reader(dn, f, ctx)
+		optional(r, "name", &rule.name, d.str)
+		required(r, "match", &rule.match, d.nonEmptyMatchList)
+		for j := range rule.match {
+			rule.match[j].ID = fmt.Sprintf("deny[%d].match[%d]", i, j)
 		}
-		x, ok := f["match"]
-		if !ok {
-			return d.errf(dn, "%s: missing field \"match\"", ctx)
+		optional(r, "targets", &rule.targets, d.globList)
+		if r.err != nil {
+			return r.err
 		}
-		if r.match, err = d.matchList(x.val, ctx+": match", false); err != nil {
-			return err
-		}
-		for j := range r.match {
-			r.match[j].ID = fmt.Sprintf("deny[%d].match[%d]", i, j)
-		}
-		if x, ok := f["targets"]; ok {
-			if r.targets, err = d.globList(x.val, ctx+": targets"); err != nil {
-				return err
-			}
-		}
-		p.deny = append(p.deny, r)
+		p.deny = append(p.deny, rule)
 	}
 	return nil
 }
@@ -540,13 +456,7 @@ func (d *decoder) matchList(n *yaml.Node, ctx string, emptyOK bool) ([]Rule, err
 		if !ok {
 			return nil, d.errf(mn, "%s: missing field \"command\"", mctx)
 		}
-		if r.Commands, err = d.stringList(x.val, mctx+": command", true); err != nil {
-			return nil, err
-		}
-		if len(r.Commands) == 0 {
-			return nil, d.errf(x.val, "%s: command: empty list", mctx)
-		}
-		if err := d.checkGlobs(x.val, r.Commands, mctx+": command"); err != nil {
+		if r.Commands, err = d.commandList(x.val, mctx+": command"); err != nil {
 			return nil, err
 		}
 		for j, c := range r.Commands {
@@ -566,6 +476,28 @@ func (d *decoder) matchList(n *yaml.Node, ctx string, emptyOK bool) ([]Rule, err
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// commandList reads the command names (or globs) of a rule or a wrapper
+// entry: one, or a list of at least one.
+func (d *decoder) commandList(n *yaml.Node, ctx string) ([]string, error) {
+	l, err := d.stringList(n, ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(l) == 0 {
+		return nil, d.errf(n, "%s: empty list", ctx)
+	}
+	if err := d.checkGlobs(n, l, ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// nonEmptyMatchList is matchList for the rules of an action or a deny
+// entry, which must match something.
+func (d *decoder) nonEmptyMatchList(n *yaml.Node, ctx string) ([]Rule, error) {
+	return d.matchList(n, ctx, false)
 }
 
 func elem(n *yaml.Node, i int) *yaml.Node {
@@ -621,6 +553,11 @@ func (d *decoder) stringList(n *yaml.Node, ctx string, single bool) ([]string, e
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// plainList is stringList where one string alone is not a list.
+func (d *decoder) plainList(n *yaml.Node, ctx string) ([]string, error) {
+	return d.stringList(n, ctx, false)
 }
 
 func (d *decoder) integer(n *yaml.Node, ctx string) (int, error) {

@@ -49,6 +49,44 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestFieldErrors: each kind of field a mapping of the file has (required,
+// optional, in a list, nested, checked after it is read) names the first
+// bad field with its position; an action with two bad fields names the
+// one the decoder reads first (pending_ttl before targets).
+func TestFieldErrors(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{"actions:\n  - name: k\n    match: [{command: kill}]\n", `p.yaml:3:5: action "k": missing field "service"`},
+		{"actions:\n  - name: k\n    service: s\n", `p.yaml:3:5: action "k": missing field "match"`},
+		{"actions:\n  - service: s\n    match: [{command: kill}]\n", `p.yaml:3:5: actions[0]: missing field "name"`},
+		{"actions:\n  - name: k\n    service: s\n    match: [{command: kill}]\n    pending_ttl: soon\n    targets: [\"[\"]\n", `p.yaml:6:18: action "k": pending_ttl: bad duration "soon" (want e.g. 30m, 24h, 168h)`},
+		{"actions:\n  - name: k\n    service: s\n    description: [x]\n    match: []\n", `p.yaml:5:18: action "k": description: want a string, got a list`},
+		{"actions:\n  - name: k\n    service: s\n    match: [{command: []}]\n", `p.yaml:5:23: action "k": match[0]: command: empty list`},
+		{"deny:\n  - name: d\n", `p.yaml:3:5: deny rule "d": missing field "match"`},
+		{"deny:\n  - name: [d]\n    match: [{command: rm}]\n", `p.yaml:3:11: deny[0]: name: want a string, got a list`},
+		{"wrappers:\n  - run: argv\n", `p.yaml:3:5: wrappers[0]: missing field "command"`},
+		{"wrappers:\n  - command: []\n", `p.yaml:3:14: wrappers[0]: command: empty list`},
+		{"wrappers:\n  - command: w\n    operands: -1\n", `p.yaml:4:15: wrappers[0]: operands: -1 is negative`},
+		{"wrappers:\n  - command: w\n    bare: maybe\n", `p.yaml:4:11: wrappers[0]: bare: unknown value "maybe" (want allow or unresolved)`},
+		{"wrappers:\n  - command: w\n    abbrev: yes please\n", `p.yaml:4:13: wrappers[0]: abbrev: want true or false, got "yes please"`},
+		{"wrappers:\n  - command: w\n    note: [x]\n", `p.yaml:4:11: wrappers[0]: note: want a string, got a list`},
+		{"wrappers:\n  - command: w\n    permute: 1\n", `p.yaml:4:14: wrappers[0]: permute: want true or false, got "1"`},
+		{"wrappers:\n  - command: w\n    subcommands: x\n", `p.yaml:4:18: wrappers[0]: subcommands: want a list, got "x"`},
+		{"trusted_paths: [bin]\n", `p.yaml:2:17: trusted_paths: "bin" is not an absolute path`},
+		{"trusted_paths: /bin\n", `p.yaml:2:16: trusted_paths: want a list of strings, got "/bin"`},
+		{"shell: allow\n", `p.yaml:2:8: shell: unknown verdict "allow" (want hold or deny)`},
+		{"persistence: [etc/x]\n", `p.yaml:2:15: persistence: "etc/x": want an absolute path or ~/path`},
+		{"inert: [\"[\"]\n", `p.yaml:2:9: inert: bad glob "["`},
+		{"command_variables: {}\n", `p.yaml:2:20: command_variables: want a string or a list of strings, got a mapping`},
+		{"defaults:\n  reason: maybe\n", `p.yaml:3:11: defaults: reason: unknown value "maybe" (want optional or required)`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("p.yaml", []byte("version: 1\n"+tt.body))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%q:\n got %v\nwant %s", tt.body, err, tt.want)
+		}
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
 	if !errors.Is(err, os.ErrNotExist) {

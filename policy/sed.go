@@ -122,6 +122,11 @@ const maxSedCommands = 256
 
 func parseSed(src string) sedFound {
 	var f sedFound
+	// unreadable is the answer where the script leaves sed's grammar.
+	unreadable := func() sedFound {
+		f.unres = "the sed script cannot be read"
+		return f
+	}
 	i := 0
 	n := 0
 	eol := func() string { // the rest of the line
@@ -218,16 +223,14 @@ func parseSed(src string) sedFound {
 			continue
 		}
 		if !address() {
-			f.unres = "the sed script cannot be read"
-			return f
+			return unreadable()
 		}
 		skipSpace()
 		if i < len(src) && src[i] == ',' {
 			i++
 			skipSpace()
 			if !address() {
-				f.unres = "the sed script cannot be read"
-				return f
+				return unreadable()
 			}
 		}
 		skipSpace()
@@ -236,8 +239,7 @@ func parseSed(src string) sedFound {
 			skipSpace()
 		}
 		if i >= len(src) {
-			f.unres = "the sed script cannot be read"
-			return f
+			return unreadable()
 		}
 		c := src[i]
 		i++
@@ -276,19 +278,16 @@ func parseSed(src string) sedFound {
 			}
 		case 's', 'y':
 			if i >= len(src) || src[i] == '\n' || src[i] == '\\' {
-				f.unres = "the sed script cannot be read"
-				return f
+				return unreadable()
 			}
 			d := src[i]
 			i++
 			if _, ok := delimited(d); !ok {
-				f.unres = "the sed script cannot be read"
-				return f
+				return unreadable()
 			}
 			repl, ok := delimited(d)
 			if !ok {
-				f.unres = "the sed script cannot be read"
-				return f
+				return unreadable()
 			}
 			if c == 'y' {
 				break

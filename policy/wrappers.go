@@ -183,66 +183,25 @@ func (d *decoder) wrapper(n *yaml.Node, ctx string) (*wrapper, error) {
 		return nil, err
 	}
 	w := &wrapper{placeholder: "{}"}
-	if w.commands, err = d.wrapperCommands(n, f, ctx); err != nil {
-		return nil, err
+	r := d.reader(n, f, ctx)
+	required(r, "command", &w.commands, d.commandList)
+	if r.err != nil {
+		return nil, r.err
 	}
 	if err := d.wrapperOptions(f, ctx, w); err != nil {
 		return nil, err
 	}
-	if err := d.wrapperBehaviour(f, ctx, w); err != nil {
+	if err := d.wrapperBehaviour(r, w); err != nil {
 		return nil, err
 	}
-	if err := d.wrapperNotes(f, ctx, w); err != nil {
-		return nil, err
-	}
-	if x, ok := f["subcommands"]; ok {
-		if w.subs, err = d.wrapperList(x.val, ctx+": subcommands"); err != nil {
-			return nil, err
-		}
+	optional(r, "note", &w.note, d.str)
+	optional(r, "example", &w.example, d.str)
+	optional(r, "abbrev", &w.abbrev, d.boolean)
+	optional(r, "subcommands", &w.subs, d.wrapperList)
+	if r.err != nil {
+		return nil, r.err
 	}
 	return w, nil
-}
-
-// wrapperCommands reads the command names (or globs) a wrapper entry is
-// for; there must be at least one.
-func (d *decoder) wrapperCommands(n *yaml.Node, f map[string]field, ctx string) ([]string, error) {
-	x, ok := f["command"]
-	if !ok {
-		return nil, d.errf(n, "%s: missing field \"command\"", ctx)
-	}
-	commands, err := d.stringList(x.val, ctx+": command", true)
-	if err != nil {
-		return nil, err
-	}
-	if len(commands) == 0 {
-		return nil, d.errf(x.val, "%s: command: empty list", ctx)
-	}
-	if err := d.checkGlobs(x.val, commands, ctx+": command"); err != nil {
-		return nil, err
-	}
-	return commands, nil
-}
-
-// wrapperNotes reads what a wrapper entry says to people (note, example)
-// and whether its long options may be abbreviated.
-func (d *decoder) wrapperNotes(f map[string]field, ctx string, w *wrapper) error {
-	var err error
-	if x, ok := f["note"]; ok {
-		if w.note, err = d.str(x.val, ctx+": note"); err != nil {
-			return err
-		}
-	}
-	if x, ok := f["example"]; ok {
-		if w.example, err = d.str(x.val, ctx+": example"); err != nil {
-			return err
-		}
-	}
-	if x, ok := f["abbrev"]; ok {
-		if w.abbrev, err = d.boolean(x.val, ctx+": abbrev"); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // wrapperOptions reads a wrapper entry's option lists into w, and notes
@@ -292,24 +251,15 @@ func (d *decoder) wrapperOptions(f map[string]field, ctx string, w *wrapper) err
 
 // wrapperBehaviour reads how a wrapper entry runs its command: operands,
 // run mode, the yes/no switches, the placeholder and when it cannot tell.
-func (d *decoder) wrapperBehaviour(f map[string]field, ctx string, w *wrapper) error {
-	var err error
-	if x, ok := f["operands"]; ok {
-		if w.operands, err = d.integer(x.val, ctx+": operands"); err != nil {
-			return err
-		}
-		if w.operands < 0 {
-			return d.errf(x.val, "%s: operands: %d is negative", ctx, w.operands)
-		}
+func (d *decoder) wrapperBehaviour(r *fieldReader, w *wrapper) error {
+	if x := optional(r, "operands", &w.operands, d.integer); x != nil && w.operands < 0 {
+		return d.errf(x, "%s: operands: %d is negative", r.ctx, w.operands)
 	}
-	if x, ok := f["run"]; ok {
-		s, err := d.str(x.val, ctx+": run")
-		if err != nil {
-			return err
-		}
-		m, known := runModes[s]
+	var run string
+	if x := optional(r, "run", &run, d.str); x != nil {
+		m, known := runModes[run]
 		if !known {
-			return d.errf(x.val, "%s: run: unknown value %q (want argv, string, first_string, none or unresolved)", ctx, s)
+			return d.errf(x, "%s: run: unknown value %q (want argv, string, first_string, none or unresolved)", r.ctx, run)
 		}
 		w.run = m
 	}
@@ -318,34 +268,19 @@ func (d *decoder) wrapperBehaviour(f map[string]field, ctx string, w *wrapper) e
 		dst *bool
 	}{{"permute", &w.permute}, {"plus_options", &w.plus}, {"assignments", &w.assignments}, {"appends_args", &w.appendsArgs}}
 	for _, b := range bools {
-		if x, ok := f[b.key]; ok {
-			if *b.dst, err = d.boolean(x.val, ctx+": "+b.key); err != nil {
-				return err
-			}
-		}
+		optional(r, b.key, b.dst, d.boolean)
 	}
-	if x, ok := f["placeholder"]; ok {
-		if w.placeholder, err = d.str(x.val, ctx+": placeholder"); err != nil {
-			return err
-		}
-	}
-	if x, ok := f["unresolved_if_contains"]; ok {
-		if w.containsUnres, err = d.stringList(x.val, ctx+": unresolved_if_contains", false); err != nil {
-			return err
-		}
-	}
-	if x, ok := f["bare"]; ok {
-		s, err := d.str(x.val, ctx+": bare")
-		if err != nil {
-			return err
-		}
-		switch s {
+	optional(r, "placeholder", &w.placeholder, d.str)
+	optional(r, "unresolved_if_contains", &w.containsUnres, d.plainList)
+	var bare string
+	if x := optional(r, "bare", &bare, d.str); x != nil {
+		switch bare {
 		case "allow":
 		case "unresolved":
 			w.bareUnresolved = true
 		default:
-			return d.errf(x.val, "%s: bare: unknown value %q (want allow or unresolved)", ctx, s)
+			return d.errf(x, "%s: bare: unknown value %q (want allow or unresolved)", r.ctx, bare)
 		}
 	}
-	return nil
+	return r.err
 }

@@ -126,7 +126,13 @@ type victim struct {
 
 func startVictim(t *testing.T) *victim {
 	t.Helper()
-	c := exec.Command("sleep", "1000")
+	return startVictimCmd(t, exec.Command("sleep", "1000"))
+}
+
+// startVictimCmd starts c as P, leading a process group of its own; the
+// test's cleanup kills it.
+func startVictimCmd(t *testing.T, c *exec.Cmd) *victim {
+	t.Helper()
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
@@ -199,14 +205,7 @@ t.start(); t.join()'`, "/usr/bin/kill P, started by python3", []string{"python3"
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, tool := range tc.tools {
-				if !has(tool) {
-					if os.Getenv("CI") == "true" {
-						t.Fatalf("%s is not installed", tool)
-					}
-					t.Skipf("%s is not installed", tool)
-				}
-			}
+			needTools(t, tc.tools...)
 			// P leads a process group of its own, outside the tree.
 			p := startVictim(t)
 			pid := strconv.Itoa(p.pid)
@@ -492,12 +491,7 @@ func TestStagedRCFiles(t *testing.T) {
 // TestUntracedChildRefused: clone(CLONE_UNTRACED) would make a child the
 // tracer cannot follow, whose execs nobody checks; it fails with EPERM.
 func TestUntracedChildRefused(t *testing.T) {
-	if !has("python3") {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3 is not installed")
-		}
-		t.Skip("python3 is not installed")
-	}
+	needTools(t, "python3")
 	o := runLine(t, `python3 -c 'import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 pid = libc.syscall(56 if os.uname().machine == "x86_64" else 220, 0x00800000 | 17, 0, 0, 0, 0)
@@ -524,12 +518,7 @@ func TestKillEverything(t *testing.T) {
 	if !has("unshare") {
 		t.Skip("no unshare")
 	}
-	if err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("unshare --pid: %v", err)
-		}
-		t.Skipf("unshare --pid: %v", err)
-	}
+	needPIDNamespace(t)
 	home := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
@@ -564,12 +553,7 @@ func TestForeignArchitectureKilled(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("int 0x80 is x86")
 	}
-	if !has("python3") {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3 is not installed")
-		}
-		t.Skip("python3 is not installed")
-	}
+	needTools(t, "python3")
 	p := startVictim(t)
 	o := runLine(t, strings.ReplaceAll(int80Kill, "@P@", strconv.Itoa(p.pid)))
 	if !strings.Contains(o.stdout, fmt.Sprintf("rc=%d", 128+int(syscall.SIGSYS))) {

@@ -35,6 +35,18 @@ func needTools(t *testing.T, tools ...string) {
 	}
 }
 
+// needPIDNamespace skips the test, or fails it under CI, where this user
+// cannot make a PID namespace (unshare --pid).
+func needPIDNamespace(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("unshare --pid: %v", err)
+		}
+		t.Skipf("unshare --pid: %v", err)
+	}
+}
+
 // userNotifKill: the line installs a seccomp filter of its own that sends
 // kill to a user-notification listener (a thread of the same python) and
 // answers CONTINUE. USER_NOTIF takes precedence over the guard's TRACE, so
@@ -203,12 +215,7 @@ except OSError as e:
 func inNamespace(t *testing.T, home, script, line string) string {
 	t.Helper()
 	needTools(t, "unshare", "nsenter", "perl", "sleep")
-	if err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("unshare --pid: %v", err)
-		}
-		t.Skipf("unshare --pid: %v", err)
-	}
+	needPIDNamespace(t)
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
 	c := exec.CommandContext(ctx, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", script, guardBin, guard.Command)
@@ -430,14 +437,7 @@ func TestReviewLimitsAndPerf(t *testing.T) {
 	needTools(t, "python3", "sh", "sleep")
 	// P writes a line to a file of its own every 0.05s.
 	home := t.TempDir()
-	c := exec.Command("sh", "-c", `while :; do echo x >> "$0"; sleep 0.05; done`, home+"/p.out")
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &victim{pid: c.Process.Pid, done: make(chan struct{})}
-	go func() { c.Wait(); close(p.done) }()
-	t.Cleanup(func() { c.Process.Kill(); <-p.done })
+	p := startVictimCmd(t, exec.Command("sh", "-c", `while :; do echo x >> "$0"; sleep 0.05; done`, home+"/p.out"))
 	pid := strconv.Itoa(p.pid)
 
 	o := runLine(t, `python3 -c 'import resource; resource.prlimit(`+pid+`, resource.RLIMIT_FSIZE, (1, 1))'`)

@@ -43,27 +43,6 @@ func auditMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 }
 
-// subcommands runs the one of cmds that args[0] names, with the rest of
-// args; with no args, or one it does not know, it prints usage and
-// returns 2; help prints usage to stdout. prog names the command in
-// errors ("keyturn audit").
-func subcommands(prog, usage string, args []string, stdout, stderr io.Writer, cmds map[string]func(args []string) int) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	if run, ok := cmds[args[0]]; ok {
-		return run(args[1:])
-	}
-	fmt.Fprintf(stderr, "%s: unknown command %q\n\n%s", prog, args[0], usage)
-	return 2
-}
-
 func auditVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keyturn audit verify", flag.ContinueOnError)
 	dataDir, keyFile, cfgFile := storeFlags(fs, "read")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -22,13 +21,8 @@ func guardMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: keyturn guard install [--config FILE] TARGET")
 		return 2
 	}
-	fs := flag.NewFlagSet("keyturn guard install", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "keyturn.yaml", "the gate's config `file`")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyturn guard install [--config FILE] TARGET\n\nPrints the steps (account, login shell, keys, policy) that make\nkeyturn-guard the login of the account the gate uses on TARGET.\nIt changes nothing itself. Creates the gate's keys if needed.\n\n")
-		fs.PrintDefaults()
-	}
+	fs := stderrFlagSet("keyturn guard install", "Usage: keyturn guard install [--config FILE] TARGET\n\nPrints the steps (account, login shell, keys, policy) that make\nkeyturn-guard the login of the account the gate uses on TARGET.\nIt changes nothing itself. Creates the gate's keys if needed.\n\n", stderr)
+	configPath := configFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitForFlagErr(err)
 	}
@@ -36,30 +30,29 @@ func guardMain(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg, err := config.Load(*configPath)
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintf(stderr, "keyturn guard install: %v\n", err)
 		return 1
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return fail(err)
 	}
 	t, ok := cfg.Target(fs.Arg(0))
 	if !ok {
-		fmt.Fprintf(stderr, "keyturn guard install: %s has no target %q\n", cfg.Path(), fs.Arg(0))
-		return 1
+		return fail(fmt.Errorf("%s has no target %q", cfg.Path(), fs.Arg(0)))
 	}
 	hostKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.HostKeyFile))
 	if err != nil {
-		fmt.Fprintf(stderr, "keyturn guard install: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	clientKey, err := bastion.LoadOrCreateKey(filepath.Join(cfg.DataDir, bastion.ClientKeyFile))
 	if err != nil {
-		fmt.Fprintf(stderr, "keyturn guard install: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	pol, err := os.ReadFile(cfg.Policies)
 	if err != nil {
-		fmt.Fprintf(stderr, "keyturn guard install: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	user := t.User
 	if user == "" {

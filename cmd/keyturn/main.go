@@ -40,6 +40,30 @@ Run 'keyturn COMMAND --help' for a command's flags.
 
 // run is main without the process: tests drive it through testscript.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	version := func([]string) int {
+		fmt.Fprintln(stdout, versionLine())
+		return 0
+	}
+	return subcommands("keyturn", usage, args, stdout, stderr, map[string]func([]string) int{
+		"--version":  version,
+		"-version":   version,
+		"version":    version,
+		"hostkey":    func(args []string) int { return hostkeyMain(args, stdout, stderr) },
+		"serve":      func(args []string) int { return serveMain(args, stdout, stderr) },
+		"demo":       func(args []string) int { return demoMain(args, stdout, stderr) },
+		"audit":      func(args []string) int { return auditMain(args, stdin, stdout, stderr) },
+		"breakglass": func(args []string) int { return breakglassMain(args, stdin, stdout, stderr) },
+		"pubkey":     func(args []string) int { return pubkeyMain(args, stdout, stderr) },
+		"guard":      func(args []string) int { return guardMain(args, stdout, stderr) },
+		"policy":     func(args []string) int { return policyMain(args, stdin, stdout, stderr) },
+	})
+}
+
+// subcommands runs the one of cmds that args[0] names, with the rest of
+// args; with no args, or one it does not know, it prints usage and
+// returns 2; help prints usage to stdout. prog names the command in
+// errors ("keyturn audit").
+func subcommands(prog, usage string, args []string, stdout, stderr io.Writer, cmds map[string]func(args []string) int) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -48,27 +72,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "--version", "-version", "version":
-		fmt.Fprintln(stdout, versionLine())
-		return 0
-	case "hostkey":
-		return hostkeyMain(args[1:], stdout, stderr)
-	case "serve":
-		return serveMain(args[1:], stdout, stderr)
-	case "demo":
-		return demoMain(args[1:], stdout, stderr)
-	case "audit":
-		return auditMain(args[1:], stdin, stdout, stderr)
-	case "breakglass":
-		return breakglassMain(args[1:], stdin, stdout, stderr)
-	case "pubkey":
-		return pubkeyMain(args[1:], stdout, stderr)
-	case "guard":
-		return guardMain(args[1:], stdout, stderr)
-	case "policy":
-		return policyMain(args[1:], stdin, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "keyturn: unknown command %q\n\n%s", args[0], usage)
+	if run, ok := cmds[args[0]]; ok {
+		return run(args[1:])
+	}
+	fmt.Fprintf(stderr, "%s: unknown command %q\n\n%s", prog, args[0], usage)
 	return 2
 }
 

@@ -35,21 +35,16 @@ const policyUsage = `Usage:
 
 // policyMain runs "keyturn policy ...".
 func policyMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, policyUsage)
-		return 2
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, policyUsage)
-		return 0
-	case "check":
-		return policyCheck(args[1:], stdout, stderr)
-	case "test":
-		return policyTest(args[1:], stdin, stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "keyturn policy: unknown command %q\n\n%s", args[0], policyUsage)
-	return 2
+	return subcommands("keyturn policy", policyUsage, args, stdout, stderr, map[string]func([]string) int{
+		"check": func(args []string) int { return policyCheck(args, stdout, stderr) },
+		"test":  func(args []string) int { return policyTest(args, stdin, stdout, stderr) },
+		// -help as the flag package spells it, which this command took
+		// before it dispatched through subcommands.
+		"-help": func([]string) int {
+			fmt.Fprint(stdout, policyUsage)
+			return 0
+		},
+	})
 }
 
 // flagSet is a subcommand's flags with its usage text.

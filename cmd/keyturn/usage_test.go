@@ -15,6 +15,17 @@ type usageCase struct {
 	stderr string
 }
 
+// dispatchCases are the rows every command that dispatches through
+// subcommands answers alike: no command, --help (whose usage contains
+// help), and a command it does not know.
+func dispatchCases(help string) []usageCase {
+	return []usageCase{
+		{"", 2, "", "Usage:"},
+		{"--help", 0, help, ""},
+		{"frob", 2, "", `unknown command "frob"`},
+	}
+}
+
 // TestToolUsage: each offline tool's help, usage errors and bad flags.
 func TestToolUsage(t *testing.T) {
 	for _, tool := range []struct {
@@ -22,26 +33,28 @@ func TestToolUsage(t *testing.T) {
 		main  func([]string, io.Reader, io.Writer, io.Writer) int
 		cases []usageCase
 	}{
-		{"audit", auditMain, []usageCase{
-			{"", 2, "", "Usage:"},
-			{"--help", 0, "keyturn audit verify --file EXPORT.jsonl", ""},
-			{"verify --help", 0, "-data-dir dir", ""},
-			{"frob", 2, "", `unknown command "frob"`},
-			{"verify", 2, "", "give exactly one of --data-dir and --file"},
-			{"verify --data-dir a --file b", 2, "", "give exactly one of --data-dir and --file"},
-			{"verify --file b --encryption-key-file k", 2, "", "--encryption-key-file goes with --data-dir"},
-			{"verify --file b extra", 2, "", `unexpected argument "extra"`},
-			{"verify --bogus", 2, "", "flag provided but not defined: -bogus"},
-		}},
-		{"breakglass", breakglassMain, []usageCase{
-			{"", 2, "", "Usage:"},
-			{"--help", 0, "approves the pending", ""},
-			{"register-approver --help", 0, "-data-dir dir", ""},
-			{"frob", 2, "", `unknown command "frob"`},
-			{"register-approver dave", 2, "", "--data-dir is required"},
-			{"register-approver --data-dir x", 2, "", "want exactly one approver NAME, got 0"},
-			{"register-approver --data-dir x a b", 2, "", "got 2"},
-		}},
+		{"audit", auditMain, append(dispatchCases("keyturn audit verify --file EXPORT.jsonl"),
+			usageCase{"verify --help", 0, "-data-dir dir", ""},
+			usageCase{"verify", 2, "", "give exactly one of --data-dir and --file"},
+			usageCase{"verify --data-dir a --file b", 2, "", "give exactly one of --data-dir and --file"},
+			usageCase{"verify --file b --encryption-key-file k", 2, "", "--encryption-key-file goes with --data-dir"},
+			usageCase{"verify --file b extra", 2, "", `unexpected argument "extra"`},
+			usageCase{"verify --bogus", 2, "", "flag provided but not defined: -bogus"},
+		)},
+		{"breakglass", breakglassMain, append(dispatchCases("approves the pending"),
+			usageCase{"register-approver --help", 0, "-data-dir dir", ""},
+			usageCase{"register-approver dave", 2, "", "--data-dir is required"},
+			usageCase{"register-approver --data-dir x", 2, "", "want exactly one approver NAME, got 0"},
+			usageCase{"register-approver --data-dir x a b", 2, "", "got 2"},
+		)},
+		{"policy", policyMain, append(dispatchCases("keyturn policy check [--config keyturn.yaml] [FILE]"),
+			usageCase{"-help", 0, "keyturn policy test", ""},
+		)},
+		// keyturn itself, with "keyturn" as its tool name below.
+		{"", run, append(dispatchCases("keyturn serve"),
+			usageCase{"--version", 0, "keyturn", ""},
+			usageCase{"version", 0, "keyturn", ""},
+		)},
 	} {
 		for _, tc := range tool.cases {
 			r := runTool(tool.main, "", strings.Fields(tc.args)...)
