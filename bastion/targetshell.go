@@ -1,6 +1,10 @@
 package bastion
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/keyturn/keyturn/bastion/targets"
+)
 
 // The gate reads every command line as bash does (package policy), so the
 // line must run under bash on the target, whatever the account's login
@@ -13,9 +17,21 @@ import "strings"
 // quoted so that every POSIX shell passes the line through unchanged, and
 // bash reads no rc file of its own (rc-file staging is the persistence
 // rules' business).
+//
+// The one exception (shell_wrapper: auto, the default): when the pooled
+// connection's shell probe (targets/shellprobe.go) has shown that the
+// login shell is that same bash with nothing of its rc files left that a
+// fresh `bash --norc --noprofile -c` lacks, the line goes as it is: sshd
+// then runs `bash -c '<line>'`, which reads it exactly as the wrapper's
+// bash would, one process start sooner. The wrapper adds no protection
+// against the rc files themselves: the outer bash has read them before it
+// runs the wrapper (Debian's bash reads ~/.bashrc for sshd's commands),
+// and one may define a function named exec; BASH_ENV and exported
+// functions reach the inner bash anyway. A target whose rc files cannot
+// be trusted runs keyturn-guard.
 
 // defaultTargetShell runs command lines on targets without a shell: entry.
-const defaultTargetShell = "/bin/bash"
+const defaultTargetShell = targets.DefaultShell
 
 // bashCommand returns what the gate sends to an unguarded target to run
 // line with shell. (A guarded target's login is keyturn-guard, which runs
@@ -42,4 +58,15 @@ func (g *Gate) targetShell(target string) string {
 		return t.Shell
 	}
 	return defaultTargetShell
+}
+
+// unguardedCommand is what the gate sends on ts to run line on an
+// unguarded target: line as it is if ts's connection was probed a plain
+// bash login, else wrapped (bashCommand). An empty line (a shell) is sent
+// empty.
+func (g *Gate) unguardedCommand(ts *targets.Session, target, line string) string {
+	if line == "" || ts.PlainBash() {
+		return line
+	}
+	return bashCommand(g.targetShell(target), line)
 }
