@@ -235,11 +235,16 @@ func probeShell(client *gossh.Client, shell string, timeout time.Duration) error
 			err = fmt.Errorf("%w: report longer than %d bytes", errProbeAnswer, maxShellProbeOutput)
 		}
 		if err == nil {
-			// Only an exit status of 0 is an answer: what a process
-			// on the target wrote into the probe's output cannot
-			// change how the probe's shell exited.
+			// Only an exit status of 0 is an answer: another process
+			// of the account on the target may write into the
+			// probe's output (through /proc), but it cannot change
+			// how the probe's shell exited.
 			if werr := sess.Wait(); werr != nil {
-				err = fmt.Errorf("%w: %v", errProbeAnswer, werr)
+				if parseShellProbe(buf.Bytes(), nonce) == nil {
+					err = fmt.Errorf("%w: a well-formed report but the shell exited with %v (written by another process?)", errProbeAnswer, werr)
+				} else {
+					err = fmt.Errorf("%w: %v", errProbeAnswer, werr)
+				}
 			}
 		}
 		done <- result{out: buf.Bytes(), err: err}
