@@ -2,10 +2,10 @@ package shellfast
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"context"
 	"log/slog"
 	"net"
 	"os"
