@@ -1,6 +1,7 @@
 package bastion
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/keyturn/keyturn/bastion/targets"
@@ -40,7 +41,49 @@ func bashCommand(shell, line string) string {
 	if shell == "" {
 		shell = defaultTargetShell
 	}
+	if !plainQuotable(line) {
+		// csh and tcsh end a single-quoted string at a newline and
+		// expand ! inside one; fish reads \' and \\ inside one as
+		// escapes. A line with such bytes goes encoded: bash decodes it
+		// (printf %b of \0NNN escapes) and evals it, so the login shell
+		// sees printable ASCII with no backslash before a quote.
+		line = decodeThen(line, `eval "$KEYTURN_LINE"`)
+	}
 	return "exec " + shell + " --norc --noprofile -c " + shellQuote(line)
+}
+
+// decodeThen is a bash script that sets KEYTURN_LINE to line, decoded
+// from encodeLine's form, then runs use.
+func decodeThen(line, use string) string {
+	return `printf -v KEYTURN_LINE %b "` + encodeLine(line) + `" && ` + use
+}
+
+// plainQuotable reports whether every login shell passes line through
+// single quotes unchanged: printable ASCII without backslash or !.
+func plainQuotable(line string) bool {
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; c < 0x20 || c > 0x7e || c == '\\' || c == '!' {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeLine writes line for printf %b inside bash double quotes, inside
+// the login shell's single quotes: letters, digits and inert punctuation
+// as they are, every other byte as \0NNN (a backslash is always followed
+// by 0, so no shell reads \' or \\ in it).
+func encodeLine(line string) string {
+	var b strings.Builder
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c >= 0x20 && c <= 0x7e && !strings.ContainsRune("\\!'\"$`", rune(c)) {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "\\0%03o", c)
+	}
+	return b.String()
 }
 
 // shellQuote quotes s for a POSIX shell: inside single quotes every byte

@@ -6,12 +6,14 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,10 +115,27 @@ func (g *sshdGate) waitProbe(t *testing.T) bool {
 	return plain
 }
 
-// startSSHDGate starts an sshd whose logins get HOME=home (rc, if not
-// empty, is written to home/.bashrc) and extra sshd_config lines, and a
-// gate in front of it whose target t1 has targetExtra config lines.
+// startSSHDGate starts an sshd whose logins (the test's own user) get
+// HOME=home (rc, if not empty, is written to home/.bashrc) and extra
+// sshd_config lines, and a gate in front of it whose target t1 has
+// targetExtra config lines.
 func startSSHDGate(t *testing.T, rc, extra, targetExtra string) *sshdGate {
+	t.Helper()
+	return startSSHDGateAs(t, nil, rc, extra, targetExtra)
+}
+
+// account is a real account the gate logs in to on the target, with its
+// own login shell and home.
+type account struct {
+	name, home string
+	uid, gid   int
+}
+
+// startSSHDGateAs is startSSHDGate logging in to acct (nil: the test's
+// own user, with HOME set by sshd): the gate's key goes to the account's
+// ~/.ssh/authorized_keys and sshd reads it with StrictModes, as a real
+// server does.
+func startSSHDGateAs(t *testing.T, acct *account, rc, extra, targetExtra string) *sshdGate {
 	t.Helper()
 	if _, err := localsshd.Path(); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -136,25 +155,35 @@ func startSSHDGate(t *testing.T, rc, extra, targetExtra string) *sshdGate {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loginName := me.Username
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
+	gateClient := newSigner(t)
+	gateKey := bastion.AuthorizedKey(gateClient.PublicKey(), "")
+	opts := localsshd.Options{Dir: filepath.Join(dir, "sshd"), AuthorizedKeys: gateKey, LogLevel: "ERROR", Extra: extra}
+	if acct == nil {
+		opts.Extra = "SetEnv HOME=" + home + "\n" + extra
+		if err := os.Mkdir(home, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		loginName, home, opts.UserKeys = acct.name, acct.home, true
+		keys := filepath.Join(home, ".ssh", "authorized_keys")
+		if err := os.WriteFile(keys, []byte(gateKey+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(keys, acct.uid, acct.gid); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if rc != "" {
 		if err := os.WriteFile(filepath.Join(home, ".bashrc"), []byte(rc), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	gateClient := newSigner(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := localsshd.Start(ctx, localsshd.Options{
-		Dir:            filepath.Join(dir, "sshd"),
-		AuthorizedKeys: bastion.AuthorizedKey(gateClient.PublicKey(), ""),
-		LogLevel:       "ERROR",
-		Extra:          "SetEnv HOME=" + home + "\n" + extra,
-	})
+	srv, err := localsshd.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +191,7 @@ func startSSHDGate(t *testing.T, rc, extra, targetExtra string) *sshdGate {
 
 	alice := newSigner(t)
 	cfgText := "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + bastion.AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
-		"targets:\n  - name: t1\n    address: " + srv.Addr + "\n    user: " + me.Username + "\n    host_keys: [\"" + srv.HostKey + "\"]\n" + targetExtra
+		"targets:\n  - name: t1\n    address: " + srv.Addr + "\n    user: " + loginName + "\n    host_keys: [\"" + srv.HostKey + "\"]\n" + targetExtra
 	cfg, err := config.Parse(filepath.Join(dir, "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
@@ -402,4 +431,99 @@ done
 	if !g.wrapped(t) {
 		t.Error("a line went unwrapped")
 	}
+}
+
+// Real accounts with each installed login shell (useradd, removed at the
+// end): only bash's login goes unwrapped; under every other shell the
+// probe says no and the line still runs as bash reads it. It needs root;
+// under CI=true a missing root fails the test, unless
+// KEYTURN_ROOT_TESTS=sudo says the caller runs it again as root (as for
+// cmd/keyturn's TestE2EGuardLogin).
+func TestShellFastPathLoginShells(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("KEYTURN_ROOT_TESTS") == "sudo" {
+			t.Skip("not root: the caller runs this test again as root (KEYTURN_ROOT_TESTS=sudo)")
+		}
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TestShellFastPathLoginShells creates accounts and must run as root under CI")
+		}
+		t.Skip("creating an account needs root")
+	}
+	for _, tool := range []string{"useradd", "userdel", "bash", "dash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is required: %v", tool, err)
+		}
+	}
+	want, err := exec.Command("bash", "--norc", "--noprofile", "-c", dashAttack).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, name := range []string{"bash", "dash", "zsh", "ksh", "mksh", "fish", "tcsh"} {
+		shell, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		ran++
+		t.Run(name, func(t *testing.T) {
+			acct := makeAccount(t, shell)
+			g := startSSHDGateAs(t, acct, "", "", "")
+			if !g.wrapped(t) {
+				t.Fatal("first session not wrapped")
+			}
+			plain := g.waitProbe(t)
+			if plain != (name == "bash") {
+				t.Fatalf("login shell %s: probe said plain bash = %v\ngate log:\n%s", shell, plain, g.logs)
+			}
+			if g.wrapped(t) != (name != "bash") {
+				t.Errorf("login shell %s: wrapped = %v", shell, !plain)
+			}
+			if out, _, _ := g.run(t, dashAttack); out != string(want) {
+				t.Errorf("login shell %s: attack line printed %q; bash prints %q", shell, out, want)
+			}
+		})
+	}
+	if ran < 2 {
+		t.Fatal("no login shell but bash to try")
+	}
+}
+
+// makeAccount adds a throwaway account whose login shell is shell, with a
+// home (and ~/.ssh) as sshd's StrictModes wants it, removed at the end.
+func makeAccount(t *testing.T, shell string) *account {
+	t.Helper()
+	base, err := os.MkdirTemp("", "keyturn-shellfast-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	a := &account{name: fmt.Sprintf("ktsf%x", rnd), home: filepath.Join(base, "home")}
+	if out, err := exec.Command("useradd", "-M", "-U", "-d", a.home, "-s", shell, "-p", "*", a.name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd %s: %v\n%s", a.name, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", "-f", a.name).CombinedOutput(); err != nil {
+			t.Errorf("userdel %s: %v\n%s", a.name, err, out)
+		}
+	})
+	u, err := user.Lookup(a.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.uid, _ = strconv.Atoi(u.Uid)
+	a.gid, _ = strconv.Atoi(u.Gid)
+	for _, d := range []string{a.home, filepath.Join(a.home, ".ssh")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, a.uid, a.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
 }
