@@ -58,11 +58,19 @@ type sshdGate struct {
 	alice   gossh.Signer
 	pool    *targets.Pool
 	logs    *lockedBuf
-	home    string
 }
 
-// run runs line through the gate as alice on target t1.
-func (g *sshdGate) run(t *testing.T, line string) (string, string, int) {
+// run runs line through the gate as alice on target t1, on a new client
+// connection.
+func (g *sshdGate) run(t testing.TB, line string) (string, string, int) {
+	t.Helper()
+	c := g.dial(t)
+	defer c.Close()
+	return runOn(t, c, line)
+}
+
+// dial logs in to the gate as alice for target t1.
+func (g *sshdGate) dial(t testing.TB) *gossh.Client {
 	t.Helper()
 	c, err := gossh.Dial("tcp", g.addr, &gossh.ClientConfig{
 		User: "alice+t1", Auth: []gossh.AuthMethod{gossh.PublicKeys(g.alice)}, HostKeyCallback: gossh.FixedHostKey(g.hostKey),
@@ -70,7 +78,13 @@ func (g *sshdGate) run(t *testing.T, line string) (string, string, int) {
 	if err != nil {
 		t.Fatalf("dial the gate: %v", err)
 	}
-	defer c.Close()
+	return c
+}
+
+// runOn runs line in a new session on c: its stdout, stderr and exit
+// status.
+func runOn(t testing.TB, c *gossh.Client, line string) (string, string, int) {
+	t.Helper()
 	s, err := c.NewSession()
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +104,7 @@ func (g *sshdGate) run(t *testing.T, line string) (string, string, int) {
 	return "", "", -1
 }
 
-func newSigner(t *testing.T) gossh.Signer {
+func newSigner(t testing.TB) gossh.Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -104,7 +118,7 @@ func newSigner(t *testing.T) gossh.Signer {
 }
 
 // waitProbe waits (bounded) for the shell probe of t1's connection.
-func (g *sshdGate) waitProbe(t *testing.T) bool {
+func (g *sshdGate) waitProbe(t testing.TB) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -119,7 +133,7 @@ func (g *sshdGate) waitProbe(t *testing.T) bool {
 // HOME=home (rc, if not empty, is written to home/.bashrc) and extra
 // sshd_config lines, and a gate in front of it whose target t1 has
 // targetExtra config lines.
-func startSSHDGate(t *testing.T, rc, extra, targetExtra string) *sshdGate {
+func startSSHDGate(t testing.TB, rc, extra, targetExtra string) *sshdGate {
 	t.Helper()
 	return startSSHDGateAs(t, nil, rc, extra, targetExtra)
 }
@@ -131,11 +145,24 @@ type account struct {
 	uid, gid   int
 }
 
+// sshdTarget is a running sshd the gate logs in to as login with
+// gateClient.
+type sshdTarget struct {
+	addr, hostKey, login string
+	gateClient           gossh.Signer
+}
+
 // startSSHDGateAs is startSSHDGate logging in to acct (nil: the test's
 // own user, with HOME set by sshd): the gate's key goes to the account's
 // ~/.ssh/authorized_keys and sshd reads it with StrictModes, as a real
 // server does.
-func startSSHDGateAs(t *testing.T, acct *account, rc, extra, targetExtra string) *sshdGate {
+func startSSHDGateAs(t testing.TB, acct *account, rc, extra, targetExtra string) *sshdGate {
+	t.Helper()
+	return startTarget(t, acct, rc, extra).gate(t, targetExtra)
+}
+
+// startTarget starts the sshd of startSSHDGateAs.
+func startTarget(t testing.TB, acct *account, rc, extra string) *sshdTarget {
 	t.Helper()
 	if _, err := localsshd.Path(); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -188,10 +215,17 @@ func startSSHDGateAs(t *testing.T, acct *account, rc, extra, targetExtra string)
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
+	return &sshdTarget{addr: srv.Addr, hostKey: srv.HostKey, login: loginName, gateClient: gateClient}
+}
 
+// gate starts a gate in front of tg whose target t1 has targetExtra config
+// lines.
+func (tg *sshdTarget) gate(t testing.TB, targetExtra string) *sshdGate {
+	t.Helper()
+	dir := t.TempDir()
 	alice := newSigner(t)
 	cfgText := "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + bastion.AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
-		"targets:\n  - name: t1\n    address: " + srv.Addr + "\n    user: " + loginName + "\n    host_keys: [\"" + srv.HostKey + "\"]\n" + targetExtra
+		"targets:\n  - name: t1\n    address: " + tg.addr + "\n    user: " + tg.login + "\n    host_keys: [\"" + tg.hostKey + "\"]\n" + targetExtra
 	cfg, err := config.Parse(filepath.Join(dir, "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +237,7 @@ func startSSHDGateAs(t *testing.T, acct *account, rc, extra, targetExtra string)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	pool, err := targets.NewPool(gateClient, cfg.Targets, log)
+	pool, err := targets.NewPool(tg.gateClient, cfg.Targets, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,13 +265,13 @@ func startSSHDGateAs(t *testing.T, acct *account, rc, extra, targetExtra string)
 		defer cancel()
 		g.Shutdown(ctx)
 	})
-	return &sshdGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, pool: pool, logs: logs, home: home}
+	return &sshdGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, pool: pool, logs: logs}
 }
 
 // wrapped runs `echo "$0"` through the gate and reports whether the line
 // ran in the wrapper's bash: its $0 is the path the wrapper execs
 // (/bin/bash), where sshd starts the login shell as plain "bash".
-func (g *sshdGate) wrapped(t *testing.T) bool {
+func (g *sshdGate) wrapped(t testing.TB) bool {
 	t.Helper()
 	out, errOut, status := g.run(t, `echo "$0"`)
 	if status != 0 {
