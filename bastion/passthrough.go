@@ -98,7 +98,7 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 			// An unguarded target runs the line under bash (wrapped
 			// unless its connection's login is that plain bash);
 			// keyturn-guard is sent the grant as it is.
-			command = g.unguardedCommand(ts, id.Target, line)
+			command = g.unguardedCommand(ts, id.Target, line, isPty)
 		}
 		var stage string
 		p, stage, err = startOnTarget(ts, isPty, ptyReq, command)

@@ -105,10 +105,12 @@ func (g *Gate) targetShell(target string) string {
 
 // unguardedCommand is what the gate sends on ts to run line on an
 // unguarded target: line as it is if ts's connection was probed a plain
-// bash login, else wrapped (bashCommand). An empty line (a shell) is sent
-// empty.
-func (g *Gate) unguardedCommand(ts *targets.Session, target, line string) string {
-	if line == "" || ts.PlainBash() {
+// bash login and the session has no terminal, else wrapped (bashCommand).
+// An empty line (a shell) is sent empty. The probe runs without a
+// terminal, and an rc file may do other things on one (`[ -t 0 ]`), so
+// a session with a terminal is always wrapped.
+func (g *Gate) unguardedCommand(ts *targets.Session, target, line string, pty bool) string {
+	if line == "" || (ts.PlainBash() && !pty) {
 		return line
 	}
 	return bashCommand(g.targetShell(target), line)

@@ -85,11 +85,22 @@ func (g *sshdGate) dial(t testing.TB) *gossh.Client {
 // status.
 func runOn(t testing.TB, c *gossh.Client, line string) (string, string, int) {
 	t.Helper()
+	return runOnPty(t, c, line, false)
+}
+
+// runOnPty is runOn with a terminal if pty is set (as ssh -t).
+func runOnPty(t testing.TB, c *gossh.Client, line string, pty bool) (string, string, int) {
+	t.Helper()
 	s, err := c.NewSession()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if pty {
+		if err := s.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var out, errOut bytes.Buffer
 	s.Stdout, s.Stderr = &out, &errOut
 	err = s.Run(line)
@@ -243,7 +254,7 @@ func (tg *sshdTarget) gate(t testing.TB, targetExtra string) *sshdGate {
 	}
 	t.Cleanup(func() { pool.Close() })
 	polPath := filepath.Join(dir, "policies.yaml")
-	if err := os.WriteFile(polPath, []byte("version: 1\nactions:\n  - name: kill_process\n    service: process\n    match: [{command: kill}]\n"), 0o600); err != nil {
+	if err := os.WriteFile(polPath, []byte("version: 1\nactions:\n  - name: kill_process\n    service: process\n    match: [{command: kill}]\nterminal_allow:\n  - command: [echo, type, bash]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pol, err := bastion.LoadPolicy(polPath, log)
@@ -307,6 +318,13 @@ func TestShellFastPathPlainBash(t *testing.T) {
 			t.Fatalf("after the probe's yes, a line still went wrapped\ngate log:\n%s", g.logs)
 		}
 	}
+	// A session with a terminal stays wrapped: the probe ran without one.
+	c := g.dial(t)
+	defer c.Close()
+	if out, errOut, st := runOnPty(t, c, `echo "$0"`, true); strings.TrimSpace(out) != "/bin/bash" {
+		t.Logf("stderr %q status %d", errOut, st)
+		t.Errorf("a session with a terminal printed $0 %q; want /bin/bash (wrapped)", out)
+	}
 	// The line still runs as bash (the policy) reads it.
 	out, _, _ := g.run(t, dashAttack)
 	if strings.Contains(out, "INJECTED\n") && !strings.Contains(out, "echo INJECTED") {
@@ -318,6 +336,27 @@ func TestShellFastPathPlainBash(t *testing.T) {
 	}
 	if out != string(want) {
 		t.Errorf("attack line printed %q; bash prints %q", out, want)
+	}
+}
+
+// An rc file that defines things only on a terminal: the probe (no
+// terminal) says yes, sessions without one go unwrapped, and one with a
+// terminal is wrapped, so the rc file's function does not reach its line.
+func TestShellFastPathTerminalRC(t *testing.T) {
+	g := startSSHDGate(t, "if [ -t 0 ]; then greet() { echo from-rc; }; fi\n", "", "")
+	g.wrapped(t)
+	if !g.waitProbe(t) {
+		t.Fatalf("probe said no\n%s", g.logs)
+	}
+	c := g.dial(t)
+	defer c.Close()
+	if out, _, _ := runOnPty(t, c, "type -t greet || echo none", true); strings.TrimSpace(out) != "none" {
+		t.Errorf("on a terminal, the rc file's function reached the line: %q", out)
+	}
+	// The rc file does define it for a bash login on a terminal (else
+	// the check above shows nothing).
+	if out, _, _ := runOnPty(t, c, `bash -c "type -t greet"`, true); !strings.Contains(out, "function") {
+		t.Errorf("rc file not read on a terminal: %q", out)
 	}
 }
 
