@@ -368,8 +368,7 @@ func TestShellFastPathAlways(t *testing.T) {
 			t.Fatal("a line went unwrapped on a shell_wrapper: always target")
 		}
 	}
-	// Give a probe (there must be none) time to have answered, then
-	// look again.
+	// Close waits for any probe still running (there must be none).
 	g.pool.Close()
 	if strings.Contains(g.logs.String(), "login shell is") {
 		t.Errorf("a shell probe ran on a shell_wrapper: always target:\n%s", g.logs)
