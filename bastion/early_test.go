@@ -19,6 +19,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
+	"github.com/keyturn/keyturn/bastion/targets"
 )
 
 // arrivals is a target that notes every command that reaches it and, at
@@ -58,6 +59,13 @@ func (a *arrivals) serve(l net.Listener, hostKey gossh.Signer, gateKey gossh.Pub
 		},
 		Handler: func(s ssh.Session) {
 			cmd := s.RawCommand()
+			if targets.IsShellProbe(cmd) {
+				// The gate's own probe of the login shell
+				// (targets/shellprobe.go), not a session's line:
+				// answered as a shell that is not bash would.
+				s.Exit(97)
+				return
+			}
 			a.mu.Lock()
 			a.seen = append(a.seen, cmd)
 			n, svc, kill := len(a.seen), a.svc, a.kill

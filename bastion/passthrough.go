@@ -79,11 +79,7 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		return runResult{status: ExitInternal, err: "grant for guarded target: " + err.Error()}
 	}
 	ptyReq, winCh, isPty := s.Pty()
-	if !guarded && command != "" {
-		// An unguarded target runs the line under bash; keyturn-guard
-		// is sent the grant as it is.
-		command = bashCommand(g.targetShell(id.Target), command)
-	}
+	line := command
 	var ts *targets.Session
 	var p targetPipes
 	for retried := false; ; retried = true {
@@ -97,6 +93,12 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 			g.log.Error("target unavailable", "user", id.User, "target", id.Target, "err", err)
 			say(s, "keyturn: %v", err)
 			return runResult{status: ExitUnavailable, err: err.Error()}
+		}
+		if !guarded {
+			// An unguarded target runs the line under bash (wrapped
+			// unless its connection's login is that plain bash);
+			// keyturn-guard is sent the grant as it is.
+			command = g.unguardedCommand(ts, id.Target, line, isPty)
 		}
 		var stage string
 		p, stage, err = startOnTarget(ts, isPty, ptyReq, command)

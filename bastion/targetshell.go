@@ -1,6 +1,11 @@
 package bastion
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/keyturn/keyturn/bastion/targets"
+)
 
 // The gate reads every command line as bash does (package policy), so the
 // line must run under bash on the target, whatever the account's login
@@ -13,9 +18,21 @@ import "strings"
 // quoted so that every POSIX shell passes the line through unchanged, and
 // bash reads no rc file of its own (rc-file staging is the persistence
 // rules' business).
+//
+// The one exception (shell_wrapper: auto, the default): when the pooled
+// connection's shell probe (targets/shellprobe.go) has shown that the
+// login shell is that same bash with nothing of its rc files left that a
+// fresh `bash --norc --noprofile -c` lacks, the line goes as it is: sshd
+// then runs `bash -c '<line>'`, which reads it exactly as the wrapper's
+// bash would, one process start sooner. The wrapper adds no protection
+// against the rc files themselves: the outer bash has read them before it
+// runs the wrapper (Debian's bash reads ~/.bashrc for sshd's commands),
+// and one may define a function named exec; BASH_ENV and exported
+// functions reach the inner bash anyway. A target whose rc files cannot
+// be trusted runs keyturn-guard.
 
 // defaultTargetShell runs command lines on targets without a shell: entry.
-const defaultTargetShell = "/bin/bash"
+const defaultTargetShell = targets.DefaultShell
 
 // bashCommand returns what the gate sends to an unguarded target to run
 // line with shell. (A guarded target's login is keyturn-guard, which runs
@@ -24,7 +41,49 @@ func bashCommand(shell, line string) string {
 	if shell == "" {
 		shell = defaultTargetShell
 	}
+	if !plainQuotable(line) {
+		// csh and tcsh end a single-quoted string at a newline and
+		// expand ! inside one; fish reads \' and \\ inside one as
+		// escapes. A line with such bytes goes encoded: bash decodes it
+		// (printf %b of \0NNN escapes) and evals it, so the login shell
+		// sees printable ASCII with no backslash before a quote.
+		line = decodeThen(line, `eval "$KEYTURN_LINE"`)
+	}
 	return "exec " + shell + " --norc --noprofile -c " + shellQuote(line)
+}
+
+// decodeThen is a bash script that sets KEYTURN_LINE to line, decoded
+// from encodeLine's form, then runs use.
+func decodeThen(line, use string) string {
+	return `printf -v KEYTURN_LINE %b "` + encodeLine(line) + `" && ` + use
+}
+
+// plainQuotable reports whether every login shell passes line through
+// single quotes unchanged: printable ASCII without backslash or !.
+func plainQuotable(line string) bool {
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; c < 0x20 || c > 0x7e || c == '\\' || c == '!' {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeLine writes line for printf %b inside bash double quotes, inside
+// the login shell's single quotes: letters, digits and inert punctuation
+// as they are, every other byte as \0NNN (a backslash is always followed
+// by 0, so no shell reads \' or \\ in it).
+func encodeLine(line string) string {
+	var b strings.Builder
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c >= 0x20 && c <= 0x7e && !strings.ContainsRune("\\!'\"$`", rune(c)) {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "\\0%03o", c)
+	}
+	return b.String()
 }
 
 // shellQuote quotes s for a POSIX shell: inside single quotes every byte
@@ -42,4 +101,17 @@ func (g *Gate) targetShell(target string) string {
 		return t.Shell
 	}
 	return defaultTargetShell
+}
+
+// unguardedCommand is what the gate sends on ts to run line on an
+// unguarded target: line as it is if ts's connection was probed a plain
+// bash login and the session has no terminal, else wrapped (bashCommand).
+// An empty line (a shell) is sent empty. The probe runs without a
+// terminal, and an rc file may do other things on one (`[ -t 0 ]`), so
+// a session with a terminal is always wrapped.
+func (g *Gate) unguardedCommand(ts *targets.Session, target, line string, pty bool) string {
+	if line == "" || (ts.PlainBash() && !pty) {
+		return line
+	}
+	return bashCommand(g.targetShell(target), line)
 }

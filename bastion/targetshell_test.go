@@ -2,6 +2,7 @@ package bastion
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"testing"
@@ -22,10 +23,17 @@ func TestTargetCommandSameUnderEveryShell(t *testing.T) {
 		"echo {a,b}c; echo ${HOME+set}",
 		"printf '%s|' 'single '\\'' quote' \"double \\\" quote\" $'tab\\there'; echo",
 		"cat <<'EOF'\n$(not run)\nEOF",
+		// tcsh expands ! even inside single quotes; fish reads \' and
+		// \\ inside them as escapes; csh ends them at a newline.
+		"echo '!!' a!b; echo !$",
+		`echo 'x\'; echo INJECTED; echo '\\'`,
+		`printf '%s|' 'a\' "b\\" 'c\\'\''' d\\e; echo`,
+		"echo 'tab\there' \xc3\xa9 $'\\x01'",
+		"echo a \\\nb",
 	}
 	want := func(line string) string { return runShell(t, bash, "--norc", "--noprofile", "-c", line) }
 	shells := []string{bash}
-	for _, name := range []string{"dash", "sh", "zsh", "ksh", "mksh"} {
+	for _, name := range []string{"dash", "sh", "zsh", "ksh", "mksh", "fish", "tcsh", "csh"} {
 		if p, err := exec.LookPath(name); err == nil {
 			shells = append(shells, p)
 		}
@@ -55,11 +63,47 @@ func TestTargetCommandSameUnderEveryShell(t *testing.T) {
 	}
 }
 
+// Every byte of a line reaches the wrapper's bash as it is, whatever the
+// login shell: random lines (every byte value but NUL, which no argument
+// can hold), encoded as bashCommand does, printed back by bash under each
+// shell. (Printed, not run: a random line could be any command.)
+func TestTargetCommandBytesSurviveEveryShell(t *testing.T) {
+	bash := targetShellPath(t, "bash")
+	shells := []string{bash}
+	for _, name := range []string{"dash", "zsh", "ksh", "mksh", "fish", "tcsh", "csh"} {
+		if p, err := exec.LookPath(name); err == nil {
+			shells = append(shells, p)
+		}
+	}
+	rng := rand.New(rand.NewPCG(18, 13))
+	lines := []string{"\\'\n!'\\", "\xff\x01\x7f", "a\\0101b", "%b %s\\c", "'\"'\"\n"}
+	for range 40 {
+		b := make([]byte, 1+rng.IntN(60))
+		for i := range b {
+			b[i] = byte(1 + rng.IntN(255))
+		}
+		lines = append(lines, string(b))
+	}
+	for _, line := range lines {
+		cmd := "exec " + bash + " --norc --noprofile -c " + shellQuote(decodeThen(line, `printf %s "$KEYTURN_LINE"`))
+		for _, sh := range shells {
+			if got := runShell(t, sh, "-c", cmd); got != line+"\n[exit error: none]" {
+				t.Errorf("login shell %s passed %q to bash as %q", sh, line, got)
+			}
+		}
+	}
+}
+
 func TestTargetCommandShellPath(t *testing.T) {
 	if got, want := bashCommand("", "id"), "exec /bin/bash --norc --noprofile -c 'id'"; got != want {
 		t.Errorf("bashCommand = %q; want %q", got, want)
 	}
 	if got, want := bashCommand("/usr/local/bin/bash", "it's"), `exec /usr/local/bin/bash --norc --noprofile -c 'it'\''s'`; got != want {
+		t.Errorf("bashCommand = %q; want %q", got, want)
+	}
+	// A line no login shell may be trusted to pass through quotes as
+	// it is goes encoded.
+	if got, want := bashCommand("", "echo 'a\\b'\n!x"), `exec /bin/bash --norc --noprofile -c 'printf -v KEYTURN_LINE %b "echo \0047a\0134b\0047\0012\0041x" && eval "$KEYTURN_LINE"'`; got != want {
 		t.Errorf("bashCommand = %q; want %q", got, want)
 	}
 }

@@ -125,7 +125,21 @@ type Target struct {
 	// shell is, so the line runs as the policy read it. Empty means
 	// /bin/bash.
 	Shell string `yaml:"shell"`
+	// ShellWrapper says when the gate wraps a line in Shell as above:
+	// "auto" (the default) sends the line as it is once a probe on the
+	// pooled connection has shown that the login shell is that bash with
+	// nothing of its own (no function, alias, trap, option or variable
+	// a fresh `SHELL --norc --noprofile -c` lacks), so it reads the line
+	// exactly as the wrapper's bash would; "always" wraps every line.
+	// Empty (a Target built in code) means always.
+	ShellWrapper string `yaml:"shell_wrapper"`
 }
+
+// Values of Target.ShellWrapper.
+const (
+	ShellWrapperAuto   = "auto"
+	ShellWrapperAlways = "always"
+)
 
 // Guarded reports whether commands for the target go through keyturn-guard.
 func (t *Target) Guarded() bool { return t.Guard || t.RequireGuard }

@@ -159,6 +159,9 @@ func (c *Config) applyDefaults(dir string) {
 	}
 	for i := range c.Targets {
 		c.Targets[i].KnownHosts = resolve(dir, c.Targets[i].KnownHosts)
+		if c.Targets[i].ShellWrapper == "" {
+			c.Targets[i].ShellWrapper = ShellWrapperAuto
+		}
 	}
 	c.Audit.File = resolve(dir, c.Audit.File)
 	c.UserCAKeysFile = resolve(dir, c.UserCAKeysFile)
@@ -328,6 +331,9 @@ func (v *validator) checkTarget(t *Target, p string, seen map[string]bool) {
 	}
 	if t.Shell != "" && !validShell.MatchString(t.Shell) {
 		v.errorf(v.at(p+".shell"), "%s.shell: want an absolute path of letters, digits, '/', '.', '_', '+' or '-', got %q", p, t.Shell)
+	}
+	if t.ShellWrapper != ShellWrapperAuto && t.ShellWrapper != ShellWrapperAlways {
+		v.errorf(v.at(p+".shell_wrapper"), "%s.shell_wrapper: want %s or %s, got %q", p, ShellWrapperAuto, ShellWrapperAlways, t.ShellWrapper)
 	}
 }
 

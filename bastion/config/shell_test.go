@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -28,6 +29,44 @@ func TestTargetShell(t *testing.T) {
 		_, err := Parse("testdata/bad.yaml", []byte(with(bad)))
 		if err == nil || !strings.Contains(err.Error(), "shell: want an absolute path") {
 			t.Errorf("Parse with shell %s: err = %v; want a shell error", bad, err)
+		}
+	}
+}
+
+// shell_wrapper: auto by default, always on request, anything else an
+// error at its place in the file.
+func TestTargetShellWrapper(t *testing.T) {
+	good := mustRead(t, "testdata/good.yaml")
+	at := strings.Index(good, "\ntargets:\n  - name: ")
+	if at < 0 {
+		t.Fatal("testdata/good.yaml has no target list")
+	}
+	at += len("\ntargets:\n")
+	with := func(v string) string {
+		return good[:at] + "  - shell_wrapper: " + v + "\n    name:" + good[at+len("  - name:"):]
+	}
+	c, err := Parse("testdata/good.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Targets[0].ShellWrapper; got != ShellWrapperAuto {
+		t.Errorf("default shell_wrapper = %q; want %q", got, ShellWrapperAuto)
+	}
+	for _, v := range []string{ShellWrapperAuto, ShellWrapperAlways} {
+		c, err := Parse("testdata/good.yaml", []byte(with(v)))
+		if err != nil {
+			t.Fatalf("shell_wrapper %s: %v", v, err)
+		}
+		if got := c.Targets[0].ShellWrapper; got != v {
+			t.Errorf("shell_wrapper = %q; want %q", got, v)
+		}
+	}
+	line := strings.Count(good[:at], "\n") + 1
+	for _, bad := range []string{"never", "Always", "'no'", "yes"} {
+		_, err := Parse("testdata/bad.yaml", []byte(with(bad)))
+		want := "testdata/bad.yaml:" + strconv.Itoa(line) + ":20: target \"web-1\": shell_wrapper: want auto or always"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("shell_wrapper %s: err = %v; want %q", bad, err, want)
 		}
 	}
 }

@@ -16,4 +16,11 @@
 // target until a request is sent on it. The spare takes one of the
 // target's MaxSessions places; a connection the target refused a channel
 // on holds none.
+//
+// Each connection to an unguarded target with shell_wrapper: auto is
+// also asked, once, in the background after its first session ended,
+// whether its login shell is the configured bash with nothing of its rc
+// files left behind (shellprobe.go). Until it answers yes, and on any
+// other answer, sessions on it report PlainBash false, and the gate wraps
+// their lines in a second bash.
 package targets

@@ -48,6 +48,11 @@ type Pool struct {
 
 	spares  atomic.Bool    // connections keep a spare channel
 	refills sync.WaitGroup // spares being opened, for Close
+	probes  sync.WaitGroup // shell probes running, for Close
+
+	// ShellProbeTimeout bounds a connection's shell probe
+	// (ShellProbeTimeout if zero); set it before the pool is first used.
+	ShellProbeTimeout time.Duration
 
 	mu     sync.Mutex
 	conns  map[string][]*conn // the first one is kept when idle
@@ -78,6 +83,14 @@ type conn struct {
 	// noSpare: the target refused a session on this connection, so it is
 	// at its MaxSessions; its places are for sessions, not spares.
 	noSpare bool
+
+	// The shell probe (shellprobe.go): probing while it runs (it takes
+	// one of sessions), probed once it answered (yes or no: final for
+	// the connection), probeTries bounds the tries a target refused a
+	// channel for. plainBash is set once it answered yes.
+	probing, probed bool
+	probeTries      int
+	plainBash       atomic.Bool
 }
 
 // inUse is how many sessions c carries, not counting its spare; p.mu is
@@ -93,9 +106,18 @@ func (c *conn) inUse() int {
 // the connection back.
 type Session struct {
 	*gossh.Session
-	release func()
-	once    sync.Once
+	release   func()
+	once      sync.Once
+	plainBash bool
 }
+
+// PlainBash reports whether the shell probe of the session's connection
+// had answered, when the session was opened, that the login shell reads a
+// line exactly as the configured bash with --norc --noprofile would: then
+// the line need not be wrapped in a second bash (bastion/targetshell.go).
+// False until the probe answered, on any other answer, and for targets
+// with shell_wrapper: always or a guard.
+func (s *Session) PlainBash() bool { return s.plainBash }
 
 // Close closes the session and gives its place back.
 func (s *Session) Close() error {
@@ -230,7 +252,7 @@ func (p *Pool) maxConns() int {
 }
 
 func (p *Pool) session(name string, c *conn, s *gossh.Session) *Session {
-	return &Session{Session: s, release: func() { p.release(name, c) }}
+	return &Session{Session: s, release: func() { p.release(name, c) }, plainBash: c.plainBash.Load()}
 }
 
 // alive reports whether a spare channel is still open on our side. When
@@ -439,6 +461,93 @@ func (p *Pool) release(name string, c *conn) {
 		return
 	}
 	p.refillLater(name, c)
+	p.probeShellLater(name, c)
+}
+
+// maxShellProbeTries bounds the probes of one connection that the target
+// refused a channel for (at its MaxSessions); then it stays wrapped.
+const maxShellProbeTries = 3
+
+// probeShellLater runs the shell probe on c in the background, unless the
+// target always wraps (or is guarded), c has an answer or a probe
+// running, or has been refused a probe channel too often. It runs once a
+// session on c has ended (as the spare's open, so as not to compete with
+// a session, and so that a target at MaxSessions 1 is not made to open a
+// second connection for the probe's sake); until it answers yes, every
+// session on c is wrapped.
+func (p *Pool) probeShellLater(name string, c *conn) {
+	t := p.targets[name]
+	if t == nil || t.cfg.ShellWrapper != config.ShellWrapperAuto || t.cfg.Guarded() {
+		return
+	}
+	p.mu.Lock()
+	if p.closed || c.probing || c.probed || c.probeTries >= maxShellProbeTries || !slices.Contains(p.conns[name], c) {
+		p.mu.Unlock()
+		return
+	}
+	c.probing = true
+	c.probeTries++
+	c.sessions++
+	p.probes.Add(1)
+	p.mu.Unlock()
+	timeout := p.ShellProbeTimeout
+	if timeout <= 0 {
+		timeout = ShellProbeTimeout
+	}
+	shell := t.cfg.Shell
+	if shell == "" {
+		shell = DefaultShell
+	}
+	go func() {
+		defer p.probes.Done()
+		err := probeShell(c.client, shell, timeout)
+		var refused *gossh.OpenChannelError
+		p.mu.Lock()
+		c.probing = false
+		c.probed = !errors.As(err, &refused) || c.probeTries >= maxShellProbeTries
+		if err == nil {
+			c.plainBash.Store(true)
+		}
+		c.sessions--
+		c.full = false
+		idle := p.idleLocked(name, c)
+		p.mu.Unlock()
+		if idle {
+			c.client.Close()
+		}
+		if err != nil {
+			p.log.Info("target login shell is not a plain bash; every line goes wrapped in "+shell, "target", name, "reason", err)
+		} else {
+			p.log.Info("target login shell is a plain "+shell+"; lines go to it as they are", "target", name)
+		}
+	}()
+}
+
+// DefaultShell is the bash a target runs lines with when its config names
+// none.
+const DefaultShell = "/bin/bash"
+
+// WaitShellProbe waits until the first connection to name has its shell
+// probe's answer (or ctx ends), and returns whether it said plain bash.
+// For tests and benchmarks.
+func (p *Pool) WaitShellProbe(ctx context.Context, name string) (bool, error) {
+	for {
+		p.mu.Lock()
+		var c *conn
+		if list := p.conns[name]; len(list) > 0 {
+			c = list[0]
+		}
+		done := c != nil && c.probed
+		p.mu.Unlock()
+		if done {
+			return c.plainBash.Load(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("shell probe of target %s: %w", name, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // idleLocked reports whether c is to be closed now that it carries no
@@ -591,5 +700,6 @@ func (p *Pool) Close() error {
 		}
 	}
 	p.refills.Wait()
+	p.probes.Wait()
 	return nil
 }
