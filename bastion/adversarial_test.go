@@ -11,6 +11,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/policy"
@@ -41,18 +42,8 @@ func advEnableMPA(t *testing.T, tg *testGate) *advApprover {
 		Now:        clock.Now,
 		CanApprove: func(u string, _ []mpa.ActionRef) bool { return u == "carol" },
 	})}
-	for _, u := range []string{"carol", "dave"} {
-		reg, err := a.svc.InitiateRegistration(ctx, u, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := a.svc.CompleteRegistration(ctx, u, mpatest.Oathtool(t, reg.Secret, clock.Now())); err != nil {
-			t.Fatal(err)
-		}
-		if u == "carol" {
-			a.secret = reg.Secret
-		}
-	}
+	a.secret = mpatest.Register(t, ctx, a.svc, "carol", clock.Now())
+	mpatest.Register(t, ctx, a.svc, "dave", clock.Now())
 	if _, err := tg.mpa.SetEnabled(ctx, "carol", true); err != nil {
 		t.Fatal(err)
 	}
@@ -214,8 +205,8 @@ func TestAdversarialSessionRequestsRefused(t *testing.T) {
 	}
 
 	// A shell (no command) is denied by default.
-	if _, _, st := tg.runPTY(t, "alice+t1", tg.alice, "", true); st != ExitDenied {
-		t.Errorf("interactive shell: status %d; want %d", st, ExitDenied)
+	if _, _, st := tg.runPTY(t, "alice+t1", tg.alice, "", true); st != exitcode.Denied {
+		t.Errorf("interactive shell: status %d; want %d", st, exitcode.Denied)
 	}
 }
 
@@ -230,8 +221,8 @@ func TestAdversarialOnlyAllowRuns(t *testing.T) {
 		t.Run(v.String(), func(t *testing.T) {
 			tg := startGateWith(t, fixedDecider{policy.Decision{Verdict: v}})
 			marker := filepath.Join(t.TempDir(), "ran")
-			if _, _, st := tg.run(t, "alice+t1", tg.alice, "touch "+marker); st != ExitDenied {
-				t.Errorf("status %d; want %d", st, ExitDenied)
+			if _, _, st := tg.run(t, "alice+t1", tg.alice, "touch "+marker); st != exitcode.Denied {
+				t.Errorf("status %d; want %d", st, exitcode.Denied)
 			}
 			if advExists(marker) {
 				t.Fatalf("verdict %s ran the command", v)
@@ -246,8 +237,8 @@ func TestAdversarialZeroDecisionRunsNothing(t *testing.T) {
 	tg := startGateWith(t, fixedDecider{})
 	marker := filepath.Join(t.TempDir(), "ran")
 	for _, line := range []string{"touch " + marker, ""} {
-		if _, _, st := tg.run(t, "alice+t1", tg.alice, line); st != ExitDenied {
-			t.Errorf("zero decision, line %q: status %d; want %d", line, st, ExitDenied)
+		if _, _, st := tg.run(t, "alice+t1", tg.alice, line); st != exitcode.Denied {
+			t.Errorf("zero decision, line %q: status %d; want %d", line, st, exitcode.Denied)
 		}
 	}
 	if advExists(marker) {
@@ -292,8 +283,8 @@ func TestAdversarialReleaseKeepsTerminalAsDecided(t *testing.T) {
 	apv := advEnableMPA(t, tg)
 	marker := filepath.Join(t.TempDir(), "had-a-terminal")
 	line := "kill -0 $$; if test -t 0; then touch " + marker + "; fi"
-	if _, _, st := tg.runPTY(t, "alice+t1", tg.alice, line, true); st != ExitDenied {
-		t.Fatalf("line with a PTY at the gate: status %d; want %d", st, ExitDenied)
+	if _, _, st := tg.runPTY(t, "alice+t1", tg.alice, line, true); st != exitcode.Denied {
+		t.Fatalf("line with a PTY at the gate: status %d; want %d", st, exitcode.Denied)
 	}
 	out, stderr, st := tg.run(t, "alice", tg.alice, "mpa requests create --target t1 --json -- '"+line+"'")
 	if st != 0 {

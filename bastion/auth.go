@@ -9,6 +9,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 )
 
 // refusalBanner is what a client is told, once per connection, when a key
@@ -73,13 +74,13 @@ func authenticate(log *slog.Logger, auth *authenticator) Middleware {
 			if !ok {
 				log.Error("session refused: no verified identity", "login", s.User(), "remote", s.RemoteAddr().String())
 				say(s, "keyturn: permission denied")
-				s.Exit(ExitRefused)
+				s.Exit(exitcode.Refused)
 				return
 			}
 			if r := auth.recheck(s); r != nil {
 				log.Warn("session refused: "+ruleText(r.Rule), "rule", r.Rule, "why", r.Detail, "user", id.User, "target", id.Target, "remote", id.Remote, "key", id.Fingerprint)
 				say(s, "keyturn: permission denied: %s", r.Detail)
-				s.Exit(ExitRefused)
+				s.Exit(exitcode.Refused)
 				return
 			}
 			// A certificate's extensions only narrow: without
@@ -88,7 +89,7 @@ func authenticate(log *slog.Logger, auth *authenticator) Middleware {
 				log.Warn("session refused", "rule", "permit-pty", "why", "terminal requested; the certificate has no permit-pty",
 					"user", id.User, "remote", id.Remote, "cert_id", id.Cert.KeyID, "cert_serial", id.Cert.Serial)
 				say(s, "keyturn: your certificate does not permit a terminal (no permit-pty); run without -t")
-				s.Exit(ExitRefused)
+				s.Exit(exitcode.Refused)
 				return
 			}
 			next(authedSession{Session: s, id: id})
@@ -101,7 +102,7 @@ func authenticate(log *slog.Logger, auth *authenticator) Middleware {
 func refuseUnidentified(log *slog.Logger, s ssh.Session) {
 	log.Error("session refused: no identity from authenticate", "login", s.User(), "remote", s.RemoteAddr().String())
 	say(s, "keyturn: permission denied")
-	s.Exit(ExitRefused)
+	s.Exit(exitcode.Refused)
 }
 
 // authorize refuses a session for a target its user may not reach: an
@@ -121,7 +122,7 @@ func (g *Gate) authorize(next ssh.Handler) ssh.Handler {
 				g.log.Warn("target refused", "user", id.User, "target", id.Target, "key", id.Fingerprint)
 				g.record(s.Context(), audit.KindSessionRefused, id, map[string]any{"why": refusal})
 				say(s, "keyturn: %s", refusal)
-				s.Exit(ExitRefused)
+				s.Exit(exitcode.Refused)
 				return
 			}
 		}

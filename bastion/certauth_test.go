@@ -18,6 +18,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
@@ -415,7 +416,7 @@ func TestCertificateSessions(t *testing.T) {
 
 	noPTY := g.certSigner(t, func(c *gossh.Certificate) { c.Serial = 5; c.Permissions.Extensions = map[string]string{} })
 	out, errOut, status = g.runPTY(t, "alice+t1", noPTY, "echo hi", true)
-	if status != ExitRefused || strings.Contains(out, "hi") || !strings.Contains(errOut, "permit-pty") {
+	if status != exitcode.Refused || strings.Contains(out, "hi") || !strings.Contains(errOut, "permit-pty") {
 		t.Errorf("no permit-pty, terminal asked: %q %q %d; want refused", out, errOut, status)
 	}
 	out, _, status = g.runPTY(t, "alice+t1", noPTY, "echo hi", false)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpacli"
 	"github.com/keyturn/keyturn/bastion/targets"
@@ -234,7 +235,7 @@ func (g *Gate) targetSession(s ssh.Session, id Identity) int {
 		return g.hold(s, id, d)
 	default:
 		g.sayLines(s, explain(in.Command, d, g.describer()))
-		return ExitDenied
+		return exitcode.Denied
 	}
 }
 

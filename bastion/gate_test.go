@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/internal/sshrun"
 	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
@@ -226,8 +227,8 @@ func TestGateDeniesWhenAuditFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr, status := tg.run(t, "alice+t1", tg.alice, "touch "+marker)
-	if status != ExitInternal {
-		t.Errorf("status = %d (stderr %q); want %d", status, stderr, ExitInternal)
+	if status != exitcode.Internal {
+		t.Errorf("status = %d (stderr %q); want %d", status, stderr, exitcode.Internal)
 	}
 	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the command ran although its decision could not be audited (stat: %v)", err)
@@ -277,8 +278,8 @@ func TestGateRefusesWhoMayNotRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, stderr, status := tg.run(t, tt.login, tt.key, "touch "+marker)
-			if status != ExitRefused {
-				t.Errorf("%s: status %d (stderr %q); want %d", tt.login, status, stderr, ExitRefused)
+			if status != exitcode.Refused {
+				t.Errorf("%s: status %d (stderr %q); want %d", tt.login, status, stderr, exitcode.Refused)
 			}
 			if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("%s ran a command on a target", tt.login)
@@ -297,14 +298,7 @@ func TestGateRefusesWhoMayNotRun(t *testing.T) {
 // register makes name a registered approver, with a code from oathtool.
 func (tg *testGate) register(t *testing.T, name string) {
 	t.Helper()
-	ctx := context.Background()
-	reg, err := tg.mpa.InitiateRegistration(ctx, name, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tg.mpa.CompleteRegistration(ctx, name, mpatest.Oathtool(t, reg.Secret, time.Now())); err != nil {
-		t.Fatal(err)
-	}
+	mpatest.Register(t, context.Background(), tg.mpa, name, time.Now())
 }
 
 // A request that could never reach its quorum (fewer registered
@@ -324,8 +318,8 @@ func TestGateRefusesUnreachableQuorum(t *testing.T) {
 			tg.register(t, tc.register)
 		}
 		_, stderr, status := tg.run(t, "alice+t1", tg.alice, "X=$(printf touch); $X "+marker)
-		if status != ExitPending || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "could never be approved") {
-			t.Errorf("with %q registered: status %d, stderr %q; want %d and %q", tc.register, status, stderr, ExitPending, tc.want)
+		if status != exitcode.Pending || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "could never be approved") {
+			t.Errorf("with %q registered: status %d, stderr %q; want %d and %q", tc.register, status, stderr, exitcode.Pending, tc.want)
 		}
 		if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("a line whose quorum is out of reach ran (stat: %v)", err)

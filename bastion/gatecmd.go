@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpacli"
 )
 
@@ -52,7 +53,7 @@ func (g *Gate) gateCommand(s ssh.Session, id Identity) int {
 		return 0
 	}
 	say(s, "keyturn: unknown gate command %q; try 'help'", args[0])
-	return ExitUsage
+	return exitcode.Usage
 }
 
 const gateHelp = `keyturn gate commands (ssh USER@gate COMMAND):
@@ -95,11 +96,11 @@ func (g *Gate) mpaCommand(s ssh.Session, id Identity, args []string) int {
 func (g *Gate) console(s ssh.Session, id Identity) int {
 	if _, _, pty := s.Pty(); !pty {
 		say(s, "keyturn: the approvers' console needs a terminal: ssh -t %s@gate (or 'ssh %s@gate help')", id.User, id.User)
-		return ExitUsage
+		return exitcode.Usage
 	}
 	if g.runConsole == nil {
 		say(s, "keyturn: this gate has no console; use the mpa commands ('ssh %s@gate help')", id.User)
-		return ExitUsage
+		return exitcode.Usage
 	}
 	u, _ := g.cfg.User(id.User)
 	g.record(s.Context(), audit.KindConsoleOpen, id, nil)
@@ -108,7 +109,7 @@ func (g *Gate) console(s ssh.Session, id Identity) int {
 		Stopping: g.stopping, PolicyProblem: g.policyProblem,
 	}); err != nil {
 		g.log.Error("console", "user", id.User, "err", err)
-		return ExitInternal
+		return exitcode.Internal
 	}
 	return 0
 }

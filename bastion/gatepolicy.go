@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -21,7 +22,7 @@ func (g *Gate) policyCommand(w, errw io.Writer, raw string, args []string) int {
 	const usage = "usage: policy test [--target NAME] [--pty] [--json] -- 'COMMAND LINE'\n"
 	if len(args) == 0 || args[0] != "test" {
 		fmt.Fprint(errw, "keyturn: "+usage)
-		return ExitUsage
+		return exitcode.Usage
 	}
 	fs := flag.NewFlagSet("policy test", flag.ContinueOnError)
 	fs.SetOutput(errw)
@@ -32,11 +33,11 @@ func (g *Gate) policyCommand(w, errw io.Writer, raw string, args []string) int {
 		if err == flag.ErrHelp {
 			return 0
 		}
-		return ExitUsage
+		return exitcode.Usage
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprint(errw, "keyturn: give the command line after --: "+usage)
-		return ExitUsage
+		return exitcode.Usage
 	}
 	command := strings.Join(fs.Args(), " ")
 	if _, after, ok := strings.Cut(raw, " -- "); ok {
@@ -47,7 +48,7 @@ func (g *Gate) policyCommand(w, errw io.Writer, raw string, args []string) int {
 		b, err := json.Marshal(d)
 		if err != nil {
 			fmt.Fprintf(errw, "keyturn: encode decision: %v\n", err)
-			return ExitInternal
+			return exitcode.Internal
 		}
 		fmt.Fprintf(w, "%s\n", b)
 		return 0

@@ -13,6 +13,7 @@ import (
 	"github.com/gliderlabs/ssh"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/grant"
 	"github.com/keyturn/keyturn/bastion/guard"
 	"github.com/keyturn/keyturn/bastion/mpa"
@@ -167,17 +168,17 @@ func (g *Gate) holdObserved(s ssh.Session, id Identity, rep *guard.Report) int {
 		"command": s.RawCommand(), "actions": rep.Actions, "observed": rep.Observed, "deny": rep.Deny,
 	}); err != nil {
 		say(s, "keyturn: the audit trail is unavailable; not run again")
-		return ExitInternal
+		return exitcode.Internal
 	}
 	if rep.Deny {
 		say(s, "keyturn: denied on %s: %s", id.Target, rep.Observed)
-		return ExitDenied
+		return exitcode.Denied
 	}
 	settings, err := g.mpa.Settings(ctx)
 	if err != nil {
 		g.log.Error("read mpa settings", "user", id.User, "err", err)
 		say(s, "keyturn: internal error; the command was not run again")
-		return ExitInternal
+		return exitcode.Internal
 	}
 	if !settings.Enabled {
 		// As hold does: with approval off, privileged actions run and the
@@ -186,7 +187,7 @@ func (g *Gate) holdObserved(s ssh.Session, id Identity, rep *guard.Report) int {
 		// keeps this from looping.
 		if err := g.record(ctx, audit.KindCommandUnapproved, id, map[string]any{"actions": rep.Actions, "command": s.RawCommand(), "reason": "mpa disabled"}); err != nil {
 			say(s, "keyturn: the audit trail is unavailable; the command was not run again")
-			return ExitInternal
+			return exitcode.Internal
 		}
 		say(s, "keyturn: multi-party approval is not enabled; running again with %v allowed", rep.Actions)
 		return g.runOnTarget(s, id, s.RawCommand(), nil, rep.Actions).status

@@ -37,7 +37,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 	if err != nil {
 		g.log.Error("read mpa settings", "user", id.User, "err", err)
 		say(s, "keyturn: internal error; the command was not run")
-		return ExitInternal
+		return exitcode.Internal
 	}
 	if !settings.Enabled && !unresolved(d) {
 		// Vendors' behaviour: until multi-party approval is enabled,
@@ -55,10 +55,10 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		g.log.Warn("request refused: quorum out of reach", "user", id.User, "target", id.Target, "actions", actionNames(d.Actions), "why", refusal)
 		if err := g.record(ctx, audit.KindRequestRefused, id, map[string]any{"actions": actionNames(d.Actions), "command": s.RawCommand(), "why": refusal}); err != nil {
 			say(s, "keyturn: the audit trail is unavailable; the command was not run")
-			return ExitInternal
+			return exitcode.Internal
 		}
 		say(s, "keyturn: %s; no request was made and nothing ran", refusal)
-		return ExitPending
+		return exitcode.Pending
 	}
 	g.sayLines(s, explain(s.RawCommand(), d, g.describer()))
 	reason := cutReason(strings.TrimSpace(envValue(s.Environ(), ReasonEnv)))
@@ -66,7 +66,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		var ok bool
 		if reason, ok = askReason(s, d.ReasonRequired); !ok {
 			say(s, "keyturn: no request made; not run")
-			return ExitExpired
+			return exitcode.Expired
 		}
 	}
 	if d.ReasonRequired && reason == "" {
@@ -78,12 +78,12 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 		} else {
 			say(s, "keyturn: a reason is required; give one with: ssh -o 'SetEnv=%s=\"why you need this\"' ...", ReasonEnv)
 		}
-		return ExitUsage
+		return exitcode.Usage
 	}
 	why, err := json.Marshal(mpacli.BoundWhy(d.Why))
 	if err != nil {
 		g.log.Error("encode decision", "user", id.User, "err", err)
-		return ExitInternal
+		return exitcode.Internal
 	}
 	req, err := g.mpa.Create(ctx, mpa.NewRequest{
 		Kind:              mpa.KindCommand,
@@ -106,7 +106,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 			return unrecorded(s, err)
 		}
 		say(s, "keyturn: could not record the request; the command was not run")
-		return ExitInternal
+		return exitcode.Internal
 	}
 	g.log.Info("request created", "user", id.User, "target", id.Target, "request", req.ID, "actions", actionNames(d.Actions))
 	say(s, "keyturn: request %s needs %s; it expires %s", req.ID, plural(req.RequiredApprovals, "approval"), expiresIn(req.ExpiresAt, time.Now()))
@@ -133,7 +133,7 @@ func boundCommandLine(limit int, log *slog.Logger) Middleware {
 			if n := len(s.RawCommand()); n > limit {
 				log.Warn("command line refused: too long", "login", s.User(), "remote", s.RemoteAddr().String(), "bytes", n, "limit", limit)
 				say(s, "keyturn: the command line is %d bytes; this gate accepts at most %d (max_command_line); nothing was run or recorded", n, limit)
-				s.Exit(ExitTooLong)
+				s.Exit(exitcode.TooLong)
 				return
 			}
 			next(s)
@@ -182,7 +182,7 @@ func (g *Gate) await(s ssh.Session, id Identity, reqID string) int {
 	if err != nil {
 		g.log.Error("watch request", "request", reqID, "err", err)
 		say(s, "keyturn: lost track of %s; see 'mpa requests view %s'", reqID, reqID)
-		return ExitInternal
+		return exitcode.Internal
 	}
 	seen := 0
 	for r := range updates {
@@ -196,23 +196,23 @@ func (g *Gate) await(s ssh.Session, id Identity, reqID string) int {
 		case mpa.StatusRejected:
 			v := lastVote(r.Rejections)
 			say(s, "keyturn: rejected by %s: %s", v.Approver, termsafe.String(v.Comment))
-			return ExitRejected
+			return exitcode.Rejected
 		case mpa.StatusExpired:
 			say(s, "keyturn: request %s expired before it was approved; not run", r.ID)
-			return ExitExpired
+			return exitcode.Expired
 		case mpa.StatusCancelled:
 			say(s, "keyturn: request %s was cancelled; not run", r.ID)
-			return ExitExpired
+			return exitcode.Expired
 		case mpa.StatusExecuting, mpa.StatusCompleted, mpa.StatusInterrupted:
 			say(s, "keyturn: request %s was already released (%s)", r.ID, r.Status)
-			return ExitPending
+			return exitcode.Pending
 		}
 	}
 	if s.Context().Err() == nil {
 		say(s, "keyturn: detached; %s keeps its place. Once approved, run it with: ssh %s@gate mpa requests run %s", reqID, id.User, reqID)
 		g.log.Info("requester detached", "user", id.User, "request", reqID)
 	}
-	return ExitPending
+	return exitcode.Pending
 }
 
 // release runs an approved request exactly once on this session: the
@@ -228,7 +228,7 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 		if cur, gerr := g.mpa.Get(ctx, reqID); gerr == nil && cur.Requester == id.User && cur.Status == mpa.StatusRejected {
 			v := lastVote(cur.Rejections)
 			say(s, "keyturn: %s was rejected by %s: %s; it never runs", reqID, v.Approver, termsafe.String(v.Comment))
-			return ExitRejected
+			return exitcode.Rejected
 		}
 		sentence, code := mpawords.Error(err, exitcode.Session, mpawords.Subject{Who: id.User})
 		say(s, "keyturn: %s cannot run: %s", reqID, sentence)
@@ -238,9 +238,9 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	// namespace (mpa requests run), so authorize the target again now.
 	target := Identity{User: id.User, Target: r.Target, Fingerprint: id.Fingerprint, Remote: id.Remote}
 	if refusal := g.authorizeTarget(target); refusal != "" {
-		g.finish(s.Context(), r.ID, mpa.ExecResult{ExitStatus: ExitRefused, Error: refusal})
+		g.finish(s.Context(), r.ID, mpa.ExecResult{ExitStatus: exitcode.Refused, Error: refusal})
 		say(s, "keyturn: %s", refusal)
-		return ExitRefused
+		return exitcode.Refused
 	}
 	// What runs is what was approved: with a terminal only if it was
 	// decided with one, whatever this session has. A terminal would turn
@@ -251,9 +251,9 @@ func (g *Gate) release(s ssh.Session, id Identity, reqID string) int {
 	// Policy may have changed since approval: a line it now denies stays
 	// unrun, and so does one with a verdict this code does not know.
 	if d := g.policy.Decide(policy.Input{Command: r.Command, Target: r.Target, PTY: r.PTY}); d.Verdict != policy.Allow && d.Verdict != policy.Hold {
-		g.finish(s.Context(), r.ID, mpa.ExecResult{ExitStatus: ExitDenied, Error: "denied by the policy now in force"})
+		g.finish(s.Context(), r.ID, mpa.ExecResult{ExitStatus: exitcode.Denied, Error: "denied by the policy now in force"})
 		g.sayLines(s, explain(r.Command, d, g.describer()))
-		return ExitDenied
+		return exitcode.Denied
 	}
 	say(s, "keyturn: %s approved; running on %s", r.ID, r.Target)
 	g.log.Info("request released", "user", id.User, "target", r.Target, "request", r.ID)
@@ -320,7 +320,7 @@ func unrecorded(s ssh.Session, err error) int {
 		return code
 	}
 	say(s, "keyturn: the audit trail is unavailable; the command was not run")
-	return ExitInternal
+	return exitcode.Internal
 }
 
 // record appends a gate event to the audit trail. Its error is logged

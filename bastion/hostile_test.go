@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -494,7 +495,7 @@ func requestIn(t *testing.T, tg *testGate, id string, want mpa.Status) mpa.Reque
 
 // Item 2: the target connection is cut while a released command runs.
 // The request is Interrupted (outcome unknown), not Completed with an
-// exit status, and the requester is told so with ExitInterrupted. The old
+// exit status, and the requester is told so with exitcode.Interrupted. The old
 // gate recorded Completed, exit 69, while the command went on.
 func TestHostileLostTargetDuringRelease(t *testing.T) {
 	tg := startGateOpts(t, mustPolicy(t, advPolicy), gateTestOptions{proxy: true})
@@ -514,8 +515,8 @@ func TestHostileLostTargetDuringRelease(t *testing.T) {
 	readUntil(t, out, "started", "the released command's start")
 	tg.proxy.cut()
 	go io.Copy(io.Discard, out)
-	if st := exitOf(t, s, "the release after its target connection was cut"); st != ExitInterrupted {
-		t.Errorf("exit %d; want ExitInterrupted (%d)", st, ExitInterrupted)
+	if st := exitOf(t, s, "the release after its target connection was cut"); st != exitcode.Interrupted {
+		t.Errorf("exit %d; want exitcode.Interrupted (%d)", st, exitcode.Interrupted)
 	}
 	if !strings.Contains(stderr.String(), "lost the connection to target t1") || !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("the requester was told %q; want the lost connection and the interrupted record", stderr.String())

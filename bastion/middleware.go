@@ -10,6 +10,7 @@ import (
 	"github.com/anmitsu/go-shlex"
 	"github.com/gliderlabs/ssh"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpacli"
 )
 
@@ -33,7 +34,7 @@ func recoverPanics(log *slog.Logger) Middleware {
 				if r := recover(); r != nil {
 					log.Error("session panicked", "user", s.User(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 					say(s, "keyturn: internal error")
-					s.Exit(ExitInternal)
+					s.Exit(exitcode.Internal)
 				}
 			}()
 			next(s)

@@ -11,6 +11,7 @@ import (
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/guard"
 	"github.com/keyturn/keyturn/bastion/targets"
 )
@@ -51,7 +52,7 @@ type runResult struct {
 	status int // for the client
 	// lost: the target's connection (or its channel) ended while the
 	// command may have been running, without an exit status. Whether it
-	// ran, in part or in full, is unknown; status is ExitInterrupted.
+	// ran, in part or in full, is unknown; status is exitcode.Interrupted.
 	lost bool
 	err  string // what went wrong, for the record
 	// blocked is what keyturn-guard stopped on a guarded target, if any.
@@ -76,7 +77,7 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		early.abandon()
 		g.log.Error("grant for guarded target", "user", id.User, "target", id.Target, "err", err)
 		say(s, "keyturn: %s: %v; not run", id.Target, err)
-		return runResult{status: ExitInternal, err: "grant for guarded target: " + err.Error()}
+		return runResult{status: exitcode.Internal, err: "grant for guarded target: " + err.Error()}
 	}
 	ptyReq, winCh, isPty := s.Pty()
 	line := command
@@ -92,7 +93,7 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		if err != nil {
 			g.log.Error("target unavailable", "user", id.User, "target", id.Target, "err", err)
 			say(s, "keyturn: %v", err)
-			return runResult{status: ExitUnavailable, err: err.Error()}
+			return runResult{status: exitcode.Unavailable, err: err.Error()}
 		}
 		if !guarded {
 			// An unguarded target runs the line under bash (wrapped
@@ -117,10 +118,10 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		case stage == "pty":
 			g.log.Error("target refused a PTY", "user", id.User, "target", id.Target, "err", err)
 			say(s, "keyturn: target %s refused a terminal: %v", id.Target, err)
-			return runResult{status: ExitUnavailable, err: "target refused a terminal: " + err.Error()}
+			return runResult{status: exitcode.Unavailable, err: "target refused a terminal: " + err.Error()}
 		case stage == "pipes":
 			g.log.Error("target pipes", "target", id.Target, "err", err)
-			return runResult{status: ExitInternal, err: err.Error()}
+			return runResult{status: exitcode.Internal, err: err.Error()}
 		case errors.Is(err, io.EOF):
 			// The request may have reached the target before the
 			// connection went: the command may be running.
@@ -128,7 +129,7 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		default:
 			g.log.Error("target refused the command", "user", id.User, "target", id.Target, "err", err)
 			say(s, "keyturn: target %s refused the session: %v", id.Target, err)
-			return runResult{status: ExitUnavailable, err: "target refused the command: " + err.Error()}
+			return runResult{status: exitcode.Unavailable, err: "target refused the command: " + err.Error()}
 		}
 	}
 	defer ts.Close()
@@ -202,7 +203,7 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 			copies.Done()
 			copies.Wait()
 			say(s, "keyturn: %s: %v; not run", id.Target, err)
-			return runResult{status: ExitUnavailable, err: "guard handshake: " + err.Error()}
+			return runResult{status: exitcode.Unavailable, err: "guard handshake: " + err.Error()}
 		}
 	}
 	go func() {
@@ -295,7 +296,7 @@ func notSent(err error) bool {
 func (g *Gate) lost(s ssh.Session, id Identity, err error) runResult {
 	g.log.Error("target connection lost while a command ran", "user", id.User, "target", id.Target, "err", err)
 	say(s, "keyturn: lost the connection to target %s while the command ran; whether it finished is unknown", id.Target)
-	return runResult{status: ExitInterrupted, lost: true, err: "connection to the target lost while the command ran: " + err.Error()}
+	return runResult{status: exitcode.Interrupted, lost: true, err: "connection to the target lost while the command ran: " + err.Error()}
 }
 
 // lockedWriter serializes writes from the stdout and stderr copies.

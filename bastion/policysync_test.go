@@ -39,14 +39,7 @@ func newTwoGates(t *testing.T) *twoGates {
 		g.svc[i] = mpa.New(st, mpa.Options{Logger: log, Now: g.clock.Now, Node: []string{"gate-a", "gate-b"}[i]})
 	}
 	for _, u := range []string{"bob", "carol"} {
-		reg, err := g.svc[0].InitiateRegistration(ctx, u, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.secrets[u] = reg.Secret
-		if _, _, err := g.svc[0].CompleteRegistration(ctx, u, mpatest.Oathtool(t, reg.Secret, g.clock.Now())); err != nil {
-			t.Fatal(err)
-		}
+		g.secrets[u] = mpatest.Register(t, ctx, g.svc[0], u, g.clock.Now())
 	}
 	if _, err := g.svc[0].SetEnabled(ctx, "bob", true); err != nil {
 		t.Fatal(err)

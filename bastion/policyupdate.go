@@ -231,6 +231,56 @@ func policyPayload(text []byte) (json.RawMessage, string, error) {
 	return payload, hexSum, err
 }
 
+// recordedText is the policy text a record carries: the policy on record
+// (kept in the settings by RecordPolicy) is a policyPayload.
+func recordedText(record []byte) ([]byte, error) {
+	var rec policyUpdate
+	if err := json.Unmarshal(record, &rec); err != nil {
+		return nil, fmt.Errorf("policy on record: %w", err)
+	}
+	return []byte(rec.Text), nil
+}
+
+// checkRecord reports whether h enforces the policy record (the approved
+// policy in the store). It is the mpa release check (see
+// mpa.Service.SetPolicyCheck): with several gates on one store, a policy
+// approved on one gate reaches the others through their change feeds,
+// and a release must not overtake that.
+func (h *PolicyHolder) checkRecord(record []byte) error {
+	text, err := recordedText(record)
+	if err != nil {
+		return err
+	}
+	want := sha256.Sum256(text)
+	have := sha256.Sum256(*h.text.Load())
+	if want != have {
+		return fmt.Errorf("in force here sha256 %.16s, approved %.16s", hex.EncodeToString(have[:]), hex.EncodeToString(want[:]))
+	}
+	return nil
+}
+
+// syncPolicy puts the approved policy on record into force on this gate
+// if it is not already. An error leaves the policy in force unchanged,
+// and releases stay refused (the check still fails).
+func syncPolicy(ctx context.Context, h *PolicyHolder, svc *mpa.Service, log *slog.Logger) error {
+	st, err := svc.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.Enabled || len(st.Policy) == 0 || h.checkRecord(st.Policy) == nil {
+		return nil
+	}
+	text, err := recordedText(st.Policy)
+	if err != nil {
+		return err
+	}
+	if err := h.Install(text); err != nil {
+		return fmt.Errorf("approved policy on record does not load: %w", err)
+	}
+	log.Warn("policy in force replaced by the approved policy on record", "file", h.path)
+	return nil
+}
+
 // Start makes the policy in force at start the one on record.
 // While MPA is enabled that is the last approved policy: a file edited
 // while the gate was down is held for approval like any other change,
@@ -251,21 +301,21 @@ func (c *PolicyController) Start(ctx context.Context) error {
 		c.withdraw(ctx, file)
 		return svc.RecordPolicy(ctx, mpa.SystemActor, payload)
 	}
-	var rec policyUpdate
-	if err := json.Unmarshal(settings.Policy, &rec); err != nil {
-		return fmt.Errorf("policy on record: %w", err)
+	text, err := recordedText(settings.Policy)
+	if err != nil {
+		return err
 	}
-	if rec.Text == string(file) {
+	if bytes.Equal(text, file) {
 		// The file is the approved policy: a change filed before the
 		// restart and since reverted is withdrawn.
 		c.withdraw(ctx, file)
 		return nil
 	}
-	if err := h.Install([]byte(rec.Text)); err != nil {
+	if err := h.Install(text); err != nil {
 		return fmt.Errorf("approved policy on record does not load: %w", err)
 	}
 	log.Warn("policy file differs from the approved policy; starting with the approved one and holding the change", "file", h.path)
-	_, err = c.hold(ctx, []byte(rec.Text), file)
+	_, err = c.hold(ctx, text, file)
 	return err
 }
 

@@ -52,13 +52,7 @@ func (f *policyFixture) enableMPA(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	for _, u := range []string{"bob", "carol"} {
-		reg, err := f.svc.InitiateRegistration(ctx, u, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := f.svc.CompleteRegistration(ctx, u, mpatest.Oathtool(t, reg.Secret, now)); err != nil {
-			t.Fatal(err)
-		}
+		mpatest.Register(t, ctx, f.svc, u, now)
 	}
 	if _, err := f.svc.SetEnabled(ctx, "bob", true); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpacli"
 )
@@ -80,8 +81,8 @@ func TestGateRefusesLongLine(t *testing.T) {
 	for _, login := range []string{"alice+t1", "alice"} {
 		for range 10 {
 			st, stderr, err := tg.tryLine(t, login, long)
-			if err != nil || st != ExitTooLong || !strings.Contains(stderr, "at most 65536") {
-				t.Fatalf("a %d-byte line as %s: exit %d, %v, stderr %q; want %d", len(long), login, st, err, stderr, ExitTooLong)
+			if err != nil || st != exitcode.TooLong || !strings.Contains(stderr, "at most 65536") {
+				t.Fatalf("a %d-byte line as %s: exit %d, %v, stderr %q; want %d", len(long), login, st, err, stderr, exitcode.TooLong)
 			}
 		}
 	}

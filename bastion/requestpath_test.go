@@ -12,6 +12,7 @@ import (
 	"github.com/gliderlabs/ssh"
 
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/policy"
 )
@@ -76,8 +77,8 @@ func TestUnauthorizedTargetRefusedBeforeCountAndLog(t *testing.T) {
 			key = tg.carol
 		}
 		_, errOut, code := tg.run(t, c.login, key, "echo never")
-		if code != ExitRefused || !strings.Contains(errOut, "may not reach target") {
-			t.Fatalf("%s: exit %d, %q; want %d and the refusal", c.login, code, errOut, ExitRefused)
+		if code != exitcode.Refused || !strings.Contains(errOut, "may not reach target") {
+			t.Fatalf("%s: exit %d, %q; want %d and the refusal", c.login, code, errOut, exitcode.Refused)
 		}
 		if strings.Contains(logs.String(), `msg="session start" login=`+c.login) {
 			t.Errorf("%s: refused target logged as a started session:\n%s", c.login, logs.String())
@@ -118,8 +119,8 @@ func TestPanicInsideRequestPath(t *testing.T) {
 		var logs mpatest.Buffer // the gate's session goroutines log into it while the test reads
 		tg := startGateOpts(t, panicDecider{}, gateTestOptions{countSession: counted.count, logs: &logs})
 		_, errOut, code := tg.run(t, "alice+t1", tg.alice, "echo hi")
-		if code != ExitInternal || !strings.Contains(errOut, "internal error") {
-			t.Fatalf("panicking session: exit %d, %q; want %d", code, errOut, ExitInternal)
+		if code != exitcode.Internal || !strings.Contains(errOut, "internal error") {
+			t.Fatalf("panicking session: exit %d, %q; want %d", code, errOut, exitcode.Internal)
 		}
 		if k := counted.seen(); !slices.Equal(k, []SessionKind{SessionTarget}) {
 			t.Errorf("counted %v; want the panicked session once", k)
@@ -138,12 +139,12 @@ func TestPanicInsideRequestPath(t *testing.T) {
 	t.Run("counter", func(t *testing.T) {
 		tg := startGateOpts(t, allowAll, gateTestOptions{countSession: func(SessionKind) { panic("counter bug") }})
 		_, errOut, code := tg.run(t, "alice+t1", tg.alice, "echo hi")
-		if code != ExitInternal || !strings.Contains(errOut, "internal error") {
-			t.Fatalf("session whose counter panics: exit %d, %q; want %d", code, errOut, ExitInternal)
+		if code != exitcode.Internal || !strings.Contains(errOut, "internal error") {
+			t.Fatalf("session whose counter panics: exit %d, %q; want %d", code, errOut, exitcode.Internal)
 		}
 		_, _, code = tg.run(t, "alice+t1", tg.alice, "echo again")
-		if code != ExitInternal {
-			t.Fatalf("second session: exit %d; want %d (the gate still serves)", code, ExitInternal)
+		if code != exitcode.Internal {
+			t.Fatalf("second session: exit %d; want %d (the gate still serves)", code, exitcode.Internal)
 		}
 	})
 }
@@ -178,8 +179,8 @@ func TestNoIdentityIsRefused(t *testing.T) {
 	} {
 		s := &bareSession{}
 		h(s)
-		if !s.exited || s.exit != ExitRefused || !strings.Contains(s.stderr.String(), "permission denied") {
-			t.Errorf("%s: exited %v with %d, %q; want %d and permission denied", name, s.exited, s.exit, s.stderr.String(), ExitRefused)
+		if !s.exited || s.exit != exitcode.Refused || !strings.Contains(s.stderr.String(), "permission denied") {
+			t.Errorf("%s: exited %v with %d, %q; want %d and permission denied", name, s.exited, s.exit, s.stderr.String(), exitcode.Refused)
 		}
 	}
 }

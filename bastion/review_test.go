@@ -11,6 +11,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/policy"
@@ -67,8 +68,8 @@ func TestReviewReleaseOfOthersRejectedRequestTellsNothing(t *testing.T) {
 	own := advCreate(t, tg, "alice", "kill 1", 0)
 	apv.reject(t, own.ID, rejectComment)
 	_, stderr, st = tg.run(t, "alice", tg.alice, "mpa requests run "+own.ID)
-	if st != ExitRejected || !strings.Contains(stderr, rejectComment) {
-		t.Errorf("alice releasing her own rejected request: status %d, %q; want %d and the comment", st, stderr, ExitRejected)
+	if st != exitcode.Rejected || !strings.Contains(stderr, rejectComment) {
+		t.Errorf("alice releasing her own rejected request: status %d, %q; want %d and the comment", st, stderr, exitcode.Rejected)
 	}
 }
 
@@ -158,7 +159,7 @@ func TestReviewReleaseTellsRejectionToRequesterOnly(t *testing.T) {
 		return s.stderr.String(), code
 	}
 	stderr, code := release("alice")
-	if strings.Contains(stderr, rejectComment) || strings.Contains(stderr, "carol") || code == ExitRejected {
+	if strings.Contains(stderr, rejectComment) || strings.Contains(stderr, "carol") || code == exitcode.Rejected {
 		t.Errorf("alice releasing bob's rejected request: status %d, %q; the rejection leaks", code, stderr)
 	}
 	if code == 0 {
@@ -166,7 +167,7 @@ func TestReviewReleaseTellsRejectionToRequesterOnly(t *testing.T) {
 	}
 	// bob, its requester, is told, so the check above can fail.
 	stderr, code = release("bob")
-	if code != ExitRejected || !strings.Contains(stderr, rejectComment) {
-		t.Errorf("bob releasing his rejected request: status %d, %q; want %d and the comment", code, stderr, ExitRejected)
+	if code != exitcode.Rejected || !strings.Contains(stderr, rejectComment) {
+		t.Errorf("bob releasing his rejected request: status %d, %q; want %d and the comment", code, stderr, exitcode.Rejected)
 	}
 }

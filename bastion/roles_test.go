@@ -40,14 +40,7 @@ func TestVoteLapsesWithConfigRole(t *testing.T) {
 	secrets := map[string]string{}
 	now := time.Now()
 	for _, u := range []string{"carol", "dave", "erin"} {
-		reg, err := before.InitiateRegistration(ctx, u, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secrets[u] = reg.Secret
-		if _, _, err := before.CompleteRegistration(ctx, u, mpatest.Oathtool(t, reg.Secret, now)); err != nil {
-			t.Fatal(err)
-		}
+		secrets[u] = mpatest.Register(t, ctx, before, u, now)
 	}
 	r, err := before.Create(ctx, mpa.NewRequest{Actions: []mpa.ActionRef{{Name: "kill_process", Service: "process"}},
 		Target: "t1", Command: "kill -9 1", Requester: "alice", RequiredApprovals: 2})

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/keyturn/keyturn/bastion/exitcode"
 )
 
 // SSHConfigOptions say where a user's ssh client finds the gate.
@@ -79,11 +81,11 @@ func (g *Gate) sshConfigCommand(w, errw io.Writer, user string, local net.Addr, 
 		if err == flag.ErrHelp {
 			return 0
 		}
-		return ExitUsage
+		return exitcode.Usage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(errw, "keyturn: ssh-config takes no arguments, got %q; flags: --hostname, --port, --control-dir\n", fs.Arg(0))
-		return ExitUsage
+		return exitcode.Usage
 	}
 	var names []string
 	for _, t := range g.cfg.Targets {
@@ -96,7 +98,7 @@ func (g *Gate) sshConfigCommand(w, errw io.Writer, user string, local net.Addr, 
 		Gate: g.name(), User: user, HostName: *hostName, Port: *portFlag,
 		Targets: names, HostKey: g.hostKey.PublicKey(), ControlDir: *controlDir,
 	}); err != nil {
-		return ExitInternal
+		return exitcode.Internal
 	}
 	return 0
 }

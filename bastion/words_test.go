@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -78,8 +79,8 @@ func TestReasonRefusalSuggestsTerminalOnlyWhenAllowed(t *testing.T) {
 		tg.register(t, "carol")
 		// An unresolved line is held even with approval off.
 		_, stderr, status := tg.run(t, "alice+t1", tg.alice, "X=$(printf kill); $X -0 1")
-		if status != ExitUsage || !strings.Contains(stderr, "a reason is required") {
-			t.Fatalf("shell: %s: status %d stderr %q; want %d and the reason refusal", tc.shell, status, stderr, ExitUsage)
+		if status != exitcode.Usage || !strings.Contains(stderr, "a reason is required") {
+			t.Fatalf("shell: %s: status %d stderr %q; want %d and the reason refusal", tc.shell, status, stderr, exitcode.Usage)
 		}
 		if got := strings.Contains(stderr, "ssh -t"); got != tc.wantTTY {
 			t.Errorf("shell: %s: suggests ssh -t: %v; want %v (stderr %q)", tc.shell, got, tc.wantTTY, stderr)

@@ -314,7 +314,7 @@ func TestConcurrentGroupApprovals(t *testing.T) {
 		_, err := svc.Approve(e.ctx, r.ID, users[i], mpa.VoteInput{Code: codes[i]})
 		return err
 	})
-	ok := succeeded(t, users, errs, mpa.ErrNotPending)
+	ok := mpatest.Succeeded(t, users, errs, mpa.ErrNotPending)
 	got := e.approvedOnce(r.ID, ok)
 	// The approving vote met both lines: at least four storage and four
 	// security members, each counted once.

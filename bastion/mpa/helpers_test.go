@@ -2,11 +2,9 @@ package mpa_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,23 +168,6 @@ func (e *env) kinds(f audit.Filter) map[string]int {
 	n := map[string]int{}
 	for _, ev := range e.events(f) {
 		n[ev.Kind]++
-	}
-	return n
-}
-
-// succeeded counts the tries of a race that succeeded (a nil error in
-// errs) and fails t for every try that lost any other way than with one
-// of losses; names[i] names try i in the message.
-func succeeded(t testing.TB, names []string, errs []error, losses ...error) int {
-	t.Helper()
-	n := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			n++
-		case !slices.ContainsFunc(losses, func(l error) bool { return errors.Is(err, l) }):
-			t.Errorf("%s: %v; want nil or one of %v", names[i], err, losses)
-		}
 	}
 	return n
 }

@@ -88,7 +88,7 @@ func TestConcurrentSameCode(t *testing.T) {
 		_, err := e.svc.Approve(e.ctx, ids[i], "bob", mpa.VoteInput{Code: code})
 		return err
 	})
-	ok := succeeded(t, ids, errs, mpa.ErrReplayedCode, mpa.ErrLockedOut)
+	ok := mpatest.Succeeded(t, ids, errs, mpa.ErrReplayedCode, mpa.ErrLockedOut)
 	if ok != 1 {
 		t.Fatalf("%d approvals with one code; want 1", ok)
 	}

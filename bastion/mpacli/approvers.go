@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
@@ -52,7 +53,7 @@ func runApproversList(c *call, args []string) int {
 	}
 	tw.Flush()
 	fmt.Fprintf(c.stdout(), "Total: %d\n", len(out))
-	return ExitOK
+	return exitcode.OK
 }
 
 func runApproversView(c *call, args []string) int {
@@ -78,5 +79,5 @@ func runApproversView(c *call, args []string) int {
 		fmt.Fprintf(tw, "locked until:\t%s\n", fmtTime(o.LockedUntil))
 	}
 	tw.Flush()
-	return ExitOK
+	return exitcode.OK
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/audit"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/termsafe"
 )
 
@@ -24,11 +25,11 @@ func runAuditList(c *call, args []string) int {
 		t, err := parseTime(*since, c.env.Now(), -1)
 		if err != nil {
 			c.usageErr(fmt.Errorf("--since: %w", err))
-			return ExitUsage
+			return exitcode.Usage
 		}
 		f.Since = t
 	}
-	if st := c.require(readRoles...); st != ExitOK {
+	if st := c.require(readRoles...); st != exitcode.OK {
 		return st
 	}
 	// Visibility is decided on the whole chain, in order (it learns who
@@ -55,7 +56,7 @@ func runAuditList(c *call, args []string) int {
 	}
 	tw.Flush()
 	fmt.Fprintf(c.stdout(), "Total: %d\n", len(events))
-	return ExitOK
+	return exitcode.OK
 }
 
 func runAuditVerify(c *call, args []string) int {
@@ -63,7 +64,7 @@ func runAuditVerify(c *call, args []string) int {
 	if _, st, ok := c.parse(fs, args, 0, 0); !ok {
 		return st
 	}
-	if st := c.require(readRoles...); st != ExitOK {
+	if st := c.require(readRoles...); st != exitcode.OK {
 		return st
 	}
 	heads, err := c.env.Service.VerifyAuditChains(c.ctx)
@@ -74,7 +75,7 @@ func runAuditVerify(c *call, args []string) int {
 				chainSeq(ce), ce.Index, ce.Problem)
 		}
 		c.errorf("%v", err)
-		return ExitFailure
+		return exitcode.Failure
 	}
 	// The verdict covers every chain up to the store's head for it and
 	// every anchor between chains; the heads are printed for comparing
@@ -82,7 +83,7 @@ func runAuditVerify(c *call, args []string) int {
 	for _, l := range audit.HeadLines(heads) {
 		fmt.Fprintln(c.stdout(), l)
 	}
-	return ExitOK
+	return exitcode.OK
 }
 
 // eventSeq is an event's number as list shows it: its sequence number,
@@ -111,11 +112,11 @@ func runAuditExport(c *call, args []string) int {
 	}
 	// The whole chain, every command line in it: for auditors only. (An
 	// export has to be whole to verify offline.)
-	if st := c.require(config.RoleAuditor); st != ExitOK {
+	if st := c.require(config.RoleAuditor); st != exitcode.OK {
 		return st
 	}
 	if err := audit.WriteJSONL(c.stdout(), c.env.Service.AuditEvents(c.ctx, audit.Filter{})); err != nil {
 		return c.fail(err)
 	}
-	return ExitOK
+	return exitcode.OK
 }

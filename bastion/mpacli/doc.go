@@ -16,7 +16,7 @@
 //
 // [Run] is the entry point the gate calls with the words after "mpa". It
 // returns the exit status for the SSH session: 0 on success,
-// [ExitUsage] (64) for a usage error, [ExitRefused] (77) when the caller
+// [exitcode.Usage] (64) for a usage error, [exitcode.NotPermitted] (77) when the caller
 // is not allowed (wrong role, wrong or replayed code, lockout, own
 // request...) and 1 for any other failure. Errors are written to
 // Env.Stderr as "keyturn: mpa COMMAND: message".

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/bastion/mpacli"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -84,8 +84,8 @@ func TestCreateRefusesUnmeetableRule(t *testing.T) {
 	h.register("bob", "carol", "erin")
 	h.must("erin", "settings", "global", "modify", "--enable=true")
 	r := h.run("erin", "requests", "create", "--target", "nas-1", "--", "zfs destroy tank@old")
-	if r.code != mpacli.ExitNeverApproved || !strings.Contains(r.stderr, "security 0/1") {
-		t.Fatalf("exit %d, stderr %q; want %d naming the security line", r.code, r.stderr, mpacli.ExitNeverApproved)
+	if r.code != exitcode.Pending || !strings.Contains(r.stderr, "security 0/1") {
+		t.Fatalf("exit %d, stderr %q; want %d naming the security line", r.code, r.stderr, exitcode.Pending)
 	}
 	if rs, _ := h.svc.List(h.ctx, mpa.ListFilter{}); len(rs) != 0 {
 		t.Fatalf("%d requests made; want none", len(rs))

@@ -19,15 +19,6 @@ import (
 	"github.com/keyturn/keyturn/policy"
 )
 
-// Exit statuses of [Run], named from the one table in [exitcode] (the
-// gate command family).
-const (
-	ExitOK      = exitcode.OK
-	ExitFailure = exitcode.Failure
-	ExitUsage   = exitcode.Usage
-	ExitRefused = exitcode.NotPermitted
-)
-
 // Service is what the commands need from [*mpa.Service]. It is defined
 // here, by its user, so the gate passes its *mpa.Service as is.
 type Service interface {
@@ -146,12 +137,12 @@ func (c *call) dispatch(cmd *command, args []string) int {
 	}
 	if len(args) == 0 {
 		c.usageErr(errors.New("missing command"))
-		return ExitUsage
+		return exitcode.Usage
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
 		writeHelp(c.env.Stdout, cmd, nil)
-		return ExitOK
+		return exitcode.OK
 	}
 	for _, sub := range cmd.subs {
 		if sub.name == args[0] {
@@ -159,7 +150,7 @@ func (c *call) dispatch(cmd *command, args []string) int {
 		}
 	}
 	c.usageErr(fmt.Errorf("unknown command %q", args[0]))
-	return ExitUsage
+	return exitcode.Usage
 }
 
 // errorf prints "keyturn: mpa ...: message" for the command being run.
@@ -185,7 +176,7 @@ func (c *call) fail(err error) int {
 // refused reports a refusal made here (a missing role).
 func (c *call) refused(format string, args ...any) int {
 	c.errorf(format, args...)
-	return ExitRefused
+	return exitcode.NotPermitted
 }
 
 // exitFor is the exit status for an error from the service, from the
@@ -207,7 +198,7 @@ func (c *call) hasRole(roles ...config.Role) bool {
 // the caller may go on.
 func (c *call) require(roles ...config.Role) int {
 	if c.hasRole(roles...) {
-		return ExitOK
+		return exitcode.OK
 	}
 	return c.refused("%s needs the %s role; %s has %s", c.cmd.path(),
 		orList(roles), c.env.User, rolesText(c.env.Roles))
@@ -258,11 +249,11 @@ func (c *call) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (p p
 		err := fs.Parse(head)
 		if errors.Is(err, flag.ErrHelp) {
 			writeHelp(c.env.Stdout, c.cmd, fs)
-			return p, ExitOK, false
+			return p, exitcode.OK, false
 		}
 		if err != nil {
 			c.usageErr(err)
-			return p, ExitUsage, false
+			return p, exitcode.Usage, false
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -270,7 +261,7 @@ func (c *call) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (p p
 		}
 		if rest[0] == "-h" || rest[0] == "--help" {
 			writeHelp(c.env.Stdout, c.cmd, fs)
-			return p, ExitOK, false
+			return p, exitcode.OK, false
 		}
 		p.args = append(p.args, rest[0])
 		head = rest[1:]
@@ -278,12 +269,12 @@ func (c *call) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (p p
 	switch {
 	case len(p.args) < minArgs:
 		c.usageErr(fmt.Errorf("missing %s", c.cmd.argName))
-		return p, ExitUsage, false
+		return p, exitcode.Usage, false
 	case maxArgs >= 0 && len(p.args) > maxArgs:
 		c.usageErr(fmt.Errorf("unexpected argument %q", p.args[maxArgs]))
-		return p, ExitUsage, false
+		return p, exitcode.Usage, false
 	}
-	return p, ExitOK, true
+	return p, exitcode.OK, true
 }
 
 // readCommand parses the arguments of a list or view that takes no flag
@@ -295,10 +286,10 @@ func (c *call) readCommand(args []string, minArgs, maxArgs int) (p parsed, asJSO
 	if p, status, ok = c.parse(fs, args, minArgs, maxArgs); !ok {
 		return p, false, status, false
 	}
-	if status := c.require(readRoles...); status != ExitOK {
+	if status := c.require(readRoles...); status != exitcode.OK {
 		return p, false, status, false
 	}
-	return p, *j, ExitOK, true
+	return p, *j, exitcode.OK, true
 }
 
 // jsonFlag adds the --json flag every list and view takes.

@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/bastion/mpacli"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 )
 
@@ -104,8 +104,8 @@ func TestUsageErrors(t *testing.T) {
 	} {
 		// erin has both roles, so only the usage can be wrong.
 		r := h.run("erin", strings.Fields(tc.args)...)
-		if r.code != mpacli.ExitUsage {
-			t.Errorf("mpa %s: exit %d; want %d\nstderr: %s", tc.args, r.code, mpacli.ExitUsage, r.stderr)
+		if r.code != exitcode.Usage {
+			t.Errorf("mpa %s: exit %d; want %d\nstderr: %s", tc.args, r.code, exitcode.Usage, r.stderr)
 		}
 		if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "usage: mpa") {
 			t.Errorf("mpa %s: stderr %q; want %q and a usage line", tc.args, r.stderr, tc.want)
@@ -144,8 +144,8 @@ func TestRoleRefusals(t *testing.T) {
 		{"alice", "requests create --target forbidden -- kill 1", `alice may not reach target "forbidden"`},
 	} {
 		r := h.run(tc.user, strings.Fields(tc.args)...)
-		if r.code != mpacli.ExitRefused || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("mpa %s as %s: exit %d, stderr %q; want %d and %q", tc.args, tc.user, r.code, r.stderr, mpacli.ExitRefused, tc.want)
+		if r.code != exitcode.NotPermitted || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("mpa %s as %s: exit %d, stderr %q; want %d and %q", tc.args, tc.user, r.code, r.stderr, exitcode.NotPermitted, tc.want)
 		}
 	}
 	a, err := h.svc.Approver(h.ctx, "alice")
@@ -172,7 +172,7 @@ func TestRegistration(t *testing.T) {
 
 	// A wrong code does not register, in one sentence, with its own status.
 	bad := h.run("bob", "complete-registration", "--totp-code", "000000")
-	if bad.code != mpacli.ExitBadCode || bad.stderr != "keyturn: wrong TOTP code for bob; check the code in your authenticator app\n" {
+	if bad.code != exitcode.BadCode || bad.stderr != "keyturn: wrong TOTP code for bob; check the code in your authenticator app\n" {
 		t.Fatalf("bad code: exit %d stderr %q", bad.code, bad.stderr)
 	}
 	ok := h.must("bob", "complete-registration", "--totp-code", h.code("bob"))
@@ -181,7 +181,7 @@ func TestRegistration(t *testing.T) {
 	}
 	// Registering again needs --force.
 	again := h.run("bob", "initiate-registration")
-	if again.code != mpacli.ExitRefused || !strings.Contains(again.stderr, "already a registered approver") {
+	if again.code != exitcode.NotPermitted || !strings.Contains(again.stderr, "already a registered approver") {
 		t.Errorf("second initiate: exit %d stderr %q", again.code, again.stderr)
 	}
 	h.initiate("bob", "--force")
@@ -204,7 +204,7 @@ func TestRegistration(t *testing.T) {
 	if strings.Contains(strings.ToLower(view), "secret") || !strings.Contains(view, `"status": "registered"`) {
 		t.Errorf("approvers view --json: %s", view)
 	}
-	if r := h.run("bob", "approvers", "view", "nobody"); r.code != mpacli.ExitFailure || !strings.Contains(r.stderr, "not found") {
+	if r := h.run("bob", "approvers", "view", "nobody"); r.code != exitcode.Failure || !strings.Contains(r.stderr, "not found") {
 		t.Errorf("view nobody: exit %d stderr %q", r.code, r.stderr)
 	}
 }
@@ -227,7 +227,7 @@ func TestHeldRegistration(t *testing.T) {
 	}
 	// dave cannot approve his own registration: he is not registered yet.
 	h.step()
-	if r := h.run("dave", "requests", "approve", id, "--totp-code", h.code("dave")); r.code != mpacli.ExitRefused {
+	if r := h.run("dave", "requests", "approve", id, "--totp-code", h.code("dave")); r.code != exitcode.NotPermitted {
 		t.Errorf("dave approving his own registration: exit %d", r.code)
 	}
 	h.must("bob", "requests", "approve", id, "--totp-code", h.code("bob"))
@@ -257,7 +257,7 @@ func TestRequestFlow(t *testing.T) {
 	}
 
 	// alice, the requester, cannot run it yet: it is pending.
-	if r := h.run("alice", "requests", "run", id); r.code != mpacli.ExitRefused || !strings.Contains(r.stderr, "not approved: it is pending (0 of 2 approvals)") {
+	if r := h.run("alice", "requests", "run", id); r.code != exitcode.NotPermitted || !strings.Contains(r.stderr, "not approved: it is pending (0 of 2 approvals)") {
 		t.Errorf("run while pending: exit %d stderr %q", r.code, r.stderr)
 	}
 
@@ -278,7 +278,7 @@ func TestRequestFlow(t *testing.T) {
 			code = h.code(tc.user)
 		}
 		r := h.run(tc.user, "requests", "approve", id, "--totp-code", code)
-		if r.code != mpacli.ExitRefused || !strings.Contains(r.stderr, tc.want) {
+		if r.code != exitcode.NotPermitted || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("approve by %s: exit %d stderr %q; want 77 and %q", tc.user, r.code, r.stderr, tc.want)
 		}
 	}
@@ -289,7 +289,7 @@ func TestRequestFlow(t *testing.T) {
 
 	// Only the requester releases it, through the gate's Release.
 	for _, u := range []string{"erin"} {
-		if r := h.run(u, "requests", "run", id); r.code != mpacli.ExitRefused || !strings.Contains(r.stderr, "only the requester") {
+		if r := h.run(u, "requests", "run", id); r.code != exitcode.NotPermitted || !strings.Contains(r.stderr, "only the requester") {
 			t.Errorf("run by %s: exit %d stderr %q", u, r.code, r.stderr)
 		}
 	}
@@ -337,7 +337,7 @@ func TestReplayedCode(t *testing.T) {
 	code := h.code("bob")
 	h.must("bob", "requests", "approve", id1, "--totp-code", code)
 	r := h.run("bob", "requests", "approve", id2, "--totp-code", code)
-	if r.code != mpacli.ExitBadCode || r.stderr != "keyturn: that TOTP code for bob was already used; wait for the next one (codes change every 30 s)\n" {
+	if r.code != exitcode.BadCode || r.stderr != "keyturn: that TOTP code for bob was already used; wait for the next one (codes change every 30 s)\n" {
 		t.Fatalf("replayed code: exit %d stderr %q", r.code, r.stderr)
 	}
 	out := h.must("bob", "audit", "list", "--user", "bob", "--request", id2).stdout
@@ -350,12 +350,12 @@ func TestRejectAndCancel(t *testing.T) {
 	h := newHarness(t)
 	h.enable()
 	id := h.create()
-	if r := h.run("bob", "requests", "cancel", id); r.code != mpacli.ExitRefused || !strings.Contains(r.stderr, "only the requester") {
+	if r := h.run("bob", "requests", "cancel", id); r.code != exitcode.NotPermitted || !strings.Contains(r.stderr, "only the requester") {
 		t.Errorf("cancel by bob: exit %d stderr %q", r.code, r.stderr)
 	}
 	for _, comment := range [][]string{nil, {"--comment", "  "}} {
 		args := append([]string{"requests", "reject", id, "--totp-code", h.code("bob")}, comment...)
-		if r := h.run("bob", args...); r.code != mpacli.ExitUsage || !strings.Contains(r.stderr, "--comment is required") {
+		if r := h.run("bob", args...); r.code != exitcode.Usage || !strings.Contains(r.stderr, "--comment is required") {
 			t.Errorf("reject with comment %q: exit %d stderr %q", comment, r.code, r.stderr)
 		}
 	}
@@ -367,7 +367,7 @@ func TestRejectAndCancel(t *testing.T) {
 	if !strings.Contains(view, "status:       rejected") || !strings.Contains(view, `rejected by:  bob at 2025-03-01T12:00:30Z: "use systemctl restart"`) {
 		t.Errorf("view after reject:\n%s", view)
 	}
-	if r := h.run("alice", "requests", "cancel", id); r.code != mpacli.ExitDecided || !strings.Contains(r.stderr, "it is rejected") {
+	if r := h.run("alice", "requests", "cancel", id); r.code != exitcode.Decided || !strings.Contains(r.stderr, "it is rejected") {
 		t.Errorf("cancel rejected: exit %d stderr %q", r.code, r.stderr)
 	}
 	id2 := h.create()
@@ -452,7 +452,7 @@ func TestSettings(t *testing.T) {
 	h := newHarness(t)
 	h.register("bob")
 	r := h.run("alice", "settings", "global", "modify", "--enable=true")
-	if r.code != mpacli.ExitRefused || !strings.Contains(r.stderr, "at least two registered approvers (1 registered)") {
+	if r.code != exitcode.NotPermitted || !strings.Contains(r.stderr, "at least two registered approvers (1 registered)") {
 		t.Errorf("enable with one approver: exit %d stderr %q", r.code, r.stderr)
 	}
 	if out := h.must("alice", "settings", "global", "view").stdout; !strings.HasPrefix(out, "Multi-party approval is disabled\nWarning: action kill_process needs 2 approvals but only 1 approvers are registered") {
@@ -586,7 +586,7 @@ func TestAuditCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := h.run("alice", "audit", "verify")
-	if bad.code != mpacli.ExitFailure || !strings.Contains(bad.stdout, "first bad event is seq 3 (position 2): edited") ||
+	if bad.code != exitcode.Failure || !strings.Contains(bad.stdout, "first bad event is seq 3 (position 2): edited") ||
 		!strings.Contains(bad.stderr, "keyturn: mpa audit verify: audit: event 3") {
 		t.Errorf("verify tampered: exit %d\nstdout: %s\nstderr: %s", bad.code, bad.stdout, bad.stderr)
 	}

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/bastion/termsafe"
@@ -22,9 +23,9 @@ func (c *call) writeJSON(v any) int {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
 		c.errorf("encode json: %v", err)
-		return ExitFailure
+		return exitcode.Failure
 	}
-	return ExitOK
+	return exitcode.OK
 }
 
 // table returns a tabwriter for aligned columns; the caller flushes it.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/termsafe"
 )
@@ -22,7 +23,7 @@ func runRequestsOutput(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(readRoles...); st != ExitOK {
+	if st := c.require(readRoles...); st != exitcode.OK {
 		return st
 	}
 	id := p.args[0]
@@ -58,7 +59,7 @@ func runRequestsOutput(c *call, args []string) int {
 		if err := o.WriteAsciicast(c.stdout()); err != nil {
 			return c.fail(err)
 		}
-		return ExitOK
+		return exitcode.OK
 	case *asJSON:
 		return c.writeJSON(o)
 	}
@@ -73,7 +74,7 @@ func runRequestsOutput(c *call, args []string) int {
 		fmt.Fprintf(w, "... %d bytes omitted ...\n", o.OmittedBytes)
 	}
 	writeChunks(w, o.Tail)
-	return ExitOK
+	return exitcode.OK
 }
 
 // writeChunks prints each line of output with its time and stream,

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
-	"github.com/keyturn/keyturn/bastion/mpacli"
 )
 
 // ran has a request approved, run and its output kept, as the gate does.
@@ -66,7 +66,7 @@ func TestRequestsOutput(t *testing.T) {
 		t.Errorf("--json: %+v %v", o, err)
 	}
 
-	if r := h.run("mallory", "requests", "output", id); r.code != mpacli.ExitRefused {
+	if r := h.run("mallory", "requests", "output", id); r.code != exitcode.NotPermitted {
 		t.Errorf("mallory (no role) read the output: exit %d", r.code)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpawords"
 )
 
@@ -18,7 +19,7 @@ func runInitiateRegistration(c *call, args []string) int {
 	// The role is checked here, not only by the service, because the
 	// service lets any name register: it is the gate that knows who may
 	// be an approver.
-	if st := c.require(config.RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleApprover); st != exitcode.OK {
 		return st
 	}
 	reg, err := c.env.Service.InitiateRegistration(c.ctx, c.env.User, *force)
@@ -44,7 +45,7 @@ func runInitiateRegistration(c *call, args []string) int {
 	tw.Flush()
 	fmt.Fprintln(w)
 	mpawords.QR(w, reg.URL)
-	return ExitOK
+	return exitcode.OK
 }
 
 func or(s, def string) string {
@@ -62,9 +63,9 @@ func runCompleteRegistration(c *call, args []string) int {
 	}
 	if *code == "" {
 		c.usageErr(errors.New("--totp-code is required"))
-		return ExitUsage
+		return exitcode.Usage
 	}
-	if st := c.require(config.RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleApprover); st != exitcode.OK {
 		return st
 	}
 	a, held, err := c.env.Service.CompleteRegistration(c.ctx, c.env.User, *code)
@@ -78,9 +79,9 @@ func runCompleteRegistration(c *call, args []string) int {
 			"    mpa requests approve %s --totp-code <code>\n\n"+
 			"%s counts as an approver only once it is approved.\n",
 			a.Name, held.ID, held.RequiredApprovals, held.ID, a.Name)
-		return ExitOK
+		return exitcode.OK
 	}
 	fmt.Fprintf(w, "Approver registered: %s\n", a.Name)
 	fmt.Fprintf(w, "Note: %s.\n", nextCode(a.LastStep, c.env.Now()))
-	return ExitOK
+	return exitcode.OK
 }

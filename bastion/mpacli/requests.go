@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpawords"
 	"github.com/keyturn/keyturn/policy"
@@ -26,12 +27,12 @@ func runRequestsList(c *call, args []string) int {
 			s, err := mpa.ParseStatus(strings.TrimSpace(name))
 			if err != nil {
 				c.usageErr(fmt.Errorf("--status: unknown status %q (want %s)", name, statusNames()))
-				return ExitUsage
+				return exitcode.Usage
 			}
 			f.Statuses = append(f.Statuses, s)
 		}
 	}
-	if st := c.require(readRoles...); st != ExitOK {
+	if st := c.require(readRoles...); st != exitcode.OK {
 		return st
 	}
 	all, err := c.env.Service.List(c.ctx, f)
@@ -72,7 +73,7 @@ func runRequestsList(c *call, args []string) int {
 		fmt.Fprintf(c.stdout(), "* you cannot help: none of the lines it still needs is one of your groups\n")
 	}
 	fmt.Fprintf(c.stdout(), "Total: %d\n", len(rs))
-	return ExitOK
+	return exitcode.OK
 }
 
 func runRequestsView(c *call, args []string) int {
@@ -93,7 +94,7 @@ func runRequestsView(c *call, args []string) int {
 		return c.fail(err)
 	}
 	tw.Flush()
-	return ExitOK
+	return exitcode.OK
 }
 
 func runRequestsCreate(c *call, args []string) int {
@@ -108,12 +109,12 @@ func runRequestsCreate(c *call, args []string) int {
 	switch {
 	case *target == "":
 		c.usageErr(errors.New("--target is required"))
-		return ExitUsage
+		return exitcode.Usage
 	case len(p.tail) == 0 || strings.TrimSpace(strings.Join(p.tail, "")) == "":
 		c.usageErr(errors.New("missing command after --"))
-		return ExitUsage
+		return exitcode.Usage
 	}
-	if st := c.require(config.RoleAdmin); st != ExitOK {
+	if st := c.require(config.RoleAdmin); st != exitcode.OK {
 		return st
 	}
 	if c.env.CanReach != nil && !c.env.CanReach(*target) {
@@ -121,7 +122,7 @@ func runRequestsCreate(c *call, args []string) int {
 	}
 	if c.env.Policy == nil {
 		c.errorf("no policy loaded")
-		return ExitFailure
+		return exitcode.Failure
 	}
 	line := joinCommand(p.tail)
 	d := c.env.Policy.Decide(policy.Input{Command: line, Target: *target})
@@ -130,7 +131,7 @@ func runRequestsCreate(c *call, args []string) int {
 	case policy.Allow:
 		fmt.Fprintf(c.stdout(), "%s: needs no approval; run it with ssh %s+%s@gate %s\n",
 			c.decisionWords(line, d), c.env.User, *target, shellQuote(line))
-		return ExitOK
+		return exitcode.OK
 	default: // Deny, and a verdict this code does not know
 		return c.refused("%s", c.decisionWords(line, d))
 	}
@@ -143,11 +144,11 @@ func runRequestsCreate(c *call, args []string) int {
 		// pass (audited by the gate), so there is nothing to approve.
 		fmt.Fprintf(c.stdout(), "%s\nMulti-party approval is disabled, so it needs no approval now; run it with ssh %s+%s@gate %s\n",
 			c.decisionWords(line, d), c.env.User, *target, shellQuote(line))
-		return ExitOK
+		return exitcode.OK
 	}
 	if d.ReasonRequired && strings.TrimSpace(*reason) == "" {
 		c.usageErr(fmt.Errorf("a reason is required for %s: give --reason 'why'", actionList(d.Actions)))
-		return ExitUsage
+		return exitcode.Usage
 	}
 	if st, ok := c.quorumReachable(d); !ok {
 		return st
@@ -155,7 +156,7 @@ func runRequestsCreate(c *call, args []string) int {
 	why, err := json.Marshal(BoundWhy(d.Why))
 	if err != nil {
 		c.errorf("encode decision: %v", err)
-		return ExitFailure
+		return exitcode.Failure
 	}
 	r, err := c.env.Service.Create(c.ctx, mpa.NewRequest{
 		Kind:              mpa.KindCommand,
@@ -180,7 +181,7 @@ func runRequestsCreate(c *call, args []string) int {
 	fmt.Fprintf(c.stdout(), "%s\nCreated request %s: %d approvals needed, expires %s.\n"+
 		"Once approved, run it with: mpa requests run %s\n",
 		c.decisionWords(line, d), r.ID, r.RequiredApprovals, fmtDeadline(r.ExpiresAt, c.env.Now()), r.ID)
-	return ExitOK
+	return exitcode.OK
 }
 
 func actionList(as []policy.ActionRef) string {
@@ -221,7 +222,7 @@ func runRequestsCancel(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(config.RoleAdmin, config.RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleAdmin, config.RoleApprover); st != exitcode.OK {
 		return st
 	}
 	// Someone else's request that the caller may not see is not found,
@@ -234,7 +235,7 @@ func runRequestsCancel(c *call, args []string) int {
 		return c.fail(err)
 	}
 	fmt.Fprintf(c.stdout(), "Cancelled request %s\n", r.ID)
-	return ExitOK
+	return exitcode.OK
 }
 
 func runRequestsRun(c *call, args []string) int {
@@ -243,7 +244,7 @@ func runRequestsRun(c *call, args []string) int {
 	if !ok {
 		return st
 	}
-	if st := c.require(config.RoleAdmin); st != ExitOK {
+	if st := c.require(config.RoleAdmin); st != exitcode.OK {
 		return st
 	}
 	id := p.args[0]
@@ -266,7 +267,7 @@ func runRequestsRun(c *call, args []string) int {
 			r.Status, len(r.Approvals), r.RequiredApprovals))
 	case c.env.Release == nil:
 		c.errorf("run %s: this gate cannot release requests on this session", id)
-		return ExitFailure
+		return exitcode.Failure
 	}
 	return c.env.Release(c.ctx, id)
 }
@@ -297,11 +298,11 @@ func runRequestsApprove(c *call, args []string) int {
 		t, err := parseTime(*validBefore, c.env.Now(), +1)
 		if err != nil {
 			c.usageErr(fmt.Errorf("--valid-before: %w", err))
-			return ExitUsage
+			return exitcode.Usage
 		}
 		in.ValidBefore = t
 	}
-	if st := c.require(config.RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleApprover); st != exitcode.OK {
 		return st
 	}
 	r, err := c.env.Service.Approve(c.ctx, p.args[0], c.env.User, in)
@@ -322,7 +323,7 @@ func runRequestsApprove(c *call, args []string) int {
 		fmt.Fprintf(w, "Approved %s: %d of %d approvals; %s is %s\n",
 			r.ID, len(r.Approvals), r.RequiredApprovals, describe(r), r.Status)
 	}
-	return ExitOK
+	return exitcode.OK
 }
 
 func runRequestsReject(c *call, args []string) int {
@@ -337,9 +338,9 @@ func runRequestsReject(c *call, args []string) int {
 		// A rejection ends the request for good; the requester needs to
 		// know why before they try again.
 		c.usageErr(errors.New("--comment is required: say why you reject it"))
-		return ExitUsage
+		return exitcode.Usage
 	}
-	if st := c.require(config.RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleApprover); st != exitcode.OK {
 		return st
 	}
 	r, err := c.env.Service.Reject(c.ctx, p.args[0], c.env.User, mpa.VoteInput{Code: *vf.code, Comment: *vf.comment})
@@ -350,7 +351,7 @@ func runRequestsReject(c *call, args []string) int {
 		return c.writeJSON(r)
 	}
 	fmt.Fprintf(c.stdout(), "Rejected %s\n", r.ID)
-	return ExitOK
+	return exitcode.OK
 }
 
 // parseVote parses a vote's flags and checks what approve and reject both
@@ -365,9 +366,9 @@ func (c *call) parseVote(fs *flag.FlagSet, args []string, vf voteFlags) (parsed,
 	}
 	if *vf.code == "" {
 		c.usageErr(errors.New("--totp-code is required"))
-		return p, ExitUsage, false
+		return p, exitcode.Usage, false
 	}
-	return p, ExitOK, true
+	return p, exitcode.OK, true
 }
 
 // oneID checks that a vote names one request. Extra words after a
@@ -375,12 +376,12 @@ func (c *call) parseVote(fs *flag.FlagSet, args []string, vf voteFlags) (parsed,
 // parsing of what ssh sent: say how to quote it.
 func (c *call) oneID(p parsed, comment string) (int, bool) {
 	if len(p.args) == 1 {
-		return ExitOK, true
+		return exitcode.OK, true
 	}
 	if comment != "" {
 		c.usageErr(errors.New(quotingHint(comment, p.args[1:])))
-		return ExitUsage, false
+		return exitcode.Usage, false
 	}
 	c.usageErr(fmt.Errorf("unexpected argument %q", p.args[1]))
-	return ExitUsage, false
+	return exitcode.Usage, false
 }

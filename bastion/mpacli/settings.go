@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
@@ -80,7 +81,7 @@ func runPAMetadataList(c *call, args []string) int {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", a.Service, a.Action, a.Quorum, reason, targets, dash(a.Description))
 	}
 	tw.Flush()
-	return ExitOK
+	return exitcode.OK
 }
 
 func durText(d time.Duration) string {
@@ -118,7 +119,7 @@ func runLifecycleList(c *call, args []string) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Status, e.Duration, e.Meaning)
 	}
 	tw.Flush()
-	return ExitOK
+	return exitcode.OK
 }
 
 func runGlobalView(c *call, args []string) int {
@@ -140,7 +141,7 @@ func runGlobalView(c *call, args []string) int {
 	for _, w := range c.globalWarnings() {
 		fmt.Fprintf(c.stdout(), "Warning: %s\n", w)
 	}
-	return ExitOK
+	return exitcode.OK
 }
 
 func enabledWord(on bool) string {
@@ -160,9 +161,9 @@ func runGlobalModify(c *call, args []string) int {
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "enable" })
 	if !given {
 		c.usageErr(errors.New("--enable=true or --enable=false is required"))
-		return ExitUsage
+		return exitcode.Usage
 	}
-	if st := c.require(config.RoleAdmin, config.RoleApprover); st != ExitOK {
+	if st := c.require(config.RoleAdmin, config.RoleApprover); st != exitcode.OK {
 		return st
 	}
 	held, err := c.env.Service.SetEnabled(c.ctx, c.env.User, *enable)
@@ -173,10 +174,10 @@ func runGlobalModify(c *call, args []string) int {
 		fmt.Fprintf(c.stdout(), "Disabling multi-party approval needs approval: request %s is pending (%d approvals needed).\n"+
 			"MPA stays enabled until it is approved:\n\n    mpa requests approve %s --totp-code <code>\n",
 			held.ID, held.RequiredApprovals, held.ID)
-		return ExitOK
+		return exitcode.OK
 	}
 	fmt.Fprintf(c.stdout(), "Multi-party approval is %s\n", enabledWord(*enable))
-	return ExitOK
+	return exitcode.OK
 }
 
 // globalWarnings are what an approver looking at the settings should know

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/keyturn/keyturn/bastion/audit"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpa"
-	"github.com/keyturn/keyturn/bastion/mpacli"
 )
 
 // visibilityHarness: alice and frank (admins) each hold a request with a
@@ -165,7 +165,7 @@ func TestApproverAndAuditorVisibility(t *testing.T) {
 	if err := audit.VerifyJSONL(strings.NewReader(h.must("ivy", "audit", "export").stdout)); err != nil {
 		t.Errorf("auditor's export does not verify: %v", err)
 	}
-	if r := h.run("ivy", "requests", "cancel", frankReq); r.code != mpacli.ExitRefused {
+	if r := h.run("ivy", "requests", "cancel", frankReq); r.code != exitcode.NotPermitted {
 		t.Errorf("auditor cancels: exit %d", r.code)
 	}
 	if got, err := h.svc.Get(h.ctx, frankReq); err != nil || got.Status != mpa.StatusPending {

@@ -13,17 +13,6 @@ import (
 	"github.com/keyturn/keyturn/policy"
 )
 
-// Exit statuses an approver's script can tell apart, from [exitcode]'s
-// table. A refusal (ExitRefused) is everything else the caller may not do.
-const (
-	ExitBadCode = exitcode.BadCode
-	ExitDecided = exitcode.Decided
-	// ExitNeverApproved: the request could never reach its quorum, so
-	// none was made (the gate's "held and not run" status).
-	ExitNeverApproved = exitcode.Pending
-	ExitRejected      = exitcode.Rejected
-)
-
 // rejected tells the requester who rejected r and why.
 func (c *call) rejected(r mpa.Request) int {
 	who, why := "an approver", ""
@@ -31,7 +20,7 @@ func (c *call) rejected(r mpa.Request) int {
 		who, why = r.Rejections[n-1].Approver, r.Rejections[n-1].Comment
 	}
 	c.sayf("%s was rejected by %s: %s; it never runs", r.ID, who, termsafe.String(why))
-	return ExitRejected
+	return exitcode.Rejected
 }
 
 // Lockout is what the gate's config says about wrong codes, for the
@@ -158,11 +147,11 @@ func (c *call) quorumReachable(d policy.Decision) (int, bool) {
 			return c.fail(err), false
 		}
 		if len(short) == 0 {
-			return ExitOK, true
+			return exitcode.OK, true
 		}
 		c.sayf("%s needs approvers from groups without enough registered approvers other than %s (%s), so it could never be approved; no request was made",
 			strings.Join(names, ", "), c.env.User, strings.Join(short, "; "))
-		return ExitNeverApproved, false
+		return exitcode.Pending, false
 	}
 	approvers := fmt.Sprintf("%d approvers other than %s are", n, c.env.User)
 	if n == 1 {
@@ -170,5 +159,5 @@ func (c *call) quorumReachable(d policy.Decision) (int, bool) {
 	}
 	c.sayf("%s needs %d approvals but only %s registered, so it could never be approved; no request was made",
 		strings.Join(names, ", "), d.Quorum, approvers)
-	return ExitNeverApproved, false
+	return exitcode.Pending, false
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/mpacli"
 )
 
@@ -16,7 +17,7 @@ func TestApproverWords(t *testing.T) {
 	id := h.create()
 
 	r := h.run("bob", "requests", "approve", id, "--totp-code", "000000")
-	if r.code != mpacli.ExitBadCode || r.stderr != "keyturn: wrong TOTP code for bob; 4 tries left before a 5-minute lock\n" {
+	if r.code != exitcode.BadCode || r.stderr != "keyturn: wrong TOTP code for bob; 4 tries left before a 5-minute lock\n" {
 		t.Errorf("wrong code: exit %d stderr %q", r.code, r.stderr)
 	}
 	r = h.run("bob", "requests", "approve", id, "--totp-code", "000000")
@@ -27,7 +28,7 @@ func TestApproverWords(t *testing.T) {
 		h.run("bob", "requests", "approve", id, "--totp-code", "000000")
 	}
 	r = h.run("bob", "requests", "approve", id, "--totp-code", h.code("bob"))
-	if r.code != mpacli.ExitRefused || !strings.HasPrefix(r.stderr, "keyturn: bob is locked out after too many wrong TOTP codes, until 12:") {
+	if r.code != exitcode.NotPermitted || !strings.HasPrefix(r.stderr, "keyturn: bob is locked out after too many wrong TOTP codes, until 12:") {
 		t.Errorf("locked out: exit %d stderr %q", r.code, r.stderr)
 	}
 	list := h.must("carol", "approvers", "list").stdout
@@ -42,7 +43,7 @@ func TestApproverWords(t *testing.T) {
 
 	// A comment of two words through ssh arrives as two words.
 	r = h.run("carol", "requests", "approve", id, "--totp-code", h.code("carol"), "--comment", "not", "now")
-	if r.code != mpacli.ExitUsage || !strings.Contains(r.stderr, `quote it twice: --comment "'not now'"`) {
+	if r.code != exitcode.Usage || !strings.Contains(r.stderr, `quote it twice: --comment "'not now'"`) {
 		t.Errorf("unquoted comment: exit %d stderr %q", r.code, r.stderr)
 	}
 
@@ -50,7 +51,7 @@ func TestApproverWords(t *testing.T) {
 	h.must("carol", "requests", "reject", id, "--totp-code", h.code("carol"), "--comment", "no")
 	h.step()
 	r = h.run("carol", "requests", "approve", id, "--totp-code", h.code("carol"))
-	if r.code != mpacli.ExitDecided || r.stderr != "keyturn: request "+id+" was already decided: it is rejected\n" {
+	if r.code != exitcode.Decided || r.stderr != "keyturn: request "+id+" was already decided: it is rejected\n" {
 		t.Errorf("vote on a decided request: exit %d stderr %q", r.code, r.stderr)
 	}
 }
@@ -100,7 +101,7 @@ func TestCreateRefusesUnreachableQuorum(t *testing.T) {
 	var out, errb strings.Builder
 	env := mpacli.Env{User: "alice", Roles: roles["alice"], Stdout: &out, Stderr: &errb, Service: h.svc, Policy: pol, Now: h.clock.Now}
 	code := mpacli.Run(h.ctx, env, []string{"requests", "create", "--target", "web-1", "--", "reboot"})
-	if code != mpacli.ExitNeverApproved || errb.String() != "keyturn: reboot needs 3 approvals but only 2 approvers other than alice are registered, so it could never be approved; no request was made\n" {
+	if code != exitcode.Pending || errb.String() != "keyturn: reboot needs 3 approvals but only 2 approvers other than alice are registered, so it could never be approved; no request was made\n" {
 		t.Errorf("create: exit %d stderr %q", code, errb.String())
 	}
 	if list := h.must("bob", "requests", "list", "--json").stdout; strings.Contains(list, "req-") {
@@ -115,7 +116,7 @@ func TestCreateRefusesUnreachableQuorum(t *testing.T) {
 func TestRegistrationErrorWords(t *testing.T) {
 	h := newHarness(t)
 	r := h.run("dave", "complete-registration", "--totp-code", "123456")
-	if r.code != mpacli.ExitRefused || r.stderr != "keyturn: no registration started (start one with: mpa initiate-registration)\n" {
+	if r.code != exitcode.NotPermitted || r.stderr != "keyturn: no registration started (start one with: mpa initiate-registration)\n" {
 		t.Errorf("complete without initiate: exit %d stderr %q", r.code, r.stderr)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/bastion/internal/tmpfs"
 )
 
@@ -108,8 +109,8 @@ func TestGateFullDisk(t *testing.T) {
 	fillFS(t, filler)
 	for range 5 {
 		out, errOut, st := tg.run(t, "alice+t1", alice, "echo during")
-		if st != bastion.ExitUnavailable || strings.Contains(out, "during") || !strings.Contains(errOut, "disk is full") {
-			t.Fatalf("on a full disk: exit %d, out %q, err %q; want %d and a clear refusal", st, out, errOut, bastion.ExitUnavailable)
+		if st != exitcode.Unavailable || strings.Contains(out, "during") || !strings.Contains(errOut, "disk is full") {
+			t.Fatalf("on a full disk: exit %d, out %q, err %q; want %d and a clear refusal", st, out, errOut, exitcode.Unavailable)
 		}
 	}
 	if out, _, st := tg.run(t, "alice", alice, "mpa audit list"); st != 0 || !strings.Contains(out, "echo before") {
@@ -143,7 +144,7 @@ func TestGateFullDisk(t *testing.T) {
 	tg.addr, tg.mpa = l.Addr().String(), srv.MPA
 	healthz = "http://" + srv.MetricsAddr().String() + "/healthz"
 	metricsURL = "http://" + srv.MetricsAddr().String() + "/metrics"
-	if _, errOut, st := tg.run(t, "alice+t1", alice, "echo restarted"); st != bastion.ExitUnavailable || !strings.Contains(errOut, "disk is full") {
+	if _, errOut, st := tg.run(t, "alice+t1", alice, "echo restarted"); st != exitcode.Unavailable || !strings.Contains(errOut, "disk is full") {
 		t.Fatalf("restarted short of the reserve: exit %d, %q", st, errOut)
 	}
 	if out, _, st := tg.run(t, "alice", alice, "mpa audit list"); st != 0 || !strings.Contains(out, "echo before") {

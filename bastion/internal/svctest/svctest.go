@@ -40,14 +40,7 @@ func New(t *testing.T, approvers ...string) *Fixture {
 		Svc:     mpa.New(st, mpa.Options{Now: clock.Now, Logger: log, Node: "gate-1"}),
 		Secrets: map[string]string{}}
 	for _, name := range approvers {
-		reg, err := f.Svc.InitiateRegistration(t.Context(), name, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := f.Svc.CompleteRegistration(t.Context(), name, mpatest.Oathtool(t, reg.Secret, clock.Now())); err != nil {
-			t.Fatal(err)
-		}
-		f.Secrets[name] = reg.Secret
+		f.Secrets[name] = mpatest.Register(t, t.Context(), f.Svc, name, clock.Now())
 	}
 	return f
 }

@@ -2,7 +2,9 @@ package mpatest
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -24,5 +26,32 @@ func TestRace(t *testing.T) {
 		if want := i%3 == 0; (err != nil) != want || want && err.Error() != strconv.Itoa(i) {
 			t.Errorf("try %d: %v", i, err)
 		}
+	}
+}
+
+// errorsSeen is a testing.TB that keeps what Errorf reports instead of
+// failing the test, to check that a helper fails its test.
+type errorsSeen struct {
+	testing.TB
+	msgs []string
+}
+
+func (e *errorsSeen) Helper() {}
+func (e *errorsSeen) Errorf(format string, args ...any) {
+	e.msgs = append(e.msgs, fmt.Sprintf(format, args...))
+}
+
+// Succeeded counts the nil errors, takes the expected losses quietly and
+// reports any other error under the try's name.
+func TestSucceeded(t *testing.T) {
+	lost, other := errors.New("lost"), errors.New("broken")
+	names := []string{"a", "b", "c", "d"}
+	seen := &errorsSeen{TB: t}
+	n := Succeeded(seen, names, []error{nil, fmt.Errorf("wrapped: %w", lost), nil, other}, lost)
+	if n != 2 {
+		t.Errorf("Succeeded = %d; want 2", n)
+	}
+	if len(seen.msgs) != 1 || !strings.HasPrefix(seen.msgs[0], "d: broken") {
+		t.Errorf("reported %q; want one error, for d", seen.msgs)
 	}
 }

@@ -32,15 +32,7 @@ func TestThreeGates(t *testing.T) {
 	ctx := ctxT(t)
 	secrets := map[string]string{}
 	for i, u := range []string{"bob", "carol"} {
-		g := gates[i+1]
-		reg, err := g.InitiateRegistration(ctx, u, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secrets[u] = reg.Secret
-		if _, _, err := g.CompleteRegistration(ctx, u, mpatest.Oathtool(t, reg.Secret, clock.Now())); err != nil {
-			t.Fatal(err)
-		}
+		secrets[u] = mpatest.Register(t, ctx, gates[i+1], u, clock.Now())
 	}
 	clock.Advance(30 * time.Second)
 	r, err := a.Create(ctx, mpa.NewRequest{Actions: []mpa.ActionRef{{Name: "destroy", Service: "zfs"}},
@@ -61,12 +53,10 @@ func TestThreeGates(t *testing.T) {
 	}
 	// bob's code, replayed at a second gate, is accepted once.
 	code := mpatest.Oathtool(t, secrets["bob"], clock.Now())
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, g := range []*mpa.Service{b, c} {
-		wg.Go(func() { _, errs[i] = g.Approve(ctx, r.ID, "bob", mpa.VoteInput{Code: code}) })
-	}
-	wg.Wait()
+	errs := mpatest.Race(2, func(i int) error {
+		_, err := []*mpa.Service{b, c}[i].Approve(ctx, r.ID, "bob", mpa.VoteInput{Code: code})
+		return err
+	})
 	if (errs[0] == nil) == (errs[1] == nil) {
 		t.Fatalf("bob's code at two gates: %v and %v; want exactly one accepted", errs[0], errs[1])
 	}
@@ -86,21 +76,11 @@ func TestThreeGates(t *testing.T) {
 			t.Fatal("gate A did not see the approval within 20s")
 		}
 	}
-	released := make([]error, 3)
-	for i, g := range gates {
-		wg.Go(func() { _, released[i] = g.BeginExecution(ctx, r.ID, "alice") })
-	}
-	wg.Wait()
-	ran := 0
-	for i, err := range released {
-		switch {
-		case err == nil:
-			ran++
-		case !errors.Is(err, mpa.ErrAlreadyReleased):
-			t.Errorf("gate %d release: %v", i, err)
-		}
-	}
-	if ran != 1 {
+	released := mpatest.Race(len(gates), func(i int) error {
+		_, err := gates[i].BeginExecution(ctx, r.ID, "alice")
+		return err
+	})
+	if ran := mpatest.Succeeded(t, []string{"gate-a release", "gate-b release", "gate-c release"}, released, mpa.ErrAlreadyReleased); ran != 1 {
 		t.Fatalf("released %d times; want once", ran)
 	}
 	if _, err := b.FinishExecution(ctx, r.ID, mpa.ExecResult{ExitStatus: 0}); err != nil {
