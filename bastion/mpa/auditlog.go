@@ -85,13 +85,9 @@ func (s *Service) VerifyAudit(ctx context.Context) error {
 // chain it names (see [audit.VerifyChains]), and returns the verified
 // heads by chain; a *audit.ChainError names the first bad event.
 func (s *Service) VerifyAuditChains(ctx context.Context) (map[string]audit.Head, error) {
-	var heads map[string]audit.Head
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		heads, err = audit.VerifyChains(txChains{tx})
-		return err
+	return viewOne(ctx, s.store, func(tx Tx) (map[string]audit.Head, error) {
+		return audit.VerifyChains(txChains{tx})
 	})
-	return heads, err
 }
 
 // txChains is a transaction's trail as an audit.ChainSource.

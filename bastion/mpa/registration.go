@@ -238,12 +238,7 @@ func (s *Service) Approvers(ctx context.Context) ([]Approver, error) {
 
 // Approver returns one approver, without their secrets.
 func (s *Service) Approver(ctx context.Context, name string) (Approver, error) {
-	var a Approver
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		a, err = tx.GetApprover(name)
-		return err
-	})
+	a, err := viewOne(ctx, s.store, func(tx Tx) (Approver, error) { return tx.GetApprover(name) })
 	if err != nil {
 		return Approver{}, fmt.Errorf("approver %s: %w", name, err)
 	}

@@ -108,6 +108,17 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 	return s.store.Update(ctx, fn)
 }
 
+// viewOne reads one value in a read-only store transaction.
+func viewOne[T any](ctx context.Context, st Store, read func(Tx) (T, error)) (T, error) {
+	var v T
+	err := st.View(ctx, func(tx Tx) error {
+		var err error
+		v, err = read(tx)
+		return err
+	})
+	return v, err
+}
+
 // updateKeep is update for a change whose refusal must commit anyway (a
 // failure counter, an expiry, a request sent back to Pending): fn stores
 // that refusal in *keep and returns nil, the transaction commits, and
@@ -386,12 +397,7 @@ func (s *Service) transition(tx Tx, r *Request, to Status, actor string, data ma
 // Get returns a request. A live request past its expiry is shown Expired
 // even before the sweeper (see [Service.Run]) has recorded it.
 func (s *Service) Get(ctx context.Context, id string) (Request, error) {
-	var r Request
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		r, err = tx.GetRequest(id)
-		return err
-	})
+	r, err := viewOne(ctx, s.store, func(tx Tx) (Request, error) { return tx.GetRequest(id) })
 	if err != nil {
 		return Request{}, fmt.Errorf("get %s: %w", id, err)
 	}

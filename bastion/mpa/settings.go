@@ -13,12 +13,7 @@ import (
 // Settings returns the global MPA settings. While MPA is disabled the gate
 // lets privileged commands pass (and audits them), as the vendors do.
 func (s *Service) Settings(ctx context.Context) (Settings, error) {
-	var st Settings
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		st, err = tx.GetSettings()
-		return err
-	})
+	st, err := viewOne(ctx, s.store, Tx.GetSettings)
 	if err != nil {
 		return Settings{}, fmt.Errorf("mpa settings: %w", err)
 	}
