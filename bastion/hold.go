@@ -123,7 +123,7 @@ func (g *Gate) hold(s ssh.Session, id Identity, d policy.Decision) int {
 }
 
 // boundCommandLine refuses a session whose command line is longer than
-// limit bytes, before anything reads the line: no log line carries it, no
+// limit bytes, or holds a NUL byte, before anything reads the line: no log line carries it, no
 // policy decides it, nothing is stored. Everything after it may assume a
 // bounded line. A line of nested $(...) a few hundred KB long once cost
 // gigabytes of memory and hundreds of megabytes of store.
@@ -134,6 +134,15 @@ func boundCommandLine(limit int, log *slog.Logger) Middleware {
 				log.Warn("command line refused: too long", "login", s.User(), "remote", s.RemoteAddr().String(), "bytes", n, "limit", limit)
 				say(s, "keyturn: the command line is %d bytes; this gate accepts at most %d (max_command_line); nothing was run or recorded", n, limit)
 				s.Exit(exitcode.TooLong)
+				return
+			}
+			if i := strings.IndexByte(s.RawCommand(), 0); i >= 0 {
+				// No shell can receive a NUL (an argument is a C
+				// string), and the policy reads the line without it:
+				// what ran would not be what was decided.
+				log.Warn("command line refused: NUL byte", "login", s.User(), "remote", s.RemoteAddr().String(), "offset", i)
+				say(s, "keyturn: the command line holds a NUL byte (at byte %d), which no shell can receive; nothing was run or recorded", i)
+				s.Exit(ExitUsage)
 				return
 			}
 			next(s)

@@ -79,6 +79,18 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 		say(s, "keyturn: %s: %v; not run", id.Target, err)
 		return runResult{status: exitcode.Internal, err: "grant for guarded target: " + err.Error()}
 	}
+	if !guarded && command != "" {
+		if err := unguardedLineError(g.targetShell(id.Target), command); err != nil {
+			early.abandon()
+			g.log.Error("line refused for the target", "user", id.User, "target", id.Target, "err", err)
+			say(s, "keyturn: %s: %v; not run", id.Target, err)
+			status := ExitUsage
+			if errors.Is(err, errLineTooLong) {
+				status = ExitTooLong
+			}
+			return runResult{status: status, err: "line refused for the target: " + err.Error()}
+		}
+	}
 	ptyReq, winCh, isPty := s.Pty()
 	line := command
 	var ts *targets.Session

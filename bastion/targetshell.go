@@ -1,6 +1,7 @@
 package bastion
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -50,6 +51,35 @@ func bashCommand(shell, line string) string {
 		line = decodeThen(line, `eval "$KEYTURN_LINE"`)
 	}
 	return "exec " + shell + " --norc --noprofile -c " + shellQuote(line)
+}
+
+// targetCommandLimit bounds what the gate sends as one exec request: an
+// SSH packet carries at most 256 KiB (OpenSSH and x/crypto both), and a
+// request over it breaks the whole pooled connection, ending every other
+// session on it. The rest is room for the packet's own fields. (Linux
+// execs no argument over 128 KiB either; such a line fails on the target,
+// without harm to other sessions.)
+const targetCommandLimit = 256<<10 - 1024
+
+var (
+	errLineNUL     = errors.New("the line holds a NUL byte, which no shell can receive")
+	errLineTooLong = errors.New("the line is too long to send to the target once quoted for its shell")
+)
+
+// unguardedLineError says why line cannot go to an unguarded target with
+// shell as the policy read it, or nil. A NUL byte would cut the line
+// where bash decodes it (printf %b) while the policy read all of it; a
+// line whose wrapped form is over targetCommandLimit would break the
+// pooled connection. The wrapped form is the longest the gate may send,
+// so the answer does not depend on the connection's shell probe.
+func unguardedLineError(shell, line string) error {
+	if strings.IndexByte(line, 0) >= 0 {
+		return errLineNUL
+	}
+	if n := len(bashCommand(shell, line)); n > targetCommandLimit {
+		return fmt.Errorf("%w (%d bytes; at most %d)", errLineTooLong, n, targetCommandLimit)
+	}
+	return nil
 }
 
 // decodeThen is a bash script that sets KEYTURN_LINE to line, decoded

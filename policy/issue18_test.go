@@ -208,6 +208,8 @@ func TestIssue18Held(t *testing.T) {
 		{"persist", "sed -i.bak '1i kill " + P + "' /root/.bashrc", ""},
 		{"persist", "echo 'kill " + P + "' >> ~/.bashrc", ""},
 		{"persist", "echo 'kill " + P + "' >> $HOME/.profile", ""},
+		{"persist", "echo 'kill " + P + "' > ~/.bashrc.d/k.sh", ""},
+		{"persist", "cp /tmp/k /root/.bashrc.d/", ""},
 		{"persist", "echo x | tee -a /etc/profile.d/x.sh", ""},
 		{"persist", "echo '* * * * * root kill 1' > /etc/cron.d/k", ""},
 		{"persist", "cp /tmp/k /etc/cron.hourly/", ""},

@@ -78,7 +78,11 @@ const shellProbePrefix = `[ -n "$BASH_VERSION" ] || exit 97` + "\n"
 // it is enabled, and every variable that is not exported with its
 // attributes and value (the alias and hash tables are BASH_ALIASES and
 // BASH_CMDS). Exported variables and functions reach the wrapper's bash
-// too; the report runs no program but the fresh bash.
+// too, but not a variable's other attributes: an exported variable that
+// is also readonly, integer, upper- or lower-case is listed with them (an
+// rc file's readonly X=stop makes `X=start; service auditd $X`, which the
+// policy reads as start, stop auditd without the wrapper only). The
+// report runs no program but the fresh bash.
 func shellProbeCommand(shell, nonce string) string {
 	m := shellProbeMarker + nonce
 	report := `
@@ -99,7 +103,7 @@ n=()
 for v in $(compgen -v); do
 	case $v in
 	` + dynamicVars + `) ;;
-	*) [[ ${!v@a} == *x* ]] || n+=("$v") ;;
+	*) if [[ ${!v@a} == *x* ]]; then [[ ${!v@a} == x ]] || echo "exported $v ${!v@a}"; else n+=("$v"); fi ;;
 	esac
 done
 declare -p "${n[@]}"

@@ -81,6 +81,15 @@ func TestShellProbeBashRCFiles(t *testing.T) {
 		{"BASH_COMPAT", "BASH_COMPAT=3.2\n", false},
 		{"plain variable", "x=1\n", false},
 		{"readonly", "readonly OPTIND\n", false},
+		// Exported, so the wrapper's bash gets the value too, but not
+		// the attribute: an assignment the policy reads (X=start;
+		// service auditd $X) would fail, or change the value, only
+		// without the wrapper.
+		{"exported readonly", "declare -rx X=stop\n", false},
+		{"readonly PATH", "readonly PATH\n", false},
+		{"exported integer", "declare -ix N=1\n", false},
+		{"exported uppercase", "declare -ux U=a\n", false},
+		{"exported lowercase", "declare -lx L=a\n", false},
 		{"trap DEBUG", "trap 'echo x' DEBUG\n", false},
 		{"trap EXIT", "trap 'rm -f /tmp/x' EXIT\n", false},
 		{"hashed path", "hash -p /bin/true kill\n", false},

@@ -385,6 +385,10 @@ func TestShellFastPathRCFiles(t *testing.T) {
 		{"option", "shopt -s extglob\n", "shopt -q extglob && echo on || echo off", "off"},
 		{"alias", "shopt -s expand_aliases\nalias hi='echo from-alias'\n", "type -t hi || echo none", "none"},
 		{"variable", "IFS=x\n", "printf '[%s]' \"$IFS\"", "[ \t\n]"},
+		// Exported, so in the probe's fresh bash too, but readonly
+		// only in the login: without the wrapper the line's own
+		// assignment (which the policy reads) fails.
+		{"exported readonly", "declare -rx X=stop\n", `X=start; echo "$X"`, "start"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := startSSHDGate(t, c.rc, "", "")
