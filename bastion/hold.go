@@ -142,7 +142,7 @@ func boundCommandLine(limit int, log *slog.Logger) Middleware {
 				// what ran would not be what was decided.
 				log.Warn("command line refused: NUL byte", "login", s.User(), "remote", s.RemoteAddr().String(), "offset", i)
 				say(s, "keyturn: the command line holds a NUL byte (at byte %d), which no shell can receive; nothing was run or recorded", i)
-				s.Exit(ExitUsage)
+				s.Exit(exitcode.Usage)
 				return
 			}
 			next(s)

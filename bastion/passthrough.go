@@ -84,9 +84,9 @@ func (g *Gate) runOnTargetEarly(s ssh.Session, id Identity, command string, out 
 			early.abandon()
 			g.log.Error("line refused for the target", "user", id.User, "target", id.Target, "err", err)
 			say(s, "keyturn: %s: %v; not run", id.Target, err)
-			status := ExitUsage
+			status := exitcode.Usage
 			if errors.Is(err, errLineTooLong) {
-				status = ExitTooLong
+				status = exitcode.TooLong
 			}
 			return runResult{status: status, err: "line refused for the target: " + err.Error()}
 		}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+
+	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/policy"
 )
 
@@ -25,8 +27,8 @@ func TestTargetLineWithNULRefused(t *testing.T) {
 	if strings.Contains(stdout, "HELD") {
 		t.Fatalf("the target ran the line cut at its NUL: stdout %q (status %d)", stdout, status)
 	}
-	if status != ExitUsage || !strings.Contains(stderr, "NUL") {
-		t.Errorf("a line with a NUL byte: status %d, stderr %q; want %d and a message naming the NUL", status, stderr, ExitUsage)
+	if status != exitcode.Usage || !strings.Contains(stderr, "NUL") {
+		t.Errorf("a line with a NUL byte: status %d, stderr %q; want %d and a message naming the NUL", status, stderr, exitcode.Usage)
 	}
 	// The gate stays usable, and a line without one runs.
 	if out, _, st := tg.run(t, "alice+t1", tg.alice, "echo fine"); st != 0 || out != "fine\n" {
