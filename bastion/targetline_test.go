@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/keyturn/keyturn/bastion/exitcode"
 	"github.com/keyturn/keyturn/policy"
 )
