@@ -8,18 +8,12 @@ import (
 	"github.com/keyturn/keyturn/bastion/mpa"
 )
 
-// Registrar is the part of [*mpa.Service] that registers approvers.
-type Registrar interface {
-	InitiateRegistration(ctx context.Context, user string, force bool) (mpa.Registration, error)
-	CompleteRegistration(ctx context.Context, user, code string) (mpa.Approver, *mpa.Request, error)
-}
-
 // Register makes user an approver through svc the way a person does:
 // initiate, read a code for the issued secret from oathtool at now, and
 // confirm it. MPA must be disabled, so the registration takes effect at
 // once; anything else fails t. It returns the secret, for the user's
 // later codes.
-func Register(t testing.TB, ctx context.Context, svc Registrar, user string, now time.Time) string {
+func Register(t testing.TB, ctx context.Context, svc *mpa.Service, user string, now time.Time) string {
 	t.Helper()
 	reg, err := svc.InitiateRegistration(ctx, user, false)
 	if err != nil {
