@@ -212,10 +212,8 @@ func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
 			<-s.retrying
 		}
 	}()
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	isConflict := func(err error) bool { return errors.Is(err, badger.ErrConflict) }
+	return conflict.Run(ctx, 50*time.Microsecond, isConflict, func(attempt int) error {
 		if attempt == 2 {
 			select {
 			case s.retrying <- struct{}{}:
@@ -234,13 +232,8 @@ func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
 			free, _ := freeBytes(s.space.dir)
 			return fmt.Errorf("write to store: %w: %w", &StoreFullError{Dir: s.space.dir, Free: free, Need: s.space.reserve}, err)
 		}
-		if !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
-		if err := conflict.Retry(ctx, attempt, 50*time.Microsecond); err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // View implements [mpa.Store].

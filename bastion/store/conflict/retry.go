@@ -34,3 +34,22 @@ func Retry(ctx context.Context, attempt int, step time.Duration) error {
 		return nil
 	}
 }
+
+// Run calls try with the attempt's number (from 1) until it returns an
+// error isConflict does not call a conflict (nil included), waiting
+// between attempts as [Retry] does and giving up as it does. A ctx that
+// has ended stops it before the next attempt.
+func Run(ctx context.Context, step time.Duration, isConflict func(error) bool, try func(attempt int) error) error {
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := try(attempt)
+		if !isConflict(err) {
+			return err
+		}
+		if err := Retry(ctx, attempt, step); err != nil {
+			return err
+		}
+	}
+}

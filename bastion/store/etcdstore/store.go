@@ -213,22 +213,14 @@ func (s *Store) Update(ctx context.Context, fn func(mpa.Tx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	isConflict := func(err error) bool { return errors.Is(err, errConflict) }
+	return conflict.Run(ctx, 200*time.Microsecond, isConflict, func(int) error {
 		t := s.newTx(ctx, true)
-		err := fn(t)
-		if err == nil {
-			err = t.commit()
-		}
-		if !errors.Is(err, errConflict) {
+		if err := fn(t); err != nil {
 			return err
 		}
-		if err := conflict.Retry(ctx, attempt, 200*time.Microsecond); err != nil {
-			return err
-		}
-	}
+		return t.commit()
+	})
 }
 
 // View implements [mpa.Store]. A snapshot whose revision was compacted
