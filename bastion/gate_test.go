@@ -18,12 +18,12 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
-	"github.com/keyturn/keyturn/bastion/internal/sshrun"
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 	"github.com/keyturn/keyturn/bastion/targets"
+	"github.com/keyturn/keyturn/internal/sshrun"
+	"github.com/keyturn/keyturn/internal/testkey"
 	"github.com/keyturn/keyturn/tui"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
+	"github.com/keyturn/keyturn/internal/testkey"
 )
 
 func newPub(t *testing.T) (gossh.PublicKey, string) {

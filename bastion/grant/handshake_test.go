@@ -10,7 +10,7 @@ import (
 	"testing/iotest"
 	"time"
 
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
+	"github.com/keyturn/keyturn/internal/testkey"
 )
 
 func TestChallengeRoundTrip(t *testing.T) {

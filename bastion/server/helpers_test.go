@@ -14,9 +14,9 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/demotarget"
-	"github.com/keyturn/keyturn/bastion/internal/sshrun"
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/internal/sshrun"
+	"github.com/keyturn/keyturn/internal/testkey"
 )
 
 // advPolicy holds kill for one approval and lets everything else run.

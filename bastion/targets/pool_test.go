@@ -14,7 +14,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
 
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
+	"github.com/keyturn/keyturn/internal/testkey"
 )
 
 func authorized(k gossh.PublicKey) string {
