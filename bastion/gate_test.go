@@ -19,17 +19,16 @@ import (
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
 	"github.com/keyturn/keyturn/bastion/exitcode"
-	"github.com/keyturn/keyturn/bastion/internal/sshrun"
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
 	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+	"github.com/keyturn/keyturn/bastion/sshtest"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 	"github.com/keyturn/keyturn/bastion/targets"
 	"github.com/keyturn/keyturn/tui"
 )
 
 // testSigner makes a fresh key, as every test of the gate needs several.
-var testSigner = testkey.Signer
+var testSigner = sshtest.Signer
 
 // testGate is a gate on loopback in front of a demo target, with a real
 // in-memory store.
@@ -198,7 +197,7 @@ func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string
 // runPTY is run, with a PTY if pty is set (as ssh -t asks for one).
 func (tg *testGate) runPTY(t *testing.T, login string, key gossh.Signer, cmd string, pty bool) (string, string, int) {
 	t.Helper()
-	return sshrun.Run(t, tg.addr, tg.hostKey, login, key, cmd, pty)
+	return sshtest.Run(t, tg.addr, tg.hostKey, login, key, cmd, pty)
 }
 
 type testWriter struct{ t testing.TB }

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/keyturn/keyturn/bastion/sshtest"
 )
 
 // TestTargetCommandSameUnderEveryShell: whatever the target account's login
@@ -34,7 +36,7 @@ func TestTargetCommandSameUnderEveryShell(t *testing.T) {
 	want := func(line string) string { return runShell(t, bash, "--norc", "--noprofile", "-c", line) }
 	shells := []string{bash}
 	for _, name := range []string{"dash", "sh", "zsh", "ksh", "mksh", "fish", "tcsh", "csh"} {
-		if p, err := exec.LookPath(name); err == nil {
+		if p, ok := sshtest.LookTool(t, name); ok {
 			shells = append(shells, p)
 		}
 	}
@@ -71,7 +73,7 @@ func TestTargetCommandBytesSurviveEveryShell(t *testing.T) {
 	bash := targetShellPath(t, "bash")
 	shells := []string{bash}
 	for _, name := range []string{"dash", "zsh", "ksh", "mksh", "fish", "tcsh", "csh"} {
-		if p, err := exec.LookPath(name); err == nil {
+		if p, ok := sshtest.LookTool(t, name); ok {
 			shells = append(shells, p)
 		}
 	}

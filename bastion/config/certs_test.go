@@ -9,12 +9,12 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
+	"github.com/keyturn/keyturn/bastion/sshtest"
 )
 
 func newPub(t *testing.T) (gossh.PublicKey, string) {
 	t.Helper()
-	key := testkey.Signer(t).PublicKey()
+	key := sshtest.Signer(t).PublicKey()
 	return key, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(key)))
 }
 
@@ -129,7 +129,7 @@ users: [{name: alice, roles: [admin]}]
 // CA is the key that signs, not one it signed.
 func TestCertificateAsCAKey(t *testing.T) {
 	ca, _ := newPub(t)
-	signer := testkey.Signer(t)
+	signer := sshtest.Signer(t)
 	cert := &gossh.Certificate{Key: ca, CertType: gossh.UserCert, ValidBefore: gossh.CertTimeInfinity}
 	if err := cert.SignCert(rand.Reader, signer); err != nil {
 		t.Fatal(err)

@@ -6,19 +6,28 @@ import (
 	"testing"
 )
 
-// A target's shell: is put in a command line unquoted, so only a plain
-// absolute path is accepted.
-func TestTargetShell(t *testing.T) {
-	good := mustRead(t, "testdata/good.yaml")
+// goodFirstTarget reads testdata/good.yaml and returns it, a function
+// that returns it with field (say "shell: /bin/bash") as the first line of
+// its first target, and the number of that line.
+func goodFirstTarget(t *testing.T) (good string, with func(field string) string, line int) {
+	t.Helper()
+	good = mustRead(t, "testdata/good.yaml")
 	at := strings.Index(good, "\ntargets:\n  - name: ")
 	if at < 0 {
 		t.Fatal("testdata/good.yaml has no target list")
 	}
 	at += len("\ntargets:\n")
-	with := func(shell string) string {
-		return good[:at] + "  - shell: " + shell + "\n    name:" + good[at+len("  - name:"):]
+	with = func(field string) string {
+		return good[:at] + "  - " + field + "\n    name:" + good[at+len("  - name:"):]
 	}
-	c, err := Parse("testdata/good.yaml", []byte(with("/usr/local/bin/bash")))
+	return good, with, strings.Count(good[:at], "\n") + 1
+}
+
+// A target's shell: is put in a command line unquoted, so only a plain
+// absolute path is accepted.
+func TestTargetShell(t *testing.T) {
+	_, with, _ := goodFirstTarget(t)
+	c, err := Parse("testdata/good.yaml", []byte(with("shell: /usr/local/bin/bash")))
 	if err != nil {
 		t.Fatalf("Parse with shell: %v", err)
 	}
@@ -26,7 +35,7 @@ func TestTargetShell(t *testing.T) {
 		t.Errorf("Targets[0].Shell = %q", c.Targets[0].Shell)
 	}
 	for _, bad := range []string{"bash", "'/bin/bash; kill 1'", "/bin/ba sh", "\"/bin/$(x)\""} {
-		_, err := Parse("testdata/bad.yaml", []byte(with(bad)))
+		_, err := Parse("testdata/bad.yaml", []byte(with("shell: "+bad)))
 		if err == nil || !strings.Contains(err.Error(), "shell: want an absolute path") {
 			t.Errorf("Parse with shell %s: err = %v; want a shell error", bad, err)
 		}
@@ -36,15 +45,7 @@ func TestTargetShell(t *testing.T) {
 // shell_wrapper: auto by default, always on request, anything else an
 // error at its place in the file.
 func TestTargetShellWrapper(t *testing.T) {
-	good := mustRead(t, "testdata/good.yaml")
-	at := strings.Index(good, "\ntargets:\n  - name: ")
-	if at < 0 {
-		t.Fatal("testdata/good.yaml has no target list")
-	}
-	at += len("\ntargets:\n")
-	with := func(v string) string {
-		return good[:at] + "  - shell_wrapper: " + v + "\n    name:" + good[at+len("  - name:"):]
-	}
+	good, with, line := goodFirstTarget(t)
 	c, err := Parse("testdata/good.yaml", []byte(good))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func TestTargetShellWrapper(t *testing.T) {
 		t.Errorf("default shell_wrapper = %q; want %q", got, ShellWrapperAuto)
 	}
 	for _, v := range []string{ShellWrapperAuto, ShellWrapperAlways} {
-		c, err := Parse("testdata/good.yaml", []byte(with(v)))
+		c, err := Parse("testdata/good.yaml", []byte(with("shell_wrapper: "+v)))
 		if err != nil {
 			t.Fatalf("shell_wrapper %s: %v", v, err)
 		}
@@ -61,9 +62,8 @@ func TestTargetShellWrapper(t *testing.T) {
 			t.Errorf("shell_wrapper = %q; want %q", got, v)
 		}
 	}
-	line := strings.Count(good[:at], "\n") + 1
 	for _, bad := range []string{"never", "Always", "'no'", "yes"} {
-		_, err := Parse("testdata/bad.yaml", []byte(with(bad)))
+		_, err := Parse("testdata/bad.yaml", []byte(with("shell_wrapper: "+bad)))
 		want := "testdata/bad.yaml:" + strconv.Itoa(line) + ":20: target \"web-1\": shell_wrapper: want auto or always"
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("shell_wrapper %s: err = %v; want %q", bad, err, want)

@@ -9,13 +9,13 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
+	"github.com/keyturn/keyturn/bastion/sshtest"
 )
 
 // startTarget runs a demo target on loopback that trusts client.
 func startTarget(t *testing.T, client gossh.Signer) (addr string, host gossh.PublicKey) {
 	t.Helper()
-	hostKey := testkey.Signer(t)
+	hostKey := sshtest.Signer(t)
 	srv := New(hostKey, client.PublicKey(), slog.New(slog.DiscardHandler))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -35,7 +35,7 @@ func dial(t *testing.T, addr string, host gossh.PublicKey, key gossh.Signer) (*g
 }
 
 func TestRunsCommandsWithStatus(t *testing.T) {
-	gate := testkey.Signer(t)
+	gate := sshtest.Signer(t)
 	addr, host := startTarget(t, gate)
 	c, err := dial(t, addr, host, gate)
 	if err != nil {
@@ -60,8 +60,8 @@ func TestRunsCommandsWithStatus(t *testing.T) {
 }
 
 func TestRefusesOtherKeys(t *testing.T) {
-	addr, host := startTarget(t, testkey.Signer(t))
-	if c, err := dial(t, addr, host, testkey.Signer(t)); err == nil {
+	addr, host := startTarget(t, sshtest.Signer(t))
+	if c, err := dial(t, addr, host, sshtest.Signer(t)); err == nil {
 		c.Close()
 		t.Fatal("a key other than the gate's logged in to the demo target")
 	}

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
+	"github.com/keyturn/keyturn/bastion/sshtest"
 )
 
 var (
@@ -27,7 +27,7 @@ func newGrant(t testing.TB, now time.Time) *Grant {
 }
 
 func TestVerify(t *testing.T) {
-	s := testkey.Signer(t)
+	s := sshtest.Signer(t)
 	now := time.Unix(1_800_000_000, 0)
 	g := newGrant(t, now)
 	tok, err := Sign(g, s)
@@ -56,7 +56,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyRefuses(t *testing.T) {
-	s, other := testkey.Signer(t), testkey.Signer(t)
+	s, other := sshtest.Signer(t), sshtest.Signer(t)
 	now := time.Unix(1_800_000_000, 0)
 	sign := func(g *Grant, k ssh.Signer) string {
 		tok, err := Sign(g, k)
@@ -106,7 +106,7 @@ func TestVerifyRefuses(t *testing.T) {
 // TestSignatureDomain: a signature the gate's key made over anything else
 // (say, an SSH session) never verifies as a grant.
 func TestSignatureDomain(t *testing.T) {
-	s := testkey.Signer(t)
+	s := sshtest.Signer(t)
 	g := newGrant(t, time.Now())
 	tok, _ := Sign(g, s)
 	payload, _, _ := strings.Cut(strings.TrimPrefix(tok, Prefix), ".")
@@ -150,7 +150,7 @@ func TestNewBounds(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	s := testkey.Signer(f)
+	s := sshtest.Signer(f)
 	tok, _ := Sign(newGrant(f, time.Now()), s)
 	f.Add(tok)
 	f.Add(Prefix + ".")

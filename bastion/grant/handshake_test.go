@@ -10,7 +10,7 @@ import (
 	"testing/iotest"
 	"time"
 
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
+	"github.com/keyturn/keyturn/bastion/sshtest"
 )
 
 func TestChallengeRoundTrip(t *testing.T) {
@@ -121,7 +121,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // the token) on any input never accepts a grant that fails its bounds or
 // was not signed for this challenge, and never reads past the line.
 func FuzzHandshake(f *testing.F) {
-	s := testkey.Signer(f)
+	s := sshtest.Signer(f)
 	tok, _ := Sign(newGrant(f, time.Now()), s)
 	var b bytes.Buffer
 	WriteLine(&b, tok)

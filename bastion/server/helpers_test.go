@@ -14,15 +14,14 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/demotarget"
-	"github.com/keyturn/keyturn/bastion/internal/sshrun"
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
 	"github.com/keyturn/keyturn/bastion/mpa"
+	"github.com/keyturn/keyturn/bastion/sshtest"
 )
 
 // advPolicy holds kill for one approval and lets everything else run.
 const advPolicy = "version: 1\ndefaults:\n  required_approvals: 1\nactions:\n  - name: kill_process\n    service: process\n    required_approvals: 1\n    match: [{command: kill}]\n"
 
-var testSigner = testkey.Signer
+var testSigner = sshtest.Signer
 
 type testWriter struct{ t testing.TB }
 
@@ -48,7 +47,7 @@ type testGate struct {
 // status.
 func (tg *testGate) run(t *testing.T, login string, key gossh.Signer, cmd string) (string, string, int) {
 	t.Helper()
-	return sshrun.Run(t, tg.addr, tg.hostKey, login, key, cmd, false)
+	return sshtest.Run(t, tg.addr, tg.hostKey, login, key, cmd, false)
 }
 
 // serve runs srv on a loopback port until stop is called. stop ends the

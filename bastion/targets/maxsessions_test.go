@@ -10,8 +10,6 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
-
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
 )
 
 // limitedTarget is an SSH server that, like sshd with MaxSessions, refuses
@@ -52,35 +50,14 @@ func (lt *limitedTarget) closeIdle() int {
 
 func startLimitedTarget(t *testing.T, client gossh.PublicKey, max int) (*limitedTarget, gossh.PublicKey) {
 	t.Helper()
-	host := testkey.Signer(t)
-	cfg := &gossh.ServerConfig{PublicKeyCallback: func(_ gossh.ConnMetadata, k gossh.PublicKey) (*gossh.Permissions, error) {
-		if string(k.Marshal()) != string(client.Marshal()) {
-			return nil, errors.New("unknown key")
-		}
-		return nil, nil
-	}}
-	cfg.AddHostKey(host)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lt := &limitedTarget{max: max, release: make(chan struct{}), addr: l.Addr().String(), idle: map[gossh.Channel]bool{}}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			nc, err := l.Accept()
-			if err != nil {
-				return
-			}
-			lt.conns.Add(1)
-			wg.Go(func() { lt.serve(nc, cfg) })
-		}
-	})
-	return lt, host.PublicKey()
+	lt := &limitedTarget{max: max, release: make(chan struct{}), idle: map[gossh.Channel]bool{}}
+	addr, hostKey := serveSSH(t, client, lt.serve)
+	lt.addr = addr
+	return lt, hostKey
 }
 
 func (lt *limitedTarget) serve(nc net.Conn, cfg *gossh.ServerConfig) {
+	lt.conns.Add(1)
 	defer nc.Close()
 	sc, chans, reqs, err := gossh.NewServerConn(nc, cfg)
 	if err != nil {

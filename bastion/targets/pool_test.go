@@ -14,7 +14,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/config"
 	"github.com/keyturn/keyturn/bastion/demotarget"
 
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
+	"github.com/keyturn/keyturn/bastion/sshtest"
 )
 
 func authorized(k gossh.PublicKey) string {
@@ -48,7 +48,7 @@ func (l *countingListener) accepted() []net.Conn {
 // that counts the connections it accepts. The pool closes with the test.
 func demoPool(t *testing.T) (*Pool, *countingListener) {
 	t.Helper()
-	client := testkey.Signer(t)
+	client := sshtest.Signer(t)
 	l, hostKey := startTarget(t, client.PublicKey())
 	p, err := NewPool(client, []config.Target{{Name: "t1", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -61,7 +61,7 @@ func demoPool(t *testing.T) (*Pool, *countingListener) {
 // startTarget runs a real SSH server (the demo target) on loopback.
 func startTarget(t *testing.T, client gossh.PublicKey) (*countingListener, gossh.PublicKey) {
 	t.Helper()
-	host := testkey.Signer(t)
+	host := sshtest.Signer(t)
 	srv := demotarget.New(host, client, slog.New(slog.DiscardHandler))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -126,9 +126,9 @@ func TestPoolRedialsBrokenConnection(t *testing.T) {
 }
 
 func TestPoolRefusesWrongHostKey(t *testing.T) {
-	client := testkey.Signer(t)
+	client := sshtest.Signer(t)
 	l, hostKey := startTarget(t, client.PublicKey())
-	other := testkey.Signer(t).PublicKey()
+	other := sshtest.Signer(t).PublicKey()
 	p, err := NewPool(client, []config.Target{{Name: "web-9", Address: l.Addr().String(), User: "x", HostKeys: []string{authorized(other)}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +150,7 @@ func TestPoolRefusesWrongHostKey(t *testing.T) {
 }
 
 func TestPoolUnknownTarget(t *testing.T) {
-	p, err := NewPool(testkey.Signer(t), nil, slog.New(slog.DiscardHandler))
+	p, err := NewPool(sshtest.Signer(t), nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package targets
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"os/exec"
@@ -13,16 +12,17 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/keyturn/keyturn/bastion/config"
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
+	"github.com/keyturn/keyturn/bastion/sshtest"
 )
 
 // bashTarget is an SSH server whose "login shell" is the local bash with
 // a clean environment: it answers the shell probe as a plain bash login
-// does (it runs it), and every other command with "ok". hang, if set,
+// does (it runs it), and every other command with "done". hang, if set,
 // makes it answer nothing to the probe until the channel closes.
 type bashTarget struct {
 	addr   string
 	hang   bool
+	bash   string // the bash that runs the probe
 	mu     sync.Mutex
 	conns  []net.Conn
 	probes int
@@ -30,38 +30,13 @@ type bashTarget struct {
 
 func startBashTarget(t *testing.T, client gossh.PublicKey, hang bool) (*bashTarget, gossh.PublicKey) {
 	t.Helper()
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Fatalf("bash is not installed: %v", err)
-	}
-	host := testkey.Signer(t)
-	cfg := &gossh.ServerConfig{PublicKeyCallback: func(_ gossh.ConnMetadata, k gossh.PublicKey) (*gossh.Permissions, error) {
-		if string(k.Marshal()) != string(client.Marshal()) {
-			return nil, errors.New("unknown key")
-		}
-		return nil, nil
-	}}
-	cfg.AddHostKey(host)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bt := &bashTarget{addr: l.Addr().String(), hang: hang}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); bt.cut(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			nc, err := l.Accept()
-			if err != nil {
-				return
-			}
-			bt.mu.Lock()
-			bt.conns = append(bt.conns, nc)
-			bt.mu.Unlock()
-			wg.Go(func() { bt.serve(nc, cfg, bash) })
-		}
-	})
-	return bt, host.PublicKey()
+	bt := &bashTarget{hang: hang, bash: sshtest.Tool(t, "bash")}
+	addr, hostKey := serveSSH(t, client, bt.serve)
+	bt.addr = addr
+	// Before serveSSH waits for the connections' ends: a hung probe
+	// ends only when its connection does.
+	t.Cleanup(bt.cut)
+	return bt, hostKey
 }
 
 func (bt *bashTarget) probeCount() int {
@@ -80,7 +55,10 @@ func (bt *bashTarget) cut() {
 	bt.conns = nil
 }
 
-func (bt *bashTarget) serve(nc net.Conn, cfg *gossh.ServerConfig, bash string) {
+func (bt *bashTarget) serve(nc net.Conn, cfg *gossh.ServerConfig) {
+	bt.mu.Lock()
+	bt.conns = append(bt.conns, nc)
+	bt.mu.Unlock()
 	defer nc.Close()
 	sc, chans, reqs, err := gossh.NewServerConn(nc, cfg)
 	if err != nil {
@@ -112,14 +90,14 @@ func (bt *bashTarget) serve(nc net.Conn, cfg *gossh.ServerConfig, bash string) {
 						}
 						return
 					}
-					cmd := exec.Command(bash, "-c", req.Command)
+					cmd := exec.Command(bt.bash, "-c", req.Command)
 					cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
 					cmd.Stdout = ch
 					if err := cmd.Run(); err != nil {
 						status = 1
 					}
 				} else {
-					ch.Write([]byte("ok\n"))
+					ch.Write([]byte("done\n"))
 				}
 				ch.SendRequest("exit-status", false, gossh.Marshal(struct{ Status uint32 }{status}))
 				return
@@ -131,7 +109,7 @@ func (bt *bashTarget) serve(nc net.Conn, cfg *gossh.ServerConfig, bash string) {
 
 func bashPool(t *testing.T, tc config.Target, hang bool) (*Pool, *bashTarget) {
 	t.Helper()
-	client := testkey.Signer(t)
+	client := sshtest.Signer(t)
 	bt, hostKey := startBashTarget(t, client.PublicKey(), hang)
 	tc.Name, tc.Address, tc.User, tc.HostKeys = "t1", bt.addr, "x", []string{authorized(hostKey)}
 	p, err := NewPool(client, []config.Target{tc}, slog.New(slog.DiscardHandler))
@@ -140,21 +118,6 @@ func bashPool(t *testing.T, tc config.Target, hang bool) (*Pool, *bashTarget) {
 	}
 	t.Cleanup(func() { p.Close() })
 	return p, bt
-}
-
-// plainBashSession opens a session on t1, runs a command in it and
-// reports whether it was on a connection probed plain bash.
-func plainBashSession(t *testing.T, p *Pool) bool {
-	t.Helper()
-	s, err := p.NewSession(context.Background(), "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if out, err := s.Output("work"); err != nil || string(out) != "ok\n" {
-		t.Fatalf("session: %q, %v", out, err)
-	}
-	return s.PlainBash()
 }
 
 func waitProbe(t *testing.T, p *Pool) bool {
@@ -172,13 +135,13 @@ func waitProbe(t *testing.T, p *Pool) bool {
 // (after the old one broke) starts wrapped again, until its own probe.
 func TestShellProbePerConnection(t *testing.T) {
 	p, bt := bashPool(t, config.Target{ShellWrapper: config.ShellWrapperAuto}, false)
-	if plainBashSession(t, p) {
+	if runOne(t, p) {
 		t.Fatal("first session on a new connection: PlainBash before any probe")
 	}
 	if !waitProbe(t, p) {
 		t.Fatal("probe of a plain bash said no")
 	}
-	if !plainBashSession(t, p) {
+	if !runOne(t, p) {
 		t.Fatal("session after the probe's yes: not PlainBash")
 	}
 	bt.cut()
@@ -210,11 +173,11 @@ func TestShellProbePerConnection(t *testing.T) {
 func TestShellProbeTimeout(t *testing.T) {
 	p, _ := bashPool(t, config.Target{ShellWrapper: config.ShellWrapperAuto}, true)
 	p.ShellProbeTimeout = 200 * time.Millisecond
-	plainBashSession(t, p)
+	runOne(t, p)
 	if waitProbe(t, p) {
 		t.Fatal("a probe with no answer said yes")
 	}
-	if plainBashSession(t, p) {
+	if runOne(t, p) {
 		t.Error("PlainBash after a probe timed out")
 	}
 	p.mu.Lock()
@@ -237,7 +200,7 @@ func TestShellProbeNotRun(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p, bt := bashPool(t, tc, false)
 			for range 3 {
-				if plainBashSession(t, p) {
+				if runOne(t, p) {
 					t.Fatal("PlainBash")
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyturn/keyturn/bastion/sshtest"
 )
 
 const testNonce = "00112233445566778899aabb"
@@ -40,23 +42,11 @@ func sshEnv(home string, more ...string) []string {
 	return append([]string{"PATH=/usr/bin:/bin", "HOME=" + home, "SSH_CLIENT=127.0.0.1 40000 22", "USER=u", "SHELL=/bin/bash"}, more...)
 }
 
-func lookShell(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
-}
-
 // The probe answers yes for a bash login whose rc files leave nothing
 // behind, and no for every rc file that leaves something a fresh
 // `bash --norc --noprofile -c` lacks.
 func TestShellProbeBashRCFiles(t *testing.T) {
-	bash := lookShell(t, "bash")
+	bash := sshtest.Tool(t, "bash")
 	cases := []struct {
 		name, rc string
 		yes      bool
@@ -133,7 +123,7 @@ func TestShellProbeBashRCFiles(t *testing.T) {
 // instead, while the wrapper's bash (SHLVL 2) reads BASH_ENV; the probe
 // sees the difference because it compares with a real fresh bash.
 func TestShellProbeEnvironment(t *testing.T) {
-	bash := lookShell(t, "bash")
+	bash := sshtest.Tool(t, "bash")
 	dir := t.TempDir()
 	opts := filepath.Join(dir, "opts")
 	os.WriteFile(opts, []byte("shopt -s extglob\n"), 0o600)
@@ -160,15 +150,16 @@ func TestShellProbeEnvironment(t *testing.T) {
 
 // Under any other login shell the probe fails harmlessly, even with an
 // environment that fakes bash's variables: dash, zsh, ksh, mksh, fish,
-// tcsh, csh (each that is installed; CI installs dash at least).
+// tcsh, csh, posh, yash (each that is installed; under CI every one must
+// be: .ci/run installs them).
 func TestShellProbeOtherShells(t *testing.T) {
-	bash := lookShell(t, "bash")
-	lookShell(t, "dash")
+	bash := sshtest.Tool(t, "bash")
+	sshtest.Tool(t, "dash")
 	fake := []string{"BASH=" + bash, "BASH_VERSION=5.2.15(1)-release", "BASHOPTS=x", "SHELLOPTS=y"}
 	ran := 0
 	for _, name := range []string{"dash", "sh", "zsh", "ksh", "mksh", "fish", "tcsh", "csh", "posh", "yash"} {
-		sh, err := exec.LookPath(name)
-		if err != nil {
+		sh, ok := sshtest.LookTool(t, name)
+		if !ok {
 			continue
 		}
 		if real, _ := filepath.EvalSymlinks(sh); filepath.Base(real) == "bash" {
@@ -201,7 +192,7 @@ func TestShellProbeOtherShells(t *testing.T) {
 // parseShellProbe accepts only the exact report: garbled, forged, cut or
 // padded reports are refused.
 func TestParseShellProbe(t *testing.T) {
-	bash := lookShell(t, "bash")
+	bash := sshtest.Tool(t, "bash")
 	cmd := exec.Command(bash, "-c", shellProbeCommand(bash, testNonce))
 	cmd.Env = sshEnv(t.TempDir())
 	good, err := cmd.Output()

@@ -8,12 +8,12 @@ import (
 
 	"github.com/keyturn/keyturn/bastion/config"
 
-	"github.com/keyturn/keyturn/bastion/internal/testkey"
+	"github.com/keyturn/keyturn/bastion/sshtest"
 )
 
 func limitedPool(t *testing.T, max int) (*Pool, *limitedTarget) {
 	t.Helper()
-	client := testkey.Signer(t)
+	client := sshtest.Signer(t)
 	lt, hostKey := startLimitedTarget(t, client.PublicKey(), max)
 	p, err := NewPool(client, []config.Target{{Name: "t1", Address: lt.addr, User: "x", HostKeys: []string{authorized(hostKey)}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -81,7 +81,10 @@ func wantSpares(t *testing.T, p *Pool, want int, when string) {
 	}
 }
 
-func runOne(t *testing.T, p *Pool) {
+// runOne opens a session on t1 and runs "work" in it, or fails the test;
+// it reports whether the session was on a connection whose shell probe
+// said plain bash (Session.PlainBash).
+func runOne(t *testing.T, p *Pool) (plainBash bool) {
 	t.Helper()
 	s, err := p.NewSession(context.Background(), "t1")
 	if err != nil {
@@ -91,6 +94,7 @@ func runOne(t *testing.T, p *Pool) {
 	if out, err := s.Output("work"); err != nil || string(out) != "done\n" {
 		t.Fatalf("session: %q, %v", out, err)
 	}
+	return s.PlainBash()
 }
 
 // A connection keeps one spare channel open, and the next session takes

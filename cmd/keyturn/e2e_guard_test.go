@@ -29,6 +29,7 @@ import (
 	"github.com/keyturn/keyturn/bastion/grant"
 	"github.com/keyturn/keyturn/bastion/guard"
 	"github.com/keyturn/keyturn/cmd/internal/localsshd"
+	"github.com/keyturn/keyturn/cmd/internal/testaccount"
 )
 
 // TestE2EGuard drives the gate to a real sshd whose gate account runs
@@ -57,61 +58,15 @@ var guardAttackTools = []string{"bash", "python3", "perl", "git", "capsh", "prli
 // does, when it is not root itself).
 func TestE2EGuardLogin(t *testing.T) {
 	requireTools(t, append([]string{"ssh", "sshd", "ssh-keygen", "oathtool", "useradd", "userdel"}, guardAttackTools...)...)
-	if os.Geteuid() != 0 {
-		if os.Getenv("KEYTURN_ROOT_TESTS") == "sudo" {
-			t.Skip("not root: the caller runs this test again as root (KEYTURN_ROOT_TESTS=sudo)")
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TestE2EGuardLogin creates an account and must run as root under CI")
-		}
-		t.Skip("creating an account needs root")
-	}
+	testaccount.NeedRoot(t)
 	// Everything the account must reach (its home, the guard, the
 	// script's bin/) lives under a directory others may traverse.
-	base, err := os.MkdirTemp("", "keyturn-guard-login-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	login := &guardLogin{user: "ktg" + hex.EncodeToString(rnd[:]), home: filepath.Join(base, "home"), base: base}
+	base := testaccount.Dir(t, "keyturn-guard-login-")
 	// The login shell is where guardinstall puts the guard; the account
 	// exists before the script runs, and the shell file soon after.
-	login.shell = filepath.Join(base, "guard", "keyturn-guard")
-	out, err := exec.Command("useradd", "-M", "-U", "-d", login.home, "-s", login.shell, "-p", "*", login.user).CombinedOutput()
-	if err != nil {
-		t.Fatalf("useradd %s: %v\n%s", login.user, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", "-f", login.user).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v\n%s", login.user, err, out)
-		}
-	})
-	c := exec.Command("id", "-u", login.user)
-	uid, err := c.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gid, err := exec.Command("id", "-g", login.user).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	login.uid, _ = strconv.Atoi(strings.TrimSpace(string(uid)))
-	login.gid, _ = strconv.Atoi(strings.TrimSpace(string(gid)))
-	// The home as sshd's StrictModes wants it: the account's, not
-	// writable by others, nor is ~/.ssh; the parents are root's.
-	for _, d := range []string{login.home, filepath.Join(login.home, ".ssh")} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(d, login.uid, login.gid); err != nil {
-			t.Fatal(err)
-		}
-	}
+	shell := filepath.Join(base, "guard", "keyturn-guard")
+	acct := testaccount.New(t, base, "ktg", shell)
+	login := &guardLogin{user: acct.Name, home: acct.Home, shell: shell, base: base, uid: acct.UID, gid: acct.GID}
 	runGuardScripts(t, login)
 }
 

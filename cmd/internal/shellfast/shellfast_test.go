@@ -1,21 +1,14 @@
 package shellfast
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,9 +16,12 @@ import (
 
 	"github.com/keyturn/keyturn/bastion"
 	"github.com/keyturn/keyturn/bastion/config"
+	"github.com/keyturn/keyturn/bastion/mpa/mpatest"
+	"github.com/keyturn/keyturn/bastion/sshtest"
 	"github.com/keyturn/keyturn/bastion/store/badgerstore"
 	"github.com/keyturn/keyturn/bastion/targets"
 	"github.com/keyturn/keyturn/cmd/internal/localsshd"
+	"github.com/keyturn/keyturn/cmd/internal/testaccount"
 )
 
 // These tests run the gate against a real OpenSSH sshd on loopback that
@@ -34,30 +30,12 @@ import (
 // files are the test's. Debian's bash reads ~/.bashrc for a command run
 // by sshd (SSH_SOURCE_BASHRC).
 
-// lockedBuf collects the gate's log lines.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type sshdGate struct {
 	addr    string
 	hostKey gossh.PublicKey
 	alice   gossh.Signer
 	pool    *targets.Pool
-	logs    *lockedBuf
+	logs    *mpatest.Buffer // the gate's log lines
 }
 
 // run runs line through the gate as alice on target t1, on a new client
@@ -85,47 +63,7 @@ func (g *sshdGate) dial(t testing.TB) *gossh.Client {
 // status.
 func runOn(t testing.TB, c *gossh.Client, line string) (string, string, int) {
 	t.Helper()
-	return runOnPty(t, c, line, false)
-}
-
-// runOnPty is runOn with a terminal if pty is set (as ssh -t).
-func runOnPty(t testing.TB, c *gossh.Client, line string, pty bool) (string, string, int) {
-	t.Helper()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if pty {
-		if err := s.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var out, errOut bytes.Buffer
-	s.Stdout, s.Stderr = &out, &errOut
-	err = s.Run(line)
-	var exit *gossh.ExitError
-	switch {
-	case err == nil:
-		return out.String(), errOut.String(), 0
-	case errors.As(err, &exit):
-		return out.String(), errOut.String(), exit.ExitStatus()
-	}
-	t.Fatalf("run %q: %v", line, err)
-	return "", "", -1
-}
-
-func newSigner(t testing.TB) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return sshtest.RunOn(t, c, line, false)
 }
 
 // waitProbe waits (bounded) for the shell probe of t1's connection.
@@ -149,13 +87,6 @@ func startSSHDGate(t testing.TB, rc, extra, targetExtra string) *sshdGate {
 	return startSSHDGateAs(t, nil, rc, extra, targetExtra)
 }
 
-// account is a real account the gate logs in to on the target, with its
-// own login shell and home.
-type account struct {
-	name, home string
-	uid, gid   int
-}
-
 // sshdTarget is a running sshd the gate logs in to as login with
 // gateClient.
 type sshdTarget struct {
@@ -167,13 +98,13 @@ type sshdTarget struct {
 // own user, with HOME set by sshd): the gate's key goes to the account's
 // ~/.ssh/authorized_keys and sshd reads it with StrictModes, as a real
 // server does.
-func startSSHDGateAs(t testing.TB, acct *account, rc, extra, targetExtra string) *sshdGate {
+func startSSHDGateAs(t testing.TB, acct *testaccount.Account, rc, extra, targetExtra string) *sshdGate {
 	t.Helper()
 	return startTarget(t, acct, rc, extra).gate(t, targetExtra)
 }
 
 // startTarget starts the sshd of startSSHDGateAs.
-func startTarget(t testing.TB, acct *account, rc, extra string) *sshdTarget {
+func startTarget(t testing.TB, acct *testaccount.Account, rc, extra string) *sshdTarget {
 	t.Helper()
 	if _, err := localsshd.Path(); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -181,14 +112,8 @@ func startTarget(t testing.TB, acct *account, rc, extra string) *sshdTarget {
 		}
 		t.Skip(err)
 	}
-	for _, tool := range []string{"bash", "dash"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required: %v", tool, err)
-			}
-			t.Skip(err)
-		}
-	}
+	sshtest.Tool(t, "bash")
+	sshtest.Tool(t, "dash")
 	me, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +121,7 @@ func startTarget(t testing.TB, acct *account, rc, extra string) *sshdTarget {
 	loginName := me.Username
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
-	gateClient := newSigner(t)
+	gateClient := sshtest.Signer(t)
 	gateKey := bastion.AuthorizedKey(gateClient.PublicKey(), "")
 	opts := localsshd.Options{Dir: filepath.Join(dir, "sshd"), AuthorizedKeys: gateKey, LogLevel: "ERROR", Extra: extra}
 	if acct == nil {
@@ -205,12 +130,12 @@ func startTarget(t testing.TB, acct *account, rc, extra string) *sshdTarget {
 			t.Fatal(err)
 		}
 	} else {
-		loginName, home, opts.UserKeys = acct.name, acct.home, true
+		loginName, home, opts.UserKeys = acct.Name, acct.Home, true
 		keys := filepath.Join(home, ".ssh", "authorized_keys")
 		if err := os.WriteFile(keys, []byte(gateKey+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chown(keys, acct.uid, acct.gid); err != nil {
+		if err := os.Chown(keys, acct.UID, acct.GID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -229,19 +154,32 @@ func startTarget(t testing.TB, acct *account, rc, extra string) *sshdTarget {
 	return &sshdTarget{addr: srv.Addr, hostKey: srv.HostKey, login: loginName, gateClient: gateClient}
 }
 
+// dialDirect logs in to tg's sshd as the gate does, straight, without a
+// gate in between (the benchmarks' baseline).
+func (tg *sshdTarget) dialDirect(t testing.TB) *gossh.Client {
+	t.Helper()
+	c, err := gossh.Dial("tcp", tg.addr, &gossh.ClientConfig{
+		User: tg.login, Auth: []gossh.AuthMethod{gossh.PublicKeys(tg.gateClient)}, HostKeyCallback: gossh.InsecureIgnoreHostKey(),
+	})
+	if err != nil {
+		t.Fatalf("dial the target's sshd: %v", err)
+	}
+	return c
+}
+
 // gate starts a gate in front of tg whose target t1 has targetExtra config
 // lines.
 func (tg *sshdTarget) gate(t testing.TB, targetExtra string) *sshdGate {
 	t.Helper()
 	dir := t.TempDir()
-	alice := newSigner(t)
+	alice := sshtest.Signer(t)
 	cfgText := "users:\n  - name: alice\n    roles: [admin]\n    keys: [\"" + bastion.AuthorizedKey(alice.PublicKey(), "") + "\"]\n    targets: [\"*\"]\n" +
 		"targets:\n  - name: t1\n    address: " + tg.addr + "\n    user: " + tg.login + "\n    host_keys: [\"" + tg.hostKey + "\"]\n" + targetExtra
 	cfg, err := config.Parse(filepath.Join(dir, "keyturn.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuf{}
+	logs := &mpatest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -261,7 +199,7 @@ func (tg *sshdTarget) gate(t testing.TB, targetExtra string) *sshdGate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostKey := newSigner(t)
+	hostKey := sshtest.Signer(t)
 	g, err := bastion.New(bastion.Options{Config: cfg, HostKey: hostKey, Targets: pool, Policy: pol, MPA: bastion.NewService(cfg, st, log), Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +259,7 @@ func TestShellFastPathPlainBash(t *testing.T) {
 	// A session with a terminal stays wrapped: the probe ran without one.
 	c := g.dial(t)
 	defer c.Close()
-	if out, errOut, st := runOnPty(t, c, `echo "$0"`, true); strings.TrimSpace(out) != "/bin/bash" {
+	if out, errOut, st := sshtest.RunOn(t, c, `echo "$0"`, true); strings.TrimSpace(out) != "/bin/bash" {
 		t.Logf("stderr %q status %d", errOut, st)
 		t.Errorf("a session with a terminal printed $0 %q; want /bin/bash (wrapped)", out)
 	}
@@ -350,12 +288,12 @@ func TestShellFastPathTerminalRC(t *testing.T) {
 	}
 	c := g.dial(t)
 	defer c.Close()
-	if out, _, _ := runOnPty(t, c, "type -t greet || echo none", true); strings.TrimSpace(out) != "none" {
+	if out, _, _ := sshtest.RunOn(t, c, "type -t greet || echo none", true); strings.TrimSpace(out) != "none" {
 		t.Errorf("on a terminal, the rc file's function reached the line: %q", out)
 	}
 	// The rc file does define it for a bash login on a terminal (else
 	// the check above shows nothing).
-	if out, _, _ := runOnPty(t, c, `bash -c "type -t greet"`, true); !strings.Contains(out, "function") {
+	if out, _, _ := sshtest.RunOn(t, c, `bash -c "type -t greet"`, true); !strings.Contains(out, "function") {
 		t.Errorf("rc file not read on a terminal: %q", out)
 	}
 }
@@ -449,6 +387,9 @@ func TestShellFastPathDashLogin(t *testing.T) {
 // forged report is refused.
 func TestShellFastPathForgedReport(t *testing.T) {
 	if _, err := os.Stat("/proc/self/fd/1"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no /proc: the attack needs it: %v", err)
+		}
 		t.Skip("no /proc: the attack needs it")
 	}
 	dir := t.TempDir()
@@ -511,24 +452,15 @@ done
 
 // Real accounts with each installed login shell (useradd, removed at the
 // end): only bash's login goes unwrapped; under every other shell the
-// probe says no and the line still runs as bash reads it. It needs root;
-// under CI=true a missing root fails the test, unless
-// KEYTURN_ROOT_TESTS=sudo says the caller runs it again as root (as for
-// cmd/keyturn's TestE2EGuardLogin).
+// probe says no and the line still runs as bash reads it. It needs root
+// (testaccount.NeedRoot: under CI=true a missing root fails the test,
+// unless KEYTURN_ROOT_TESTS=sudo says .ci/run runs it again as root, as
+// it does cmd/keyturn's TestE2EGuardLogin); under CI every shell of the
+// list must be installed.
 func TestShellFastPathLoginShells(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("KEYTURN_ROOT_TESTS") == "sudo" {
-			t.Skip("not root: the caller runs this test again as root (KEYTURN_ROOT_TESTS=sudo)")
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TestShellFastPathLoginShells creates accounts and must run as root under CI")
-		}
-		t.Skip("creating an account needs root")
-	}
+	testaccount.NeedRoot(t)
 	for _, tool := range []string{"useradd", "userdel", "bash", "dash"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is required: %v", tool, err)
-		}
+		sshtest.Tool(t, tool)
 	}
 	want, err := exec.Command("bash", "--norc", "--noprofile", "-c", dashAttack).Output()
 	if err != nil {
@@ -536,13 +468,13 @@ func TestShellFastPathLoginShells(t *testing.T) {
 	}
 	ran := 0
 	for _, name := range []string{"bash", "dash", "zsh", "ksh", "mksh", "fish", "tcsh"} {
-		shell, err := exec.LookPath(name)
-		if err != nil {
+		shell, ok := sshtest.LookTool(t, name)
+		if !ok {
 			continue
 		}
 		ran++
 		t.Run(name, func(t *testing.T) {
-			acct := makeAccount(t, shell)
+			acct := testaccount.New(t, testaccount.Dir(t, "keyturn-shellfast-"), "ktsf", shell)
 			g := startSSHDGateAs(t, acct, "", "", "")
 			if !g.wrapped(t) {
 				t.Fatal("first session not wrapped")
@@ -562,44 +494,4 @@ func TestShellFastPathLoginShells(t *testing.T) {
 	if ran < 2 {
 		t.Fatal("no login shell but bash to try")
 	}
-}
-
-// makeAccount adds a throwaway account whose login shell is shell, with a
-// home (and ~/.ssh) as sshd's StrictModes wants it, removed at the end.
-func makeAccount(t *testing.T, shell string) *account {
-	t.Helper()
-	base, err := os.MkdirTemp("", "keyturn-shellfast-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	a := &account{name: fmt.Sprintf("ktsf%x", rnd), home: filepath.Join(base, "home")}
-	if out, err := exec.Command("useradd", "-M", "-U", "-d", a.home, "-s", shell, "-p", "*", a.name).CombinedOutput(); err != nil {
-		t.Fatalf("useradd %s: %v\n%s", a.name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", "-f", a.name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v\n%s", a.name, err, out)
-		}
-	})
-	u, err := user.Lookup(a.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.uid, _ = strconv.Atoi(u.Uid)
-	a.gid, _ = strconv.Atoi(u.Gid)
-	for _, d := range []string{a.home, filepath.Join(a.home, ".ssh")} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(d, a.uid, a.gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return a
 }

@@ -1,4 +1,4 @@
-package sshrun
+package sshtest
 
 import (
 	"bytes"
@@ -21,6 +21,14 @@ func Run(t testing.TB, addr string, hostKey gossh.PublicKey, login string, key g
 		t.Fatalf("dial gate as %s: %v", login, err)
 	}
 	defer c.Close()
+	return RunOn(t, c, cmd, pty)
+}
+
+// RunOn is Run in a new session on a connection the caller keeps: tests
+// that look at what a connection does over several sessions (the gate's
+// shell probe) run them all on one.
+func RunOn(t testing.TB, c *gossh.Client, cmd string, pty bool) (stdout, stderr string, exit int) {
+	t.Helper()
 	s, err := c.NewSession()
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package testkey
+package sshtest
 
 import (
 	"crypto/ed25519"
