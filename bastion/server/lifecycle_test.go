@@ -66,6 +66,16 @@ func TestServerLifecycleLeaksNothing(t *testing.T) {
 		if out, errOut, code := tg.run(t, "alice+t1", alice, "echo hello"); code != 0 || out != "hello\n" {
 			t.Fatalf("start %d: session: exit %d, %q, %q", i, code, out, errOut)
 		}
+		// The session's end starts the connection's shell probe. The demo
+		// target runs it in this process, so its fork holds a copy of
+		// every descriptor, the store's locked directory included, until
+		// the child execs: stopping meanwhile, the next start could find
+		// the directory still locked. A real target is another machine.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if _, err := srv.pool.WaitShellProbe(ctx, "t1"); err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		cancel()
 		if err := stop(); err != nil {
 			t.Fatalf("start %d: run: %v", i, err)
 		}
