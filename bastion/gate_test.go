@@ -166,17 +166,7 @@ func serveGate(t testing.TB, cfg *config.Config, gateClient gossh.Signer, dec De
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go g.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
-	return &testGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), store: st, mpa: svc, gate: g, pool: pool}
+	return &testGate{addr: sshtest.Serve(t, g), hostKey: hostKey.PublicKey(), store: st, mpa: svc, gate: g, pool: pool}
 }
 
 // testLogger logs through the test; benchmarks log nothing.

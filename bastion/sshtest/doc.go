@@ -1,5 +1,6 @@
 // Package sshtest is what tests that speak SSH to real processes share:
-// a throwaway key ([Signer]), one command run as a test client runs it
+// a throwaway key ([Signer]), a server served on loopback for the test's
+// length ([Serve]), one command run as a test client runs it
 // ([Run], [RunOn]: log in with a key, trust only the server's host key,
 // collect stdout, stderr and the exit status), and the programs such a
 // test drives, found by the project's rule ([Tool], [LookTool]): one that

@@ -3,7 +3,6 @@ package shellfast
 import (
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -204,17 +203,7 @@ func (tg *sshdTarget) gate(t testing.TB, targetExtra string) *sshdGate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go g.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
-	return &sshdGate{addr: l.Addr().String(), hostKey: hostKey.PublicKey(), alice: alice, pool: pool, logs: logs}
+	return &sshdGate{addr: sshtest.Serve(t, g), hostKey: hostKey.PublicKey(), alice: alice, pool: pool, logs: logs}
 }
 
 // wrapped runs `echo "$0"` through the gate and reports whether the line
