@@ -68,7 +68,7 @@ func (p *Policy) GroupUses() []GroupUse {
 func (d *decoder) approvers(p *Policy, n *yaml.Node, ctx string, a *Action, explicit bool) error {
 	ctx += ": approvers"
 	if n.Kind != yaml.SequenceNode {
-		return d.errf(n, "%s: want a list of {group, count}, got %s", ctx, kindName(n))
+		return d.errf(n, "%s: want a list of {group, count}, got %s", ctx, NodeKind(n))
 	}
 	if len(n.Content) == 0 {
 		return d.errf(n, "%s: empty list (leave it out for any approver)", ctx)

@@ -42,7 +42,7 @@ type field struct {
 // them by name. ctx prefixes messages ("action \"kill\"").
 func (d *decoder) fields(n *yaml.Node, ctx string, known ...string) (map[string]field, error) {
 	if n.Kind != yaml.MappingNode {
-		return nil, d.errf(n, "%swant a mapping, got %s", prefix(ctx), kindName(n))
+		return nil, d.errf(n, "%swant a mapping, got %s", prefix(ctx), NodeKind(n))
 	}
 	out := make(map[string]field, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -130,7 +130,11 @@ func prefix(ctx string) string {
 	return ctx + ": "
 }
 
-func kindName(n *yaml.Node) string {
+// NodeKind says what a YAML node is, as an error names what it got
+// instead of what it wanted: "a mapping", "a list", "an alias",
+// "nothing" for a null, or the scalar quoted. keyturn.yaml's decoder
+// (bastion/config) words its errors with it too.
+func NodeKind(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"

@@ -344,7 +344,7 @@ func (d *decoder) approvalSettings(r *fieldReader, out *Defaults) {
 
 func (d *decoder) actions(n *yaml.Node, p *Policy) error {
 	if n.Kind != yaml.SequenceNode {
-		return d.errf(n, "actions: want a list, got %s", kindName(n))
+		return d.errf(n, "actions: want a list, got %s", NodeKind(n))
 	}
 	seen := map[string]bool{}
 	for i, an := range n.Content {
@@ -396,7 +396,7 @@ func (d *decoder) actions(n *yaml.Node, p *Policy) error {
 
 func (d *decoder) denyList(n *yaml.Node, p *Policy) error {
 	if n.Kind != yaml.SequenceNode {
-		return d.errf(n, "deny: want a list, got %s", kindName(n))
+		return d.errf(n, "deny: want a list, got %s", NodeKind(n))
 	}
 	for i, dn := range n.Content {
 		ctx := namedContext(dn, "deny rule", fmt.Sprintf("deny[%d]", i))
@@ -424,7 +424,7 @@ func (d *decoder) denyList(n *yaml.Node, p *Policy) error {
 // emptyOK, because an action that matches nothing is almost always a typo.
 func (d *decoder) matchList(n *yaml.Node, ctx string, emptyOK bool) ([]Rule, error) {
 	if n.Kind != yaml.SequenceNode {
-		return nil, d.errf(n, "%s: want a list, got %s", ctx, kindName(n))
+		return nil, d.errf(n, "%s: want a list, got %s", ctx, NodeKind(n))
 	}
 	if len(n.Content) == 0 && !emptyOK {
 		return nil, d.errf(n, "%s: empty match list", ctx)
@@ -526,7 +526,7 @@ func (d *decoder) globList(n *yaml.Node, ctx string) ([]string, error) {
 
 func (d *decoder) str(n *yaml.Node, ctx string) (string, error) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		return "", d.errf(n, "%s: want a string, got %s", ctx, kindName(n))
+		return "", d.errf(n, "%s: want a string, got %s", ctx, NodeKind(n))
 	}
 	return n.Value, nil
 }
@@ -542,7 +542,7 @@ func (d *decoder) stringList(n *yaml.Node, ctx string, single bool) ([]string, e
 		if single {
 			want = "a string or a list of strings"
 		}
-		return nil, d.errf(n, "%s: want %s, got %s", ctx, want, kindName(n))
+		return nil, d.errf(n, "%s: want %s, got %s", ctx, want, NodeKind(n))
 	}
 	out := make([]string, 0, len(n.Content))
 	for _, e := range n.Content {
@@ -562,7 +562,7 @@ func (d *decoder) plainList(n *yaml.Node, ctx string) ([]string, error) {
 
 func (d *decoder) integer(n *yaml.Node, ctx string) (int, error) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		return 0, d.errf(n, "%s: want an integer, got %s", ctx, kindName(n))
+		return 0, d.errf(n, "%s: want an integer, got %s", ctx, NodeKind(n))
 	}
 	v, err := strconv.Atoi(n.Value)
 	if err != nil {
@@ -573,7 +573,7 @@ func (d *decoder) integer(n *yaml.Node, ctx string) (int, error) {
 
 func (d *decoder) boolean(n *yaml.Node, ctx string) (bool, error) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-		return false, d.errf(n, "%s: want true or false, got %s", ctx, kindName(n))
+		return false, d.errf(n, "%s: want true or false, got %s", ctx, NodeKind(n))
 	}
 	return n.Value == "true", nil
 }

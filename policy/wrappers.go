@@ -162,7 +162,7 @@ func (d *decoder) wrapperList(n *yaml.Node, ctx string) ([]*wrapper, error) {
 		return nil, nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		return nil, d.errf(n, "%s: want a list, got %s", ctx, kindName(n))
+		return nil, d.errf(n, "%s: want a list, got %s", ctx, NodeKind(n))
 	}
 	var out []*wrapper
 	for i, wn := range n.Content {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/keyturn/keyturn/policy"
 )
 
 // decoder fills a Go value from a YAML node tree, rejecting fields the Go
@@ -50,7 +52,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			d.errorf(n, "%s: want a list, got %s", describe(path), kindName(n))
+			d.errorf(n, "%s: want a list, got %s", describe(path), policy.NodeKind(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -60,7 +62,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(s)
 	default:
 		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, "%s: want a %s, got %s", describe(path), v.Kind(), kindName(n))
+			d.errorf(n, "%s: want a %s, got %s", describe(path), v.Kind(), policy.NodeKind(n))
 			return
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
@@ -74,7 +76,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s: want a mapping, got %s", describe(path), kindName(n))
+		d.errorf(n, "%s: want a mapping, got %s", describe(path), policy.NodeKind(n))
 		return
 	}
 	fields := yamlFields(v.Type())
@@ -131,18 +133,6 @@ func describe(path string) string {
 		return "top level"
 	}
 	return path
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "something else"
 }
 
 // cleanYAMLError drops yaml.v3's "yaml: unmarshal errors:\n  line N:" framing,
