@@ -13,7 +13,7 @@ import (
 // line, and a request that runs with a terminal says so.
 func TestDetailShowsChangeAndTerminal(t *testing.T) {
 	f := newFixture(t)
-	f.register("bob", "carol")
+	f.Register("bob", "carol")
 	if _, err := f.svc.Create(f.ctx, mpa.NewRequest{
 		Kind: mpa.KindUpdatePolicy, Actions: []mpa.ActionRef{mpa.ActionUpdatePolicy}, Requester: mpa.SystemActor,
 		Command: "--- policies.yaml (in force)\n+++ policies.yaml (changed)\n-shell: deny\n+shell: allow\n",
@@ -26,7 +26,7 @@ func TestDetailShowsChangeAndTerminal(t *testing.T) {
 	waitFor(t, tm, "+shell: allow")
 
 	f2 := newFixture(t)
-	f2.register("bob")
+	f2.Register("bob")
 	if _, err := f2.svc.Create(f2.ctx, mpa.NewRequest{
 		Actions: []mpa.ActionRef{{Name: "interactive_shell", Service: "shell"}}, Target: "web-1",
 		Command: "vi /etc/hosts", Requester: "alice", PTY: true,

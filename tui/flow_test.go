@@ -54,7 +54,7 @@ func TestApproveThroughModel(t *testing.T) {
 	id := f.ids[1] // dave's kill -9 4242, first in the queue
 
 	tm := f.console(t, bob, "3 pending")
-	decide(tm, 0, "a", f.code("bob"), "looked at the worker")
+	decide(tm, 0, "a", f.Code("bob"), "looked at the worker")
 	waitFor(t, tm, "1 of 2 approvals")
 	r := f.get(id)
 	if r.Status != mpa.StatusPending || len(r.Approvals) != 1 || r.Approvals[0].Approver != "bob" ||
@@ -63,7 +63,7 @@ func TestApproveThroughModel(t *testing.T) {
 	}
 
 	tm2 := f.console(t, Viewer{Name: "alice", Approver: true}, "3 pending")
-	decide(tm2, 0, "a", f.code("alice"), "")
+	decide(tm2, 0, "a", f.Code("alice"), "")
 	waitFor(t, tm2, "now approved")
 	if r := f.get(id); r.Status != mpa.StatusApproved {
 		t.Fatalf("after alice: %s", r.Status)
@@ -82,7 +82,7 @@ func TestRejectThroughModel(t *testing.T) {
 	f.populate()
 	id := f.ids[1]
 	tm := f.console(t, Viewer{Name: "carol", Approver: true}, "3 pending")
-	code := f.code("carol")
+	code := f.Code("carol")
 	decide(tm, 0, "r", code, "")
 	waitFor(t, tm, "a comment is required")
 	if r := f.get(id); r.Status != mpa.StatusPending {
@@ -107,7 +107,7 @@ func TestDialogErrors(t *testing.T) {
 	t.Run("wrong code", func(t *testing.T) {
 		f := setup(t)
 		tm := f.console(t, bob, "3 pending")
-		code := f.code("bob")
+		code := f.Code("bob")
 		bad := "000000"
 		if code == bad {
 			bad = "111111"
@@ -119,13 +119,13 @@ func TestDialogErrors(t *testing.T) {
 	t.Run("self approval", func(t *testing.T) {
 		f := setup(t)
 		tm := f.console(t, bob, "3 pending")
-		decide(tm, 1, "a", f.code("bob"), "") // row 1 is bob's own
+		decide(tm, 1, "a", f.Code("bob"), "") // row 1 is bob's own
 		waitFor(t, tm, "your own request")
 	})
 	t.Run("replay", func(t *testing.T) {
 		f := setup(t)
 		tm := f.console(t, Viewer{Name: "alice", Approver: true}, "3 pending")
-		code := f.code("alice")
+		code := f.Code("alice")
 		decide(tm, 0, "a", code, "")
 		waitFor(t, tm, "1 of 2 approvals")
 		keys(tm, tea.KeyEsc)
@@ -138,7 +138,7 @@ func TestDialogErrors(t *testing.T) {
 		tm.Type("a")
 		waitFor(t, tm, "TOTP code")
 		f.vote(f.ids[1], "carol", "no", false) // carol rejects it first
-		tm.Type(f.code("alice"))
+		tm.Type(f.Code("alice"))
 		keys(tm, tea.KeyEnter)
 		waitFor(t, tm, "already decided: it is rejected")
 	})

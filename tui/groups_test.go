@@ -25,7 +25,7 @@ func groupsFixture(t *testing.T, groups map[string][]string) *fixture {
 // needs marks it.
 func TestGroupsInConsole(t *testing.T) {
 	f := groupsFixture(t, map[string][]string{"carol": {"storage"}, "erin": {"storage"}, "dave": {"security"}})
-	f.register("carol", "erin", "dave")
+	f.Register("carol", "erin", "dave")
 	r, err := f.svc.Create(f.ctx, mpa.NewRequest{
 		Actions: []mpa.ActionRef{{Name: "delete_snapshot", Service: "storage"}}, Target: "nas-1",
 		Command: "zfs destroy tank@old", Requester: "alice", RequiredApprovals: 2,

@@ -37,12 +37,12 @@ var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // registered through oathtool codes and requests created through the
 // service, as the gate would.
 type fixture struct {
-	t       testing.TB
-	ctx     context.Context
-	clock   *mpatest.Clock
-	svc     *mpa.Service
-	secrets map[string]string
-	ids     []string // created request ids, in order, for masking
+	t     testing.TB
+	ctx   context.Context
+	clock *mpatest.Clock
+	svc   *mpa.Service
+	*mpatest.Approvers
+	ids []string // created request ids, in order, for masking
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -68,24 +68,9 @@ func newFixtureOn(t testing.TB, edit func(*mpa.Options)) (*fixture, *badgerstore
 		edit(&opts)
 	}
 	svc := mpa.New(st, opts)
-	return &fixture{t: t, ctx: context.Background(), clock: clock, svc: svc, secrets: map[string]string{}}, st
-}
-
-func (f *fixture) code(user string) string {
-	f.t.Helper()
-	return mpatest.Oathtool(f.t, f.secrets[user], f.clock.Now())
-}
-
-// step moves to the next TOTP step, so an approver may use a fresh code.
-func (f *fixture) step() { f.clock.Advance(30 * time.Second) }
-
-// register makes users approvers (MPA disabled: at once).
-func (f *fixture) register(users ...string) {
-	f.t.Helper()
-	for _, u := range users {
-		f.secrets[u] = mpatest.Register(f.t, f.ctx, f.svc, u, f.clock.Now())
-	}
-	f.step()
+	f := &fixture{t: t, ctx: context.Background(), clock: clock, svc: svc}
+	f.Approvers = mpatest.NewApprovers(t, f.ctx, svc, clock)
+	return f, st
 }
 
 // why builds a policy decision's why for cmd, matching each of words at
@@ -127,7 +112,7 @@ func (f *fixture) create(requester, service, action, target, cmd, reason string,
 
 func (f *fixture) vote(id, user, comment string, approve bool) mpa.Request {
 	f.t.Helper()
-	in := mpa.VoteInput{Code: f.code(user), Comment: comment}
+	in := mpa.VoteInput{Code: f.Code(user), Comment: comment}
 	var r mpa.Request
 	var err error
 	if approve {
@@ -148,7 +133,7 @@ const longCommand = `psql -h db-1 -c "DELETE FROM sessions WHERE created_at < no
 // of them bob's own, one half approved), and one of each final state.
 func (f *fixture) populate() {
 	f.t.Helper()
-	f.register("alice", "bob", "carol")
+	f.Register("alice", "bob", "carol")
 	// One request left to lapse: seven days pass after it.
 	f.create("dave", "process", "kill_process", "web-9", "kill -HUP 1", "reload", "kill")
 	f.clock.Advance(7*24*time.Hour + time.Hour)
@@ -159,11 +144,11 @@ func (f *fixture) populate() {
 	f.clock.Advance(time.Minute)
 	r3 := f.create("dave", "database", "delete_rows", "db-1", longCommand, "purge stale sessions (ticket OPS-1234)", "DELETE FROM")
 	f.vote(r3.ID, "carol", "backup checked", true)
-	f.step()
+	f.Step()
 
 	r4 := f.create("dave", "process", "kill_process", "web-3", "kill -9 1", "try", "kill", "-9")
 	f.vote(r4.ID, "carol", "never kill init", false)
-	f.step()
+	f.Step()
 	r5 := f.create("erin", "systemd", "restart_service", "web-4", "systemctl restart app", "deploy", "systemctl")
 	f.vote(r5.ID, "alice", "ok", true)
 	f.vote(r5.ID, "carol", "", true)
@@ -174,7 +159,7 @@ func (f *fixture) populate() {
 	if _, err := f.svc.FinishExecution(f.ctx, r5.ID, mpa.ExecResult{ExitStatus: 3, OutputBytes: 120}); err != nil {
 		f.t.Fatal(err)
 	}
-	f.step()
+	f.Step()
 	r6 := f.create("dave", "process", "kill_process", "web-5", "kill 77", "oops", "kill")
 	if _, err := f.svc.Cancel(f.ctx, r6.ID, "dave"); err != nil {
 		f.t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 // alice release it: the request is Executing, its output not yet kept.
 func (f *fixture) releasedKill() mpa.Request {
 	f.t.Helper()
-	f.register("bob", "carol")
+	f.Register("bob", "carol")
 	r := f.create("alice", "process", "kill_process", "web-1", "kill -9 4242", "stuck", "kill")
 	f.vote(r.ID, "bob", "", true)
 	f.vote(r.ID, "carol", "", true)

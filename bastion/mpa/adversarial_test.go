@@ -21,8 +21,8 @@ func TestAdversarialLockoutSurvivesRestart(t *testing.T) {
 		}
 	}
 	restarted := newEnvOn(t, e.store, e.clock, mpa.Options{})
-	restarted.secrets = e.secrets
-	restarted.step()
+	restarted.Secrets = e.Secrets
+	restarted.Step()
 	if _, err := restarted.approve(r.ID, "bob"); !errors.Is(err, mpa.ErrLockedOut) {
 		t.Fatalf("locked-out approver after a restart: %v; want ErrLockedOut", err)
 	}
@@ -44,9 +44,9 @@ func TestAdversarialLockoutSurvivesRestart(t *testing.T) {
 // consumed by the refusal.
 func TestAdversarialRoleCheckedAtVote(t *testing.T) {
 	e := newEnv(t, mpa.Options{CanApprove: func(u string, _ []mpa.ActionRef) bool { return u != "bob" }})
-	e.register("bob", "carol")
+	e.Register("bob", "carol")
 	r := e.create("alice", 1)
-	code := e.code("bob")
+	code := e.Code("bob")
 	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: code}); !errors.Is(err, mpa.ErrNotAllowed) {
 		t.Fatalf("approver without the role: %v; want ErrNotAllowed", err)
 	}
@@ -60,7 +60,7 @@ func TestAdversarialRoleCheckedAtVote(t *testing.T) {
 // until others approve it, and the old one still does.
 func TestAdversarialReregistrationNeedsOthers(t *testing.T) {
 	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol", "dave")
+	e.Register("bob", "carol", "dave")
 	e.enable("carol")
 	reg, err := e.svc.InitiateRegistration(e.ctx, "bob", true)
 	if err != nil {
@@ -70,17 +70,17 @@ func TestAdversarialReregistrationNeedsOthers(t *testing.T) {
 	if err != nil || held == nil {
 		t.Fatalf("forced re-registration while enabled: %v, %v; want held", held, err)
 	}
-	e.step()
+	e.Step()
 	if _, err := e.approve(held.ID, "bob"); !errors.Is(err, mpa.ErrSelfApproval) {
 		t.Fatalf("bob approving his own re-registration: %v; want ErrSelfApproval", err)
 	}
 	r := e.create("alice", 2)
-	e.step()
+	e.Step()
 	newCode := mpatest.Oathtool(t, reg.Secret, e.clock.Now())
 	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: newCode}); !errors.Is(err, mpa.ErrBadCode) {
 		t.Fatalf("vote with the not yet approved secret: %v; want ErrBadCode", err)
 	}
-	e.step()
+	e.Step()
 	if _, err := e.approve(r.ID, "bob"); err != nil {
 		t.Fatalf("vote with the secret in force: %v", err)
 	}
@@ -97,10 +97,10 @@ func TestAdversarialReregistrationNeedsOthers(t *testing.T) {
 func TestAdversarialLapsedApprovalDoesNotCount(t *testing.T) {
 	e, r := newPending(t, 2, "bob", "carol", "dave")
 	past := e.clock.Now().Add(-time.Second)
-	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.code("bob"), ValidBefore: past}); !errors.Is(err, mpa.ErrInvalid) {
+	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.Code("bob"), ValidBefore: past}); !errors.Is(err, mpa.ErrInvalid) {
 		t.Fatalf("valid-before in the past: %v; want ErrInvalid", err)
 	}
-	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.code("bob"), ValidBefore: e.clock.Now().Add(time.Minute)}); err != nil {
+	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.Code("bob"), ValidBefore: e.clock.Now().Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(2 * time.Minute)
@@ -116,7 +116,7 @@ func TestAdversarialLapsedApprovalDoesNotCount(t *testing.T) {
 // approval that a live quorum gives.
 func TestAdversarialLapsedApprovalDoesNotExpireLiveQuorum(t *testing.T) {
 	e, r := newPending(t, 2, "bob", "carol", "dave")
-	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.code("bob"), ValidBefore: e.clock.Now().Add(time.Minute)}); err != nil {
+	if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: e.Code("bob"), ValidBefore: e.clock.Now().Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(2 * time.Minute)
@@ -140,7 +140,7 @@ func TestAdversarialStalePolicyUpdateIsNotApplied(t *testing.T) {
 	if err := e.svc.RecordPolicy(e.ctx, "gate", p0); err != nil {
 		t.Fatal(err)
 	}
-	e.register("bob", "carol")
+	e.Register("bob", "carol")
 	e.enable("root")
 	update := func(payload json.RawMessage) mpa.Request {
 		r, err := e.svc.Create(e.ctx, mpa.NewRequest{Kind: mpa.KindUpdatePolicy, Actions: []mpa.ActionRef{mpa.ActionUpdatePolicy},
@@ -153,7 +153,7 @@ func TestAdversarialStalePolicyUpdateIsNotApplied(t *testing.T) {
 	u1, u2 := update(p1), update(p2)
 	e.mustApprove(u2.ID, "bob")
 	e.mustApprove(u2.ID, "carol")
-	e.step()
+	e.Step()
 	e.mustApprove(u1.ID, "bob")
 	got := e.mustApprove(u1.ID, "carol")
 	if got.Status != mpa.StatusCancelled {

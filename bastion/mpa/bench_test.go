@@ -66,7 +66,7 @@ func BenchmarkApprove(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				r := e.create("alice", 1)
-				e.step()
+				e.Step()
 				code := gen(e.clock.Now())
 				b.StartTimer()
 				if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: code}); err != nil {

@@ -25,7 +25,7 @@ func TestRestartRecoversInterrupted(t *testing.T) {
 	clock := mpatest.NewClock(start)
 	st := open()
 	e := newEnvOn(t, st, clock, mpa.Options{})
-	e.register("bob")
+	e.Register("bob")
 	pending := e.create("alice", 1)
 	running := e.create("alice", 1)
 	e.mustApprove(running.ID, "bob")
@@ -40,9 +40,9 @@ func TestRestartRecoversInterrupted(t *testing.T) {
 
 	st = open()
 	defer st.Close()
-	secrets := e.secrets
+	secrets := e.Secrets
 	e = newEnvOn(t, st, clock, mpa.Options{})
-	e.secrets = secrets
+	e.Secrets = secrets
 
 	got, err := e.svc.Get(e.ctx, pending.ID)
 	if err != nil || got.Status != mpa.StatusPending || got.Command != "kill -9 4242" {
@@ -64,7 +64,7 @@ func TestRestartRecoversInterrupted(t *testing.T) {
 		t.Fatalf("second recovery: %v", rec)
 	}
 	// The pending one still works.
-	e.step()
+	e.Step()
 	if got := e.mustApprove(pending.ID, "bob"); got.Status != mpa.StatusApproved {
 		t.Fatalf("pending request after restart: %s", got.Status)
 	}

@@ -21,7 +21,7 @@ func TestFullFlow(t *testing.T) {
 	if _, err := e.approve(r.ID, "alice"); !errors.Is(err, mpa.ErrSelfApproval) {
 		t.Fatalf("alice approving her own request: %v; want ErrSelfApproval", err)
 	}
-	e.step()
+	e.Step()
 	if _, err := e.approve(r.ID, "bob"); !errors.Is(err, mpa.ErrAlreadyVoted) {
 		t.Fatalf("bob approving twice: %v; want ErrAlreadyVoted", err)
 	}
@@ -35,8 +35,8 @@ func TestFullFlow(t *testing.T) {
 	if _, err := e.approve(r.ID, "dave"); !errors.Is(err, mpa.ErrNotApprover) {
 		t.Fatalf("unregistered approver: %v; want ErrNotApprover", err)
 	}
-	e.step()
-	if _, err := e.svc.Reject(e.ctx, r.ID, "alice", mpa.VoteInput{Code: e.code("alice")}); !errors.Is(err, mpa.ErrNotPending) {
+	e.Step()
+	if _, err := e.svc.Reject(e.ctx, r.ID, "alice", mpa.VoteInput{Code: e.Code("alice")}); !errors.Is(err, mpa.ErrNotPending) {
 		t.Fatalf("reject after approval: %v; want ErrNotPending", err)
 	}
 	if _, err := e.svc.BeginExecution(e.ctx, r.ID, "bob"); !errors.Is(err, mpa.ErrNotRequester) {

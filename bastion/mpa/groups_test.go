@@ -145,7 +145,7 @@ func TestGroupQuorum(t *testing.T) {
 				gt.set(u, g...)
 			}
 			e := newEnv(t, mpa.Options{InGroup: gt.in})
-			e.register("alice", "carol", "erin", "dave", "both", "frank", "gina", "hank")
+			e.Register("alice", "carol", "erin", "dave", "both", "frank", "gina", "hank")
 			r, err := e.svc.Create(e.ctx, mpa.NewRequest{
 				Actions:   []mpa.ActionRef{{Name: "delete_snapshot", Service: "storage"}},
 				Target:    "nas-1",
@@ -177,7 +177,7 @@ func TestGroupQuorum(t *testing.T) {
 					p, _ := e.svc.Progress(e.ctx, got)
 					t.Fatalf("step %d (%+v): status %s; want %s (lines %v)", i, s, got.Status, s.want, p.Lines)
 				}
-				e.step()
+				e.Step()
 			}
 			e.verifyAudit()
 		})
@@ -191,7 +191,7 @@ func TestGroupProgress(t *testing.T) {
 		"carol": {"storage"}, "erin": {"storage"}, "dave": {"security"}, "hank": {},
 	}}
 	e := newEnv(t, mpa.Options{InGroup: gt.in})
-	e.register("carol", "erin", "dave", "hank")
+	e.Register("carol", "erin", "dave", "hank")
 	r, err := e.svc.Create(e.ctx, mpa.NewRequest{Command: "zfs destroy tank@x", Requester: "alice",
 		Actions: []mpa.ActionRef{{Name: "delete_snapshot"}}, RequiredApprovals: 2, Rules: storageAndSecurity})
 	if err != nil {
@@ -225,7 +225,7 @@ func TestGroupProgress(t *testing.T) {
 func TestGroupShortfall(t *testing.T) {
 	gt := &groupTable{m: map[string][]string{"alice": {"security"}, "carol": {"storage"}}}
 	e := newEnv(t, mpa.Options{InGroup: gt.in})
-	e.register("alice", "carol")
+	e.Register("alice", "carol")
 	acts := []mpa.ActionRef{{Name: "delete_snapshot"}}
 	short, err := e.svc.GroupShortfall(e.ctx, "alice", acts, storageAndSecurity)
 	if err != nil {
@@ -260,7 +260,7 @@ func TestGroupRulesBounded(t *testing.T) {
 // Without InGroup nobody is in any group: a rule can never be met.
 func TestGroupsFailClosed(t *testing.T) {
 	e := newEnv(t, mpa.Options{})
-	e.register("carol", "dave")
+	e.Register("carol", "dave")
 	r, err := e.svc.Create(e.ctx, mpa.NewRequest{Command: "x", Requester: "alice", RequiredApprovals: 2, Rules: storageAndSecurity})
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +291,7 @@ func TestConcurrentGroupApprovals(t *testing.T) {
 		users = append(users, u)
 	}
 	e := newEnv(t, mpa.Options{InGroup: gt.in})
-	e.register(users...)
+	e.Register(users...)
 	rules := []mpa.GroupRule{{Action: "delete_snapshot",
 		Lines: []mpa.GroupLine{{Group: "storage", Count: 4}, {Group: "security", Count: 4}}}}
 	r, err := e.svc.Create(e.ctx, mpa.NewRequest{Command: "zfs destroy tank@x", Requester: "alice",
@@ -301,7 +301,7 @@ func TestConcurrentGroupApprovals(t *testing.T) {
 	}
 	codes := make([]string, n)
 	for i, u := range users {
-		codes[i] = e.code(u)
+		codes[i] = e.Code(u)
 	}
 	// Two Services on one store stand in for two gates: their votes race
 	// in the store, not only on one Service's lock.

@@ -23,12 +23,12 @@ import (
 var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 type env struct {
-	t       testing.TB
-	ctx     context.Context
-	clock   *mpatest.Clock
-	store   mpa.Store
-	svc     *mpa.Service
-	secrets map[string]string
+	t     testing.TB
+	ctx   context.Context
+	clock *mpatest.Clock
+	store mpa.Store
+	svc   *mpa.Service
+	*mpatest.Approvers
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -100,27 +100,9 @@ func newEnvOn(t testing.TB, st mpa.Store, clock *mpatest.Clock, opts mpa.Options
 	if opts.Node == "" {
 		opts.Node = "gate-1"
 	}
-	return &env{t: t, ctx: context.Background(), clock: clock, store: st,
-		svc: mpa.New(st, opts), secrets: map[string]string{}}
-}
-
-// code is user's current code by the service's clock.
-func (e *env) code(user string) string {
-	e.t.Helper()
-	return mpatest.Oathtool(e.t, e.secrets[user], e.clock.Now())
-}
-
-// step moves the clock to the next TOTP step, so an approver may use a
-// fresh code.
-func (e *env) step() { e.clock.Advance(30 * time.Second) }
-
-// register makes users approvers (MPA disabled: immediate).
-func (e *env) register(users ...string) {
-	e.t.Helper()
-	for _, u := range users {
-		e.secrets[u] = mpatest.Register(e.t, e.ctx, e.svc, u, e.clock.Now())
-	}
-	e.step()
+	e := &env{t: t, ctx: context.Background(), clock: clock, store: st, svc: mpa.New(st, opts)}
+	e.Approvers = mpatest.NewApprovers(t, e.ctx, e.svc, clock)
+	return e
 }
 
 // enable turns MPA on as user, or fails the test.
@@ -177,13 +159,13 @@ func (e *env) kinds(f audit.Filter) map[string]int {
 func newPending(t testing.TB, quorum int, approvers ...string) (*env, mpa.Request) {
 	t.Helper()
 	e := newEnv(t, mpa.Options{})
-	e.register(approvers...)
+	e.Register(approvers...)
 	return e, e.create("alice", quorum)
 }
 
 func (e *env) approve(id, user string) (mpa.Request, error) {
 	e.t.Helper()
-	return e.svc.Approve(e.ctx, id, user, mpa.VoteInput{Code: e.code(user)})
+	return e.svc.Approve(e.ctx, id, user, mpa.VoteInput{Code: e.Code(user)})
 }
 
 func (e *env) mustApprove(id, user string) mpa.Request {

@@ -11,11 +11,11 @@ import (
 func TestReject(t *testing.T) {
 	e, r := newPending(t, 2, "bob", "carol")
 	e.mustApprove(r.ID, "bob")
-	r, err := e.svc.Reject(e.ctx, r.ID, "carol", mpa.VoteInput{Code: e.code("carol"), Comment: "not now"})
+	r, err := e.svc.Reject(e.ctx, r.ID, "carol", mpa.VoteInput{Code: e.Code("carol"), Comment: "not now"})
 	if err != nil || r.Status != mpa.StatusRejected || len(r.Rejections) != 1 {
 		t.Fatalf("Reject = %s %v, %v; want rejected", r.Status, r.Rejections, err)
 	}
-	e.step()
+	e.Step()
 	if _, err := e.approve(r.ID, "bob"); !errors.Is(err, mpa.ErrNotPending) {
 		t.Fatalf("approve after rejection: %v; want ErrNotPending", err)
 	}
@@ -45,7 +45,7 @@ func TestCancelOnlyRequester(t *testing.T) {
 func TestPendingExpires(t *testing.T) {
 	life := mpa.Lifecycle{PendingTTL: time.Hour, ApprovalTTL: 2 * time.Hour}
 	e := newEnv(t, mpa.Options{Lifecycle: life})
-	e.register("bob")
+	e.Register("bob")
 	r := e.create("alice", 2)
 	e.clock.Advance(time.Hour)
 
@@ -86,9 +86,9 @@ func TestApprovalExpires(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, mpa.Options{Lifecycle: life})
-			e.register("bob", "carol")
+			e.Register("bob", "carol")
 			r := e.create("alice", 2)
-			in := mpa.VoteInput{Code: e.code("bob")}
+			in := mpa.VoteInput{Code: e.Code("bob")}
 			if tc.validBefore > 0 {
 				in.ValidBefore = e.clock.Now().Add(tc.validBefore)
 			}

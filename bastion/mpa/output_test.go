@@ -129,7 +129,7 @@ func TestHeadLinesEscapes(t *testing.T) {
 // the command.
 func released(e *env) mpa.Request {
 	e.t.Helper()
-	e.register("bob", "carol")
+	e.Register("bob", "carol")
 	r := e.create("alice", 1)
 	e.mustApprove(r.ID, "bob")
 	r, err := e.svc.BeginExecution(e.ctx, r.ID, "alice")

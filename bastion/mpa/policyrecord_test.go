@@ -30,7 +30,7 @@ func TestPolicyRecord(t *testing.T) {
 	}
 	policyIs(v2)
 
-	e.register("bob", "carol", "dave")
+	e.Register("bob", "carol", "dave")
 	e.enable("root")
 	policyIs(v2) // enabling keeps the record
 	if err := e.svc.RecordPolicy(e.ctx, "gate", v3); !errors.Is(err, mpa.ErrNotAllowed) {
@@ -55,7 +55,7 @@ func TestPolicyRecord(t *testing.T) {
 	if err != nil || held == nil {
 		t.Fatalf("disable = %v, %v", held, err)
 	}
-	e.step()
+	e.Step()
 	e.mustApprove(held.ID, "bob")
 	e.mustApprove(held.ID, "carol")
 	st, _ := e.svc.Settings(e.ctx)

@@ -20,11 +20,11 @@ func TestConcurrentApprovals(t *testing.T) {
 	for i := range users {
 		users[i] = fmt.Sprintf("approver%02d", i)
 	}
-	e.register(users...)
+	e.Register(users...)
 	r := e.create("alice", n)
 	codes := make([]string, n)
 	for i, u := range users {
-		codes[i] = e.code(u) // oathtool runs outside the race
+		codes[i] = e.Code(u) // oathtool runs outside the race
 	}
 
 	errs := mpatest.Race(n, func(i int) error {
@@ -77,13 +77,13 @@ func TestConcurrentBeginExecution(t *testing.T) {
 // consumed in the same transaction as the vote, so only one counts.
 func TestConcurrentSameCode(t *testing.T) {
 	e := newEnv(t, mpa.Options{})
-	e.register("bob")
+	e.Register("bob")
 	const n = 8
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = e.create("alice", 1).ID
 	}
-	code := e.code("bob")
+	code := e.Code("bob")
 	errs := mpatest.Race(n, func(i int) error {
 		_, err := e.svc.Approve(e.ctx, ids[i], "bob", mpa.VoteInput{Code: code})
 		return err

@@ -33,7 +33,7 @@ func newRolesEnv(t *testing.T) (*env, *roles) {
 	t.Helper()
 	rl := &roles{out: map[string]bool{}}
 	e := newEnv(t, mpa.Options{CanApprove: rl.canApprove})
-	e.register("carol", "dave", "erin")
+	e.Register("carol", "dave", "erin")
 	return e, rl
 }
 
@@ -44,18 +44,18 @@ func TestVoteDoesNotOutliveRoleAtQuorum(t *testing.T) {
 	r := e.create("alice", 2)
 	e.mustApprove(r.ID, "dave")
 	rl.revoke("dave") // config edit and restart
-	e.step()
+	e.Step()
 	got := e.mustApprove(r.ID, "carol")
 	if got.Status != mpa.StatusPending {
 		t.Fatalf("carol's approval after dave lost the role made it %s; dave's vote must not count", got.Status)
 	}
 	// Dave cannot vote his way back in.
-	e.step()
+	e.Step()
 	if _, err := e.approve(r.ID, "dave"); !errors.Is(err, mpa.ErrNotAllowed) && !errors.Is(err, mpa.ErrAlreadyVoted) {
 		t.Fatalf("dave votes again: %v", err)
 	}
 	// A second approver who holds the role completes it.
-	e.step()
+	e.Step()
 	if got := e.mustApprove(r.ID, "erin"); got.Status != mpa.StatusApproved {
 		t.Fatalf("with carol and erin: %s, want approved", got.Status)
 	}
@@ -70,7 +70,7 @@ func TestVoteDoesNotOutliveRoleAtRelease(t *testing.T) {
 	e, rl := newRolesEnv(t)
 	r := e.create("alice", 2)
 	e.mustApprove(r.ID, "carol")
-	e.step()
+	e.Step()
 	if got := e.mustApprove(r.ID, "dave"); got.Status != mpa.StatusApproved {
 		t.Fatalf("carol and dave: %s, want approved", got.Status)
 	}
@@ -90,7 +90,7 @@ func TestVoteDoesNotOutliveRoleAtRelease(t *testing.T) {
 	if _, err := e.svc.BeginExecution(e.ctx, r.ID, "alice"); !errors.Is(err, mpa.ErrNotApproved) {
 		t.Fatalf("second release: %v", err)
 	}
-	e.step()
+	e.Step()
 	if got := e.mustApprove(r.ID, "erin"); got.Status != mpa.StatusApproved {
 		t.Fatalf("carol and erin: %s, want approved", got.Status)
 	}
@@ -112,7 +112,7 @@ func TestVoteDoesNotOutliveRoleForKeyturnRequests(t *testing.T) {
 	}
 	e.mustApprove(held.ID, "dave")
 	rl.revoke("dave")
-	e.step()
+	e.Step()
 	if got := e.mustApprove(held.ID, "erin"); got.Status != mpa.StatusPending {
 		t.Fatalf("disable_mpa with dave's lapsed vote: %s", got.Status)
 	}

@@ -15,11 +15,11 @@ func TestEnableNeedsTwoApprovers(t *testing.T) {
 	if _, err := e.svc.SetEnabled(e.ctx, "root", true); !errors.Is(err, mpa.ErrNotEnoughApprovers) {
 		t.Fatalf("enable with none: %v; want ErrNotEnoughApprovers", err)
 	}
-	e.register("bob")
+	e.Register("bob")
 	if _, err := e.svc.SetEnabled(e.ctx, "root", true); !errors.Is(err, mpa.ErrNotEnoughApprovers) {
 		t.Fatalf("enable with one: %v; want ErrNotEnoughApprovers", err)
 	}
-	e.register("carol")
+	e.Register("carol")
 	if held, err := e.svc.SetEnabled(e.ctx, "root", true); err != nil || held != nil {
 		t.Fatalf("enable with two = %v, %v", held, err)
 	}
@@ -31,7 +31,7 @@ func TestEnableNeedsTwoApprovers(t *testing.T) {
 
 func TestDisableIsHeld(t *testing.T) {
 	e := newEnv(t, mpa.Options{DefaultQuorum: 2})
-	e.register("bob", "carol", "dave")
+	e.Register("bob", "carol", "dave")
 	e.enable("root")
 	held, err := e.svc.SetEnabled(e.ctx, "bob", false)
 	if err != nil || held == nil || held.Kind != mpa.KindDisableMPA || held.RequiredApprovals != 2 {
@@ -63,7 +63,7 @@ func TestDisableIsHeld(t *testing.T) {
 
 func TestRegistrationHeldWhileEnabled(t *testing.T) {
 	e := newEnv(t, mpa.Options{DefaultQuorum: 2})
-	e.register("bob", "carol")
+	e.Register("bob", "carol")
 	e.enable("root")
 	reg, err := e.svc.InitiateRegistration(e.ctx, "mallory", false)
 	if err != nil {
@@ -72,14 +72,14 @@ func TestRegistrationHeldWhileEnabled(t *testing.T) {
 	if reg.Issuer != "keyturn" || reg.URL == "" || reg.Secret == "" {
 		t.Fatalf("registration %+v", reg)
 	}
-	e.secrets["mallory"] = reg.Secret
-	a, held, err := e.svc.CompleteRegistration(e.ctx, "mallory", e.code("mallory"))
+	e.Secrets["mallory"] = reg.Secret
+	a, held, err := e.svc.CompleteRegistration(e.ctx, "mallory", e.Code("mallory"))
 	if err != nil || held == nil || held.Kind != mpa.KindRegisterApprover || a.Status != mpa.PendingApproval {
 		t.Fatalf("complete while enabled = %+v, %+v, %v; want held", a, held, err)
 	}
 	// Not an approver yet: cannot approve anything.
 	victim := e.create("alice", 1)
-	e.step()
+	e.Step()
 	if _, err := e.approve(victim.ID, "mallory"); !errors.Is(err, mpa.ErrNotApprover) {
 		t.Fatalf("held newcomer approving: %v; want ErrNotApprover", err)
 	}
@@ -88,7 +88,7 @@ func TestRegistrationHeldWhileEnabled(t *testing.T) {
 	if r.Status != mpa.StatusCompleted {
 		t.Fatalf("registration request after quorum: %s", r.Status)
 	}
-	e.step()
+	e.Step()
 	if got := e.mustApprove(victim.ID, "mallory"); got.Status != mpa.StatusApproved {
 		t.Fatalf("registered newcomer's approval: %s", got.Status)
 	}
@@ -99,7 +99,7 @@ func TestRegistrationHeldWhileEnabled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.step()
+	e.Step()
 	_, held2, err := e.svc.CompleteRegistration(e.ctx, "bob", mpatest.Oathtool(t, reg2.Secret, e.clock.Now()))
 	if err != nil || held2 == nil {
 		t.Fatalf("forced re-registration = %v, %v; want held", held2, err)
@@ -112,7 +112,7 @@ func TestRegistrationHeldWhileEnabled(t *testing.T) {
 
 func TestBreakGlassOnlyRegistration(t *testing.T) {
 	e := newEnv(t, mpa.Options{DefaultQuorum: 2})
-	e.register("bob", "carol")
+	e.Register("bob", "carol")
 	e.enable("root")
 	cmd := e.create("alice", 2)
 	disable, err := e.svc.SetEnabled(e.ctx, "alice", false)
@@ -126,8 +126,8 @@ func TestBreakGlassOnlyRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.secrets["dave"] = reg.Secret
-	_, held, err := e.svc.CompleteRegistration(e.ctx, "dave", e.code("dave"))
+	e.Secrets["dave"] = reg.Secret
+	_, held, err := e.svc.CompleteRegistration(e.ctx, "dave", e.Code("dave"))
 	if err != nil || held == nil {
 		t.Fatal(held, err)
 	}
@@ -173,7 +173,7 @@ func TestCreateRefusesInternalKinds(t *testing.T) {
 
 func TestUpdatePolicyCompletesOnQuorum(t *testing.T) {
 	e := newEnv(t, mpa.Options{})
-	e.register("bob", "carol")
+	e.Register("bob", "carol")
 	r, err := e.svc.Create(e.ctx, mpa.NewRequest{Kind: mpa.KindUpdatePolicy,
 		Actions: []mpa.ActionRef{mpa.ActionUpdatePolicy}, Requester: "alice",
 		Payload: json.RawMessage(`{"policy":"rules: []"}`), RequiredApprovals: 2})

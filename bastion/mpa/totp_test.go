@@ -15,7 +15,7 @@ func TestReplayedCodeRefused(t *testing.T) {
 	e, r1 := newPending(t, 2, "bob", "carol")
 	r2 := e.create("alice", 2)
 
-	code := e.code("bob")
+	code := e.Code("bob")
 	if _, err := e.svc.Approve(e.ctx, r1.ID, "bob", mpa.VoteInput{Code: code}); err != nil {
 		t.Fatal(err)
 	}
@@ -25,17 +25,17 @@ func TestReplayedCodeRefused(t *testing.T) {
 	}
 	// A code from the step before (within skew, never used): older than
 	// the last step used, so refused too.
-	older := mpatest.Oathtool(t, e.secrets["bob"], e.clock.Now().Add(-30*time.Second))
+	older := mpatest.Oathtool(t, e.Secrets["bob"], e.clock.Now().Add(-30*time.Second))
 	if _, err := e.svc.Approve(e.ctx, r2.ID, "bob", mpa.VoteInput{Code: older}); !errors.Is(err, mpa.ErrReplayedCode) {
 		t.Fatalf("older step's code: %v; want ErrReplayedCode", err)
 	}
 	// The next step's code (skew +1) is later, so it is accepted.
-	next := mpatest.Oathtool(t, e.secrets["bob"], e.clock.Now().Add(30*time.Second))
+	next := mpatest.Oathtool(t, e.Secrets["bob"], e.clock.Now().Add(30*time.Second))
 	if _, err := e.svc.Approve(e.ctx, r2.ID, "bob", mpa.VoteInput{Code: next}); err != nil {
 		t.Fatalf("next step's code: %v", err)
 	}
 	// Two steps ahead is outside the skew.
-	far := mpatest.Oathtool(t, e.secrets["carol"], e.clock.Now().Add(90*time.Second))
+	far := mpatest.Oathtool(t, e.Secrets["carol"], e.clock.Now().Add(90*time.Second))
 	if _, err := e.svc.Approve(e.ctx, r2.ID, "carol", mpa.VoteInput{Code: far}); !errors.Is(err, mpa.ErrBadCode) {
 		t.Fatalf("code 3 steps ahead: %v; want ErrBadCode", err)
 	}
@@ -48,7 +48,7 @@ func TestReplayedCodeRefused(t *testing.T) {
 
 func TestLockout(t *testing.T) {
 	e := newEnv(t, mpa.Options{LockoutThreshold: 5, LockoutDuration: 5 * time.Minute})
-	e.register("bob")
+	e.Register("bob")
 	r := e.create("alice", 1)
 	for i := range 4 {
 		if _, err := e.svc.Approve(e.ctx, r.ID, "bob", mpa.VoteInput{Code: "000000"}); !errors.Is(err, mpa.ErrBadCode) || errors.Is(err, mpa.ErrLockedOut) {
@@ -68,7 +68,7 @@ func TestLockout(t *testing.T) {
 		t.Fatalf("lockout error %v; want until %v", err, e.clock.Now().Add(5*time.Minute))
 	}
 	// Even a good code is refused while locked out.
-	e.step()
+	e.Step()
 	if _, err := e.approve(r.ID, "bob"); !errors.Is(err, mpa.ErrLockedOut) {
 		t.Fatalf("good code while locked out: %v; want ErrLockedOut", err)
 	}
