@@ -88,9 +88,7 @@ func TestRejectThroughModel(t *testing.T) {
 	if r := f.get(id); r.Status != mpa.StatusPending {
 		t.Fatalf("rejected without a comment: %s", r.Status)
 	}
-	tm.Type("use the runbook instead")
-	keys(tm, tea.KeyEnter)
-	waitFor(t, tm, "rejected "+id)
+	submit(t, tm, "use the runbook instead", "rejected "+id)
 	r := f.get(id)
 	if r.Status != mpa.StatusRejected || len(r.Rejections) != 1 || r.Rejections[0].Comment != "use the runbook instead" {
 		t.Fatalf("after carol: %s %+v", r.Status, r.Rejections)
@@ -138,9 +136,7 @@ func TestDialogErrors(t *testing.T) {
 		tm.Type("a")
 		waitFor(t, tm, "TOTP code")
 		f.vote(f.ids[1], "carol", "no", false) // carol rejects it first
-		tm.Type(f.Code("alice"))
-		keys(tm, tea.KeyEnter)
-		waitFor(t, tm, "already decided: it is rejected")
+		submit(t, tm, f.Code("alice"), "already decided: it is rejected")
 	})
 	t.Run("lockout", func(t *testing.T) {
 		f := setup(t)

@@ -28,6 +28,15 @@ func keys(tm *teatest.TestModel, ks ...tea.KeyType) {
 	}
 }
 
+// submit types text, presses enter, and waits until the program has
+// drawn want.
+func submit(t *testing.T, tm *teatest.TestModel, text, want string) {
+	t.Helper()
+	tm.Type(text)
+	keys(tm, tea.KeyEnter)
+	waitFor(t, tm, want)
+}
+
 // openDetail opens the selected request and waits for its audit trail:
 // it scrolls down to see it arrive, then back to the top.
 func openDetail(t *testing.T, tm *teatest.TestModel) {
@@ -87,21 +96,15 @@ func TestViews(t *testing.T) {
 		{"reject_error", bob, func(t *testing.T, tm *teatest.TestModel) {
 			waitFor(t, tm, "3 pending")
 			openDetail(t, tm)
-			tm.Type("r")
-			keys(tm, tea.KeyEnter)
-			waitFor(t, tm, "enter the code")
-			tm.Type("000000")
-			keys(tm, tea.KeyEnter)
-			waitFor(t, tm, "a comment is required")
+			submit(t, tm, "r", "enter the code")
+			submit(t, tm, "000000", "a comment is required")
 		}, ""},
 		{"history", bob, func(t *testing.T, tm *teatest.TestModel) {
 			openHistory(t, tm)
 		}, ""},
 		{"history_filter", bob, func(t *testing.T, tm *teatest.TestModel) {
 			openHistory(t, tm)
-			tm.Type("/status:rej")
-			keys(tm, tea.KeyEnter)
-			waitFor(t, tm, "filter: status:rej")
+			submit(t, tm, "/status:rej", "filter: status:rej")
 		}, ""},
 		{"history_detail", bob, func(t *testing.T, tm *teatest.TestModel) {
 			openHistory(t, tm)
