@@ -27,7 +27,10 @@ import (
 //     committed after that is delivered. Delivery never blocks writers: a
 //     slow reader's changes are queued. Every change carries the store
 //     revision it was committed at (Change.Rev): the changes of one
-//     transaction share one revision and arrive together. A store that
+//     transaction share one revision and arrive together, its records
+//     (requests, approvers, settings) before its audit events, and those
+//     in chain order, so a reader told of an event has already seen the
+//     request it is about as that transaction left it. A store that
 //     lost changes (a compacted or broken etcd watch) says so with a
 //     [ChangeResync] and goes on from a later revision: the reader must
 //     re-read what it follows, never assume that nothing happened.

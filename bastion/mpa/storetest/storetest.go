@@ -506,20 +506,25 @@ func testChangeOrder(t *testing.T, b Backend) {
 			w = other
 		}
 		update(ctx, t, w, func(tx mpa.Tx) error {
-			if err := tx.PutRequest(req(fmt.Sprintf("req-%02d", i), mpa.StatusPending), 0); err != nil {
-				return err
+			// The audit events are appended first: the feed puts a
+			// transaction's records before its audit events whatever
+			// order they were written in.
+			for range 2 {
+				if _, err := tx.AppendAudit(event("order", i)); err != nil {
+					return err
+				}
 			}
-			_, err := tx.AppendAudit(event("order", i))
-			return err
+			return tx.PutRequest(req(fmt.Sprintf("req-%02d", i), mpa.StatusPending), 0)
 		})
 	}
 	check := func(name string, ch <-chan mpa.Change) []uint64 {
 		var revs []uint64
 		var lastRev uint64
 		for i := range n {
-			var gotReq, gotAudit bool
+			var gotReq bool
+			var gotAudit int
 			var rev uint64
-			for range 2 {
+			for range 3 {
 				c := next(t, ch)
 				if rev == 0 {
 					rev = c.Rev
@@ -533,16 +538,23 @@ func testChangeOrder(t *testing.T, b Backend) {
 					}
 					gotReq = true
 				case mpa.ChangeAudit:
-					if c.Audit.Seq != uint64(i+1) {
-						t.Fatalf("%s: audit change seq %d; want %d", name, c.Audit.Seq, i+1)
+					// A reader of the feed (webhooks, metrics) reads the
+					// request an audit event is about from the changes
+					// before it: the records come first, then the
+					// events in chain order.
+					if !gotReq {
+						t.Fatalf("%s: transaction %d's audit event %d came before its request", name, i, c.Audit.Seq)
 					}
-					gotAudit = true
+					if want := uint64(2*i + 1 + gotAudit); c.Audit.Seq != want {
+						t.Fatalf("%s: audit change seq %d; want %d", name, c.Audit.Seq, want)
+					}
+					gotAudit++
 				default:
 					t.Fatalf("%s: unexpected change kind %d", name, c.Kind)
 				}
 			}
-			if !gotReq || !gotAudit {
-				t.Fatalf("%s: transaction %d delivered request=%v audit=%v", name, i, gotReq, gotAudit)
+			if !gotReq || gotAudit != 2 {
+				t.Fatalf("%s: transaction %d delivered request=%v and %d audit events; want the request and 2", name, i, gotReq, gotAudit)
 			}
 			if rev == 0 || rev <= lastRev {
 				t.Fatalf("%s: transaction %d at revision %d after %d; want growing revisions", name, i, rev, lastRev)

@@ -104,6 +104,7 @@ func (s *Store) publish(kvs *badger.KVList) error {
 	if len(changes) == 0 {
 		return nil
 	}
+	changefeed.InOrder(changes)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for l := range s.listeners {

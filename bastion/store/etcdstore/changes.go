@@ -104,6 +104,7 @@ func (s *Store) follow(ctx context.Context, l *changefeed.Queue, next int64) {
 				next = ev.Kv.ModRevision + 1
 			}
 			if len(batch) > 0 {
+				changefeed.InOrder(batch)
 				l.Push(batch)
 			}
 		}
